@@ -1,0 +1,265 @@
+//! Pipeline configuration: `pipelines/*.toml`, with CLI overrides applied on top.
+//!
+//! Unknown keys are rejected; errors name the file, the line and the key (from `toml`'s span).
+
+use crate::error::{Error, Result};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// Default detection confidence threshold (objects below it are dropped).
+pub const DEFAULT_THRESHOLD: f32 = 0.5;
+/// Default OpenVINO device.
+pub const DEFAULT_DEVICE: &str = "CPU";
+
+/// One pipeline: a source, a detection model, and sinks.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineConfig {
+    pub source: SourceConfig,
+    pub model: ModelConfig,
+    #[serde(default)]
+    pub detect: DetectConfig,
+    #[serde(default)]
+    pub output: OutputConfig,
+}
+
+/// Where frames come from.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    /// File path or URI (`file://`, `rtsp://`, `http(s)://`).
+    pub input: String,
+    /// Restart a file at EOS.
+    #[serde(default, rename = "loop")]
+    pub looping: bool,
+    /// Stop after this many frames.
+    #[serde(default)]
+    pub limit: Option<u64>,
+}
+
+/// OpenVINO performance hint (`PERFORMANCE_HINT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Hint {
+    Latency,
+    Throughput,
+}
+
+impl Hint {
+    /// The OpenVINO property value.
+    pub fn as_ov(self) -> &'static str {
+        match self {
+            Hint::Latency => "LATENCY",
+            Hint::Throughput => "THROUGHPUT",
+        }
+    }
+}
+
+/// Inference precision (`INFERENCE_PRECISION_HINT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    F32,
+    F16,
+    Bf16,
+}
+
+impl Precision {
+    /// The OpenVINO property value.
+    pub fn as_ov(self) -> &'static str {
+        match self {
+            Precision::F32 => "f32",
+            Precision::F16 => "f16",
+            Precision::Bf16 => "bf16",
+        }
+    }
+}
+
+/// The model and how OpenVINO runs it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    /// A manifest id (`models/manifest.toml`) or a path to a model file (.xml, .onnx, .pb, .tflite).
+    pub model: String,
+    /// Any OpenVINO device string: CPU, GPU, GPU.1, NPU, AUTO, HETERO:GPU,CPU.
+    #[serde(default = "default_device")]
+    pub device: String,
+    /// Infer requests in flight; default: the compiled model's OPTIMAL_NUMBER_OF_INFER_REQUESTS.
+    #[serde(default)]
+    pub nireq: Option<usize>,
+    #[serde(default = "default_hint")]
+    pub hint: Hint,
+    /// Default: the device's own (bf16 on CPUs with AMX/AVX512-BF16).
+    #[serde(default)]
+    pub precision: Option<Precision>,
+    /// `NUM_STREAMS`: a number or "AUTO"; default: from the hint.
+    #[serde(default)]
+    pub nstreams: Option<String>,
+    /// Compiled-model cache directory; default `~/.cache/ovstream/compiled`.
+    #[serde(default)]
+    pub cache_dir: Option<PathBuf>,
+    /// Set false to disable the compiled-model cache.
+    #[serde(default = "default_true")]
+    pub cache: bool,
+    /// `[height, width]` to reshape the input to; default: from the manifest.
+    #[serde(default)]
+    pub input_size: Option<[u32; 2]>,
+}
+
+/// Detection postprocessing.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DetectConfig {
+    #[serde(default = "default_threshold")]
+    pub threshold: f32,
+    /// Class names (label id L is `labels[L-1]`); default: from the manifest.
+    #[serde(default)]
+    pub labels: Option<Vec<String>>,
+    /// A file with one class name per line (overrides `labels`).
+    #[serde(default)]
+    pub labels_file: Option<PathBuf>,
+    /// Keep only these class names; empty keeps all.
+    #[serde(default)]
+    pub classes: Vec<String>,
+}
+
+impl Default for DetectConfig {
+    fn default() -> Self {
+        DetectConfig {
+            threshold: DEFAULT_THRESHOLD,
+            labels: None,
+            labels_file: None,
+            classes: Vec::new(),
+        }
+    }
+}
+
+/// Sinks.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputConfig {
+    /// Annotated H.264 MP4.
+    #[serde(default)]
+    pub mp4: Option<PathBuf>,
+    /// JSON lines, one per frame; `-` for stdout.
+    #[serde(default)]
+    pub metadata: Option<String>,
+    /// Show the annotated video (autovideosink).
+    #[serde(default)]
+    pub display: bool,
+}
+
+fn default_device() -> String {
+    DEFAULT_DEVICE.to_string()
+}
+fn default_hint() -> Hint {
+    Hint::Throughput
+}
+fn default_true() -> bool {
+    true
+}
+fn default_threshold() -> f32 {
+    DEFAULT_THRESHOLD
+}
+
+impl PipelineConfig {
+    /// Reads and validates a pipeline file.
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming `path` when it cannot be read, is not valid TOML, has an unknown
+    /// or missing key (with line and column), or a value out of range.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::Config {
+            path: path.to_path_buf(),
+            message: format!("cannot read: {e}"),
+        })?;
+        Self::parse(&text, path)
+    }
+
+    /// Parses pipeline TOML; `path` is only used in error messages.
+    pub fn parse(text: &str, path: &Path) -> Result<Self> {
+        let config: PipelineConfig = toml::from_str(text).map_err(|e| Error::Config {
+            path: path.to_path_buf(),
+            message: describe_toml_error(text, &e),
+        })?;
+        config.validate(path)?;
+        Ok(config)
+    }
+
+    /// Checks value ranges; called after every override too.
+    pub fn validate(&self, path: &Path) -> Result<()> {
+        let bad = |message: String| {
+            Err(Error::Config {
+                path: path.to_path_buf(),
+                message,
+            })
+        };
+        if !(0.0..=1.0).contains(&self.detect.threshold) {
+            return bad(format!(
+                "detect.threshold = {} is outside [0, 1]",
+                self.detect.threshold
+            ));
+        }
+        if self.model.nireq == Some(0) {
+            return bad("model.nireq must be at least 1".into());
+        }
+        if let Some([h, w]) = self.model.input_size {
+            if h == 0 || w == 0 {
+                return bad("model.input_size must be positive [height, width]".into());
+            }
+        }
+        if self.model.device.trim().is_empty() {
+            return bad("model.device is empty".into());
+        }
+        Ok(())
+    }
+}
+
+/// `toml`'s message plus the 1-based line and column of the offending key.
+fn describe_toml_error(text: &str, err: &toml::de::Error) -> String {
+    let message = err.message().trim().to_string();
+    match err.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+            let key = text[span.clone()].trim();
+            format!("line {line}, column {column}: {message} (at `{key}`)")
+        }
+        None => message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = "[source]\ninput = \"a.avi\"\n[model]\nmodel = \"pedestrian-ssdlite\"\n";
+
+    #[test]
+    fn minimal_file_gets_defaults() {
+        let c = PipelineConfig::parse(MINIMAL, Path::new("p.toml")).unwrap();
+        assert_eq!(c.model.device, "CPU");
+        assert_eq!(c.model.hint, Hint::Throughput);
+        assert_eq!(c.detect.threshold, DEFAULT_THRESHOLD);
+        assert!(c.model.cache);
+        assert!(c.output.mp4.is_none());
+    }
+
+    #[test]
+    fn unknown_key_names_file_line_and_key() {
+        let text = format!("{MINIMAL}treshold = 0.3\n");
+        let err = PipelineConfig::parse(&text, Path::new("pipelines/x.toml")).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("pipelines/x.toml"), "{msg}");
+        assert!(msg.contains("line 5"), "{msg}");
+        assert!(msg.contains("treshold"), "{msg}");
+    }
+
+    #[test]
+    fn out_of_range_threshold_is_rejected() {
+        let text = format!("{MINIMAL}[detect]\nthreshold = 1.5\n");
+        let err = PipelineConfig::parse(&text, Path::new("p.toml")).unwrap_err();
+        assert!(err.to_string().contains("detect.threshold"));
+    }
+}

@@ -1,0 +1,162 @@
+//! From a pipeline config to the things a run needs: the compiled model, its adapter, the sinks.
+
+use crate::adapters::ssd::SsdAdapter;
+use crate::config::PipelineConfig;
+use crate::engine::{Engine, EngineOptions};
+use crate::error::{Error, Result};
+use crate::manifest::{FetchState, Manifest};
+use crate::sink::jsonl::JsonlSink;
+use crate::sink::video::VideoSink;
+use crate::sink::Sinks;
+use std::path::{Path, PathBuf};
+
+/// A compiled detection model and the adapter that decodes its outputs.
+pub struct Detector {
+    pub engine: Engine,
+    pub adapter: SsdAdapter,
+    /// Manifest id, or the path as given.
+    pub model: String,
+}
+
+/// Where a model comes from after resolving the config's `model.model`.
+struct ResolvedModel {
+    path: PathBuf,
+    labels: Vec<String>,
+    input_size: Option<[u32; 2]>,
+}
+
+/// Default compiled-model cache: `~/.cache/ovstream/compiled`.
+pub fn default_cache_dir() -> PathBuf {
+    dirs::cache_dir()
+        .unwrap_or_else(std::env::temp_dir)
+        .join("ovstream")
+        .join("compiled")
+}
+
+impl Detector {
+    /// Resolves the model (manifest id or path), compiles it and picks its adapter.
+    ///
+    /// # Errors
+    /// [`Error::Model`] for a model that is missing, not fetched, fails its checksum, fails to
+    /// compile or has outputs no adapter understands; [`Error::Config`] for labels/classes.
+    pub fn from_config(config: &PipelineConfig, openvino_lib: Option<&Path>) -> Result<Detector> {
+        let resolved = resolve_model(config)?;
+        let labels = match (&config.detect.labels_file, &config.detect.labels) {
+            (Some(file), _) => read_labels(file)?,
+            (None, Some(list)) => list.clone(),
+            (None, None) => resolved.labels,
+        };
+        let m = &config.model;
+        let options = EngineOptions {
+            device: m.device.clone(),
+            hint: m.hint,
+            precision: m.precision,
+            nstreams: m.nstreams.clone(),
+            nireq: m.nireq,
+            cache_dir: m
+                .cache
+                .then(|| m.cache_dir.clone().unwrap_or_else(default_cache_dir)),
+            input_size: m.input_size.or(resolved.input_size),
+            openvino_lib: openvino_lib.map(Path::to_path_buf),
+        };
+        let engine = Engine::load(&resolved.path, &options)?;
+        let adapter = SsdAdapter::new(
+            &engine.outputs,
+            |name| engine.has_output(name),
+            labels,
+            config.detect.threshold,
+            &config.detect.classes,
+        )
+        .map_err(|message| Error::Model {
+            path: resolved.path.clone(),
+            message,
+        })?;
+        tracing::info!(
+            model = %m.model,
+            device = %m.device,
+            execution_devices = %engine.execution_devices,
+            nireq = engine.nireq,
+            compile_ms = engine.compile_time.as_millis() as u64,
+            "model ready"
+        );
+        Ok(Detector {
+            engine,
+            adapter,
+            model: m.model.clone(),
+        })
+    }
+}
+
+fn resolve_model(config: &PipelineConfig) -> Result<ResolvedModel> {
+    let name = &config.model.model;
+    let as_path = Path::new(name);
+    let looks_like_path = as_path.extension().is_some() || name.contains('/');
+    if !looks_like_path {
+        let manifest = Manifest::load(&Manifest::default_dir())?;
+        if let Some(entry) = manifest.get(name) {
+            let path = manifest.path_of(entry);
+            return match manifest.fetch_state(entry) {
+                FetchState::Ok => Ok(ResolvedModel {
+                    path,
+                    labels: entry.labels.clone(),
+                    input_size: Some(entry.input),
+                }),
+                FetchState::Missing => Err(Error::Model {
+                    path,
+                    message: format!("model `{name}` is not fetched; run models/fetch"),
+                }),
+                FetchState::ChecksumMismatch { actual } => Err(Error::Model {
+                    path,
+                    message: format!(
+                        "checksum mismatch: expected sha256 {}, got {actual}; run models/fetch",
+                        entry.sha256
+                    ),
+                }),
+            };
+        }
+        let known: Vec<&str> = manifest.models.iter().map(|m| m.id.as_str()).collect();
+        return Err(Error::Model {
+            path: as_path.to_path_buf(),
+            message: format!("neither a file nor a manifest id (known ids: {known:?})"),
+        });
+    }
+    Ok(ResolvedModel {
+        path: as_path.to_path_buf(),
+        labels: Vec::new(),
+        input_size: None,
+    })
+}
+
+fn read_labels(file: &Path) -> Result<Vec<String>> {
+    let text = std::fs::read_to_string(file).map_err(|e| Error::Config {
+        path: file.to_path_buf(),
+        message: format!("cannot read labels file: {e}"),
+    })?;
+    Ok(text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(String::from)
+        .collect())
+}
+
+/// Opens the outputs the config asks for; `source` goes into each JSON line.
+///
+/// # Errors
+/// [`Error::Output`] naming a path that cannot be created.
+pub fn sinks_from_config(config: &PipelineConfig, source: &str) -> Result<Sinks> {
+    let out = &config.output;
+    let metadata = out.metadata.as_deref().map(JsonlSink::create).transpose()?;
+    let mut videos = Vec::new();
+    if let Some(path) = &out.mp4 {
+        videos.push(VideoSink::mp4(path)?);
+    }
+    if out.display {
+        videos.push(VideoSink::display());
+    }
+    Ok(Sinks {
+        source: source.to_string(),
+        metadata,
+        videos,
+    })
+}

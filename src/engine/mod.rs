@@ -1,0 +1,384 @@
+//! The only module that touches OpenVINO: load the runtime, read a model, reshape it to a static
+//! input, add preprocessing (u8 NHWC tensor in, whatever the model wants inside), set device
+//! properties, compile (with the compiled-model cache), and hand out infer requests.
+
+pub mod library;
+
+use crate::config::{Hint, Precision};
+use crate::error::{Error, Result};
+use openvino::{
+    prepostprocess, CompiledModel, Core, DeviceType, ElementType, InferRequest, InferenceError,
+    InferenceErrorKind, Layout, PartialShape, PropertyKey, RwPropertyKey, Tensor,
+};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// A blocking wait is done in slices of this many ms (a timeout is `RESULT_NOT_READY`).
+const WAIT_SLICE_MS: i64 = 1000;
+/// Used when the device does not report `OPTIMAL_NUMBER_OF_INFER_REQUESTS`.
+const FALLBACK_NIREQ: usize = 2;
+
+/// How to compile a model.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// Any OpenVINO device string (CPU, GPU.1, AUTO, HETERO:GPU,CPU), passed through.
+    pub device: String,
+    pub hint: Hint,
+    pub precision: Option<Precision>,
+    /// `NUM_STREAMS` ("AUTO" or a number).
+    pub nstreams: Option<String>,
+    /// Requests in flight; `None` = OPTIMAL_NUMBER_OF_INFER_REQUESTS.
+    pub nireq: Option<usize>,
+    /// Compiled-model cache folder; `None` disables the cache.
+    pub cache_dir: Option<PathBuf>,
+    /// `[height, width]` of the static input the model is reshaped to; `None` keeps the model's
+    /// own (which must then be static).
+    pub input_size: Option<[u32; 2]>,
+    /// OpenVINO C library file or folder (see [`library::load`]).
+    pub openvino_lib: Option<PathBuf>,
+}
+
+/// The model input as the pipeline fills it: `[1, height, width, 3]` u8, NHWC, RGB.
+#[derive(Debug, Clone)]
+pub struct InputSpec {
+    pub name: String,
+    pub height: usize,
+    pub width: usize,
+}
+
+impl InputSpec {
+    /// Bytes of one input tensor.
+    pub fn byte_size(&self) -> usize {
+        self.height * self.width * 3
+    }
+}
+
+/// One model output: its tensor name and static shape.
+#[derive(Debug, Clone)]
+pub struct OutputSpec {
+    pub name: String,
+    pub shape: Vec<i64>,
+}
+
+/// A compiled model and what the pipeline needs to know about it.
+pub struct Engine {
+    compiled: CompiledModel,
+    _core: Core,
+    pub model_path: PathBuf,
+    pub device: String,
+    pub input: InputSpec,
+    pub outputs: Vec<OutputSpec>,
+    /// Requests the pipeline keeps in flight.
+    pub nireq: usize,
+    /// `EXECUTION_DEVICES`: where inference really runs (e.g. `CPU` under `AUTO`).
+    pub execution_devices: String,
+    /// Wall time of read + reshape + compile (a cache hit makes it short).
+    pub compile_time: Duration,
+}
+
+impl Engine {
+    /// Loads, reshapes and compiles the model at `model_path`.
+    ///
+    /// # Errors
+    /// [`Error::Library`] when OpenVINO cannot be loaded; [`Error::Model`] naming `model_path`
+    /// when it is missing, unreadable, has no 4-D image input, or fails to compile;
+    /// [`Error::Config`] when the device rejects a property.
+    pub fn load(model_path: &Path, options: &EngineOptions) -> Result<Engine> {
+        library::load(options.openvino_lib.as_deref())?;
+        let model_err = |message: String| Error::Model {
+            path: model_path.to_path_buf(),
+            message,
+        };
+        if !model_path.is_file() {
+            return Err(model_err("file not found".into()));
+        }
+        let started = Instant::now();
+        let mut core = Core::new().map_err(|e| Error::Library(e.to_string()))?;
+        set_properties(&mut core, options)?;
+
+        let path_str = model_path.to_string_lossy();
+        let mut model = core
+            .read_model_from_file(&path_str, "")
+            .map_err(|e| model_err(format!("cannot read model: {}", ov_message(e))))?;
+        if model.get_inputs_len().unwrap_or(0) != 1 {
+            return Err(model_err("expected exactly one image input".into()));
+        }
+        let input_node = model
+            .get_input_by_index(0)
+            .map_err(|e| model_err(format!("input: {e}")))?;
+        let input_name = input_node
+            .get_name()
+            .map_err(|e| model_err(format!("input name: {e}")))?;
+        let partial = input_node
+            .get_partial_shape()
+            .map_err(|e| model_err(format!("input shape: {e}")))?;
+        let layout = guess_layout(&partial).ok_or_else(|| {
+            model_err(format!(
+                "input `{input_name}` is not a 4-D image tensor (NHWC or NCHW with 3 channels)"
+            ))
+        })?;
+        let [h, w] = match options.input_size {
+            Some(size) => size.map(i64::from),
+            None => static_hw(&partial, layout).ok_or_else(|| {
+                model_err(format!(
+                    "input `{input_name}` has a dynamic size; set model.input_size = [height, width]"
+                ))
+            })?,
+        };
+        let dims: [i64; 4] = if layout == "NHWC" {
+            [1, h, w, 3]
+        } else {
+            [1, 3, h, w]
+        };
+        let shape = PartialShape::new_static(4, &dims).map_err(|e| model_err(e.to_string()))?;
+        model
+            .reshape_single_input(&shape)
+            .map_err(|e| model_err(format!("cannot reshape input to {dims:?}: {}", ov_message(e))))?;
+
+        let model = {
+            let ppp = prepostprocess::Pipeline::new(&model).map_err(|e| model_err(e.to_string()))?;
+            let info = ppp
+                .get_input_info_by_index(0)
+                .map_err(|e| model_err(e.to_string()))?;
+            let mut tensor_info = info.get_tensor_info().map_err(|e| model_err(e.to_string()))?;
+            let nhwc_u8 = Tensor::new(
+                ElementType::U8,
+                &openvino::Shape::new(&[1, h, w, 3]).map_err(|e| model_err(e.to_string()))?,
+            )
+            .map_err(|e| model_err(e.to_string()))?;
+            tensor_info
+                .set_from(&nhwc_u8)
+                .map_err(|e| model_err(e.to_string()))?;
+            tensor_info
+                .set_layout(Layout::new("NHWC").map_err(|e| model_err(e.to_string()))?)
+                .map_err(|e| model_err(e.to_string()))?;
+            let mut model_info = info.get_model_info().map_err(|e| model_err(e.to_string()))?;
+            model_info
+                .set_layout(Layout::new(layout).map_err(|e| model_err(e.to_string()))?)
+                .map_err(|e| model_err(e.to_string()))?;
+            ppp.build_new_model()
+                .map_err(|e| model_err(format!("preprocessing: {}", ov_message(e))))?
+        };
+
+        let device = DeviceType::from(options.device.as_str());
+        let compiled = core.compile_model(&model, device).map_err(|e| {
+            model_err(format!(
+                "cannot compile for device {}: {}",
+                options.device,
+                ov_message(e)
+            ))
+        })?;
+        let compile_time = started.elapsed();
+
+        let execution_devices = compiled
+            .get_property(&PropertyKey::Other("EXECUTION_DEVICES".into()))
+            .map(|s| s.trim_matches(|c| c == '[' || c == ']' || c == '"').to_string())
+            .unwrap_or_else(|_| options.device.clone());
+        let optimal = compiled
+            .get_property(&PropertyKey::OptimalNumberOfInferRequests)
+            .ok()
+            .and_then(|s| s.trim().parse::<usize>().ok())
+            .filter(|n| *n > 0)
+            .unwrap_or(FALLBACK_NIREQ);
+        let outputs = output_specs(&compiled).map_err(|e| model_err(e.to_string()))?;
+        Ok(Engine {
+            compiled,
+            _core: core,
+            model_path: model_path.to_path_buf(),
+            device: options.device.clone(),
+            input: InputSpec {
+                name: input_name,
+                height: h as usize,
+                width: w as usize,
+            },
+            outputs,
+            nireq: options.nireq.unwrap_or(optimal),
+            execution_devices,
+            compile_time,
+        })
+    }
+
+    /// Whether the compiled model has an output with this tensor name (any of its names).
+    pub fn has_output(&self, name: &str) -> bool {
+        self.compiled.get_output_by_name(name).is_ok()
+    }
+
+    /// Creates `n` infer requests with their input tensors ready to be written.
+    pub fn create_requests(&mut self, n: usize) -> Result<Vec<Request>> {
+        (0..n)
+            .map(|_| {
+                let req = self
+                    .compiled
+                    .create_infer_request()
+                    .map_err(|e| Error::openvino("create_infer_request", e))?;
+                let input = req
+                    .get_input_tensor()
+                    .map_err(|e| Error::openvino("get_input_tensor", e))?;
+                Ok(Request { req, input })
+            })
+            .collect()
+    }
+
+    /// A property of the compiled model (e.g. `NUM_STREAMS`, `INFERENCE_PRECISION_HINT`).
+    pub fn property(&self, key: &str) -> Option<String> {
+        self.compiled
+            .get_property(&PropertyKey::Other(key.to_string().into()))
+            .ok()
+            .map(|s| s.into_owned())
+    }
+}
+
+/// One infer request with its input tensor. Owned by one stage at a time (it moves, it is not
+/// shared): preprocess writes the input and starts it, infer waits and reads the outputs.
+pub struct Request {
+    req: InferRequest,
+    input: Tensor,
+}
+
+impl Request {
+    /// The input tensor's memory: `[1, H, W, 3]` u8 NHWC RGB (see [`InputSpec`]).
+    pub fn input_mut(&mut self) -> Result<&mut [u8]> {
+        self.input
+            .get_raw_data_mut()
+            .map_err(|e| Error::openvino("input tensor data", e))
+    }
+
+    /// Starts inference asynchronously.
+    pub fn start(&mut self) -> Result<()> {
+        self.req
+            .infer_async()
+            .map_err(|e| Error::openvino("start_async", e))
+    }
+
+    /// Blocks until the started inference completes.
+    pub fn wait(&mut self) -> Result<()> {
+        loop {
+            match self.req.wait(WAIT_SLICE_MS) {
+                Ok(()) => return Ok(()),
+                Err(e) if e.kind == InferenceErrorKind::ResultNotReady => continue,
+                Err(e) => return Err(Error::openvino("wait", e)),
+            }
+        }
+    }
+
+    /// Runs inference synchronously.
+    pub fn infer(&mut self) -> Result<()> {
+        self.req.infer().map_err(|e| Error::openvino("infer", e))
+    }
+
+    /// Copies the f32 output tensor `name` into `into` (cleared first).
+    ///
+    /// # Errors
+    /// [`Error::OpenVino`] when there is no such output or it is not f32.
+    pub fn read_output(&self, name: &str, into: &mut Vec<f32>) -> Result<()> {
+        let tensor = self
+            .req
+            .get_tensor(name)
+            .map_err(|e| Error::openvino(format!("output `{name}`"), e))?;
+        let data = tensor
+            .get_data::<f32>()
+            .map_err(|e| Error::openvino(format!("output `{name}` as f32"), e))?;
+        into.clear();
+        into.extend_from_slice(data);
+        Ok(())
+    }
+}
+
+/// Lists available devices with their FULL_DEVICE_NAME.
+pub fn devices(openvino_lib: Option<&Path>) -> Result<Vec<(String, String)>> {
+    library::load(openvino_lib)?;
+    let core = Core::new().map_err(|e| Error::Library(e.to_string()))?;
+    let devices = core
+        .available_devices()
+        .map_err(|e| Error::openvino("available_devices", e))?;
+    Ok(devices
+        .iter()
+        .map(|d| {
+            let name = core
+                .get_property(d, &PropertyKey::DeviceFullName)
+                .unwrap_or_default();
+            (d.as_ref().to_string(), name)
+        })
+        .collect())
+}
+
+/// The OpenVINO runtime version string (after [`library::load`]).
+pub fn runtime_version() -> String {
+    openvino::version().build_number
+}
+
+fn set_properties(core: &mut Core, options: &EngineOptions) -> Result<()> {
+    // Properties go to the device itself: the part before ':' of `HETERO:GPU,CPU` or `AUTO:...`.
+    let target = options.device.split(':').next().unwrap_or(&options.device);
+    let target = DeviceType::from(target);
+    let mut props: Vec<(RwPropertyKey, String)> = vec![(
+        RwPropertyKey::HintPerformanceMode,
+        options.hint.as_ov().to_string(),
+    )];
+    if let Some(p) = options.precision {
+        props.push((RwPropertyKey::HintInferencePrecision, p.as_ov().to_string()));
+    }
+    if let Some(n) = &options.nstreams {
+        props.push((RwPropertyKey::NumStreams, n.to_uppercase()));
+    }
+    if let Some(dir) = &options.cache_dir {
+        std::fs::create_dir_all(dir).map_err(|e| Error::Config {
+            path: dir.clone(),
+            message: format!("cannot create compiled-model cache dir: {e}"),
+        })?;
+        props.push((RwPropertyKey::CacheDir, dir.to_string_lossy().into_owned()));
+    }
+    for (key, value) in props {
+        core.set_property(&target, &key, &value)
+            .map_err(|e| Error::Config {
+                path: PathBuf::from(&options.device),
+                message: format!(
+                    "device {} rejected {}={value}: {}",
+                    options.device,
+                    key.as_ref(),
+                    ov_message(e)
+                ),
+            })?;
+    }
+    Ok(())
+}
+
+/// `NHWC` when the last dim is 3, `NCHW` when dim 1 is 3, else `None`.
+fn guess_layout(shape: &PartialShape) -> Option<&'static str> {
+    let dims = shape.get_dimensions();
+    if dims.len() != 4 {
+        return None;
+    }
+    let is3 = |d: &openvino::Dimension| !d.is_dynamic() && d.get_min() == 3;
+    if is3(&dims[3]) {
+        Some("NHWC")
+    } else if is3(&dims[1]) {
+        Some("NCHW")
+    } else {
+        None
+    }
+}
+
+/// `[height, width]` of a static 4-D input.
+fn static_hw(shape: &PartialShape, layout: &str) -> Option<[i64; 2]> {
+    let dims = shape.get_dimensions();
+    let (h, w) = if layout == "NHWC" { (&dims[1], &dims[2]) } else { (&dims[2], &dims[3]) };
+    (!h.is_dynamic() && !w.is_dynamic()).then(|| [h.get_min(), w.get_min()])
+}
+
+fn output_specs(compiled: &CompiledModel) -> std::result::Result<Vec<OutputSpec>, InferenceError> {
+    (0..compiled.get_output_size()?)
+        .map(|i| {
+            let node = compiled.get_output_by_index(i)?;
+            Ok(OutputSpec {
+                name: node.get_name()?,
+                shape: node.get_shape()?.get_dimensions().to_vec(),
+            })
+        })
+        .collect()
+}
+
+/// The OpenVINO error with its message (the C API's last error text), on one line.
+fn ov_message(err: InferenceError) -> String {
+    err.to_string().split_whitespace().collect::<Vec<_>>().join(" ")
+}

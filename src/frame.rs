@@ -1,0 +1,92 @@
+//! What moves between stages: decoded frames and the detections attached to them.
+
+use gstreamer as gst;
+use gstreamer_video as gst_video;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// One decoded frame. The pixels stay in the ref-counted `gst::Buffer` from decode to sink.
+#[derive(Debug, Clone)]
+pub struct Frame {
+    /// Index of the source in the pipeline (0 for a single input).
+    pub source_id: usize,
+    /// Frame number from 0, increasing across loops.
+    pub seq: u64,
+    /// Presentation time in ns, increasing across loops (buffer PTS + loop offset).
+    pub pts: u64,
+    /// The pixels: packed RGB (`info` gives width, height and stride).
+    pub buffer: gst::Buffer,
+    pub info: gst_video::VideoInfo,
+    /// When the frame left the decoder (appsink); end-to-end latency is measured from here.
+    pub arrival: Instant,
+}
+
+/// Normalized box in `[0, 1]` image coordinates.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BBox {
+    pub x_min: f32,
+    pub y_min: f32,
+    pub x_max: f32,
+    pub y_max: f32,
+}
+
+impl BBox {
+    /// Clamps every coordinate into `[0, 1]`.
+    pub fn clamped(self) -> BBox {
+        BBox {
+            x_min: self.x_min.clamp(0.0, 1.0),
+            y_min: self.y_min.clamp(0.0, 1.0),
+            x_max: self.x_max.clamp(0.0, 1.0),
+            y_max: self.y_max.clamp(0.0, 1.0),
+        }
+    }
+
+    /// Area in normalized units (0 when degenerate).
+    pub fn area(&self) -> f32 {
+        (self.x_max - self.x_min).max(0.0) * (self.y_max - self.y_min).max(0.0)
+    }
+
+    /// Intersection over union with `other`.
+    pub fn iou(&self, other: &BBox) -> f32 {
+        let inter = BBox {
+            x_min: self.x_min.max(other.x_min),
+            y_min: self.y_min.max(other.y_min),
+            x_max: self.x_max.min(other.x_max),
+            y_max: self.y_max.min(other.y_max),
+        }
+        .area();
+        let union = self.area() + other.area() - inter;
+        if union <= 0.0 {
+            0.0
+        } else {
+            inter / union
+        }
+    }
+
+    /// Pixel rectangle `(x, y, w, h)` in a `width` x `height` frame, rounded.
+    pub fn to_pixels(&self, width: u32, height: u32) -> (i32, i32, i32, i32) {
+        let x = (self.x_min * width as f32).round() as i32;
+        let y = (self.y_min * height as f32).round() as i32;
+        let x2 = (self.x_max * width as f32).round() as i32;
+        let y2 = (self.y_max * height as f32).round() as i32;
+        (x, y, x2 - x, y2 - y)
+    }
+}
+
+/// One detected object.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Detection {
+    /// Model class id (1-based for SSD; 0 is background).
+    pub label_id: u32,
+    /// Class name from the labels list (`"<id>"` when the list has none).
+    pub label: Arc<str>,
+    pub confidence: f32,
+    pub bbox: BBox,
+}
+
+/// A frame with its inference results.
+#[derive(Debug, Clone)]
+pub struct AnalyzedFrame {
+    pub frame: Frame,
+    pub detections: Vec<Detection>,
+}

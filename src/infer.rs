@@ -1,0 +1,50 @@
+//! Infer stage: waits on started requests oldest-first (so output keeps frame order with any
+//! nireq), copies the outputs, and returns each request to the free pool.
+
+use crate::engine::Request;
+use crate::error::Result;
+use crate::frame::Frame;
+use crate::pipeline::stats::{Edge, StageStats};
+use crate::preprocess::InFlight;
+use crossbeam::channel::{Receiver, Sender};
+
+/// A frame with its raw output tensors (flat f32, in the adapter's `output_names()` order).
+pub struct Inferred {
+    pub frame: Frame,
+    pub outputs: Vec<Vec<f32>>,
+}
+
+/// Runs the stage until `submitted_rx` closes or downstream closes.
+pub fn run(
+    submitted_rx: Receiver<InFlight>,
+    free_tx: Sender<Request>,
+    inferred_tx: Sender<Inferred>,
+    output_names: &[String],
+    edge: &Edge,
+    stats: &StageStats,
+) -> Result<()> {
+    for InFlight {
+        frame,
+        mut request,
+        started,
+    } in submitted_rx.iter()
+    {
+        request.wait()?;
+        stats.record(started.elapsed());
+        let mut outputs = vec![Vec::new(); output_names.len()];
+        for (name, out) in output_names.iter().zip(outputs.iter_mut()) {
+            request.read_output(name, out)?;
+        }
+        // The pool is sized to hold every request, so this never blocks; a closed pool means
+        // preprocess is done, which is fine.
+        let _ = free_tx.send(request);
+        if edge.send(&inferred_tx, Inferred { frame, outputs }).is_err() {
+            break;
+        }
+    }
+    // Drain what is still in flight so no request is dropped mid-inference.
+    while let Ok(mut rest) = submitted_rx.try_recv() {
+        let _ = rest.request.wait();
+    }
+    Ok(())
+}

@@ -1,0 +1,288 @@
+//! `ovstream` CLI: pipeline file + overrides → run; devices; models; bench.
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use ovstream::config::{Hint, PipelineConfig, Precision};
+use ovstream::detector::{sinks_from_config, Detector};
+use ovstream::error::{exit_code, Error};
+use ovstream::manifest::{FetchState, Manifest};
+use ovstream::pipeline::{self, RunOptions};
+use ovstream::source::Source;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+const DEFAULT_PIPELINE: &str = "pipelines/pedestrians.toml";
+
+#[derive(Parser)]
+#[command(name = "ovstream", version, about = "Real-time video analytics on OpenVINO + GStreamer")]
+struct Cli {
+    /// OpenVINO C library (libopenvino_c.so[.N]) or its folder; default: ./.venv, then system.
+    #[arg(long, global = true, env = "OVSTREAM_OPENVINO_LIB")]
+    openvino_lib: Option<PathBuf>,
+    /// Log filter (tracing env-filter syntax), e.g. `info`, `ovstream=debug`.
+    #[arg(long, global = true, env = "OVSTREAM_LOG", default_value = "info")]
+    log: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a pipeline file (default pipelines/pedestrians.toml) with overrides.
+    Run(RunArgs),
+    /// Benchmark: raw inference throughput vs. the pipeline (metadata-only, overlay+mp4).
+    Bench(BenchArgs),
+    /// List OpenVINO devices with their full names.
+    Devices,
+    /// List the model manifest: fetched or not, checksum, weight precision.
+    Models,
+}
+
+/// Overrides shared by `run` and `bench`.
+#[derive(Args, Clone)]
+struct Overrides {
+    /// Pipeline file.
+    #[arg(default_value = DEFAULT_PIPELINE)]
+    pipeline: PathBuf,
+    /// Input file or URI.
+    #[arg(long)]
+    input: Option<String>,
+    /// Model: manifest id or path to a model file.
+    #[arg(long)]
+    model: Option<String>,
+    /// OpenVINO device string: CPU, GPU, GPU.1, NPU, AUTO, HETERO:GPU,CPU, …
+    #[arg(long)]
+    device: Option<String>,
+    /// Infer requests in flight (default: OPTIMAL_NUMBER_OF_INFER_REQUESTS).
+    #[arg(long)]
+    nireq: Option<usize>,
+    #[arg(long, value_enum)]
+    hint: Option<Hint>,
+    /// INFERENCE_PRECISION_HINT.
+    #[arg(long, value_enum)]
+    precision: Option<Precision>,
+    /// NUM_STREAMS (a number or AUTO).
+    #[arg(long)]
+    nstreams: Option<String>,
+    /// Detection confidence threshold in [0, 1].
+    #[arg(long)]
+    threshold: Option<f32>,
+    /// Keep only these classes (comma-separated names).
+    #[arg(long, value_delimiter = ',')]
+    classes: Option<Vec<String>>,
+    /// Compiled-model cache directory.
+    #[arg(long)]
+    cache_dir: Option<PathBuf>,
+    /// Disable the compiled-model cache.
+    #[arg(long)]
+    no_cache: bool,
+}
+
+#[derive(Args)]
+struct RunArgs {
+    #[command(flatten)]
+    overrides: Overrides,
+    /// Annotated H.264 MP4 output.
+    #[arg(long)]
+    output: Option<PathBuf>,
+    /// JSON-lines metadata output (`-` for stdout).
+    #[arg(long)]
+    metadata: Option<String>,
+    /// Show the annotated video.
+    #[arg(long)]
+    display: bool,
+    /// Stop after N frames.
+    #[arg(long)]
+    limit: Option<u64>,
+    /// Restart the file at EOS.
+    #[arg(long = "loop")]
+    looping: bool,
+    /// No progress bar.
+    #[arg(long)]
+    no_progress: bool,
+}
+
+#[derive(Args)]
+struct BenchArgs {
+    #[command(flatten)]
+    overrides: Overrides,
+    /// Frames per pipeline run (the input is looped).
+    #[arg(long, default_value_t = 3000)]
+    limit: u64,
+    /// Seconds of raw-throughput measurement.
+    #[arg(long, default_value_t = 15.0)]
+    raw_seconds: f64,
+    /// Also write the report as JSON here.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(&cli.log))
+        .with_writer(std::io::stderr)
+        .init();
+    match dispatch(&cli) {
+        Ok(code) => ExitCode::from(code as u8),
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            let code = err
+                .chain()
+                .find_map(|e| e.downcast_ref::<Error>())
+                .map_or(exit_code::FAILURE, Error::exit_code);
+            ExitCode::from(code as u8)
+        }
+    }
+}
+
+fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
+    let lib = cli.openvino_lib.as_deref();
+    match &cli.command {
+        Command::Run(args) => run(args, lib),
+        Command::Bench(args) => bench(args, lib),
+        Command::Devices => {
+            for (name, full) in ovstream::engine::devices(lib)? {
+                println!("{name:<10} {full}");
+            }
+            println!("OpenVINO {}", ovstream::engine::runtime_version());
+            Ok(exit_code::OK)
+        }
+        Command::Models => models(),
+    }
+}
+
+fn load_config(o: &Overrides) -> Result<PipelineConfig, Error> {
+    let mut c = PipelineConfig::load(&o.pipeline)?;
+    if let Some(v) = &o.input {
+        c.source.input = v.clone();
+    }
+    if let Some(v) = &o.model {
+        c.model.model = v.clone();
+    }
+    if let Some(v) = &o.device {
+        c.model.device = v.clone();
+    }
+    c.model.nireq = o.nireq.or(c.model.nireq);
+    c.model.hint = o.hint.unwrap_or(c.model.hint);
+    c.model.precision = o.precision.or(c.model.precision);
+    c.model.nstreams = o.nstreams.clone().or(c.model.nstreams);
+    c.model.cache_dir = o.cache_dir.clone().or(c.model.cache_dir);
+    c.model.cache &= !o.no_cache;
+    c.detect.threshold = o.threshold.unwrap_or(c.detect.threshold);
+    if let Some(v) = &o.classes {
+        c.detect.classes = v.clone();
+    }
+    c.validate(Path::new("command line"))?;
+    Ok(c)
+}
+
+fn run(args: &RunArgs, lib: Option<&Path>) -> anyhow::Result<i32> {
+    let mut config = load_config(&args.overrides)?;
+    if let Some(v) = &args.output {
+        config.output.mp4 = Some(v.clone());
+    }
+    if let Some(v) = &args.metadata {
+        config.output.metadata = Some(v.clone());
+    }
+    config.output.display |= args.display;
+    config.source.looping |= args.looping;
+    config.source.limit = args.limit.or(config.source.limit);
+
+    // Open the input first: a bad input fails before the (slow) model compile.
+    let source = Source::open(&config.source.input)?;
+    let mut detector = Detector::from_config(&config, lib)?;
+    eprintln!(
+        "model {}: compiled in {} ms for {}; inference runs on {}; nireq {}",
+        detector.model,
+        detector.engine.compile_time.as_millis(),
+        detector.engine.device,
+        detector.engine.execution_devices,
+        detector.engine.nireq
+    );
+    let mut sinks = sinks_from_config(&config, &source.uri)?;
+    let stop = install_signal_handler()?;
+    let options = RunOptions {
+        looping: config.source.looping,
+        limit: config.source.limit,
+        progress: !args.no_progress && std::io::stderr().is_terminal(),
+    };
+    let summary = pipeline::run(
+        source,
+        &mut detector.engine,
+        &detector.adapter,
+        &mut sinks,
+        &options,
+        &stop,
+    )?;
+    eprintln!("{summary}");
+    if summary.interrupted {
+        eprintln!("interrupted: outputs finalized");
+        return Ok(exit_code::INTERRUPTED);
+    }
+    Ok(exit_code::OK)
+}
+
+fn bench(args: &BenchArgs, lib: Option<&Path>) -> anyhow::Result<i32> {
+    let config = load_config(&args.overrides)?;
+    let scratch = std::env::temp_dir().join(format!("ovstream-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch).with_context(|| format!("creating {}", scratch.display()))?;
+    let report = ovstream::bench::run(
+        &config,
+        &config.source.input,
+        args.limit,
+        Duration::from_secs_f64(args.raw_seconds),
+        &scratch,
+        lib,
+    );
+    let _ = std::fs::remove_dir_all(&scratch);
+    let report = report?;
+    println!("{report}");
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_string_pretty(&report)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(exit_code::OK)
+}
+
+fn models() -> anyhow::Result<i32> {
+    let manifest = Manifest::load(&Manifest::default_dir())?;
+    println!("{:<22} {:<9} {:<10} {:<40} path", "id", "weights", "state", "package");
+    for m in &manifest.models {
+        let state = match manifest.fetch_state(m) {
+            FetchState::Ok => "ok",
+            FetchState::Missing => "missing",
+            FetchState::ChecksumMismatch { .. } => "BAD-SHA256",
+        };
+        println!(
+            "{:<22} {:<9} {:<10} {:<40} {}",
+            m.id,
+            m.precision,
+            state,
+            format!("{} {}=={}", m.source, m.package, m.version),
+            manifest.path_of(m).display()
+        );
+    }
+    Ok(exit_code::OK)
+}
+
+/// First SIGINT/SIGTERM: stop the sources (EOS flows, outputs are finalized). Second: exit now.
+fn install_signal_handler() -> anyhow::Result<Arc<AtomicBool>> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let count = AtomicUsize::new(0);
+    let flag = Arc::clone(&stop);
+    ctrlc::set_handler(move || {
+        if count.fetch_add(1, Ordering::SeqCst) == 0 {
+            eprintln!("\nstopping: finalizing outputs (again to exit at once)");
+            flag.store(true, Ordering::SeqCst);
+        } else {
+            std::process::exit(exit_code::INTERRUPTED);
+        }
+    })
+    .context("installing the SIGINT handler")?;
+    Ok(stop)
+}

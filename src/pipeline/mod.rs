@@ -1,0 +1,177 @@
+//! Wiring: one thread per stage, joined by bounded crossbeam channels named after their edge.
+//!
+//! ```text
+//! source ─decoded→ preprocess ─submitted→ infer ─inferred→ postprocess ─detected→ [overlay ─rendered→] sink
+//!                      ▲                     │
+//!                      └──── free requests ──┘   (nireq requests; they move, never shared)
+//! ```
+//! EOS is the closing of a channel: when the source ends (EOS, `limit`, stop flag) it drops its
+//! sender, every stage drains and drops its own, and the sink finalizes the outputs. A stage
+//! whose downstream closed stops quietly; the stage that failed reports the error.
+
+pub mod stats;
+
+use crate::adapters::ssd::SsdAdapter;
+use crate::engine::Engine;
+use crate::error::Result;
+use crate::sink::Sinks;
+use crate::source::{Source, SourceEnd};
+use crate::{infer, overlay, postprocess, preprocess, sink};
+use crossbeam::channel::bounded;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use stats::{Edge, StageStats, Summary};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Instant;
+
+/// Capacity of the edges between stages (frames). Small: frames are big, latency matters.
+const EDGE_CAPACITY: usize = 4;
+
+/// What to do with one source.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Restart a file at EOS.
+    pub looping: bool,
+    /// Stop after this many frames.
+    pub limit: Option<u64>,
+    /// Show a progress bar on a terminal.
+    pub progress: bool,
+}
+
+/// Runs `source` through `engine` and `adapter` into `sinks` until EOS, `limit` or `stop`.
+///
+/// # Errors
+/// The first stage failure: [`crate::Error::Input`] for a decode error (outputs are still
+/// finalized with what was decoded), [`crate::Error::Output`] for a sink failure,
+/// [`crate::Error::OpenVino`] for an inference failure.
+pub fn run(
+    source: Source,
+    engine: &mut Engine,
+    adapter: &SsdAdapter,
+    sinks: &mut Sinks,
+    options: &RunOptions,
+    stop: &AtomicBool,
+) -> Result<Summary> {
+    let nireq = engine.nireq;
+    let requests = engine.create_requests(nireq)?;
+    let (free_tx, free_rx) = bounded(nireq);
+    for r in requests {
+        free_tx.send(r).expect("pool sized for nireq");
+    }
+    let (decoded_tx, decoded_rx) = bounded(EDGE_CAPACITY);
+    let (submitted_tx, submitted_rx) = bounded(nireq);
+    let (inferred_tx, inferred_rx) = bounded(EDGE_CAPACITY);
+    let (detected_tx, detected_rx) = bounded(EDGE_CAPACITY);
+    let (rendered_tx, rendered_rx) = bounded(EDGE_CAPACITY);
+    let edges = [
+        Edge::new("decoded", EDGE_CAPACITY),
+        Edge::new("submitted", nireq),
+        Edge::new("inferred", EDGE_CAPACITY),
+        Edge::new("detected", EDGE_CAPACITY),
+        Edge::new("rendered", EDGE_CAPACITY),
+    ];
+    let stages = [
+        StageStats::new("preprocess"),
+        StageStats::new("infer"),
+        StageStats::new("postprocess"),
+        StageStats::new("overlay"),
+        StageStats::new("sink"),
+        StageStats::new("end-to-end"),
+    ];
+    let draw = sinks.needs_pixels();
+    let progress = progress_bar(&source, options);
+    let written = AtomicU64::new(0);
+    let output_names = adapter.output_names();
+    let spec = engine.input.clone();
+    let started = Instant::now();
+
+    let (edges, stages, written, progress_ref) = (&edges, &stages, &written, &progress);
+    let (spec, output_names) = (&spec, &output_names);
+    let (post_tx, overlay_io) = if draw {
+        (detected_tx, Some((detected_rx, rendered_tx)))
+    } else {
+        drop(detected_rx);
+        (rendered_tx, None)
+    };
+    let (source_result, results) = std::thread::scope(|s| {
+        let src = s.spawn(move || {
+            let result = source.run(0, options.looping, options.limit, &decoded_tx, &edges[0], stop);
+            drop(decoded_tx); // EOS downstream
+            result
+        });
+        let pre = s.spawn(move || {
+            preprocess::run(decoded_rx, free_rx, submitted_tx, spec, &edges[1], &stages[0])
+        });
+        let inf = s.spawn(move || {
+            infer::run(submitted_rx, free_tx, inferred_tx, output_names, &edges[2], &stages[1])
+        });
+        let post = s.spawn(move || {
+            postprocess::run(inferred_rx, post_tx, adapter, &edges[3], &stages[2])
+        });
+        let ovl = overlay_io.map(|(detected_rx, rendered_tx)| {
+            s.spawn(move || overlay::run(detected_rx, rendered_tx, &edges[4], &stages[3]))
+        });
+        let snk = s.spawn(move || {
+            sink::run(rendered_rx, sinks, &stages[4], &stages[5], written, progress_ref)
+        });
+        let joined = |h: std::thread::ScopedJoinHandle<'_, Result<()>>| {
+            h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))
+        };
+        let source_result = src.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+        let mut results = vec![joined(pre), joined(inf), joined(post)];
+        if let Some(h) = ovl {
+            results.push(joined(h));
+        }
+        results.push(joined(snk));
+        (source_result, results)
+    });
+    progress.finish_and_clear();
+
+    let end = source_result?;
+    results.into_iter().collect::<Result<Vec<()>>>()?;
+    let frames = written.load(Ordering::Relaxed);
+    let seconds = started.elapsed().as_secs_f64();
+    Ok(Summary {
+        frames,
+        seconds,
+        fps: frames as f64 / seconds.max(1e-9),
+        nireq,
+        device: engine.device.clone(),
+        execution_devices: engine.execution_devices.clone(),
+        stages: stages
+            .iter()
+            .filter(|s| s.name != "overlay" || draw)
+            .map(StageStats::summary)
+            .collect(),
+        edges: edges
+            .iter()
+            .filter(|e| e.name != "rendered" || draw)
+            .map(Into::into)
+            .collect(),
+        interrupted: end == SourceEnd::Stopped,
+    })
+}
+
+fn progress_bar(source: &Source, options: &RunOptions) -> ProgressBar {
+    if !options.progress {
+        return ProgressBar::hidden();
+    }
+    let from_duration = match (options.looping, source.duration, source.framerate()) {
+        (false, Some(d), Some(fps)) => Some((d.seconds_f64() * fps).round() as u64),
+        _ => None,
+    };
+    let len = match (options.limit, from_duration) {
+        (Some(l), Some(d)) => Some(l.min(d)),
+        (l, d) => l.or(d),
+    };
+    let bar = match len {
+        Some(n) => ProgressBar::new(n).with_style(
+            ProgressStyle::with_template("{bar:40} {pos}/{len} frames  {per_sec}  eta {eta}")
+                .expect("valid template"),
+        ),
+        None => ProgressBar::new_spinner().with_style(
+            ProgressStyle::with_template("{spinner} {pos} frames  {per_sec}").expect("valid template"),
+        ),
+    };
+    bar.set_draw_target(ProgressDrawTarget::stderr());
+    bar
+}

@@ -1,0 +1,183 @@
+//! Pipeline telemetry: per-stage latency histograms, per-edge queue high-water marks and drops.
+
+use crossbeam::channel::{SendError, Sender};
+use hdrhistogram::Histogram;
+use parking_lot::Mutex;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+/// Highest latency a histogram records, in µs (longer values are clamped to it).
+const MAX_LATENCY_US: u64 = 60_000_000;
+
+/// A bounded channel between two stages, named after the edge (`decoded`, `inferred`, …).
+#[derive(Debug)]
+pub struct Edge {
+    pub name: &'static str,
+    pub capacity: usize,
+    high_water: AtomicUsize,
+    drops: AtomicU64,
+}
+
+impl Edge {
+    pub fn new(name: &'static str, capacity: usize) -> Self {
+        Edge {
+            name,
+            capacity,
+            high_water: AtomicUsize::new(0),
+            drops: AtomicU64::new(0),
+        }
+    }
+
+    /// Sends (blocking while full: back-pressure) and records the queue depth.
+    pub fn send<T>(&self, tx: &Sender<T>, msg: T) -> Result<(), SendError<T>> {
+        tx.send(msg)?;
+        self.high_water.fetch_max(tx.len(), Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Deepest the queue has been.
+    pub fn high_water(&self) -> usize {
+        self.high_water.load(Ordering::Relaxed)
+    }
+
+    /// Frames this edge dropped (live sources only; files never drop).
+    pub fn drops(&self) -> u64 {
+        self.drops.load(Ordering::Relaxed)
+    }
+}
+
+/// Latency of one stage per frame.
+pub struct StageStats {
+    pub name: &'static str,
+    histogram: Mutex<Histogram<u64>>,
+}
+
+impl StageStats {
+    pub fn new(name: &'static str) -> Self {
+        StageStats {
+            name,
+            histogram: Mutex::new(
+                Histogram::new_with_bounds(1, MAX_LATENCY_US, 3).expect("valid histogram bounds"),
+            ),
+        }
+    }
+
+    /// Records one frame's time in this stage.
+    pub fn record(&self, elapsed: Duration) {
+        let us = (elapsed.as_micros() as u64).clamp(1, MAX_LATENCY_US);
+        self.histogram.lock().saturating_record(us);
+    }
+
+    /// Count, p50 and p99 in ms.
+    pub fn summary(&self) -> LatencySummary {
+        let h = self.histogram.lock();
+        LatencySummary {
+            name: self.name,
+            count: h.len(),
+            p50_ms: h.value_at_quantile(0.50) as f64 / 1000.0,
+            p99_ms: h.value_at_quantile(0.99) as f64 / 1000.0,
+        }
+    }
+}
+
+/// One stage's latency percentiles.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LatencySummary {
+    pub name: &'static str,
+    pub count: u64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+}
+
+/// One edge's queue summary.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct EdgeSummary {
+    pub name: &'static str,
+    pub capacity: usize,
+    pub high_water: usize,
+    pub drops: u64,
+}
+
+impl From<&Edge> for EdgeSummary {
+    fn from(e: &Edge) -> Self {
+        EdgeSummary {
+            name: e.name,
+            capacity: e.capacity,
+            high_water: e.high_water(),
+            drops: e.drops(),
+        }
+    }
+}
+
+/// What a pipeline run reports at the end.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Summary {
+    pub frames: u64,
+    pub seconds: f64,
+    pub fps: f64,
+    pub nireq: usize,
+    pub device: String,
+    pub execution_devices: String,
+    pub stages: Vec<LatencySummary>,
+    pub edges: Vec<EdgeSummary>,
+    pub interrupted: bool,
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "{} frames in {:.2} s: {:.1} FPS; inference on {} (device {}, nireq {}){}",
+            self.frames,
+            self.seconds,
+            self.fps,
+            self.execution_devices,
+            self.device,
+            self.nireq,
+            if self.interrupted { "; interrupted" } else { "" }
+        )?;
+        writeln!(f, "  stage latency (ms)      p50      p99   frames")?;
+        for s in &self.stages {
+            writeln!(
+                f,
+                "    {:<18} {:>8.2} {:>8.2} {:>8}",
+                s.name, s.p50_ms, s.p99_ms, s.count
+            )?;
+        }
+        write!(f, "  queues (high water / capacity, drops):")?;
+        for e in &self.edges {
+            write!(f, " {} {}/{} {}", e.name, e.high_water, e.capacity, e.drops)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn edge_tracks_high_water_mark() {
+        let (tx, rx) = crossbeam::channel::bounded(4);
+        let edge = Edge::new("decoded", 4);
+        for i in 0..3 {
+            edge.send(&tx, i).unwrap();
+        }
+        rx.recv().unwrap();
+        edge.send(&tx, 9).unwrap();
+        assert_eq!(edge.high_water(), 3);
+    }
+
+    #[test]
+    fn stage_percentiles_reflect_recorded_values() {
+        let s = StageStats::new("infer");
+        for ms in 1..=100 {
+            s.record(Duration::from_millis(ms));
+        }
+        let sum = s.summary();
+        assert_eq!(sum.count, 100);
+        assert!((sum.p50_ms - 50.0).abs() < 1.0, "{sum:?}");
+        assert!((sum.p99_ms - 99.0).abs() < 1.0, "{sum:?}");
+    }
+}

@@ -1,0 +1,154 @@
+//! JSON-lines metadata sink, one line per frame, modeled on DL Streamer's `gvametaconvert`:
+//!
+//! ```json
+//! {"frame":0,"timestamp":0,"source":"file:///…/vtest.avi","resolution":{"width":768,"height":576},
+//!  "objects":[{"x":500,"y":160,"w":29,"h":72,"roi_type":"person",
+//!   "detection":{"bounding_box":{"x_min":0.65,"y_min":0.28,"x_max":0.69,"y_max":0.40},
+//!                "confidence":0.97,"label":"person","label_id":1}}]}
+//! ```
+//! `x, y, w, h` are pixels; `bounding_box` is normalized to `[0, 1]`; `timestamp` is the PTS in ns.
+
+use crate::error::{Error, Result};
+use crate::frame::AnalyzedFrame;
+use serde::Serialize;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+
+#[derive(Serialize)]
+struct FrameRecord<'a> {
+    frame: u64,
+    timestamp: u64,
+    source: &'a str,
+    resolution: Resolution,
+    objects: Vec<ObjectRecord<'a>>,
+}
+
+#[derive(Serialize)]
+struct Resolution {
+    width: u32,
+    height: u32,
+}
+
+#[derive(Serialize)]
+struct ObjectRecord<'a> {
+    x: i32,
+    y: i32,
+    w: i32,
+    h: i32,
+    roi_type: &'a str,
+    detection: DetectionRecord<'a>,
+}
+
+#[derive(Serialize)]
+struct DetectionRecord<'a> {
+    bounding_box: BoxRecord,
+    confidence: f32,
+    label: &'a str,
+    label_id: u32,
+}
+
+#[derive(Serialize)]
+struct BoxRecord {
+    x_min: f32,
+    y_min: f32,
+    x_max: f32,
+    y_max: f32,
+}
+
+/// Writes one JSON object per frame to a file or stdout (`-`).
+pub struct JsonlSink {
+    target: String,
+    out: Box<dyn Write + Send>,
+    /// Flush after every line (stdout: consumers read it live).
+    line_flush: bool,
+}
+
+impl JsonlSink {
+    /// Opens `target` (a path, or `-` for stdout), creating parent folders.
+    ///
+    /// # Errors
+    /// [`Error::Output`] naming the path when it cannot be created.
+    pub fn create(target: &str) -> Result<Self> {
+        if target == "-" {
+            return Ok(JsonlSink {
+                target: target.into(),
+                out: Box::new(std::io::stdout()),
+                line_flush: true,
+            });
+        }
+        let path = PathBuf::from(target);
+        let err = |e: std::io::Error| Error::Output {
+            path: path.clone(),
+            message: e.to_string(),
+        };
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(err)?;
+        }
+        let file = File::create(&path).map_err(err)?;
+        Ok(JsonlSink {
+            target: target.into(),
+            out: Box::new(BufWriter::new(file)),
+            line_flush: false,
+        })
+    }
+
+    /// Writes the line for one frame.
+    pub fn write(&mut self, frame: &AnalyzedFrame, source: &str) -> Result<()> {
+        let (width, height) = (frame.frame.info.width(), frame.frame.info.height());
+        let record = FrameRecord {
+            frame: frame.frame.seq,
+            timestamp: frame.frame.pts,
+            source,
+            resolution: Resolution { width, height },
+            objects: frame
+                .detections
+                .iter()
+                .map(|d| {
+                    let (x, y, w, h) = d.bbox.to_pixels(width, height);
+                    ObjectRecord {
+                        x,
+                        y,
+                        w,
+                        h,
+                        roi_type: &d.label,
+                        detection: DetectionRecord {
+                            bounding_box: BoxRecord {
+                                x_min: d.bbox.x_min,
+                                y_min: d.bbox.y_min,
+                                x_max: d.bbox.x_max,
+                                y_max: d.bbox.y_max,
+                            },
+                            confidence: d.confidence,
+                            label: &d.label,
+                            label_id: d.label_id,
+                        },
+                    }
+                })
+                .collect(),
+        };
+        serde_json::to_writer(&mut self.out, &record)
+            .map_err(std::io::Error::from)
+            .and_then(|()| self.out.write_all(b"\n"))
+            .and_then(|()| {
+                if self.line_flush {
+                    self.out.flush()
+                } else {
+                    Ok(())
+                }
+            })
+            .map_err(|e| self.error(e))
+    }
+
+    /// Flushes everything written.
+    pub fn finish(&mut self) -> Result<()> {
+        self.out.flush().map_err(|e| self.error(e))
+    }
+
+    fn error(&self, e: std::io::Error) -> Error {
+        Error::Output {
+            path: PathBuf::from(&self.target),
+            message: e.to_string(),
+        }
+    }
+}

@@ -1,0 +1,144 @@
+//! Video sinks fed through `appsrc`: H.264 MP4 files and an on-screen display.
+//!
+//! MP4: `appsrc ! videoconvert ! I420 ! x264enc ! h264parse ! mp4mux ! filesink`. I420 is forced
+//! before x264enc (from RGB it would pick High 4:4:4, which few players decode). `finish()` sends
+//! EOS and waits for it, so `moov` is written and the file plays even after an interruption.
+
+use crate::error::{Error, Result};
+use crate::frame::Frame;
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use gstreamer_app as gst_app;
+use std::path::{Path, PathBuf};
+
+/// How long `finish()` waits for the muxer to write the file.
+const FINISH_TIMEOUT: gst::ClockTime = gst::ClockTime::from_seconds(60);
+/// Frames the appsrc queues before `push` blocks (back-pressure from the encoder).
+const APPSRC_MAX_BUFFERS: u64 = 4;
+
+/// An appsrc-fed GStreamer pipeline that consumes annotated frames.
+pub struct VideoSink {
+    what: PathBuf,
+    tail: String,
+    pipeline: Option<gst::Pipeline>,
+    appsrc: Option<gst_app::AppSrc>,
+}
+
+impl VideoSink {
+    /// An MP4 (H.264) file at `path`; parent folders are created.
+    pub fn mp4(path: &Path) -> Result<Self> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| Error::Output {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            })?;
+        }
+        // The location is set as a property, so any path works without quoting.
+        Ok(Self::with_tail(
+            path,
+            "videoconvert ! video/x-raw,format=I420 ! x264enc speed-preset=ultrafast ! \
+             h264parse ! mp4mux ! filesink name=file",
+        ))
+    }
+
+    /// An on-screen window.
+    pub fn display() -> Self {
+        Self::with_tail(
+            Path::new("display"),
+            "videoconvert ! autovideosink sync=false",
+        )
+    }
+
+    fn with_tail(what: &Path, tail: &str) -> Self {
+        VideoSink {
+            what: what.to_path_buf(),
+            tail: tail.to_string(),
+            pipeline: None,
+            appsrc: None,
+        }
+    }
+
+    fn error(&self, message: impl std::fmt::Display) -> Error {
+        Error::Output {
+            path: self.what.clone(),
+            message: message.to_string(),
+        }
+    }
+
+    /// Builds the pipeline on the first frame (its caps give size and format).
+    fn start(&mut self, frame: &Frame) -> Result<()> {
+        let description = format!(
+            "appsrc name=src format=time max-buffers={APPSRC_MAX_BUFFERS} block=true ! {}",
+            self.tail
+        );
+        let pipeline = gst::parse::launch(&description)
+            .map_err(|e| self.error(e))?
+            .downcast::<gst::Pipeline>()
+            .map_err(|_| self.error("not a pipeline"))?;
+        if let Some(file) = pipeline.by_name("file") {
+            file.set_property("location", self.what.to_string_lossy().as_ref());
+        }
+        let appsrc = pipeline
+            .by_name("src")
+            .and_then(|e| e.downcast::<gst_app::AppSrc>().ok())
+            .ok_or_else(|| self.error("no appsrc"))?;
+        let caps = frame.info.to_caps().map_err(|e| self.error(e))?;
+        appsrc.set_caps(Some(&caps));
+        pipeline
+            .set_state(gst::State::Playing)
+            .map_err(|e| self.error(format!("cannot start: {e}")))?;
+        self.pipeline = Some(pipeline);
+        self.appsrc = Some(appsrc);
+        Ok(())
+    }
+
+    /// Pushes one frame (the buffer is shared, not copied).
+    pub fn push(&mut self, frame: &Frame) -> Result<()> {
+        if self.appsrc.is_none() {
+            self.start(frame)?;
+        }
+        self.check_bus()?;
+        let appsrc = self.appsrc.as_ref().expect("started");
+        appsrc
+            .push_buffer(frame.buffer.clone())
+            .map_err(|e| self.error(format!("push failed: {e:?}")))?;
+        Ok(())
+    }
+
+    fn check_bus(&self) -> Result<()> {
+        let Some(bus) = self.pipeline.as_ref().and_then(|p| p.bus()) else {
+            return Ok(());
+        };
+        if let Some(msg) = bus.pop_filtered(&[gst::MessageType::Error]) {
+            if let gst::MessageView::Error(err) = msg.view() {
+                return Err(self.error(err.error()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends EOS and waits until the file is finalized; safe to call when nothing was pushed.
+    pub fn finish(&mut self) -> Result<()> {
+        let (Some(pipeline), Some(appsrc)) = (self.pipeline.take(), self.appsrc.take()) else {
+            return Ok(());
+        };
+        let _ = appsrc.end_of_stream();
+        let bus = pipeline.bus().expect("pipeline has a bus");
+        let msg = bus.timed_pop_filtered(
+            FINISH_TIMEOUT,
+            &[gst::MessageType::Eos, gst::MessageType::Error],
+        );
+        let _ = pipeline.set_state(gst::State::Null);
+        match msg.as_ref().map(|m| m.view()) {
+            Some(gst::MessageView::Eos(_)) => Ok(()),
+            Some(gst::MessageView::Error(err)) => Err(self.error(err.error())),
+            _ => Err(self.error(format!("not finalized within {FINISH_TIMEOUT}"))),
+        }
+    }
+}
+
+impl Drop for VideoSink {
+    fn drop(&mut self) {
+        let _ = self.finish();
+    }
+}

@@ -1,0 +1,291 @@
+//! GStreamer source stage: `uridecodebin → videoconvert → RGB → appsink`, one thread per source.
+//!
+//! Files are read as fast as downstream accepts them (back-pressure: the bounded channel blocks,
+//! the appsink queue fills, the decoder waits). `looping` restarts a file at EOS with a flushing
+//! seek; frame numbers and timestamps keep increasing.
+
+use crate::error::{Error, Result};
+use crate::frame::Frame;
+use crate::pipeline::stats::Edge;
+use crossbeam::channel::Sender;
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use gstreamer_app as gst_app;
+use gstreamer_video as gst_video;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+/// Pixel format handed to the pipeline: packed RGB, what SSD models take.
+pub const FRAME_FORMAT: &str = "RGB";
+/// How long one pull waits before checking the bus and the stop flag.
+const PULL_TIMEOUT: gst::ClockTime = gst::ClockTime::from_mseconds(100);
+/// How long opening (preroll) may take before the input is declared unreachable.
+const OPEN_TIMEOUT: gst::ClockTime = gst::ClockTime::from_seconds(20);
+/// Buffers the appsink may hold before it blocks the decoder.
+const APPSINK_MAX_BUFFERS: u32 = 2;
+
+/// Turns a path or URI into a URI; a path must exist.
+///
+/// # Errors
+/// [`Error::Input`] when a path does not exist or is not a file.
+pub fn input_uri(input: &str) -> Result<String> {
+    let has_scheme = input.split_once("://").is_some_and(|(scheme, _)| {
+        !scheme.is_empty()
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+    });
+    if has_scheme {
+        return Ok(input.to_string());
+    }
+    let path = Path::new(input);
+    if !path.is_file() {
+        return Err(Error::Input {
+            uri: input.to_string(),
+            message: if path.exists() {
+                "not a regular file".into()
+            } else {
+                "no such file".into()
+            },
+        });
+    }
+    let abs = path.canonicalize().map_err(|e| Error::Input {
+        uri: input.to_string(),
+        message: e.to_string(),
+    })?;
+    gst::glib::filename_to_uri(&abs, None)
+        .map(|u| u.to_string())
+        .map_err(|e| Error::Input {
+            uri: input.to_string(),
+            message: e.to_string(),
+        })
+}
+
+/// An opened (prerolled) decoding pipeline.
+pub struct Source {
+    pub uri: String,
+    pipeline: gst::Pipeline,
+    appsink: gst_app::AppSink,
+    /// Duration of the input when known (files), for progress.
+    pub duration: Option<gst::ClockTime>,
+}
+
+/// How a source run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceEnd {
+    /// End of stream (or `limit` reached).
+    Eos,
+    /// The stop flag was raised (SIGINT).
+    Stopped,
+    /// Downstream closed its channel (it failed or finished early).
+    DownstreamClosed,
+}
+
+impl Source {
+    /// Builds the decode pipeline for `input` (path or URI) and prerolls it, so a missing or
+    /// undecodable input fails here, before any model is compiled.
+    ///
+    /// # Errors
+    /// [`Error::Input`] naming the input with GStreamer's reason.
+    pub fn open(input: &str) -> Result<Source> {
+        crate::gst_init()?;
+        let uri = input_uri(input)?;
+        let description = format!(
+            "uridecodebin name=decode ! videoconvert ! video/x-raw,format={FRAME_FORMAT} ! \
+             appsink name=sink sync=false enable-last-sample=false max-buffers={APPSINK_MAX_BUFFERS}"
+        );
+        let pipeline = gst::parse::launch(&description)
+            .map_err(|e| Error::gst("source pipeline", e))?
+            .downcast::<gst::Pipeline>()
+            .map_err(|_| Error::gst("source pipeline", "not a pipeline"))?;
+        let decode = pipeline
+            .by_name("decode")
+            .ok_or_else(|| Error::gst("source pipeline", "no uridecodebin"))?;
+        decode.set_property("uri", &uri);
+        let appsink = pipeline
+            .by_name("sink")
+            .and_then(|e| e.downcast::<gst_app::AppSink>().ok())
+            .ok_or_else(|| Error::gst("source pipeline", "no appsink"))?;
+        let source = Source {
+            uri,
+            pipeline,
+            appsink,
+            duration: None,
+        };
+        source.preroll()
+    }
+
+    fn preroll(mut self) -> Result<Source> {
+        let change = self.pipeline.set_state(gst::State::Paused);
+        if change == Ok(gst::StateChangeSuccess::NoPreroll) {
+            return Ok(self); // live source: nothing to wait for
+        }
+        let bus = self.pipeline.bus().expect("pipeline has a bus");
+        let msg = bus.timed_pop_filtered(
+            OPEN_TIMEOUT,
+            &[gst::MessageType::AsyncDone, gst::MessageType::Error],
+        );
+        match msg.as_ref().map(|m| m.view()) {
+            Some(gst::MessageView::AsyncDone(_)) => {
+                self.duration = self.pipeline.query_duration::<gst::ClockTime>();
+                Ok(self)
+            }
+            Some(gst::MessageView::Error(err)) => Err(self.input_error(err)),
+            _ => Err(Error::Input {
+                uri: self.uri.clone(),
+                message: format!("could not open within {OPEN_TIMEOUT}"),
+            }),
+        }
+    }
+
+    fn input_error(&self, err: &gst::message::Error) -> Error {
+        let debug = err
+            .debug()
+            .map(|d| format!(" ({})", d.as_str().lines().last().unwrap_or("")))
+            .unwrap_or_default();
+        Error::Input {
+            uri: self.uri.clone(),
+            message: format!("{}{debug}", err.error()),
+        }
+    }
+
+    /// Frames per second from the negotiated caps, when known.
+    pub fn framerate(&self) -> Option<f64> {
+        let caps = self.appsink.static_pad("sink")?.current_caps()?;
+        let info = gst_video::VideoInfo::from_caps(&caps).ok()?;
+        let fps = info.fps();
+        (fps.numer() > 0 && fps.denom() > 0).then(|| fps.numer() as f64 / fps.denom() as f64)
+    }
+
+    /// Pulls frames and sends them on `decoded_tx` until EOS (or `limit` frames), the `stop`
+    /// flag, or downstream closing.
+    ///
+    /// # Errors
+    /// [`Error::Input`] when decoding fails; the frames sent before it stand.
+    pub fn run(
+        self,
+        source_id: usize,
+        looping: bool,
+        limit: Option<u64>,
+        decoded_tx: &Sender<Frame>,
+        edge: &Edge,
+        stop: &AtomicBool,
+    ) -> Result<SourceEnd> {
+        self.pipeline
+            .set_state(gst::State::Playing)
+            .map_err(|e| Error::gst("source start", e))?;
+        tracing::info!(uri = %self.uri, "source started");
+        let result = self.pull_loop(source_id, looping, limit, decoded_tx, edge, stop);
+        let _ = self.pipeline.set_state(gst::State::Null);
+        tracing::info!(uri = %self.uri, ?result, "source stopped");
+        result
+    }
+
+    fn pull_loop(
+        &self,
+        source_id: usize,
+        looping: bool,
+        limit: Option<u64>,
+        decoded_tx: &Sender<Frame>,
+        edge: &Edge,
+        stop: &AtomicBool,
+    ) -> Result<SourceEnd> {
+        let bus = self.pipeline.bus().expect("pipeline has a bus");
+        let mut seq = 0u64;
+        let mut pts_offset = 0u64;
+        let mut last_end = 0u64;
+        loop {
+            if stop.load(Ordering::Relaxed) {
+                return Ok(SourceEnd::Stopped);
+            }
+            if limit.is_some_and(|l| seq >= l) {
+                return Ok(SourceEnd::Eos);
+            }
+            if let Some(msg) = bus.pop_filtered(&[gst::MessageType::Error]) {
+                if let gst::MessageView::Error(err) = msg.view() {
+                    let base = self.input_error(err);
+                    return Err(match base {
+                        Error::Input { uri, message } => Error::Input {
+                            uri,
+                            message: format!("decode error after frame {seq}: {message}"),
+                        },
+                        other => other,
+                    });
+                }
+            }
+            let Some(sample) = self.appsink.try_pull_sample(PULL_TIMEOUT) else {
+                if self.appsink.is_eos() {
+                    if looping && seq > 0 {
+                        pts_offset = last_end;
+                        self.pipeline
+                            .seek_simple(
+                                gst::SeekFlags::FLUSH | gst::SeekFlags::KEY_UNIT,
+                                gst::ClockTime::ZERO,
+                            )
+                            .map_err(|e| Error::Input {
+                                uri: self.uri.clone(),
+                                message: format!("cannot loop (seek to start failed): {e}"),
+                            })?;
+                        continue;
+                    }
+                    return Ok(SourceEnd::Eos);
+                }
+                continue;
+            };
+            let (Some(buffer), Some(caps)) = (sample.buffer_owned(), sample.caps()) else {
+                continue;
+            };
+            let info = gst_video::VideoInfo::from_caps(caps)
+                .map_err(|e| Error::gst("source caps", e))?;
+            drop(sample);
+            let pts = pts_offset + buffer.pts().map_or(0, |p| p.nseconds());
+            last_end = pts + buffer.duration().map_or(0, |d| d.nseconds());
+            let frame = Frame {
+                source_id,
+                seq,
+                pts,
+                buffer,
+                info,
+                arrival: Instant::now(),
+            };
+            if edge.send(decoded_tx, frame).is_err() {
+                return Ok(SourceEnd::DownstreamClosed);
+            }
+            seq += 1;
+        }
+    }
+}
+
+impl Drop for Source {
+    fn drop(&mut self) {
+        let _ = self.pipeline.set_state(gst::State::Null);
+    }
+}
+
+/// Decodes the first frame of `input` (for benchmarks and tools).
+pub fn first_frame(input: &str) -> Result<Frame> {
+    let source = Source::open(input)?;
+    source
+        .pipeline
+        .set_state(gst::State::Playing)
+        .map_err(|e| Error::gst("source start", e))?;
+    let sample = source
+        .appsink
+        .try_pull_sample(gst::ClockTime::from_seconds(10))
+        .ok_or_else(|| Error::Input {
+            uri: source.uri.clone(),
+            message: "no frame decoded".into(),
+        })?;
+    let info = gst_video::VideoInfo::from_caps(sample.caps().expect("appsink caps"))
+        .map_err(|e| Error::gst("source caps", e))?;
+    let buffer = sample.buffer_owned().expect("sample buffer");
+    Ok(Frame {
+        source_id: 0,
+        seq: 0,
+        pts: buffer.pts().map_or(0, |p| p.nseconds()),
+        buffer,
+        info,
+        arrival: Instant::now(),
+    })
+}
