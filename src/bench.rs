@@ -48,8 +48,9 @@ pub struct BenchReport {
 pub fn raw_throughput(engine: &mut Engine, input: &str, duration: Duration) -> Result<RawThroughput> {
     let frame = first_frame(input)?;
     let mut idle = engine.create_requests(engine.nireq)?;
+    let mut scratch = Vec::new();
     for r in &mut idle {
-        resize_into(&frame, &engine.input, r.input_mut()?)?;
+        resize_into(&frame, &engine.input, r.input_mut()?, &mut scratch)?;
     }
     // Warm-up: one inference per request.
     for r in &mut idle {

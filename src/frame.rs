@@ -14,7 +14,7 @@ pub struct Frame {
     pub seq: u64,
     /// Presentation time in ns, increasing across loops (buffer PTS + loop offset).
     pub pts: u64,
-    /// The pixels: packed RGB (`info` gives width, height and stride).
+    /// The pixels: planar I420 (`info` gives size, plane offsets and strides).
     pub buffer: gst::Buffer,
     pub info: gst_video::VideoInfo,
     /// When the frame left the decoder (appsink); end-to-end latency is measured from here.

@@ -1,17 +1,17 @@
-//! Overlay stage: draws boxes and labels on the frame in place with OpenCV.
+//! Overlay stage: draws boxes and labels on the I420 frame in place with OpenCV.
 
 use crate::error::{Error, Result};
 use crate::frame::{AnalyzedFrame, Detection};
 use crate::pipeline::stats::{Edge, StageStats};
 use crossbeam::channel::{Receiver, Sender};
-use opencv::core::{Mat, Point, Rect, Scalar, CV_8UC3};
+use opencv::core::{Mat, Point, Rect, Scalar, CV_8UC1};
 use opencv::imgproc;
 use std::time::Instant;
 
 const LINE_THICKNESS: i32 = 2;
 const FONT_SCALE: f64 = 0.5;
 const FONT: i32 = imgproc::FONT_HERSHEY_SIMPLEX;
-/// Per-class colors (RGB, the frame's channel order), picked by label id.
+/// Per-class colors (RGB), picked by label id; drawn as their YUV equivalents.
 const PALETTE: [(f64, f64, f64); 8] = [
     (0.0, 255.0, 0.0),
     (255.0, 64.0, 64.0),
@@ -23,12 +23,21 @@ const PALETTE: [(f64, f64, f64); 8] = [
     (160.0, 100.0, 255.0),
 ];
 
-fn color_of(label_id: u32) -> Scalar {
+/// A color as BT.601 limited-range `(Y, U, V)`, from RGB.
+fn yuv_of(label_id: u32) -> [f64; 3] {
     let (r, g, b) = PALETTE[label_id as usize % PALETTE.len()];
-    Scalar::new(r, g, b, 0.0)
+    [
+        16.0 + 0.257 * r + 0.504 * g + 0.098 * b,
+        128.0 - 0.148 * r - 0.291 * g + 0.439 * b,
+        128.0 + 0.439 * r - 0.368 * g - 0.071 * b,
+    ]
 }
 
-/// Draws every detection of `frame` onto its pixels (packed RGB), in place.
+/// Luma of the label text (black).
+const TEXT_LUMA: f64 = 16.0;
+
+/// Draws every detection of `frame` onto its pixels (planar I420), in place: boxes and label
+/// backgrounds on all three planes (chroma at half resolution), text on the luma plane.
 ///
 /// The buffer is made writable first; that is free when nothing else holds it (appsink runs
 /// with `enable-last-sample=false`), otherwise GStreamer copies it once.
@@ -36,60 +45,66 @@ pub fn draw(frame: &mut AnalyzedFrame) -> Result<()> {
     if frame.detections.is_empty() {
         return Ok(());
     }
-    let (w, h) = (frame.frame.info.width(), frame.frame.info.height());
-    let stride = frame.frame.info.stride()[0] as usize;
+    let info = frame.frame.info.clone();
+    let (w, h) = (info.width(), info.height());
     let buffer = frame.frame.buffer.make_mut();
     let mut map = buffer
         .map_writable()
         .map_err(|e| Error::gst("overlay: map frame writable", e))?;
     let cv = |e: opencv::Error| Error::gst("overlay (OpenCV)", e);
-    // SAFETY: the Mat borrows the mapped buffer, which outlives it.
-    let mut mat = unsafe {
-        Mat::new_rows_cols_with_data_unsafe(
-            h as i32,
-            w as i32,
-            CV_8UC3,
-            map.as_mut_ptr().cast(),
-            stride,
-        )
+    let dims = [
+        (h as i32, w as i32),
+        (h.div_ceil(2) as i32, w.div_ceil(2) as i32),
+        (h.div_ceil(2) as i32, w.div_ceil(2) as i32),
+    ];
+    let mut planes = Vec::with_capacity(3);
+    for (plane, (rows, cols)) in dims.into_iter().enumerate() {
+        let offset = info.offset()[plane];
+        let stride = info.stride()[plane] as usize;
+        if map.len() < offset + stride * (rows as usize - 1) + cols as usize {
+            return Err(Error::gst("overlay", "frame buffer smaller than its caps"));
+        }
+        // SAFETY: the Mats borrow disjoint planes of the mapped buffer, which outlives them.
+        let mat = unsafe {
+            Mat::new_rows_cols_with_data_unsafe(
+                rows,
+                cols,
+                CV_8UC1,
+                map.as_mut_ptr().add(offset).cast(),
+                stride,
+            )
+        }
+        .map_err(cv)?;
+        planes.push(mat);
     }
-    .map_err(cv)?;
     for det in &frame.detections {
-        draw_one(&mut mat, det, w, h).map_err(cv)?;
+        draw_one(&mut planes, det, w, h).map_err(cv)?;
     }
     Ok(())
 }
 
-fn draw_one(mat: &mut Mat, det: &Detection, w: u32, h: u32) -> opencv::Result<()> {
-    let color = color_of(det.label_id);
+fn draw_one(planes: &mut [Mat], det: &Detection, w: u32, h: u32) -> opencv::Result<()> {
+    let yuv = yuv_of(det.label_id);
     let (x, y, bw, bh) = det.bbox.to_pixels(w, h);
-    imgproc::rectangle(
-        mat,
-        Rect::new(x, y, bw, bh),
-        color,
-        LINE_THICKNESS,
-        imgproc::LINE_8,
-        0,
-    )?;
     let text = format!("{} {:.0}%", det.label, det.confidence * 100.0);
     let mut baseline = 0;
     let size = imgproc::get_text_size(&text, FONT, FONT_SCALE, 1, &mut baseline)?;
     let top = (y - size.height - baseline).max(0);
-    imgproc::rectangle(
-        mat,
-        Rect::new(x, top, size.width + 4, size.height + baseline + 2),
-        color,
-        imgproc::FILLED,
-        imgproc::LINE_8,
-        0,
-    )?;
+    let label_bg = Rect::new(x, top, size.width + 4, size.height + baseline + 2);
+    for (i, plane) in planes.iter_mut().enumerate() {
+        let (scale, thickness) = if i == 0 { (1, LINE_THICKNESS) } else { (2, 1) };
+        let value = Scalar::all(yuv[i]);
+        let half = |r: Rect| Rect::new(r.x / scale, r.y / scale, r.width / scale, r.height / scale);
+        imgproc::rectangle(plane, half(Rect::new(x, y, bw, bh)), value, thickness, imgproc::LINE_8, 0)?;
+        imgproc::rectangle(plane, half(label_bg), value, imgproc::FILLED, imgproc::LINE_8, 0)?;
+    }
     imgproc::put_text(
-        mat,
+        &mut planes[0],
         &text,
         Point::new(x + 2, top + size.height + 1),
         FONT,
         FONT_SCALE,
-        Scalar::new(0.0, 0.0, 0.0, 0.0),
+        Scalar::all(TEXT_LUMA),
         1,
         imgproc::LINE_AA,
         false,

@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::frame::Frame;
 use crate::pipeline::stats::{Edge, StageStats};
 use crossbeam::channel::{Receiver, Sender};
-use opencv::core::{Mat, Size, CV_8UC3};
+use opencv::core::{Mat, Size, CV_8UC1, CV_8UC3};
 use opencv::imgproc;
 use std::time::Instant;
 
@@ -17,57 +17,95 @@ pub struct InFlight {
     pub started: Instant,
 }
 
-/// Resizes `frame` (packed RGB) into `input` (`[1, H, W, 3]` u8 NHWC RGB, `spec`'s size) with
-/// bilinear interpolation (OpenCV `INTER_LINEAR`, as `cv2.resize` in the golden script).
+/// Wraps plane `plane` of an I420 frame as a single-channel Mat of `rows` x `cols`.
+///
+/// # Safety
+/// `data` must be the mapped frame and outlive the returned Mat; the Mat is only read from.
+unsafe fn plane_mat(data: &[u8], frame: &Frame, plane: usize, rows: i32, cols: i32) -> Result<Mat> {
+    let offset = frame.info.offset()[plane];
+    let stride = frame.info.stride()[plane] as usize;
+    if data.len() < offset + stride * (rows as usize - 1) + cols as usize {
+        return Err(Error::gst("preprocess", format!("frame buffer too small for plane {plane}")));
+    }
+    Mat::new_rows_cols_with_data_unsafe(
+        rows,
+        cols,
+        CV_8UC1,
+        data.as_ptr().add(offset) as *mut _,
+        stride,
+    )
+    .map_err(cv_err)
+}
+
+fn cv_err(e: opencv::Error) -> Error {
+    Error::gst("preprocess (OpenCV)", e)
+}
+
+/// Writes `frame` (I420) into `input` (`[1, H, W, 3]` u8 NHWC RGB at `spec`'s size).
+///
+/// Only the small image is color-converted: each plane is resized with bilinear interpolation
+/// (OpenCV `INTER_LINEAR`) into `scratch` as an I420 image of the model size, which is then
+/// converted to RGB (`COLOR_YUV2RGB_I420`, BT.601) straight into the tensor. The golden script
+/// (`tests/golden/ssd_reference.py`) does the same with `cv2`. `spec` width and height must be
+/// even.
 ///
 /// # Errors
-/// [`Error::Gst`] when the buffer cannot be mapped, [`Error::Input`]-free OpenCV failures as
-/// [`Error::Gst`] with the OpenCV message.
-pub fn resize_into(frame: &Frame, spec: &InputSpec, input: &mut [u8]) -> Result<()> {
+/// [`Error::Gst`] when the buffer cannot be mapped or sizes do not fit.
+pub fn resize_into(
+    frame: &Frame,
+    spec: &InputSpec,
+    input: &mut [u8],
+    scratch: &mut Vec<u8>,
+) -> Result<()> {
+    let (mw, mh) = (spec.width as i32, spec.height as i32);
+    if input.len() != spec.byte_size() || mw % 2 != 0 || mh % 2 != 0 {
+        return Err(Error::gst(
+            "preprocess",
+            format!("input tensor {} bytes for {mw}x{mh} (even sizes only)", input.len()),
+        ));
+    }
     let map = frame
         .buffer
         .map_readable()
         .map_err(|e| Error::gst("map frame", e))?;
     let (w, h) = (frame.info.width() as i32, frame.info.height() as i32);
-    let stride = frame.info.stride()[0] as usize;
-    if input.len() != spec.byte_size() || map.len() < stride * h as usize {
-        return Err(Error::gst(
-            "preprocess",
-            format!(
-                "size mismatch: tensor {} bytes for {}x{}, frame {} bytes for {w}x{h}",
-                input.len(),
-                spec.width,
-                spec.height,
-                map.len()
-            ),
-        ));
-    }
-    let cv = |e: opencv::Error| Error::gst("preprocess (OpenCV)", e);
-    // SAFETY: both Mats borrow memory that outlives them (the mapped buffer, the tensor); the
-    // source is only read.
-    let src = unsafe {
-        Mat::new_rows_cols_with_data_unsafe(h, w, CV_8UC3, map.as_ptr() as *mut _, stride)
-    }
-    .map_err(cv)?;
-    let mut dst = unsafe {
-        Mat::new_rows_cols_with_data_unsafe(
-            spec.height as i32,
-            spec.width as i32,
+    let (cw, ch) = ((w + 1) / 2, (h + 1) / 2);
+    let (mcw, mch) = (mw / 2, mh / 2);
+    // scratch: Y (mh x mw), then U and V (mch x mcw each), contiguous: an I420 image.
+    let y_len = (mw * mh) as usize;
+    let c_len = (mcw * mch) as usize;
+    scratch.resize(y_len + 2 * c_len, 0);
+    let base = scratch.as_mut_ptr();
+    // SAFETY: the Mats borrow `map` and `scratch`/`input`, all alive for this function; the
+    // three destination regions of `scratch` do not overlap.
+    unsafe {
+        let planes = [(0, h, w, mh, mw, 0), (1, ch, cw, mch, mcw, y_len), (2, ch, cw, mch, mcw, y_len + c_len)];
+        for (plane, rows, cols, drows, dcols, off) in planes {
+            let src = plane_mat(&map, frame, plane, rows, cols)?;
+            let mut dst = Mat::new_rows_cols_with_data_unsafe(
+                drows,
+                dcols,
+                CV_8UC1,
+                base.add(off).cast(),
+                dcols as usize,
+            )
+            .map_err(cv_err)?;
+            imgproc::resize(&src, &mut dst, Size::new(dcols, drows), 0.0, 0.0, imgproc::INTER_LINEAR)
+                .map_err(cv_err)?;
+        }
+        let yuv = Mat::new_rows_cols_with_data_unsafe(mh + mch, mw, CV_8UC1, base.cast(), mw as usize)
+            .map_err(cv_err)?;
+        let mut rgb = Mat::new_rows_cols_with_data_unsafe(
+            mh,
+            mw,
             CV_8UC3,
             input.as_mut_ptr().cast(),
-            spec.width * 3,
+            (mw * 3) as usize,
         )
+        .map_err(cv_err)?;
+        imgproc::cvt_color_def(&yuv, &mut rgb, imgproc::COLOR_YUV2RGB_I420).map_err(cv_err)?;
     }
-    .map_err(cv)?;
-    imgproc::resize(
-        &src,
-        &mut dst,
-        Size::new(spec.width as i32, spec.height as i32),
-        0.0,
-        0.0,
-        imgproc::INTER_LINEAR,
-    )
-    .map_err(cv)
+    Ok(())
 }
 
 /// Runs the stage until `decoded_rx` closes or downstream closes.
@@ -79,12 +117,13 @@ pub fn run(
     edge: &Edge,
     stats: &StageStats,
 ) -> Result<()> {
+    let mut scratch = Vec::new();
     for frame in decoded_rx {
         let Ok(mut request) = free_rx.recv() else {
             return Ok(()); // infer stage is gone
         };
         let t0 = Instant::now();
-        resize_into(&frame, spec, request.input_mut()?)?;
+        resize_into(&frame, spec, request.input_mut()?, &mut scratch)?;
         request.start()?;
         stats.record(t0.elapsed());
         let msg = InFlight {

@@ -1,4 +1,4 @@
-//! GStreamer source stage: `uridecodebin → videoconvert → RGB → appsink`, one thread per source.
+//! GStreamer source stage: `uridecodebin → videoconvert → I420 → appsink`, one thread per source.
 //!
 //! Files are read as fast as downstream accepts them (back-pressure: the bounded channel blocks,
 //! the appsink queue fills, the decoder waits). `looping` restarts a file at EOS with a flushing
@@ -16,8 +16,9 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-/// Pixel format handed to the pipeline: packed RGB, what SSD models take.
-pub const FRAME_FORMAT: &str = "RGB";
+/// Pixel format handed to the pipeline: I420, what most decoders produce (videoconvert is then
+/// a passthrough) and what x264enc takes; only the model-sized image is converted to RGB.
+pub const FRAME_FORMAT: &str = "I420";
 /// How long one pull waits before checking the bus and the stop flag.
 const PULL_TIMEOUT: gst::ClockTime = gst::ClockTime::from_mseconds(100);
 /// How long opening (preroll) may take before the input is declared unreachable.

@@ -1,7 +1,8 @@
 //! Video sinks fed through `appsrc`: H.264 MP4 files and an on-screen display.
 //!
-//! MP4: `appsrc ! videoconvert ! I420 ! x264enc ! h264parse ! mp4mux ! filesink`. I420 is forced
-//! before x264enc (from RGB it would pick High 4:4:4, which few players decode). `finish()` sends
+//! MP4: `appsrc ! videoconvert ! I420 ! x264enc ! h264parse ! mp4mux ! filesink`. Frames are
+//! already I420, so videoconvert passes them through; I420 is pinned before x264enc so it never
+//! picks a 4:4:4 profile few players decode. `finish()` sends
 //! EOS and waits for it, so `moov` is written and the file plays even after an interruption.
 
 use crate::error::{Error, Result};
