@@ -2,8 +2,8 @@
 //! request kept busy with one prepared input) against the full pipeline on a looped file, in one
 //! process run, reported as ratios (machines are noisy; ratios from one run are comparable).
 
-use crate::detector::{sinks_from_config, Detector};
 use crate::config::PipelineConfig;
+use crate::detector::{sinks_from_config, Detector};
 use crate::engine::Engine;
 use crate::error::Result;
 use crate::pipeline::{self, stats::Summary, RunOptions};
@@ -45,7 +45,11 @@ pub struct BenchReport {
 
 /// Keeps `engine.nireq` requests busy on one prepared frame for at least `duration` (and at
 /// least `2 × nireq` inferences); returns inferences per second.
-pub fn raw_throughput(engine: &mut Engine, input: &str, duration: Duration) -> Result<RawThroughput> {
+pub fn raw_throughput(
+    engine: &mut Engine,
+    input: &str,
+    duration: Duration,
+) -> Result<RawThroughput> {
     let frame = first_frame(input)?;
     let mut idle = engine.create_requests(engine.nireq)?;
     let mut scratch = Vec::new();

@@ -38,7 +38,10 @@ pub fn run(
         // The pool is sized to hold every request, so this never blocks; a closed pool means
         // preprocess is done, which is fine.
         let _ = free_tx.send(request);
-        if edge.send(&inferred_tx, Inferred { frame, outputs }).is_err() {
+        if edge
+            .send(&inferred_tx, Inferred { frame, outputs })
+            .is_err()
+        {
             break;
         }
     }

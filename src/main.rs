@@ -18,7 +18,11 @@ use std::time::Duration;
 const DEFAULT_PIPELINE: &str = "pipelines/pedestrians.toml";
 
 #[derive(Parser)]
-#[command(name = "ovstream", version, about = "Real-time video analytics on OpenVINO + GStreamer")]
+#[command(
+    name = "ovstream",
+    version,
+    about = "Real-time video analytics on OpenVINO + GStreamer"
+)]
 struct Cli {
     /// OpenVINO C library (libopenvino_c.so[.N]) or its folder; default: ./.venv, then system.
     #[arg(long, global = true, env = "OVSTREAM_OPENVINO_LIB")]
@@ -251,7 +255,10 @@ fn bench(args: &BenchArgs, lib: Option<&Path>) -> anyhow::Result<i32> {
 
 fn models() -> anyhow::Result<i32> {
     let manifest = Manifest::load(&Manifest::default_dir())?;
-    println!("{:<22} {:<9} {:<10} {:<40} path", "id", "weights", "state", "package");
+    println!(
+        "{:<22} {:<9} {:<10} {:<40} path",
+        "id", "weights", "state", "package"
+    );
     for m in &manifest.models {
         let state = match manifest.fetch_state(m) {
             FetchState::Ok => "ok",

@@ -146,10 +146,14 @@ mod tests {
     #[test]
     fn committed_manifest_parses_and_names_pedestrian_model() {
         let m = Manifest::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("models")).unwrap();
-        let e = m.get("pedestrian-ssdlite").expect("pedestrian-ssdlite entry");
+        let e = m
+            .get("pedestrian-ssdlite")
+            .expect("pedestrian-ssdlite entry");
         assert_eq!(e.adapter, "ssd");
         assert_eq!(e.input, [300, 300]);
         assert_eq!(e.labels, vec!["person".to_string()]);
-        assert!(m.path_of(e).ends_with("pedestrian-ssdlite/frozen_inference_graph.pb"));
+        assert!(m
+            .path_of(e)
+            .ends_with("pedestrian-ssdlite/frozen_inference_graph.pb"));
     }
 }

@@ -95,8 +95,22 @@ fn draw_one(planes: &mut [Mat], det: &Detection, w: u32, h: u32) -> opencv::Resu
         let (scale, thickness) = if i == 0 { (1, LINE_THICKNESS) } else { (2, 1) };
         let value = Scalar::all(yuv[i]);
         let half = |r: Rect| Rect::new(r.x / scale, r.y / scale, r.width / scale, r.height / scale);
-        imgproc::rectangle(plane, half(Rect::new(x, y, bw, bh)), value, thickness, imgproc::LINE_8, 0)?;
-        imgproc::rectangle(plane, half(label_bg), value, imgproc::FILLED, imgproc::LINE_8, 0)?;
+        imgproc::rectangle(
+            plane,
+            half(Rect::new(x, y, bw, bh)),
+            value,
+            thickness,
+            imgproc::LINE_8,
+            0,
+        )?;
+        imgproc::rectangle(
+            plane,
+            half(label_bg),
+            value,
+            imgproc::FILLED,
+            imgproc::LINE_8,
+            0,
+        )?;
     }
     imgproc::put_text(
         &mut planes[0],

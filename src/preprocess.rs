@@ -25,7 +25,10 @@ unsafe fn plane_mat(data: &[u8], frame: &Frame, plane: usize, rows: i32, cols: i
     let offset = frame.info.offset()[plane];
     let stride = frame.info.stride()[plane] as usize;
     if data.len() < offset + stride * (rows as usize - 1) + cols as usize {
-        return Err(Error::gst("preprocess", format!("frame buffer too small for plane {plane}")));
+        return Err(Error::gst(
+            "preprocess",
+            format!("frame buffer too small for plane {plane}"),
+        ));
     }
     Mat::new_rows_cols_with_data_unsafe(
         rows,
@@ -61,7 +64,10 @@ pub fn resize_into(
     if input.len() != spec.byte_size() || mw % 2 != 0 || mh % 2 != 0 {
         return Err(Error::gst(
             "preprocess",
-            format!("input tensor {} bytes for {mw}x{mh} (even sizes only)", input.len()),
+            format!(
+                "input tensor {} bytes for {mw}x{mh} (even sizes only)",
+                input.len()
+            ),
         ));
     }
     let map = frame
@@ -79,7 +85,11 @@ pub fn resize_into(
     // SAFETY: the Mats borrow `map` and `scratch`/`input`, all alive for this function; the
     // three destination regions of `scratch` do not overlap.
     unsafe {
-        let planes = [(0, h, w, mh, mw, 0), (1, ch, cw, mch, mcw, y_len), (2, ch, cw, mch, mcw, y_len + c_len)];
+        let planes = [
+            (0, h, w, mh, mw, 0),
+            (1, ch, cw, mch, mcw, y_len),
+            (2, ch, cw, mch, mcw, y_len + c_len),
+        ];
         for (plane, rows, cols, drows, dcols, off) in planes {
             let src = plane_mat(&map, frame, plane, rows, cols)?;
             let mut dst = Mat::new_rows_cols_with_data_unsafe(
@@ -90,11 +100,19 @@ pub fn resize_into(
                 dcols as usize,
             )
             .map_err(cv_err)?;
-            imgproc::resize(&src, &mut dst, Size::new(dcols, drows), 0.0, 0.0, imgproc::INTER_LINEAR)
-                .map_err(cv_err)?;
-        }
-        let yuv = Mat::new_rows_cols_with_data_unsafe(mh + mch, mw, CV_8UC1, base.cast(), mw as usize)
+            imgproc::resize(
+                &src,
+                &mut dst,
+                Size::new(dcols, drows),
+                0.0,
+                0.0,
+                imgproc::INTER_LINEAR,
+            )
             .map_err(cv_err)?;
+        }
+        let yuv =
+            Mat::new_rows_cols_with_data_unsafe(mh + mch, mw, CV_8UC1, base.cast(), mw as usize)
+                .map_err(cv_err)?;
         let mut rgb = Mat::new_rows_cols_with_data_unsafe(
             mh,
             mw,

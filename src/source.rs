@@ -237,8 +237,8 @@ impl Source {
             let (Some(buffer), Some(caps)) = (sample.buffer_owned(), sample.caps()) else {
                 continue;
             };
-            let info = gst_video::VideoInfo::from_caps(caps)
-                .map_err(|e| Error::gst("source caps", e))?;
+            let info =
+                gst_video::VideoInfo::from_caps(caps).map_err(|e| Error::gst("source caps", e))?;
             drop(sample);
             let pts = pts_offset + buffer.pts().map_or(0, |p| p.nseconds());
             last_end = pts + buffer.duration().map_or(0, |d| d.nseconds());

@@ -197,7 +197,10 @@ mod tests {
     fn detection_output_rows_decode_until_terminator() {
         let outs = [spec("detection_out", &[1, 1, 4, 7])];
         let a = SsdAdapter::new(&outs, |_| false, coco(), 0.5, &[]).unwrap();
-        assert_eq!(a.layout(), &SsdLayout::DetectionOutput("detection_out".into()));
+        assert_eq!(
+            a.layout(),
+            &SsdLayout::DetectionOutput("detection_out".into())
+        );
         #[rustfmt::skip]
         let rows = vec![
             0.0, 3.0, 0.9, 0.1, 0.2, 0.3, 0.4,   // car, kept
@@ -207,10 +210,18 @@ mod tests {
         ];
         let d = a.decode(&[rows]);
         assert_eq!(d.len(), 2);
-        assert_eq!((d[0].label_id, &*d[0].label, d[0].confidence), (3, "car", 0.9));
+        assert_eq!(
+            (d[0].label_id, &*d[0].label, d[0].confidence),
+            (3, "car", 0.9)
+        );
         assert_eq!(
             d[0].bbox,
-            BBox { x_min: 0.1, y_min: 0.2, x_max: 0.3, y_max: 0.4 }
+            BBox {
+                x_min: 0.1,
+                y_min: 0.2,
+                x_max: 0.3,
+                y_max: 0.4
+            }
         );
         assert_eq!(&*d[1].label, "person");
         assert_eq!(d[1].bbox.x_min, 0.0);
@@ -238,8 +249,14 @@ mod tests {
 
     #[test]
     fn tf_od_api_decodes_yx_order_and_num_detections() {
-        let a = SsdAdapter::new(&[], |n| TF_OD_API_OUTPUTS.contains(&n), vec!["person".into()], 0.5, &[])
-            .unwrap();
+        let a = SsdAdapter::new(
+            &[],
+            |n| TF_OD_API_OUTPUTS.contains(&n),
+            vec!["person".into()],
+            0.5,
+            &[],
+        )
+        .unwrap();
         assert_eq!(a.layout(), &SsdLayout::TfOdApi);
         let boxes = vec![0.1, 0.2, 0.3, 0.4, 0.5, 0.5, 0.6, 0.6, 0.0, 0.0, 1.0, 1.0];
         let scores = vec![0.9, 0.7, 0.95];
@@ -249,7 +266,12 @@ mod tests {
         assert_eq!(d.len(), 2);
         assert_eq!(
             d[0].bbox,
-            BBox { x_min: 0.2, y_min: 0.1, x_max: 0.4, y_max: 0.3 }
+            BBox {
+                x_min: 0.2,
+                y_min: 0.1,
+                x_max: 0.4,
+                y_max: 0.3
+            }
         );
         assert_eq!(d[1].confidence, 0.7);
     }

@@ -49,7 +49,10 @@ pub fn load(explicit: Option<&Path>) -> Result<PathBuf> {
             *loaded = Some(lib.clone());
             return Ok(lib);
         }
-        tried.push("system (openvino-finder: OPENVINO_INSTALL_DIR, LD_LIBRARY_PATH, /opt/intel/openvino)".into());
+        tried.push(
+            "system (openvino-finder: OPENVINO_INSTALL_DIR, LD_LIBRARY_PATH, /opt/intel/openvino)"
+                .into(),
+        );
     }
     Err(Error::Library(format!(
         "{LIB_STEM}* not found; tried: {}. Run `make setup` (creates .venv with openvino==2026.4.1), \
@@ -83,7 +86,10 @@ fn resolve(candidate: &Path) -> Option<PathBuf> {
         return None;
     }
     let in_dir = |dir: &Path| -> Option<PathBuf> {
-        let pattern = format!("{}/{LIB_STEM}*", glob::Pattern::escape(&dir.to_string_lossy()));
+        let pattern = format!(
+            "{}/{LIB_STEM}*",
+            glob::Pattern::escape(&dir.to_string_lossy())
+        );
         let mut found: Vec<PathBuf> = glob::glob(&pattern).ok()?.flatten().collect();
         found.sort();
         found.pop()

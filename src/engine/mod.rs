@@ -131,16 +131,22 @@ impl Engine {
             [1, 3, h, w]
         };
         let shape = PartialShape::new_static(4, &dims).map_err(|e| model_err(e.to_string()))?;
-        model
-            .reshape_single_input(&shape)
-            .map_err(|e| model_err(format!("cannot reshape input to {dims:?}: {}", ov_message(e))))?;
+        model.reshape_single_input(&shape).map_err(|e| {
+            model_err(format!(
+                "cannot reshape input to {dims:?}: {}",
+                ov_message(e)
+            ))
+        })?;
 
         let model = {
-            let ppp = prepostprocess::Pipeline::new(&model).map_err(|e| model_err(e.to_string()))?;
+            let ppp =
+                prepostprocess::Pipeline::new(&model).map_err(|e| model_err(e.to_string()))?;
             let info = ppp
                 .get_input_info_by_index(0)
                 .map_err(|e| model_err(e.to_string()))?;
-            let mut tensor_info = info.get_tensor_info().map_err(|e| model_err(e.to_string()))?;
+            let mut tensor_info = info
+                .get_tensor_info()
+                .map_err(|e| model_err(e.to_string()))?;
             let nhwc_u8 = Tensor::new(
                 ElementType::U8,
                 &openvino::Shape::new(&[1, h, w, 3]).map_err(|e| model_err(e.to_string()))?,
@@ -152,7 +158,9 @@ impl Engine {
             tensor_info
                 .set_layout(Layout::new("NHWC").map_err(|e| model_err(e.to_string()))?)
                 .map_err(|e| model_err(e.to_string()))?;
-            let mut model_info = info.get_model_info().map_err(|e| model_err(e.to_string()))?;
+            let mut model_info = info
+                .get_model_info()
+                .map_err(|e| model_err(e.to_string()))?;
             model_info
                 .set_layout(Layout::new(layout).map_err(|e| model_err(e.to_string()))?)
                 .map_err(|e| model_err(e.to_string()))?;
@@ -172,7 +180,10 @@ impl Engine {
 
         let execution_devices = compiled
             .get_property(&PropertyKey::Other("EXECUTION_DEVICES".into()))
-            .map(|s| s.trim_matches(|c| c == '[' || c == ']' || c == '"').to_string())
+            .map(|s| {
+                s.trim_matches(|c| c == '[' || c == ']' || c == '"')
+                    .to_string()
+            })
             .unwrap_or_else(|_| options.device.clone());
         let optimal = compiled
             .get_property(&PropertyKey::OptimalNumberOfInferRequests)
@@ -362,7 +373,11 @@ fn guess_layout(shape: &PartialShape) -> Option<&'static str> {
 /// `[height, width]` of a static 4-D input.
 fn static_hw(shape: &PartialShape, layout: &str) -> Option<[i64; 2]> {
     let dims = shape.get_dimensions();
-    let (h, w) = if layout == "NHWC" { (&dims[1], &dims[2]) } else { (&dims[2], &dims[3]) };
+    let (h, w) = if layout == "NHWC" {
+        (&dims[1], &dims[2])
+    } else {
+        (&dims[2], &dims[3])
+    };
     (!h.is_dynamic() && !w.is_dynamic()).then(|| [h.get_min(), w.get_min()])
 }
 
@@ -380,5 +395,8 @@ fn output_specs(compiled: &CompiledModel) -> std::result::Result<Vec<OutputSpec>
 
 /// The OpenVINO error with its message (the C API's last error text), on one line.
 fn ov_message(err: InferenceError) -> String {
-    err.to_string().split_whitespace().collect::<Vec<_>>().join(" ")
+    err.to_string()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }

@@ -94,24 +94,51 @@ pub fn run(
     };
     let (source_result, results) = std::thread::scope(|s| {
         let src = s.spawn(move || {
-            let result = source.run(0, options.looping, options.limit, &decoded_tx, &edges[0], stop);
+            let result = source.run(
+                0,
+                options.looping,
+                options.limit,
+                &decoded_tx,
+                &edges[0],
+                stop,
+            );
             drop(decoded_tx); // EOS downstream
             result
         });
         let pre = s.spawn(move || {
-            preprocess::run(decoded_rx, free_rx, submitted_tx, spec, &edges[1], &stages[0])
+            preprocess::run(
+                decoded_rx,
+                free_rx,
+                submitted_tx,
+                spec,
+                &edges[1],
+                &stages[0],
+            )
         });
         let inf = s.spawn(move || {
-            infer::run(submitted_rx, free_tx, inferred_tx, output_names, &edges[2], &stages[1])
+            infer::run(
+                submitted_rx,
+                free_tx,
+                inferred_tx,
+                output_names,
+                &edges[2],
+                &stages[1],
+            )
         });
-        let post = s.spawn(move || {
-            postprocess::run(inferred_rx, post_tx, adapter, &edges[3], &stages[2])
-        });
+        let post =
+            s.spawn(move || postprocess::run(inferred_rx, post_tx, adapter, &edges[3], &stages[2]));
         let ovl = overlay_io.map(|(detected_rx, rendered_tx)| {
             s.spawn(move || overlay::run(detected_rx, rendered_tx, &edges[4], &stages[3]))
         });
         let snk = s.spawn(move || {
-            sink::run(rendered_rx, sinks, &stages[4], &stages[5], written, progress_ref)
+            sink::run(
+                rendered_rx,
+                sinks,
+                &stages[4],
+                &stages[5],
+                written,
+                progress_ref,
+            )
         });
         let joined = |h: std::thread::ScopedJoinHandle<'_, Result<()>>| {
             h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))
@@ -169,7 +196,8 @@ fn progress_bar(source: &Source, options: &RunOptions) -> ProgressBar {
                 .expect("valid template"),
         ),
         None => ProgressBar::new_spinner().with_style(
-            ProgressStyle::with_template("{spinner} {pos} frames  {per_sec}").expect("valid template"),
+            ProgressStyle::with_template("{spinner} {pos} frames  {per_sec}")
+                .expect("valid template"),
         ),
     };
     bar.set_draw_target(ProgressDrawTarget::stderr());

@@ -135,7 +135,11 @@ impl fmt::Display for Summary {
             self.execution_devices,
             self.device,
             self.nireq,
-            if self.interrupted { "; interrupted" } else { "" }
+            if self.interrupted {
+                "; interrupted"
+            } else {
+                ""
+            }
         )?;
         writeln!(f, "  stage latency (ms)      p50      p99   frames")?;
         for s in &self.stages {

@@ -1,0 +1,88 @@
+//! Bad input gets a clear error naming the file/key, a distinct non-zero exit code, no panic.
+
+mod common;
+
+use common::*;
+use std::process::Output;
+
+const EXIT_CONFIG: i32 = 2;
+const EXIT_INPUT: i32 = 3;
+const EXIT_MODEL: i32 = 4;
+
+fn assert_fails(out: &Output, code: i32, mentions: &[&str]) {
+    let err = stderr(out);
+    assert_eq!(out.status.code(), Some(code), "stderr:\n{err}");
+    assert!(!err.contains("panicked"), "panic:\n{err}");
+    for m in mentions {
+        assert!(err.contains(m), "stderr should mention `{m}`:\n{err}");
+    }
+}
+
+fn run_with(extra: &[&str]) -> Output {
+    let dir = tempfile::tempdir().unwrap();
+    let jsonl = dir.path().join("out.jsonl");
+    let pipeline = pipeline_file(dir.path(), "", &jsonl);
+    let mut args = vec!["run", pipeline.to_str().unwrap(), "--no-progress"];
+    args.extend_from_slice(extra);
+    ovstream(&args)
+}
+
+#[test]
+fn missing_input_file() {
+    let out = run_with(&["--input", "/nonexistent/clip.avi"]);
+    assert_fails(&out, EXIT_INPUT, &["/nonexistent/clip.avi", "no such file"]);
+}
+
+#[test]
+fn input_that_is_not_a_video() {
+    let out = run_with(&["--input", "Cargo.toml"]);
+    assert_fails(&out, EXIT_INPUT, &["Cargo.toml"]);
+}
+
+#[test]
+fn model_path_that_does_not_exist() {
+    let out = run_with(&["--model", "/nonexistent/model.xml"]);
+    assert_fails(&out, EXIT_MODEL, &["/nonexistent/model.xml", "not found"]);
+}
+
+#[test]
+fn unknown_model_id() {
+    let out = run_with(&["--model", "no-such-model"]);
+    assert_fails(&out, EXIT_MODEL, &["no-such-model", "pedestrian-ssdlite"]);
+}
+
+#[test]
+fn model_whose_outputs_match_no_adapter() {
+    let model = asset("tests/data/classifier.xml");
+    let out = run_with(&["--model", model.to_str().unwrap()]);
+    assert_fails(
+        &out,
+        EXIT_MODEL,
+        &["classifier.xml", "logits", "no SSD layout"],
+    );
+}
+
+#[test]
+fn pipeline_file_with_unknown_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("typo.toml");
+    std::fs::write(
+        &path,
+        "[source]\ninput = \"samples/vtest.avi\"\n[model]\nmodel = \"pedestrian-ssdlite\"\nnireqs = 4\n",
+    )
+    .unwrap();
+    let out = ovstream(&["run", path.to_str().unwrap()]);
+    assert_fails(&out, EXIT_CONFIG, &["typo.toml", "nireqs", "line 5"]);
+}
+
+#[test]
+fn missing_pipeline_file() {
+    let out = ovstream(&["run", "/nonexistent/pipeline.toml"]);
+    assert_fails(&out, EXIT_CONFIG, &["/nonexistent/pipeline.toml"]);
+}
+
+#[test]
+fn unknown_class_in_filter() {
+    let out = run_with(&["--classes", "unicorn"]);
+    assert_fails(&out, EXIT_MODEL, &["unicorn"]);
+}

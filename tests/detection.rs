@@ -1,0 +1,237 @@
+//! End to end on the real model and the real video: boxes against the OpenVINO-Python golden
+//! file, frame order with several requests in flight, and a decodable MP4.
+
+mod common;
+
+use common::*;
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use gstreamer_app as gst_app;
+use serde_json::Value;
+use std::path::Path;
+
+const VTEST_FRAMES: usize = 795;
+const GOLDEN: &str = "tests/golden/pedestrians_vtest.json";
+const GOLDEN_MIN_SCORE: f64 = 0.5;
+const EXTRA_MAX_SCORE: f64 = 0.55;
+const MIN_IOU: f64 = 0.95;
+const MAX_SCORE_DIFF: f64 = 0.02;
+
+#[derive(Debug, Clone, Copy)]
+struct Obj {
+    b: [f64; 4],
+    score: f64,
+}
+
+fn iou(a: &[f64; 4], b: &[f64; 4]) -> f64 {
+    let ix = (a[2].min(b[2]) - a[0].max(b[0])).max(0.0);
+    let iy = (a[3].min(b[3]) - a[1].max(b[1])).max(0.0);
+    let inter = ix * iy;
+    let area = |r: &[f64; 4]| (r[2] - r[0]) * (r[3] - r[1]);
+    inter / (area(a) + area(b) - inter)
+}
+
+fn ours(line: &Value) -> Vec<Obj> {
+    line["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            let d = &o["detection"];
+            let bb = &d["bounding_box"];
+            Obj {
+                b: ["x_min", "y_min", "x_max", "y_max"].map(|k| bb[k].as_f64().unwrap()),
+                score: d["confidence"].as_f64().unwrap(),
+            }
+        })
+        .collect()
+}
+
+fn golden(frame: &Value) -> Vec<Obj> {
+    frame["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| Obj {
+            b: [0, 1, 2, 3].map(|i| o["box"][i].as_f64().unwrap()),
+            score: o["score"].as_f64().unwrap(),
+        })
+        .collect()
+}
+
+#[test]
+fn boxes_match_openvino_python_golden_at_f32() {
+    let dir = tempfile::tempdir().unwrap();
+    let jsonl = dir.path().join("out.jsonl");
+    let pipeline = pipeline_file(dir.path(), "", &jsonl);
+    let out = ovstream(&[
+        "run",
+        pipeline.to_str().unwrap(),
+        "--precision",
+        "f32",
+        "--threshold",
+        "0.45",
+        "--no-progress",
+    ]);
+    assert_ok(&out);
+    let lines = read_jsonl(&jsonl);
+    let gold: Value =
+        serde_json::from_str(&std::fs::read_to_string(root().join(GOLDEN)).unwrap()).unwrap();
+    let gold_frames = gold["frames"].as_array().unwrap();
+    assert_eq!(gold_frames.len(), VTEST_FRAMES);
+    assert_eq!(lines.len(), gold_frames.len());
+
+    let (mut checked, mut failures) = (0, Vec::new());
+    for (line, gframe) in lines.iter().zip(gold_frames) {
+        let f = line["frame"].as_u64().unwrap();
+        let (mine, theirs) = (ours(line), golden(gframe));
+        for g in theirs.iter().filter(|g| g.score >= GOLDEN_MIN_SCORE) {
+            checked += 1;
+            let ok = mine
+                .iter()
+                .any(|m| iou(&m.b, &g.b) >= MIN_IOU && (m.score - g.score).abs() <= MAX_SCORE_DIFF);
+            if !ok {
+                failures.push(format!("frame {f}: golden {g:?} unmatched; ours {mine:?}"));
+            }
+        }
+        for m in mine.iter().filter(|m| m.score > EXTRA_MAX_SCORE) {
+            if !theirs.iter().any(|g| iou(&m.b, &g.b) >= MIN_IOU) {
+                failures.push(format!("frame {f}: extra box {m:?}; golden {theirs:?}"));
+            }
+        }
+    }
+    assert!(checked > 1000, "golden file has too few boxes ({checked})");
+    assert!(
+        failures.is_empty(),
+        "{} of {checked} golden boxes/extra checks failed:\n{}",
+        failures.len(),
+        failures
+            .iter()
+            .take(20)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
+
+/// Decodes an MP4 with GStreamer; returns (frames, width, height).
+fn decode_mp4(path: &Path) -> (usize, i32, i32) {
+    gst::init().unwrap();
+    let pipeline = gst::parse::launch(
+        "filesrc name=f ! qtdemux ! h264parse ! avdec_h264 ! videoconvert ! appsink name=s sync=false",
+    )
+    .unwrap()
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    pipeline
+        .by_name("f")
+        .unwrap()
+        .set_property("location", path.to_str().unwrap());
+    let sink = pipeline
+        .by_name("s")
+        .unwrap()
+        .downcast::<gst_app::AppSink>()
+        .unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let (mut n, mut w, mut h) = (0, 0, 0);
+    while let Ok(sample) = sink.pull_sample() {
+        let s = sample.caps().unwrap().structure(0).unwrap().to_owned();
+        w = s.get::<i32>("width").unwrap();
+        h = s.get::<i32>("height").unwrap();
+        n += 1;
+    }
+    let bus = pipeline.bus().unwrap();
+    let error = bus.pop_filtered(&[gst::MessageType::Error]);
+    pipeline.set_state(gst::State::Null).unwrap();
+    assert!(
+        error.is_none(),
+        "decoding {} failed: {error:?}",
+        path.display()
+    );
+    (n, w, h)
+}
+
+#[test]
+fn nireq4_keeps_frame_order_and_writes_a_playable_mp4() {
+    let dir = tempfile::tempdir().unwrap();
+    let jsonl = dir.path().join("out.jsonl");
+    let mp4 = dir.path().join("sub/out.mp4");
+    let pipeline = pipeline_file(dir.path(), "", &jsonl);
+    let out = ovstream(&[
+        "run",
+        pipeline.to_str().unwrap(),
+        "--nireq",
+        "4",
+        "--output",
+        mp4.to_str().unwrap(),
+        "--no-progress",
+    ]);
+    let err = assert_ok(&out);
+    assert!(err.contains("nireq 4"), "{err}");
+    assert!(err.contains("inference runs on CPU"), "{err}");
+
+    let lines = read_jsonl(&jsonl);
+    assert_eq!(lines.len(), VTEST_FRAMES, "one JSON line per frame");
+    let mut last_ts = None;
+    for (i, line) in lines.iter().enumerate() {
+        assert_eq!(
+            line["frame"].as_u64(),
+            Some(i as u64),
+            "frames out of order"
+        );
+        let ts = line["timestamp"].as_u64().unwrap();
+        assert!(last_ts.is_none_or(|l| ts > l), "timestamps must increase");
+        last_ts = Some(ts);
+        assert_eq!(line["resolution"]["width"], 768);
+        assert_eq!(line["resolution"]["height"], 576);
+        assert!(line["source"].as_str().unwrap().ends_with("vtest.avi"));
+    }
+    let with_person = lines
+        .iter()
+        .filter(|l| {
+            l["objects"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|o| o["roi_type"] == "person" && o["detection"]["label_id"] == 1)
+        })
+        .count();
+    assert!(
+        with_person > VTEST_FRAMES / 2,
+        "persons in {with_person} frames"
+    );
+
+    assert_eq!(decode_mp4(&mp4), (VTEST_FRAMES, 768, 576));
+}
+
+#[test]
+fn limit_and_loop_continue_numbering_past_the_end_of_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let jsonl = dir.path().join("out.jsonl");
+    let pipeline = pipeline_file(dir.path(), "", &jsonl);
+    let n = VTEST_FRAMES + 40;
+    let out = ovstream(&[
+        "run",
+        pipeline.to_str().unwrap(),
+        "--loop",
+        "--limit",
+        &n.to_string(),
+        "--no-progress",
+    ]);
+    assert_ok(&out);
+    let lines = read_jsonl(&jsonl);
+    assert_eq!(lines.len(), n);
+    let ts: Vec<u64> = lines
+        .iter()
+        .map(|l| l["timestamp"].as_u64().unwrap())
+        .collect();
+    assert!(
+        ts.windows(2).all(|w| w[1] > w[0]),
+        "timestamps increase across the loop"
+    );
+    // The looped frame shows the same scene as frame 0: same number of people.
+    assert_eq!(
+        lines[VTEST_FRAMES]["objects"].as_array().unwrap().len(),
+        lines[0]["objects"].as_array().unwrap().len()
+    );
+}

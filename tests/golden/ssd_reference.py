@@ -1,0 +1,112 @@
+#!/usr/bin/env python3
+"""Writes the golden SSD detections for a video with OpenVINO's Python API (f32).
+
+The reference does what ovstream does, independently:
+- decode with the same GStreamer elements (`decodebin ! videoconvert ! I420`, via gst-launch),
+- preprocess with cv2: resize each I420 plane (INTER_LINEAR) to the model size, then
+  COLOR_YUV2RGB_I420 into a [1, H, W, 3] u8 NHWC RGB tensor,
+- run the model with INFERENCE_PRECISION_HINT=f32 and read the TF-OD-API outputs by name.
+
+Output JSON: {"model", "video", "size", "min_score", "frames": [{"frame": i, "objects":
+[{"box": [x_min, y_min, x_max, y_max] (normalized), "score", "label_id"}]}]}
+
+Usage: .venv/bin/python tests/golden/ssd_reference.py MODEL VIDEO OUT.json [--size 300 300]
+"""
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import openvino as ov
+
+OUTPUTS = ["detection_boxes:0", "detection_scores:0", "detection_classes:0", "num_detections:0"]
+
+
+def round_up(x: int, n: int) -> int:
+    return (x + n - 1) // n * n
+
+
+def video_size(path: str) -> tuple[int, int]:
+    out = subprocess.run(["gst-discoverer-1.0", path], capture_output=True, text=True, check=True)
+    w = int(re.search(r"Width: (\d+)", out.stdout).group(1))
+    h = int(re.search(r"Height: (\d+)", out.stdout).group(1))
+    return w, h
+
+
+def i420_frames(path: str, w: int, h: int):
+    """Yields (Y, U, V) planes as GStreamer lays out I420 (strides rounded up to 4)."""
+    y_stride, c_stride = round_up(w, 4), round_up(round_up(w, 2) // 2, 4)
+    y_size, c_h = y_stride * round_up(h, 2), round_up(h, 2) // 2
+    c_size = c_stride * c_h
+    frame_size = y_size + 2 * c_size
+    cmd = ["gst-launch-1.0", "-q", "filesrc", f"location={path}", "!", "decodebin", "!",
+           "videoconvert", "!", "video/x-raw,format=I420", "!", "fdsink", "fd=1"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE)
+    try:
+        while True:
+            data = proc.stdout.read(frame_size)
+            if len(data) < frame_size:
+                break
+            buf = np.frombuffer(data, np.uint8)
+            y = buf[:y_size].reshape(-1, y_stride)[:h, :w]
+            u = buf[y_size:y_size + c_size].reshape(c_h, c_stride)[:(h + 1) // 2, :(w + 1) // 2]
+            v = buf[y_size + c_size:].reshape(c_h, c_stride)[:(h + 1) // 2, :(w + 1) // 2]
+            yield y, u, v
+    finally:
+        proc.stdout.close()
+        proc.wait()
+
+
+def preprocess(y, u, v, mh: int, mw: int) -> np.ndarray:
+    planes = [cv2.resize(y, (mw, mh), interpolation=cv2.INTER_LINEAR),
+              cv2.resize(u, (mw // 2, mh // 2), interpolation=cv2.INTER_LINEAR),
+              cv2.resize(v, (mw // 2, mh // 2), interpolation=cv2.INTER_LINEAR)]
+    i420 = np.concatenate([planes[0].reshape(-1), planes[1].reshape(-1), planes[2].reshape(-1)])
+    rgb = cv2.cvtColor(i420.reshape(mh * 3 // 2, mw), cv2.COLOR_YUV2RGB_I420)
+    return rgb[np.newaxis]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("model")
+    ap.add_argument("video")
+    ap.add_argument("out")
+    ap.add_argument("--size", nargs=2, type=int, default=[300, 300], metavar=("H", "W"))
+    ap.add_argument("--min-score", type=float, default=0.3)
+    args = ap.parse_args()
+    mh, mw = args.size
+
+    core = ov.Core()
+    model = core.read_model(args.model)
+    model.reshape({model.inputs[0].any_name: [1, mh, mw, 3]})
+    compiled = core.compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    request = compiled.create_infer_request()
+
+    w, h = video_size(args.video)
+    frames = []
+    for i, (y, u, v) in enumerate(i420_frames(args.video, w, h)):
+        request.infer({0: preprocess(y, u, v, mh, mw)})
+        boxes, scores, classes, num = (request.get_tensor(n).data for n in OUTPUTS)
+        objects = []
+        for k in range(int(num[0])):
+            if scores[0, k] < args.min_score:
+                continue
+            ymin, xmin, ymax, xmax = (float(c) for c in np.clip(boxes[0, k], 0.0, 1.0))
+            objects.append({"box": [xmin, ymin, xmax, ymax], "score": float(scores[0, k]),
+                            "label_id": int(round(float(classes[0, k])))})
+        frames.append({"frame": i, "objects": objects})
+    result = {"model": args.model, "video": args.video, "size": [mh, mw],
+              "min_score": args.min_score, "openvino": ov.get_version(), "frames": frames}
+    with open(args.out, "w") as fh:
+        json.dump(result, fh, separators=(",", ":"))
+        fh.write("\n")
+    print(f"wrote {args.out}: {len(frames)} frames", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
