@@ -12,7 +12,10 @@ use std::process::Command;
 fn fetch_rejects_a_file_checksum_mismatch() {
     let manifest = std::fs::read_to_string(root().join("models/manifest.toml")).unwrap();
     let good = "7a23982e5825c809853351c9c3e7f7dc05891513ad79b4eded4eea93198cc47a";
-    assert!(manifest.contains(good), "manifest changed; update this test");
+    assert!(
+        manifest.contains(good),
+        "manifest changed; update this test"
+    );
     let bad = manifest.replace(good, &"0".repeat(64));
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("manifest.toml");
@@ -28,7 +31,10 @@ fn fetch_rejects_a_file_checksum_mismatch() {
     assert!(err.contains("checksum mismatch"), "{err}");
     assert!(err.contains("frozen_inference_graph.pb"), "{err}");
     assert!(err.contains(good), "names the actual digest: {err}");
-    assert!(!dir.path().join("pedestrian-ssdlite/frozen_inference_graph.pb").exists());
+    assert!(!dir
+        .path()
+        .join("pedestrian-ssdlite/frozen_inference_graph.pb")
+        .exists());
 }
 
 #[test]
@@ -44,7 +50,11 @@ fn fetch_is_idempotent_and_offline_when_cached() {
             .unwrap()
     };
     let first = run();
-    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
     let second = run();
     let err = String::from_utf8_lossy(&second.stderr);
     assert!(second.status.success(), "{err}");
@@ -57,8 +67,14 @@ fn devices_lists_the_cpu_with_its_full_name() {
     let out = ovstream(&["devices"]);
     assert_ok(&out);
     let text = String::from_utf8_lossy(&out.stdout);
-    let cpu = text.lines().find(|l| l.starts_with("CPU")).expect("a CPU line");
-    assert!(cpu.split_whitespace().count() > 1, "CPU line has a full name: {cpu}");
+    let cpu = text
+        .lines()
+        .find(|l| l.starts_with("CPU"))
+        .expect("a CPU line");
+    assert!(
+        cpu.split_whitespace().count() > 1,
+        "CPU line has a full name: {cpu}"
+    );
     assert!(text.contains("OpenVINO 2026.4"), "{text}");
 }
 

@@ -51,6 +51,9 @@ pub fn run(
     options: &RunOptions,
     stop: &AtomicBool,
 ) -> Result<Summary> {
+    // OpenCV's own thread pool would compete with OpenVINO's inference threads for the same
+    // cores; the images it works on here are small, so one thread each stage is faster.
+    opencv::core::set_num_threads(1).map_err(|e| crate::Error::gst("OpenCV threads", e))?;
     let nireq = engine.nireq;
     let requests = engine.create_requests(nireq)?;
     let (free_tx, free_rx) = bounded(nireq);
