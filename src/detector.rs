@@ -4,7 +4,7 @@ use crate::adapters::ssd::SsdAdapter;
 use crate::config::PipelineConfig;
 use crate::engine::{Engine, EngineOptions};
 use crate::error::{Error, Result};
-use crate::manifest::{FetchState, Manifest};
+use crate::manifest::{read_labels, FetchState, Manifest};
 use crate::sink::jsonl::JsonlSink;
 use crate::sink::video::VideoSink;
 use crate::sink::Sinks;
@@ -98,7 +98,7 @@ fn resolve_model(config: &PipelineConfig) -> Result<ResolvedModel> {
             return match manifest.fetch_state(entry) {
                 FetchState::Ok => Ok(ResolvedModel {
                     path,
-                    labels: entry.labels.clone(),
+                    labels: manifest.labels_of(entry)?,
                     input_size: Some(entry.input),
                 }),
                 FetchState::Missing => Err(Error::Model {
@@ -125,19 +125,6 @@ fn resolve_model(config: &PipelineConfig) -> Result<ResolvedModel> {
         labels: Vec::new(),
         input_size: None,
     })
-}
-
-fn read_labels(file: &Path) -> Result<Vec<String>> {
-    let text = std::fs::read_to_string(file).map_err(|e| Error::Config {
-        path: file.to_path_buf(),
-        message: format!("cannot read labels file: {e}"),
-    })?;
-    Ok(text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .map(String::from)
-        .collect())
 }
 
 /// Opens the outputs the config asks for; `source` goes into each JSON line.

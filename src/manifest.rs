@@ -23,8 +23,19 @@ pub struct ModelEntry {
     pub sdist: bool,
     /// Path of the model file inside the package.
     pub file: String,
+    /// When `file` is a zip: the model file inside it.
+    #[serde(default)]
+    pub member: Option<String>,
     /// sha256 of the model file.
     pub sha256: String,
+    /// A labels file inside the same zip (`id name` per line), placed beside the model.
+    #[serde(default)]
+    pub labels_member: Option<String>,
+    #[serde(default)]
+    pub labels_sha256: Option<String>,
+    /// Converter in `models/convert/` that turns the fetched file into `model.xml` (IR).
+    #[serde(default)]
+    pub convert: Option<String>,
     /// Postprocess adapter name, e.g. `ssd`.
     pub adapter: String,
     /// `[height, width]` the input is reshaped to.
@@ -100,23 +111,100 @@ impl Manifest {
         self.models.iter().find(|m| m.id == id)
     }
 
-    /// Where `models/fetch` puts the entry's file.
+    /// The model file OpenVINO reads: the converted IR when the entry has a converter, else the
+    /// fetched file.
     pub fn path_of(&self, entry: &ModelEntry) -> PathBuf {
-        let name = Path::new(&entry.file)
-            .file_name()
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from(&entry.file));
-        self.dir.join(&entry.id).join(name)
+        match entry.convert {
+            Some(_) => self.dir.join(&entry.id).join(CONVERTED_MODEL),
+            None => self.fetched_path(entry),
+        }
     }
 
-    /// Checks the fetched file of `entry` against its sha256.
+    /// Where `models/fetch` puts the file from the package.
+    pub fn fetched_path(&self, entry: &ModelEntry) -> PathBuf {
+        let inner = entry.member.as_deref().unwrap_or(&entry.file);
+        self.dir.join(&entry.id).join(file_name(inner))
+    }
+
+    /// The labels file beside the model, when the manifest names one.
+    pub fn labels_path(&self, entry: &ModelEntry) -> Option<PathBuf> {
+        let member = entry.labels_member.as_deref()?;
+        Some(self.dir.join(&entry.id).join(file_name(member)))
+    }
+
+    /// Class names: from the labels file when there is one, else the `labels` list.
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming the labels file when it cannot be read.
+    pub fn labels_of(&self, entry: &ModelEntry) -> Result<Vec<String>> {
+        match self.labels_path(entry) {
+            Some(path) => read_labels(&path),
+            None => Ok(entry.labels.clone()),
+        }
+    }
+
+    /// Checks the fetched file of `entry` against its sha256 (and that the conversion ran).
     pub fn fetch_state(&self, entry: &ModelEntry) -> FetchState {
-        let path = self.path_of(entry);
-        match sha256_file(&path) {
+        let state = match sha256_file(&self.fetched_path(entry)) {
             Err(_) => FetchState::Missing,
             Ok(actual) if actual == entry.sha256 => FetchState::Ok,
             Ok(actual) => FetchState::ChecksumMismatch { actual },
+        };
+        if state == FetchState::Ok && !self.path_of(entry).is_file() {
+            return FetchState::Missing;
         }
+        state
+    }
+}
+
+/// File name of the IR that `models/convert/*` writes.
+pub const CONVERTED_MODEL: &str = "model.xml";
+
+fn file_name(path: &str) -> PathBuf {
+    Path::new(path)
+        .file_name()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(path))
+}
+
+/// Reads a labels file: one class per line, either `name` (line i is label id i+1's name) or
+/// `id name` with 0-based ids that may have gaps (Coral/TFLite `coco_labels.txt`), where id k is
+/// label id k+1. Gaps become empty names.
+///
+/// # Errors
+/// [`Error::Config`] naming the file when it cannot be read.
+pub fn read_labels(path: &Path) -> Result<Vec<String>> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::Config {
+        path: path.to_path_buf(),
+        message: format!("cannot read labels file: {e}"),
+    })?;
+    Ok(parse_labels(&text))
+}
+
+/// See [`read_labels`].
+pub fn parse_labels(text: &str) -> Vec<String> {
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let numbered: Option<Vec<(usize, &str)>> = lines
+        .iter()
+        .map(|l| {
+            let (id, name) = l.split_once(char::is_whitespace)?;
+            Some((id.parse().ok()?, name.trim()))
+        })
+        .collect();
+    match numbered {
+        Some(pairs) if !pairs.is_empty() => {
+            let len = pairs.iter().map(|(id, _)| id + 1).max().unwrap_or(0);
+            let mut labels = vec![String::new(); len];
+            for (id, name) in pairs {
+                labels[id] = name.to_string();
+            }
+            labels
+        }
+        _ => lines.into_iter().map(String::from).collect(),
     }
 }
 

@@ -7,57 +7,10 @@ use common::*;
 use gstreamer as gst;
 use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
-use serde_json::Value;
 use std::path::Path;
 
 const VTEST_FRAMES: usize = 795;
 const GOLDEN: &str = "tests/golden/pedestrians_vtest.json";
-const GOLDEN_MIN_SCORE: f64 = 0.5;
-const EXTRA_MAX_SCORE: f64 = 0.55;
-const MIN_IOU: f64 = 0.95;
-const MAX_SCORE_DIFF: f64 = 0.02;
-
-#[derive(Debug, Clone, Copy)]
-struct Obj {
-    b: [f64; 4],
-    score: f64,
-}
-
-fn iou(a: &[f64; 4], b: &[f64; 4]) -> f64 {
-    let ix = (a[2].min(b[2]) - a[0].max(b[0])).max(0.0);
-    let iy = (a[3].min(b[3]) - a[1].max(b[1])).max(0.0);
-    let inter = ix * iy;
-    let area = |r: &[f64; 4]| (r[2] - r[0]) * (r[3] - r[1]);
-    inter / (area(a) + area(b) - inter)
-}
-
-fn ours(line: &Value) -> Vec<Obj> {
-    line["objects"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|o| {
-            let d = &o["detection"];
-            let bb = &d["bounding_box"];
-            Obj {
-                b: ["x_min", "y_min", "x_max", "y_max"].map(|k| bb[k].as_f64().unwrap()),
-                score: d["confidence"].as_f64().unwrap(),
-            }
-        })
-        .collect()
-}
-
-fn golden(frame: &Value) -> Vec<Obj> {
-    frame["objects"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|o| Obj {
-            b: [0, 1, 2, 3].map(|i| o["box"][i].as_f64().unwrap()),
-            score: o["score"].as_f64().unwrap(),
-        })
-        .collect()
-}
 
 #[test]
 fn boxes_match_openvino_python_golden_at_f32() {
@@ -74,44 +27,8 @@ fn boxes_match_openvino_python_golden_at_f32() {
         "--no-progress",
     ]);
     assert_ok(&out);
-    let lines = read_jsonl(&jsonl);
-    let gold: Value =
-        serde_json::from_str(&std::fs::read_to_string(root().join(GOLDEN)).unwrap()).unwrap();
-    let gold_frames = gold["frames"].as_array().unwrap();
-    assert_eq!(gold_frames.len(), VTEST_FRAMES);
-    assert_eq!(lines.len(), gold_frames.len());
-
-    let (mut checked, mut failures) = (0, Vec::new());
-    for (line, gframe) in lines.iter().zip(gold_frames) {
-        let f = line["frame"].as_u64().unwrap();
-        let (mine, theirs) = (ours(line), golden(gframe));
-        for g in theirs.iter().filter(|g| g.score >= GOLDEN_MIN_SCORE) {
-            checked += 1;
-            let ok = mine
-                .iter()
-                .any(|m| iou(&m.b, &g.b) >= MIN_IOU && (m.score - g.score).abs() <= MAX_SCORE_DIFF);
-            if !ok {
-                failures.push(format!("frame {f}: golden {g:?} unmatched; ours {mine:?}"));
-            }
-        }
-        for m in mine.iter().filter(|m| m.score > EXTRA_MAX_SCORE) {
-            if !theirs.iter().any(|g| iou(&m.b, &g.b) >= MIN_IOU) {
-                failures.push(format!("frame {f}: extra box {m:?}; golden {theirs:?}"));
-            }
-        }
-    }
+    let checked = assert_matches_golden(&read_jsonl(&jsonl), GOLDEN, None);
     assert!(checked > 1000, "golden file has too few boxes ({checked})");
-    assert!(
-        failures.is_empty(),
-        "{} of {checked} golden boxes/extra checks failed:\n{}",
-        failures.len(),
-        failures
-            .iter()
-            .take(20)
-            .cloned()
-            .collect::<Vec<_>>()
-            .join("\n")
-    );
 }
 
 /// Decodes an MP4 with GStreamer; returns (frames, width, height).

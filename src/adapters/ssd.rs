@@ -167,6 +167,7 @@ impl SsdAdapter {
         let label = label_id
             .checked_sub(1)
             .and_then(|i| self.labels.get(i as usize))
+            .filter(|l| !l.is_empty())
             .cloned()
             .unwrap_or_else(|| Arc::from(label_id.to_string()));
         into.push(Detection {

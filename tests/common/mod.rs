@@ -52,8 +52,13 @@ pub fn assert_ok(out: &Output) -> String {
 
 /// Writes a pipeline file into `dir` with `[output]` set to metadata only, over `pedestrians`.
 pub fn pipeline_file(dir: &Path, extra_model: &str, metadata: &Path) -> PathBuf {
+    model_pipeline_file(dir, "pedestrian-ssdlite", extra_model, metadata)
+}
+
+/// Same for any model id of the manifest.
+pub fn model_pipeline_file(dir: &Path, model: &str, extra_model: &str, metadata: &Path) -> PathBuf {
     let text = format!(
-        "[source]\ninput = \"{}\"\n[model]\nmodel = \"pedestrian-ssdlite\"\n{extra_model}\n\
+        "[source]\ninput = \"{}\"\n[model]\nmodel = \"{model}\"\n{extra_model}\n\
          [output]\nmetadata = \"{}\"\n",
         vtest().display(),
         metadata.display()
@@ -70,4 +75,106 @@ pub fn read_jsonl(path: &Path) -> Vec<Value> {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line {l}: {e}")))
         .collect()
+}
+
+/// Golden comparison thresholds (issue: IoU ≥ 0.95, |Δscore| ≤ 0.02; every golden box ≥ 0.5
+/// found; no extra box above 0.55). Run ovstream with `--threshold 0.45` so boxes near 0.5 in
+/// the golden can still be matched.
+pub const GOLDEN_MIN_SCORE: f64 = 0.5;
+pub const EXTRA_MAX_SCORE: f64 = 0.55;
+pub const MIN_IOU: f64 = 0.95;
+pub const MAX_SCORE_DIFF: f64 = 0.02;
+
+#[derive(Debug, Clone, Copy)]
+pub struct Obj {
+    pub b: [f64; 4],
+    pub score: f64,
+    pub label_id: u64,
+}
+
+pub fn iou(a: &[f64; 4], b: &[f64; 4]) -> f64 {
+    let ix = (a[2].min(b[2]) - a[0].max(b[0])).max(0.0);
+    let iy = (a[3].min(b[3]) - a[1].max(b[1])).max(0.0);
+    let inter = ix * iy;
+    let area = |r: &[f64; 4]| (r[2] - r[0]) * (r[3] - r[1]);
+    inter / (area(a) + area(b) - inter)
+}
+
+/// Objects of one ovstream JSON line.
+pub fn objects(line: &Value) -> Vec<Obj> {
+    line["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            let d = &o["detection"];
+            let bb = &d["bounding_box"];
+            Obj {
+                b: ["x_min", "y_min", "x_max", "y_max"].map(|k| bb[k].as_f64().unwrap()),
+                score: d["confidence"].as_f64().unwrap(),
+                label_id: d["label_id"].as_u64().unwrap(),
+            }
+        })
+        .collect()
+}
+
+fn golden_objects(frame: &Value) -> Vec<Obj> {
+    frame["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| Obj {
+            b: [0, 1, 2, 3].map(|i| o["box"][i].as_f64().unwrap()),
+            score: o["score"].as_f64().unwrap(),
+            label_id: o["label_id"].as_u64().unwrap(),
+        })
+        .collect()
+}
+
+/// Compares ovstream's JSON lines with a golden file from `tests/golden/ssd_reference.py`,
+/// restricted to `labels` when given. Same label required. Panics listing the failures;
+/// returns how many golden boxes were checked.
+pub fn assert_matches_golden(lines: &[Value], golden_path: &str, labels: Option<&[u64]>) -> usize {
+    let gold: Value =
+        serde_json::from_str(&std::fs::read_to_string(root().join(golden_path)).unwrap()).unwrap();
+    let frames = gold["frames"].as_array().unwrap();
+    assert_eq!(lines.len(), frames.len(), "one line per golden frame");
+    let keep = |o: &Obj| labels.is_none_or(|l| l.contains(&o.label_id));
+    let (mut checked, mut failures) = (0, Vec::new());
+    for (line, gframe) in lines.iter().zip(frames) {
+        let f = line["frame"].as_u64().unwrap();
+        let mine: Vec<Obj> = objects(line).into_iter().filter(keep).collect();
+        let theirs: Vec<Obj> = golden_objects(gframe).into_iter().filter(keep).collect();
+        for g in theirs.iter().filter(|g| g.score >= GOLDEN_MIN_SCORE) {
+            checked += 1;
+            let found = mine.iter().any(|m| {
+                m.label_id == g.label_id
+                    && iou(&m.b, &g.b) >= MIN_IOU
+                    && (m.score - g.score).abs() <= MAX_SCORE_DIFF
+            });
+            if !found {
+                failures.push(format!("frame {f}: golden {g:?} unmatched; ours {mine:?}"));
+            }
+        }
+        for m in mine.iter().filter(|m| m.score > EXTRA_MAX_SCORE) {
+            let known = theirs
+                .iter()
+                .any(|g| g.label_id == m.label_id && iou(&m.b, &g.b) >= MIN_IOU);
+            if !known {
+                failures.push(format!("frame {f}: extra box {m:?}; golden {theirs:?}"));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {checked} golden/extra checks failed:\n{}",
+        failures.len(),
+        failures
+            .iter()
+            .take(20)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    checked
 }

@@ -5,7 +5,8 @@ The reference does what ovstream does, independently:
 - decode with the same GStreamer elements (`decodebin ! videoconvert ! I420`, via gst-launch),
 - preprocess with cv2: resize each I420 plane (INTER_LINEAR) to the model size, then
   COLOR_YUV2RGB_I420 into a [1, H, W, 3] u8 NHWC RGB tensor,
-- run the model with INFERENCE_PRECISION_HINT=f32 and read the TF-OD-API outputs by name.
+- run the model with INFERENCE_PRECISION_HINT=f32 and read either the TF-OD-API outputs by name
+  or a DetectionOutput `[1, 1, N, 7]` output (converted TFLite / Open Model Zoo SSDs).
 
 Output JSON: {"model", "video", "size", "min_score", "frames": [{"frame": i, "objects":
 [{"box": [x_min, y_min, x_max, y_max] (normalized), "score", "label_id"}]}]}
@@ -82,7 +83,10 @@ def main() -> int:
 
     core = ov.Core()
     model = core.read_model(args.model)
-    model.reshape({model.inputs[0].any_name: [1, mh, mw, 3]})
+    if model.inputs[0].partial_shape.is_dynamic:
+        model.reshape({model.inputs[0].any_name: [1, mh, mw, 3]})
+    names = set().union(*(o.names for o in model.outputs))
+    tf_od_api = all(n in names for n in OUTPUTS)
     compiled = core.compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
     request = compiled.create_infer_request()
 
@@ -90,14 +94,23 @@ def main() -> int:
     frames = []
     for i, (y, u, v) in enumerate(i420_frames(args.video, w, h)):
         request.infer({0: preprocess(y, u, v, mh, mw)})
-        boxes, scores, classes, num = (request.get_tensor(n).data for n in OUTPUTS)
         objects = []
-        for k in range(int(num[0])):
-            if scores[0, k] < args.min_score:
+        if tf_od_api:
+            boxes, scores, classes, num = (request.get_tensor(n).data for n in OUTPUTS)
+            rows = [(classes[0, k], scores[0, k], boxes[0, k][[1, 0, 3, 2]])
+                    for k in range(int(num[0]))]
+        else:
+            rows = []
+            for r in request.get_output_tensor(0).data.reshape(-1, 7):
+                if r[0] < 0:
+                    break
+                rows.append((r[1], r[2], r[3:7]))
+        for label, score, box in rows:
+            if score < args.min_score:
                 continue
-            ymin, xmin, ymax, xmax = (float(c) for c in np.clip(boxes[0, k], 0.0, 1.0))
-            objects.append({"box": [xmin, ymin, xmax, ymax], "score": float(scores[0, k]),
-                            "label_id": int(round(float(classes[0, k])))})
+            xmin, ymin, xmax, ymax = (float(c) for c in np.clip(box, 0.0, 1.0))
+            objects.append({"box": [xmin, ymin, xmax, ymax], "score": float(score),
+                            "label_id": int(round(float(label)))})
         frames.append({"frame": i, "objects": objects})
     result = {"model": args.model, "video": args.video, "size": [mh, mw],
               "min_score": args.min_score, "openvino": ov.get_version(), "frames": frames}
