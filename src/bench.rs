@@ -7,6 +7,7 @@ use crate::config::PipelineConfig;
 use crate::detector::{sinks_from_config, Detector};
 use crate::engine::Engine;
 use crate::error::Result;
+use crate::manifest::Manifest;
 use crate::pipeline::{self, stats::Summary, RunOptions};
 use crate::preprocess::resize_into;
 use crate::source::{first_frame, Source};
@@ -40,6 +41,8 @@ pub struct PipelineRun {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct BenchReport {
     pub model: String,
+    /// Precision of the stored weights (from the manifest; empty for a plain path).
+    pub weights: String,
     pub device: String,
     pub execution_devices: String,
     pub compile_ms: f64,
@@ -147,8 +150,13 @@ pub fn run(
     for p in &mut pipelines {
         p.ratio_to_raw = p.fps / raw.fps;
     }
+    let weights = Manifest::load(&Manifest::default_dir())
+        .ok()
+        .and_then(|m| m.get(&detector.model).map(|e| e.precision.clone()))
+        .unwrap_or_default();
     Ok(BenchReport {
         model: detector.model.clone(),
+        weights,
         device: detector.engine.device.clone(),
         execution_devices: detector.engine.execution_devices.clone(),
         compile_ms: detector.engine.compile_time.as_secs_f64() * 1000.0,
@@ -161,8 +169,8 @@ impl std::fmt::Display for BenchReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(
             f,
-            "model {} on {} (executes on {}), compile {:.0} ms",
-            self.model, self.device, self.execution_devices, self.compile_ms
+            "model {} ({} weights) on {} (executes on {}), compile {:.0} ms",
+            self.model, self.weights, self.device, self.execution_devices, self.compile_ms
         )?;
         writeln!(
             f,

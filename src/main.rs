@@ -120,7 +120,11 @@ struct BenchArgs {
     /// Seconds of raw-throughput measurement.
     #[arg(long, default_value_t = 15.0)]
     raw_seconds: f64,
-    /// Also write the report as JSON here.
+    /// Benchmark several models one after another (manifest ids or paths), e.g.
+    /// `pedestrian-ssdlite,coco-ssd-mobilenet-v2` to compare FP32 and INT8 weights.
+    #[arg(long, value_delimiter = ',')]
+    models: Option<Vec<String>>,
+    /// Also write the report(s) as JSON here.
     #[arg(long)]
     json: Option<PathBuf>,
 }
@@ -233,21 +237,37 @@ fn run(args: &RunArgs, lib: Option<&Path>) -> anyhow::Result<i32> {
 
 fn bench(args: &BenchArgs, lib: Option<&Path>) -> anyhow::Result<i32> {
     let config = load_config(&args.overrides)?;
+    let models = args
+        .models
+        .clone()
+        .unwrap_or_else(|| vec![config.model.model.clone()]);
     let scratch = std::env::temp_dir().join(format!("ovstream-bench-{}", std::process::id()));
     std::fs::create_dir_all(&scratch).with_context(|| format!("creating {}", scratch.display()))?;
-    let report = ovstream::bench::run(
-        &config,
-        &config.source.input,
-        args.limit,
-        Duration::from_secs_f64(args.raw_seconds),
-        &scratch,
-        lib,
-    );
+    let mut reports = Vec::new();
+    for model in &models {
+        let mut cfg = config.clone();
+        cfg.model.model = model.clone();
+        let report = ovstream::bench::run(
+            &cfg,
+            &cfg.source.input,
+            args.limit,
+            Duration::from_secs_f64(args.raw_seconds),
+            &scratch,
+            lib,
+        );
+        let report = match report {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&scratch);
+                return Err(e.into());
+            }
+        };
+        println!("{report}");
+        reports.push(report);
+    }
     let _ = std::fs::remove_dir_all(&scratch);
-    let report = report?;
-    println!("{report}");
     if let Some(path) = &args.json {
-        std::fs::write(path, serde_json::to_string_pretty(&report)?)
+        std::fs::write(path, serde_json::to_string_pretty(&reports)?)
             .with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(exit_code::OK)
