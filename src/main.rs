@@ -228,6 +228,14 @@ fn run(args: &RunArgs, lib: Option<&Path>) -> anyhow::Result<i32> {
         &stop,
     )?;
     eprintln!("{summary}");
+    if let Some(damage) = summary.damage {
+        // Everything that decoded was processed and the outputs are finalized; still an error.
+        return Err(Error::Input {
+            uri: config.source.input.clone(),
+            message: damage,
+        }
+        .into());
+    }
     if summary.interrupted {
         eprintln!("interrupted: outputs finalized");
         return Ok(exit_code::INTERRUPTED);

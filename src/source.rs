@@ -72,6 +72,84 @@ pub struct Source {
     pub duration: Option<gst::ClockTime>,
 }
 
+/// Most damage events kept verbatim; the rest are only counted.
+const MAX_DAMAGE_EVENTS: usize = 10;
+
+/// Problems that did not stop decoding but lost or damaged frames: gaps in the timestamps
+/// (frames the demuxer/decoder dropped on corrupt data) and GStreamer warnings, each with the
+/// position where it happened.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Damage {
+    pub events: Vec<String>,
+    /// Events beyond [`MAX_DAMAGE_EVENTS`].
+    pub more: usize,
+    /// Frames missing according to the timestamps.
+    pub lost_frames: u64,
+}
+
+impl Damage {
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
+
+    fn push(&mut self, event: String) {
+        if self.events.len() < MAX_DAMAGE_EVENTS {
+            self.events.push(event);
+        } else {
+            self.more += 1;
+        }
+    }
+
+    /// One line: lost frames and every event (with positions).
+    pub fn describe(&self) -> String {
+        let more = if self.more > 0 {
+            format!("; and {} more", self.more)
+        } else {
+            String::new()
+        };
+        format!(
+            "damaged input, about {} frame(s) lost: {}{more}",
+            self.lost_frames,
+            self.events.join("; ")
+        )
+    }
+}
+
+/// Expects each frame to start where the previous one ended; a later start is a gap.
+#[derive(Debug, Default)]
+struct GapDetector {
+    expected: Option<(u64, u64)>, // (next pts, frame duration), raw stream time in ns
+}
+
+impl GapDetector {
+    /// Checks a frame with raw `pts` and `duration`; returns the frames missing before it.
+    fn check(&mut self, pts: u64, duration: Option<u64>) -> Option<(u64, u64)> {
+        let gap = match self.expected {
+            Some((next, dur)) if dur > 0 && pts > next + dur / 2 => Some((
+                next,
+                ((pts - next) as f64 / dur as f64).round().max(1.0) as u64,
+            )),
+            _ => None,
+        };
+        self.expected = duration
+            .filter(|d| *d > 0)
+            .map(|d| (pts + d, d))
+            .or(self.expected.map(|(_, d)| (pts + d, d)));
+        gap
+    }
+
+    fn reset(&mut self) {
+        self.expected = None;
+    }
+}
+
+/// How a source run ended, and what was wrong with the input on the way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceReport {
+    pub end: SourceEnd,
+    pub damage: Damage,
+}
+
 /// How a source run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SourceEnd {
@@ -162,6 +240,9 @@ impl Source {
     /// Pulls frames and sends them on `decoded_tx` until EOS (or `limit` frames), the `stop`
     /// flag, or downstream closing.
     ///
+    /// Decode problems that do not stop the stream (lost frames, warnings) are collected in
+    /// the report's [`Damage`]; the caller decides (the CLI exits with the input-error code).
+    ///
     /// # Errors
     /// [`Error::Input`] when decoding fails; the frames sent before it stand.
     pub fn run(
@@ -172,15 +253,27 @@ impl Source {
         decoded_tx: &Sender<Frame>,
         edge: &Edge,
         stop: &AtomicBool,
-    ) -> Result<SourceEnd> {
+    ) -> Result<SourceReport> {
         self.pipeline
             .set_state(gst::State::Playing)
             .map_err(|e| Error::gst("source start", e))?;
         tracing::info!(uri = %self.uri, "source started");
-        let result = self.pull_loop(source_id, looping, limit, decoded_tx, edge, stop);
+        let mut damage = Damage::default();
+        let result = self.pull_loop(
+            source_id,
+            looping,
+            limit,
+            decoded_tx,
+            edge,
+            stop,
+            &mut damage,
+        );
         let _ = self.pipeline.set_state(gst::State::Null);
         tracing::info!(uri = %self.uri, ?result, "source stopped");
-        result
+        if !damage.is_empty() {
+            tracing::warn!(uri = %self.uri, "{}", damage.describe());
+        }
+        result.map(|end| SourceReport { end, damage })
     }
 
     fn pull_loop(
@@ -191,8 +284,10 @@ impl Source {
         decoded_tx: &Sender<Frame>,
         edge: &Edge,
         stop: &AtomicBool,
+        damage: &mut Damage,
     ) -> Result<SourceEnd> {
         let bus = self.pipeline.bus().expect("pipeline has a bus");
+        let mut gaps = GapDetector::default();
         let mut seq = 0u64;
         let mut pts_offset = 0u64;
         let mut last_end = 0u64;
@@ -202,6 +297,12 @@ impl Source {
             }
             if limit.is_some_and(|l| seq >= l) {
                 return Ok(SourceEnd::Eos);
+            }
+            while let Some(msg) = bus.pop_filtered(&[gst::MessageType::Warning]) {
+                if let gst::MessageView::Warning(w) = msg.view() {
+                    let from = msg.src().map(|s| s.name().to_string()).unwrap_or_default();
+                    damage.push(format!("after frame {seq}: {from}: {}", w.error()));
+                }
             }
             if let Some(msg) = bus.pop_filtered(&[gst::MessageType::Error]) {
                 if let gst::MessageView::Error(err) = msg.view() {
@@ -219,6 +320,7 @@ impl Source {
                 if self.appsink.is_eos() {
                     if looping && seq > 0 {
                         pts_offset = last_end;
+                        gaps.reset();
                         self.pipeline
                             .seek_simple(
                                 gst::SeekFlags::FLUSH | gst::SeekFlags::KEY_UNIT,
@@ -240,7 +342,16 @@ impl Source {
             let info =
                 gst_video::VideoInfo::from_caps(caps).map_err(|e| Error::gst("source caps", e))?;
             drop(sample);
-            let pts = pts_offset + buffer.pts().map_or(0, |p| p.nseconds());
+            let raw_pts = buffer.pts().map_or(0, |p| p.nseconds());
+            if let Some((at, lost)) = gaps.check(raw_pts, buffer.duration().map(|d| d.nseconds())) {
+                damage.lost_frames += lost;
+                damage.push(format!(
+                    "{lost} frame(s) missing at {} (after frame {})",
+                    gst::ClockTime::from_nseconds(at),
+                    seq.saturating_sub(1)
+                ));
+            }
+            let pts = pts_offset + raw_pts;
             last_end = pts + buffer.duration().map_or(0, |d| d.nseconds());
             let frame = Frame {
                 source_id,
@@ -289,4 +400,32 @@ pub fn first_frame(input: &str) -> Result<Frame> {
         info,
         arrival: Instant::now(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const D: u64 = 100_000_000;
+
+    #[test]
+    fn gap_detector_counts_missing_frames() {
+        let mut g = GapDetector::default();
+        assert_eq!(g.check(0, Some(D)), None);
+        assert_eq!(g.check(D, Some(D)), None);
+        assert_eq!(g.check(5 * D, Some(D)), Some((2 * D, 3)));
+        assert_eq!(g.check(6 * D, None), None, "duration carried over");
+        g.reset();
+        assert_eq!(g.check(0, Some(D)), None, "loop restart is not a gap");
+    }
+
+    #[test]
+    fn damage_keeps_the_first_events_and_counts_the_rest() {
+        let mut d = Damage::default();
+        for i in 0..MAX_DAMAGE_EVENTS + 3 {
+            d.push(format!("e{i}"));
+        }
+        assert_eq!(d.events.len(), MAX_DAMAGE_EVENTS);
+        assert!(d.describe().ends_with("and 3 more"));
+    }
 }

@@ -4,10 +4,6 @@
 mod common;
 
 use common::*;
-use gstreamer as gst;
-use gstreamer::prelude::*;
-use gstreamer_app as gst_app;
-use std::path::Path;
 
 const VTEST_FRAMES: usize = 795;
 const GOLDEN: &str = "tests/golden/pedestrians_vtest.json";
@@ -29,43 +25,6 @@ fn boxes_match_openvino_python_golden_at_f32() {
     assert_ok(&out);
     let checked = assert_matches_golden(&read_jsonl(&jsonl), GOLDEN, None);
     assert!(checked > 1000, "golden file has too few boxes ({checked})");
-}
-
-/// Decodes an MP4 with GStreamer; returns (frames, width, height).
-fn decode_mp4(path: &Path) -> (usize, i32, i32) {
-    gst::init().unwrap();
-    let pipeline = gst::parse::launch(
-        "filesrc name=f ! qtdemux ! h264parse ! avdec_h264 ! videoconvert ! appsink name=s sync=false",
-    )
-    .unwrap()
-    .downcast::<gst::Pipeline>()
-    .unwrap();
-    pipeline
-        .by_name("f")
-        .unwrap()
-        .set_property("location", path.to_str().unwrap());
-    let sink = pipeline
-        .by_name("s")
-        .unwrap()
-        .downcast::<gst_app::AppSink>()
-        .unwrap();
-    pipeline.set_state(gst::State::Playing).unwrap();
-    let (mut n, mut w, mut h) = (0, 0, 0);
-    while let Ok(sample) = sink.pull_sample() {
-        let s = sample.caps().unwrap().structure(0).unwrap().to_owned();
-        w = s.get::<i32>("width").unwrap();
-        h = s.get::<i32>("height").unwrap();
-        n += 1;
-    }
-    let bus = pipeline.bus().unwrap();
-    let error = bus.pop_filtered(&[gst::MessageType::Error]);
-    pipeline.set_state(gst::State::Null).unwrap();
-    assert!(
-        error.is_none(),
-        "decoding {} failed: {error:?}",
-        path.display()
-    );
-    (n, w, h)
 }
 
 #[test]

@@ -156,7 +156,7 @@ pub fn run(
     });
     progress.finish_and_clear();
 
-    let end = source_result?;
+    let report = source_result?;
     results.into_iter().collect::<Result<Vec<()>>>()?;
     let frames = written.load(Ordering::Relaxed);
     let seconds = started.elapsed().as_secs_f64();
@@ -177,7 +177,8 @@ pub fn run(
             .filter(|e| e.name != "rendered" || draw)
             .map(Into::into)
             .collect(),
-        interrupted: end == SourceEnd::Stopped,
+        interrupted: report.end == SourceEnd::Stopped,
+        damage: (!report.damage.is_empty()).then(|| report.damage.describe()),
     })
 }
 

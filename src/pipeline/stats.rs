@@ -122,6 +122,8 @@ pub struct Summary {
     pub stages: Vec<LatencySummary>,
     pub edges: Vec<EdgeSummary>,
     pub interrupted: bool,
+    /// Decode problems that lost frames without stopping the stream (see `source::Damage`).
+    pub damage: Option<String>,
 }
 
 impl fmt::Display for Summary {

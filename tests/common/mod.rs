@@ -2,6 +2,9 @@
 //! reading its JSON lines. Assets come from `make setup`; a missing one fails the test loudly.
 #![allow(dead_code)]
 
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use gstreamer_app as gst_app;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -177,4 +180,41 @@ pub fn assert_matches_golden(lines: &[Value], golden_path: &str, labels: Option<
             .join("\n")
     );
     checked
+}
+
+/// Decodes an MP4 with GStreamer; returns (frames, width, height).
+pub fn decode_mp4(path: &Path) -> (usize, i32, i32) {
+    gst::init().unwrap();
+    let pipeline = gst::parse::launch(
+        "filesrc name=f ! qtdemux ! h264parse ! avdec_h264 ! videoconvert ! appsink name=s sync=false",
+    )
+    .unwrap()
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    pipeline
+        .by_name("f")
+        .unwrap()
+        .set_property("location", path.to_str().unwrap());
+    let sink = pipeline
+        .by_name("s")
+        .unwrap()
+        .downcast::<gst_app::AppSink>()
+        .unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let (mut n, mut w, mut h) = (0, 0, 0);
+    while let Ok(sample) = sink.pull_sample() {
+        let s = sample.caps().unwrap().structure(0).unwrap().to_owned();
+        w = s.get::<i32>("width").unwrap();
+        h = s.get::<i32>("height").unwrap();
+        n += 1;
+    }
+    let bus = pipeline.bus().unwrap();
+    let error = bus.pop_filtered(&[gst::MessageType::Error]);
+    pipeline.set_state(gst::State::Null).unwrap();
+    assert!(
+        error.is_none(),
+        "decoding {} failed: {error:?}",
+        path.display()
+    );
+    (n, w, h)
 }

@@ -1,0 +1,112 @@
+//! Damaged input and interruption: what decodes is processed, outputs are finalized and
+//! playable, and the exit code says what happened.
+
+mod common;
+
+use common::*;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const EXIT_INPUT: i32 = 3;
+const EXIT_INTERRUPTED: i32 = 130;
+const VTEST_FRAMES: usize = 795;
+
+/// vtest.avi with `len` bytes at `offset` overwritten by deterministic pseudo-random bytes.
+fn corrupted_copy(dir: &std::path::Path, offset: usize, len: usize) -> std::path::PathBuf {
+    let mut data = std::fs::read(vtest()).unwrap();
+    let mut x: u32 = 0x2545_f491;
+    for b in &mut data[offset..offset + len] {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        *b = x as u8;
+    }
+    let path = dir.join("corrupt.avi");
+    std::fs::write(&path, data).unwrap();
+    path
+}
+
+#[test]
+fn corrupted_middle_is_reported_with_position_and_outputs_stay_playable() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = corrupted_copy(dir.path(), 3_000_000, 500_000);
+    let jsonl = dir.path().join("out.jsonl");
+    let mp4 = dir.path().join("out.mp4");
+    let pipeline = pipeline_file(dir.path(), "", &jsonl);
+    let out = ovstream(&[
+        "run",
+        pipeline.to_str().unwrap(),
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        mp4.to_str().unwrap(),
+        "--no-progress",
+    ]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(EXIT_INPUT), "{err}");
+    assert!(err.contains("corrupt.avi"), "{err}");
+    assert!(err.contains("frame(s) missing at"), "position given: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+
+    let lines = read_jsonl(&jsonl);
+    assert!(
+        lines.len() > VTEST_FRAMES / 2 && lines.len() < VTEST_FRAMES,
+        "{}",
+        lines.len()
+    );
+    let (frames, w, h) = decode_mp4(&mp4);
+    assert_eq!(
+        (frames, w, h),
+        (lines.len(), 768, 576),
+        "mp4 holds every processed frame"
+    );
+}
+
+#[test]
+fn sigint_finalizes_the_mp4_with_every_frame_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let jsonl = dir.path().join("out.jsonl");
+    let mp4 = dir.path().join("out.mp4");
+    let pipeline = pipeline_file(dir.path(), "", &jsonl);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ovstream"))
+        .args([
+            "run",
+            pipeline.to_str().unwrap(),
+            "--loop",
+            "--no-progress",
+            "--output",
+        ])
+        .arg(&mp4)
+        .current_dir(root())
+        .env("OVSTREAM_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until frames are flowing (the JSON writer has flushed a few blocks).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::fs::metadata(&jsonl).map_or(0, |m| m.len()) < 32 * 1024 {
+        assert!(Instant::now() < deadline, "no output within 60 s");
+        assert!(child.try_wait().unwrap().is_none(), "exited early");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(EXIT_INTERRUPTED), "{err}");
+    assert!(err.contains("interrupted"), "{err}");
+
+    let lines = read_jsonl(&jsonl);
+    assert!(!lines.is_empty());
+    assert_eq!(
+        lines.last().unwrap()["frame"],
+        lines.len() as u64 - 1,
+        "no torn line"
+    );
+    let (frames, _, _) = decode_mp4(&mp4);
+    assert_eq!(frames, lines.len(), "mp4 decodes to the frames written");
+}
