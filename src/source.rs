@@ -143,6 +143,17 @@ impl GapDetector {
     }
 }
 
+/// How to play a source.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Playback {
+    /// Index of the source in the pipeline.
+    pub source_id: usize,
+    /// Restart at EOS (files).
+    pub looping: bool,
+    /// Stop after this many frames.
+    pub limit: Option<u64>,
+}
+
 /// How a source run ended, and what was wrong with the input on the way.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceReport {
@@ -247,9 +258,7 @@ impl Source {
     /// [`Error::Input`] when decoding fails; the frames sent before it stand.
     pub fn run(
         self,
-        source_id: usize,
-        looping: bool,
-        limit: Option<u64>,
+        playback: Playback,
         decoded_tx: &Sender<Frame>,
         edge: &Edge,
         stop: &AtomicBool,
@@ -278,9 +287,11 @@ impl Source {
 
     fn pull_loop(
         &self,
-        source_id: usize,
-        looping: bool,
-        limit: Option<u64>,
+        Playback {
+            source_id,
+            looping,
+            limit,
+        }: Playback,
         decoded_tx: &Sender<Frame>,
         edge: &Edge,
         stop: &AtomicBool,

@@ -15,7 +15,7 @@ use crate::adapters::ssd::SsdAdapter;
 use crate::engine::Engine;
 use crate::error::Result;
 use crate::sink::Sinks;
-use crate::source::{Source, SourceEnd};
+use crate::source::{Playback, Source, SourceEnd};
 use crate::{infer, overlay, postprocess, preprocess, sink};
 use crossbeam::channel::bounded;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
