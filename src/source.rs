@@ -268,15 +268,7 @@ impl Source {
             .map_err(|e| Error::gst("source start", e))?;
         tracing::info!(uri = %self.uri, "source started");
         let mut damage = Damage::default();
-        let result = self.pull_loop(
-            source_id,
-            looping,
-            limit,
-            decoded_tx,
-            edge,
-            stop,
-            &mut damage,
-        );
+        let result = self.pull_loop(playback, decoded_tx, edge, stop, &mut damage);
         let _ = self.pipeline.set_state(gst::State::Null);
         tracing::info!(uri = %self.uri, ?result, "source stopped");
         if !damage.is_empty() {

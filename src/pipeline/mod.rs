@@ -97,14 +97,12 @@ pub fn run(
     };
     let (source_result, results) = std::thread::scope(|s| {
         let src = s.spawn(move || {
-            let result = source.run(
-                0,
-                options.looping,
-                options.limit,
-                &decoded_tx,
-                &edges[0],
-                stop,
-            );
+            let playback = Playback {
+                source_id: 0,
+                looping: options.looping,
+                limit: options.limit,
+            };
+            let result = source.run(playback, &decoded_tx, &edges[0], stop);
             drop(decoded_tx); // EOS downstream
             result
         });
