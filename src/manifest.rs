@@ -243,5 +243,30 @@ mod tests {
         assert!(m
             .path_of(e)
             .ends_with("pedestrian-ssdlite/frozen_inference_graph.pb"));
+        let coco = m.get("coco-ssd-mobilenet-v2").expect("coco entry");
+        assert!(m.path_of(coco).ends_with("coco-ssd-mobilenet-v2/model.xml"));
+        assert!(m
+            .fetched_path(coco)
+            .ends_with("coco-ssd-mobilenet-v2/mobilenet_ssd_v2_coco_quant_postprocess.tflite"));
+        assert!(m
+            .labels_path(coco)
+            .unwrap()
+            .ends_with("coco-ssd-mobilenet-v2/coco_labels.txt"));
+        assert_eq!(coco.precision, "INT8");
+    }
+
+    #[test]
+    fn numbered_labels_keep_their_ids_across_gaps() {
+        let labels = parse_labels("0  person\n1  bicycle\n2  car\n12  stop sign\n");
+        assert_eq!(labels.len(), 13);
+        assert_eq!(labels[0], "person");
+        assert_eq!(labels[12], "stop sign");
+        assert_eq!(labels[11], "");
+    }
+
+    #[test]
+    fn plain_labels_are_one_per_line() {
+        assert_eq!(parse_labels("person\n\ncar\n"), vec!["person", "car"]);
+        assert_eq!(parse_labels("traffic light\n"), vec!["traffic light"]);
     }
 }
