@@ -72,6 +72,10 @@ struct Overrides {
     /// NUM_STREAMS (a number or AUTO).
     #[arg(long)]
     nstreams: Option<String>,
+    /// Static model input size `HEIGHTxWIDTH` (e.g. 300x300); needed for a model file with a
+    /// dynamic input that is not in the manifest.
+    #[arg(long, value_parser = parse_size)]
+    input_size: Option<[u32; 2]>,
     /// Detection confidence threshold in [0, 1].
     #[arg(long)]
     threshold: Option<f32>,
@@ -181,6 +185,7 @@ fn load_config(o: &Overrides) -> Result<PipelineConfig, Error> {
     c.model.nstreams = o.nstreams.clone().or(c.model.nstreams);
     c.model.cache_dir = o.cache_dir.clone().or(c.model.cache_dir);
     c.model.cache &= !o.no_cache;
+    c.model.input_size = o.input_size.or(c.model.input_size);
     c.detect.threshold = o.threshold.unwrap_or(c.detect.threshold);
     if let Some(v) = &o.classes {
         c.detect.classes = v.clone();
@@ -303,6 +308,15 @@ fn models() -> anyhow::Result<i32> {
         );
     }
     Ok(exit_code::OK)
+}
+
+/// Parses `HEIGHTxWIDTH`.
+fn parse_size(s: &str) -> Result<[u32; 2], String> {
+    let (h, w) = s
+        .split_once(['x', 'X'])
+        .ok_or_else(|| format!("`{s}`: expected HEIGHTxWIDTH, e.g. 300x300"))?;
+    let num = |v: &str| v.trim().parse::<u32>().map_err(|e| format!("`{s}`: {e}"));
+    Ok([num(h)?, num(w)?])
 }
 
 /// First SIGINT/SIGTERM: stop the sources (EOS flows, outputs are finalized). Second: exit now.

@@ -240,8 +240,9 @@ mod tests {
         assert_eq!(e.adapter, "ssd");
         assert_eq!(e.input, [300, 300]);
         assert_eq!(e.labels, vec!["person".to_string()]);
+        assert!(m.path_of(e).ends_with("pedestrian-ssdlite/model.xml"));
         assert!(m
-            .path_of(e)
+            .fetched_path(e)
             .ends_with("pedestrian-ssdlite/frozen_inference_graph.pb"));
         let coco = m.get("coco-ssd-mobilenet-v2").expect("coco entry");
         assert!(m.path_of(coco).ends_with("coco-ssd-mobilenet-v2/model.xml"));

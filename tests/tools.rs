@@ -113,3 +113,49 @@ fn metadata_to_stdout_is_pure_json_lines() {
     assert_eq!(frames.len(), 5);
     assert_eq!(frames[4]["frame"], 4);
 }
+
+/// models/fetch serves the frozen graph as IR; running the original `.pb` by path (with
+/// `--input-size`, its input is dynamic) must give the same detections at f32.
+#[test]
+fn converted_ir_matches_the_original_frozen_graph() {
+    let dir = tempfile::tempdir().unwrap();
+    let pb = asset("models/pedestrian-ssdlite/frozen_inference_graph.pb");
+    let run = |model: &str, extra: &[&str], name: &str| {
+        let jsonl = dir.path().join(name);
+        let pipeline = pipeline_file(dir.path(), "", &jsonl);
+        let mut args = vec![
+            "run",
+            pipeline.to_str().unwrap(),
+            "--model",
+            model,
+            "--precision",
+            "f32",
+            "--limit",
+            "20",
+            "--no-progress",
+        ];
+        args.extend_from_slice(extra);
+        assert_ok(&ovstream(&args));
+        read_jsonl(&jsonl)
+    };
+    let ir = run("pedestrian-ssdlite", &[], "ir.jsonl");
+    let original = run(
+        pb.to_str().unwrap(),
+        &["--input-size", "300x300"],
+        "pb.jsonl",
+    );
+    assert_eq!(ir.len(), 20);
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for (x, y) in ir.iter().zip(&original) {
+        a.extend(objects(x));
+        b.extend(objects(y));
+    }
+    assert!(a.len() > 20, "detections expected: {}", a.len());
+    assert_eq!(a.len(), b.len());
+    for (x, y) in a.iter().zip(&b) {
+        assert!(
+            iou(&x.b, &y.b) > 0.999 && (x.score - y.score).abs() < 1e-4,
+            "{x:?} vs {y:?}"
+        );
+    }
+}
