@@ -6,7 +6,7 @@
 
 use crate::error::{Error, Result};
 use crate::frame::Frame;
-use crate::pipeline::stats::Edge;
+use crate::pipeline::stats::{DropOldest, Edge};
 use crossbeam::channel::Sender;
 use gstreamer as gst;
 use gstreamer::prelude::*;
@@ -25,6 +25,50 @@ const PULL_TIMEOUT: gst::ClockTime = gst::ClockTime::from_mseconds(100);
 const OPEN_TIMEOUT: gst::ClockTime = gst::ClockTime::from_seconds(20);
 /// Buffers the appsink may hold before it blocks the decoder.
 const APPSINK_MAX_BUFFERS: u32 = 2;
+
+/// Live test pattern scheme: `test://?pattern=ball&fps=30&width=640&height=480` (every key
+/// optional), `videotestsrc is-live=true`: the camera stand-in for demos and tests.
+pub const TEST_SCHEME: &str = "test://";
+
+/// The source elements for a `test://` URI's query (after the scheme).
+fn test_pattern_head(query: &str) -> std::result::Result<String, String> {
+    let (mut pattern, mut fps, mut width, mut height) = ("ball".to_string(), 30u32, 640u32, 480u32);
+    for pair in query
+        .trim_start_matches('?')
+        .split('&')
+        .filter(|p| !p.is_empty())
+    {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let number = || {
+            value
+                .parse::<u32>()
+                .ok()
+                .filter(|v| *v > 0)
+                .ok_or_else(|| format!("`{key}` must be a positive integer, got `{value}`"))
+        };
+        match key {
+            "pattern"
+                if !value.is_empty()
+                    && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') =>
+            {
+                pattern = value.to_string()
+            }
+            "pattern" => return Err(format!("bad pattern `{value}`")),
+            "fps" => fps = number()?,
+            "width" => width = number()?,
+            "height" => height = number()?,
+            other => {
+                return Err(format!(
+                    "unknown key `{other}` (known: pattern, fps, width, height)"
+                ))
+            }
+        }
+    }
+    Ok(format!(
+        "videotestsrc is-live=true pattern={pattern} ! \
+         video/x-raw,width={width},height={height},framerate={fps}/1"
+    ))
+}
 
 /// Turns a path or URI into a URI; a path must exist.
 ///
@@ -70,6 +114,9 @@ pub struct Source {
     appsink: gst_app::AppSink,
     /// Duration of the input when known (files), for progress.
     pub duration: Option<gst::ClockTime>,
+    /// A live source (camera, RTSP, test pattern): it cannot be paused, so the pipeline drops
+    /// the oldest frame instead of blocking it. Files are not live: they get back-pressure.
+    pub live: bool,
 }
 
 /// Most damage events kept verbatim; the rest are only counted.
@@ -181,18 +228,27 @@ impl Source {
     pub fn open(input: &str) -> Result<Source> {
         crate::gst_init()?;
         let uri = input_uri(input)?;
+        let head = match uri.strip_prefix(TEST_SCHEME) {
+            Some(query) => test_pattern_head(query).map_err(|message| Error::Input {
+                uri: uri.clone(),
+                message,
+            })?,
+            None => "uridecodebin name=decode".to_string(),
+        };
         let description = format!(
-            "uridecodebin name=decode ! videoconvert ! video/x-raw,format={FRAME_FORMAT} ! \
+            "{head} ! videoconvert ! video/x-raw,format={FRAME_FORMAT} ! \
              appsink name=sink sync=false enable-last-sample=false max-buffers={APPSINK_MAX_BUFFERS}"
         );
         let pipeline = gst::parse::launch(&description)
-            .map_err(|e| Error::gst("source pipeline", e))?
+            .map_err(|e| Error::Input {
+                uri: uri.clone(),
+                message: e.to_string(),
+            })?
             .downcast::<gst::Pipeline>()
             .map_err(|_| Error::gst("source pipeline", "not a pipeline"))?;
-        let decode = pipeline
-            .by_name("decode")
-            .ok_or_else(|| Error::gst("source pipeline", "no uridecodebin"))?;
-        decode.set_property("uri", &uri);
+        if let Some(decode) = pipeline.by_name("decode") {
+            decode.set_property("uri", &uri);
+        }
         let appsink = pipeline
             .by_name("sink")
             .and_then(|e| e.downcast::<gst_app::AppSink>().ok())
@@ -202,6 +258,7 @@ impl Source {
             pipeline,
             appsink,
             duration: None,
+            live: false,
         };
         source.preroll()
     }
@@ -209,7 +266,8 @@ impl Source {
     fn preroll(mut self) -> Result<Source> {
         let change = self.pipeline.set_state(gst::State::Paused);
         if change == Ok(gst::StateChangeSuccess::NoPreroll) {
-            return Ok(self); // live source: nothing to wait for
+            self.live = true; // live source: nothing to wait for
+            return Ok(self);
         }
         let bus = self.pipeline.bus().expect("pipeline has a bus");
         let msg = bus.timed_pop_filtered(
@@ -251,6 +309,9 @@ impl Source {
     /// Pulls frames and sends them on `decoded_tx` until EOS (or `limit` frames), the `stop`
     /// flag, or downstream closing.
     ///
+    /// With `drop_oldest` (live sources), a full `decoded` edge loses its oldest frame instead
+    /// of blocking the source.
+    ///
     /// Decode problems that do not stop the stream (lost frames, warnings) are collected in
     /// the report's [`Damage`]; the caller decides (the CLI exits with the input-error code).
     ///
@@ -260,6 +321,7 @@ impl Source {
         self,
         playback: Playback,
         decoded_tx: &Sender<Frame>,
+        drop_oldest: Option<&DropOldest<'_, Frame>>,
         edge: &Edge,
         stop: &AtomicBool,
     ) -> Result<SourceReport> {
@@ -268,7 +330,7 @@ impl Source {
             .map_err(|e| Error::gst("source start", e))?;
         tracing::info!(uri = %self.uri, "source started");
         let mut damage = Damage::default();
-        let result = self.pull_loop(playback, decoded_tx, edge, stop, &mut damage);
+        let result = self.pull_loop(playback, decoded_tx, drop_oldest, edge, stop, &mut damage);
         let _ = self.pipeline.set_state(gst::State::Null);
         tracing::info!(uri = %self.uri, ?result, "source stopped");
         if !damage.is_empty() {
@@ -285,6 +347,7 @@ impl Source {
             limit,
         }: Playback,
         decoded_tx: &Sender<Frame>,
+        drop_oldest: Option<&DropOldest<'_, Frame>>,
         edge: &Edge,
         stop: &AtomicBool,
         damage: &mut Damage,
@@ -364,7 +427,11 @@ impl Source {
                 info,
                 arrival: Instant::now(),
             };
-            if edge.send(decoded_tx, frame).is_err() {
+            let sent = match drop_oldest {
+                Some(oldest) => edge.send_or_drop_oldest(decoded_tx, oldest, frame),
+                None => edge.send(decoded_tx, frame),
+            };
+            if sent.is_err() {
                 return Ok(SourceEnd::DownstreamClosed);
             }
             seq += 1;

@@ -19,7 +19,7 @@ use crate::source::{Playback, Source, SourceEnd};
 use crate::{infer, overlay, postprocess, preprocess, sink};
 use crossbeam::channel::bounded;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use stats::{Edge, StageStats, Summary};
+use stats::{DropOldest, Edge, StageStats, Summary};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
@@ -61,6 +61,10 @@ pub fn run(
         free_tx.send(r).expect("pool sized for nireq");
     }
     let (decoded_tx, decoded_rx) = bounded(EDGE_CAPACITY);
+    // Live sources drop the oldest decoded frame rather than wait (fresh results, bounded
+    // latency); files block (every frame processed).
+    let preprocess_done = AtomicBool::new(false);
+    let drop_rx = source.live.then(|| decoded_rx.clone());
     let (submitted_tx, submitted_rx) = bounded(nireq);
     let (inferred_tx, inferred_rx) = bounded(EDGE_CAPACITY);
     let (detected_tx, detected_rx) = bounded(EDGE_CAPACITY);
@@ -88,6 +92,7 @@ pub fn run(
     let started = Instant::now();
 
     let (edges, stages, written, progress_ref) = (&edges, &stages, &written, &progress);
+    let preprocess_done = &preprocess_done;
     let (spec, output_names) = (&spec, &output_names);
     let (post_tx, overlay_io) = if draw {
         (detected_tx, Some((detected_rx, rendered_tx)))
@@ -102,19 +107,25 @@ pub fn run(
                 looping: options.looping,
                 limit: options.limit,
             };
-            let result = source.run(playback, &decoded_tx, &edges[0], stop);
+            let oldest = drop_rx.as_ref().map(|rx| DropOldest {
+                rx,
+                consumer_done: preprocess_done,
+            });
+            let result = source.run(playback, &decoded_tx, oldest.as_ref(), &edges[0], stop);
             drop(decoded_tx); // EOS downstream
             result
         });
         let pre = s.spawn(move || {
-            preprocess::run(
+            let result = preprocess::run(
                 decoded_rx,
                 free_rx,
                 submitted_tx,
                 spec,
                 &edges[1],
                 &stages[0],
-            )
+            );
+            preprocess_done.store(true, Ordering::Relaxed);
+            result
         });
         let inf = s.spawn(move || {
             infer::run(

@@ -1,9 +1,10 @@
 //! Pipeline telemetry: per-stage latency histograms, per-edge queue high-water marks and drops.
 
-use crossbeam::channel::{SendError, Sender};
+use crossbeam::channel::{Receiver, SendError, Sender, TrySendError};
 use hdrhistogram::Histogram;
 use parking_lot::Mutex;
 use std::fmt;
+use std::sync::atomic::AtomicBool;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -36,6 +37,36 @@ impl Edge {
         Ok(())
     }
 
+    /// Sends without ever blocking: when the queue is full, the oldest message is taken out
+    /// and dropped (counted) to make room. For live sources, where waiting would only make
+    /// every later frame staler. Fails when the consumer has finished (`oldest.consumer_done`)
+    /// or the channel is disconnected.
+    pub fn send_or_drop_oldest<T>(
+        &self,
+        tx: &Sender<T>,
+        oldest: &DropOldest<'_, T>,
+        mut msg: T,
+    ) -> Result<(), SendError<T>> {
+        loop {
+            if oldest.consumer_done.load(Ordering::Relaxed) {
+                return Err(SendError(msg));
+            }
+            match tx.try_send(msg) {
+                Ok(()) => {
+                    self.high_water.fetch_max(tx.len(), Ordering::Relaxed);
+                    return Ok(());
+                }
+                Err(TrySendError::Full(m)) => {
+                    if oldest.rx.try_recv().is_ok() {
+                        self.drops.fetch_add(1, Ordering::Relaxed);
+                    }
+                    msg = m;
+                }
+                Err(TrySendError::Disconnected(m)) => return Err(SendError(m)),
+            }
+        }
+    }
+
     /// Deepest the queue has been.
     pub fn high_water(&self) -> usize {
         self.high_water.load(Ordering::Relaxed)
@@ -45,6 +76,14 @@ impl Edge {
     pub fn drops(&self) -> u64 {
         self.drops.load(Ordering::Relaxed)
     }
+}
+
+/// What a producer needs to drop the oldest message of its edge: a receiver of the same
+/// channel, and the flag the consumer raises when it stops (the producer's receiver would
+/// otherwise keep the channel open forever).
+pub struct DropOldest<'a, T> {
+    pub rx: &'a Receiver<T>,
+    pub consumer_done: &'a AtomicBool,
 }
 
 /// Latency of one stage per frame.
@@ -173,6 +212,25 @@ mod tests {
         rx.recv().unwrap();
         edge.send(&tx, 9).unwrap();
         assert_eq!(edge.high_water(), 3);
+    }
+
+    #[test]
+    fn drop_oldest_never_blocks_and_keeps_the_newest() {
+        let (tx, rx) = crossbeam::channel::bounded(3);
+        let edge = Edge::new("decoded", 3);
+        let done = AtomicBool::new(false);
+        let oldest = DropOldest {
+            rx: &rx,
+            consumer_done: &done,
+        };
+        for i in 0..10 {
+            edge.send_or_drop_oldest(&tx, &oldest, i).unwrap();
+        }
+        assert_eq!(edge.drops(), 7);
+        assert_eq!(rx.try_iter().collect::<Vec<_>>(), vec![7, 8, 9]);
+        assert!(edge.high_water() <= 3);
+        done.store(true, Ordering::Relaxed);
+        assert!(edge.send_or_drop_oldest(&tx, &oldest, 10).is_err());
     }
 
     #[test]

@@ -1,0 +1,124 @@
+//! Live sources: a `test://` pattern faster than inference can keep up with. The decoded edge
+//! drops the oldest frames (counted), no queue exceeds its bound, frame numbers keep
+//! increasing, and memory stays flat.
+
+mod common;
+
+use common::*;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// 1280x720 at 250 fps: several times what SSDLite does on two cores.
+const OVERLOAD: &str = "test://?pattern=ball&fps=250&width=1280&height=720";
+const EXIT_INTERRUPTED: i32 = 130;
+
+fn rss_kb(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .expect("VmRSS in /proc/PID/status")
+}
+
+/// `(name, high_water, capacity, drops)` from the summary's queue line.
+fn queues(stderr: &str) -> Vec<(String, u64, u64, u64)> {
+    let line = stderr
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("queues (high water / capacity, drops):")
+        })
+        .expect("summary queue line");
+    let words: Vec<&str> = line.split_whitespace().collect();
+    words
+        .chunks(3)
+        .map(|c| {
+            let (hw, cap) = c[1].split_once('/').unwrap();
+            (
+                c[0].to_string(),
+                hw.parse().unwrap(),
+                cap.parse().unwrap(),
+                c[2].parse().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn overloaded_live_source_drops_oldest_with_bounded_queues_and_flat_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let jsonl = dir.path().join("out.jsonl");
+    let pipeline = pipeline_file(dir.path(), "", &jsonl);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ovstream"))
+        .args([
+            "run",
+            pipeline.to_str().unwrap(),
+            "--input",
+            OVERLOAD,
+            "--no-progress",
+        ])
+        .current_dir(root())
+        .env("OVSTREAM_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let started = Instant::now();
+    let sample_at = |secs: u64| {
+        while started.elapsed() < Duration::from_secs(secs) {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        rss_kb(pid)
+    };
+    let rss_10 = sample_at(10);
+    let rss_60 = sample_at(60);
+    assert!(Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(EXIT_INTERRUPTED), "{err}");
+
+    let growth = rss_60 as f64 / rss_10 as f64;
+    assert!(
+        growth < 1.10,
+        "RSS grew from {rss_10} kB at 10 s to {rss_60} kB at 60 s"
+    );
+
+    let q = queues(&err);
+    for (name, hw, cap, _) in &q {
+        assert!(hw <= cap, "{name}: high water {hw} over capacity {cap}");
+    }
+    let decoded_drops = q.iter().find(|e| e.0 == "decoded").expect("decoded edge").3;
+    assert!(
+        decoded_drops > 0,
+        "an overloaded live source must drop: {err}"
+    );
+
+    let lines = read_jsonl(&jsonl);
+    assert!(lines.len() > 100, "{} frames", lines.len());
+    let frames: Vec<u64> = lines.iter().map(|l| l["frame"].as_u64().unwrap()).collect();
+    assert!(
+        frames.windows(2).all(|w| w[1] > w[0]),
+        "frame numbers increase"
+    );
+    let skipped = frames.last().unwrap() + 1 - frames.len() as u64;
+    assert!(skipped > 0, "dropped frames leave gaps in the numbering");
+    assert_eq!(lines[0]["source"], OVERLOAD);
+}
+
+#[test]
+fn test_uri_with_bad_parameters_is_an_input_error() {
+    let out = ovstream(&["run", "--input", "test://?fps=fast", "--no-progress"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("test://?fps=fast") && err.contains("fps"),
+        "{err}"
+    );
+}
