@@ -51,7 +51,7 @@ fn overloaded_live_source_drops_oldest_with_bounded_queues_and_flat_memory() {
     let dir = tempfile::tempdir().unwrap();
     let jsonl = dir.path().join("out.jsonl");
     let pipeline = pipeline_file(dir.path(), "", &jsonl);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ovstream"))
+    let child = Command::new(env!("CARGO_BIN_EXE_ovstream"))
         .args([
             "run",
             pipeline.to_str().unwrap(),
