@@ -25,6 +25,9 @@ use std::time::Instant;
 
 /// Capacity of the edges between stages (frames). Small: frames are big, latency matters.
 const EDGE_CAPACITY: usize = 4;
+/// Capacity of the `decoded` edge for live sources: only the freshest frame waits for a free
+/// infer request (older ones are dropped), which bounds end-to-end latency under overload.
+const LIVE_DECODED_CAPACITY: usize = 1;
 
 /// What to do with one source.
 #[derive(Debug, Clone, Default)]
@@ -60,7 +63,12 @@ pub fn run(
     for r in requests {
         free_tx.send(r).expect("pool sized for nireq");
     }
-    let (decoded_tx, decoded_rx) = bounded(EDGE_CAPACITY);
+    let decoded_capacity = if source.live {
+        LIVE_DECODED_CAPACITY
+    } else {
+        EDGE_CAPACITY
+    };
+    let (decoded_tx, decoded_rx) = bounded(decoded_capacity);
     // Live sources drop the oldest decoded frame rather than wait (fresh results, bounded
     // latency); files block (every frame processed).
     let preprocess_done = AtomicBool::new(false);
@@ -70,7 +78,7 @@ pub fn run(
     let (detected_tx, detected_rx) = bounded(EDGE_CAPACITY);
     let (rendered_tx, rendered_rx) = bounded(EDGE_CAPACITY);
     let edges = [
-        Edge::new("decoded", EDGE_CAPACITY),
+        Edge::new("decoded", decoded_capacity),
         Edge::new("submitted", nireq),
         Edge::new("inferred", EDGE_CAPACITY),
         Edge::new("detected", EDGE_CAPACITY),
