@@ -211,16 +211,21 @@ fn progress_bar(source: &Source, options: &RunOptions) -> ProgressBar {
         (Some(l), Some(d)) => Some(l.min(d)),
         (l, d) => l.or(d),
     };
-    let bar = match len {
-        Some(n) => ProgressBar::new(n).with_style(
-            ProgressStyle::with_template("{bar:40} {pos}/{len} frames  {per_sec}  eta {eta}")
-                .expect("valid template"),
-        ),
-        None => ProgressBar::new_spinner().with_style(
-            ProgressStyle::with_template("{spinner} {pos} frames  {per_sec}")
-                .expect("valid template"),
-        ),
+    let fps = |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+        let _ = write!(w, "{:.1} FPS", state.per_sec());
     };
+    let template = match len {
+        Some(_) => "{bar:40} {pos}/{len} frames  {fps}  eta {eta}",
+        None => "{spinner} {pos} frames  {fps}",
+    };
+    let style = ProgressStyle::with_template(template)
+        .expect("valid template")
+        .with_key("fps", fps);
+    let bar = match len {
+        Some(n) => ProgressBar::new(n),
+        None => ProgressBar::new_spinner(),
+    }
+    .with_style(style);
     bar.set_draw_target(ProgressDrawTarget::stderr());
     bar
 }
