@@ -4,7 +4,6 @@
 mod common;
 
 use common::*;
-use std::process::Command;
 
 const GOLDEN: &str = "tests/golden/coco_vtest.json";
 const PERSON: u64 = 1;
@@ -89,12 +88,7 @@ fn fetch_stops_on_a_corrupted_tflite() {
     .unwrap();
     let path = dir.path().join("manifest.toml");
     std::fs::write(&path, manifest.replace(good, &"f".repeat(64))).unwrap();
-    let out = Command::new("python3")
-        .arg(root().join("models/fetch"))
-        .args(["--manifest", path.to_str().unwrap(), "--dest"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
+    let out = fetch_models(Some(&path), dir.path(), &[]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("checksum mismatch"), "{err}");

@@ -5,7 +5,6 @@
 mod common;
 
 use common::*;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// 1280x720 at 250 fps: several times what SSDLite does on two cores.
@@ -51,20 +50,13 @@ fn overloaded_live_source_drops_oldest_with_bounded_queues_and_flat_memory() {
     let dir = tempfile::tempdir().unwrap();
     let jsonl = dir.path().join("out.jsonl");
     let pipeline = pipeline_file(dir.path(), "", &jsonl);
-    let child = Command::new(env!("CARGO_BIN_EXE_ovstream"))
-        .args([
-            "run",
-            pipeline.to_str().unwrap(),
-            "--input",
-            OVERLOAD,
-            "--no-progress",
-        ])
-        .current_dir(root())
-        .env("OVSTREAM_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn_ovstream(&[
+        "run",
+        pipeline.to_str().unwrap(),
+        "--input",
+        OVERLOAD,
+        "--no-progress",
+    ]);
     let pid = child.id();
     let started = Instant::now();
     let sample_at = |secs: u64| {
@@ -75,11 +67,7 @@ fn overloaded_live_source_drops_oldest_with_bounded_queues_and_flat_memory() {
     };
     let rss_10 = sample_at(10);
     let rss_60 = sample_at(60);
-    assert!(Command::new("kill")
-        .args(["-INT", &pid.to_string()])
-        .status()
-        .unwrap()
-        .success());
+    interrupt(&child);
     let out = child.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(EXIT_INTERRUPTED), "{err}");

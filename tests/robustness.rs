@@ -4,7 +4,6 @@
 mod common;
 
 use common::*;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const EXIT_INPUT: i32 = 3;
@@ -68,21 +67,14 @@ fn sigint_finalizes_the_mp4_with_every_frame_written() {
     let jsonl = dir.path().join("out.jsonl");
     let mp4 = dir.path().join("out.mp4");
     let pipeline = pipeline_file(dir.path(), "", &jsonl);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ovstream"))
-        .args([
-            "run",
-            pipeline.to_str().unwrap(),
-            "--loop",
-            "--no-progress",
-            "--output",
-        ])
-        .arg(&mp4)
-        .current_dir(root())
-        .env("OVSTREAM_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_ovstream(&[
+        "run",
+        pipeline.to_str().unwrap(),
+        "--loop",
+        "--no-progress",
+        "--output",
+        mp4.to_str().unwrap(),
+    ]);
     // Wait until frames are flowing (the JSON writer has flushed a few blocks).
     let deadline = Instant::now() + Duration::from_secs(60);
     while std::fs::metadata(&jsonl).map_or(0, |m| m.len()) < 32 * 1024 {
@@ -90,11 +82,7 @@ fn sigint_finalizes_the_mp4_with_every_frame_written() {
         assert!(child.try_wait().unwrap().is_none(), "exited early");
         std::thread::sleep(Duration::from_millis(100));
     }
-    let status = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    interrupt(&child);
     let out = child.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(EXIT_INTERRUPTED), "{err}");

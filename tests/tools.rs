@@ -4,7 +4,6 @@
 mod common;
 
 use common::*;
-use std::process::Command;
 
 /// A manifest whose file checksum is wrong must stop `models/fetch` with a clear message and
 /// leave no file behind. The package itself comes from the download cache (offline).
@@ -20,12 +19,7 @@ fn fetch_rejects_a_file_checksum_mismatch() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("manifest.toml");
     std::fs::write(&path, bad).unwrap();
-    let out = Command::new("python3")
-        .arg(root().join("models/fetch"))
-        .args(["--manifest", path.to_str().unwrap(), "--dest"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
+    let out = fetch_models(Some(&path), dir.path(), &[]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("checksum mismatch"), "{err}");
@@ -40,15 +34,8 @@ fn fetch_rejects_a_file_checksum_mismatch() {
 #[test]
 fn fetch_is_idempotent_and_offline_when_cached() {
     let dir = tempfile::tempdir().unwrap();
-    let run = || {
-        Command::new("python3")
-            .arg(root().join("models/fetch"))
-            .arg("--dest")
-            .arg(dir.path())
-            .env("PIP_NO_INDEX", "1") // a second fetch must not need the registry
-            .output()
-            .unwrap()
-    };
+    // A second fetch must not need the registry.
+    let run = || fetch_models(None, dir.path(), &[("PIP_NO_INDEX", "1")]);
     let first = run();
     assert!(
         first.status.success(),

@@ -7,7 +7,7 @@ use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -36,6 +36,38 @@ pub fn ovstream(args: &[&str]) -> Output {
         .env("OVSTREAM_LOG", "warn")
         .output()
         .expect("spawn ovstream")
+}
+
+/// Starts `ovstream ARGS…` in the background (stdout discarded, stderr captured).
+pub fn spawn_ovstream(args: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_ovstream"))
+        .args(args)
+        .current_dir(root())
+        .env("OVSTREAM_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn ovstream")
+}
+
+/// Sends SIGINT, as Ctrl-C would.
+pub fn interrupt(child: &Child) {
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -INT failed");
+}
+
+/// Runs `models/fetch` with an optional manifest into `dest`; `envs` are extra variables.
+pub fn fetch_models(manifest: Option<&Path>, dest: &Path, envs: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new("python3");
+    cmd.arg(root().join("models/fetch"));
+    if let Some(m) = manifest {
+        cmd.arg("--manifest").arg(m);
+    }
+    cmd.arg("--dest").arg(dest).envs(envs.iter().copied());
+    cmd.output().expect("run models/fetch")
 }
 
 pub fn stderr(out: &Output) -> String {
