@@ -3,18 +3,19 @@
 //! properties, compile (with the compiled-model cache), and hand out infer requests.
 
 pub mod library;
+mod request;
+
+pub use request::Request;
 
 use crate::config::{Hint, Precision};
 use crate::error::{Error, Result};
 use openvino::{
-    prepostprocess, CompiledModel, Core, DeviceType, ElementType, InferRequest, InferenceError,
-    InferenceErrorKind, Layout, PartialShape, PropertyKey, RwPropertyKey, Tensor,
+    prepostprocess, CompiledModel, Core, DeviceType, ElementType, InferenceError, Layout,
+    PartialShape, PropertyKey, RwPropertyKey, Tensor,
 };
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// A blocking wait is done in slices of this many ms (a timeout is `RESULT_NOT_READY`).
-const WAIT_SLICE_MS: i64 = 1000;
 /// Used when the device does not report `OPTIMAL_NUMBER_OF_INFER_REQUESTS`.
 const FALLBACK_NIREQ: usize = 2;
 
@@ -225,7 +226,7 @@ impl Engine {
                 let input = req
                     .get_input_tensor()
                     .map_err(|e| Error::openvino("get_input_tensor", e))?;
-                Ok(Request { req, input })
+                Ok(Request::new(req, input))
             })
             .collect()
     }
@@ -236,62 +237,6 @@ impl Engine {
             .get_property(&PropertyKey::Other(key.to_string().into()))
             .ok()
             .map(|s| s.into_owned())
-    }
-}
-
-/// One infer request with its input tensor. Owned by one stage at a time (it moves, it is not
-/// shared): preprocess writes the input and starts it, infer waits and reads the outputs.
-pub struct Request {
-    req: InferRequest,
-    input: Tensor,
-}
-
-impl Request {
-    /// The input tensor's memory: `[1, H, W, 3]` u8 NHWC RGB (see [`InputSpec`]).
-    pub fn input_mut(&mut self) -> Result<&mut [u8]> {
-        self.input
-            .get_raw_data_mut()
-            .map_err(|e| Error::openvino("input tensor data", e))
-    }
-
-    /// Starts inference asynchronously.
-    pub fn start(&mut self) -> Result<()> {
-        self.req
-            .infer_async()
-            .map_err(|e| Error::openvino("start_async", e))
-    }
-
-    /// Blocks until the started inference completes.
-    pub fn wait(&mut self) -> Result<()> {
-        loop {
-            match self.req.wait(WAIT_SLICE_MS) {
-                Ok(()) => return Ok(()),
-                Err(e) if e.kind == InferenceErrorKind::ResultNotReady => continue,
-                Err(e) => return Err(Error::openvino("wait", e)),
-            }
-        }
-    }
-
-    /// Runs inference synchronously.
-    pub fn infer(&mut self) -> Result<()> {
-        self.req.infer().map_err(|e| Error::openvino("infer", e))
-    }
-
-    /// Copies the f32 output tensor `name` into `into` (cleared first).
-    ///
-    /// # Errors
-    /// [`Error::OpenVino`] when there is no such output or it is not f32.
-    pub fn read_output(&self, name: &str, into: &mut Vec<f32>) -> Result<()> {
-        let tensor = self
-            .req
-            .get_tensor(name)
-            .map_err(|e| Error::openvino(format!("output `{name}`"), e))?;
-        let data = tensor
-            .get_data::<f32>()
-            .map_err(|e| Error::openvino(format!("output `{name}` as f32"), e))?;
-        into.clear();
-        into.extend_from_slice(data);
-        Ok(())
     }
 }
 

@@ -4,6 +4,14 @@
 //! the appsink queue fills, the decoder waits). `looping` restarts a file at EOS with a flushing
 //! seek; frame numbers and timestamps keep increasing.
 
+mod damage;
+mod uri;
+
+pub use damage::Damage;
+use damage::GapDetector;
+use uri::test_pattern_head;
+pub use uri::{input_uri, TEST_SCHEME};
+
 use crate::error::{Error, Result};
 use crate::frame::Frame;
 use crate::pipeline::stats::{DropOldest, Edge};
@@ -12,7 +20,6 @@ use gstreamer as gst;
 use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
 use gstreamer_video as gst_video;
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
@@ -26,87 +33,6 @@ const OPEN_TIMEOUT: gst::ClockTime = gst::ClockTime::from_seconds(20);
 /// Buffers the appsink may hold before it blocks the decoder.
 const APPSINK_MAX_BUFFERS: u32 = 2;
 
-/// Live test pattern scheme: `test://?pattern=ball&fps=30&width=640&height=480` (every key
-/// optional), `videotestsrc is-live=true`: the camera stand-in for demos and tests.
-pub const TEST_SCHEME: &str = "test://";
-
-/// The source elements for a `test://` URI's query (after the scheme).
-fn test_pattern_head(query: &str) -> std::result::Result<String, String> {
-    let (mut pattern, mut fps, mut width, mut height) = ("ball".to_string(), 30u32, 640u32, 480u32);
-    for pair in query
-        .trim_start_matches('?')
-        .split('&')
-        .filter(|p| !p.is_empty())
-    {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let number = || {
-            value
-                .parse::<u32>()
-                .ok()
-                .filter(|v| *v > 0)
-                .ok_or_else(|| format!("`{key}` must be a positive integer, got `{value}`"))
-        };
-        match key {
-            "pattern"
-                if !value.is_empty()
-                    && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') =>
-            {
-                pattern = value.to_string()
-            }
-            "pattern" => return Err(format!("bad pattern `{value}`")),
-            "fps" => fps = number()?,
-            "width" => width = number()?,
-            "height" => height = number()?,
-            other => {
-                return Err(format!(
-                    "unknown key `{other}` (known: pattern, fps, width, height)"
-                ))
-            }
-        }
-    }
-    Ok(format!(
-        "videotestsrc is-live=true pattern={pattern} ! \
-         video/x-raw,width={width},height={height},framerate={fps}/1"
-    ))
-}
-
-/// Turns a path or URI into a URI; a path must exist.
-///
-/// # Errors
-/// [`Error::Input`] when a path does not exist or is not a file.
-pub fn input_uri(input: &str) -> Result<String> {
-    let has_scheme = input.split_once("://").is_some_and(|(scheme, _)| {
-        !scheme.is_empty()
-            && scheme
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
-    });
-    if has_scheme {
-        return Ok(input.to_string());
-    }
-    let path = Path::new(input);
-    if !path.is_file() {
-        return Err(Error::Input {
-            uri: input.to_string(),
-            message: if path.exists() {
-                "not a regular file".into()
-            } else {
-                "no such file".into()
-            },
-        });
-    }
-    let abs = path.canonicalize().map_err(|e| Error::Input {
-        uri: input.to_string(),
-        message: e.to_string(),
-    })?;
-    gst::glib::filename_to_uri(&abs, None)
-        .map(|u| u.to_string())
-        .map_err(|e| Error::Input {
-            uri: input.to_string(),
-            message: e.to_string(),
-        })
-}
-
 /// An opened (prerolled) decoding pipeline.
 pub struct Source {
     pub uri: String,
@@ -117,77 +43,6 @@ pub struct Source {
     /// A live source (camera, RTSP, test pattern): it cannot be paused, so the pipeline drops
     /// the oldest frame instead of blocking it. Files are not live: they get back-pressure.
     pub live: bool,
-}
-
-/// Most damage events kept verbatim; the rest are only counted.
-const MAX_DAMAGE_EVENTS: usize = 10;
-
-/// Problems that did not stop decoding but lost or damaged frames: gaps in the timestamps
-/// (frames the demuxer/decoder dropped on corrupt data) and GStreamer warnings, each with the
-/// position where it happened.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Damage {
-    pub events: Vec<String>,
-    /// Events beyond [`MAX_DAMAGE_EVENTS`].
-    pub more: usize,
-    /// Frames missing according to the timestamps.
-    pub lost_frames: u64,
-}
-
-impl Damage {
-    pub fn is_empty(&self) -> bool {
-        self.events.is_empty()
-    }
-
-    fn push(&mut self, event: String) {
-        if self.events.len() < MAX_DAMAGE_EVENTS {
-            self.events.push(event);
-        } else {
-            self.more += 1;
-        }
-    }
-
-    /// One line: lost frames and every event (with positions).
-    pub fn describe(&self) -> String {
-        let more = if self.more > 0 {
-            format!("; and {} more", self.more)
-        } else {
-            String::new()
-        };
-        format!(
-            "damaged input, about {} frame(s) lost: {}{more}",
-            self.lost_frames,
-            self.events.join("; ")
-        )
-    }
-}
-
-/// Expects each frame to start where the previous one ended; a later start is a gap.
-#[derive(Debug, Default)]
-struct GapDetector {
-    expected: Option<(u64, u64)>, // (next pts, frame duration), raw stream time in ns
-}
-
-impl GapDetector {
-    /// Checks a frame with raw `pts` and `duration`; returns the frames missing before it.
-    fn check(&mut self, pts: u64, duration: Option<u64>) -> Option<(u64, u64)> {
-        let gap = match self.expected {
-            Some((next, dur)) if dur > 0 && pts > next + dur / 2 => Some((
-                next,
-                ((pts - next) as f64 / dur as f64).round().max(1.0) as u64,
-            )),
-            _ => None,
-        };
-        self.expected = duration
-            .filter(|d| *d > 0)
-            .map(|d| (pts + d, d))
-            .or(self.expected.map(|(_, d)| (pts + d, d)));
-        gap
-    }
-
-    fn reset(&mut self) {
-        self.expected = None;
-    }
 }
 
 /// How to play a source.
@@ -470,32 +325,4 @@ pub fn first_frame(input: &str) -> Result<Frame> {
         info,
         arrival: Instant::now(),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const D: u64 = 100_000_000;
-
-    #[test]
-    fn gap_detector_counts_missing_frames() {
-        let mut g = GapDetector::default();
-        assert_eq!(g.check(0, Some(D)), None);
-        assert_eq!(g.check(D, Some(D)), None);
-        assert_eq!(g.check(5 * D, Some(D)), Some((2 * D, 3)));
-        assert_eq!(g.check(6 * D, None), None, "duration carried over");
-        g.reset();
-        assert_eq!(g.check(0, Some(D)), None, "loop restart is not a gap");
-    }
-
-    #[test]
-    fn damage_keeps_the_first_events_and_counts_the_rest() {
-        let mut d = Damage::default();
-        for i in 0..MAX_DAMAGE_EVENTS + 3 {
-            d.push(format!("e{i}"));
-        }
-        assert_eq!(d.events.len(), MAX_DAMAGE_EVENTS);
-        assert!(d.describe().ends_with("and 3 more"));
-    }
 }

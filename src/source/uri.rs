@@ -1,0 +1,124 @@
+//! Inputs by URI: file paths become `file://` URIs; `test://` is the live test pattern.
+
+use crate::error::{Error, Result};
+use gstreamer as gst;
+use std::path::Path;
+
+/// Live test pattern scheme: `test://?pattern=ball&fps=30&width=640&height=480` (every key
+/// optional), `videotestsrc is-live=true`: the camera stand-in for demos and tests.
+pub const TEST_SCHEME: &str = "test://";
+
+/// The source elements for a `test://` URI's query (after the scheme).
+pub(crate) fn test_pattern_head(query: &str) -> std::result::Result<String, String> {
+    let (mut pattern, mut fps, mut width, mut height) = ("ball".to_string(), 30u32, 640u32, 480u32);
+    for pair in query
+        .trim_start_matches('?')
+        .split('&')
+        .filter(|p| !p.is_empty())
+    {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let number = || {
+            value
+                .parse::<u32>()
+                .ok()
+                .filter(|v| *v > 0)
+                .ok_or_else(|| format!("`{key}` must be a positive integer, got `{value}`"))
+        };
+        match key {
+            "pattern"
+                if !value.is_empty()
+                    && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') =>
+            {
+                pattern = value.to_string()
+            }
+            "pattern" => return Err(format!("bad pattern `{value}`")),
+            "fps" => fps = number()?,
+            "width" => width = number()?,
+            "height" => height = number()?,
+            other => {
+                return Err(format!(
+                    "unknown key `{other}` (known: pattern, fps, width, height)"
+                ))
+            }
+        }
+    }
+    Ok(format!(
+        "videotestsrc is-live=true pattern={pattern} ! \
+         video/x-raw,width={width},height={height},framerate={fps}/1"
+    ))
+}
+
+/// Turns a path or URI into a URI; a path must exist.
+///
+/// # Errors
+/// [`Error::Input`] when a path does not exist or is not a file.
+pub fn input_uri(input: &str) -> Result<String> {
+    let has_scheme = input.split_once("://").is_some_and(|(scheme, _)| {
+        !scheme.is_empty()
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+    });
+    if has_scheme {
+        return Ok(input.to_string());
+    }
+    let path = Path::new(input);
+    if !path.is_file() {
+        return Err(Error::Input {
+            uri: input.to_string(),
+            message: if path.exists() {
+                "not a regular file".into()
+            } else {
+                "no such file".into()
+            },
+        });
+    }
+    let abs = path.canonicalize().map_err(|e| Error::Input {
+        uri: input.to_string(),
+        message: e.to_string(),
+    })?;
+    gst::glib::filename_to_uri(&abs, None)
+        .map(|u| u.to_string())
+        .map_err(|e| Error::Input {
+            uri: input.to_string(),
+            message: e.to_string(),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_pattern_defaults_and_overrides() {
+        let head = test_pattern_head("").unwrap();
+        assert!(
+            head.contains("pattern=ball") && head.contains("framerate=30/1"),
+            "{head}"
+        );
+        let head = test_pattern_head("?pattern=smpte&fps=5&width=320&height=240").unwrap();
+        assert!(
+            head.contains("pattern=smpte") && head.contains("width=320,height=240"),
+            "{head}"
+        );
+        assert!(test_pattern_head("?fps=0").is_err());
+        assert!(test_pattern_head("?colour=red")
+            .unwrap_err()
+            .contains("colour"));
+        assert!(test_pattern_head("?pattern=a b").is_err());
+    }
+
+    #[test]
+    fn uris_pass_through_and_missing_paths_fail() {
+        assert_eq!(
+            input_uri("rtsp://127.0.0.1:8554/cam").unwrap(),
+            "rtsp://127.0.0.1:8554/cam"
+        );
+        assert_eq!(input_uri("test://?fps=5").unwrap(), "test://?fps=5");
+        let err = input_uri("/no/such/file.mp4").unwrap_err().to_string();
+        assert!(
+            err.contains("/no/such/file.mp4") && err.contains("no such file"),
+            "{err}"
+        );
+    }
+}
