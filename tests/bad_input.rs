@@ -86,3 +86,20 @@ fn unknown_class_in_filter() {
     let out = run_with(&["--classes", "unicorn"]);
     assert_fails(&out, EXIT_MODEL, &["unicorn"]);
 }
+
+/// A decoder GStreamer cannot find (ranked out here, as if gstreamer1.0-libav were not
+/// installed) is named, with the Debian package that provides it.
+#[test]
+fn missing_decoder_names_the_debian_package() {
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = pipeline_file(dir.path(), "", &dir.path().join("out.jsonl"));
+    let out = ovstream_with_env(
+        &["run", pipeline.to_str().unwrap(), "--no-progress"],
+        &[("GST_PLUGIN_FEATURE_RANK", "avdec_msmpeg4:NONE")],
+    );
+    assert_fails(
+        &out,
+        EXIT_INPUT,
+        &["vtest.avi", "missing a plug-in", "gstreamer1.0-libav"],
+    );
+}

@@ -5,6 +5,7 @@
 //! seek; frame numbers and timestamps keep increasing.
 
 mod damage;
+mod plugins;
 mod uri;
 
 pub use damage::Damage;
@@ -145,11 +146,19 @@ impl Source {
     fn input_error(&self, err: &gst::message::Error) -> Error {
         let debug = err
             .debug()
-            .map(|d| format!(" ({})", d.as_str().lines().last().unwrap_or("")))
+            .map(|d| d.as_str().to_string())
             .unwrap_or_default();
+        let detail = debug.lines().last().unwrap_or("");
+        let mut message = err.error().to_string();
+        if !detail.is_empty() {
+            message.push_str(&format!(" ({detail})"));
+        }
+        if err.error().matches(gst::CoreError::MissingPlugin) {
+            message.push_str(&format!("; {}", plugins::debian_package_hint(detail)));
+        }
         Error::Input {
             uri: self.uri.clone(),
-            message: format!("{}{debug}", err.error()),
+            message,
         }
     }
 

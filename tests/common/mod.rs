@@ -30,10 +30,16 @@ pub fn vtest() -> PathBuf {
 
 /// Runs `ovstream ARGS…` from the repository root.
 pub fn ovstream(args: &[&str]) -> Output {
+    ovstream_with_env(args, &[])
+}
+
+/// Same, with extra environment variables.
+pub fn ovstream_with_env(args: &[&str], envs: &[(&str, &str)]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_ovstream"))
         .args(args)
         .current_dir(root())
         .env("OVSTREAM_LOG", "warn")
+        .envs(envs.iter().copied())
         .output()
         .expect("spawn ovstream")
 }
