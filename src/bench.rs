@@ -120,6 +120,7 @@ pub fn run(
             looping: true,
             limit: Some(limit),
             progress: false,
+            ..RunOptions::default()
         };
         let summary = pipeline::run(
             source,

@@ -35,6 +35,12 @@ pub struct SourceConfig {
     /// Stop after this many frames.
     #[serde(default)]
     pub limit: Option<u64>,
+    /// Live sources: seconds without a frame before the source is restarted (default 5).
+    #[serde(default)]
+    pub stall_timeout: Option<f64>,
+    /// Live sources: give up after this many reconnects in a row (default: never).
+    #[serde(default)]
+    pub max_reconnects: Option<u32>,
 }
 
 /// OpenVINO performance hint (`PERFORMANCE_HINT`).
@@ -199,6 +205,13 @@ impl PipelineConfig {
                 "detect.threshold = {} is outside [0, 1]",
                 self.detect.threshold
             ));
+        }
+        if self
+            .source
+            .stall_timeout
+            .is_some_and(|t| !(t.is_finite() && t > 0.0))
+        {
+            return bad("source.stall_timeout must be a positive number of seconds".into());
         }
         if self.model.nireq == Some(0) {
             return bad("model.nireq must be at least 1".into());

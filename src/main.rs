@@ -7,6 +7,7 @@ use ovstream::detector::{sinks_from_config, Detector};
 use ovstream::error::{exit_code, Error};
 use ovstream::manifest::{FetchState, Manifest};
 use ovstream::pipeline::{self, RunOptions};
+use ovstream::source::supervise::{Supervision, DEFAULT_STALL_TIMEOUT};
 use ovstream::source::Source;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -109,6 +110,9 @@ struct RunArgs {
     /// Restart the file at EOS.
     #[arg(long = "loop")]
     looping: bool,
+    /// Live sources: give up after N reconnects in a row (default: retry forever).
+    #[arg(long)]
+    max_reconnects: Option<u32>,
     /// No progress bar.
     #[arg(long)]
     no_progress: bool,
@@ -205,6 +209,7 @@ fn run(args: &RunArgs, lib: Option<&Path>) -> anyhow::Result<i32> {
     config.output.display |= args.display;
     config.source.looping |= args.looping;
     config.source.limit = args.limit.or(config.source.limit);
+    config.source.max_reconnects = args.max_reconnects.or(config.source.max_reconnects);
 
     // Open the input first: a bad input fails before the (slow) model compile.
     let source = Source::open(&config.source.input)?;
@@ -223,6 +228,14 @@ fn run(args: &RunArgs, lib: Option<&Path>) -> anyhow::Result<i32> {
         looping: config.source.looping,
         limit: config.source.limit,
         progress: !args.no_progress && std::io::stderr().is_terminal(),
+        supervision: Supervision {
+            stall_timeout: config
+                .source
+                .stall_timeout
+                .map_or(DEFAULT_STALL_TIMEOUT, Duration::from_secs_f64),
+            max_reconnects: config.source.max_reconnects,
+            ..Supervision::default()
+        },
     };
     let summary = pipeline::run(
         source,

@@ -15,7 +15,7 @@ use crate::adapters::ssd::SsdAdapter;
 use crate::engine::Engine;
 use crate::error::Result;
 use crate::sink::Sinks;
-use crate::source::{Playback, Source, SourceEnd};
+use crate::source::{self, supervise, Playback, Source, SourceEnd};
 use crate::{infer, overlay, postprocess, preprocess, sink};
 use crossbeam::channel::bounded;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -38,6 +38,8 @@ pub struct RunOptions {
     pub limit: Option<u64>,
     /// Show a progress bar on a terminal.
     pub progress: bool,
+    /// Reconnect policy for live sources.
+    pub supervision: supervise::Supervision,
 }
 
 /// Runs `source` through `engine` and `adapter` into `sinks` until EOS, `limit` or `stop`.
@@ -73,6 +75,7 @@ pub fn run(
     // latency); files block (every frame processed).
     let preprocess_done = AtomicBool::new(false);
     let drop_rx = source.live.then(|| decoded_rx.clone());
+    let live = source.live;
     let (submitted_tx, submitted_rx) = bounded(nireq);
     let (inferred_tx, inferred_rx) = bounded(EDGE_CAPACITY);
     let (detected_tx, detected_rx) = bounded(EDGE_CAPACITY);
@@ -114,12 +117,19 @@ pub fn run(
                 source_id: 0,
                 looping: options.looping,
                 limit: options.limit,
+                stall_timeout: None,
             };
             let oldest = drop_rx.as_ref().map(|rx| DropOldest {
                 rx,
                 consumer_done: preprocess_done,
             });
-            let result = source.run(playback, &decoded_tx, oldest.as_ref(), &edges[0], stop);
+            let out = source::Output {
+                decoded_tx: &decoded_tx,
+                drop_oldest: oldest.as_ref(),
+                edge: &edges[0],
+                stop,
+            };
+            let result = supervise::run(source, playback, &options.supervision, &out);
             drop(decoded_tx); // EOS downstream
             result
         });
@@ -194,8 +204,13 @@ pub fn run(
             .filter(|e| e.name != "rendered" || draw)
             .map(Into::into)
             .collect(),
-        interrupted: report.end == SourceEnd::Stopped,
-        damage: (!report.damage.is_empty()).then(|| report.damage.describe()),
+        interrupted: report.report.end == SourceEnd::Stopped,
+        // A file that lost frames is an input error; a live stream that lost some on the
+        // network is logged (warning) and keeps its exit code.
+        damage: (!live && !report.report.damage.is_empty())
+            .then(|| report.report.damage.describe()),
+        reconnects: report.reconnects,
+        health: report.health.to_string(),
     })
 }
 

@@ -163,6 +163,9 @@ pub struct Summary {
     pub interrupted: bool,
     /// Decode problems that lost frames without stopping the stream (see `source::Damage`).
     pub damage: Option<String>,
+    /// Times a live source was reopened, and its health at the end.
+    pub reconnects: u32,
+    pub health: String,
 }
 
 impl fmt::Display for Summary {
@@ -182,6 +185,13 @@ impl fmt::Display for Summary {
                 ""
             }
         )?;
+        if self.reconnects > 0 {
+            writeln!(
+                f,
+                "  source: {} reconnect(s), {} at the end",
+                self.reconnects, self.health
+            )?;
+        }
         writeln!(f, "  stage latency (ms)      p50      p99   frames")?;
         for s in &self.stages {
             writeln!(

@@ -6,6 +6,7 @@
 
 mod damage;
 mod plugins;
+pub mod supervise;
 mod uri;
 
 pub use damage::Damage;
@@ -55,6 +56,38 @@ pub struct Playback {
     pub looping: bool,
     /// Stop after this many frames.
     pub limit: Option<u64>,
+    /// A live source with no frame for this long has stalled (an error; the supervisor
+    /// reconnects). `None`: never.
+    pub stall_timeout: Option<std::time::Duration>,
+}
+
+/// Where the frame numbering and timestamps stand; it outlives one connection, so they keep
+/// increasing across loops and reconnects.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Cursor {
+    /// Number of the next frame.
+    pub seq: u64,
+    /// Added to the stream's own timestamps.
+    pub pts_offset: u64,
+    /// End (pts + duration) of the last frame sent, in output time.
+    pub last_end: u64,
+    /// PTS of the last frame sent, in output time.
+    pub last_pts: Option<u64>,
+    /// Live sources: output time is time since this instant (set at the first connection),
+    /// so timestamps increase across reconnects and outages show as gaps; stream timestamps
+    /// from the network are not trusted to be monotonic.
+    pub epoch: Option<Instant>,
+}
+
+/// Where a source sends its frames; fixed across reconnects.
+#[derive(Clone, Copy)]
+pub struct Output<'a> {
+    pub decoded_tx: &'a Sender<Frame>,
+    /// Live sources: drop the oldest queued frame instead of blocking.
+    pub drop_oldest: Option<&'a DropOldest<'a, Frame>>,
+    pub edge: &'a Edge,
+    /// Raised on SIGINT: stop after the current frame.
+    pub stop: &'a AtomicBool,
 }
 
 /// How a source run ended, and what was wrong with the input on the way.
@@ -67,8 +100,10 @@ pub struct SourceReport {
 /// How a source run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SourceEnd {
-    /// End of stream (or `limit` reached).
+    /// End of stream.
     Eos,
+    /// `limit` frames were produced.
+    Limit,
     /// The stop flag was raised (SIGINT).
     Stopped,
     /// Downstream closed its channel (it failed or finished early).
@@ -184,17 +219,16 @@ impl Source {
     pub fn run(
         self,
         playback: Playback,
-        decoded_tx: &Sender<Frame>,
-        drop_oldest: Option<&DropOldest<'_, Frame>>,
-        edge: &Edge,
-        stop: &AtomicBool,
+        cursor: &mut Cursor,
+        out: &Output,
+        on_first_frame: &mut dyn FnMut(),
     ) -> Result<SourceReport> {
         self.pipeline
             .set_state(gst::State::Playing)
             .map_err(|e| Error::gst("source start", e))?;
         tracing::info!(uri = %self.uri, "source started");
         let mut damage = Damage::default();
-        let result = self.pull_loop(playback, decoded_tx, drop_oldest, edge, stop, &mut damage);
+        let result = self.pull_loop(playback, cursor, out, on_first_frame, &mut damage);
         let _ = self.pipeline.set_state(gst::State::Null);
         tracing::info!(uri = %self.uri, ?result, "source stopped");
         if !damage.is_empty() {
@@ -209,24 +243,41 @@ impl Source {
             source_id,
             looping,
             limit,
+            stall_timeout,
         }: Playback,
-        decoded_tx: &Sender<Frame>,
-        drop_oldest: Option<&DropOldest<'_, Frame>>,
-        edge: &Edge,
-        stop: &AtomicBool,
+        cursor: &mut Cursor,
+        out: &Output,
+        on_first_frame: &mut dyn FnMut(),
         damage: &mut Damage,
     ) -> Result<SourceEnd> {
+        let Output {
+            decoded_tx,
+            drop_oldest,
+            edge,
+            stop,
+        } = *out;
+        let mut first = true;
         let bus = self.pipeline.bus().expect("pipeline has a bus");
         let mut gaps = GapDetector::default();
-        let mut seq = 0u64;
-        let mut pts_offset = 0u64;
-        let mut last_end = 0u64;
+        // A new connection starts its own timestamps at zero: continue after the last frame.
+        cursor.pts_offset = cursor.last_end;
+        let mut last_frame = Instant::now();
         loop {
+            let seq = cursor.seq;
             if stop.load(Ordering::Relaxed) {
                 return Ok(SourceEnd::Stopped);
             }
             if limit.is_some_and(|l| seq >= l) {
-                return Ok(SourceEnd::Eos);
+                return Ok(SourceEnd::Limit);
+            }
+            if let Some(t) = stall_timeout.filter(|t| last_frame.elapsed() > *t) {
+                return Err(Error::Input {
+                    uri: self.uri.clone(),
+                    message: format!(
+                        "stalled: no frame for {} s after frame {seq}",
+                        t.as_secs_f64()
+                    ),
+                });
             }
             while let Some(msg) = bus.pop_filtered(&[gst::MessageType::Warning]) {
                 if let gst::MessageView::Warning(w) = msg.view() {
@@ -249,7 +300,7 @@ impl Source {
             let Some(sample) = self.appsink.try_pull_sample(PULL_TIMEOUT) else {
                 if self.appsink.is_eos() {
                     if looping && seq > 0 {
-                        pts_offset = last_end;
+                        cursor.pts_offset = cursor.last_end;
                         gaps.reset();
                         self.pipeline
                             .seek_simple(
@@ -281,8 +332,28 @@ impl Source {
                     seq.saturating_sub(1)
                 ));
             }
-            let pts = pts_offset + raw_pts;
-            last_end = pts + buffer.duration().map_or(0, |d| d.nseconds());
+            let pts = match (self.live, cursor.epoch) {
+                (true, Some(epoch)) => epoch.elapsed().as_nanos() as u64,
+                (true, None) => {
+                    cursor.epoch = Some(Instant::now());
+                    0
+                }
+                (false, _) => cursor.pts_offset + raw_pts,
+            };
+            let pts = cursor.last_pts.map_or(pts, |last| pts.max(last + 1));
+            cursor.last_pts = Some(pts);
+            // Live streams (RTSP) often carry no duration: use the caps' frame interval, so the
+            // next connection's first frame lands after this one.
+            let duration = buffer.duration().map(|d| d.nseconds()).unwrap_or_else(|| {
+                let fps = info.fps();
+                if fps.numer() > 0 {
+                    1_000_000_000 * fps.denom() as u64 / fps.numer() as u64
+                } else {
+                    1
+                }
+            });
+            cursor.last_end = pts + duration.max(1);
+            last_frame = Instant::now();
             let frame = Frame {
                 source_id,
                 seq,
@@ -298,7 +369,11 @@ impl Source {
             if sent.is_err() {
                 return Ok(SourceEnd::DownstreamClosed);
             }
-            seq += 1;
+            if first {
+                first = false;
+                on_first_frame();
+            }
+            cursor.seq += 1;
         }
     }
 }

@@ -1,0 +1,166 @@
+//! Supervision of live sources: a live source that errors, ends or stalls is torn down and
+//! opened again with exponential backoff; frame numbers and timestamps continue (the
+//! [`Cursor`] outlives each connection). Files run once: their end is the end.
+
+use super::{Cursor, Output, Playback, Source, SourceEnd, SourceReport};
+use crate::error::{Error, Result};
+use std::fmt;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+/// Default time without a frame after which a live source counts as stalled.
+pub const DEFAULT_STALL_TIMEOUT: Duration = Duration::from_secs(5);
+/// First reconnect delay; doubles up to [`DEFAULT_BACKOFF_MAX`].
+pub const DEFAULT_BACKOFF_INITIAL: Duration = Duration::from_secs(1);
+pub const DEFAULT_BACKOFF_MAX: Duration = Duration::from_secs(30);
+/// Streaming this long resets the backoff and the reconnect count.
+pub const DEFAULT_HEALTHY_AFTER: Duration = Duration::from_secs(60);
+/// Granularity of the interruptible backoff sleep.
+const SLEEP_STEP: Duration = Duration::from_millis(100);
+
+/// Reconnect policy for live sources.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Supervision {
+    pub stall_timeout: Duration,
+    pub backoff_initial: Duration,
+    pub backoff_max: Duration,
+    pub healthy_after: Duration,
+    /// Give up after this many reconnects in a row; `None`: never.
+    pub max_reconnects: Option<u32>,
+}
+
+impl Default for Supervision {
+    fn default() -> Self {
+        Supervision {
+            stall_timeout: DEFAULT_STALL_TIMEOUT,
+            backoff_initial: DEFAULT_BACKOFF_INITIAL,
+            backoff_max: DEFAULT_BACKOFF_MAX,
+            healthy_after: DEFAULT_HEALTHY_AFTER,
+            max_reconnects: None,
+        }
+    }
+}
+
+/// Health of a source, logged on every change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Health {
+    Starting,
+    Streaming,
+    Reconnecting,
+    Failed,
+}
+
+impl fmt::Display for Health {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Health::Starting => "starting",
+            Health::Streaming => "streaming",
+            Health::Reconnecting => "reconnecting",
+            Health::Failed => "failed",
+        })
+    }
+}
+
+/// What a supervised run adds to the last connection's report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SupervisedReport {
+    pub report: SourceReport,
+    pub reconnects: u32,
+    pub health: Health,
+}
+
+fn set_health(uri: &str, health: &mut Health, next: Health, why: &str) {
+    // Every reconnect attempt is logged, not only the change into that state.
+    if *health != next || next == Health::Reconnecting {
+        tracing::info!(uri, from = %health, to = %next, "{why}");
+        eprintln!(
+            "source {uri}: {next}{}",
+            if why.is_empty() {
+                String::new()
+            } else {
+                format!(" ({why})")
+            }
+        );
+        *health = next;
+    }
+}
+
+/// Runs `first` (already opened); a live source is reopened from its URI whenever it errors,
+/// ends or stalls, until `stop`, downstream closing, `limit`, or `max_reconnects` in a row.
+///
+/// # Errors
+/// A file's error as it is; for a live source, the last error once `max_reconnects` is spent.
+pub fn run(
+    first: Source,
+    playback: Playback,
+    policy: &Supervision,
+    out: &Output,
+) -> Result<SupervisedReport> {
+    let uri = first.uri.clone();
+    let live = first.live;
+    let mut health = Health::Starting;
+    let mut cursor = Cursor::default();
+    let mut playback = playback;
+    if live {
+        playback.stall_timeout = Some(policy.stall_timeout);
+    }
+    let mut next = Some(first);
+    let mut reconnects = 0u32;
+    let mut backoff = policy.backoff_initial;
+    loop {
+        let attempt = match next.take() {
+            Some(source) => Ok(source),
+            None => Source::open(&uri),
+        };
+        let started = Instant::now();
+        let result = attempt.and_then(|source| {
+            let mut streaming = || set_health(&uri, &mut health, Health::Streaming, "");
+            source.run(playback, &mut cursor, out, &mut streaming)
+        });
+        let why = match result {
+            Ok(report) if !live || report.end != SourceEnd::Eos => {
+                return Ok(SupervisedReport {
+                    report,
+                    reconnects,
+                    health,
+                });
+            }
+            Ok(_) => "end of stream".to_string(),
+            Err(err) if !live => return Err(err),
+            Err(err) => err.to_string(),
+        };
+        if started.elapsed() >= policy.healthy_after {
+            reconnects = 0;
+            backoff = policy.backoff_initial;
+        }
+        if policy.max_reconnects.is_some_and(|m| reconnects >= m) {
+            set_health(&uri, &mut health, Health::Failed, &why);
+            return Err(Error::Input {
+                uri,
+                message: format!("gave up after {reconnects} reconnect(s): {why}"),
+            });
+        }
+        reconnects += 1;
+        set_health(
+            &uri,
+            &mut health,
+            Health::Reconnecting,
+            &format!("{why}; retry in {} s", backoff.as_secs_f64()),
+        );
+        let wake = Instant::now() + backoff;
+        while Instant::now() < wake {
+            if out.stop.load(Ordering::Relaxed) {
+                return Ok(SupervisedReport {
+                    report: SourceReport {
+                        end: SourceEnd::Stopped,
+                        damage: Default::default(),
+                    },
+                    reconnects,
+                    health,
+                });
+            }
+            std::thread::sleep(SLEEP_STEP);
+        }
+        backoff = (backoff * 2).min(policy.backoff_max);
+    }
+}

@@ -1,0 +1,214 @@
+//! RTSP input against a real loopback server (gstreamer-rtsp-server on 127.0.0.1): the server
+//! is stopped mid-stream and started again 3 s later; ovstream reconnects and keeps numbering.
+
+mod common;
+
+use common::*;
+use gstreamer as gst;
+use gstreamer::glib;
+use gstreamer_rtsp_server as rtsp;
+use gstreamer_rtsp_server::prelude::*;
+use std::time::{Duration, Instant};
+
+const EXIT_INTERRUPTED: i32 = 130;
+/// A live camera stand-in: 320x240 at 15 fps, H.264 over RTP.
+const MEDIA: &str = "( videotestsrc is-live=true pattern=ball ! \
+    video/x-raw,width=320,height=240,framerate=15/1 ! \
+    x264enc tune=zerolatency speed-preset=ultrafast key-int-max=15 ! rtph264pay name=pay0 pt=96 )";
+
+/// An RTSP server on 127.0.0.1 with its own GLib main loop thread.
+struct Server {
+    server: rtsp::RTSPServer,
+    context: glib::MainContext,
+    main_loop: glib::MainLoop,
+    source: Option<glib::SourceId>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Server {
+    fn start(port: u16) -> Server {
+        gst::init().unwrap();
+        let server = rtsp::RTSPServer::new();
+        server.set_address("127.0.0.1");
+        server.set_service(&port.to_string());
+        let factory = rtsp::RTSPMediaFactory::new();
+        factory.set_launch(MEDIA);
+        factory.set_shared(true);
+        server.mount_points().unwrap().add_factory("/cam", factory);
+        let context = glib::MainContext::new();
+        let main_loop = glib::MainLoop::new(Some(&context), false);
+        let source = Some(server.attach(Some(&context)).expect("RTSP server listens"));
+        let ml = main_loop.clone();
+        let ctx = context.clone();
+        let thread = Some(std::thread::spawn(move || {
+            ctx.with_thread_default(|| ml.run()).unwrap();
+        }));
+        Server {
+            server,
+            context,
+            main_loop,
+            source,
+            thread,
+        }
+    }
+
+    /// Stops listening and drops every client session, as a camera that reboots.
+    fn stop(&mut self) {
+        if let Some(id) = self.source.take() {
+            if let Some(source) = self.context.find_source_by_id(&id) {
+                source.destroy();
+            }
+        }
+        let server = self.server.clone();
+        self.context.invoke(move || {
+            server.client_filter(Some(&mut |_, _| rtsp::RTSPFilterResult::Remove));
+        });
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    fn resume(&mut self) {
+        self.source = Some(
+            self.server
+                .attach(Some(&self.context))
+                .expect("listen again"),
+        );
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+        self.main_loop.quit();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn line_count(path: &std::path::Path) -> usize {
+    std::fs::read_to_string(path).map_or(0, |t| t.lines().count())
+}
+
+fn wait_for_lines(path: &std::path::Path, at_least: usize, within: Duration) {
+    let deadline = Instant::now() + within;
+    while line_count(path) < at_least {
+        assert!(
+            Instant::now() < deadline,
+            "fewer than {at_least} lines in {within:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn rtsp_source_reconnects_after_the_server_restarts() {
+    let port = free_port();
+    let mut server = Server::start(port);
+    let uri = format!("rtsp://127.0.0.1:{port}/cam");
+    let dir = tempfile::tempdir().unwrap();
+    let jsonl = dir.path().join("out.jsonl");
+    let pipeline = pipeline_file(dir.path(), "", &jsonl);
+    let child = spawn_ovstream(&[
+        "run",
+        pipeline.to_str().unwrap(),
+        "--input",
+        &uri,
+        "--no-progress",
+    ]);
+    wait_for_lines(&jsonl, 1, Duration::from_secs(60));
+    // JSON lines are buffered: wait for a real amount of streaming, then take the camera down.
+    std::thread::sleep(Duration::from_secs(4));
+    server.stop();
+    let before_restart = line_count(&jsonl);
+    std::thread::sleep(Duration::from_secs(3));
+    server.resume();
+    // Frames after the restart: the reconnect (backoff 1 s, 2 s, …) must bring more in.
+    std::thread::sleep(Duration::from_secs(15));
+    interrupt(&child);
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(EXIT_INTERRUPTED), "{err}");
+    assert!(
+        err.contains("reconnecting"),
+        "a reconnect was logged: {err}"
+    );
+    assert!(
+        err.contains("reconnect(s)"),
+        "summary counts reconnects: {err}"
+    );
+
+    let lines = read_jsonl(&jsonl);
+    let frames: Vec<u64> = lines.iter().map(|l| l["frame"].as_u64().unwrap()).collect();
+    let ts: Vec<u64> = lines
+        .iter()
+        .map(|l| l["timestamp"].as_u64().unwrap())
+        .collect();
+    assert!(
+        frames.windows(2).all(|w| w[1] > w[0]),
+        "frame numbers increase"
+    );
+    let back = ts.windows(2).position(|w| w[1] <= w[0]);
+    assert!(
+        back.is_none(),
+        "timestamps increase across the reconnect: {:?}",
+        back.map(|i| &lines[i.saturating_sub(1)..(i + 3).min(lines.len())])
+    );
+    let gap = ts.windows(2).map(|w| w[1] - w[0]).max().unwrap();
+    assert!(
+        gap > 2_000_000_000,
+        "the ~3 s outage shows as a timestamp gap: {gap} ns"
+    );
+    // 15 fps for 15 s after the restart, minus the reconnect backoff; the JSON writer
+    // buffers a few dozen lines, so the margin is wide.
+    assert!(
+        lines.len() > before_restart + 60,
+        "frames after the restart: {} before, {} at the end",
+        before_restart,
+        lines.len()
+    );
+}
+
+#[test]
+fn unreachable_rtsp_url_retries_then_fails_after_max_reconnects() {
+    let dir = tempfile::tempdir().unwrap();
+    // A listener that never answers: connections hang like a dead camera's.
+    let black_hole = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = black_hole.local_addr().unwrap().port();
+    let path = dir.path().join("cam.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[source]\ninput = \"rtsp://127.0.0.1:{port}/cam\"\nstall_timeout = 1.0\n\
+             max_reconnects = 2\n[model]\nmodel = \"pedestrian-ssdlite\"\n[output]\n\
+             metadata = \"{}\"\n",
+            dir.path().join("out.jsonl").display()
+        ),
+    )
+    .unwrap();
+    let started = Instant::now();
+    let out = ovstream(&["run", path.to_str().unwrap(), "--no-progress"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains(&format!("rtsp://127.0.0.1:{port}/cam")),
+        "{err}"
+    );
+    assert!(err.contains("gave up after 2 reconnect(s)"), "{err}");
+    assert_eq!(err.matches(": reconnecting").count(), 2, "{err}");
+    assert!(err.contains(": failed"), "{err}");
+    assert!(!err.contains(": streaming"), "never streamed: {err}");
+    // 3 stalls of 1 s plus backoff 1 s + 2 s; nowhere near a hang.
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+}
