@@ -41,28 +41,6 @@ impl BBox {
         }
     }
 
-    /// Area in normalized units (0 when degenerate).
-    pub fn area(&self) -> f32 {
-        (self.x_max - self.x_min).max(0.0) * (self.y_max - self.y_min).max(0.0)
-    }
-
-    /// Intersection over union with `other`.
-    pub fn iou(&self, other: &BBox) -> f32 {
-        let inter = BBox {
-            x_min: self.x_min.max(other.x_min),
-            y_min: self.y_min.max(other.y_min),
-            x_max: self.x_max.min(other.x_max),
-            y_max: self.y_max.min(other.y_max),
-        }
-        .area();
-        let union = self.area() + other.area() - inter;
-        if union <= 0.0 {
-            0.0
-        } else {
-            inter / union
-        }
-    }
-
     /// Pixel rectangle `(x, y, w, h)` in a `width` x `height` frame, rounded.
     pub fn to_pixels(&self, width: u32, height: u32) -> (i32, i32, i32, i32) {
         let x = (self.x_min * width as f32).round() as i32;

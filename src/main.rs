@@ -269,29 +269,27 @@ fn bench(args: &BenchArgs, lib: Option<&Path>) -> anyhow::Result<i32> {
         .unwrap_or_else(|| vec![config.model.model.clone()]);
     let scratch = std::env::temp_dir().join(format!("ovstream-bench-{}", std::process::id()));
     std::fs::create_dir_all(&scratch).with_context(|| format!("creating {}", scratch.display()))?;
-    let mut reports = Vec::new();
-    for model in &models {
-        let mut cfg = config.clone();
-        cfg.model.model = model.clone();
-        let report = ovstream::bench::run(
-            &cfg,
-            &cfg.source.input,
-            args.limit,
-            Duration::from_secs_f64(args.raw_seconds),
-            &scratch,
-            lib,
-        );
-        let report = match report {
-            Ok(r) => r,
-            Err(e) => {
-                let _ = std::fs::remove_dir_all(&scratch);
-                return Err(e.into());
-            }
-        };
-        println!("{report}");
-        reports.push(report);
-    }
+    let run_all = || -> anyhow::Result<Vec<ovstream::bench::BenchReport>> {
+        let mut reports = Vec::new();
+        for model in &models {
+            let mut cfg = config.clone();
+            cfg.model.model = model.clone();
+            let report = ovstream::bench::run(
+                &cfg,
+                &cfg.source.input,
+                args.limit,
+                Duration::from_secs_f64(args.raw_seconds),
+                &scratch,
+                lib,
+            )?;
+            println!("{report}");
+            reports.push(report);
+        }
+        Ok(reports)
+    };
+    let reports = run_all();
     let _ = std::fs::remove_dir_all(&scratch);
+    let reports = reports?;
     if let Some(path) = &args.json {
         std::fs::write(path, serde_json::to_string_pretty(&reports)?)
             .with_context(|| format!("writing {}", path.display()))?;

@@ -45,8 +45,11 @@ pub fn draw(frame: &mut AnalyzedFrame) -> Result<()> {
     if frame.detections.is_empty() {
         return Ok(());
     }
-    let info = frame.frame.info.clone();
+    // Plain copies of the layout: the buffer is borrowed mutably below.
+    let info = &frame.frame.info;
     let (w, h) = (info.width(), info.height());
+    let offsets: [usize; 3] = std::array::from_fn(|p| info.offset()[p]);
+    let strides: [usize; 3] = std::array::from_fn(|p| info.stride()[p] as usize);
     let buffer = frame.frame.buffer.make_mut();
     let mut map = buffer
         .map_writable()
@@ -59,8 +62,7 @@ pub fn draw(frame: &mut AnalyzedFrame) -> Result<()> {
     ];
     let mut planes = Vec::with_capacity(3);
     for (plane, (rows, cols)) in dims.into_iter().enumerate() {
-        let offset = info.offset()[plane];
-        let stride = info.stride()[plane] as usize;
+        let (offset, stride) = (offsets[plane], strides[plane]);
         if map.len() < offset + stride * (rows as usize - 1) + cols as usize {
             return Err(Error::gst("overlay", "frame buffer smaller than its caps"));
         }

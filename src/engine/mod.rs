@@ -230,14 +230,6 @@ impl Engine {
             })
             .collect()
     }
-
-    /// A property of the compiled model (e.g. `NUM_STREAMS`, `INFERENCE_PRECISION_HINT`).
-    pub fn property(&self, key: &str) -> Option<String> {
-        self.compiled
-            .get_property(&PropertyKey::Other(key.to_string().into()))
-            .ok()
-            .map(|s| s.into_owned())
-    }
 }
 
 /// Lists available devices with their FULL_DEVICE_NAME.

@@ -259,8 +259,6 @@ impl Source {
         let mut first = true;
         let bus = self.pipeline.bus().expect("pipeline has a bus");
         let mut gaps = GapDetector::default();
-        // A new connection starts its own timestamps at zero: continue after the last frame.
-        cursor.pts_offset = cursor.last_end;
         let mut last_frame = Instant::now();
         loop {
             let seq = cursor.seq;
@@ -342,8 +340,8 @@ impl Source {
             };
             let pts = cursor.last_pts.map_or(pts, |last| pts.max(last + 1));
             cursor.last_pts = Some(pts);
-            // Live streams (RTSP) often carry no duration: use the caps' frame interval, so the
-            // next connection's first frame lands after this one.
+            // Some streams carry no buffer duration: use the caps' frame interval, so a looped
+            // file's first frame lands after this one.
             let duration = buffer.duration().map(|d| d.nseconds()).unwrap_or_else(|| {
                 let fps = info.fps();
                 if fps.numer() > 0 {
