@@ -114,7 +114,7 @@ pub fn run(
         cfg.output.metadata = Some(scratch.join(format!("{name}.jsonl")).display().to_string());
         cfg.output.mp4 = with_video.then(|| scratch.join(format!("{name}.mp4")));
         cfg.output.display = false;
-        let source = Source::open(input)?;
+        let source = Source::open(input, &config.source.options())?;
         let mut sinks = sinks_from_config(&cfg, &source.uri)?;
         let options = RunOptions {
             looping: true,

@@ -3,6 +3,8 @@
 //! Unknown keys are rejected; errors name the file, the line and the key (from `toml`'s span).
 
 use crate::error::{Error, Result};
+pub use crate::source::RtspTransport;
+use crate::source::SourceOptions;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
@@ -41,6 +43,33 @@ pub struct SourceConfig {
     /// Live sources: give up after this many reconnects in a row (default: never).
     #[serde(default)]
     pub max_reconnects: Option<u32>,
+    /// `rtsp://` inputs: `tcp`, `udp` or `auto` (UDP, falling back to TCP; the default).
+    #[serde(default)]
+    pub rtsp_transport: Option<RtspTransport>,
+    /// `rtsp://` inputs: jitter-buffer latency in ms (default 200).
+    #[serde(default)]
+    pub rtsp_latency: Option<u32>,
+    /// Cameras: requested frame width and height in pixels, and frame rate (frames/s).
+    #[serde(default)]
+    pub width: Option<u32>,
+    #[serde(default)]
+    pub height: Option<u32>,
+    #[serde(default)]
+    pub framerate: Option<u32>,
+}
+
+impl SourceConfig {
+    /// The options [`crate::source::Source::open`] takes.
+    pub fn options(&self) -> SourceOptions {
+        let defaults = SourceOptions::default();
+        SourceOptions {
+            rtsp_transport: self.rtsp_transport.unwrap_or(defaults.rtsp_transport),
+            rtsp_latency_ms: self.rtsp_latency.unwrap_or(defaults.rtsp_latency_ms),
+            width: self.width,
+            height: self.height,
+            framerate: self.framerate,
+        }
+    }
 }
 
 /// OpenVINO performance hint (`PERFORMANCE_HINT`).
@@ -212,6 +241,10 @@ impl PipelineConfig {
             .is_some_and(|t| !(t.is_finite() && t > 0.0))
         {
             return bad("source.stall_timeout must be a positive number of seconds".into());
+        }
+        let s = &self.source;
+        if [s.width, s.height, s.framerate].contains(&Some(0)) {
+            return bad("source.width, height and framerate must be positive".into());
         }
         if self.model.nireq == Some(0) {
             return bad("model.nireq must be at least 1".into());

@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use ovstream::config::{Hint, PipelineConfig, Precision};
+use ovstream::config::{Hint, PipelineConfig, Precision, RtspTransport};
 use ovstream::detector::{sinks_from_config, Detector};
 use ovstream::error::{exit_code, Error};
 use ovstream::manifest::{FetchState, Manifest};
@@ -113,6 +113,12 @@ struct RunArgs {
     /// Live sources: give up after N reconnects in a row (default: retry forever).
     #[arg(long)]
     max_reconnects: Option<u32>,
+    /// RTSP inputs: lower transport.
+    #[arg(long, value_enum)]
+    rtsp_transport: Option<RtspTransport>,
+    /// RTSP inputs: jitter-buffer latency in ms (default 200).
+    #[arg(long)]
+    rtsp_latency: Option<u32>,
     /// No progress bar.
     #[arg(long)]
     no_progress: bool,
@@ -210,9 +216,11 @@ fn run(args: &RunArgs, lib: Option<&Path>) -> anyhow::Result<i32> {
     config.source.looping |= args.looping;
     config.source.limit = args.limit.or(config.source.limit);
     config.source.max_reconnects = args.max_reconnects.or(config.source.max_reconnects);
+    config.source.rtsp_transport = args.rtsp_transport.or(config.source.rtsp_transport);
+    config.source.rtsp_latency = args.rtsp_latency.or(config.source.rtsp_latency);
 
     // Open the input first: a bad input fails before the (slow) model compile.
-    let source = Source::open(&config.source.input)?;
+    let source = Source::open(&config.source.input, &config.source.options())?;
     let mut detector = Detector::from_config(&config, lib)?;
     eprintln!(
         "model {}: compiled in {} ms for {}; inference runs on {}; nireq {}",

@@ -103,3 +103,10 @@ fn missing_decoder_names_the_debian_package() {
         &["vtest.avi", "missing a plug-in", "gstreamer1.0-libav"],
     );
 }
+
+#[test]
+fn camera_that_does_not_exist() {
+    // No V4L2 device exists on these machines: the camera path must fail cleanly and name it.
+    let out = run_with(&["--input", "/dev/video97"]);
+    assert_fails(&out, EXIT_INPUT, &["v4l2:///dev/video97", "/dev/video97"]);
+}

@@ -27,6 +27,11 @@ struct Server {
 
 impl Server {
     fn start(port: u16) -> Server {
+        Self::start_with(port, rtsp::gst_rtsp::RTSPLowerTrans::all())
+    }
+
+    /// A server that offers only the `protocols` lower transports.
+    fn start_with(port: u16, protocols: rtsp::gst_rtsp::RTSPLowerTrans) -> Server {
         gst::init().unwrap();
         let server = rtsp::RTSPServer::new();
         server.set_address("127.0.0.1");
@@ -34,6 +39,7 @@ impl Server {
         let factory = rtsp::RTSPMediaFactory::new();
         factory.set_launch(MEDIA);
         factory.set_shared(true);
+        factory.set_protocols(protocols);
         server.mount_points().unwrap().add_factory("/cam", factory);
         let context = glib::MainContext::new();
         let main_loop = glib::MainLoop::new(Some(&context), false);
@@ -211,4 +217,35 @@ fn unreachable_rtsp_url_retries_then_fails_after_max_reconnects() {
         "{:?}",
         started.elapsed()
     );
+}
+
+#[test]
+fn rtsp_transport_option_reaches_rtspsrc() {
+    // The server allows RTP over TCP only: `--rtsp-transport tcp` streams, `udp` is refused
+    // (and with max_reconnects 0 fails at once with the input-error code).
+    let port = free_port();
+    let _server = Server::start_with(port, rtsp::gst_rtsp::RTSPLowerTrans::TCP);
+    let uri = format!("rtsp://127.0.0.1:{port}/cam");
+    let dir = tempfile::tempdir().unwrap();
+    let jsonl = dir.path().join("out.jsonl");
+    let pipeline = pipeline_file(dir.path(), "", &jsonl);
+    let args = |transport: &'static str| {
+        let mut a = vec!["run", pipeline.to_str().unwrap(), "--input", &uri];
+        a.extend(["--rtsp-transport", transport, "--rtsp-latency", "0"]);
+        a.extend(["--limit", "20", "--max-reconnects", "0", "--no-progress"]);
+        a.into_iter().map(String::from).collect::<Vec<_>>()
+    };
+    let run = |transport| {
+        let a = args(transport);
+        ovstream(&a.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    let out = run("tcp");
+    assert_ok(&out);
+    // `limit` counts frames taken from the source; a live source may drop some of them.
+    let n = read_jsonl(&jsonl).len();
+    assert!((10..=20).contains(&n), "{n} frames streamed over TCP");
+    let out = run("udp");
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains(&uri), "{err}");
 }

@@ -5,14 +5,16 @@
 //! seek; frame numbers and timestamps keep increasing.
 
 mod damage;
+mod options;
 mod plugins;
 pub mod supervise;
 mod uri;
 
 pub use damage::Damage;
 use damage::GapDetector;
-use uri::test_pattern_head;
-pub use uri::{input_uri, TEST_SCHEME};
+pub use options::{RtspTransport, SourceOptions, DEFAULT_RTSP_LATENCY_MS};
+use uri::{camera_head, test_pattern_head};
+pub use uri::{input_uri, TEST_SCHEME, V4L2_SCHEME};
 
 use crate::error::{Error, Result};
 use crate::frame::Frame;
@@ -45,6 +47,8 @@ pub struct Source {
     /// A live source (camera, RTSP, test pattern): it cannot be paused, so the pipeline drops
     /// the oldest frame instead of blocking it. Files are not live: they get back-pressure.
     pub live: bool,
+    /// How it was opened (kept for reconnects).
+    pub options: SourceOptions,
 }
 
 /// How to play a source.
@@ -114,17 +118,25 @@ impl Source {
     /// Builds the decode pipeline for `input` (path or URI) and prerolls it, so a missing or
     /// undecodable input fails here, before any model is compiled.
     ///
+    /// Inputs: file paths and `file://`, `rtsp://`, `http(s)://` (uridecodebin; `options`
+    /// set rtspsrc's transport and latency), cameras `/dev/videoN` or `v4l2:///dev/videoN`
+    /// (v4l2src; `options` give width, height, framerate), `test://` (live test pattern).
+    ///
     /// # Errors
     /// [`Error::Input`] naming the input with GStreamer's reason.
-    pub fn open(input: &str) -> Result<Source> {
+    pub fn open(input: &str, options: &SourceOptions) -> Result<Source> {
         crate::gst_init()?;
         let uri = input_uri(input)?;
-        let head = match uri.strip_prefix(TEST_SCHEME) {
-            Some(query) => test_pattern_head(query).map_err(|message| Error::Input {
-                uri: uri.clone(),
-                message,
-            })?,
-            None => "uridecodebin name=decode".to_string(),
+        let bad = |message: String| Error::Input {
+            uri: uri.clone(),
+            message,
+        };
+        let head = if let Some(query) = uri.strip_prefix(TEST_SCHEME) {
+            test_pattern_head(query).map_err(bad)?
+        } else if let Some(device) = uri.strip_prefix(V4L2_SCHEME) {
+            camera_head(device, options.camera_caps().as_deref()).map_err(bad)?
+        } else {
+            "uridecodebin name=decode".to_string()
         };
         let description = format!(
             "{head} ! videoconvert ! video/x-raw,format={FRAME_FORMAT} ! \
@@ -139,6 +151,18 @@ impl Source {
             .map_err(|_| Error::gst("source pipeline", "not a pipeline"))?;
         if let Some(decode) = pipeline.by_name("decode") {
             decode.set_property("uri", &uri);
+            let opts = *options;
+            decode.connect("source-setup", false, move |args| {
+                if let Some(element) = args.get(1).and_then(|v| v.get::<gst::Element>().ok()) {
+                    opts.setup_source(&element);
+                }
+                None
+            });
+        }
+        if let (Some(camera), Some(device)) =
+            (pipeline.by_name("camera"), uri.strip_prefix(V4L2_SCHEME))
+        {
+            camera.set_property("device", device);
         }
         let appsink = pipeline
             .by_name("sink")
@@ -150,6 +174,7 @@ impl Source {
             appsink,
             duration: None,
             live: false,
+            options: *options,
         };
         source.preroll()
     }
@@ -384,7 +409,7 @@ impl Drop for Source {
 
 /// Decodes the first frame of `input` (for benchmarks and tools).
 pub fn first_frame(input: &str) -> Result<Frame> {
-    let source = Source::open(input)?;
+    let source = Source::open(input, &SourceOptions::default())?;
     source
         .pipeline
         .set_state(gst::State::Playing)

@@ -98,6 +98,7 @@ pub fn run(
 ) -> Result<SupervisedReport> {
     let uri = first.uri.clone();
     let live = first.live;
+    let options = first.options;
     let mut health = Health::Starting;
     let mut cursor = Cursor::default();
     let mut playback = playback;
@@ -110,7 +111,7 @@ pub fn run(
     loop {
         let attempt = match next.take() {
             Some(source) => Ok(source),
-            None => Source::open(&uri),
+            None => Source::open(&uri, &options),
         };
         let started = Instant::now();
         let result = attempt.and_then(|source| {

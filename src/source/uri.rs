@@ -48,7 +48,24 @@ pub(crate) fn test_pattern_head(query: &str) -> std::result::Result<String, Stri
     ))
 }
 
-/// Turns a path or URI into a URI; a path must exist.
+/// Camera scheme: `v4l2:///dev/video0`; a bare `/dev/videoN` path means the same.
+pub const V4L2_SCHEME: &str = "v4l2://";
+/// Device paths taken as cameras without the scheme.
+const V4L2_DEVICE_PREFIX: &str = "/dev/video";
+
+/// The source elements for a `v4l2://` URI's device path; `caps` restricts size and rate.
+/// decodebin takes raw or MJPEG, whichever the camera negotiates.
+pub(crate) fn camera_head(device: &str, caps: Option<&str>) -> std::result::Result<String, String> {
+    if !device.starts_with('/') || device.chars().any(|c| c.is_whitespace() || c == '!') {
+        return Err(format!(
+            "expected a device path such as v4l2:///dev/video0, got `{device}`"
+        ));
+    }
+    let filter = caps.map_or(String::new(), |c| format!(" ! capsfilter caps=\"{c}\""));
+    Ok(format!("v4l2src name=camera{filter} ! decodebin"))
+}
+
+/// Turns a path or URI into a URI; a path must exist. `/dev/videoN` becomes `v4l2:///dev/videoN`.
 ///
 /// # Errors
 /// [`Error::Input`] when a path does not exist or is not a file.
@@ -61,6 +78,9 @@ pub fn input_uri(input: &str) -> Result<String> {
     });
     if has_scheme {
         return Ok(input.to_string());
+    }
+    if input.starts_with(V4L2_DEVICE_PREFIX) {
+        return Ok(format!("{V4L2_SCHEME}{input}"));
     }
     let path = Path::new(input);
     if !path.is_file() {
@@ -90,6 +110,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn camera_head_sets_caps_and_rejects_odd_devices() {
+        let head = camera_head("/dev/video0", Some("video/x-raw,width=640")).unwrap();
+        assert!(
+            head.starts_with("v4l2src name=camera ! capsfilter"),
+            "{head}"
+        );
+        assert!(head.ends_with("! decodebin"), "{head}");
+        assert!(camera_head("video0", None).is_err());
+        assert!(camera_head("/dev/video0 ! fakesrc", None).is_err());
+    }
+
+    #[test]
     fn test_pattern_defaults_and_overrides() {
         let head = test_pattern_head("").unwrap();
         assert!(
@@ -115,6 +147,7 @@ mod tests {
             "rtsp://127.0.0.1:8554/cam"
         );
         assert_eq!(input_uri("test://?fps=5").unwrap(), "test://?fps=5");
+        assert_eq!(input_uri("/dev/video2").unwrap(), "v4l2:///dev/video2");
         let err = input_uri("/no/such/file.mp4").unwrap_err().to_string();
         assert!(
             err.contains("/no/such/file.mp4") && err.contains("no such file"),
