@@ -114,6 +114,7 @@ pub fn run(
         cfg.output.metadata = Some(scratch.join(format!("{name}.jsonl")).display().to_string());
         cfg.output.mp4 = with_video.then(|| scratch.join(format!("{name}.mp4")));
         cfg.output.display = false;
+        cfg.output.rtsp = None;
         let source = Source::open(input, &config.source.options())?;
         let mut sinks = sinks_from_config(&cfg, &source.uri)?;
         let options = RunOptions {

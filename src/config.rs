@@ -182,6 +182,9 @@ pub struct OutputConfig {
     /// Show the annotated video (autovideosink).
     #[serde(default)]
     pub display: bool,
+    /// Serve the annotated video at this `rtsp://HOST:PORT/PATH` (H.264, any number of clients).
+    #[serde(default)]
+    pub rtsp: Option<String>,
 }
 
 fn default_device() -> String {

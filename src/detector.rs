@@ -6,6 +6,7 @@ use crate::engine::{Engine, EngineOptions};
 use crate::error::{Error, Result};
 use crate::manifest::{read_labels, FetchState, Manifest};
 use crate::sink::jsonl::JsonlSink;
+use crate::sink::rtsp::RtspSink;
 use crate::sink::video::VideoSink;
 use crate::sink::Sinks;
 use std::path::{Path, PathBuf};
@@ -141,9 +142,11 @@ pub fn sinks_from_config(config: &PipelineConfig, source: &str) -> Result<Sinks>
     if out.display {
         videos.push(VideoSink::display());
     }
+    let rtsp = out.rtsp.as_deref().map(RtspSink::serve).transpose()?;
     Ok(Sinks {
         source: source.to_string(),
         metadata,
         videos,
+        rtsp,
     })
 }

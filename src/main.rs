@@ -104,6 +104,9 @@ struct RunArgs {
     /// Show the annotated video.
     #[arg(long)]
     display: bool,
+    /// Serve the annotated video over RTSP, e.g. rtsp://127.0.0.1:8554/ovstream.
+    #[arg(long)]
+    rtsp_out: Option<String>,
     /// Stop after N frames.
     #[arg(long)]
     limit: Option<u64>,
@@ -213,6 +216,9 @@ fn run(args: &RunArgs, lib: Option<&Path>) -> anyhow::Result<i32> {
         config.output.metadata = Some(v.clone());
     }
     config.output.display |= args.display;
+    if let Some(v) = &args.rtsp_out {
+        config.output.rtsp = Some(v.clone());
+    }
     config.source.looping |= args.looping;
     config.source.limit = args.limit.or(config.source.limit);
     config.source.max_reconnects = args.max_reconnects.or(config.source.max_reconnects);

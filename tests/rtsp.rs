@@ -249,3 +249,102 @@ fn rtsp_transport_option_reaches_rtspsrc() {
     assert_eq!(out.status.code(), Some(3), "{err}");
     assert!(err.contains(&uri), "{err}");
 }
+
+/// Pulls `want` decoded frames from `url` (a fresh RTSP client); returns their width × height.
+fn watch(url: &str, want: usize, within: Duration) -> Vec<(u32, u32)> {
+    gst::init().unwrap();
+    let pipeline = gst::parse::launch(&format!(
+        "rtspsrc location={url} latency=0 ! decodebin ! videoconvert ! \
+         appsink name=sink sync=false"
+    ))
+    .unwrap()
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    let sink = pipeline
+        .by_name("sink")
+        .unwrap()
+        .downcast::<gstreamer_app::AppSink>()
+        .unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let deadline = Instant::now() + within;
+    let mut sizes = Vec::new();
+    while sizes.len() < want && Instant::now() < deadline {
+        if let Some(sample) = sink.try_pull_sample(gst::ClockTime::from_mseconds(500)) {
+            let s = sample.caps().unwrap().structure(0).unwrap().to_owned();
+            sizes.push((
+                s.get::<i32>("width").unwrap() as u32,
+                s.get::<i32>("height").unwrap() as u32,
+            ));
+        }
+    }
+    pipeline.set_state(gst::State::Null).unwrap();
+    sizes
+}
+
+#[test]
+fn rtsp_out_serves_the_annotated_stream_to_several_clients() {
+    let port = free_port();
+    let url = format!("rtsp://127.0.0.1:{port}/ovstream");
+    let dir = tempfile::tempdir().unwrap();
+    let jsonl = dir.path().join("out.jsonl");
+    let pipeline = pipeline_file(dir.path(), "", &jsonl);
+    let child = spawn_ovstream(&[
+        "run",
+        pipeline.to_str().unwrap(),
+        "--input",
+        "test://?fps=15&width=320&height=240",
+        "--rtsp-out",
+        &url,
+        "--no-progress",
+    ]);
+    wait_for_lines(&jsonl, 1, Duration::from_secs(60));
+    // Two clients at once, then a third after they left (a new media is built for it).
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(|| watch(&url, 30, Duration::from_secs(30)));
+        let b = s.spawn(|| watch(&url, 30, Duration::from_secs(30)));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    let c = watch(&url, 10, Duration::from_secs(30));
+    interrupt(&child);
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(EXIT_INTERRUPTED), "{err}");
+    for (name, frames, want) in [("first", a, 30), ("second", b, 30), ("later", c, 10)] {
+        assert_eq!(
+            frames.len(),
+            want,
+            "{name} client got {} frames",
+            frames.len()
+        );
+        assert!(
+            frames.iter().all(|&wh| wh == (320, 240)),
+            "{name} client: {frames:?}"
+        );
+    }
+    assert!(
+        err.contains(&format!("serving the annotated stream at {url}")),
+        "{err}"
+    );
+}
+
+#[test]
+fn rtsp_out_on_a_taken_port_is_an_output_error() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let url = format!("rtsp://127.0.0.1:{port}/ovstream");
+    let dir = tempfile::tempdir().unwrap();
+    let jsonl = dir.path().join("out.jsonl");
+    let pipeline = pipeline_file(dir.path(), "", &jsonl);
+    let out = ovstream(&[
+        "run",
+        pipeline.to_str().unwrap(),
+        "--rtsp-out",
+        &url,
+        "--limit",
+        "5",
+        "--no-progress",
+    ]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(5), "{err}");
+    assert!(err.contains(&url), "{err}");
+}

@@ -1,6 +1,7 @@
 //! Sink stage: writes each annotated frame to every configured output, in frame order.
 
 pub mod jsonl;
+pub mod rtsp;
 pub mod video;
 
 use crate::error::Result;
@@ -10,6 +11,7 @@ use crossbeam::channel::Receiver;
 use gstreamer as gst;
 use indicatif::ProgressBar;
 use jsonl::JsonlSink;
+use rtsp::RtspSink;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 use video::VideoSink;
@@ -20,18 +22,20 @@ pub struct Sinks {
     pub source: String,
     pub metadata: Option<JsonlSink>,
     pub videos: Vec<VideoSink>,
+    /// `--rtsp-out`: the annotated stream served over RTSP.
+    pub rtsp: Option<RtspSink>,
 }
 
 impl Sinks {
     pub fn needs_pixels(&self) -> bool {
-        !self.videos.is_empty()
+        !self.videos.is_empty() || self.rtsp.is_some()
     }
 
     fn write(&mut self, frame: &mut AnalyzedFrame) -> Result<()> {
         if let Some(m) = self.metadata.as_mut() {
             m.write(frame, &self.source)?;
         }
-        if !self.videos.is_empty() {
+        if self.needs_pixels() {
             // Continuous timestamps across loops, so the muxer sees a monotonic stream.
             let pts = gst::ClockTime::from_nseconds(frame.frame.pts);
             if frame.frame.buffer.pts() != Some(pts) {
@@ -39,6 +43,9 @@ impl Sinks {
             }
             for v in &mut self.videos {
                 v.push(&frame.frame)?;
+            }
+            if let Some(r) = self.rtsp.as_mut() {
+                r.push(&frame.frame)?;
             }
         }
         Ok(())
@@ -53,6 +60,9 @@ impl Sinks {
         for v in &mut self.videos {
             let r = v.finish();
             first = first.and(r);
+        }
+        if let Some(r) = self.rtsp.as_mut() {
+            first = first.and(r.finish());
         }
         first
     }
