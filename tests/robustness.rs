@@ -62,6 +62,48 @@ fn corrupted_middle_is_reported_with_position_and_outputs_stay_playable() {
 }
 
 #[test]
+fn truncated_file_is_reported_and_outputs_stay_playable() {
+    // vtest.avi cut in half: avidemux plays to the cut and ends with a plain EOS; the
+    // container check must still call it an input error, with the frames it lost.
+    let dir = tempfile::tempdir().unwrap();
+    let data = std::fs::read(vtest()).unwrap();
+    let input = dir.path().join("half.avi");
+    std::fs::write(&input, &data[..data.len() / 2]).unwrap();
+    let jsonl = dir.path().join("out.jsonl");
+    let mp4 = dir.path().join("out.mp4");
+    let pipeline = pipeline_file(dir.path(), "", &jsonl);
+    let out = ovstream(&[
+        "run",
+        pipeline.to_str().unwrap(),
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        mp4.to_str().unwrap(),
+        "--no-progress",
+    ]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(EXIT_INPUT), "{err}");
+    assert!(
+        err.contains("half.avi") && err.contains("file truncated"),
+        "{err}"
+    );
+    let lines = read_jsonl(&jsonl);
+    let n = lines.len();
+    assert!(n > VTEST_FRAMES / 3 && n < VTEST_FRAMES * 2 / 3, "{n}");
+    assert!(
+        err.contains(&format!(
+            "decoding ended after {n} frame(s) of the {VTEST_FRAMES}"
+        )),
+        "position given: {err}"
+    );
+    assert_eq!(
+        decode_mp4(&mp4),
+        (n, 768, 576),
+        "mp4 holds every processed frame"
+    );
+}
+
+#[test]
 fn sigint_finalizes_the_mp4_with_every_frame_written() {
     let dir = tempfile::tempdir().unwrap();
     let jsonl = dir.path().join("out.jsonl");

@@ -8,6 +8,7 @@ mod damage;
 mod options;
 mod plugins;
 pub mod supervise;
+mod truncation;
 mod uri;
 
 pub use damage::Damage;
@@ -49,6 +50,8 @@ pub struct Source {
     pub live: bool,
     /// How it was opened (kept for reconnects).
     pub options: SourceOptions,
+    /// A file shorter than its container declares (reported as damage at its end).
+    pub truncated: Option<truncation::Truncation>,
 }
 
 /// How to play a source.
@@ -168,6 +171,7 @@ impl Source {
             .by_name("sink")
             .and_then(|e| e.downcast::<gst_app::AppSink>().ok())
             .ok_or_else(|| Error::gst("source pipeline", "no appsink"))?;
+        let source_uri = uri.clone();
         let source = Source {
             uri,
             pipeline,
@@ -175,7 +179,13 @@ impl Source {
             duration: None,
             live: false,
             options: *options,
+            truncated: gst::glib::filename_from_uri(&source_uri)
+                .ok()
+                .and_then(|(path, _)| truncation::check(&path)),
         };
+        if let Some(t) = &source.truncated {
+            tracing::warn!(uri = %source.uri, "{}", t.describe());
+        }
         source.preroll()
     }
 
@@ -254,6 +264,22 @@ impl Source {
         tracing::info!(uri = %self.uri, "source started");
         let mut damage = Damage::default();
         let result = self.pull_loop(playback, cursor, out, on_first_frame, &mut damage);
+        if let (Ok(SourceEnd::Eos), Some(t)) = (&result, &self.truncated) {
+            let decoded = cursor.seq;
+            if let Some(frames) = t.frames.filter(|_| !playback.looping) {
+                damage.lost_frames += frames.saturating_sub(decoded);
+            }
+            let promised = t.frames.map_or(String::new(), |n| {
+                format!(" of the {n} its header promises")
+            });
+            let at = cursor.last_pts.map_or(String::new(), |p| {
+                format!(" at {}", gst::ClockTime::from_nseconds(p))
+            });
+            damage.push(format!(
+                "{}; decoding ended after {decoded} frame(s){promised}{at}",
+                t.describe()
+            ));
+        }
         let _ = self.pipeline.set_state(gst::State::Null);
         tracing::info!(uri = %self.uri, ?result, "source stopped");
         if !damage.is_empty() {
