@@ -158,8 +158,8 @@ mod tests {
         assert_eq!(check(write(&mp4).path()), None);
         let cut = &mp4[..600];
         let t = check(write(cut).path()).unwrap();
-        assert_eq!((t.container, t.declared, t.actual), ("MP4", 1148, 600));
-        assert!(t.describe().contains("52%"), "{}", t.describe());
+        assert_eq!((t.container, t.declared, t.actual), ("MP4", 1140, 600));
+        assert!(t.describe().contains("53%"), "{}", t.describe());
     }
 
     #[test]
