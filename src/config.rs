@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 
 /// Default detection confidence threshold (objects below it are dropped).
 pub const DEFAULT_THRESHOLD: f32 = 0.5;
+/// Default interval of the stats line for live sources.
+pub const DEFAULT_STATS_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
 /// Default OpenVINO device.
 pub const DEFAULT_DEVICE: &str = "CPU";
 
@@ -185,6 +187,21 @@ pub struct OutputConfig {
     /// Serve the annotated video at this `rtsp://HOST:PORT/PATH` (H.264, any number of clients).
     #[serde(default)]
     pub rtsp: Option<String>,
+    /// Seconds between stats lines (health, FPS, drops, end-to-end latency); 0 turns them
+    /// off. Default: 10 for live sources, off for files (they have a progress bar).
+    #[serde(default)]
+    pub stats_interval: Option<f64>,
+}
+
+impl OutputConfig {
+    /// The stats-line interval for a source that is `live` or not.
+    pub fn stats_interval(&self, live: bool) -> Option<std::time::Duration> {
+        match self.stats_interval {
+            Some(s) if s > 0.0 => Some(std::time::Duration::from_secs_f64(s)),
+            Some(_) => None,
+            None => live.then_some(DEFAULT_STATS_INTERVAL),
+        }
+    }
 }
 
 fn default_device() -> String {
@@ -248,6 +265,13 @@ impl PipelineConfig {
         let s = &self.source;
         if [s.width, s.height, s.framerate].contains(&Some(0)) {
             return bad("source.width, height and framerate must be positive".into());
+        }
+        if self
+            .output
+            .stats_interval
+            .is_some_and(|t| !(t.is_finite() && t >= 0.0))
+        {
+            return bad("output.stats_interval must be a number of seconds (0: off)".into());
         }
         if self.model.nireq == Some(0) {
             return bad("model.nireq must be at least 1".into());

@@ -122,6 +122,10 @@ struct RunArgs {
     /// RTSP inputs: jitter-buffer latency in ms (default 200).
     #[arg(long)]
     rtsp_latency: Option<u32>,
+    /// Seconds between stats lines (health, FPS, drops, latency); 0: off. Default: 10 for
+    /// live sources, off for files.
+    #[arg(long)]
+    stats_interval: Option<f64>,
     /// No progress bar.
     #[arg(long)]
     no_progress: bool,
@@ -224,6 +228,8 @@ fn run(args: &RunArgs, lib: Option<&Path>) -> anyhow::Result<i32> {
     config.source.max_reconnects = args.max_reconnects.or(config.source.max_reconnects);
     config.source.rtsp_transport = args.rtsp_transport.or(config.source.rtsp_transport);
     config.source.rtsp_latency = args.rtsp_latency.or(config.source.rtsp_latency);
+    config.output.stats_interval = args.stats_interval.or(config.output.stats_interval);
+    config.validate(Path::new("command line"))?;
 
     // Open the input first: a bad input fails before the (slow) model compile.
     let source = Source::open(&config.source.input, &config.source.options())?;
@@ -250,6 +256,7 @@ fn run(args: &RunArgs, lib: Option<&Path>) -> anyhow::Result<i32> {
             max_reconnects: config.source.max_reconnects,
             ..Supervision::default()
         },
+        stats_interval: config.output.stats_interval(source.live),
     };
     let summary = pipeline::run(
         source,

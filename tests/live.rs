@@ -98,6 +98,23 @@ fn overloaded_live_source_drops_oldest_with_bounded_queues_and_flat_memory() {
     let skipped = frames.last().unwrap() + 1 - frames.len() as u64;
     assert!(skipped > 0, "dropped frames leave gaps in the numbering");
     assert_eq!(lines[0]["source"], OVERLOAD);
+
+    // The periodic stats line (every 10 s by default for live sources) shows health, drops
+    // and end-to-end latency while the run goes on.
+    let stats: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with(&format!("stats {OVERLOAD}: streaming, ")))
+        .collect();
+    assert!(
+        (5..=7).contains(&stats.len()),
+        "{} stats lines: {err}",
+        stats.len()
+    );
+    let last = stats.last().unwrap();
+    assert!(
+        last.contains("end-to-end p50/p95/p99") && !last.contains("drops 0 (0.0%)"),
+        "{last}"
+    );
 }
 
 #[test]

@@ -9,6 +9,7 @@
 //! sender, every stage drains and drops its own, and the sink finalizes the outputs. A stage
 //! whose downstream closed stops quietly; the stage that failed reports the error.
 
+mod periodic;
 pub mod stats;
 
 use crate::adapters::ssd::SsdAdapter;
@@ -40,6 +41,8 @@ pub struct RunOptions {
     pub progress: bool,
     /// Reconnect policy for live sources.
     pub supervision: supervise::Supervision,
+    /// Print a stats line (health, FPS, drops, end-to-end latency) this often; `None`: never.
+    pub stats_interval: Option<std::time::Duration>,
 }
 
 /// Runs `source` through `engine` and `adapter` into `sinks` until EOS, `limit` or `stop`.
@@ -101,9 +104,13 @@ pub fn run(
     let output_names = adapter.output_names();
     let spec = engine.input.clone();
     let started = Instant::now();
+    let health = supervise::HealthCell::default();
+    let finished = AtomicBool::new(false);
+    let uri = source.uri.clone();
 
     let (edges, stages, written, progress_ref) = (&edges, &stages, &written, &progress);
     let preprocess_done = &preprocess_done;
+    let (health, finished, uri) = (&health, &finished, &uri);
     let (spec, output_names) = (&spec, &output_names);
     let (post_tx, overlay_io) = if draw {
         (detected_tx, Some((detected_rx, rendered_tx)))
@@ -128,6 +135,7 @@ pub fn run(
                 drop_oldest: oldest.as_ref(),
                 edge: &edges[0],
                 stop,
+                health,
             };
             let result = supervise::run(source, playback, &options.supervision, &out);
             drop(decoded_tx); // EOS downstream
@@ -170,6 +178,20 @@ pub fn run(
                 progress_ref,
             )
         });
+        let periodic = options.stats_interval.map(|interval| {
+            s.spawn(move || {
+                periodic::Periodic {
+                    uri,
+                    interval,
+                    health,
+                    written,
+                    edges,
+                    end_to_end: &stages[5],
+                    done: finished,
+                }
+                .run()
+            })
+        });
         let joined = |h: std::thread::ScopedJoinHandle<'_, Result<()>>| {
             h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))
         };
@@ -179,6 +201,10 @@ pub fn run(
             results.push(joined(h));
         }
         results.push(joined(snk));
+        finished.store(true, Ordering::Relaxed);
+        if let Some(h) = periodic {
+            h.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+        }
         (source_result, results)
     });
     progress.finish_and_clear();

@@ -86,47 +86,68 @@ pub struct DropOldest<'a, T> {
     pub consumer_done: &'a AtomicBool,
 }
 
-/// Latency of one stage per frame.
+/// Latency of one stage per frame: over the whole run, and over the current window (the
+/// periodic log's interval).
 pub struct StageStats {
     pub name: &'static str,
-    histogram: Mutex<Histogram<u64>>,
+    histograms: Mutex<[Histogram<u64>; 2]>,
+}
+
+fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, MAX_LATENCY_US, 3).expect("valid histogram bounds")
 }
 
 impl StageStats {
     pub fn new(name: &'static str) -> Self {
         StageStats {
             name,
-            histogram: Mutex::new(
-                Histogram::new_with_bounds(1, MAX_LATENCY_US, 3).expect("valid histogram bounds"),
-            ),
+            histograms: Mutex::new([histogram(), histogram()]),
         }
     }
 
     /// Records one frame's time in this stage.
     pub fn record(&self, elapsed: Duration) {
         let us = (elapsed.as_micros() as u64).clamp(1, MAX_LATENCY_US);
-        self.histogram.lock().saturating_record(us);
+        for h in self.histograms.lock().iter_mut() {
+            h.saturating_record(us);
+        }
     }
 
-    /// Count, p50 and p99 in ms.
+    /// Count and percentiles over the whole run.
     pub fn summary(&self) -> LatencySummary {
-        let h = self.histogram.lock();
-        LatencySummary {
-            name: self.name,
-            count: h.len(),
-            p50_ms: h.value_at_quantile(0.50) as f64 / 1000.0,
-            p99_ms: h.value_at_quantile(0.99) as f64 / 1000.0,
-        }
+        LatencySummary::of(self.name, &self.histograms.lock()[0])
+    }
+
+    /// Count and percentiles since the last call (the window starts anew).
+    pub fn take_window(&self) -> LatencySummary {
+        let mut h = self.histograms.lock();
+        let summary = LatencySummary::of(self.name, &h[1]);
+        h[1].reset();
+        summary
     }
 }
 
-/// One stage's latency percentiles.
+/// One stage's latency percentiles, in ms.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct LatencySummary {
     pub name: &'static str,
     pub count: u64,
     pub p50_ms: f64,
+    pub p95_ms: f64,
     pub p99_ms: f64,
+}
+
+impl LatencySummary {
+    fn of(name: &'static str, h: &Histogram<u64>) -> Self {
+        let ms = |q| h.value_at_quantile(q) as f64 / 1000.0;
+        LatencySummary {
+            name,
+            count: h.len(),
+            p50_ms: ms(0.50),
+            p95_ms: ms(0.95),
+            p99_ms: ms(0.99),
+        }
+    }
 }
 
 /// One edge's queue summary.
@@ -192,12 +213,15 @@ impl fmt::Display for Summary {
                 self.reconnects, self.health
             )?;
         }
-        writeln!(f, "  stage latency (ms)      p50      p99   frames")?;
+        writeln!(
+            f,
+            "  stage latency (ms)      p50      p95      p99   frames"
+        )?;
         for s in &self.stages {
             writeln!(
                 f,
-                "    {:<18} {:>8.2} {:>8.2} {:>8}",
-                s.name, s.p50_ms, s.p99_ms, s.count
+                "    {:<18} {:>8.2} {:>8.2} {:>8.2} {:>8}",
+                s.name, s.p50_ms, s.p95_ms, s.p99_ms, s.count
             )?;
         }
         write!(f, "  queues (high water / capacity, drops):")?;
@@ -252,6 +276,13 @@ mod tests {
         let sum = s.summary();
         assert_eq!(sum.count, 100);
         assert!((sum.p50_ms - 50.0).abs() < 1.0, "{sum:?}");
+        assert!((sum.p95_ms - 95.0).abs() < 1.0, "{sum:?}");
         assert!((sum.p99_ms - 99.0).abs() < 1.0, "{sum:?}");
+        assert_eq!(s.take_window().count, 100);
+        s.record(Duration::from_millis(7));
+        let window = s.take_window();
+        assert_eq!(window.count, 1, "the window restarts");
+        assert!((window.p99_ms - 7.0).abs() < 0.1, "{window:?}");
+        assert_eq!(s.summary().count, 101, "the run total does not");
     }
 }

@@ -95,6 +95,8 @@ pub struct Output<'a> {
     pub edge: &'a Edge,
     /// Raised on SIGINT: stop after the current frame.
     pub stop: &'a AtomicBool,
+    /// Updated on every health change (live sources).
+    pub health: &'a supervise::HealthCell,
 }
 
 /// How a source run ended, and what was wrong with the input on the way.
@@ -306,6 +308,7 @@ impl Source {
             drop_oldest,
             edge,
             stop,
+            ..
         } = *out;
         let mut first = true;
         let bus = self.pipeline.bus().expect("pipeline has a bus");

@@ -5,7 +5,7 @@
 use super::{Cursor, Output, Playback, Source, SourceEnd, SourceReport};
 use crate::error::{Error, Result};
 use std::fmt;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
 /// Default time without a frame after which a live source counts as stalled.
@@ -61,6 +61,29 @@ impl fmt::Display for Health {
     }
 }
 
+impl Health {
+    const ALL: [Health; 4] = [
+        Health::Starting,
+        Health::Streaming,
+        Health::Reconnecting,
+        Health::Failed,
+    ];
+}
+
+/// A source's current health, readable from other threads (the periodic stats log).
+#[derive(Debug, Default)]
+pub struct HealthCell(AtomicU8);
+
+impl HealthCell {
+    pub fn get(&self) -> Health {
+        Health::ALL[usize::from(self.0.load(Ordering::Relaxed)).min(Health::ALL.len() - 1)]
+    }
+
+    fn set(&self, health: Health) {
+        self.0.store(health as u8, Ordering::Relaxed);
+    }
+}
+
 /// What a supervised run adds to the last connection's report.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SupervisedReport {
@@ -69,7 +92,8 @@ pub struct SupervisedReport {
     pub health: Health,
 }
 
-fn set_health(uri: &str, health: &mut Health, next: Health, why: &str) {
+fn set_health(uri: &str, health: &mut Health, cell: &HealthCell, next: Health, why: &str) {
+    cell.set(next);
     // Every reconnect attempt is logged, not only the change into that state.
     if *health != next || next == Health::Reconnecting {
         tracing::info!(uri, from = %health, to = %next, "{why}");
@@ -115,7 +139,7 @@ pub fn run(
         };
         let started = Instant::now();
         let result = attempt.and_then(|source| {
-            let mut streaming = || set_health(&uri, &mut health, Health::Streaming, "");
+            let mut streaming = || set_health(&uri, &mut health, out.health, Health::Streaming, "");
             source.run(playback, &mut cursor, out, &mut streaming)
         });
         let why = match result {
@@ -135,7 +159,7 @@ pub fn run(
             backoff = policy.backoff_initial;
         }
         if policy.max_reconnects.is_some_and(|m| reconnects >= m) {
-            set_health(&uri, &mut health, Health::Failed, &why);
+            set_health(&uri, &mut health, out.health, Health::Failed, &why);
             return Err(Error::Input {
                 uri,
                 message: format!("gave up after {reconnects} reconnect(s): {why}"),
@@ -145,6 +169,7 @@ pub fn run(
         set_health(
             &uri,
             &mut health,
+            out.health,
             Health::Reconnecting,
             &format!("{why}; retry in {} s", backoff.as_secs_f64()),
         );
