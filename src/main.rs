@@ -148,6 +148,13 @@ struct BenchArgs {
     /// Also write the report(s) as JSON here.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Live-latency benchmark instead: a live test source at 1× and 2× the raw inference
+    /// throughput; end-to-end p50/p95/p99 and drop rate per load.
+    #[arg(long)]
+    live: bool,
+    /// Seconds per load level in the live benchmark.
+    #[arg(long, default_value_t = 30.0)]
+    live_seconds: f64,
 }
 
 fn main() -> ExitCode {
@@ -290,6 +297,23 @@ fn bench(args: &BenchArgs, lib: Option<&Path>) -> anyhow::Result<i32> {
         .unwrap_or_else(|| vec![config.model.model.clone()]);
     let scratch = std::env::temp_dir().join(format!("ovstream-bench-{}", std::process::id()));
     std::fs::create_dir_all(&scratch).with_context(|| format!("creating {}", scratch.display()))?;
+    if args.live {
+        let report = ovstream::bench::live::run(
+            &config,
+            &[1.0, 2.0],
+            Duration::from_secs_f64(args.live_seconds),
+            &scratch,
+            lib,
+        );
+        let _ = std::fs::remove_dir_all(&scratch);
+        let report = report?;
+        println!("{report}");
+        if let Some(path) = &args.json {
+            std::fs::write(path, serde_json::to_string_pretty(&report)?)
+                .with_context(|| format!("writing {}", path.display()))?;
+        }
+        return Ok(exit_code::OK);
+    }
     let run_all = || -> anyhow::Result<Vec<ovstream::bench::BenchReport>> {
         let mut reports = Vec::new();
         for model in &models {

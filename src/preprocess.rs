@@ -136,9 +136,11 @@ pub fn run(
     stats: &StageStats,
 ) -> Result<()> {
     let mut scratch = Vec::new();
-    for frame in decoded_rx {
-        let Ok(mut request) = free_rx.recv() else {
-            return Ok(()); // infer stage is gone
+    // Take a free request first, then the frame: a frame never waits here for a request while
+    // fresher ones arrive behind it (live sources keep only the newest in `decoded`).
+    for mut request in free_rx.iter() {
+        let Ok(frame) = decoded_rx.recv() else {
+            return Ok(()); // EOS
         };
         let t0 = Instant::now();
         resize_into(&frame, spec, request.input_mut()?, &mut scratch)?;
@@ -153,5 +155,5 @@ pub fn run(
             return Ok(());
         }
     }
-    Ok(())
+    Ok(()) // infer stage is gone
 }

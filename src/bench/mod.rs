@@ -3,6 +3,8 @@
 //! process run, reported as ratios (machines are noisy; ratios from one run are comparable).
 //! Raw throughput is measured before and after the pipeline runs; the ratio uses their mean.
 
+pub mod live;
+
 use crate::config::PipelineConfig;
 use crate::detector::{sinks_from_config, Detector};
 use crate::engine::Engine;
