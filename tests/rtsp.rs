@@ -11,10 +11,16 @@ use gstreamer_rtsp_server::prelude::*;
 use std::time::{Duration, Instant};
 
 const EXIT_INTERRUPTED: i32 = 130;
-/// A live camera stand-in: 320x240 at 15 fps, H.264 over RTP.
-const MEDIA: &str = "( videotestsrc is-live=true pattern=ball ! \
-    video/x-raw,width=320,height=240,framerate=15/1 ! \
-    x264enc tune=zerolatency speed-preset=ultrafast key-int-max=15 ! rtph264pay name=pay0 pt=96 )";
+/// A camera stand-in: the sample (vtest.avi, 10 fps, 79.5 s) served at its real rate as H.264
+/// over RTP; every test here ends well before the clip does, so it never needs to loop.
+fn media() -> String {
+    format!(
+        "( filesrc location=\"{}\" ! decodebin ! videoconvert ! \
+         x264enc tune=zerolatency speed-preset=ultrafast key-int-max=10 ! \
+         rtph264pay name=pay0 pt=96 )",
+        vtest().display()
+    )
+}
 
 /// An RTSP server on 127.0.0.1 with its own GLib main loop thread.
 struct Server {
@@ -37,7 +43,7 @@ impl Server {
         server.set_address("127.0.0.1");
         server.set_service(&port.to_string());
         let factory = rtsp::RTSPMediaFactory::new();
-        factory.set_launch(MEDIA);
+        factory.set_launch(&media());
         factory.set_shared(true);
         factory.set_protocols(protocols);
         server.mount_points().unwrap().add_factory("/cam", factory);
@@ -172,10 +178,10 @@ fn rtsp_source_reconnects_after_the_server_restarts() {
         gap > 2_000_000_000,
         "the ~3 s outage shows as a timestamp gap: {gap} ns"
     );
-    // 15 fps for 15 s after the restart, minus the reconnect backoff; the JSON writer
+    // 10 fps for 15 s after the restart, minus the reconnect backoff; the JSON writer
     // buffers a few dozen lines, so the margin is wide.
     assert!(
-        lines.len() > before_restart + 60,
+        lines.len() > before_restart + 50,
         "frames after the restart: {} before, {} at the end",
         before_restart,
         lines.len()
