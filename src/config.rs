@@ -141,6 +141,9 @@ pub struct ModelConfig {
     /// `[height, width]` to reshape the input to; default: from the manifest.
     #[serde(default)]
     pub input_size: Option<[u32; 2]>,
+    /// Output decoder: `ssd` or `blazeface`; default: from the manifest, else `ssd`.
+    #[serde(default)]
+    pub adapter: Option<String>,
 }
 
 /// Detection postprocessing.

@@ -1,6 +1,8 @@
 //! From a pipeline config to the things a run needs: the compiled model, its adapter, the sinks.
 
+use crate::adapters::blazeface::BlazeFaceAdapter;
 use crate::adapters::ssd::SsdAdapter;
+use crate::adapters::{self, Adapter};
 use crate::config::PipelineConfig;
 use crate::engine::{Engine, EngineOptions};
 use crate::error::{Error, Result};
@@ -14,7 +16,7 @@ use std::path::{Path, PathBuf};
 /// A compiled detection model and the adapter that decodes its outputs.
 pub struct Detector {
     pub engine: Engine,
-    pub adapter: SsdAdapter,
+    pub adapter: Adapter,
     /// Manifest id, or the path as given.
     pub model: String,
 }
@@ -24,6 +26,8 @@ struct ResolvedModel {
     path: PathBuf,
     labels: Vec<String>,
     input_size: Option<[u32; 2]>,
+    /// Adapter name from the manifest.
+    adapter: Option<String>,
 }
 
 /// Default compiled-model cache: `~/.cache/ovstream/compiled`.
@@ -48,6 +52,19 @@ impl Detector {
             (None, None) => resolved.labels,
         };
         let m = &config.model;
+        let adapter_name = m
+            .adapter
+            .clone()
+            .or(resolved.adapter.clone())
+            .unwrap_or_else(|| adapters::SSD.to_string());
+        let format = adapters::input_format(&adapter_name).ok_or_else(|| Error::Model {
+            path: resolved.path.clone(),
+            message: format!(
+                "adapter `{adapter_name}` cannot detect (known: {}, {})",
+                adapters::SSD,
+                adapters::BLAZEFACE
+            ),
+        })?;
         let options = EngineOptions {
             device: m.device.clone(),
             hint: m.hint,
@@ -59,15 +76,28 @@ impl Detector {
                 .then(|| m.cache_dir.clone().unwrap_or_else(default_cache_dir)),
             input_size: m.input_size.or(resolved.input_size),
             openvino_lib: openvino_lib.map(Path::to_path_buf),
+            input_element: format.element,
         };
         let engine = Engine::load(&resolved.path, &options)?;
-        let adapter = SsdAdapter::new(
-            &engine.outputs,
-            |name| engine.has_output(name),
-            labels,
-            config.detect.threshold,
-            &config.detect.classes,
-        )
+        let adapter = match adapter_name.as_str() {
+            adapters::BLAZEFACE => {
+                let outputs: Vec<(String, Vec<i64>)> = engine
+                    .outputs
+                    .iter()
+                    .map(|o| (o.name.clone(), o.shape.clone()))
+                    .collect();
+                BlazeFaceAdapter::new(&outputs, engine.input.width as u32, config.detect.threshold)
+                    .map(Adapter::BlazeFace)
+            }
+            _ => SsdAdapter::new(
+                &engine.outputs,
+                |name| engine.has_output(name),
+                labels,
+                config.detect.threshold,
+                &config.detect.classes,
+            )
+            .map(Adapter::Ssd),
+        }
         .map_err(|message| Error::Model {
             path: resolved.path.clone(),
             message,
@@ -101,6 +131,7 @@ fn resolve_model(config: &PipelineConfig) -> Result<ResolvedModel> {
                     path,
                     labels: manifest.labels_of(entry)?,
                     input_size: Some(entry.input),
+                    adapter: Some(entry.adapter.clone()),
                 }),
                 FetchState::Missing => Err(Error::Model {
                     path,
@@ -125,6 +156,7 @@ fn resolve_model(config: &PipelineConfig) -> Result<ResolvedModel> {
         path: as_path.to_path_buf(),
         labels: Vec::new(),
         input_size: None,
+        adapter: None,
     })
 }
 

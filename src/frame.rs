@@ -22,7 +22,7 @@ pub struct Frame {
 }
 
 /// Normalized box in `[0, 1]` image coordinates.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct BBox {
     pub x_min: f32,
     pub y_min: f32,
@@ -52,7 +52,7 @@ impl BBox {
 }
 
 /// One detected object.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Detection {
     /// Model class id (1-based for SSD; 0 is background).
     pub label_id: u32,
@@ -60,7 +60,25 @@ pub struct Detection {
     pub label: Arc<str>,
     pub confidence: f32,
     pub bbox: BBox,
+    /// Landmarks `(x, y)` normalized to the frame (faces: BlazeFace's 6 keypoints).
+    pub keypoints: Vec<[f32; 2]>,
+    /// Tracker id, stable while the object stays in view.
+    pub track_id: Option<u64>,
+    /// Who this face is (face recognition only).
+    pub identity: Option<Identity>,
 }
+
+/// A face matched against the gallery.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Identity {
+    /// Gallery name, or [`UNKNOWN`] below the similarity threshold.
+    pub name: Arc<str>,
+    /// Cosine similarity to the best gallery embedding, in `[-1, 1]`.
+    pub similarity: f32,
+}
+
+/// Name of a face that matches nobody in the gallery.
+pub const UNKNOWN: &str = "unknown";
 
 /// A frame with its inference results.
 #[derive(Debug, Clone)]

@@ -9,6 +9,8 @@ use opencv::imgproc;
 use std::time::Instant;
 
 const LINE_THICKNESS: i32 = 2;
+/// Radius of a landmark dot (face keypoints), in pixels.
+const KEYPOINT_RADIUS: i32 = 2;
 const FONT_SCALE: f64 = 0.5;
 const FONT: i32 = imgproc::FONT_HERSHEY_SIMPLEX;
 /// Per-class colors (RGB), picked by label id; drawn as their YUV equivalents.
@@ -86,9 +88,10 @@ pub fn draw(frame: &mut AnalyzedFrame) -> Result<()> {
 }
 
 fn draw_one(planes: &mut [Mat], det: &Detection, w: u32, h: u32) -> opencv::Result<()> {
-    let yuv = yuv_of(det.label_id);
+    // Tracked objects keep one color per track; others one per class.
+    let yuv = yuv_of(det.track_id.map_or(det.label_id, |t| t as u32));
     let (x, y, bw, bh) = det.bbox.to_pixels(w, h);
-    let text = format!("{} {:.0}%", det.label, det.confidence * 100.0);
+    let text = label_text(det);
     let mut baseline = 0;
     let size = imgproc::get_text_size(&text, FONT, FONT_SCALE, 1, &mut baseline)?;
     let top = (y - size.height - baseline).max(0);
@@ -114,6 +117,18 @@ fn draw_one(planes: &mut [Mat], det: &Detection, w: u32, h: u32) -> opencv::Resu
             0,
         )?;
     }
+    for kp in &det.keypoints {
+        let center = Point::new((kp[0] * w as f32) as i32, (kp[1] * h as f32) as i32);
+        imgproc::circle(
+            &mut planes[0],
+            center,
+            KEYPOINT_RADIUS,
+            Scalar::all(yuv[0]),
+            imgproc::FILLED,
+            imgproc::LINE_8,
+            0,
+        )?;
+    }
     imgproc::put_text(
         &mut planes[0],
         &text,
@@ -128,6 +143,18 @@ fn draw_one(planes: &mut [Mat], det: &Detection, w: u32, h: u32) -> opencv::Resu
 }
 
 /// Runs the stage until `detected_rx` closes or downstream closes.
+/// `obama 0.71 #3` for a recognized face, `person 97% #3` for a tracked object.
+fn label_text(det: &Detection) -> String {
+    let what = match &det.identity {
+        Some(id) => format!("{} {:.2}", id.name, id.similarity),
+        None => format!("{} {:.0}%", det.label, det.confidence * 100.0),
+    };
+    match det.track_id {
+        Some(t) => format!("{what} #{t}"),
+        None => what,
+    }
+}
+
 pub fn run(
     detected_rx: Receiver<AnalyzedFrame>,
     rendered_tx: Sender<AnalyzedFrame>,

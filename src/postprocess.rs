@@ -1,6 +1,7 @@
 //! Postprocess stage: raw output tensors → detections through the model adapter.
 
-use crate::adapters::ssd::SsdAdapter;
+use crate::adapters::Adapter;
+use crate::engine::InputSpec;
 use crate::error::Result;
 use crate::frame::AnalyzedFrame;
 use crate::infer::Inferred;
@@ -12,13 +13,14 @@ use std::time::Instant;
 pub fn run(
     inferred_rx: Receiver<Inferred>,
     detected_tx: Sender<AnalyzedFrame>,
-    adapter: &SsdAdapter,
+    adapter: &Adapter,
+    input: &InputSpec,
     edge: &Edge,
     stats: &StageStats,
 ) -> Result<()> {
     for Inferred { frame, outputs } in inferred_rx {
         let t0 = Instant::now();
-        let detections = adapter.decode(&outputs);
+        let detections = adapter.decode(&outputs, &frame, input);
         stats.record(t0.elapsed());
         if edge
             .send(&detected_tx, AnalyzedFrame { frame, detections })

@@ -1,6 +1,8 @@
 //! Preprocess stage: frame → the infer request's input tensor (resize, written in place), then
 //! start the request. Requests come from the free pool, so at most `nireq` frames are in flight.
 
+use crate::adapters::blazeface::Letterbox;
+use crate::adapters::{InputElement, InputFormat};
 use crate::engine::{InputSpec, Request};
 use crate::error::{Error, Result};
 use crate::frame::Frame;
@@ -60,8 +62,85 @@ pub fn resize_into(
     input: &mut [u8],
     scratch: &mut Vec<u8>,
 ) -> Result<()> {
-    let (mw, mh) = (spec.width as i32, spec.height as i32);
-    if input.len() != spec.byte_size() || mw % 2 != 0 || mh % 2 != 0 {
+    if input.len() != spec.byte_size() {
+        return Err(Error::gst(
+            "preprocess",
+            format!(
+                "input tensor has {} bytes, want {}",
+                input.len(),
+                spec.byte_size()
+            ),
+        ));
+    }
+    resize_rgb(frame, spec.width as i32, spec.height as i32, input, scratch)
+}
+
+/// Writes `frame` into `input` in `format`: u8 or f32 in `[-1, 1]` (`v / 127.5 - 1`),
+/// stretched or letterboxed (aspect kept, centered, black bars; see
+/// [`crate::adapters::blazeface::Letterbox`]). `work` holds the RGB image between steps.
+///
+/// # Errors
+/// As [`resize_into`].
+pub fn fill_input(
+    frame: &Frame,
+    spec: &InputSpec,
+    format: InputFormat,
+    input: &mut [u8],
+    scratch: &mut Vec<u8>,
+    work: &mut Vec<u8>,
+) -> Result<()> {
+    if format == InputFormat::default() {
+        return resize_into(frame, spec, input, scratch);
+    }
+    let (mw, mh) = (spec.width, spec.height);
+    work.clear();
+    work.resize(mw * mh * 3, 0);
+    if format.letterbox {
+        let lb = Letterbox::fit(
+            frame.info.width(),
+            frame.info.height(),
+            mw as u32,
+            mh as u32,
+        );
+        let (lw, lh) = (lb.width as usize, lb.height as usize);
+        let mut fitted = std::mem::take(scratch);
+        let mut inner = Vec::new();
+        fitted.resize(lw * lh * 3, 0);
+        resize_rgb(frame, lw as i32, lh as i32, &mut fitted, &mut inner)?;
+        for row in 0..lh {
+            let at = ((row + lb.pad_y as usize) * mw + lb.pad_x as usize) * 3;
+            work[at..at + lw * 3].copy_from_slice(&fitted[row * lw * 3..(row + 1) * lw * 3]);
+        }
+        *scratch = fitted;
+    } else {
+        resize_rgb(frame, mw as i32, mh as i32, work, scratch)?;
+    }
+    match format.element {
+        InputElement::U8 => input.copy_from_slice(work),
+        InputElement::F32Symmetric => {
+            if input.len() != work.len() * 4 {
+                return Err(Error::gst(
+                    "preprocess",
+                    "input tensor is not f32 of the model size",
+                ));
+            }
+            for (dst, &v) in input.chunks_exact_mut(4).zip(work.iter()) {
+                dst.copy_from_slice(&(f32::from(v) / 127.5 - 1.0).to_ne_bytes());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Resizes the I420 `frame` to `mw` x `mh` (even) RGB u8 into `out`.
+fn resize_rgb(
+    frame: &Frame,
+    mw: i32,
+    mh: i32,
+    input: &mut [u8],
+    scratch: &mut Vec<u8>,
+) -> Result<()> {
+    if input.len() != (mw * mh * 3) as usize || mw % 2 != 0 || mh % 2 != 0 {
         return Err(Error::gst(
             "preprocess",
             format!(
@@ -132,10 +211,11 @@ pub fn run(
     free_rx: Receiver<Request>,
     submitted_tx: Sender<InFlight>,
     spec: &InputSpec,
+    format: InputFormat,
     edge: &Edge,
     stats: &StageStats,
 ) -> Result<()> {
-    let mut scratch = Vec::new();
+    let (mut scratch, mut work) = (Vec::new(), Vec::new());
     // Take a free request first, then the frame: a frame never waits here for a request while
     // fresher ones arrive behind it (live sources keep only the newest in `decoded`).
     for mut request in free_rx.iter() {
@@ -143,7 +223,14 @@ pub fn run(
             return Ok(()); // EOS
         };
         let t0 = Instant::now();
-        resize_into(&frame, spec, request.input_mut()?, &mut scratch)?;
+        fill_input(
+            &frame,
+            spec,
+            format,
+            request.input_mut()?,
+            &mut scratch,
+            &mut work,
+        )?;
         request.start()?;
         stats.record(t0.elapsed());
         let msg = InFlight {

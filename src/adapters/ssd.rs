@@ -175,6 +175,7 @@ impl SsdAdapter {
             label,
             confidence,
             bbox: bbox.clamped(),
+            ..Detection::default()
         });
     }
 }

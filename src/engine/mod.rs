@@ -7,6 +7,7 @@ mod request;
 
 pub use request::Request;
 
+use crate::adapters::InputElement;
 use crate::config::{Hint, Precision};
 use crate::error::{Error, Result};
 use openvino::{
@@ -37,20 +38,27 @@ pub struct EngineOptions {
     pub input_size: Option<[u32; 2]>,
     /// OpenVINO C library file or folder (see [`library::load`]).
     pub openvino_lib: Option<PathBuf>,
+    /// Element type of the input tensor the pipeline writes.
+    pub input_element: InputElement,
 }
 
-/// The model input as the pipeline fills it: `[1, height, width, 3]` u8, NHWC, RGB.
+/// The model input as the pipeline fills it: `[1, height, width, 3]` NHWC RGB, u8 or f32.
 #[derive(Debug, Clone)]
 pub struct InputSpec {
     pub name: String,
     pub height: usize,
     pub width: usize,
+    pub element: InputElement,
 }
 
 impl InputSpec {
     /// Bytes of one input tensor.
     pub fn byte_size(&self) -> usize {
-        self.height * self.width * 3
+        let bytes = match self.element {
+            InputElement::U8 => 1,
+            InputElement::F32Symmetric => 4,
+        };
+        self.height * self.width * 3 * bytes
     }
 }
 
@@ -148,8 +156,12 @@ impl Engine {
             let mut tensor_info = info
                 .get_tensor_info()
                 .map_err(|e| model_err(e.to_string()))?;
+            let element = match options.input_element {
+                InputElement::U8 => ElementType::U8,
+                InputElement::F32Symmetric => ElementType::F32,
+            };
             let nhwc_u8 = Tensor::new(
-                ElementType::U8,
+                element,
                 &openvino::Shape::new(&[1, h, w, 3]).map_err(|e| model_err(e.to_string()))?,
             )
             .map_err(|e| model_err(e.to_string()))?;
@@ -202,6 +214,7 @@ impl Engine {
                 name: input_name,
                 height: h as usize,
                 width: w as usize,
+                element: options.input_element,
             },
             outputs,
             nireq: options.nireq.unwrap_or(optimal),

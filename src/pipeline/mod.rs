@@ -12,7 +12,7 @@
 mod periodic;
 pub mod stats;
 
-use crate::adapters::ssd::SsdAdapter;
+use crate::adapters::Adapter;
 use crate::engine::Engine;
 use crate::error::Result;
 use crate::sink::Sinks;
@@ -54,7 +54,7 @@ pub struct RunOptions {
 pub fn run(
     source: Source,
     engine: &mut Engine,
-    adapter: &SsdAdapter,
+    adapter: &Adapter,
     sinks: &mut Sinks,
     options: &RunOptions,
     stop: &AtomicBool,
@@ -147,6 +147,7 @@ pub fn run(
                 free_rx,
                 submitted_tx,
                 spec,
+                adapter.input_format(),
                 &edges[1],
                 &stages[0],
             );
@@ -163,8 +164,9 @@ pub fn run(
                 &stages[1],
             )
         });
-        let post =
-            s.spawn(move || postprocess::run(inferred_rx, post_tx, adapter, &edges[3], &stages[2]));
+        let post = s.spawn(move || {
+            postprocess::run(inferred_rx, post_tx, adapter, spec, &edges[3], &stages[2])
+        });
         let ovl = overlay_io.map(|(detected_rx, rendered_tx)| {
             s.spawn(move || overlay::run(detected_rx, rendered_tx, &edges[4], &stages[3]))
         });

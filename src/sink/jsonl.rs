@@ -7,6 +7,9 @@
 //!                "confidence":0.97,"label":"person","label_id":1}}]}
 //! ```
 //! `x, y, w, h` are pixels; `bounding_box` is normalized to `[0, 1]`; `timestamp` is the PTS in ns.
+//! Faces add `"keypoints": [[x, y], …]` (normalized; BlazeFace order: right eye, left eye, nose,
+//! mouth, right ear, left ear), tracked objects `"id"`, recognized faces
+//! `"identity": {"name": "obama", "similarity": 0.71}` (`"unknown"` below the threshold).
 
 use crate::error::{Error, Result};
 use crate::frame::AnalyzedFrame;
@@ -37,7 +40,19 @@ struct ObjectRecord<'a> {
     w: i32,
     h: i32,
     roi_type: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<u64>,
     detection: DetectionRecord<'a>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    keypoints: &'a [[f32; 2]],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    identity: Option<IdentityRecord<'a>>,
+}
+
+#[derive(Serialize)]
+struct IdentityRecord<'a> {
+    name: &'a str,
+    similarity: f32,
 }
 
 #[derive(Serialize)]
@@ -112,6 +127,12 @@ impl JsonlSink {
                         w,
                         h,
                         roi_type: &d.label,
+                        id: d.track_id,
+                        keypoints: &d.keypoints,
+                        identity: d.identity.as_ref().map(|i| IdentityRecord {
+                            name: &i.name,
+                            similarity: i.similarity,
+                        }),
                         detection: DetectionRecord {
                             bounding_box: BoxRecord {
                                 x_min: d.bbox.x_min,
