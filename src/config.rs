@@ -25,6 +25,72 @@ pub struct PipelineConfig {
     pub detect: DetectConfig,
     #[serde(default)]
     pub output: OutputConfig,
+    /// Face recognition after detection (a face detector in `[model]`).
+    #[serde(default)]
+    pub recognize: Option<RecognizeConfig>,
+    #[serde(default)]
+    pub track: TrackConfig,
+}
+
+/// Default cosine-similarity threshold of a gallery match (calibrated on the sample photos:
+/// see README, "Face recognition").
+pub const DEFAULT_SIMILARITY: f32 = 0.6;
+/// Default frames between re-identifications of a tracked face.
+pub const DEFAULT_REIDENTIFY_INTERVAL: u32 = 10;
+/// Default frames a lost track is kept for re-association.
+pub const DEFAULT_TRACK_BUFFER: usize = 30;
+
+/// Face recognition: align → embed → match the gallery.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecognizeConfig {
+    /// Embedding model: manifest id or path (default `facenet`).
+    #[serde(default = "default_embedder")]
+    pub model: String,
+    /// Gallery folder: `<gallery>/<name>/*.jpg|png`.
+    pub gallery: PathBuf,
+    /// Cosine similarity below which a face is `unknown`.
+    #[serde(default = "default_similarity")]
+    pub threshold: f32,
+    /// A tracked face is identified on its first frame, then every this many frames.
+    #[serde(default = "default_reidentify_interval")]
+    pub reidentify_interval: u32,
+    /// Embedding infer requests; default: the model's OPTIMAL_NUMBER_OF_INFER_REQUESTS.
+    #[serde(default)]
+    pub nireq: Option<usize>,
+}
+
+/// Object tracking (ByteTrack from `trackforge`): stable ids across frames.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrackConfig {
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Frames a lost track is kept for re-association.
+    #[serde(default = "default_track_buffer")]
+    pub track_buffer: usize,
+}
+
+impl Default for TrackConfig {
+    fn default() -> Self {
+        TrackConfig {
+            enabled: true,
+            track_buffer: DEFAULT_TRACK_BUFFER,
+        }
+    }
+}
+
+fn default_embedder() -> String {
+    "facenet".into()
+}
+fn default_similarity() -> f32 {
+    DEFAULT_SIMILARITY
+}
+fn default_reidentify_interval() -> u32 {
+    DEFAULT_REIDENTIFY_INTERVAL
+}
+fn default_track_buffer() -> usize {
+    DEFAULT_TRACK_BUFFER
 }
 
 /// Where frames come from.
@@ -275,6 +341,17 @@ impl PipelineConfig {
             .is_some_and(|t| !(t.is_finite() && t >= 0.0))
         {
             return bad("output.stats_interval must be a number of seconds (0: off)".into());
+        }
+        if let Some(r) = &self.recognize {
+            if !(-1.0..=1.0).contains(&r.threshold) {
+                return bad(format!(
+                    "recognize.threshold = {} is outside [-1, 1]",
+                    r.threshold
+                ));
+            }
+            if r.reidentify_interval == 0 || r.nireq == Some(0) {
+                return bad("recognize.reidentify_interval and nireq must be at least 1".into());
+            }
         }
         if self.model.nireq == Some(0) {
             return bad("model.nireq must be at least 1".into());

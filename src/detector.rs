@@ -22,12 +22,12 @@ pub struct Detector {
 }
 
 /// Where a model comes from after resolving the config's `model.model`.
-struct ResolvedModel {
-    path: PathBuf,
-    labels: Vec<String>,
-    input_size: Option<[u32; 2]>,
+pub(crate) struct ResolvedModel {
+    pub path: PathBuf,
+    pub labels: Vec<String>,
+    pub input_size: Option<[u32; 2]>,
     /// Adapter name from the manifest.
-    adapter: Option<String>,
+    pub adapter: Option<String>,
 }
 
 /// Default compiled-model cache: `~/.cache/ovstream/compiled`.
@@ -45,7 +45,7 @@ impl Detector {
     /// [`Error::Model`] for a model that is missing, not fetched, fails its checksum, fails to
     /// compile or has outputs no adapter understands; [`Error::Config`] for labels/classes.
     pub fn from_config(config: &PipelineConfig, openvino_lib: Option<&Path>) -> Result<Detector> {
-        let resolved = resolve_model(config)?;
+        let resolved = resolve_model(&config.model.model)?;
         let labels = match (&config.detect.labels_file, &config.detect.labels) {
             (Some(file), _) => read_labels(file)?,
             (None, Some(list)) => list.clone(),
@@ -66,17 +66,9 @@ impl Detector {
             ),
         })?;
         let options = EngineOptions {
-            device: m.device.clone(),
-            hint: m.hint,
-            precision: m.precision,
-            nstreams: m.nstreams.clone(),
-            nireq: m.nireq,
-            cache_dir: m
-                .cache
-                .then(|| m.cache_dir.clone().unwrap_or_else(default_cache_dir)),
             input_size: m.input_size.or(resolved.input_size),
-            openvino_lib: openvino_lib.map(Path::to_path_buf),
             input_element: format.element,
+            ..engine_options(config, openvino_lib)
         };
         let engine = Engine::load(&resolved.path, &options)?;
         let adapter = match adapter_name.as_str() {
@@ -118,8 +110,27 @@ impl Detector {
     }
 }
 
-fn resolve_model(config: &PipelineConfig) -> Result<ResolvedModel> {
-    let name = &config.model.model;
+/// Device, hint, precision, streams, nireq, cache and library from `[model]`; the input size
+/// and element are the model's own (set them per model).
+pub fn engine_options(config: &PipelineConfig, openvino_lib: Option<&Path>) -> EngineOptions {
+    let m = &config.model;
+    EngineOptions {
+        device: m.device.clone(),
+        hint: m.hint,
+        precision: m.precision,
+        nstreams: m.nstreams.clone(),
+        nireq: m.nireq,
+        cache_dir: m
+            .cache
+            .then(|| m.cache_dir.clone().unwrap_or_else(default_cache_dir)),
+        input_size: None,
+        openvino_lib: openvino_lib.map(Path::to_path_buf),
+        input_element: Default::default(),
+    }
+}
+
+/// A manifest id or a model file path → the file and what the manifest says about it.
+pub(crate) fn resolve_model(name: &str) -> Result<ResolvedModel> {
     let as_path = Path::new(name);
     let looks_like_path = as_path.extension().is_some() || name.contains('/');
     if !looks_like_path {

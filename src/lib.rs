@@ -12,7 +12,9 @@ pub mod config;
 pub mod detector;
 pub mod engine;
 pub mod error;
+pub mod face;
 pub mod frame;
+pub mod identify;
 pub mod infer;
 pub mod manifest;
 pub mod overlay;
@@ -21,6 +23,7 @@ pub mod postprocess;
 pub mod preprocess;
 pub mod sink;
 pub mod source;
+pub mod track;
 
 pub use error::{Error, Result};
 

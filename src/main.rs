@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 const DEFAULT_PIPELINE: &str = "pipelines/pedestrians.toml";
+const FACES_PIPELINE: &str = "pipelines/faces.toml";
 
 #[derive(Parser)]
 #[command(
@@ -45,6 +46,36 @@ enum Command {
     Devices,
     /// List the model manifest: fetched or not, checksum, weight precision.
     Models,
+    /// Face gallery: enroll people from photos or a video frame, list them.
+    Gallery(GalleryArgs),
+}
+
+#[derive(Args)]
+struct GalleryArgs {
+    /// Pipeline file whose [model] finds faces and whose [recognize] names the gallery.
+    #[arg(long, default_value = FACES_PIPELINE, global = true)]
+    pipeline: PathBuf,
+    /// Gallery folder (overrides [recognize] gallery).
+    #[arg(long, global = true)]
+    gallery: Option<PathBuf>,
+    #[command(subcommand)]
+    action: GalleryAction,
+}
+
+#[derive(Subcommand)]
+enum GalleryAction {
+    /// Enroll NAME from images (each must show exactly one face) or from one video frame.
+    Add {
+        name: String,
+        images: Vec<PathBuf>,
+        /// Enroll from this video's frame `--frame` instead of images.
+        #[arg(long, requires = "frame", conflicts_with = "images")]
+        video: Option<PathBuf>,
+        #[arg(long)]
+        frame: Option<u64>,
+    },
+    /// List the people in the gallery and their images.
+    List,
 }
 
 /// Overrides shared by `run` and `bench`.
@@ -89,6 +120,9 @@ struct Overrides {
     /// Disable the compiled-model cache.
     #[arg(long)]
     no_cache: bool,
+    /// Face gallery folder (pipelines with [recognize]).
+    #[arg(long)]
+    gallery: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -189,6 +223,7 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
             Ok(exit_code::OK)
         }
         Command::Models => models(),
+        Command::Gallery(args) => gallery(args, lib),
     }
 }
 
@@ -213,6 +248,9 @@ fn load_config(o: &Overrides) -> Result<PipelineConfig, Error> {
     c.detect.threshold = o.threshold.unwrap_or(c.detect.threshold);
     if let Some(v) = &o.classes {
         c.detect.classes = v.clone();
+    }
+    if let (Some(dir), Some(r)) = (&o.gallery, c.recognize.as_mut()) {
+        r.gallery = dir.clone();
     }
     c.validate(Path::new("command line"))?;
     Ok(c)
@@ -241,6 +279,16 @@ fn run(args: &RunArgs, lib: Option<&Path>) -> anyhow::Result<i32> {
     // Open the input first: a bad input fails before the (slow) model compile.
     let source = Source::open(&config.source.input, &config.source.options())?;
     let mut detector = Detector::from_config(&config, lib)?;
+    let mut recognizer = ovstream::face::recognizer_from_config(&config, lib, &mut detector)?;
+    if let Some(r) = &recognizer {
+        eprintln!(
+            "gallery {}: {} image(s) of {} people; similarity threshold {}",
+            r.gallery.dir.display(),
+            r.gallery.entries.len(),
+            r.gallery.names().len(),
+            r.threshold
+        );
+    }
     eprintln!(
         "model {}: compiled in {} ms for {}; inference runs on {}; nireq {}",
         detector.model,
@@ -264,12 +312,17 @@ fn run(args: &RunArgs, lib: Option<&Path>) -> anyhow::Result<i32> {
             ..Supervision::default()
         },
         stats_interval: config.output.stats_interval(source.live),
+        track: config
+            .track
+            .enabled
+            .then_some((config.detect.threshold, config.track.track_buffer)),
     };
     let summary = pipeline::run(
         source,
         &mut detector.engine,
         &detector.adapter,
         &mut sinks,
+        recognizer.as_mut(),
         &options,
         &stop,
     )?;
@@ -338,6 +391,53 @@ fn bench(args: &BenchArgs, lib: Option<&Path>) -> anyhow::Result<i32> {
     if let Some(path) = &args.json {
         std::fs::write(path, serde_json::to_string_pretty(&reports)?)
             .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(exit_code::OK)
+}
+
+fn gallery(args: &GalleryArgs, lib: Option<&Path>) -> anyhow::Result<i32> {
+    use ovstream::face::enroll;
+    let mut config = PipelineConfig::load(&args.pipeline)?;
+    if let (Some(dir), Some(r)) = (&args.gallery, config.recognize.as_mut()) {
+        r.gallery = dir.clone();
+    }
+    match &args.action {
+        GalleryAction::Add {
+            name,
+            images: _,
+            video: Some(video),
+            frame,
+        } => {
+            let path = enroll::add_video_frame(&config, lib, name, video, frame.unwrap_or(0))?;
+            println!("{name}: enrolled {}", path.display());
+        }
+        GalleryAction::Add { name, images, .. } => {
+            if images.is_empty() {
+                anyhow::bail!("give IMAGE files, or --video FILE --frame N");
+            }
+            let done = enroll::add_images(&config, lib, name, images)?;
+            for p in &done.added {
+                println!("{name}: enrolled {}", p.display());
+            }
+            for (p, why) in &done.refused {
+                eprintln!("{name}: refused {}: {why}", p.display());
+            }
+            if done.added.is_empty() {
+                return Err(Error::Input {
+                    uri: images[0].display().to_string(),
+                    message: "no image enrolled".into(),
+                }
+                .into());
+            }
+        }
+        GalleryAction::List => {
+            for (name, images) in enroll::list(&config)? {
+                println!("{name:<20} {} image(s)", images.len());
+                for i in images {
+                    println!("    {}", i.display());
+                }
+            }
+        }
     }
     Ok(exit_code::OK)
 }

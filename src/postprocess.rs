@@ -1,4 +1,4 @@
-//! Postprocess stage: raw output tensors → detections through the model adapter.
+//! Postprocess stage: raw output tensors → detections through the model adapter, then track ids.
 
 use crate::adapters::Adapter;
 use crate::engine::InputSpec;
@@ -6,28 +6,40 @@ use crate::error::Result;
 use crate::frame::AnalyzedFrame;
 use crate::infer::Inferred;
 use crate::pipeline::stats::{Edge, StageStats};
+use crate::track::Tracker;
 use crossbeam::channel::{Receiver, Sender};
 use std::time::Instant;
 
-/// Runs the stage until `inferred_rx` closes or downstream closes.
-pub fn run(
-    inferred_rx: Receiver<Inferred>,
-    detected_tx: Sender<AnalyzedFrame>,
-    adapter: &Adapter,
-    input: &InputSpec,
-    edge: &Edge,
-    stats: &StageStats,
-) -> Result<()> {
-    for Inferred { frame, outputs } in inferred_rx {
-        let t0 = Instant::now();
-        let detections = adapter.decode(&outputs, &frame, input);
-        stats.record(t0.elapsed());
-        if edge
-            .send(&detected_tx, AnalyzedFrame { frame, detections })
-            .is_err()
-        {
-            break;
+/// The stage's state: the adapter that decodes, and the tracker that numbers.
+pub struct Postprocess<'a> {
+    pub adapter: &'a Adapter,
+    pub input: &'a InputSpec,
+    pub tracker: Option<Tracker>,
+}
+
+impl Postprocess<'_> {
+    /// Runs the stage until `inferred_rx` closes or downstream closes.
+    pub fn run(
+        mut self,
+        inferred_rx: Receiver<Inferred>,
+        detected_tx: Sender<AnalyzedFrame>,
+        edge: &Edge,
+        stats: &StageStats,
+    ) -> Result<()> {
+        for Inferred { frame, outputs } in inferred_rx {
+            let t0 = Instant::now();
+            let mut detections = self.adapter.decode(&outputs, &frame, self.input);
+            if let Some(t) = self.tracker.as_mut() {
+                t.update(&mut detections, frame.info.width(), frame.info.height());
+            }
+            stats.record(t0.elapsed());
+            if edge
+                .send(&detected_tx, AnalyzedFrame { frame, detections })
+                .is_err()
+            {
+                break;
+            }
         }
+        Ok(())
     }
-    Ok(())
 }

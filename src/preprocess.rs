@@ -117,6 +117,12 @@ pub fn fill_input(
     }
     match format.element {
         InputElement::U8 => input.copy_from_slice(work),
+        InputElement::F32 => {
+            return Err(Error::gst(
+                "preprocess",
+                "f32 inputs are filled by their stage",
+            ));
+        }
         InputElement::F32Symmetric => {
             if input.len() != work.len() * 4 {
                 return Err(Error::gst(

@@ -16,6 +16,8 @@ pub enum InputElement {
     U8,
     /// f32 RGB scaled to `[-1, 1]` (`v / 127.5 - 1`): MediaPipe models.
     F32Symmetric,
+    /// f32 written by the caller as the model wants it (FaceNet's per-image prewhitening).
+    F32,
 }
 
 /// How a frame becomes the model input.

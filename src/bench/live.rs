@@ -86,6 +86,7 @@ pub fn run(
                 &mut detector.engine,
                 &detector.adapter,
                 &mut sinks,
+                None,
                 &RunOptions::default(),
                 &stop,
             );

@@ -130,6 +130,7 @@ pub fn run(
             &mut detector.engine,
             &detector.adapter,
             &mut sinks,
+            None,
             &options,
             &AtomicBool::new(false),
         )?;

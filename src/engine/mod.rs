@@ -56,7 +56,7 @@ impl InputSpec {
     pub fn byte_size(&self) -> usize {
         let bytes = match self.element {
             InputElement::U8 => 1,
-            InputElement::F32Symmetric => 4,
+            InputElement::F32Symmetric | InputElement::F32 => 4,
         };
         self.height * self.width * 3 * bytes
     }
@@ -158,7 +158,7 @@ impl Engine {
                 .map_err(|e| model_err(e.to_string()))?;
             let element = match options.input_element {
                 InputElement::U8 => ElementType::U8,
-                InputElement::F32Symmetric => ElementType::F32,
+                InputElement::F32Symmetric | InputElement::F32 => ElementType::F32,
             };
             let nhwc_u8 = Tensor::new(
                 element,

@@ -1,7 +1,8 @@
 //! Wiring: one thread per stage, joined by bounded crossbeam channels named after their edge.
 //!
 //! ```text
-//! source ─decoded→ preprocess ─submitted→ infer ─inferred→ postprocess ─detected→ [overlay ─rendered→] sink
+//! source ─decoded→ preprocess ─submitted→ infer ─inferred→ postprocess (+ tracker) ─detected→
+//!     [identify ─identified→] [overlay ─rendered→] sink
 //!                      ▲                     │
 //!                      └──── free requests ──┘   (nireq requests; they move, never shared)
 //! ```
@@ -15,9 +16,10 @@ pub mod stats;
 use crate::adapters::Adapter;
 use crate::engine::Engine;
 use crate::error::Result;
+use crate::face::recognizer::Recognizer;
 use crate::sink::Sinks;
 use crate::source::{self, supervise, Playback, Source, SourceEnd};
-use crate::{infer, overlay, postprocess, preprocess, sink};
+use crate::{identify, infer, overlay, postprocess, preprocess, sink};
 use crossbeam::channel::bounded;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use stats::{DropOldest, Edge, StageStats, Summary};
@@ -43,6 +45,8 @@ pub struct RunOptions {
     pub supervision: supervise::Supervision,
     /// Print a stats line (health, FPS, drops, end-to-end latency) this often; `None`: never.
     pub stats_interval: Option<std::time::Duration>,
+    /// Track objects (ByteTrack): `(threshold, track_buffer)`; `None`: no track ids.
+    pub track: Option<(f32, usize)>,
 }
 
 /// Runs `source` through `engine` and `adapter` into `sinks` until EOS, `limit` or `stop`.
@@ -56,6 +60,7 @@ pub fn run(
     engine: &mut Engine,
     adapter: &Adapter,
     sinks: &mut Sinks,
+    recognizer: Option<&mut Recognizer>,
     options: &RunOptions,
     stop: &AtomicBool,
 ) -> Result<Summary> {
@@ -81,24 +86,40 @@ pub fn run(
     let live = source.live;
     let (submitted_tx, submitted_rx) = bounded(nireq);
     let (inferred_tx, inferred_rx) = bounded(EDGE_CAPACITY);
+    let draw = sinks.needs_pixels();
+    let recognize = recognizer.is_some();
+    // The optional stages splice themselves into the chain after postprocess.
     let (detected_tx, detected_rx) = bounded(EDGE_CAPACITY);
-    let (rendered_tx, rendered_rx) = bounded(EDGE_CAPACITY);
+    let mut last_rx = detected_rx;
+    let identify_io = recognizer.map(|r| {
+        let (tx, rx) = bounded(EDGE_CAPACITY);
+        (std::mem::replace(&mut last_rx, rx), tx, r)
+    });
+    let overlay_io = draw.then(|| {
+        let (tx, rx) = bounded(EDGE_CAPACITY);
+        (std::mem::replace(&mut last_rx, rx), tx)
+    });
+    let sink_rx = last_rx;
     let edges = [
         Edge::new("decoded", decoded_capacity),
         Edge::new("submitted", nireq),
         Edge::new("inferred", EDGE_CAPACITY),
         Edge::new("detected", EDGE_CAPACITY),
+        Edge::new("identified", EDGE_CAPACITY),
         Edge::new("rendered", EDGE_CAPACITY),
     ];
     let stages = [
         StageStats::new("preprocess"),
         StageStats::new("infer"),
         StageStats::new("postprocess"),
+        StageStats::new("identify"),
         StageStats::new("overlay"),
         StageStats::new("sink"),
         StageStats::new("end-to-end"),
     ];
-    let draw = sinks.needs_pixels();
+    let tracker = options
+        .track
+        .map(|(threshold, buffer)| crate::track::Tracker::new(threshold, buffer));
     let progress = progress_bar(&source, options);
     let written = AtomicU64::new(0);
     let output_names = adapter.output_names();
@@ -112,12 +133,6 @@ pub fn run(
     let preprocess_done = &preprocess_done;
     let (health, finished, uri) = (&health, &finished, &uri);
     let (spec, output_names) = (&spec, &output_names);
-    let (post_tx, overlay_io) = if draw {
-        (detected_tx, Some((detected_rx, rendered_tx)))
-    } else {
-        drop(detected_rx);
-        (rendered_tx, None)
-    };
     let (source_result, results) = std::thread::scope(|s| {
         let src = s.spawn(move || {
             let playback = Playback {
@@ -165,17 +180,24 @@ pub fn run(
             )
         });
         let post = s.spawn(move || {
-            postprocess::run(inferred_rx, post_tx, adapter, spec, &edges[3], &stages[2])
+            let post = postprocess::Postprocess {
+                adapter,
+                input: spec,
+                tracker,
+            };
+            post.run(inferred_rx, detected_tx, &edges[3], &stages[2])
         });
-        let ovl = overlay_io.map(|(detected_rx, rendered_tx)| {
-            s.spawn(move || overlay::run(detected_rx, rendered_tx, &edges[4], &stages[3]))
+        let idn = identify_io.map(|(rx, tx, recognizer)| {
+            s.spawn(move || identify::run(rx, tx, recognizer, &edges[4], &stages[3]))
         });
+        let ovl =
+            overlay_io.map(|(rx, tx)| s.spawn(move || overlay::run(rx, tx, &edges[5], &stages[4])));
         let snk = s.spawn(move || {
             sink::run(
-                rendered_rx,
+                sink_rx,
                 sinks,
-                &stages[4],
                 &stages[5],
+                &stages[6],
                 written,
                 progress_ref,
             )
@@ -188,7 +210,7 @@ pub fn run(
                     health,
                     written,
                     edges,
-                    end_to_end: &stages[5],
+                    end_to_end: &stages[6],
                     done: finished,
                 }
                 .run()
@@ -199,6 +221,9 @@ pub fn run(
         };
         let source_result = src.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
         let mut results = vec![joined(pre), joined(inf), joined(post)];
+        if let Some(h) = idn {
+            results.push(joined(h));
+        }
         if let Some(h) = ovl {
             results.push(joined(h));
         }
@@ -224,12 +249,12 @@ pub fn run(
         execution_devices: engine.execution_devices.clone(),
         stages: stages
             .iter()
-            .filter(|s| s.name != "overlay" || draw)
+            .filter(|s| (s.name != "overlay" || draw) && (s.name != "identify" || recognize))
             .map(StageStats::summary)
             .collect(),
         edges: edges
             .iter()
-            .filter(|e| e.name != "rendered" || draw)
+            .filter(|e| (e.name != "rendered" || draw) && (e.name != "identified" || recognize))
             .map(Into::into)
             .collect(),
         interrupted: report.report.end == SourceEnd::Stopped,

@@ -438,24 +438,42 @@ impl Drop for Source {
 
 /// Decodes the first frame of `input` (for benchmarks and tools).
 pub fn first_frame(input: &str) -> Result<Frame> {
+    frame_at(input, 0)
+}
+
+/// Decodes frame `n` (0-based, in decode order) of `input` (enrollment from a video).
+///
+/// # Errors
+/// [`Error::Input`] when the input cannot be opened or has fewer than `n + 1` frames.
+pub fn frame_at(input: &str, n: u64) -> Result<Frame> {
     let source = Source::open(input, &SourceOptions::default())?;
     source
         .pipeline
         .set_state(gst::State::Playing)
         .map_err(|e| Error::gst("source start", e))?;
-    let sample = source
-        .appsink
-        .try_pull_sample(gst::ClockTime::from_seconds(10))
-        .ok_or_else(|| Error::Input {
-            uri: source.uri.clone(),
-            message: "no frame decoded".into(),
-        })?;
+    let pull = || {
+        source
+            .appsink
+            .try_pull_sample(gst::ClockTime::from_seconds(10))
+    };
+    for i in 0..n {
+        if pull().is_none() {
+            return Err(Error::Input {
+                uri: source.uri.clone(),
+                message: format!("has only {i} frame(s); frame {n} asked for"),
+            });
+        }
+    }
+    let sample = pull().ok_or_else(|| Error::Input {
+        uri: source.uri.clone(),
+        message: format!("no frame {n} decoded"),
+    })?;
     let info = gst_video::VideoInfo::from_caps(sample.caps().expect("appsink caps"))
         .map_err(|e| Error::gst("source caps", e))?;
     let buffer = sample.buffer_owned().expect("sample buffer");
     Ok(Frame {
         source_id: 0,
-        seq: 0,
+        seq: n,
         pts: buffer.pts().map_or(0, |p| p.nseconds()),
         buffer,
         info,

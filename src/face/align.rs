@@ -1,0 +1,166 @@
+//! Face alignment for FaceNet: rotate so the eyes are level, crop the face with a margin,
+//! resize to the embedding model's input (160x160), prewhiten.
+//!
+//! Eyes are BlazeFace keypoints 0 (the subject's right eye, on the image's left) and 1. The crop
+//! is a square of `CROP_MARGIN` × the larger box side, centered on the box, in the rotated
+//! frame (OpenCV `warpAffine`, bilinear, black outside the frame). Prewhitening is FaceNet's
+//! training normalization: `(x - mean) / max(std, 1/sqrt(N))` over all `N` RGB values.
+
+use crate::error::{Error, Result};
+use crate::frame::{Detection, Frame};
+use opencv::core::{Mat, Point2f, Scalar, Size, BORDER_CONSTANT, CV_8UC1, CV_8UC3};
+use opencv::imgproc;
+use opencv::prelude::*;
+
+/// Side of the square crop relative to the larger side of the detected box.
+pub const CROP_MARGIN: f32 = 1.25;
+
+fn cv_err(e: opencv::Error) -> Error {
+    Error::gst("face alignment (OpenCV)", e)
+}
+
+/// An RGB copy of an I420 frame, made once per frame that has faces.
+pub struct RgbFrame {
+    mat: Mat,
+    width: u32,
+    height: u32,
+}
+
+impl RgbFrame {
+    /// Converts `frame` (I420) to RGB (`COLOR_YUV2RGB_I420`, BT.601).
+    ///
+    /// # Errors
+    /// [`Error::Gst`] when the buffer cannot be mapped or is not I420 of its caps' size.
+    pub fn from_frame(frame: &Frame) -> Result<RgbFrame> {
+        // cvtColor needs even sizes: an odd last row or column is left out.
+        let (w, h) = (frame.info.width() & !1, frame.info.height() & !1);
+        if w == 0 || h == 0 {
+            return Err(Error::gst("face alignment", "empty frame"));
+        }
+        let map = frame
+            .buffer
+            .map_readable()
+            .map_err(|e| Error::gst("map frame", e))?;
+        // Pack the three planes contiguously (strides may pad rows).
+        let (cw, ch) = (w as usize / 2, h as usize / 2);
+        let mut packed = Vec::with_capacity(w as usize * h as usize * 3 / 2);
+        for (plane, rows, cols) in [(0, h as usize, w as usize), (1, ch, cw), (2, ch, cw)] {
+            let (offset, stride) = (
+                frame.info.offset()[plane],
+                frame.info.stride()[plane] as usize,
+            );
+            for r in 0..rows {
+                let start = offset + r * stride;
+                let row = map
+                    .get(start..start + cols)
+                    .ok_or_else(|| Error::gst("face alignment", "frame smaller than its caps"))?;
+                packed.extend_from_slice(row);
+            }
+        }
+        let yuv = Mat::from_slice(&packed)
+            .and_then(|m| m.reshape(1, h as i32 * 3 / 2).map(|m| m.try_clone()))
+            .and_then(|m| m)
+            .map_err(cv_err)?;
+        debug_assert_eq!(yuv.typ(), CV_8UC1);
+        let mut rgb = Mat::default();
+        imgproc::cvt_color_def(&yuv, &mut rgb, imgproc::COLOR_YUV2RGB_I420).map_err(cv_err)?;
+        Ok(RgbFrame {
+            mat: rgb,
+            width: w,
+            height: h,
+        })
+    }
+
+    /// The aligned `side` x `side` RGB u8 crop of `face`.
+    ///
+    /// # Errors
+    /// [`Error::Gst`] on an OpenCV failure.
+    pub fn aligned(&self, face: &Detection, side: i32) -> Result<Mat> {
+        let (w, h) = (self.width as f32, self.height as f32);
+        let b = &face.bbox;
+        let center = Point2f::new((b.x_min + b.x_max) / 2.0 * w, (b.y_min + b.y_max) / 2.0 * h);
+        let box_side = ((b.x_max - b.x_min) * w)
+            .max((b.y_max - b.y_min) * h)
+            .max(1.0);
+        let angle = match face.keypoints.as_slice() {
+            [right, left, ..] => ((left[1] - right[1]) * h).atan2((left[0] - right[0]) * w),
+            _ => 0.0,
+        };
+        let scale = side as f32 / (box_side * CROP_MARGIN);
+        // Rotate about the box center by the eye angle (OpenCV angles are counter-clockwise
+        // in degrees with y down, so the eye line's angle levels it), scale, then move the
+        // center to the middle of the crop.
+        let mut m = imgproc::get_rotation_matrix_2d(
+            center,
+            f64::from(angle.to_degrees()),
+            f64::from(scale),
+        )
+        .map_err(cv_err)?;
+        *m.at_2d_mut::<f64>(0, 2).map_err(cv_err)? += f64::from(side as f32 / 2.0 - center.x);
+        *m.at_2d_mut::<f64>(1, 2).map_err(cv_err)? += f64::from(side as f32 / 2.0 - center.y);
+        let mut out = Mat::default();
+        imgproc::warp_affine(
+            &self.mat,
+            &mut out,
+            &m,
+            Size::new(side, side),
+            imgproc::INTER_LINEAR,
+            BORDER_CONSTANT,
+            Scalar::all(0.0),
+        )
+        .map_err(cv_err)?;
+        debug_assert_eq!(out.typ(), CV_8UC3);
+        Ok(out)
+    }
+}
+
+/// FaceNet prewhitening of an RGB u8 image into `out` (f32, same element count).
+///
+/// # Errors
+/// [`Error::Gst`] when the sizes differ or the Mat is not continuous.
+pub fn prewhiten(rgb: &Mat, out: &mut [f32]) -> Result<()> {
+    let data = rgb.data_bytes().map_err(cv_err)?;
+    if data.len() != out.len() {
+        return Err(Error::gst(
+            "face alignment",
+            format!("crop has {} values, input wants {}", data.len(), out.len()),
+        ));
+    }
+    let n = data.len() as f64;
+    let mean = data.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
+    let var = data
+        .iter()
+        .map(|&v| (f64::from(v) - mean).powi(2))
+        .sum::<f64>()
+        / n;
+    let std = var.sqrt().max(1.0 / n.sqrt());
+    for (o, &v) in out.iter_mut().zip(data) {
+        *o = ((f64::from(v) - mean) / std) as f32;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prewhitened_values_have_zero_mean_unit_std() {
+        let values: Vec<u8> = (0..160 * 160 * 3).map(|i| (i * 7 % 256) as u8).collect();
+        let mat = Mat::from_slice(&values).unwrap().try_clone().unwrap();
+        let mut out = vec![0.0; values.len()];
+        prewhiten(&mat, &mut out).unwrap();
+        let n = out.len() as f32;
+        let mean = out.iter().sum::<f32>() / n;
+        let std = (out.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / n).sqrt();
+        assert!(
+            mean.abs() < 1e-3 && (std - 1.0).abs() < 1e-3,
+            "{mean} {std}"
+        );
+        // A flat image does not divide by zero.
+        let flat = Mat::from_slice(&[9u8; 12]).unwrap().try_clone().unwrap();
+        let mut out = vec![1.0; 12];
+        prewhiten(&flat, &mut out).unwrap();
+        assert!(out.iter().all(|v| *v == 0.0));
+    }
+}

@@ -1,0 +1,245 @@
+//! The face gallery: a folder `<gallery>/<name>/*.jpg|jpeg|png`, several images per person.
+//!
+//! Each image must show exactly one face (detected with the pipeline's face detector); others
+//! are skipped with a warning naming the file. Embeddings are cached in
+//! `<gallery>/.embeddings.json`, keyed by the image's sha256 and the embedding model, so
+//! start-up does not recompute them. Matching is top-1 cosine similarity against every
+//! gallery image; below the threshold a face is [`UNKNOWN`].
+
+use super::align::RgbFrame;
+use super::embed::{cosine, Embedder, Embedding};
+use crate::adapters::Adapter;
+use crate::detector::Detector;
+use crate::engine::Request;
+use crate::error::{Error, Result};
+use crate::frame::{Detection, Frame, Identity, UNKNOWN};
+use crate::preprocess::fill_input;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Cache file inside the gallery folder.
+pub const CACHE_FILE: &str = ".embeddings.json";
+/// Image extensions the gallery reads (lowercase).
+const IMAGE_EXTENSIONS: [&str; 3] = ["jpg", "jpeg", "png"];
+
+/// One enrolled image.
+#[derive(Debug, Clone)]
+pub struct GalleryEntry {
+    pub name: Arc<str>,
+    pub image: PathBuf,
+    pub embedding: Embedding,
+}
+
+/// Enrolled faces.
+#[derive(Debug, Clone, Default)]
+pub struct Gallery {
+    pub dir: PathBuf,
+    pub entries: Vec<GalleryEntry>,
+    /// Images left out, with the reason (no face, several faces, undecodable).
+    pub skipped: Vec<(PathBuf, String)>,
+}
+
+#[derive(serde::Serialize, serde::Deserialize, Default)]
+struct Cache {
+    model: String,
+    /// image sha256 → embedding
+    embeddings: BTreeMap<String, Embedding>,
+}
+
+/// Face detection on single frames (enrollment): the pipeline's detector with one request.
+pub struct FaceFinder<'a> {
+    detector: &'a mut Detector,
+    request: Request,
+}
+
+impl<'a> FaceFinder<'a> {
+    pub fn new(detector: &'a mut Detector) -> Result<Self> {
+        let request = detector.engine.create_requests(1)?.remove(0);
+        Ok(FaceFinder { detector, request })
+    }
+
+    /// Faces in `frame`, best first.
+    pub fn find(&mut self, frame: &Frame) -> Result<Vec<Detection>> {
+        let spec = self.detector.engine.input.clone();
+        let adapter: &Adapter = &self.detector.adapter;
+        let (mut scratch, mut work) = (Vec::new(), Vec::new());
+        fill_input(
+            frame,
+            &spec,
+            adapter.input_format(),
+            self.request.input_mut()?,
+            &mut scratch,
+            &mut work,
+        )?;
+        self.request.infer()?;
+        let names = adapter.output_names();
+        let mut outputs = vec![Vec::new(); names.len()];
+        for (name, out) in names.iter().zip(outputs.iter_mut()) {
+            self.request.read_output(name, out)?;
+        }
+        Ok(adapter.decode(&outputs, frame, &spec))
+    }
+}
+
+/// `(name, image)` for every image under `dir`, sorted.
+///
+/// # Errors
+/// [`Error::Config`] when `dir` cannot be read.
+pub fn list_images(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
+    let err = |e: std::io::Error| Error::Config {
+        path: dir.to_path_buf(),
+        message: format!("gallery folder: {e}"),
+    };
+    let mut out = Vec::new();
+    for person in std::fs::read_dir(dir).map_err(err)? {
+        let person = person.map_err(err)?.path();
+        let Some(name) = person.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        if !person.is_dir() || name.starts_with('.') {
+            continue;
+        }
+        for image in std::fs::read_dir(&person).map_err(err)? {
+            let image = image.map_err(err)?.path();
+            let ext = image
+                .extension()
+                .and_then(|e| e.to_str())
+                .map(str::to_ascii_lowercase);
+            if ext.is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.as_str())) {
+                out.push((name.to_string(), image));
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn sha256_file(path: &Path) -> Result<String> {
+    let bytes = std::fs::read(path).map_err(|e| Error::Input {
+        uri: path.display().to_string(),
+        message: e.to_string(),
+    })?;
+    Ok(format!("{:x}", Sha256::digest(&bytes)))
+}
+
+/// The one face in `frame`, or why there is none.
+pub fn single_face(faces: Vec<Detection>) -> std::result::Result<Detection, String> {
+    match faces.len() {
+        1 => Ok(faces.into_iter().next().expect("one face")),
+        0 => Err("no face found".into()),
+        n => Err(format!("{n} faces found (one per gallery image)")),
+    }
+}
+
+impl Gallery {
+    /// Loads `dir`, embedding images not in the cache (and updating it).
+    ///
+    /// # Errors
+    /// [`Error::Config`] for an unreadable folder; model failures.
+    pub fn load(dir: &Path, finder: &mut FaceFinder, embedder: &mut Embedder) -> Result<Gallery> {
+        let cache_path = dir.join(CACHE_FILE);
+        let mut cache: Cache = std::fs::read(&cache_path)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .filter(|c: &Cache| c.model == embedder.model)
+            .unwrap_or_default();
+        cache.model = embedder.model.clone();
+        let mut gallery = Gallery {
+            dir: dir.to_path_buf(),
+            ..Gallery::default()
+        };
+        let mut computed = 0;
+        for (name, image) in list_images(dir)? {
+            let sha = sha256_file(&image)?;
+            let embedding = match cache.embeddings.get(&sha) {
+                Some(e) => e.clone(),
+                None => match embed_image(&image, finder, embedder)? {
+                    Ok(e) => {
+                        computed += 1;
+                        cache.embeddings.insert(sha, e.clone());
+                        e
+                    }
+                    Err(why) => {
+                        tracing::warn!(image = %image.display(), "gallery image skipped: {why}");
+                        eprintln!("warning: gallery image {} skipped: {why}", image.display());
+                        gallery.skipped.push((image, why));
+                        continue;
+                    }
+                },
+            };
+            gallery.entries.push(GalleryEntry {
+                name: Arc::from(name.as_str()),
+                image,
+                embedding,
+            });
+        }
+        if computed > 0 {
+            let json = serde_json::to_vec(&cache).map_err(|e| Error::Output {
+                path: cache_path.clone(),
+                message: e.to_string(),
+            })?;
+            std::fs::write(&cache_path, json).map_err(|e| Error::Output {
+                path: cache_path.clone(),
+                message: e.to_string(),
+            })?;
+        }
+        tracing::info!(
+            dir = %dir.display(),
+            images = gallery.entries.len(),
+            computed,
+            "gallery loaded"
+        );
+        Ok(gallery)
+    }
+
+    /// Names in the gallery, sorted, each once.
+    pub fn names(&self) -> Vec<Arc<str>> {
+        let mut names: Vec<Arc<str>> = self.entries.iter().map(|e| Arc::clone(&e.name)).collect();
+        names.dedup();
+        names
+    }
+
+    /// Top-1 match: the name of the most similar gallery image, or [`UNKNOWN`] (with the best
+    /// similarity) when it is below `threshold` or the gallery is empty.
+    pub fn identify(&self, embedding: &[f32], threshold: f32) -> Identity {
+        let best = self
+            .entries
+            .iter()
+            .map(|e| (e, cosine(&e.embedding, embedding)))
+            .max_by(|a, b| a.1.total_cmp(&b.1));
+        match best {
+            Some((e, s)) if s >= threshold => Identity {
+                name: Arc::clone(&e.name),
+                similarity: s,
+            },
+            Some((_, s)) => Identity {
+                name: Arc::from(UNKNOWN),
+                similarity: s,
+            },
+            None => Identity {
+                name: Arc::from(UNKNOWN),
+                similarity: 0.0,
+            },
+        }
+    }
+}
+
+/// Decodes `image`, finds its single face and embeds it; `Ok(Err(why))` when it is skipped.
+pub fn embed_image(
+    image: &Path,
+    finder: &mut FaceFinder,
+    embedder: &mut Embedder,
+) -> Result<std::result::Result<Embedding, String>> {
+    let frame = match crate::source::first_frame(&image.display().to_string()) {
+        Ok(f) => f,
+        Err(e) => return Ok(Err(format!("cannot decode: {e}"))),
+    };
+    let face = match single_face(finder.find(&frame)?) {
+        Ok(f) => f,
+        Err(why) => return Ok(Err(why)),
+    };
+    let rgb = RgbFrame::from_frame(&frame)?;
+    Ok(Ok(embedder.embed(&rgb, &[&face])?.remove(0)))
+}
