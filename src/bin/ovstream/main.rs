@@ -16,8 +16,13 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+mod bench;
+mod gallery;
+
+use bench::BenchArgs;
+use gallery::GalleryArgs;
+
 const DEFAULT_PIPELINE: &str = "pipelines/pedestrians.toml";
-const FACES_PIPELINE: &str = "pipelines/faces.toml";
 
 #[derive(Parser)]
 #[command(
@@ -50,37 +55,8 @@ enum Command {
     Gallery(GalleryArgs),
 }
 
-#[derive(Args)]
-struct GalleryArgs {
-    /// Pipeline file whose [model] finds faces and whose [recognize] names the gallery.
-    #[arg(long, default_value = FACES_PIPELINE, global = true)]
-    pipeline: PathBuf,
-    /// Gallery folder (overrides [recognize] gallery).
-    #[arg(long, global = true)]
-    gallery: Option<PathBuf>,
-    #[command(subcommand)]
-    action: GalleryAction,
-}
-
-#[derive(Subcommand)]
-enum GalleryAction {
-    /// Enroll NAME from images (each must show exactly one face) or from one video frame.
-    Add {
-        name: String,
-        images: Vec<PathBuf>,
-        /// Enroll from this video's frame `--frame` instead of images.
-        #[arg(long, requires = "frame", conflicts_with = "images")]
-        video: Option<PathBuf>,
-        #[arg(long)]
-        frame: Option<u64>,
-    },
-    /// List the people in the gallery and their images.
-    List,
-}
-
-/// Overrides shared by `run` and `bench`.
 #[derive(Args, Clone)]
-struct Overrides {
+pub(crate) struct Overrides {
     /// Pipeline file.
     #[arg(default_value = DEFAULT_PIPELINE)]
     pipeline: PathBuf,
@@ -165,32 +141,6 @@ struct RunArgs {
     no_progress: bool,
 }
 
-#[derive(Args)]
-struct BenchArgs {
-    #[command(flatten)]
-    overrides: Overrides,
-    /// Frames per pipeline run (the input is looped).
-    #[arg(long, default_value_t = 3000)]
-    limit: u64,
-    /// Seconds of raw-throughput measurement.
-    #[arg(long, default_value_t = 15.0)]
-    raw_seconds: f64,
-    /// Benchmark several models one after another (manifest ids or paths), e.g.
-    /// `pedestrian-ssdlite,coco-ssd-mobilenet-v2` to compare FP32 and INT8 weights.
-    #[arg(long, value_delimiter = ',')]
-    models: Option<Vec<String>>,
-    /// Also write the report(s) as JSON here.
-    #[arg(long)]
-    json: Option<PathBuf>,
-    /// Live-latency benchmark instead: a live test source at 1× and 2× the raw inference
-    /// throughput; end-to-end p50/p95/p99 and drop rate per load.
-    #[arg(long)]
-    live: bool,
-    /// Seconds per load level in the live benchmark.
-    #[arg(long, default_value_t = 30.0)]
-    live_seconds: f64,
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
@@ -214,7 +164,7 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
     let lib = cli.openvino_lib.as_deref();
     match &cli.command {
         Command::Run(args) => run(args, lib),
-        Command::Bench(args) => bench(args, lib),
+        Command::Bench(args) => bench::run(args, lib),
         Command::Devices => {
             for (name, full) in ovstream::engine::devices(lib)? {
                 println!("{name:<10} {full}");
@@ -223,11 +173,11 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
             Ok(exit_code::OK)
         }
         Command::Models => models(),
-        Command::Gallery(args) => gallery(args, lib),
+        Command::Gallery(args) => gallery::run(args, lib),
     }
 }
 
-fn load_config(o: &Overrides) -> Result<PipelineConfig, Error> {
+pub(crate) fn load_config(o: &Overrides) -> Result<PipelineConfig, Error> {
     let mut c = PipelineConfig::load(&o.pipeline)?;
     if let Some(v) = &o.input {
         c.source.input = v.clone();
@@ -338,106 +288,6 @@ fn run(args: &RunArgs, lib: Option<&Path>) -> anyhow::Result<i32> {
     if summary.interrupted {
         eprintln!("interrupted: outputs finalized");
         return Ok(exit_code::INTERRUPTED);
-    }
-    Ok(exit_code::OK)
-}
-
-fn bench(args: &BenchArgs, lib: Option<&Path>) -> anyhow::Result<i32> {
-    let config = load_config(&args.overrides)?;
-    let models = args
-        .models
-        .clone()
-        .unwrap_or_else(|| vec![config.model.model.clone()]);
-    let scratch = std::env::temp_dir().join(format!("ovstream-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&scratch).with_context(|| format!("creating {}", scratch.display()))?;
-    if args.live {
-        let report = ovstream::bench::live::run(
-            &config,
-            &[1.0, 2.0],
-            Duration::from_secs_f64(args.live_seconds),
-            &scratch,
-            lib,
-        );
-        let _ = std::fs::remove_dir_all(&scratch);
-        let report = report?;
-        println!("{report}");
-        if let Some(path) = &args.json {
-            std::fs::write(path, serde_json::to_string_pretty(&report)?)
-                .with_context(|| format!("writing {}", path.display()))?;
-        }
-        return Ok(exit_code::OK);
-    }
-    let run_all = || -> anyhow::Result<Vec<ovstream::bench::BenchReport>> {
-        let mut reports = Vec::new();
-        for model in &models {
-            let mut cfg = config.clone();
-            cfg.model.model = model.clone();
-            let report = ovstream::bench::run(
-                &cfg,
-                &cfg.source.input,
-                args.limit,
-                Duration::from_secs_f64(args.raw_seconds),
-                &scratch,
-                lib,
-            )?;
-            println!("{report}");
-            reports.push(report);
-        }
-        Ok(reports)
-    };
-    let reports = run_all();
-    let _ = std::fs::remove_dir_all(&scratch);
-    let reports = reports?;
-    if let Some(path) = &args.json {
-        std::fs::write(path, serde_json::to_string_pretty(&reports)?)
-            .with_context(|| format!("writing {}", path.display()))?;
-    }
-    Ok(exit_code::OK)
-}
-
-fn gallery(args: &GalleryArgs, lib: Option<&Path>) -> anyhow::Result<i32> {
-    use ovstream::face::enroll;
-    let mut config = PipelineConfig::load(&args.pipeline)?;
-    if let (Some(dir), Some(r)) = (&args.gallery, config.recognize.as_mut()) {
-        r.gallery = dir.clone();
-    }
-    match &args.action {
-        GalleryAction::Add {
-            name,
-            images: _,
-            video: Some(video),
-            frame,
-        } => {
-            let path = enroll::add_video_frame(&config, lib, name, video, frame.unwrap_or(0))?;
-            println!("{name}: enrolled {}", path.display());
-        }
-        GalleryAction::Add { name, images, .. } => {
-            if images.is_empty() {
-                anyhow::bail!("give IMAGE files, or --video FILE --frame N");
-            }
-            let done = enroll::add_images(&config, lib, name, images)?;
-            for p in &done.added {
-                println!("{name}: enrolled {}", p.display());
-            }
-            for (p, why) in &done.refused {
-                eprintln!("{name}: refused {}: {why}", p.display());
-            }
-            if done.added.is_empty() {
-                return Err(Error::Input {
-                    uri: images[0].display().to_string(),
-                    message: "no image enrolled".into(),
-                }
-                .into());
-            }
-        }
-        GalleryAction::List => {
-            for (name, images) in enroll::list(&config)? {
-                println!("{name:<20} {} image(s)", images.len());
-                for i in images {
-                    println!("    {}", i.display());
-                }
-            }
-        }
     }
     Ok(exit_code::OK)
 }

@@ -1,0 +1,87 @@
+//! `ovstream bench`: raw inference vs pipeline ratios, or live latency (`--live`).
+
+use crate::{load_config, Overrides};
+use anyhow::Context;
+use clap::Args;
+use ovstream::error::exit_code;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+#[derive(Args)]
+pub(crate) struct BenchArgs {
+    #[command(flatten)]
+    overrides: Overrides,
+    /// Frames per pipeline run (the input is looped).
+    #[arg(long, default_value_t = 3000)]
+    limit: u64,
+    /// Seconds of raw-throughput measurement.
+    #[arg(long, default_value_t = 15.0)]
+    raw_seconds: f64,
+    /// Benchmark several models one after another (manifest ids or paths), e.g.
+    /// `pedestrian-ssdlite,coco-ssd-mobilenet-v2` to compare FP32 and INT8 weights.
+    #[arg(long, value_delimiter = ',')]
+    models: Option<Vec<String>>,
+    /// Also write the report(s) as JSON here.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Live-latency benchmark instead: a live test source at 1× and 2× the raw inference
+    /// throughput; end-to-end p50/p95/p99 and drop rate per load.
+    #[arg(long)]
+    live: bool,
+    /// Seconds per load level in the live benchmark.
+    #[arg(long, default_value_t = 30.0)]
+    live_seconds: f64,
+}
+
+pub(crate) fn run(args: &BenchArgs, lib: Option<&Path>) -> anyhow::Result<i32> {
+    let config = load_config(&args.overrides)?;
+    let models = args
+        .models
+        .clone()
+        .unwrap_or_else(|| vec![config.model.model.clone()]);
+    let scratch = std::env::temp_dir().join(format!("ovstream-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch).with_context(|| format!("creating {}", scratch.display()))?;
+    if args.live {
+        let report = ovstream::bench::live::run(
+            &config,
+            &[1.0, 2.0],
+            Duration::from_secs_f64(args.live_seconds),
+            &scratch,
+            lib,
+        );
+        let _ = std::fs::remove_dir_all(&scratch);
+        let report = report?;
+        println!("{report}");
+        if let Some(path) = &args.json {
+            std::fs::write(path, serde_json::to_string_pretty(&report)?)
+                .with_context(|| format!("writing {}", path.display()))?;
+        }
+        return Ok(exit_code::OK);
+    }
+    let run_all = || -> anyhow::Result<Vec<ovstream::bench::BenchReport>> {
+        let mut reports = Vec::new();
+        for model in &models {
+            let mut cfg = config.clone();
+            cfg.model.model = model.clone();
+            let report = ovstream::bench::run(
+                &cfg,
+                &cfg.source.input,
+                args.limit,
+                Duration::from_secs_f64(args.raw_seconds),
+                &scratch,
+                lib,
+            )?;
+            println!("{report}");
+            reports.push(report);
+        }
+        Ok(reports)
+    };
+    let reports = run_all();
+    let _ = std::fs::remove_dir_all(&scratch);
+    let reports = reports?;
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_string_pretty(&reports)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(exit_code::OK)
+}
