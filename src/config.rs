@@ -36,7 +36,7 @@ pub struct PipelineConfig {
 /// see README, "Face recognition").
 pub const DEFAULT_SIMILARITY: f32 = 0.6;
 /// Default frames between re-identifications of a tracked face.
-pub const DEFAULT_REIDENTIFY_INTERVAL: u32 = 10;
+pub const DEFAULT_REIDENTIFY_INTERVAL: u32 = 30;
 /// Default frames a lost track is kept for re-association.
 pub const DEFAULT_TRACK_BUFFER: usize = 30;
 

@@ -1,6 +1,7 @@
 //! Naming faces: embed, match the gallery, and vote per track.
 //!
-//! A tracked face is identified on its first frame and then every `reidentify_interval` frames;
+//! A tracked face is identified on its first [`FIRST_MATCHES`] frames and then every
+//! `reidentify_interval` frames;
 //! its name is the vote over its last [`VOTE_WINDOW`] matches, each weighted by similarity and
 //! face size (√(w·h) in pixels: big, sharp faces count more), so one bad frame does not flip a
 //! name. Untracked faces (not yet confirmed by the tracker) are matched every frame, alone.
@@ -15,6 +16,9 @@ use std::sync::Arc;
 
 /// Matches a track's name is voted over.
 pub const VOTE_WINDOW: usize = 8;
+/// A new track is identified on this many consecutive frames before the interval applies, so
+/// its first name already comes from a vote.
+pub const FIRST_MATCHES: usize = 3;
 /// A track not seen for this many frames is forgotten.
 const FORGET_AFTER: u64 = 300;
 
@@ -24,6 +28,8 @@ struct TrackVotes {
     recent: VecDeque<(Arc<str>, f32, f32)>,
     last_identified: Option<u64>,
     last_seen: u64,
+    /// Matches made for this track so far.
+    matches: usize,
 }
 
 impl TrackVotes {
@@ -33,6 +39,15 @@ impl TrackVotes {
         }
         self.recent
             .push_back((identity.name, identity.similarity, weight));
+        self.matches += 1;
+    }
+
+    /// Whether frame `seq` should embed this track's face again.
+    fn due(&self, seq: u64, interval: u32) -> bool {
+        self.matches < FIRST_MATCHES
+            || self
+                .last_identified
+                .is_none_or(|last| seq >= last + u64::from(interval))
     }
 
     /// The name with the most weight, with its mean similarity.
@@ -99,9 +114,7 @@ impl Recognizer {
             .enumerate()
             .filter(
                 |(_, d)| match d.track_id.and_then(|t| self.tracks.get(&t)) {
-                    Some(v) => v
-                        .last_identified
-                        .is_none_or(|last| seq >= last + u64::from(self.reidentify_interval)),
+                    Some(v) => v.due(seq, self.reidentify_interval),
                     None => true,
                 },
             )

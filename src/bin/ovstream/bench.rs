@@ -31,6 +31,11 @@ pub(crate) struct BenchArgs {
     /// Seconds per load level in the live benchmark.
     #[arg(long, default_value_t = 30.0)]
     live_seconds: f64,
+    /// Face-recognition benchmark instead (a pipeline with [recognize], e.g.
+    /// pipelines/faces.toml): detection only vs recognition every frame vs every
+    /// reidentify_interval frames, `--limit` frames each.
+    #[arg(long)]
+    faces: bool,
 }
 
 pub(crate) fn run(args: &BenchArgs, lib: Option<&Path>) -> anyhow::Result<i32> {
@@ -41,6 +46,17 @@ pub(crate) fn run(args: &BenchArgs, lib: Option<&Path>) -> anyhow::Result<i32> {
         .unwrap_or_else(|| vec![config.model.model.clone()]);
     let scratch = std::env::temp_dir().join(format!("ovstream-bench-{}", std::process::id()));
     std::fs::create_dir_all(&scratch).with_context(|| format!("creating {}", scratch.display()))?;
+    if args.faces {
+        let report = ovstream::bench::faces::run(&config, args.limit, &scratch, lib);
+        let _ = std::fs::remove_dir_all(&scratch);
+        let report = report?;
+        println!("{report}");
+        if let Some(path) = &args.json {
+            std::fs::write(path, serde_json::to_string_pretty(&report)?)
+                .with_context(|| format!("writing {}", path.display()))?;
+        }
+        return Ok(exit_code::OK);
+    }
     if args.live {
         let report = ovstream::bench::live::run(
             &config,
