@@ -2,7 +2,7 @@
 CARGO ?= cargo
 BIN := target/release/ovstream
 
-.PHONY: setup build demo test lint bench golden
+.PHONY: setup build demo faces test lint bench bench-live bench-faces golden
 
 setup:
 	./scripts/setup.sh
@@ -14,6 +14,12 @@ build: setup
 demo: build
 	$(BIN) run pipelines/coco.toml
 
+# Face recognition on samples/carphone.mp4: enroll the caller from frame 0, then name him in
+# out/faces.mp4 + out/faces.jsonl.
+faces: build
+	$(BIN) gallery add caller --video samples/carphone.mp4 --frame 0
+	$(BIN) run pipelines/faces.toml
+
 test: setup
 	$(CARGO) test --release --locked
 
@@ -23,6 +29,13 @@ lint:
 
 bench: build
 	$(BIN) bench pipelines/pedestrians.toml
+
+bench-live: build
+	$(BIN) bench pipelines/pedestrians.toml --live
+
+bench-faces: build
+	$(BIN) gallery add caller --video samples/carphone.mp4 --frame 0
+	$(BIN) bench pipelines/faces.toml --faces --limit 1500
 
 # Regenerate the golden files with OpenVINO's Python API (commit the result).
 golden: setup

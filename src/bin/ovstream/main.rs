@@ -199,8 +199,17 @@ pub(crate) fn load_config(o: &Overrides) -> Result<PipelineConfig, Error> {
     if let Some(v) = &o.classes {
         c.detect.classes = v.clone();
     }
-    if let (Some(dir), Some(r)) = (&o.gallery, c.recognize.as_mut()) {
-        r.gallery = dir.clone();
+    match (&o.gallery, c.recognize.as_mut()) {
+        (Some(dir), Some(r)) => r.gallery = dir.clone(),
+        (Some(_), None) => {
+            return Err(Error::Config {
+                path: o.pipeline.clone(),
+                message: "--gallery needs a pipeline with a [recognize] table \
+                          (e.g. pipelines/faces.toml)"
+                    .into(),
+            })
+        }
+        _ => {}
     }
     c.validate(Path::new("command line"))?;
     Ok(c)
