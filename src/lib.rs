@@ -10,6 +10,7 @@ pub mod adapters;
 pub mod bench;
 pub mod config;
 pub mod detector;
+pub mod element;
 pub mod engine;
 pub mod error;
 pub mod face;
@@ -34,3 +35,19 @@ pub use error::{Error, Result};
 pub fn gst_init() -> Result<()> {
     gstreamer::init().map_err(|e| Error::gst("init", e))
 }
+
+fn plugin_init(plugin: &gstreamer::Plugin) -> std::result::Result<(), gstreamer::glib::BoolError> {
+    element::register(plugin)
+}
+
+gstreamer::plugin_define!(
+    ovstream,
+    env!("CARGO_PKG_DESCRIPTION"),
+    plugin_init,
+    concat!(env!("CARGO_PKG_VERSION"), "-", env!("COMMIT_ID")),
+    "MIT/X11",
+    env!("CARGO_PKG_NAME"),
+    env!("CARGO_PKG_NAME"),
+    env!("CARGO_PKG_NAME"),
+    env!("BUILD_REL_DATE")
+);

@@ -1,5 +1,7 @@
 //! `ovstream` CLI: pipeline file + overrides → run; devices; models; bench.
 
+extern crate gstovstream as ovstream;
+
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use ovstream::config::{Hint, PipelineConfig, Precision, RtspTransport};

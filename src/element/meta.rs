@@ -1,0 +1,98 @@
+//! Detections ↔ `GstVideoRegionOfInterestMeta` (DL Streamer's convention): `roi_type` is the
+//! label, the rect is in pixels, and a `detection` param structure carries `label_id` (int),
+//! `confidence` (double) and `x_min`, `y_min`, `x_max`, `y_max` (double, normalized `[0, 1]`);
+//! trackers add `object_id` (int) to it, recognizers an `identity` structure (`name`,
+//! `similarity`).
+
+use crate::frame::{BBox, Detection, Identity};
+use gstreamer as gst;
+use gstreamer_video::VideoRegionOfInterestMeta;
+use std::sync::Arc;
+
+/// Name of the param structure with the detection.
+pub const DETECTION: &str = "detection";
+/// Name of the param structure with the identity.
+pub const IDENTITY: &str = "identity";
+
+/// Attaches one ROI meta per detection to `buffer` (a `width` x `height` frame).
+pub fn attach(buffer: &mut gst::BufferRef, detections: &[Detection], width: u32, height: u32) {
+    for d in detections {
+        let (x, y, w, h) = d.bbox.to_pixels(width, height);
+        let rect = (
+            x.max(0) as u32,
+            y.max(0) as u32,
+            w.max(0) as u32,
+            h.max(0) as u32,
+        );
+        let mut meta = VideoRegionOfInterestMeta::add(buffer, &d.label, rect);
+        let mut s = gst::Structure::builder(DETECTION)
+            .field("label_id", d.label_id as i32)
+            .field("confidence", f64::from(d.confidence))
+            .field("x_min", f64::from(d.bbox.x_min))
+            .field("y_min", f64::from(d.bbox.y_min))
+            .field("x_max", f64::from(d.bbox.x_max))
+            .field("y_max", f64::from(d.bbox.y_max))
+            .build();
+        if let Some(id) = d.track_id {
+            s.set("object_id", id as i64);
+        }
+        meta.add_param(s);
+        if let Some(i) = &d.identity {
+            meta.add_param(
+                gst::Structure::builder(IDENTITY)
+                    .field("name", i.name.as_ref())
+                    .field("similarity", f64::from(i.similarity))
+                    .build(),
+            );
+        }
+    }
+}
+
+/// The detections attached to `buffer` (ROI metas with a `detection` param; others are read
+/// from their pixel rect with confidence 1).
+pub fn read(buffer: &gst::BufferRef, width: u32, height: u32) -> Vec<Detection> {
+    buffer
+        .iter_meta::<VideoRegionOfInterestMeta>()
+        .map(|m| {
+            let label: Arc<str> = Arc::from(m.roi_type());
+            let (x, y, w, h) = m.rect();
+            let pixel_box = BBox {
+                x_min: x as f32 / width as f32,
+                y_min: y as f32 / height as f32,
+                x_max: (x + w) as f32 / width as f32,
+                y_max: (y + h) as f32 / height as f32,
+            };
+            let mut d = Detection {
+                label,
+                confidence: 1.0,
+                bbox: pixel_box,
+                ..Detection::default()
+            };
+            if let Some(s) = m.param(DETECTION) {
+                let f = |k: &str| s.get::<f64>(k).ok().map(|v| v as f32);
+                d.label_id = s.get::<i32>("label_id").map_or(0, |v| v as u32);
+                d.confidence = f("confidence").unwrap_or(1.0);
+                if let (Some(x0), Some(y0), Some(x1), Some(y1)) =
+                    (f("x_min"), f("y_min"), f("x_max"), f("y_max"))
+                {
+                    d.bbox = BBox {
+                        x_min: x0,
+                        y_min: y0,
+                        x_max: x1,
+                        y_max: y1,
+                    };
+                }
+                d.track_id = s.get::<i64>("object_id").ok().map(|v| v as u64);
+            }
+            if let Some(s) = m.param(IDENTITY) {
+                if let (Ok(name), Ok(sim)) = (s.get::<&str>("name"), s.get::<f64>("similarity")) {
+                    d.identity = Some(Identity {
+                        name: Arc::from(name),
+                        similarity: sim as f32,
+                    });
+                }
+            }
+            d
+        })
+        .collect()
+}

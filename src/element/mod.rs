@@ -1,0 +1,20 @@
+//! GStreamer elements over the same core as the CLI (engine, adapters, sinks), registered by
+//! the plugin `ovstream` (`libgstovstream.so`). Results travel as `GstVideoRegionOfInterestMeta`
+//! with a `detection` param structure (`label_id`, `confidence`, `x_min`, `y_min`, `x_max`,
+//! `y_max` normalized), the convention DL Streamer's elements use.
+
+pub mod meta;
+pub mod ovdetect;
+pub mod ovmetapublish;
+
+use gstreamer as gst;
+
+/// Registers every element with `plugin`.
+///
+/// # Errors
+/// When GStreamer refuses a registration.
+pub fn register(plugin: &gst::Plugin) -> Result<(), gst::glib::BoolError> {
+    ovdetect::register(plugin)?;
+    ovmetapublish::register(plugin)?;
+    Ok(())
+}

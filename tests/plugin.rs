@@ -1,0 +1,180 @@
+//! The GStreamer plugin (`libgstovstream.so`): elements on real frames, the same boxes as the
+//! CLI, and clean failures.
+
+mod common;
+
+use common::*;
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use gstreamer_check::Harness;
+use gstreamer_video::VideoRegionOfInterestMeta;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A folder holding only the plugin this test run built (`cargo test` leaves the cdylib in
+/// `deps/`, next to unrelated shared objects GStreamer should not scan).
+fn plugin_dir() -> PathBuf {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(copy_plugin).clone()
+}
+
+fn copy_plugin() -> PathBuf {
+    let built = Path::new(env!("CARGO_BIN_EXE_ovstream"))
+        .parent()
+        .unwrap()
+        .join("deps/libgstovstream.so");
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("plugin-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let dest = dir.join("libgstovstream.so");
+    std::fs::copy(&built, &dest).unwrap_or_else(|e| panic!("{}: {e}", built.display()));
+    dir
+}
+
+/// `gst-launch-1.0 -q ARGS` with the plugin on GST_PLUGIN_PATH, from the repository root.
+fn gst_launch(description: &str) -> Output {
+    let plugin_dir = plugin_dir();
+    Command::new("gst-launch-1.0")
+        .arg("-q")
+        .args(description.split_whitespace())
+        .env("GST_PLUGIN_PATH", plugin_dir)
+        .current_dir(root())
+        .output()
+        .expect("gst-launch-1.0 runs")
+}
+
+fn register() {
+    gst::init().unwrap();
+    gstovstream::plugin_register_static().unwrap();
+}
+
+/// The first `n` frames of vtest.avi as I420 buffers, with their caps.
+fn vtest_frames(n: usize) -> (gst::Caps, Vec<gst::Buffer>) {
+    let pipeline = gst::parse::launch(&format!(
+        "filesrc location={} ! decodebin ! videoconvert ! video/x-raw,format=I420 ! \
+         appsink name=s sync=false",
+        vtest().display()
+    ))
+    .unwrap()
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    let sink = pipeline
+        .by_name("s")
+        .unwrap()
+        .downcast::<gstreamer_app::AppSink>()
+        .unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let mut caps = None;
+    let mut buffers = Vec::new();
+    while buffers.len() < n {
+        let sample = sink.pull_sample().unwrap();
+        caps = sample.caps_owned();
+        buffers.push(sample.buffer_owned().unwrap());
+    }
+    pipeline.set_state(gst::State::Null).unwrap();
+    (caps.unwrap(), buffers)
+}
+
+#[test]
+fn ovdetect_attaches_roi_metas_in_order() {
+    register();
+    let mut h = Harness::new("ovdetect");
+    let element = h.element().unwrap();
+    element.set_property("model", "pedestrian-ssdlite");
+    element.set_property("nireq", 2u32);
+    let (caps, frames) = vtest_frames(5);
+    h.set_src_caps(caps);
+    h.play();
+    for (i, b) in frames.iter().enumerate() {
+        let mut b = b.copy();
+        b.make_mut().set_offset(i as u64);
+        assert_eq!(h.push(b), Ok(gst::FlowSuccess::Ok));
+    }
+    assert!(h.push_event(gst::event::Eos::new()));
+    for i in 0..frames.len() {
+        let out = h.pull().unwrap();
+        assert_eq!(out.offset(), i as u64, "buffers leave in order");
+        let rois: Vec<_> = out.iter_meta::<VideoRegionOfInterestMeta>().collect();
+        assert!(rois.len() >= 2, "frame {i}: {} people", rois.len());
+        for roi in rois {
+            assert_eq!(roi.roi_type(), "person");
+            let d = roi.param("detection").expect("detection param");
+            let conf = d.get::<f64>("confidence").unwrap();
+            assert!((0.5..=1.0).contains(&conf), "{conf}");
+            let (x0, x1) = (
+                d.get::<f64>("x_min").unwrap(),
+                d.get::<f64>("x_max").unwrap(),
+            );
+            assert!(0.0 <= x0 && x0 < x1 && x1 <= 1.0);
+            assert_eq!(d.get::<i32>("label_id").unwrap(), 1);
+        }
+    }
+}
+
+#[test]
+fn ovdetect_and_the_cli_give_the_same_boxes() {
+    let dir = tempfile::tempdir().unwrap();
+    let from_gst = dir.path().join("gst.jsonl");
+    let out = gst_launch(&format!(
+        "filesrc location={} ! decodebin ! videoconvert ! ovdetect model=pedestrian-ssdlite \
+         precision=f32 nireq=3 ! ovmetapublish file-path={} ! fakesink sync=false",
+        vtest().display(),
+        from_gst.display()
+    ));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let from_cli = dir.path().join("cli.jsonl");
+    let pipeline = pipeline_file(dir.path(), "precision = \"f32\"", &from_cli);
+    assert_ok(&ovstream(&[
+        "run",
+        pipeline.to_str().unwrap(),
+        "--no-progress",
+    ]));
+    let (g, c) = (read_jsonl(&from_gst), read_jsonl(&from_cli));
+    assert_eq!(g.len(), 795);
+    assert_eq!(g.len(), c.len());
+    for (a, b) in g.iter().zip(&c) {
+        let (oa, ob) = (objects(a), objects(b));
+        assert_eq!(oa.len(), ob.len(), "frame {}: {oa:?} vs {ob:?}", a["frame"]);
+        for (x, y) in oa.iter().zip(&ob) {
+            assert!(
+                iou(&x.b, &y.b) > 0.999 && (x.score - y.score).abs() < 1e-4,
+                "frame {}: {x:?} vs {y:?}",
+                a["frame"]
+            );
+        }
+    }
+}
+
+#[test]
+fn bad_model_or_device_fails_the_state_change_with_a_message() {
+    let out =
+        gst_launch("videotestsrc num-buffers=2 ! ovdetect model=/no/such/model.xml ! fakesink");
+    let err =
+        String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success());
+    assert!(err.contains("/no/such/model.xml"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    let out = gst_launch("videotestsrc num-buffers=2 ! ovdetect device=NOSUCHDEVICE ! fakesink");
+    let err =
+        String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success());
+    assert!(err.contains("NOSUCHDEVICE"), "{err}");
+}
+
+#[test]
+fn plugin_lists_its_elements() {
+    let plugin_dir = plugin_dir();
+    let out = Command::new("gst-inspect-1.0")
+        .arg("ovstream")
+        .env("GST_PLUGIN_PATH", plugin_dir)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    for e in ["ovdetect", "ovmetapublish"] {
+        assert!(text.contains(e), "{e} missing: {text}");
+    }
+}
