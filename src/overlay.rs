@@ -44,15 +44,25 @@ const TEXT_LUMA: f64 = 16.0;
 /// The buffer is made writable first; that is free when nothing else holds it (appsink runs
 /// with `enable-last-sample=false`), otherwise GStreamer copies it once.
 pub fn draw(frame: &mut AnalyzedFrame) -> Result<()> {
-    if frame.detections.is_empty() {
+    let info = frame.frame.info.clone();
+    draw_on(frame.frame.buffer.make_mut(), &info, &frame.detections)
+}
+
+/// Draws `detections` on an I420 `buffer` laid out as `info` (the `ovoverlay` element).
+///
+/// # Errors
+/// As [`draw`].
+pub fn draw_on(
+    buffer: &mut gstreamer::BufferRef,
+    info: &gstreamer_video::VideoInfo,
+    detections: &[Detection],
+) -> Result<()> {
+    if detections.is_empty() {
         return Ok(());
     }
-    // Plain copies of the layout: the buffer is borrowed mutably below.
-    let info = &frame.frame.info;
     let (w, h) = (info.width(), info.height());
     let offsets: [usize; 3] = std::array::from_fn(|p| info.offset()[p]);
     let strides: [usize; 3] = std::array::from_fn(|p| info.stride()[p] as usize);
-    let buffer = frame.frame.buffer.make_mut();
     let mut map = buffer
         .map_writable()
         .map_err(|e| Error::gst("overlay: map frame writable", e))?;
@@ -81,7 +91,7 @@ pub fn draw(frame: &mut AnalyzedFrame) -> Result<()> {
         .map_err(cv)?;
         planes.push(mat);
     }
-    for det in &frame.detections {
+    for det in detections {
         draw_one(&mut planes, det, w, h).map_err(cv)?;
     }
     Ok(())

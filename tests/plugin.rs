@@ -174,7 +174,76 @@ fn plugin_lists_its_elements() {
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}");
-    for e in ["ovdetect", "ovmetapublish"] {
+    for e in ["ovdetect", "ovmetapublish", "ovtrack", "ovoverlay"] {
         assert!(text.contains(e), "{e} missing: {text}");
     }
+}
+
+/// Runs `frames` through a harness of `description` (a bin: `ovdetect ! …`); returns the output.
+fn through(description: &str, caps: gst::Caps, frames: &[gst::Buffer]) -> Vec<gst::Buffer> {
+    let mut h = Harness::new_parse(description);
+    h.set_src_caps(caps);
+    h.play();
+    for b in frames {
+        assert_eq!(h.push(b.copy()), Ok(gst::FlowSuccess::Ok));
+    }
+    assert!(h.push_event(gst::event::Eos::new()));
+    (0..frames.len()).map(|_| h.pull().unwrap()).collect()
+}
+
+fn object_ids(b: &gst::BufferRef) -> Vec<Option<i64>> {
+    b.iter_meta::<VideoRegionOfInterestMeta>()
+        .map(|m| {
+            m.param("detection")
+                .and_then(|d| d.get::<i64>("object_id").ok())
+        })
+        .collect()
+}
+
+#[test]
+fn ovtrack_numbers_people_consistently() {
+    register();
+    let (caps, frames) = vtest_frames(8);
+    let out = through("ovdetect nireq=2 ! ovtrack", caps, &frames);
+    let first = object_ids(&out[0]);
+    assert!(
+        first.len() >= 2 && first.iter().all(Option::is_some),
+        "{first:?}"
+    );
+    let mut ids: Vec<i64> = first.iter().flatten().copied().collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), first.len(), "distinct ids: {first:?}");
+    for b in &out[1..] {
+        let later: Vec<i64> = object_ids(b).into_iter().flatten().collect();
+        let kept = later.iter().filter(|i| ids.contains(i)).count();
+        assert!(
+            kept >= 2,
+            "the same people keep their ids: {ids:?} vs {later:?}"
+        );
+    }
+}
+
+#[test]
+fn ovoverlay_draws_inside_the_boxes_only() {
+    register();
+    let (caps, frames) = vtest_frames(3);
+    let plain = through("ovdetect nireq=1", caps.clone(), &frames);
+    let drawn = through("ovdetect nireq=1 ! ovoverlay", caps, &frames);
+    let (a, b) = (
+        plain[0].map_readable().unwrap(),
+        drawn[0].map_readable().unwrap(),
+    );
+    let changed = a.iter().zip(b.iter()).filter(|(x, y)| x != y).count();
+    assert!(changed > 1000, "{changed} bytes drawn");
+    assert!(
+        changed < a.len() / 10,
+        "only boxes and labels: {changed} of {}",
+        a.len()
+    );
+    assert_eq!(
+        plain[0].iter_meta::<VideoRegionOfInterestMeta>().count(),
+        drawn[0].iter_meta::<VideoRegionOfInterestMeta>().count(),
+        "metas pass through"
+    );
 }

@@ -96,3 +96,16 @@ pub fn read(buffer: &gst::BufferRef, width: u32, height: u32) -> Vec<Detection> 
         })
         .collect()
 }
+
+/// Replaces the ROI metas of `buffer` by `detections` (elements that refine results: tracker,
+/// recognizer).
+pub fn replace(buffer: &mut gst::BufferRef, detections: &[Detection], width: u32, height: u32) {
+    buffer.foreach_meta_mut(|mut m| {
+        if m.downcast_ref::<VideoRegionOfInterestMeta>().is_some() {
+            std::ops::ControlFlow::Continue(gst::buffer::BufferMetaForeachAction::Remove)
+        } else {
+            std::ops::ControlFlow::Continue(gst::buffer::BufferMetaForeachAction::Keep)
+        }
+    });
+    attach(buffer, detections, width, height);
+}

@@ -6,6 +6,9 @@
 pub mod meta;
 pub mod ovdetect;
 pub mod ovmetapublish;
+pub mod ovoverlay;
+pub mod ovtrack;
+pub mod roifilter;
 
 use gstreamer as gst;
 
@@ -16,5 +19,7 @@ use gstreamer as gst;
 pub fn register(plugin: &gst::Plugin) -> Result<(), gst::glib::BoolError> {
     ovdetect::register(plugin)?;
     ovmetapublish::register(plugin)?;
+    ovoverlay::register(plugin)?;
+    ovtrack::register(plugin)?;
     Ok(())
 }

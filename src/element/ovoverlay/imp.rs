@@ -1,0 +1,90 @@
+//! `ovoverlay` implementation: an in-place transform drawing with the CLI overlay.
+
+use crate::element::roifilter::{process, RoiStep};
+use crate::frame::Detection;
+use gstreamer as gst;
+use gstreamer::glib;
+use gstreamer::subclass::prelude::*;
+use gstreamer_base as gst_base;
+use gstreamer_base::subclass::prelude::*;
+use gstreamer_video as gst_video;
+use std::sync::{LazyLock, Mutex};
+
+#[derive(Default)]
+struct DrawStep;
+
+impl RoiStep for DrawStep {
+    fn apply(
+        &mut self,
+        buffer: &mut gst::BufferRef,
+        info: &gst_video::VideoInfo,
+        detections: &mut Vec<Detection>,
+    ) -> Result<bool, String> {
+        crate::overlay::draw_on(buffer, info, detections).map_err(|e| e.to_string())?;
+        Ok(false)
+    }
+}
+
+#[derive(Default)]
+pub struct OvOverlay {
+    step: Mutex<DrawStep>,
+    info: Mutex<Option<gst_video::VideoInfo>>,
+}
+
+#[glib::object_subclass]
+impl ObjectSubclass for OvOverlay {
+    const NAME: &'static str = "OvOverlay";
+    type Type = super::OvOverlay;
+    type ParentType = gst_base::BaseTransform;
+}
+
+impl ObjectImpl for OvOverlay {}
+
+impl GstObjectImpl for OvOverlay {}
+
+impl ElementImpl for OvOverlay {
+    fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
+        static META: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
+            gst::subclass::ElementMetadata::new(
+                "ovstream overlay",
+                "Filter/Analyzer/Video",
+                "Draws the ROI metas (box, label or identity, track id, keypoints) on I420 frames",
+                "ovstream developers",
+            )
+        });
+        Some(&*META)
+    }
+
+    fn pad_templates() -> &'static [gst::PadTemplate] {
+        super::super::roifilter::templates()
+    }
+}
+
+impl BaseTransformImpl for OvOverlay {
+    const MODE: gst_base::subclass::BaseTransformMode =
+        gst_base::subclass::BaseTransformMode::AlwaysInPlace;
+    const PASSTHROUGH_ON_SAME_CAPS: bool = false;
+    const TRANSFORM_IP_ON_PASSTHROUGH: bool = false;
+
+    fn set_caps(&self, incaps: &gst::Caps, _outcaps: &gst::Caps) -> Result<(), gst::LoggableError> {
+        *self.info.lock().unwrap() =
+            Some(gst_video::VideoInfo::from_caps(incaps).map_err(|_| {
+                gst::loggable_error!(super::super::roifilter::CAT, "bad caps {incaps}")
+            })?);
+        Ok(())
+    }
+
+    fn transform_ip(&self, buf: &mut gst::BufferRef) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let info = self
+            .info
+            .lock()
+            .unwrap()
+            .clone()
+            .ok_or(gst::FlowError::NotNegotiated)?;
+        process(&mut *self.step.lock().unwrap(), buf, &info).map_err(|e| {
+            gst::element_imp_error!(self, gst::LibraryError::Failed, ["ovoverlay: {e}"]);
+            gst::FlowError::Error
+        })?;
+        Ok(gst::FlowSuccess::Ok)
+    }
+}

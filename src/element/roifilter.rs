@@ -1,0 +1,68 @@
+//! What the in-place ROI elements (`ovtrack`, `ovoverlay`) share: the step each applies to one
+//! buffer's detections, read from and written back to its ROI metas.
+
+use crate::frame::Detection;
+use gstreamer as gst;
+use gstreamer_video as gst_video;
+use std::sync::LazyLock;
+
+/// Debug category of the ROI elements.
+pub static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
+    gst::DebugCategory::new(
+        "ovroi",
+        gst::DebugColorFlags::empty(),
+        Some("ovstream ROI elements (ovtrack, ovoverlay)"),
+    )
+});
+
+/// Pad templates of the ROI elements: I420 in, I420 out (the pipeline's frame format).
+pub fn templates() -> &'static [gst::PadTemplate] {
+    static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
+        let caps = gst_video::VideoCapsBuilder::new()
+            .format(gst_video::VideoFormat::I420)
+            .build();
+        vec![
+            gst::PadTemplate::new(
+                "src",
+                gst::PadDirection::Src,
+                gst::PadPresence::Always,
+                &caps,
+            )
+            .expect("src template"),
+            gst::PadTemplate::new(
+                "sink",
+                gst::PadDirection::Sink,
+                gst::PadPresence::Always,
+                &caps,
+            )
+            .expect("sink template"),
+        ]
+    });
+    TEMPLATES.as_ref()
+}
+
+/// One element's work on a buffer.
+pub trait RoiStep: Send + Default + 'static {
+    /// Updates `detections` (and, for overlays, the pixels of `buffer`); returns whether the
+    /// metas must be rewritten.
+    fn apply(
+        &mut self,
+        buffer: &mut gst::BufferRef,
+        info: &gst_video::VideoInfo,
+        detections: &mut Vec<Detection>,
+    ) -> Result<bool, String>;
+}
+
+/// Reads the ROI metas of `buffer`, runs `step`, writes the metas back when it changed them.
+pub fn process<S: RoiStep>(
+    step: &mut S,
+    buffer: &mut gst::BufferRef,
+    info: &gst_video::VideoInfo,
+) -> Result<(), String> {
+    let (w, h) = (info.width(), info.height());
+    let mut detections = super::meta::read(buffer, w, h);
+    if step.apply(buffer, info, &mut detections)? {
+        super::meta::replace(buffer, &detections, w, h);
+    }
+    Ok(())
+}
