@@ -174,7 +174,13 @@ fn plugin_lists_its_elements() {
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}");
-    for e in ["ovdetect", "ovmetapublish", "ovtrack", "ovoverlay"] {
+    for e in [
+        "ovdetect",
+        "ovidentify",
+        "ovmetapublish",
+        "ovtrack",
+        "ovoverlay",
+    ] {
         assert!(text.contains(e), "{e} missing: {text}");
     }
 }
@@ -246,4 +252,57 @@ fn ovoverlay_draws_inside_the_boxes_only() {
         drawn[0].iter_meta::<VideoRegionOfInterestMeta>().count(),
         "metas pass through"
     );
+}
+
+#[test]
+fn face_pipeline_in_gst_launch_names_obama() {
+    let dir = tempfile::tempdir().unwrap();
+    let gallery = dir.path().join("gallery");
+    for (name, photo) in [("obama", "obama.jpg"), ("biden", "biden.jpg")] {
+        std::fs::create_dir_all(gallery.join(name)).unwrap();
+        std::fs::copy(
+            asset(&format!("samples/faces/{photo}")),
+            gallery.join(name).join(photo),
+        )
+        .unwrap();
+    }
+    let (jsonl, mp4) = (dir.path().join("faces.jsonl"), dir.path().join("faces.mp4"));
+    let out = gst_launch(&format!(
+        "filesrc location={} ! jpegdec ! videoconvert ! videoscale ! \
+         video/x-raw,width=320,height=480,pixel-aspect-ratio=1/1 ! imagefreeze num-buffers=20 ! \
+         video/x-raw,framerate=10/1 ! videoconvert ! video/x-raw,format=I420 ! \
+         ovdetect model=blazeface-full ! ovtrack ! ovidentify gallery={} ! ovoverlay ! \
+         ovmetapublish file-path={} ! videoconvert ! x264enc speed-preset=ultrafast ! mp4mux ! \
+         filesink location={}",
+        asset("samples/faces/obama2.jpg").display(),
+        gallery.display(),
+        jsonl.display(),
+        mp4.display()
+    ));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines = read_jsonl(&jsonl);
+    assert_eq!(lines.len(), 20);
+    let named = lines
+        .iter()
+        .filter(|l| l["objects"][0]["identity"]["name"] == "obama")
+        .count();
+    assert!(named >= 18, "obama in {named}/20 frames: {:?}", lines[0]);
+    assert!(
+        lines.iter().all(|l| l["objects"][0]["id"].is_u64()),
+        "tracked"
+    );
+    assert_eq!(decode_mp4(&mp4), (20, 320, 480));
+}
+
+#[test]
+fn ovidentify_without_a_gallery_fails_the_state_change() {
+    let out = gst_launch("videotestsrc num-buffers=2 ! ovidentify ! fakesink");
+    let err =
+        String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success());
+    assert!(err.contains("gallery"), "{err}");
 }

@@ -1,8 +1,8 @@
 //! Detections ↔ `GstVideoRegionOfInterestMeta` (DL Streamer's convention): `roi_type` is the
 //! label, the rect is in pixels, and a `detection` param structure carries `label_id` (int),
 //! `confidence` (double) and `x_min`, `y_min`, `x_max`, `y_max` (double, normalized `[0, 1]`);
-//! trackers add `object_id` (int) to it, recognizers an `identity` structure (`name`,
-//! `similarity`).
+//! trackers add `object_id` (int) to it, face detectors `keypoints` (array of doubles,
+//! normalized `x0, y0, x1, y1, …`), recognizers an `identity` structure (`name`, `similarity`).
 
 use crate::frame::{BBox, Detection, Identity};
 use gstreamer as gst;
@@ -35,6 +35,15 @@ pub fn attach(buffer: &mut gst::BufferRef, detections: &[Detection], width: u32,
             .build();
         if let Some(id) = d.track_id {
             s.set("object_id", id as i64);
+        }
+        if !d.keypoints.is_empty() {
+            // Landmarks, normalized, flattened: [x0, y0, x1, y1, …].
+            let flat: Vec<f64> = d
+                .keypoints
+                .iter()
+                .flat_map(|k| [f64::from(k[0]), f64::from(k[1])])
+                .collect();
+            s.set("keypoints", gst::Array::new(flat));
         }
         meta.add_param(s);
         if let Some(i) = &d.identity {
@@ -83,6 +92,14 @@ pub fn read(buffer: &gst::BufferRef, width: u32, height: u32) -> Vec<Detection> 
                     };
                 }
                 d.track_id = s.get::<i64>("object_id").ok().map(|v| v as u64);
+                if let Ok(points) = s.get::<gst::Array>("keypoints") {
+                    let flat: Vec<f32> = points
+                        .iter()
+                        .filter_map(|v| v.get::<f64>().ok())
+                        .map(|v| v as f32)
+                        .collect();
+                    d.keypoints = flat.chunks_exact(2).map(|c| [c[0], c[1]]).collect();
+                }
             }
             if let Some(s) = m.param(IDENTITY) {
                 if let (Ok(name), Ok(sim)) = (s.get::<&str>("name"), s.get::<f64>("similarity")) {

@@ -5,6 +5,7 @@
 
 pub mod meta;
 pub mod ovdetect;
+pub mod ovidentify;
 pub mod ovmetapublish;
 pub mod ovoverlay;
 pub mod ovtrack;
@@ -18,6 +19,7 @@ use gstreamer as gst;
 /// When GStreamer refuses a registration.
 pub fn register(plugin: &gst::Plugin) -> Result<(), gst::glib::BoolError> {
     ovdetect::register(plugin)?;
+    ovidentify::register(plugin)?;
     ovmetapublish::register(plugin)?;
     ovoverlay::register(plugin)?;
     ovtrack::register(plugin)?;
