@@ -60,6 +60,9 @@ pub fn draw_on(
     if detections.is_empty() {
         return Ok(());
     }
+    if info.format() != gstreamer_video::VideoFormat::I420 {
+        return draw_packed(buffer, info, detections);
+    }
     let (w, h) = (info.width(), info.height());
     let offsets: [usize; 3] = std::array::from_fn(|p| info.offset()[p]);
     let strides: [usize; 3] = std::array::from_fn(|p| info.stride()[p] as usize);
@@ -93,6 +96,119 @@ pub fn draw_on(
     }
     for det in detections {
         draw_one(&mut planes, det, w, h).map_err(cv)?;
+    }
+    Ok(())
+}
+
+/// Packed RGB formats `draw_on` takes besides I420, with whether red comes first and the
+/// bytes per pixel.
+fn packed_layout(format: gstreamer_video::VideoFormat) -> Option<(bool, i32)> {
+    use gstreamer_video::VideoFormat as F;
+    match format {
+        F::Bgr => Some((false, 3)),
+        F::Rgb => Some((true, 3)),
+        F::Bgrx | F::Bgra => Some((false, 4)),
+        F::Rgbx | F::Rgba => Some((true, 4)),
+        _ => None,
+    }
+}
+
+/// Draws on BGR, RGB, BGRx/BGRA or RGBx/RGBA frames (one packed plane).
+fn draw_packed(
+    buffer: &mut gstreamer::BufferRef,
+    info: &gstreamer_video::VideoInfo,
+    detections: &[Detection],
+) -> Result<()> {
+    let (rgb_order, bpp) = packed_layout(info.format()).ok_or_else(|| {
+        Error::gst(
+            "overlay",
+            format!(
+                "format {:?}: I420, BGR, RGB, BGRx, BGRA, RGBx, RGBA only",
+                info.format()
+            ),
+        )
+    })?;
+    let (w, h) = (info.width(), info.height());
+    let (offset, stride) = (info.offset()[0], info.stride()[0] as usize);
+    let mut map = buffer
+        .map_writable()
+        .map_err(|e| Error::gst("overlay: map frame writable", e))?;
+    if map.len() < offset + stride * (h as usize - 1) + w as usize * bpp as usize {
+        return Err(Error::gst("overlay", "frame buffer smaller than its caps"));
+    }
+    let cv = |e: opencv::Error| Error::gst("overlay (OpenCV)", e);
+    let typ = if bpp == 3 {
+        opencv::core::CV_8UC3
+    } else {
+        opencv::core::CV_8UC4
+    };
+    // SAFETY: the Mat borrows the mapped buffer, which outlives it.
+    let mut mat = unsafe {
+        Mat::new_rows_cols_with_data_unsafe(
+            h as i32,
+            w as i32,
+            typ,
+            map.as_mut_ptr().add(offset).cast(),
+            stride,
+        )
+    }
+    .map_err(cv)?;
+    for det in detections {
+        let (r, g, b) =
+            PALETTE[det.track_id.map_or(det.label_id, |t| t as u32) as usize % PALETTE.len()];
+        let color = if rgb_order {
+            Scalar::new(r, g, b, 255.0)
+        } else {
+            Scalar::new(b, g, r, 255.0)
+        };
+        let (x, y, bw, bh) = det.bbox.to_pixels(w, h);
+        let text = label_text(det);
+        let mut baseline = 0;
+        let size = imgproc::get_text_size(&text, FONT, FONT_SCALE, 1, &mut baseline).map_err(cv)?;
+        let top = (y - size.height - baseline).max(0);
+        imgproc::rectangle(
+            &mut mat,
+            Rect::new(x, y, bw, bh),
+            color,
+            LINE_THICKNESS,
+            imgproc::LINE_8,
+            0,
+        )
+        .map_err(cv)?;
+        imgproc::rectangle(
+            &mut mat,
+            Rect::new(x, top, size.width + 4, size.height + baseline + 2),
+            color,
+            imgproc::FILLED,
+            imgproc::LINE_8,
+            0,
+        )
+        .map_err(cv)?;
+        for kp in &det.keypoints {
+            let center = Point::new((kp[0] * w as f32) as i32, (kp[1] * h as f32) as i32);
+            imgproc::circle(
+                &mut mat,
+                center,
+                KEYPOINT_RADIUS,
+                color,
+                imgproc::FILLED,
+                imgproc::LINE_8,
+                0,
+            )
+            .map_err(cv)?;
+        }
+        imgproc::put_text(
+            &mut mat,
+            &text,
+            Point::new(x + 2, top + size.height + 1),
+            FONT,
+            FONT_SCALE,
+            Scalar::new(0.0, 0.0, 0.0, 255.0),
+            1,
+            imgproc::LINE_AA,
+            false,
+        )
+        .map_err(cv)?;
     }
     Ok(())
 }

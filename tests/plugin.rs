@@ -306,3 +306,30 @@ fn ovidentify_without_a_gallery_fails_the_state_change() {
     assert!(!out.status.success());
     assert!(err.contains("gallery"), "{err}");
 }
+
+#[test]
+fn ovoverlay_draws_on_packed_bgrx_too() {
+    register();
+    let (caps, frames) = vtest_frames(2);
+    let to_bgrx = "videoconvert ! capsfilter caps=video/x-raw,format=BGRx";
+    let plain = through(
+        &format!("ovdetect nireq=1 ! {to_bgrx}"),
+        caps.clone(),
+        &frames,
+    );
+    let drawn = through(
+        &format!("ovdetect nireq=1 ! {to_bgrx} ! ovoverlay"),
+        caps,
+        &frames,
+    );
+    let (a, b) = (
+        plain[0].map_readable().unwrap(),
+        drawn[0].map_readable().unwrap(),
+    );
+    let changed = a.iter().zip(b.iter()).filter(|(x, y)| x != y).count();
+    assert!(
+        changed > 1000 && changed < a.len() / 10,
+        "{changed} of {} bytes",
+        a.len()
+    );
+}

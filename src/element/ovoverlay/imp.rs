@@ -1,4 +1,5 @@
-//! `ovoverlay` implementation: an in-place transform drawing with the CLI overlay.
+//! `ovoverlay` implementation: an in-place transform drawing with the CLI overlay, on I420 or
+//! packed BGR/BGRx/BGRA/RGB/RGBx/RGBA frames.
 
 use crate::element::roifilter::{process, RoiStep};
 use crate::frame::Detection;
@@ -56,7 +57,29 @@ impl ElementImpl for OvOverlay {
     }
 
     fn pad_templates() -> &'static [gst::PadTemplate] {
-        super::super::roifilter::templates()
+        static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
+            use gst_video::VideoFormat as F;
+            let caps = gst_video::VideoCapsBuilder::new()
+                .format_list([F::I420, F::Bgr, F::Bgrx, F::Bgra, F::Rgb, F::Rgbx, F::Rgba])
+                .build();
+            vec![
+                gst::PadTemplate::new(
+                    "src",
+                    gst::PadDirection::Src,
+                    gst::PadPresence::Always,
+                    &caps,
+                )
+                .expect("src template"),
+                gst::PadTemplate::new(
+                    "sink",
+                    gst::PadDirection::Sink,
+                    gst::PadPresence::Always,
+                    &caps,
+                )
+                .expect("sink template"),
+            ]
+        });
+        TEMPLATES.as_ref()
     }
 }
 

@@ -1,5 +1,5 @@
-//! `ovoverlay`: draws the ROI metas (box, label or identity, track id, keypoints) on I420
-//! frames in place, with the CLI's overlay ([`crate::overlay::draw_on`]).
+//! `ovoverlay`: draws the ROI metas (box, label or identity, track id, keypoints) on I420, BGR,
+//! BGRx/BGRA or RGB/RGBx/RGBA frames in place, with the CLI's overlay ([`crate::overlay::draw_on`]).
 
 mod imp;
 
