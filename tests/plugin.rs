@@ -333,3 +333,27 @@ fn ovoverlay_draws_on_packed_bgrx_too() {
         a.len()
     );
 }
+
+#[test]
+fn ovmetapublish_writes_one_line_per_buffer_from_the_metas() {
+    register();
+    let dir = tempfile::tempdir().unwrap();
+    let jsonl = dir.path().join("meta.jsonl");
+    let (caps, frames) = vtest_frames(4);
+    let out = through(
+        &format!(
+            "ovdetect nireq=2 ! ovmetapublish file-path={} source=vtest",
+            jsonl.display()
+        ),
+        caps,
+        &frames,
+    );
+    drop(out);
+    let lines = read_jsonl(&jsonl);
+    assert_eq!(lines.len(), 4);
+    for (i, l) in lines.iter().enumerate() {
+        assert_eq!(l["frame"], i as u64);
+        assert_eq!(l["source"], "vtest");
+        assert!(objects(l).len() >= 2, "{l}");
+    }
+}
