@@ -71,6 +71,15 @@ pub struct TrackConfig {
     pub track_buffer: usize,
 }
 
+impl PipelineConfig {
+    /// The pipeline's tracker settings `(threshold, track_buffer)`; `None` when tracking is off.
+    pub fn track_options(&self) -> Option<(f32, usize)> {
+        self.track
+            .enabled
+            .then_some((self.detect.threshold, self.track.track_buffer))
+    }
+}
+
 impl Default for TrackConfig {
     fn default() -> Self {
         TrackConfig {

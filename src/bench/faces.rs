@@ -77,10 +77,7 @@ pub fn run(
         let options = RunOptions {
             looping: true,
             limit: Some(limit),
-            track: cfg
-                .track
-                .enabled
-                .then_some((cfg.detect.threshold, cfg.track.track_buffer)),
+            track: cfg.track_options(),
             ..RunOptions::default()
         };
         let summary = pipeline::run(

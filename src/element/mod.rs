@@ -13,6 +13,21 @@ pub mod roifilter;
 
 use gstreamer as gst;
 
+/// An always-present `src` and `sink` pad template with the same `caps` (filters).
+pub(crate) fn filter_templates(caps: &gst::Caps) -> Vec<gst::PadTemplate> {
+    [gst::PadDirection::Src, gst::PadDirection::Sink]
+        .into_iter()
+        .map(|dir| {
+            let name = if dir == gst::PadDirection::Src {
+                "src"
+            } else {
+                "sink"
+            };
+            gst::PadTemplate::new(name, dir, gst::PadPresence::Always, caps).expect("pad template")
+        })
+        .collect()
+}
+
 /// Registers every element with `plugin`.
 ///
 /// # Errors

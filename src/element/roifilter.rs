@@ -21,22 +21,7 @@ pub fn templates() -> &'static [gst::PadTemplate] {
         let caps = gst_video::VideoCapsBuilder::new()
             .format(gst_video::VideoFormat::I420)
             .build();
-        vec![
-            gst::PadTemplate::new(
-                "src",
-                gst::PadDirection::Src,
-                gst::PadPresence::Always,
-                &caps,
-            )
-            .expect("src template"),
-            gst::PadTemplate::new(
-                "sink",
-                gst::PadDirection::Sink,
-                gst::PadPresence::Always,
-                &caps,
-            )
-            .expect("sink template"),
-        ]
+        crate::element::filter_templates(&caps)
     });
     TEMPLATES.as_ref()
 }
@@ -65,4 +50,30 @@ pub fn process<S: RoiStep>(
         super::meta::replace(buffer, &detections, w, h);
     }
     Ok(())
+}
+
+/// The video info of negotiated caps (for `set_caps`).
+///
+/// # Errors
+/// A loggable error for caps that are not raw video.
+pub fn info_from_caps(incaps: &gst::Caps) -> Result<gst_video::VideoInfo, gst::LoggableError> {
+    gst_video::VideoInfo::from_caps(incaps)
+        .map_err(|_| gst::loggable_error!(CAT, "not raw video caps: {incaps}"))
+}
+
+/// `transform_ip` of a ROI element: `step` on `buf` with the negotiated `info`.
+///
+/// # Errors
+/// `NotNegotiated` before caps; `Err(Ok(message))` when the step fails (the caller posts it).
+pub fn transform<S: RoiStep>(
+    step: &std::sync::Mutex<S>,
+    info: &std::sync::Mutex<Option<gst_video::VideoInfo>>,
+    buf: &mut gst::BufferRef,
+) -> Result<(), Result<String, gst::FlowError>> {
+    let info = info
+        .lock()
+        .unwrap()
+        .clone()
+        .ok_or(Err(gst::FlowError::NotNegotiated))?;
+    process(&mut *step.lock().unwrap(), buf, &info).map_err(Ok)
 }

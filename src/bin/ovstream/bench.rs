@@ -49,13 +49,7 @@ pub(crate) fn run(args: &BenchArgs, lib: Option<&Path>) -> anyhow::Result<i32> {
     if args.faces {
         let report = ovstream::bench::faces::run(&config, args.limit, &scratch, lib);
         let _ = std::fs::remove_dir_all(&scratch);
-        let report = report?;
-        println!("{report}");
-        if let Some(path) = &args.json {
-            std::fs::write(path, serde_json::to_string_pretty(&report)?)
-                .with_context(|| format!("writing {}", path.display()))?;
-        }
-        return Ok(exit_code::OK);
+        return publish(&report?, args.json.as_deref());
     }
     if args.live {
         let report = ovstream::bench::live::run(
@@ -66,13 +60,7 @@ pub(crate) fn run(args: &BenchArgs, lib: Option<&Path>) -> anyhow::Result<i32> {
             lib,
         );
         let _ = std::fs::remove_dir_all(&scratch);
-        let report = report?;
-        println!("{report}");
-        if let Some(path) = &args.json {
-            std::fs::write(path, serde_json::to_string_pretty(&report)?)
-                .with_context(|| format!("writing {}", path.display()))?;
-        }
-        return Ok(exit_code::OK);
+        return publish(&report?, args.json.as_deref());
     }
     let run_all = || -> anyhow::Result<Vec<ovstream::bench::BenchReport>> {
         let mut reports = Vec::new();
@@ -97,6 +85,19 @@ pub(crate) fn run(args: &BenchArgs, lib: Option<&Path>) -> anyhow::Result<i32> {
     let reports = reports?;
     if let Some(path) = &args.json {
         std::fs::write(path, serde_json::to_string_pretty(&reports)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(exit_code::OK)
+}
+
+/// Prints `report` and writes it as JSON to `json` when given.
+fn publish<R: std::fmt::Display + serde::Serialize>(
+    report: &R,
+    json: Option<&Path>,
+) -> anyhow::Result<i32> {
+    println!("{report}");
+    if let Some(path) = json {
+        std::fs::write(path, serde_json::to_string_pretty(report)?)
             .with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(exit_code::OK)

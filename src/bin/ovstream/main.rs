@@ -273,10 +273,7 @@ fn run(args: &RunArgs, lib: Option<&Path>) -> anyhow::Result<i32> {
             ..Supervision::default()
         },
         stats_interval: config.output.stats_interval(source.live),
-        track: config
-            .track
-            .enabled
-            .then_some((config.detect.threshold, config.track.track_buffer)),
+        track: config.track_options(),
     };
     let summary = pipeline::run(
         source,

@@ -492,22 +492,7 @@ impl ElementImpl for OvDetect {
             let caps = gst_video::VideoCapsBuilder::new()
                 .format(gst_video::VideoFormat::I420)
                 .build();
-            vec![
-                gst::PadTemplate::new(
-                    "src",
-                    gst::PadDirection::Src,
-                    gst::PadPresence::Always,
-                    &caps,
-                )
-                .expect("src template"),
-                gst::PadTemplate::new(
-                    "sink",
-                    gst::PadDirection::Sink,
-                    gst::PadPresence::Always,
-                    &caps,
-                )
-                .expect("sink template"),
-            ]
+            crate::element::filter_templates(&caps)
         });
         TEMPLATES.as_ref()
     }

@@ -1,7 +1,7 @@
 //! `ovoverlay` implementation: an in-place transform drawing with the CLI overlay, on I420 or
 //! packed BGR/BGRx/BGRA/RGB/RGBx/RGBA frames.
 
-use crate::element::roifilter::{process, RoiStep};
+use crate::element::roifilter::{self, RoiStep};
 use crate::frame::Detection;
 use gstreamer as gst;
 use gstreamer::glib;
@@ -62,22 +62,7 @@ impl ElementImpl for OvOverlay {
             let caps = gst_video::VideoCapsBuilder::new()
                 .format_list([F::I420, F::Bgr, F::Bgrx, F::Bgra, F::Rgb, F::Rgbx, F::Rgba])
                 .build();
-            vec![
-                gst::PadTemplate::new(
-                    "src",
-                    gst::PadDirection::Src,
-                    gst::PadPresence::Always,
-                    &caps,
-                )
-                .expect("src template"),
-                gst::PadTemplate::new(
-                    "sink",
-                    gst::PadDirection::Sink,
-                    gst::PadPresence::Always,
-                    &caps,
-                )
-                .expect("sink template"),
-            ]
+            crate::element::filter_templates(&caps)
         });
         TEMPLATES.as_ref()
     }
@@ -90,24 +75,18 @@ impl BaseTransformImpl for OvOverlay {
     const TRANSFORM_IP_ON_PASSTHROUGH: bool = false;
 
     fn set_caps(&self, incaps: &gst::Caps, _outcaps: &gst::Caps) -> Result<(), gst::LoggableError> {
-        *self.info.lock().unwrap() =
-            Some(gst_video::VideoInfo::from_caps(incaps).map_err(|_| {
-                gst::loggable_error!(super::super::roifilter::CAT, "bad caps {incaps}")
-            })?);
+        *self.info.lock().unwrap() = Some(roifilter::info_from_caps(incaps)?);
         Ok(())
     }
 
     fn transform_ip(&self, buf: &mut gst::BufferRef) -> Result<gst::FlowSuccess, gst::FlowError> {
-        let info = self
-            .info
-            .lock()
-            .unwrap()
-            .clone()
-            .ok_or(gst::FlowError::NotNegotiated)?;
-        process(&mut *self.step.lock().unwrap(), buf, &info).map_err(|e| {
-            gst::element_imp_error!(self, gst::LibraryError::Failed, ["ovoverlay: {e}"]);
-            gst::FlowError::Error
-        })?;
-        Ok(gst::FlowSuccess::Ok)
+        match roifilter::transform(&self.step, &self.info, buf) {
+            Ok(()) => Ok(gst::FlowSuccess::Ok),
+            Err(Ok(e)) => {
+                gst::element_imp_error!(self, gst::LibraryError::Failed, ["ovoverlay: {e}"]);
+                Err(gst::FlowError::Error)
+            }
+            Err(Err(flow)) => Err(flow),
+        }
     }
 }

@@ -1,6 +1,6 @@
 //! `ovtrack` implementation: an in-place transform; the tracker is created in `start()`.
 
-use crate::element::roifilter::{process, RoiStep};
+use crate::element::roifilter::{self, RoiStep};
 use crate::frame::Detection;
 use crate::track::Tracker;
 use gstreamer as gst;
@@ -119,7 +119,7 @@ impl ElementImpl for OvTrack {
     }
 
     fn pad_templates() -> &'static [gst::PadTemplate] {
-        super::super::roifilter::templates()
+        roifilter::templates()
     }
 }
 
@@ -137,24 +137,18 @@ impl BaseTransformImpl for OvTrack {
     }
 
     fn set_caps(&self, incaps: &gst::Caps, _outcaps: &gst::Caps) -> Result<(), gst::LoggableError> {
-        *self.info.lock().unwrap() =
-            Some(gst_video::VideoInfo::from_caps(incaps).map_err(|_| {
-                gst::loggable_error!(super::super::roifilter::CAT, "bad caps {incaps}")
-            })?);
+        *self.info.lock().unwrap() = Some(roifilter::info_from_caps(incaps)?);
         Ok(())
     }
 
     fn transform_ip(&self, buf: &mut gst::BufferRef) -> Result<gst::FlowSuccess, gst::FlowError> {
-        let info = self
-            .info
-            .lock()
-            .unwrap()
-            .clone()
-            .ok_or(gst::FlowError::NotNegotiated)?;
-        process(&mut *self.step.lock().unwrap(), buf, &info).map_err(|e| {
-            gst::element_imp_error!(self, gst::LibraryError::Failed, ["ovtrack: {e}"]);
-            gst::FlowError::Error
-        })?;
-        Ok(gst::FlowSuccess::Ok)
+        match roifilter::transform(&self.step, &self.info, buf) {
+            Ok(()) => Ok(gst::FlowSuccess::Ok),
+            Err(Ok(e)) => {
+                gst::element_imp_error!(self, gst::LibraryError::Failed, ["ovtrack: {e}"]);
+                Err(gst::FlowError::Error)
+            }
+            Err(Err(flow)) => Err(flow),
+        }
     }
 }
