@@ -10,6 +10,7 @@
 //! sender, every stage drains and drops its own, and the sink finalizes the outputs. A stage
 //! whose downstream closed stops quietly; the stage that failed reports the error.
 
+pub mod metrics;
 mod periodic;
 pub mod stats;
 
@@ -47,6 +48,8 @@ pub struct RunOptions {
     pub stats_interval: Option<std::time::Duration>,
     /// Track objects (ByteTrack): `(threshold, track_buffer)`; `None`: no track ids.
     pub track: Option<(f32, usize)>,
+    /// Serve Prometheus metrics on this `HOST:PORT`.
+    pub metrics: Option<String>,
 }
 
 /// Runs `source` through `engine` and `adapter` into `sinks` until EOS, `limit` or `stop`.
@@ -128,6 +131,13 @@ pub fn run(
     let health = supervise::HealthCell::default();
     let finished = AtomicBool::new(false);
     let uri = source.uri.clone();
+    let endpoint = options
+        .metrics
+        .as_deref()
+        .map(metrics::Endpoint::bind)
+        .transpose()?;
+    let (device, execution_devices) = (engine.device.clone(), engine.execution_devices.clone());
+    let compile_seconds = engine.compile_time.as_secs_f64();
 
     let (edges, stages, written, progress_ref) = (&edges, &stages, &written, &progress);
     let preprocess_done = &preprocess_done;
@@ -216,6 +226,23 @@ pub fn run(
                 .run()
             })
         });
+        let scrape = endpoint.as_ref().map(|endpoint| {
+            let (device, execution_devices) = (&device, &execution_devices);
+            s.spawn(move || {
+                let sources = metrics::Sources {
+                    source: uri,
+                    written,
+                    health,
+                    edges,
+                    stages,
+                    device,
+                    execution_devices,
+                    compile_seconds,
+                    started,
+                };
+                endpoint.serve(&sources, finished)
+            })
+        });
         let joined = |h: std::thread::ScopedJoinHandle<'_, Result<()>>| {
             h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))
         };
@@ -230,6 +257,9 @@ pub fn run(
         results.push(joined(snk));
         finished.store(true, Ordering::Relaxed);
         if let Some(h) = periodic {
+            h.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+        }
+        if let Some(h) = scrape {
             h.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
         }
         (source_result, results)

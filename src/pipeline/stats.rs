@@ -91,6 +91,8 @@ pub struct DropOldest<'a, T> {
 pub struct StageStats {
     pub name: &'static str,
     histograms: Mutex<[Histogram<u64>; 2]>,
+    /// The same observations for the Prometheus endpoint (seconds, fixed buckets).
+    exported: prometheus_client::metrics::histogram::Histogram,
 }
 
 fn histogram() -> Histogram<u64> {
@@ -102,7 +104,13 @@ impl StageStats {
         StageStats {
             name,
             histograms: Mutex::new([histogram(), histogram()]),
+            exported: super::metrics::latency_histogram(),
         }
+    }
+
+    /// The Prometheus histogram of this stage (shared: observations keep arriving).
+    pub fn histogram(&self) -> prometheus_client::metrics::histogram::Histogram {
+        self.exported.clone()
     }
 
     /// Records one frame's time in this stage.
@@ -111,6 +119,7 @@ impl StageStats {
         for h in self.histograms.lock().iter_mut() {
             h.saturating_record(us);
         }
+        self.exported.observe(elapsed.as_secs_f64());
     }
 
     /// Count and percentiles over the whole run.

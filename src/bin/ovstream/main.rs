@@ -138,6 +138,9 @@ struct RunArgs {
     /// live sources, off for files.
     #[arg(long)]
     stats_interval: Option<f64>,
+    /// Serve Prometheus metrics at http://HOST:PORT/metrics (e.g. 127.0.0.1:9464).
+    #[arg(long)]
+    metrics: Option<String>,
     /// No progress bar.
     #[arg(long)]
     no_progress: bool,
@@ -274,6 +277,7 @@ fn run(args: &RunArgs, lib: Option<&Path>) -> anyhow::Result<i32> {
         },
         stats_interval: config.output.stats_interval(source.live),
         track: config.track_options(),
+        metrics: args.metrics.clone(),
     };
     let summary = pipeline::run(
         source,

@@ -1,0 +1,180 @@
+//! Prometheus text endpoint (`--metrics 127.0.0.1:9464`): per-source frames, FPS, drops,
+//! health; per-stage latency histograms (seconds); per-edge queue high water and drops; the
+//! inference device and model compile time. Served over plain HTTP by a thread of the run
+//! (any request path answers the metrics), encoded with `prometheus-client`.
+
+use super::stats::{Edge, StageStats};
+use crate::error::{Error, Result};
+use crate::source::supervise::{Health, HealthCell};
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::metrics::info::Info;
+use prometheus_client::registry::Registry;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::sync::atomic::AtomicU64 as AtomicF64Bits;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// Latency histogram buckets: 0.5 ms doubling to ~4 s.
+const BUCKET_START_S: f64 = 0.0005;
+const BUCKETS: u16 = 14;
+/// How often the accept loop checks for the end of the run.
+const POLL: Duration = Duration::from_millis(50);
+
+/// A stage latency histogram, observed next to [`StageStats`].
+pub fn latency_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(BUCKET_START_S, 2.0, BUCKETS))
+}
+
+type Labels = Vec<(String, String)>;
+
+/// What the endpoint reads, all shared with the running stages.
+pub struct Sources<'a> {
+    pub source: &'a str,
+    pub written: &'a AtomicU64,
+    pub health: &'a HealthCell,
+    pub edges: &'a [Edge],
+    pub stages: &'a [StageStats],
+    pub device: &'a str,
+    pub execution_devices: &'a str,
+    pub compile_seconds: f64,
+    pub started: Instant,
+}
+
+/// A bound metrics listener.
+pub struct Endpoint {
+    listener: TcpListener,
+    pub addr: SocketAddr,
+}
+
+impl Endpoint {
+    /// Binds `addr` (`HOST:PORT`).
+    ///
+    /// # Errors
+    /// [`Error::Output`] naming the address when it cannot be parsed or bound.
+    pub fn bind(addr: &str) -> Result<Endpoint> {
+        let err = |m: String| Error::Output {
+            path: format!("metrics {addr}").into(),
+            message: m,
+        };
+        let listener = TcpListener::bind(addr).map_err(|e| err(e.to_string()))?;
+        listener
+            .set_nonblocking(true)
+            .map_err(|e| err(e.to_string()))?;
+        let addr = listener.local_addr().map_err(|e| err(e.to_string()))?;
+        eprintln!("metrics at http://{addr}/metrics");
+        Ok(Endpoint { listener, addr })
+    }
+
+    /// Answers scrapes until `done`.
+    pub fn serve(&self, sources: &Sources, done: &AtomicBool) {
+        let frames = Family::<Labels, Counter>::default();
+        let fps = Family::<Labels, Gauge<f64, AtomicF64Bits>>::default();
+        let health = Family::<Labels, Gauge>::default();
+        let edge_drops = Family::<Labels, Counter>::default();
+        let edge_high = Family::<Labels, Gauge>::default();
+        let compile = Gauge::<f64, AtomicF64Bits>::default();
+        let mut registry = Registry::with_prefix("ovstream");
+        registry.register("frames", "Frames written by the sinks", frames.clone());
+        registry.register("fps", "Frames per second since the start", fps.clone());
+        registry.register(
+            "source_health",
+            "1 for the source's current health state",
+            health.clone(),
+        );
+        registry.register(
+            "queue_drops",
+            "Frames dropped by an edge (live sources)",
+            edge_drops.clone(),
+        );
+        registry.register(
+            "queue_high_water",
+            "Deepest an edge's queue has been",
+            edge_high.clone(),
+        );
+        registry.register(
+            "model_compile_seconds",
+            "Read + reshape + compile time of the model",
+            compile.clone(),
+        );
+        registry.register(
+            "inference",
+            "Where inference runs",
+            Info::new(vec![
+                ("device".to_string(), sources.device.to_string()),
+                (
+                    "execution_devices".to_string(),
+                    sources.execution_devices.to_string(),
+                ),
+            ]),
+        );
+        for s in sources.stages {
+            registry
+                .sub_registry_with_label(("stage".into(), s.name.into()))
+                .register(
+                    "stage_latency_seconds",
+                    "Per-frame time in a stage",
+                    s.histogram(),
+                );
+        }
+        compile.set(sources.compile_seconds);
+        let source = vec![("source".to_string(), sources.source.to_string())];
+        let (mut frames_seen, mut drops_seen) = (0u64, vec![0u64; sources.edges.len()]);
+        while !done.load(Ordering::Relaxed) {
+            let mut stream = match self.listener.accept() {
+                Ok((stream, _)) => stream,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    std::thread::sleep(POLL);
+                    continue;
+                }
+                Err(e) => {
+                    tracing::warn!("metrics: accept failed: {e}");
+                    std::thread::sleep(POLL);
+                    continue;
+                }
+            };
+            // Refresh the counters and gauges from the live stats.
+            let written = sources.written.load(Ordering::Relaxed);
+            frames.get_or_create(&source).inc_by(written - frames_seen);
+            frames_seen = written;
+            fps.get_or_create(&source)
+                .set(written as f64 / sources.started.elapsed().as_secs_f64().max(1e-9));
+            let now = sources.health.get();
+            for state in [
+                Health::Starting,
+                Health::Streaming,
+                Health::Reconnecting,
+                Health::Failed,
+            ] {
+                let mut l = source.clone();
+                l.push(("state".into(), state.to_string()));
+                health.get_or_create(&l).set(i64::from(state == now));
+            }
+            for (e, seen) in sources.edges.iter().zip(drops_seen.iter_mut()) {
+                let l = vec![("edge".to_string(), e.name.to_string())];
+                let d = e.drops();
+                edge_drops.get_or_create(&l).inc_by(d - *seen);
+                *seen = d;
+                edge_high.get_or_create(&l).set(e.high_water() as i64);
+            }
+            let mut body = String::new();
+            if encode(&mut body, &registry).is_err() {
+                continue;
+            }
+            let _ = stream.set_nonblocking(false);
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
+            let mut request = [0u8; 1024];
+            let _ = stream.read(&mut request);
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/openmetrics-text; version=1.0.0; \
+                 charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    }
+}
