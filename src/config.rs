@@ -149,6 +149,50 @@ impl SourceConfig {
     }
 }
 
+/// `nireq`: a count, or measured (`auto`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Nireq {
+    Count(usize),
+    Auto,
+}
+
+impl Nireq {
+    /// The fixed count, if any.
+    pub fn count(self) -> Option<usize> {
+        match self {
+            Nireq::Count(n) => Some(n),
+            Nireq::Auto => None,
+        }
+    }
+}
+
+impl std::str::FromStr for Nireq {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        if s.eq_ignore_ascii_case("auto") {
+            return Ok(Nireq::Auto);
+        }
+        s.parse::<usize>()
+            .map(Nireq::Count)
+            .map_err(|_| format!("`{s}`: expected a number of requests or `auto`"))
+    }
+}
+
+impl<'de> Deserialize<'de> for Nireq {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Count(usize),
+            Word(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Count(n) => Ok(Nireq::Count(n)),
+            Raw::Word(w) => w.parse().map_err(serde::de::Error::custom),
+        }
+    }
+}
+
 /// OpenVINO performance hint (`PERFORMANCE_HINT`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -196,9 +240,10 @@ pub struct ModelConfig {
     /// Any OpenVINO device string: CPU, GPU, GPU.1, NPU, AUTO, HETERO:GPU,CPU.
     #[serde(default = "default_device")]
     pub device: String,
-    /// Infer requests in flight; default: the compiled model's OPTIMAL_NUMBER_OF_INFER_REQUESTS.
+    /// Infer requests in flight: a number, or `"auto"` (a measured trial picks it, cached per
+    /// model and device); default: the compiled model's OPTIMAL_NUMBER_OF_INFER_REQUESTS.
     #[serde(default)]
-    pub nireq: Option<usize>,
+    pub nireq: Option<Nireq>,
     #[serde(default = "default_hint")]
     pub hint: Hint,
     /// Default: the device's own (bf16 on CPUs with AMX/AVX512-BF16).
@@ -362,7 +407,7 @@ impl PipelineConfig {
                 return bad("recognize.reidentify_interval and nireq must be at least 1".into());
             }
         }
-        if self.model.nireq == Some(0) {
+        if self.model.nireq == Some(Nireq::Count(0)) {
             return bad("model.nireq must be at least 1".into());
         }
         if let Some([h, w]) = self.model.input_size {

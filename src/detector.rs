@@ -70,7 +70,10 @@ impl Detector {
             input_element: format.element,
             ..engine_options(config, openvino_lib)
         };
-        let engine = Engine::load(&resolved.path, &options)?;
+        let mut engine = Engine::load(&resolved.path, &options)?;
+        if m.nireq == Some(crate::config::Nireq::Auto) {
+            engine.nireq = crate::tune::pick_nireq(&mut engine, m.hint, format)?;
+        }
         let adapter = match adapter_name.as_str() {
             adapters::BLAZEFACE => {
                 let outputs: Vec<(String, Vec<i64>)> = engine
@@ -119,7 +122,7 @@ pub fn engine_options(config: &PipelineConfig, openvino_lib: Option<&Path>) -> E
         hint: m.hint,
         precision: m.precision,
         nstreams: m.nstreams.clone(),
-        nireq: m.nireq,
+        nireq: m.nireq.and_then(crate::config::Nireq::count),
         cache_dir: m
             .cache
             .then(|| m.cache_dir.clone().unwrap_or_else(default_cache_dir)),

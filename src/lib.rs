@@ -25,6 +25,7 @@ pub mod preprocess;
 pub mod sink;
 pub mod source;
 pub mod track;
+pub mod tune;
 
 pub use error::{Error, Result};
 

@@ -146,3 +146,40 @@ fn converted_ir_matches_the_original_frozen_graph() {
         );
     }
 }
+
+#[test]
+fn nireq_auto_measures_picks_and_caches() {
+    let dir = tempfile::tempdir().unwrap();
+    let jsonl = dir.path().join("out.jsonl");
+    let pipeline = pipeline_file(dir.path(), "nireq = \"auto\"", &jsonl);
+    let cache = dir.path().join("cache");
+    let env = [("XDG_CACHE_HOME", cache.to_str().unwrap())];
+    let args = [
+        "run",
+        pipeline.to_str().unwrap(),
+        "--limit",
+        "20",
+        "--no-progress",
+    ];
+    let err = assert_ok(&ovstream_with_env(&args, &env));
+    assert!(err.contains("nireq auto (Throughput"), "{err}");
+    let picked = err
+        .lines()
+        .find(|l| l.ends_with("<- picked"))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|n| n.parse::<usize>().ok())
+        .unwrap_or_else(|| panic!("a picked row: {err}"));
+    assert!((1..=8).contains(&picked));
+    assert!(
+        err.contains(&format!("nireq {picked}")),
+        "the run uses it: {err}"
+    );
+    assert_eq!(read_jsonl(&jsonl).len(), 20);
+    // The second run reads the choice from the cache instead of measuring again.
+    let err = assert_ok(&ovstream_with_env(&args, &env));
+    assert!(
+        err.contains(&format!("nireq auto: {picked} (cached")),
+        "{err}"
+    );
+    assert!(cache.join("ovstream/nireq.json").is_file());
+}

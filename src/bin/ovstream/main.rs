@@ -71,9 +71,9 @@ pub(crate) struct Overrides {
     /// OpenVINO device string: CPU, GPU, GPU.1, NPU, AUTO, HETERO:GPU,CPU, …
     #[arg(long)]
     device: Option<String>,
-    /// Infer requests in flight (default: OPTIMAL_NUMBER_OF_INFER_REQUESTS).
+    /// Infer requests in flight, or `auto` to measure (default: OPTIMAL_NUMBER_OF_INFER_REQUESTS).
     #[arg(long)]
-    nireq: Option<usize>,
+    nireq: Option<ovstream::config::Nireq>,
     #[arg(long, value_enum)]
     hint: Option<Hint>,
     /// INFERENCE_PRECISION_HINT.

@@ -114,7 +114,8 @@ impl OvDetect {
         .map_err(|e| e.to_string())?;
         c.model.model = settings.model.clone();
         c.model.device = settings.device.clone();
-        c.model.nireq = (settings.nireq > 0).then_some(settings.nireq as usize);
+        c.model.nireq =
+            (settings.nireq > 0).then_some(crate::config::Nireq::Count(settings.nireq as usize));
         c.model.hint = match settings.hint.to_ascii_lowercase().as_str() {
             "latency" => Hint::Latency,
             "throughput" => Hint::Throughput,
