@@ -183,3 +183,21 @@ fn nireq_auto_measures_picks_and_caches() {
     );
     assert!(cache.join("ovstream/nireq.json").is_file());
 }
+
+#[test]
+fn soak_reports_rss_once_warm_and_at_the_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("soak.json");
+    let out = ovstream(&["bench", "--soak", "1200", "--json", json.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{text}{}", stderr(&out));
+    assert!(text.contains("soak: 1200 frames"), "{text}");
+    let r: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(r["frames"], 1200);
+    let (warm, end) = (
+        r["rss_warm_kb"].as_f64().unwrap(),
+        r["rss_end_kb"].as_f64().unwrap(),
+    );
+    assert!(warm > 50_000.0 && end > 50_000.0, "{r}");
+    assert!(end / warm < 1.10, "memory grows over the loop: {r}");
+}

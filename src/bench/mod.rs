@@ -5,6 +5,7 @@
 
 pub mod faces;
 pub mod live;
+pub mod soak;
 
 use crate::config::PipelineConfig;
 use crate::detector::{sinks_from_config, Detector};

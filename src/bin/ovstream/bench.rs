@@ -36,6 +36,10 @@ pub(crate) struct BenchArgs {
     /// reidentify_interval frames, `--limit` frames each.
     #[arg(long)]
     faces: bool,
+    /// Soak instead: run N frames (input looped, metadata only) and report RSS once warm and
+    /// at the end (goal: growth ≤ 5%).
+    #[arg(long, value_name = "FRAMES")]
+    soak: Option<u64>,
 }
 
 pub(crate) fn run(args: &BenchArgs, lib: Option<&Path>) -> anyhow::Result<i32> {
@@ -46,6 +50,11 @@ pub(crate) fn run(args: &BenchArgs, lib: Option<&Path>) -> anyhow::Result<i32> {
         .unwrap_or_else(|| vec![config.model.model.clone()]);
     let scratch = std::env::temp_dir().join(format!("ovstream-bench-{}", std::process::id()));
     std::fs::create_dir_all(&scratch).with_context(|| format!("creating {}", scratch.display()))?;
+    if let Some(frames) = args.soak {
+        let report = ovstream::bench::soak::run(&config, frames, &scratch, lib);
+        let _ = std::fs::remove_dir_all(&scratch);
+        return publish(&report?, args.json.as_deref());
+    }
     if args.faces {
         let report = ovstream::bench::faces::run(&config, args.limit, &scratch, lib);
         let _ = std::fs::remove_dir_all(&scratch);
