@@ -95,7 +95,8 @@ pub fn draw_on(
         planes.push(mat);
     }
     for det in detections {
-        draw_one(&mut planes, det, w, h).map_err(cv)?;
+        let colors = yuv_of(color_index(det)).map(Scalar::all);
+        draw_one(&mut planes, &colors, Scalar::all(TEXT_LUMA), det, w, h).map_err(cv)?;
     }
     Ok(())
 }
@@ -143,7 +144,7 @@ fn draw_packed(
         opencv::core::CV_8UC4
     };
     // SAFETY: the Mat borrows the mapped buffer, which outlives it.
-    let mut mat = unsafe {
+    let mat = unsafe {
         Mat::new_rows_cols_with_data_unsafe(
             h as i32,
             w as i32,
@@ -153,78 +154,43 @@ fn draw_packed(
         )
     }
     .map_err(cv)?;
+    let mut planes = [mat];
     for det in detections {
-        let (r, g, b) =
-            PALETTE[det.track_id.map_or(det.label_id, |t| t as u32) as usize % PALETTE.len()];
+        let (r, g, b) = PALETTE[color_index(det) as usize % PALETTE.len()];
         let color = if rgb_order {
             Scalar::new(r, g, b, 255.0)
         } else {
             Scalar::new(b, g, r, 255.0)
         };
-        let (x, y, bw, bh) = det.bbox.to_pixels(w, h);
-        let text = label_text(det);
-        let mut baseline = 0;
-        let size = imgproc::get_text_size(&text, FONT, FONT_SCALE, 1, &mut baseline).map_err(cv)?;
-        let top = (y - size.height - baseline).max(0);
-        imgproc::rectangle(
-            &mut mat,
-            Rect::new(x, y, bw, bh),
-            color,
-            LINE_THICKNESS,
-            imgproc::LINE_8,
-            0,
-        )
-        .map_err(cv)?;
-        imgproc::rectangle(
-            &mut mat,
-            Rect::new(x, top, size.width + 4, size.height + baseline + 2),
-            color,
-            imgproc::FILLED,
-            imgproc::LINE_8,
-            0,
-        )
-        .map_err(cv)?;
-        for kp in &det.keypoints {
-            let center = Point::new((kp[0] * w as f32) as i32, (kp[1] * h as f32) as i32);
-            imgproc::circle(
-                &mut mat,
-                center,
-                KEYPOINT_RADIUS,
-                color,
-                imgproc::FILLED,
-                imgproc::LINE_8,
-                0,
-            )
-            .map_err(cv)?;
-        }
-        imgproc::put_text(
-            &mut mat,
-            &text,
-            Point::new(x + 2, top + size.height + 1),
-            FONT,
-            FONT_SCALE,
-            Scalar::new(0.0, 0.0, 0.0, 255.0),
-            1,
-            imgproc::LINE_AA,
-            false,
-        )
-        .map_err(cv)?;
+        let text_color = Scalar::new(0.0, 0.0, 0.0, 255.0);
+        draw_one(&mut planes, &[color], text_color, det, w, h).map_err(cv)?;
     }
     Ok(())
 }
 
-fn draw_one(planes: &mut [Mat], det: &Detection, w: u32, h: u32) -> opencv::Result<()> {
-    // Tracked objects keep one color per track; others one per class.
-    let yuv = yuv_of(det.track_id.map_or(det.label_id, |t| t as u32));
+/// Palette index of a detection: one color per track for tracked objects, else per class.
+fn color_index(det: &Detection) -> u32 {
+    det.track_id.map_or(det.label_id, |t| t as u32)
+}
+
+/// Draws `det` on `planes`: plane 0 at full resolution, further planes (I420 chroma) at half;
+/// `colors[i]` is the value for plane `i`; the label text goes on plane 0 in `text_color`.
+fn draw_one(
+    planes: &mut [Mat],
+    colors: &[Scalar],
+    text_color: Scalar,
+    det: &Detection,
+    w: u32,
+    h: u32,
+) -> opencv::Result<()> {
     let (x, y, bw, bh) = det.bbox.to_pixels(w, h);
     let text = label_text(det);
     let mut baseline = 0;
     let size = imgproc::get_text_size(&text, FONT, FONT_SCALE, 1, &mut baseline)?;
     let top = (y - size.height - baseline).max(0);
     let label_bg = Rect::new(x, top, size.width + 4, size.height + baseline + 2);
-    for (i, plane) in planes.iter_mut().enumerate() {
+    for (i, (plane, &value)) in planes.iter_mut().zip(colors).enumerate() {
         let (scale, thickness) = if i == 0 { (1, LINE_THICKNESS) } else { (2, 1) };
-        let value = Scalar::all(yuv[i]);
         let half = |r: Rect| Rect::new(r.x / scale, r.y / scale, r.width / scale, r.height / scale);
         imgproc::rectangle(
             plane,
@@ -249,7 +215,7 @@ fn draw_one(planes: &mut [Mat], det: &Detection, w: u32, h: u32) -> opencv::Resu
             &mut planes[0],
             center,
             KEYPOINT_RADIUS,
-            Scalar::all(yuv[0]),
+            colors[0],
             imgproc::FILLED,
             imgproc::LINE_8,
             0,
@@ -261,7 +227,7 @@ fn draw_one(planes: &mut [Mat], det: &Detection, w: u32, h: u32) -> opencv::Resu
         Point::new(x + 2, top + size.height + 1),
         FONT,
         FONT_SCALE,
-        Scalar::all(TEXT_LUMA),
+        text_color,
         1,
         imgproc::LINE_AA,
         false,

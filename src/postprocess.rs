@@ -28,7 +28,11 @@ impl Postprocess<'_> {
     ) -> Result<()> {
         for Inferred { frame, outputs } in inferred_rx {
             let t0 = Instant::now();
-            let mut detections = self.adapter.decode(&outputs, &frame, self.input);
+            let mut detections = self.adapter.decode(
+                &outputs,
+                (frame.info.width(), frame.info.height()),
+                self.input,
+            );
             if let Some(t) = self.tracker.as_mut() {
                 t.update(&mut detections, frame.info.width(), frame.info.height());
             }

@@ -72,7 +72,14 @@ pub fn resize_into(
             ),
         ));
     }
-    resize_rgb(frame, spec.width as i32, spec.height as i32, input, scratch)
+    resize_rgb(
+        frame,
+        spec.width as i32,
+        spec.height as i32,
+        input,
+        spec.width * 3,
+        scratch,
+    )
 }
 
 /// Writes `frame` into `input` in `format`: u8 or f32 in `[-1, 1]` (`v / 127.5 - 1`),
@@ -102,18 +109,18 @@ pub fn fill_input(
             mw as u32,
             mh as u32,
         );
-        let (lw, lh) = (lb.width as usize, lb.height as usize);
-        let mut fitted = std::mem::take(scratch);
-        let mut inner = Vec::new();
-        fitted.resize(lw * lh * 3, 0);
-        resize_rgb(frame, lw as i32, lh as i32, &mut fitted, &mut inner)?;
-        for row in 0..lh {
-            let at = ((row + lb.pad_y as usize) * mw + lb.pad_x as usize) * 3;
-            work[at..at + lw * 3].copy_from_slice(&fitted[row * lw * 3..(row + 1) * lw * 3]);
-        }
-        *scratch = fitted;
+        // The scaled frame is converted straight into its place on the black canvas.
+        let at = (lb.pad_y as usize * mw + lb.pad_x as usize) * 3;
+        resize_rgb(
+            frame,
+            lb.width as i32,
+            lb.height as i32,
+            &mut work[at..],
+            mw * 3,
+            scratch,
+        )?;
     } else {
-        resize_rgb(frame, mw as i32, mh as i32, work, scratch)?;
+        resize_rgb(frame, mw as i32, mh as i32, work, mw * 3, scratch)?;
     }
     match format.element {
         InputElement::U8 => input.copy_from_slice(work),
@@ -138,15 +145,18 @@ pub fn fill_input(
     Ok(())
 }
 
-/// Resizes the I420 `frame` to `mw` x `mh` (even) RGB u8 into `out`.
+/// Resizes the I420 `frame` to `mw` x `mh` (even) RGB u8 into `input`, whose rows are
+/// `row_bytes` apart (`mw * 3` for a packed image, more for a region of a wider one).
 fn resize_rgb(
     frame: &Frame,
     mw: i32,
     mh: i32,
     input: &mut [u8],
+    row_bytes: usize,
     scratch: &mut Vec<u8>,
 ) -> Result<()> {
-    if input.len() != (mw * mh * 3) as usize || mw % 2 != 0 || mh % 2 != 0 {
+    let needed = row_bytes * (mh as usize - 1) + mw as usize * 3;
+    if input.len() < needed || row_bytes < mw as usize * 3 || mw % 2 != 0 || mh % 2 != 0 {
         return Err(Error::gst(
             "preprocess",
             format!(
@@ -203,7 +213,7 @@ fn resize_rgb(
             mw,
             CV_8UC3,
             input.as_mut_ptr().cast(),
-            (mw * 3) as usize,
+            row_bytes,
         )
         .map_err(cv_err)?;
         imgproc::cvt_color_def(&yuv, &mut rgb, imgproc::COLOR_YUV2RGB_I420).map_err(cv_err)?;

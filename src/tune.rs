@@ -75,8 +75,19 @@ fn black_frame() -> Result<Frame> {
     })
 }
 
-/// Keeps `n` requests busy for [`TRIAL`].
-fn trial(engine: &mut Engine, frame: &Frame, format: InputFormat, n: usize) -> Result<Trial> {
+/// Keeps `n` requests busy on `frame` for at least `duration` and `2 × n` inferences (after
+/// one warm-up inference each); returns the inferences and the seconds they took. The
+/// `benchmark_app` equivalent used by `nireq = "auto"` and `ovstream bench`.
+///
+/// # Errors
+/// OpenVINO or preprocessing failures.
+pub fn keep_busy(
+    engine: &mut Engine,
+    frame: &Frame,
+    format: InputFormat,
+    n: usize,
+    duration: Duration,
+) -> Result<(u64, f64)> {
     let mut idle = engine.create_requests(n)?;
     let (mut scratch, mut work) = (Vec::new(), Vec::new());
     for r in &mut idle {
@@ -90,6 +101,7 @@ fn trial(engine: &mut Engine, frame: &Frame, format: InputFormat, n: usize) -> R
         )?;
         r.infer()?; // warm-up
     }
+    let min_count = 2 * n as u64;
     let started = Instant::now();
     let mut in_flight: VecDeque<_> = idle.into_iter().collect();
     for r in &mut in_flight {
@@ -99,12 +111,18 @@ fn trial(engine: &mut Engine, frame: &Frame, format: InputFormat, n: usize) -> R
     while let Some(mut r) = in_flight.pop_front() {
         r.wait()?;
         count += 1;
-        if started.elapsed() < TRIAL {
+        if started.elapsed() < duration || count < min_count {
             r.start()?;
             in_flight.push_back(r);
         }
     }
-    let fps = count as f64 / started.elapsed().as_secs_f64();
+    Ok((count, started.elapsed().as_secs_f64()))
+}
+
+/// Measures `n` requests for [`TRIAL`].
+fn trial(engine: &mut Engine, frame: &Frame, format: InputFormat, n: usize) -> Result<Trial> {
+    let (count, seconds) = keep_busy(engine, frame, format, n, TRIAL)?;
+    let fps = count as f64 / seconds;
     Ok(Trial {
         nireq: n,
         fps,

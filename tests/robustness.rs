@@ -25,13 +25,14 @@ fn corrupted_copy(dir: &std::path::Path, offset: usize, len: usize) -> std::path
     path
 }
 
-#[test]
-fn corrupted_middle_is_reported_with_position_and_outputs_stay_playable() {
-    let dir = tempfile::tempdir().unwrap();
-    let input = corrupted_copy(dir.path(), 3_000_000, 500_000);
-    let jsonl = dir.path().join("out.jsonl");
-    let mp4 = dir.path().join("out.mp4");
-    let pipeline = pipeline_file(dir.path(), "", &jsonl);
+/// `ovstream run` on `input` with JSON lines and an MP4 in `dir`; returns (output, jsonl, mp4).
+fn run_to_mp4(
+    dir: &std::path::Path,
+    input: &std::path::Path,
+) -> (std::process::Output, std::path::PathBuf, std::path::PathBuf) {
+    let jsonl = dir.join("out.jsonl");
+    let mp4 = dir.join("out.mp4");
+    let pipeline = pipeline_file(dir, "", &jsonl);
     let out = ovstream(&[
         "run",
         pipeline.to_str().unwrap(),
@@ -41,6 +42,14 @@ fn corrupted_middle_is_reported_with_position_and_outputs_stay_playable() {
         mp4.to_str().unwrap(),
         "--no-progress",
     ]);
+    (out, jsonl, mp4)
+}
+
+#[test]
+fn corrupted_middle_is_reported_with_position_and_outputs_stay_playable() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = corrupted_copy(dir.path(), 3_000_000, 500_000);
+    let (out, jsonl, mp4) = run_to_mp4(dir.path(), &input);
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(EXIT_INPUT), "{err}");
     assert!(err.contains("corrupt.avi"), "{err}");
@@ -69,18 +78,7 @@ fn truncated_file_is_reported_and_outputs_stay_playable() {
     let data = std::fs::read(vtest()).unwrap();
     let input = dir.path().join("half.avi");
     std::fs::write(&input, &data[..data.len() / 2]).unwrap();
-    let jsonl = dir.path().join("out.jsonl");
-    let mp4 = dir.path().join("out.mp4");
-    let pipeline = pipeline_file(dir.path(), "", &jsonl);
-    let out = ovstream(&[
-        "run",
-        pipeline.to_str().unwrap(),
-        "--input",
-        input.to_str().unwrap(),
-        "--output",
-        mp4.to_str().unwrap(),
-        "--no-progress",
-    ]);
+    let (out, jsonl, mp4) = run_to_mp4(dir.path(), &input);
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(EXIT_INPUT), "{err}");
     assert!(

@@ -4,7 +4,7 @@ pub mod blazeface;
 pub mod ssd;
 
 use crate::engine::InputSpec;
-use crate::frame::{Detection, Frame};
+use crate::frame::Detection;
 use blazeface::{BlazeFaceAdapter, Letterbox};
 use ssd::SsdAdapter;
 
@@ -60,17 +60,17 @@ impl Adapter {
         }
     }
 
-    /// Detections in `frame` from the outputs of one inference on it.
-    pub fn decode(&self, outputs: &[Vec<f32>], frame: &Frame, input: &InputSpec) -> Vec<Detection> {
+    /// Detections in a `(width, height)` frame from the outputs of one inference on it.
+    pub fn decode(
+        &self,
+        outputs: &[Vec<f32>],
+        (width, height): (u32, u32),
+        input: &InputSpec,
+    ) -> Vec<Detection> {
         match self {
             Adapter::Ssd(a) => a.decode(outputs),
             Adapter::BlazeFace(a) => {
-                let lb = Letterbox::fit(
-                    frame.info.width(),
-                    frame.info.height(),
-                    input.width as u32,
-                    input.height as u32,
-                );
+                let lb = Letterbox::fit(width, height, input.width as u32, input.height as u32);
                 a.decode(outputs, &lb)
             }
         }

@@ -48,11 +48,7 @@ pub fn run(
         path: "pipeline".into(),
         message: "bench --faces needs a pipeline with a [recognize] table".into(),
     })?;
-    let mut cfg = config.clone();
-    cfg.output.metadata = Some(scratch.join("faces.jsonl").display().to_string());
-    cfg.output.mp4 = None;
-    cfg.output.display = false;
-    cfg.output.rtsp = None;
+    let cfg = super::scratch_outputs(config, scratch, "faces", false);
     let mut detector = Detector::from_config(&cfg, openvino_lib)?;
     let variants = [
         ("detection only".to_string(), None),

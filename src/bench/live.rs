@@ -60,11 +60,7 @@ pub fn run(
     scratch: &Path,
     openvino_lib: Option<&Path>,
 ) -> Result<LiveReport> {
-    let mut cfg = config.clone();
-    cfg.output.metadata = Some(scratch.join("live.jsonl").display().to_string());
-    cfg.output.mp4 = None;
-    cfg.output.display = false;
-    cfg.output.rtsp = None;
+    let cfg = super::scratch_outputs(config, scratch, "live", false);
     let mut detector = Detector::from_config(&cfg, openvino_lib)?;
     let raw_fps = raw_throughput(&mut detector.engine, &test_source(30), CALIBRATION)?.fps;
     let mut runs = Vec::new();

@@ -7,18 +7,17 @@ pub mod faces;
 pub mod live;
 pub mod soak;
 
+use crate::adapters::InputFormat;
 use crate::config::PipelineConfig;
 use crate::detector::{sinks_from_config, Detector};
 use crate::engine::Engine;
 use crate::error::Result;
 use crate::manifest::Manifest;
 use crate::pipeline::{self, stats::Summary, RunOptions};
-use crate::preprocess::resize_into;
 use crate::source::{first_frame, Source};
-use std::collections::VecDeque;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Raw throughput measurement (the mean of one measurement before and one after the pipeline
 /// runs: this machine's speed drifts, and bracketing keeps the ratio honest).
@@ -62,40 +61,33 @@ pub fn raw_throughput(
     duration: Duration,
 ) -> Result<RawThroughput> {
     let frame = first_frame(input)?;
-    let mut idle = engine.create_requests(engine.nireq)?;
-    let mut scratch = Vec::new();
-    for r in &mut idle {
-        resize_into(&frame, &engine.input, r.input_mut()?, &mut scratch)?;
-    }
-    // Warm-up: one inference per request.
-    for r in &mut idle {
-        r.infer()?;
-    }
-    let mut in_flight: VecDeque<_> = VecDeque::with_capacity(idle.len());
-    let started = Instant::now();
-    for mut r in idle {
-        r.start()?;
-        in_flight.push_back(r);
-    }
-    let min_count = 2 * in_flight.len() as u64;
-    let mut count = 0u64;
-    while let Some(mut r) = in_flight.pop_front() {
-        r.wait()?;
-        count += 1;
-        if started.elapsed() < duration || count < min_count {
-            r.start()?;
-            in_flight.push_back(r);
-        }
-    }
-    let seconds = started.elapsed().as_secs_f64();
+    let nireq = engine.nireq;
+    let (count, seconds) =
+        crate::tune::keep_busy(engine, &frame, InputFormat::default(), nireq, duration)?;
     Ok(RawThroughput {
         fps_before: count as f64 / seconds,
         fps_after: count as f64 / seconds,
         inferences: count,
         seconds,
         fps: count as f64 / seconds,
-        nireq: engine.nireq,
+        nireq,
     })
+}
+
+/// `config` with its outputs replaced by files in `scratch`: JSON lines `<name>.jsonl`, and
+/// `<name>.mp4` when `mp4`; no display, no RTSP server.
+pub(crate) fn scratch_outputs(
+    config: &PipelineConfig,
+    scratch: &Path,
+    name: &str,
+    mp4: bool,
+) -> PipelineConfig {
+    let mut cfg = config.clone();
+    cfg.output.metadata = Some(scratch.join(format!("{name}.jsonl")).display().to_string());
+    cfg.output.mp4 = mp4.then(|| scratch.join(format!("{name}.mp4")));
+    cfg.output.display = false;
+    cfg.output.rtsp = None;
+    cfg
 }
 
 /// Runs the benchmark: raw throughput, then the pipeline on `input` looped for `limit` frames,
@@ -114,11 +106,7 @@ pub fn run(
     let variants: [(&'static str, bool); 2] = [("metadata-only", false), ("overlay+mp4", true)];
     let mut pipelines = Vec::new();
     for (name, with_video) in variants {
-        let mut cfg = config.clone();
-        cfg.output.metadata = Some(scratch.join(format!("{name}.jsonl")).display().to_string());
-        cfg.output.mp4 = with_video.then(|| scratch.join(format!("{name}.mp4")));
-        cfg.output.display = false;
-        cfg.output.rtsp = None;
+        let cfg = scratch_outputs(config, scratch, name, with_video);
         let source = Source::open(input, &config.source.options())?;
         let mut sinks = sinks_from_config(&cfg, &source.uri)?;
         let options = RunOptions {

@@ -48,11 +48,7 @@ pub fn run(
     scratch: &Path,
     openvino_lib: Option<&Path>,
 ) -> Result<SoakReport> {
-    let mut cfg = config.clone();
-    cfg.output.metadata = Some(scratch.join("soak.jsonl").display().to_string());
-    cfg.output.mp4 = None;
-    cfg.output.display = false;
-    cfg.output.rtsp = None;
+    let cfg = super::scratch_outputs(config, scratch, "soak", false);
     let mut detector = Detector::from_config(&cfg, openvino_lib)?;
     let source = Source::open(&cfg.source.input, &cfg.source.options())?;
     let mut sinks = sinks_from_config(&cfg, &source.uri)?;

@@ -11,7 +11,6 @@ use crate::adapters::InputElement;
 use crate::engine::{Engine, EngineOptions, Request};
 use crate::error::{Error, Result};
 use crate::frame::Detection;
-use std::path::Path;
 
 /// An embedding: unit-length f32 vector (`[512]` for FaceNet).
 pub type Embedding = Vec<f32>;
@@ -104,10 +103,4 @@ pub fn normalize(v: &mut [f32]) {
 /// Cosine similarity of two unit vectors (their dot product), in `[-1, 1]`.
 pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
-
-/// Identity of the model file for caches: its path and size (cheap; the manifest checks sha256).
-pub fn model_key(path: &Path) -> String {
-    let len = std::fs::metadata(path).map_or(0, |m| m.len());
-    format!("{}:{len}", path.display())
 }

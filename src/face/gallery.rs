@@ -79,7 +79,8 @@ impl<'a> FaceFinder<'a> {
         for (name, out) in names.iter().zip(outputs.iter_mut()) {
             self.request.read_output(name, out)?;
         }
-        Ok(adapter.decode(&outputs, frame, &spec))
+        let size = (frame.info.width(), frame.info.height());
+        Ok(adapter.decode(&outputs, size, &spec))
     }
 }
 

@@ -15,7 +15,6 @@ use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
-use std::sync::atomic::AtomicU64 as AtomicF64Bits;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -73,11 +72,11 @@ impl Endpoint {
     /// Answers scrapes until `done`.
     pub fn serve(&self, sources: &Sources, done: &AtomicBool) {
         let frames = Family::<Labels, Counter>::default();
-        let fps = Family::<Labels, Gauge<f64, AtomicF64Bits>>::default();
+        let fps = Family::<Labels, Gauge<f64, AtomicU64>>::default();
         let health = Family::<Labels, Gauge>::default();
         let edge_drops = Family::<Labels, Counter>::default();
         let edge_high = Family::<Labels, Gauge>::default();
-        let compile = Gauge::<f64, AtomicF64Bits>::default();
+        let compile = Gauge::<f64, AtomicU64>::default();
         let mut registry = Registry::with_prefix("ovstream");
         registry.register("frames", "Frames written by the sinks", frames.clone());
         registry.register("fps", "Frames per second since the start", fps.clone());

@@ -12,7 +12,7 @@
 //! `"identity": {"name": "obama", "similarity": 0.71}` (`"unknown"` below the threshold).
 
 use crate::error::{Error, Result};
-use crate::frame::AnalyzedFrame;
+use crate::frame::{AnalyzedFrame, Detection};
 use serde::Serialize;
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -110,14 +110,26 @@ impl JsonlSink {
 
     /// Writes the line for one frame.
     pub fn write(&mut self, frame: &AnalyzedFrame, source: &str) -> Result<()> {
-        let (width, height) = (frame.frame.info.width(), frame.frame.info.height());
+        let f = &frame.frame;
+        let (width, height) = (f.info.width(), f.info.height());
+        self.write_record(f.seq, f.pts, (width, height), &frame.detections, source)
+    }
+
+    /// Writes the line for frame number `seq` at `pts` (ns) of `size` (width, height) pixels.
+    pub fn write_record(
+        &mut self,
+        seq: u64,
+        pts: u64,
+        (width, height): (u32, u32),
+        detections: &[Detection],
+        source: &str,
+    ) -> Result<()> {
         let record = FrameRecord {
-            frame: frame.frame.seq,
-            timestamp: frame.frame.pts,
+            frame: seq,
+            timestamp: pts,
             source,
             resolution: Resolution { width, height },
-            objects: frame
-                .detections
+            objects: detections
                 .iter()
                 .map(|d| {
                     let (x, y, w, h) = d.bbox.to_pixels(width, height);

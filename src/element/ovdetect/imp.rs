@@ -200,7 +200,11 @@ impl OvDetect {
         else {
             return Ok(None);
         };
-        let info = state.info.clone().ok_or(gst::FlowError::NotNegotiated)?;
+        let size = state
+            .info
+            .as_ref()
+            .map(|i| (i.width(), i.height()))
+            .ok_or(gst::FlowError::NotNegotiated)?;
         if let Some(mut request) = request {
             let t0 = Instant::now();
             let outputs = request.wait().and_then(|()| {
@@ -217,10 +221,9 @@ impl OvDetect {
             })?;
             self.infer_ns
                 .store(t0.elapsed().as_nanos() as u64, Ordering::Relaxed);
-            let frame = frame_of(&buffer, &info, 0);
-            state.last = state.detector.adapter.decode(&outputs, &frame, &state.spec);
+            state.last = state.detector.adapter.decode(&outputs, size, &state.spec);
         }
-        meta::attach(buffer.make_mut(), &state.last, info.width(), info.height());
+        meta::attach(buffer.make_mut(), &state.last, size.0, size.1);
         Ok(Some(buffer))
     }
 

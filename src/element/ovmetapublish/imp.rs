@@ -2,7 +2,6 @@
 //! metas of each buffer with the CLI's JSON-lines writer ([`crate::sink::jsonl::JsonlSink`]).
 
 use crate::element::meta;
-use crate::frame::{AnalyzedFrame, Frame};
 use crate::sink::jsonl::JsonlSink;
 use gstreamer as gst;
 use gstreamer::glib;
@@ -12,7 +11,6 @@ use gstreamer_base as gst_base;
 use gstreamer_base::subclass::prelude::*;
 use gstreamer_video as gst_video;
 use std::sync::{LazyLock, Mutex};
-use std::time::Instant;
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
@@ -182,21 +180,15 @@ impl OvMetaPublish {
         let source = self.settings.lock().unwrap().source.clone();
         let mut guard = self.state.lock().unwrap();
         let state = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
-        let info = state.info.clone().ok_or(gst::FlowError::NotNegotiated)?;
-        let detections = meta::read(buf, info.width(), info.height());
-        let frame = AnalyzedFrame {
-            frame: Frame {
-                source_id: 0,
-                seq: state.seq,
-                pts: buf.pts().map_or(0, |p| p.nseconds()),
-                buffer: buf.to_owned(),
-                info,
-                arrival: Instant::now(),
-            },
-            detections,
-        };
+        let info = state.info.as_ref().ok_or(gst::FlowError::NotNegotiated)?;
+        let size = (info.width(), info.height());
+        let detections = meta::read(buf, size.0, size.1);
+        let pts = buf.pts().map_or(0, |p| p.nseconds());
+        let written = state
+            .sink
+            .write_record(state.seq, pts, size, &detections, &source);
         state.seq += 1;
-        if let Err(e) = state.sink.write(&frame, &source) {
+        if let Err(e) = written {
             gst::element_imp_error!(self, gst::ResourceError::Write, ["ovmetapublish: {e}"]);
             return Err(gst::FlowError::Error);
         }
