@@ -19,7 +19,13 @@ pub const DEFAULT_DEVICE: &str = "CPU";
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PipelineConfig {
+    /// The input (`input`) and the settings every source shares (loop, limit, RTSP, camera).
+    #[serde(default)]
     pub source: SourceConfig,
+    /// Several inputs in one process, sharing one compiled model and request pool:
+    /// `[[sources]]` tables with `input` and an optional `name` (instead of `[source] input`).
+    #[serde(default)]
+    pub sources: Vec<NamedSource>,
     pub model: ModelConfig,
     #[serde(default)]
     pub detect: DetectConfig,
@@ -72,6 +78,47 @@ pub struct TrackConfig {
 }
 
 impl PipelineConfig {
+    /// Every input with its unique name, in order: the `[[sources]]`, or `[source] input`.
+    ///
+    /// # Errors
+    /// A message when an explicit name is invalid or given twice.
+    pub fn streams(&self) -> std::result::Result<Vec<NamedSource>, String> {
+        if self.sources.is_empty() {
+            let single = NamedSource {
+                name: None,
+                input: self.source.input.clone(),
+            };
+            return crate::streams::resolve_names(&[single]);
+        }
+        crate::streams::resolve_names(&self.sources)
+    }
+
+    /// Replaces the inputs: one becomes `[source] input`, several become `[[sources]]`.
+    pub fn set_inputs(&mut self, inputs: &[String]) {
+        self.source.input.clear();
+        self.sources.clear();
+        match inputs {
+            [] => {}
+            [one] => self.source.input = one.clone(),
+            many => {
+                self.sources = many
+                    .iter()
+                    .map(|input| NamedSource {
+                        name: None,
+                        input: input.clone(),
+                    })
+                    .collect()
+            }
+        }
+    }
+
+    /// The first input (benchmarks loop it).
+    pub fn first_input(&self) -> &str {
+        self.sources
+            .first()
+            .map_or(self.source.input.as_str(), |s| s.input.as_str())
+    }
+
     /// The pipeline's tracker settings `(threshold, track_buffer)`; `None` when tracking is off.
     pub fn track_options(&self) -> Option<(f32, usize)> {
         self.track
@@ -102,11 +149,25 @@ fn default_track_buffer() -> usize {
     DEFAULT_TRACK_BUFFER
 }
 
+/// One `[[sources]]` entry: an input and the name its outputs and metrics carry.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NamedSource {
+    /// Letters, digits, `.`, `_`, `-`; default: the file stem or host
+    /// ([`crate::streams::default_name`]), made unique with `-2`, `-3`, …
+    #[serde(default)]
+    pub name: Option<String>,
+    /// File path or URI, as `[source] input`.
+    pub input: String,
+}
+
 /// Where frames come from.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SourceConfig {
-    /// File path or URI (`file://`, `rtsp://`, `http(s)://`).
+    /// File path or URI (`file://`, `rtsp://`, `http(s)://`, `test://`, `/dev/videoN`); empty
+    /// when the inputs are given as `[[sources]]`.
+    #[serde(default)]
     pub input: String,
     /// Restart a file at EOS.
     #[serde(default, rename = "loop")]
@@ -372,6 +433,23 @@ impl PipelineConfig {
                 message,
             })
         };
+        match (self.source.input.is_empty(), self.sources.is_empty()) {
+            (true, true) => {
+                return bad("no input: set `[source] input` or add `[[sources]]` tables".into())
+            }
+            (false, false) => {
+                return bad(
+                    "inputs given twice: use `[source] input` or `[[sources]]`, not both".into(),
+                )
+            }
+            _ => {}
+        }
+        if let Err(message) = self.streams() {
+            return bad(message);
+        }
+        if let Err(message) = crate::streams::check_templates(&self.output) {
+            return bad(message);
+        }
         if !(0.0..=1.0).contains(&self.detect.threshold) {
             return bad(format!(
                 "detect.threshold = {} is outside [0, 1]",

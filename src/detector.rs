@@ -174,25 +174,66 @@ pub(crate) fn resolve_model(name: &str) -> Result<ResolvedModel> {
     })
 }
 
-/// Opens the outputs the config asks for; `source` goes into each JSON line.
+/// Opens the outputs the config asks for, for one source named `source` (it goes into each
+/// JSON line and fills `{name}` in output paths).
 ///
 /// # Errors
 /// [`Error::Output`] naming a path that cannot be created.
 pub fn sinks_from_config(config: &PipelineConfig, source: &str) -> Result<Sinks> {
+    let mut all = sinks_for_sources(config, &[source.to_string()])?;
+    Ok(all.pop().expect("one source, one set of sinks"))
+}
+
+/// Opens the outputs of every source in `names` (in order): `{name}` in the MP4/JSON/RTSP
+/// paths is filled per source (added to MP4 paths and RTSP mounts that lack it, see
+/// [`crate::streams::mp4_template`]); a JSON-lines path without it is one file shared by all
+/// sources; RTSP outputs share one server, a mount per source.
+///
+/// # Errors
+/// [`Error::Output`] naming a path that cannot be created or an address that cannot be bound.
+pub fn sinks_for_sources(config: &PipelineConfig, names: &[String]) -> Result<Vec<Sinks>> {
+    use crate::streams::{expand, mp4_template, rtsp_template, NAME_PLACEHOLDER};
     let out = &config.output;
-    let metadata = out.metadata.as_deref().map(JsonlSink::create).transpose()?;
-    let mut videos = Vec::new();
-    if let Some(path) = &out.mp4 {
-        videos.push(VideoSink::mp4(path)?);
+    let shared_metadata = match out.metadata.as_deref() {
+        Some(m) if !m.contains(NAME_PLACEHOLDER) => Some(JsonlSink::create(m)?.shared()),
+        _ => None,
+    };
+    let rtsp_urls: Vec<String> = out
+        .rtsp
+        .as_deref()
+        .map(|url| {
+            let url = rtsp_template(url, names.len());
+            names.iter().map(|n| expand(&url, n)).collect()
+        })
+        .unwrap_or_default();
+    let mut rtsp = if rtsp_urls.is_empty() {
+        Vec::new()
+    } else {
+        RtspSink::serve_all(&rtsp_urls)?
     }
-    if out.display {
-        videos.push(VideoSink::display());
+    .into_iter();
+    let mut all = Vec::with_capacity(names.len());
+    for name in names {
+        let metadata = match (&shared_metadata, out.metadata.as_deref()) {
+            (Some(shared), _) => Some(shared.clone()),
+            (None, Some(m)) => Some(JsonlSink::create(&expand(m, name))?.shared()),
+            (None, None) => None,
+        };
+        let mut videos = Vec::new();
+        if let Some(path) = &out.mp4 {
+            let template = mp4_template(&path.display().to_string(), names.len());
+            let path = expand(&template, name);
+            videos.push(VideoSink::mp4(Path::new(&path))?);
+        }
+        if out.display {
+            videos.push(VideoSink::display());
+        }
+        all.push(Sinks {
+            source: name.clone(),
+            metadata,
+            videos,
+            rtsp: rtsp.next(),
+        });
     }
-    let rtsp = out.rtsp.as_deref().map(RtspSink::serve).transpose()?;
-    Ok(Sinks {
-        source: source.to_string(),
-        metadata,
-        videos,
-        rtsp,
-    })
+    Ok(all)
 }

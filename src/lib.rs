@@ -24,6 +24,7 @@ pub mod postprocess;
 pub mod preprocess;
 pub mod sink;
 pub mod source;
+pub mod streams;
 pub mod track;
 pub mod tune;
 

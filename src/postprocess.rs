@@ -10,11 +10,12 @@ use crate::track::Tracker;
 use crossbeam::channel::{Receiver, Sender};
 use std::time::Instant;
 
-/// The stage's state: the adapter that decodes, and the tracker that numbers.
+/// The stage's state: the adapter that decodes, and the trackers that number (one per
+/// source, indexed by `source_id`; `None` when tracking is off).
 pub struct Postprocess<'a> {
     pub adapter: &'a Adapter,
     pub input: &'a InputSpec,
-    pub tracker: Option<Tracker>,
+    pub trackers: Vec<Option<Tracker>>,
 }
 
 impl Postprocess<'_> {
@@ -33,7 +34,11 @@ impl Postprocess<'_> {
                 (frame.info.width(), frame.info.height()),
                 self.input,
             );
-            if let Some(t) = self.tracker.as_mut() {
+            if let Some(t) = self
+                .trackers
+                .get_mut(frame.source_id)
+                .and_then(Option::as_mut)
+            {
                 t.update(&mut detections, frame.info.width(), frame.info.height());
             }
             stats.record(t0.elapsed());

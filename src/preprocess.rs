@@ -6,6 +6,7 @@ use crate::adapters::{InputElement, InputFormat};
 use crate::engine::{InputSpec, Request};
 use crate::error::{Error, Result};
 use crate::frame::Frame;
+use crate::pipeline::round_robin::RoundRobin;
 use crate::pipeline::stats::{Edge, StageStats};
 use crossbeam::channel::{Receiver, Sender};
 use opencv::core::{Mat, Size, CV_8UC1, CV_8UC3};
@@ -221,9 +222,9 @@ fn resize_rgb(
     Ok(())
 }
 
-/// Runs the stage until `decoded_rx` closes or downstream closes.
+/// Runs the stage until every source's `decoded` edge closes, or downstream closes.
 pub fn run(
-    decoded_rx: Receiver<Frame>,
+    mut decoded: RoundRobin<Frame>,
     free_rx: Receiver<Request>,
     submitted_tx: Sender<InFlight>,
     spec: &InputSpec,
@@ -235,7 +236,7 @@ pub fn run(
     // Take a free request first, then the frame: a frame never waits here for a request while
     // fresher ones arrive behind it (live sources keep only the newest in `decoded`).
     for mut request in free_rx.iter() {
-        let Ok(frame) = decoded_rx.recv() else {
+        let Some(frame) = decoded.recv() else {
             return Ok(()); // EOS
         };
         let t0 = Instant::now();

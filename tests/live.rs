@@ -97,13 +97,16 @@ fn overloaded_live_source_drops_oldest_with_bounded_queues_and_flat_memory() {
     );
     let skipped = frames.last().unwrap() + 1 - frames.len() as u64;
     assert!(skipped > 0, "dropped frames leave gaps in the numbering");
-    assert_eq!(lines[0]["source"], OVERLOAD);
+    assert_eq!(
+        lines[0]["source"], "test",
+        "the default name of a test:// source"
+    );
 
     // The periodic stats line (every 10 s by default for live sources) shows health, drops
     // and end-to-end latency while the run goes on.
     let stats: Vec<&str> = err
         .lines()
-        .filter(|l| l.starts_with(&format!("stats {OVERLOAD}: streaming, ")))
+        .filter(|l| l.starts_with(&format!("stats test ({OVERLOAD}): streaming, ")))
         .collect();
     assert!(
         (5..=7).contains(&stats.len()),

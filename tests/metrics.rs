@@ -35,17 +35,24 @@ fn metrics_endpoint_is_scraped_during_a_run_and_counters_increase() {
     let dir = tempfile::tempdir().unwrap();
     let jsonl = dir.path().join("out.jsonl");
     let pipeline = pipeline_file(dir.path(), "", &jsonl);
-    let source = "test://?fps=30&width=320&height=240";
+    // Two live sources in one process: per-source series carry their names.
+    let (source, other) = (
+        "test://?fps=30&width=320&height=240",
+        "test://?fps=15&width=320&height=240&pattern=ball",
+    );
     let child = spawn_ovstream(&[
         "run",
         pipeline.to_str().unwrap(),
         "--input",
         source,
+        "--input",
+        other,
         "--metrics",
         &format!("127.0.0.1:{port}"),
         "--no-progress",
     ]);
-    let frames = format!("ovstream_frames_total{{source=\"{source}\"}}");
+    let frames = "ovstream_frames_total{source=\"test\"}";
+    let other_frames = "ovstream_frames_total{source=\"test-2\"}";
     let deadline = Instant::now() + Duration::from_secs(60);
     let first = loop {
         assert!(
@@ -53,7 +60,7 @@ fn metrics_endpoint_is_scraped_during_a_run_and_counters_increase() {
             "no scrape with frames within 60 s"
         );
         if let Some(body) = scrape(port) {
-            if value(&body, &frames).is_some_and(|v| v > 0.0) {
+            if value(&body, frames).is_some_and(|v| v > 0.0) {
                 break body;
             }
         }
@@ -71,28 +78,39 @@ fn metrics_endpoint_is_scraped_during_a_run_and_counters_increase() {
     );
 
     let (a, b) = (
-        value(&first, &frames).unwrap(),
-        value(&second, &frames).unwrap(),
+        value(&first, frames).unwrap(),
+        value(&second, frames).unwrap(),
     );
     assert!(b > a, "frames counter increases: {a} → {b}");
+    let other_b = value(&second, other_frames).unwrap_or(0.0);
+    assert!(other_b > 0.0, "the second source is counted too:\n{second}");
+    let other_fps = value(&second, "ovstream_fps{source=\"test-2\"}").unwrap();
+    let fps = value(&second, "ovstream_fps{source=\"test\"}").unwrap();
+    assert!(
+        other_fps < fps,
+        "15 vs 30 FPS sources: {other_fps} vs {fps}"
+    );
     assert!(second.ends_with("# EOF\n"), "OpenMetrics text: {second}");
     for needle in [
         "# TYPE ovstream_frames counter",
         "# TYPE ovstream_stage_latency_seconds histogram",
         "ovstream_stage_latency_seconds_bucket{stage=\"infer\",le=\"0.0005\"}",
         "ovstream_stage_latency_seconds_count{stage=\"end-to-end\"}",
-        "ovstream_queue_high_water{edge=\"decoded\"}",
-        "ovstream_queue_drops_total{edge=\"decoded\"}",
+        "ovstream_queue_high_water{edge=\"decoded\",source=\"test\"}",
+        "ovstream_queue_drops_total{edge=\"decoded\",source=\"test-2\"}",
+        "ovstream_queue_high_water{edge=\"inferred\"}",
         "ovstream_inference_info{device=\"CPU\",execution_devices=\"CPU\"} 1",
         "# TYPE ovstream_model_compile_seconds gauge",
     ] {
         assert!(second.contains(needle), "`{needle}` missing:\n{second}");
     }
-    let streaming = format!("ovstream_source_health{{source=\"{source}\",state=\"streaming\"}}");
-    assert_eq!(value(&second, &streaming), Some(1.0), "{second}");
+    for name in ["test", "test-2"] {
+        let streaming = format!("ovstream_source_health{{source=\"{name}\",state=\"streaming\"}}");
+        assert_eq!(value(&second, &streaming), Some(1.0), "{second}");
+    }
     let count = "ovstream_stage_latency_seconds_count{stage=\"infer\"}";
     assert!(
-        value(&second, count).unwrap() >= b,
+        value(&second, count).unwrap() >= b + other_b,
         "every written frame was inferred"
     );
 }

@@ -201,3 +201,61 @@ fn soak_reports_rss_once_warm_and_at_the_end() {
     assert!(warm > 50_000.0 && end > 50_000.0, "{r}");
     assert!(end / warm < 1.10, "memory grows over the loop: {r}");
 }
+
+#[test]
+fn bench_reports_streams_table_startup_and_resources() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("bench.json");
+    let out = ovstream(&[
+        "bench",
+        "--streams",
+        "1,2",
+        "--limit",
+        "60",
+        "--raw-seconds",
+        "0.5",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{text}{}", stderr(&out));
+    assert!(text.contains("time to first result: cold cache"), "{text}");
+    let reports: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let r = &reports[0];
+    assert_eq!(r["execution_devices"], "CPU", "where inference ran");
+    let startup = &r["startup"];
+    let (cold, warm) = (
+        startup["cold_ms"].as_f64().unwrap(),
+        startup["warm_ms"].as_f64().unwrap(),
+    );
+    assert!(cold > 0.0 && warm > 0.0, "{startup}");
+    assert!(
+        startup["warm_compile_ms"].as_f64() < startup["cold_compile_ms"].as_f64(),
+        "the warm start imports from the compiled-model cache: {startup}"
+    );
+    let rows = r["pipelines"].as_array().unwrap();
+    let shape: Vec<(&str, u64)> = rows
+        .iter()
+        .map(|p| (p["name"].as_str().unwrap(), p["streams"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(
+        shape,
+        [
+            ("metadata-only", 1),
+            ("metadata-only", 2),
+            ("overlay+mp4", 1),
+            ("overlay+mp4", 2)
+        ]
+    );
+    for p in rows {
+        let n = p["streams"].as_u64().unwrap();
+        let sources = p["summary"]["sources"].as_array().unwrap();
+        assert_eq!(sources.len() as u64, n, "{p}");
+        assert!(sources.iter().all(|s| s["frames"] == 60 / n), "{p}");
+        assert_eq!(p["summary"]["frames"], 60);
+        for key in ["fps", "ratio_to_raw", "cpu_ms_per_frame", "peak_rss_kb"] {
+            assert!(p[key].as_f64().unwrap() > 0.0, "{key}: {p}");
+        }
+    }
+}

@@ -68,7 +68,7 @@ pub fn run(
             }
             None => None,
         };
-        let source = Source::open(&cfg.source.input, &cfg.source.options())?;
+        let source = Source::open(cfg.first_input(), &cfg.source.options())?;
         let mut sinks = sinks_from_config(&cfg, &source.uri)?;
         let options = RunOptions {
             looping: true,
@@ -101,7 +101,7 @@ pub fn run(
     Ok(FacesReport {
         detector: detector.model.clone(),
         embedder: recognize.model,
-        input: cfg.source.input.clone(),
+        input: cfg.first_input().to_string(),
         frames: limit,
         runs,
     })

@@ -5,11 +5,13 @@
 
 pub mod faces;
 pub mod live;
+pub mod resources;
 pub mod soak;
+pub mod startup;
 
 use crate::adapters::InputFormat;
 use crate::config::PipelineConfig;
-use crate::detector::{sinks_from_config, Detector};
+use crate::detector::{sinks_for_sources, Detector};
 use crate::engine::Engine;
 use crate::error::Result;
 use crate::manifest::Manifest;
@@ -31,13 +33,33 @@ pub struct RawThroughput {
     pub nireq: usize,
 }
 
-/// One pipeline measurement.
+/// One row of the streams table: the pipeline on `streams` copies of the input at once.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct PipelineRun {
+    /// `metadata-only` or `overlay+mp4`.
     pub name: &'static str,
+    pub streams: usize,
+    /// Frames per second, all streams together.
     pub fps: f64,
+    /// `fps / streams`, and the slowest stream's own FPS (fairness).
+    pub fps_per_stream: f64,
+    pub fps_slowest_stream: f64,
     pub ratio_to_raw: f64,
+    /// Process CPU time (user + system, all threads) per frame, ms.
+    pub cpu_ms_per_frame: f64,
+    /// Peak resident set size during the run, kB (`VmHWM`, reset before the run).
+    pub peak_rss_kb: u64,
     pub summary: Summary,
+}
+
+impl PipelineRun {
+    fn end_to_end(&self) -> (f64, f64) {
+        self.summary
+            .stages
+            .iter()
+            .find(|s| s.name == "end-to-end")
+            .map_or((0.0, 0.0), |s| (s.p50_ms, s.p99_ms))
+    }
 }
 
 /// Everything `ovstream bench` measured.
@@ -49,9 +71,13 @@ pub struct BenchReport {
     pub device: String,
     pub execution_devices: String,
     pub compile_ms: f64,
+    pub startup: startup::Startup,
     pub raw: RawThroughput,
     pub pipelines: Vec<PipelineRun>,
 }
+
+/// Default numbers of concurrent streams in the table.
+pub const DEFAULT_STREAMS: [usize; 4] = [1, 2, 4, 8];
 
 /// Keeps `engine.nireq` requests busy on one prepared frame for at least `duration` (and at
 /// least `2 × nireq` inferences); returns inferences per second.
@@ -90,47 +116,43 @@ pub(crate) fn scratch_outputs(
     cfg
 }
 
-/// Runs the benchmark: raw throughput, then the pipeline on `input` looped for `limit` frames,
-/// metadata-only and with overlay + MP4 (written under `scratch`).
+/// Runs the benchmark: cold vs warm start, raw throughput, then the pipeline on `streams[i]`
+/// copies of `input` (looped; `limit` frames in all per run), metadata-only and with overlay +
+/// one MP4 per stream (written under `scratch`).
+///
+/// # Errors
+/// Model, input and output errors.
 pub fn run(
     config: &PipelineConfig,
     input: &str,
     limit: u64,
+    streams: &[usize],
     raw_duration: Duration,
     scratch: &Path,
     openvino_lib: Option<&Path>,
 ) -> Result<BenchReport> {
     let mut detector = Detector::from_config(config, openvino_lib)?;
+    let startup = startup::measure(config, input, detector.engine.nireq, scratch, openvino_lib)?;
+    tracing::info!(?startup, "time to first result");
     let before = raw_throughput(&mut detector.engine, input, raw_duration)?;
     tracing::info!(fps = before.fps, "raw inference throughput (before)");
     let variants: [(&'static str, bool); 2] = [("metadata-only", false), ("overlay+mp4", true)];
     let mut pipelines = Vec::new();
     for (name, with_video) in variants {
-        let cfg = scratch_outputs(config, scratch, name, with_video);
-        let source = Source::open(input, &config.source.options())?;
-        let mut sinks = sinks_from_config(&cfg, &source.uri)?;
-        let options = RunOptions {
-            looping: true,
-            limit: Some(limit),
-            progress: false,
-            ..RunOptions::default()
-        };
-        let summary = pipeline::run(
-            source,
-            &mut detector.engine,
-            &detector.adapter,
-            &mut sinks,
-            None,
-            &options,
-            &AtomicBool::new(false),
-        )?;
-        tracing::info!(name, fps = summary.fps, "pipeline");
-        pipelines.push(PipelineRun {
-            name,
-            fps: summary.fps,
-            ratio_to_raw: 0.0,
-            summary,
-        });
+        for &n in streams {
+            let run = run_streams(
+                &mut detector,
+                config,
+                input,
+                n,
+                limit,
+                scratch,
+                name,
+                with_video,
+            )?;
+            tracing::info!(name, streams = n, fps = run.fps, "pipeline");
+            pipelines.push(run);
+        }
     }
     let after = raw_throughput(&mut detector.engine, input, raw_duration)?;
     tracing::info!(fps = after.fps, "raw inference throughput (after)");
@@ -155,8 +177,74 @@ pub fn run(
         device: detector.engine.device.clone(),
         execution_devices: detector.engine.execution_devices.clone(),
         compile_ms: detector.engine.compile_time.as_secs_f64() * 1000.0,
+        startup,
         raw,
         pipelines,
+    })
+}
+
+/// One row: `n` copies of `input` through the shared model, `limit` frames in all.
+#[allow(clippy::too_many_arguments)]
+fn run_streams(
+    detector: &mut Detector,
+    config: &PipelineConfig,
+    input: &str,
+    n: usize,
+    limit: u64,
+    scratch: &Path,
+    name: &'static str,
+    with_video: bool,
+) -> Result<PipelineRun> {
+    let cfg = scratch_outputs(config, scratch, &format!("{name}-{n}-{{name}}"), with_video);
+    let names: Vec<String> = (1..=n).map(|i| format!("s{i}")).collect();
+    let mut sinks = sinks_for_sources(&cfg, &names)?;
+    let mut sources = Vec::with_capacity(n);
+    for _ in 0..n {
+        sources.push(Source::open(input, &config.source.options())?);
+    }
+    let inputs = sources
+        .into_iter()
+        .zip(sinks.iter_mut())
+        .map(|(source, sinks)| pipeline::Input { source, sinks })
+        .collect();
+    let options = RunOptions {
+        looping: true,
+        limit: Some((limit / n as u64).max(1)),
+        progress: false,
+        track: config.track_options(),
+        ..RunOptions::default()
+    };
+    resources::reset_peak_rss();
+    let cpu = resources::cpu_time();
+    let summary = pipeline::run_many(
+        inputs,
+        &mut detector.engine,
+        &detector.adapter,
+        None,
+        &options,
+        &AtomicBool::new(false),
+    )?;
+    let cpu = resources::cpu_time().saturating_sub(cpu);
+    drop(sinks);
+    for entry in std::fs::read_dir(scratch).into_iter().flatten().flatten() {
+        if entry.path().extension().is_some_and(|e| e == "mp4") {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+    Ok(PipelineRun {
+        name,
+        streams: n,
+        fps: summary.fps,
+        fps_per_stream: summary.fps / n as f64,
+        fps_slowest_stream: summary
+            .sources
+            .iter()
+            .map(|s| s.fps)
+            .fold(f64::INFINITY, f64::min),
+        ratio_to_raw: 0.0,
+        cpu_ms_per_frame: cpu.as_secs_f64() * 1000.0 / summary.frames.max(1) as f64,
+        peak_rss_kb: resources::peak_rss_kb().unwrap_or(0),
+        summary,
     })
 }
 
@@ -164,25 +252,44 @@ impl std::fmt::Display for BenchReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(
             f,
-            "model {} ({} weights) on {} (executes on {}), compile {:.0} ms",
+            "model {} ({} weights) on {} (inference ran on {}), compile {:.0} ms",
             self.model, self.weights, self.device, self.execution_devices, self.compile_ms
+        )?;
+        writeln!(f, "{}", self.startup)?;
+        writeln!(
+            f,
+            "raw inference {:.1} FPS (mean of {:.1} before and {:.1} after the pipelines; nireq {})",
+            self.raw.fps, self.raw.fps_before, self.raw.fps_after, self.raw.nireq
         )?;
         writeln!(
             f,
-            "  {:<16} {:>9.1} FPS  (mean of {:.1} before and {:.1} after the pipeline runs; nireq {})",
-            "raw inference", self.raw.fps, self.raw.fps_before, self.raw.fps_after, self.raw.nireq
+            "{:<14} {:>7} {:>8} {:>10} {:>8} {:>6} {:>8} {:>8} {:>9} {:>9}",
+            "pipeline",
+            "streams",
+            "FPS",
+            "FPS/stream",
+            "slowest",
+            "×raw",
+            "e2e p50",
+            "e2e p99",
+            "CPU ms/f",
+            "peak RSS"
         )?;
         for p in &self.pipelines {
-            let e2e = p.summary.stages.iter().find(|s| s.name == "end-to-end");
+            let (p50, p99) = p.end_to_end();
             writeln!(
                 f,
-                "  {:<16} {:>9.1} FPS  ratio to raw {:.3}  ({} frames; end-to-end p50 {:.1} ms p99 {:.1} ms)",
+                "{:<14} {:>7} {:>8.1} {:>10.1} {:>8.1} {:>6.3} {:>8.1} {:>8.1} {:>9.2} {:>6.0} MB",
                 p.name,
+                p.streams,
                 p.fps,
+                p.fps_per_stream,
+                p.fps_slowest_stream,
                 p.ratio_to_raw,
-                p.summary.frames,
-                e2e.map_or(0.0, |s| s.p50_ms),
-                e2e.map_or(0.0, |s| s.p99_ms),
+                p50,
+                p99,
+                p.cpu_ms_per_frame,
+                p.peak_rss_kb as f64 / 1024.0,
             )?;
         }
         Ok(())

@@ -26,17 +26,7 @@ pub struct SoakReport {
     pub growth: f64,
 }
 
-/// Resident set size of this process in kB (`VmRSS` of /proc/self/status).
-pub fn rss_kb() -> Option<u64> {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()?
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
-}
+use super::resources::rss_kb;
 
 /// Runs `frames` frames and samples the RSS.
 ///
@@ -50,7 +40,7 @@ pub fn run(
 ) -> Result<SoakReport> {
     let cfg = super::scratch_outputs(config, scratch, "soak", false);
     let mut detector = Detector::from_config(&cfg, openvino_lib)?;
-    let source = Source::open(&cfg.source.input, &cfg.source.options())?;
+    let source = Source::open(cfg.first_input(), &cfg.source.options())?;
     let mut sinks = sinks_from_config(&cfg, &source.uri)?;
     let options = RunOptions {
         looping: true,

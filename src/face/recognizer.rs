@@ -79,7 +79,8 @@ pub struct Recognizer {
     pub gallery: Gallery,
     pub threshold: f32,
     pub reidentify_interval: u32,
-    tracks: HashMap<u64, TrackVotes>,
+    /// Votes per `(source_id, track id)`: track ids are per source.
+    tracks: HashMap<(usize, u64), TrackVotes>,
 }
 
 impl Recognizer {
@@ -103,7 +104,7 @@ impl Recognizer {
     /// # Errors
     /// OpenCV or OpenVINO failures.
     pub fn identify(&mut self, frame: &mut AnalyzedFrame) -> Result<()> {
-        let seq = frame.frame.seq;
+        let (seq, source) = (frame.frame.seq, frame.frame.source_id);
         let (w, h) = (
             frame.frame.info.width() as f32,
             frame.frame.info.height() as f32,
@@ -113,7 +114,7 @@ impl Recognizer {
             .iter()
             .enumerate()
             .filter(
-                |(_, d)| match d.track_id.and_then(|t| self.tracks.get(&t)) {
+                |(_, d)| match d.track_id.and_then(|t| self.tracks.get(&(source, t))) {
                     Some(v) => v.due(seq, self.reidentify_interval),
                     None => true,
                 },
@@ -131,7 +132,7 @@ impl Recognizer {
                     Some(t) => {
                         let b = &d.bbox;
                         let size = ((b.x_max - b.x_min) * w * (b.y_max - b.y_min) * h).sqrt();
-                        let votes = self.tracks.entry(t).or_default();
+                        let votes = self.tracks.entry((source, t)).or_default();
                         votes.push(identity, identity_weight(d.confidence, size));
                         votes.last_identified = Some(seq);
                     }
@@ -140,13 +141,13 @@ impl Recognizer {
             }
         }
         for d in &mut frame.detections {
-            if let Some(v) = d.track_id.and_then(|t| self.tracks.get_mut(&t)) {
+            if let Some(v) = d.track_id.and_then(|t| self.tracks.get_mut(&(source, t))) {
                 v.last_seen = seq;
                 d.identity = v.winner();
             }
         }
         self.tracks
-            .retain(|_, v| seq.saturating_sub(v.last_seen) < FORGET_AFTER);
+            .retain(|&(s, _), v| s != source || seq.saturating_sub(v.last_seen) < FORGET_AFTER);
         Ok(())
     }
 }

@@ -3,9 +3,10 @@
 //! inference device and model compile time. Served over plain HTTP by a thread of the run
 //! (any request path answers the metrics), encoded with `prometheus-client`.
 
+use super::source_stats::SourceStats;
 use super::stats::{Edge, StageStats};
 use crate::error::{Error, Result};
-use crate::source::supervise::{Health, HealthCell};
+use crate::source::supervise::Health;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -33,9 +34,8 @@ type Labels = Vec<(String, String)>;
 
 /// What the endpoint reads, all shared with the running stages.
 pub struct Sources<'a> {
-    pub source: &'a str,
-    pub written: &'a AtomicU64,
-    pub health: &'a HealthCell,
+    pub sources: &'a [SourceStats],
+    /// The shared edges (each source's `decoded` edge is in `sources`).
     pub edges: &'a [Edge],
     pub stages: &'a [StageStats],
     pub device: &'a str,
@@ -121,8 +121,14 @@ impl Endpoint {
                 );
         }
         compile.set(sources.compile_seconds);
-        let source = vec![("source".to_string(), sources.source.to_string())];
-        let (mut frames_seen, mut drops_seen) = (0u64, vec![0u64; sources.edges.len()]);
+        let labels: Vec<Labels> = sources
+            .sources
+            .iter()
+            .map(|s| vec![("source".to_string(), s.name.clone())])
+            .collect();
+        let mut frames_seen = vec![0u64; sources.sources.len()];
+        let mut decoded_drops_seen = vec![0u64; sources.sources.len()];
+        let mut drops_seen = vec![0u64; sources.edges.len()];
         while !done.load(Ordering::Relaxed) {
             let mut stream = match self.listener.accept() {
                 Ok((stream, _)) => stream,
@@ -137,21 +143,35 @@ impl Endpoint {
                 }
             };
             // Refresh the counters and gauges from the live stats.
-            let written = sources.written.load(Ordering::Relaxed);
-            frames.get_or_create(&source).inc_by(written - frames_seen);
-            frames_seen = written;
-            fps.get_or_create(&source)
-                .set(written as f64 / sources.started.elapsed().as_secs_f64().max(1e-9));
-            let now = sources.health.get();
-            for state in [
-                Health::Starting,
-                Health::Streaming,
-                Health::Reconnecting,
-                Health::Failed,
-            ] {
-                let mut l = source.clone();
-                l.push(("state".into(), state.to_string()));
-                health.get_or_create(&l).set(i64::from(state == now));
+            let elapsed = sources.started.elapsed().as_secs_f64().max(1e-9);
+            for (i, (s, source)) in sources.sources.iter().zip(&labels).enumerate() {
+                let written = s.written();
+                frames
+                    .get_or_create(source)
+                    .inc_by(written - frames_seen[i]);
+                frames_seen[i] = written;
+                fps.get_or_create(source).set(written as f64 / elapsed);
+                let now = s.health.get();
+                for state in [
+                    Health::Starting,
+                    Health::Streaming,
+                    Health::Reconnecting,
+                    Health::Failed,
+                ] {
+                    let mut l = source.clone();
+                    l.push(("state".into(), state.to_string()));
+                    health.get_or_create(&l).set(i64::from(state == now));
+                }
+                let mut l = vec![("edge".to_string(), "decoded".to_string())];
+                l.extend(source.iter().cloned());
+                let d = s.decoded.drops();
+                edge_drops
+                    .get_or_create(&l)
+                    .inc_by(d - decoded_drops_seen[i]);
+                decoded_drops_seen[i] = d;
+                edge_high
+                    .get_or_create(&l)
+                    .set(s.decoded.high_water() as i64);
             }
             for (e, seen) in sources.edges.iter().zip(drops_seen.iter_mut()) {
                 let l = vec![("edge".to_string(), e.name.to_string())];

@@ -6,25 +6,32 @@
 //!                      ▲                     │
 //!                      └──── free requests ──┘   (nireq requests; they move, never shared)
 //! ```
-//! EOS is the closing of a channel: when the source ends (EOS, `limit`, stop flag) it drops its
-//! sender, every stage drains and drops its own, and the sink finalizes the outputs. A stage
+//! With several sources, each has its own source thread and `decoded` edge; preprocess takes
+//! their frames in turn ([`round_robin`]) and the stages after it carry `source_id` to per-source
+//! trackers and sinks. EOS is the closing of a channel: when a source ends (EOS, `limit`, stop
+//! flag) it drops its sender; once all have, every stage drains and drops its own, and the sink
+//! finalizes the outputs. A stage
 //! whose downstream closed stops quietly; the stage that failed reports the error.
 
 pub mod metrics;
 mod periodic;
+pub mod round_robin;
+pub mod source_stats;
 pub mod stats;
 
 use crate::adapters::Adapter;
 use crate::engine::Engine;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::face::recognizer::Recognizer;
 use crate::sink::Sinks;
 use crate::source::{self, supervise, Playback, Source, SourceEnd};
 use crate::{identify, infer, overlay, postprocess, preprocess, sink};
 use crossbeam::channel::bounded;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use stats::{DropOldest, Edge, StageStats, Summary};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use round_robin::RoundRobin;
+use source_stats::{SourceStats, SourceSummary};
+use stats::{DropOldest, Edge, EdgeSummary, StageStats, Summary};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 /// Capacity of the edges between stages (frames). Small: frames are big, latency matters.
@@ -33,12 +40,12 @@ const EDGE_CAPACITY: usize = 4;
 /// infer request (older ones are dropped), which bounds end-to-end latency under overload.
 const LIVE_DECODED_CAPACITY: usize = 1;
 
-/// What to do with one source.
+/// What to do with the sources.
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
     /// Restart a file at EOS.
     pub looping: bool,
-    /// Stop after this many frames.
+    /// Stop each source after this many frames.
     pub limit: Option<u64>,
     /// Show a progress bar on a terminal.
     pub progress: bool,
@@ -52,17 +59,41 @@ pub struct RunOptions {
     pub metrics: Option<String>,
 }
 
+/// One source of a run and its outputs (`sinks.source` is its name).
+pub struct Input<'a> {
+    pub source: Source,
+    pub sinks: &'a mut Sinks,
+}
+
 /// Runs `source` through `engine` and `adapter` into `sinks` until EOS, `limit` or `stop`.
 ///
 /// # Errors
-/// The first stage failure: [`crate::Error::Input`] for a decode error (outputs are still
-/// finalized with what was decoded), [`crate::Error::Output`] for a sink failure,
-/// [`crate::Error::OpenVino`] for an inference failure.
+/// As [`run_many`].
 pub fn run(
     source: Source,
     engine: &mut Engine,
     adapter: &Adapter,
     sinks: &mut Sinks,
+    recognizer: Option<&mut Recognizer>,
+    options: &RunOptions,
+    stop: &AtomicBool,
+) -> Result<Summary> {
+    let inputs = vec![Input { source, sinks }];
+    run_many(inputs, engine, adapter, recognizer, options, stop)
+}
+
+/// Runs every input through one compiled model and one pool of `engine.nireq` requests until
+/// all of them end (EOS, `limit`) or `stop`. Sources take turns for free requests
+/// (round-robin); each source's frames stay in order and reach its own sinks.
+///
+/// # Errors
+/// The first failure, after every source has ended and every output is finalized:
+/// [`crate::Error::Input`] for a decode error (naming the input; the other sources run on),
+/// [`crate::Error::Output`] for a sink failure, [`crate::Error::OpenVino`] for inference.
+pub fn run_many(
+    inputs: Vec<Input<'_>>,
+    engine: &mut Engine,
+    adapter: &Adapter,
     recognizer: Option<&mut Recognizer>,
     options: &RunOptions,
     stop: &AtomicBool,
@@ -76,20 +107,37 @@ pub fn run(
     for r in requests {
         free_tx.send(r).expect("pool sized for nireq");
     }
-    let decoded_capacity = if source.live {
-        LIVE_DECODED_CAPACITY
-    } else {
-        EDGE_CAPACITY
-    };
-    let (decoded_tx, decoded_rx) = bounded(decoded_capacity);
+    let (sources, mut sinks): (Vec<Source>, Vec<&mut Sinks>) =
+        inputs.into_iter().map(|i| (i.source, i.sinks)).unzip();
+    let progress = progress_bar(&sources, options);
     // Live sources drop the oldest decoded frame rather than wait (fresh results, bounded
     // latency); files block (every frame processed).
+    let per_source: Vec<SourceStats> = sources
+        .iter()
+        .zip(&sinks)
+        .map(|(src, sinks)| {
+            let capacity = if src.live {
+                LIVE_DECODED_CAPACITY
+            } else {
+                EDGE_CAPACITY
+            };
+            SourceStats::new(&sinks.source, &src.uri, capacity)
+        })
+        .collect();
+    let (decoded_txs, decoded_rxs): (Vec<_>, Vec<_>) = per_source
+        .iter()
+        .map(|s| bounded(s.decoded.capacity))
+        .unzip();
     let preprocess_done = AtomicBool::new(false);
-    let drop_rx = source.live.then(|| decoded_rx.clone());
-    let live = source.live;
+    let lives: Vec<bool> = sources.iter().map(|s| s.live).collect();
+    let drop_rxs: Vec<_> = decoded_rxs
+        .iter()
+        .zip(&lives)
+        .map(|(rx, live)| live.then(|| rx.clone()))
+        .collect();
     let (submitted_tx, submitted_rx) = bounded(nireq);
     let (inferred_tx, inferred_rx) = bounded(EDGE_CAPACITY);
-    let draw = sinks.needs_pixels();
+    let draw = sinks.iter().any(|s| s.needs_pixels());
     let recognize = recognizer.is_some();
     // The optional stages splice themselves into the chain after postprocess.
     let (detected_tx, detected_rx) = bounded(EDGE_CAPACITY);
@@ -103,8 +151,8 @@ pub fn run(
         (std::mem::replace(&mut last_rx, rx), tx)
     });
     let sink_rx = last_rx;
+    // The shared edges after the per-source `decoded` ones.
     let edges = [
-        Edge::new("decoded", decoded_capacity),
         Edge::new("submitted", nireq),
         Edge::new("inferred", EDGE_CAPACITY),
         Edge::new("detected", EDGE_CAPACITY),
@@ -120,17 +168,19 @@ pub fn run(
         StageStats::new("sink"),
         StageStats::new("end-to-end"),
     ];
-    let tracker = options
-        .track
-        .map(|(threshold, buffer)| crate::track::Tracker::new(threshold, buffer));
-    let progress = progress_bar(&source, options);
-    let written = AtomicU64::new(0);
+    // Track ids are per source: one tracker each.
+    let trackers = sources
+        .iter()
+        .map(|_| {
+            options
+                .track
+                .map(|(threshold, buffer)| crate::track::Tracker::new(threshold, buffer))
+        })
+        .collect();
     let output_names = adapter.output_names();
     let spec = engine.input.clone();
     let started = Instant::now();
-    let health = supervise::HealthCell::default();
     let finished = AtomicBool::new(false);
-    let uri = source.uri.clone();
     let endpoint = options
         .metrics
         .as_deref()
@@ -139,41 +189,48 @@ pub fn run(
     let (device, execution_devices) = (engine.device.clone(), engine.execution_devices.clone());
     let compile_seconds = engine.compile_time.as_secs_f64();
 
-    let (edges, stages, written, progress_ref) = (&edges, &stages, &written, &progress);
-    let preprocess_done = &preprocess_done;
-    let (health, finished, uri) = (&health, &finished, &uri);
+    let (edges, stages, progress_ref, per_source) = (&edges, &stages, &progress, &per_source);
+    let (preprocess_done, finished) = (&preprocess_done, &finished);
     let (spec, output_names) = (&spec, &output_names);
-    let (source_result, results) = std::thread::scope(|s| {
-        let src = s.spawn(move || {
-            let playback = Playback {
-                source_id: 0,
-                looping: options.looping,
-                limit: options.limit,
-                stall_timeout: None,
-            };
-            let oldest = drop_rx.as_ref().map(|rx| DropOldest {
-                rx,
-                consumer_done: preprocess_done,
-            });
-            let out = source::Output {
-                decoded_tx: &decoded_tx,
-                drop_oldest: oldest.as_ref(),
-                edge: &edges[0],
-                stop,
-                health,
-            };
-            let result = supervise::run(source, playback, &options.supervision, &out);
-            drop(decoded_tx); // EOS downstream
-            result
-        });
+    let (source_results, results) = std::thread::scope(|s| {
+        let srcs: Vec<_> = sources
+            .into_iter()
+            .zip(decoded_txs)
+            .zip(drop_rxs)
+            .enumerate()
+            .map(|(source_id, ((source, decoded_tx), drop_rx))| {
+                s.spawn(move || {
+                    let playback = Playback {
+                        source_id,
+                        looping: options.looping,
+                        limit: options.limit,
+                        stall_timeout: None,
+                    };
+                    let oldest = drop_rx.as_ref().map(|rx| DropOldest {
+                        rx,
+                        consumer_done: preprocess_done,
+                    });
+                    let out = source::Output {
+                        decoded_tx: &decoded_tx,
+                        drop_oldest: oldest.as_ref(),
+                        edge: &per_source[source_id].decoded,
+                        stop,
+                        health: &per_source[source_id].health,
+                    };
+                    let result = supervise::run(source, playback, &options.supervision, &out);
+                    drop(decoded_tx); // EOS downstream
+                    result
+                })
+            })
+            .collect();
         let pre = s.spawn(move || {
             let result = preprocess::run(
-                decoded_rx,
+                RoundRobin::new(decoded_rxs),
                 free_rx,
                 submitted_tx,
                 spec,
                 adapter.input_format(),
-                &edges[1],
+                &edges[0],
                 &stages[0],
             );
             preprocess_done.store(true, Ordering::Relaxed);
@@ -185,7 +242,7 @@ pub fn run(
                 free_tx,
                 inferred_tx,
                 output_names,
-                &edges[2],
+                &edges[1],
                 &stages[1],
             )
         });
@@ -193,34 +250,31 @@ pub fn run(
             let post = postprocess::Postprocess {
                 adapter,
                 input: spec,
-                tracker,
+                trackers,
             };
-            post.run(inferred_rx, detected_tx, &edges[3], &stages[2])
+            post.run(inferred_rx, detected_tx, &edges[2], &stages[2])
         });
         let idn = identify_io.map(|(rx, tx, recognizer)| {
-            s.spawn(move || identify::run(rx, tx, recognizer, &edges[4], &stages[3]))
+            s.spawn(move || identify::run(rx, tx, recognizer, &edges[3], &stages[3]))
         });
         let ovl =
-            overlay_io.map(|(rx, tx)| s.spawn(move || overlay::run(rx, tx, &edges[5], &stages[4])));
+            overlay_io.map(|(rx, tx)| s.spawn(move || overlay::run(rx, tx, &edges[4], &stages[4])));
+        let sinks = &mut sinks;
         let snk = s.spawn(move || {
             sink::run(
                 sink_rx,
                 sinks,
+                per_source,
                 &stages[5],
                 &stages[6],
-                written,
                 progress_ref,
             )
         });
         let periodic = options.stats_interval.map(|interval| {
             s.spawn(move || {
                 periodic::Periodic {
-                    uri,
+                    sources: per_source,
                     interval,
-                    health,
-                    written,
-                    edges,
-                    end_to_end: &stages[6],
                     done: finished,
                 }
                 .run()
@@ -230,9 +284,7 @@ pub fn run(
             let (device, execution_devices) = (&device, &execution_devices);
             s.spawn(move || {
                 let sources = metrics::Sources {
-                    source: uri,
-                    written,
-                    health,
+                    sources: per_source,
                     edges,
                     stages,
                     device,
@@ -246,7 +298,10 @@ pub fn run(
         let joined = |h: std::thread::ScopedJoinHandle<'_, Result<()>>| {
             h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))
         };
-        let source_result = src.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+        let source_results: Vec<_> = srcs
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect();
         let mut results = vec![joined(pre), joined(inf), joined(post)];
         if let Some(h) = idn {
             results.push(joined(h));
@@ -262,14 +317,76 @@ pub fn run(
         if let Some(h) = scrape {
             h.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
         }
-        (source_result, results)
+        (source_results, results)
     });
     progress.finish_and_clear();
 
-    let report = source_result?;
-    results.into_iter().collect::<Result<Vec<()>>>()?;
-    let frames = written.load(Ordering::Relaxed);
     let seconds = started.elapsed().as_secs_f64();
+    let several = per_source.len() > 1;
+    let mut reports = Vec::with_capacity(per_source.len());
+    let mut first_error: Option<Error> = None;
+    for (result, stats) in source_results.into_iter().zip(per_source) {
+        match result {
+            Ok(r) => reports.push(Some(r)),
+            Err(e) => {
+                if several {
+                    tracing::error!(source = %stats.name, "source failed: {e}");
+                }
+                first_error.get_or_insert(e);
+                reports.push(None);
+            }
+        }
+    }
+    if let Some(e) = first_error {
+        return Err(e);
+    }
+    results.into_iter().collect::<Result<Vec<()>>>()?;
+    let reports: Vec<_> = reports.into_iter().flatten().collect();
+    let source_summaries: Vec<SourceSummary> = per_source
+        .iter()
+        .zip(&reports)
+        .zip(&lives)
+        .map(|((stats, r), &live)| SourceSummary {
+            name: stats.name.clone(),
+            uri: stats.uri.clone(),
+            frames: stats.written(),
+            fps: stats.written() as f64 / seconds.max(1e-9),
+            end_to_end: stats.end_to_end.summary(),
+            drops: stats.decoded.drops(),
+            reconnects: r.reconnects,
+            health: r.health.to_string(),
+            // A file that lost frames is an input error; a live stream that lost some on the
+            // network is logged (warning) and keeps its exit code.
+            damage: (!live && !r.report.damage.is_empty()).then(|| r.report.damage.describe()),
+        })
+        .collect();
+    let frames: u64 = per_source.iter().map(SourceStats::written).sum();
+    let damage: Vec<String> = source_summaries
+        .iter()
+        .filter_map(|s| {
+            s.damage.as_ref().map(|d| {
+                if several {
+                    format!("{}: {d}", s.name)
+                } else {
+                    d.clone()
+                }
+            })
+        })
+        .collect();
+    let decoded = EdgeSummary {
+        name: "decoded",
+        capacity: per_source
+            .iter()
+            .map(|s| s.decoded.capacity)
+            .max()
+            .unwrap_or(0),
+        high_water: per_source
+            .iter()
+            .map(|s| s.decoded.high_water())
+            .max()
+            .unwrap_or(0),
+        drops: per_source.iter().map(|s| s.decoded.drops()).sum(),
+    };
     Ok(Summary {
         frames,
         seconds,
@@ -282,33 +399,52 @@ pub fn run(
             .filter(|s| (s.name != "overlay" || draw) && (s.name != "identify" || recognize))
             .map(StageStats::summary)
             .collect(),
-        edges: edges
-            .iter()
-            .filter(|e| (e.name != "rendered" || draw) && (e.name != "identified" || recognize))
-            .map(Into::into)
+        edges: std::iter::once(decoded)
+            .chain(
+                edges
+                    .iter()
+                    .filter(|e| {
+                        (e.name != "rendered" || draw) && (e.name != "identified" || recognize)
+                    })
+                    .map(Into::into),
+            )
             .collect(),
-        interrupted: report.report.end == SourceEnd::Stopped,
-        // A file that lost frames is an input error; a live stream that lost some on the
-        // network is logged (warning) and keeps its exit code.
-        damage: (!live && !report.report.damage.is_empty())
-            .then(|| report.report.damage.describe()),
-        reconnects: report.reconnects,
-        health: report.health.to_string(),
+        interrupted: reports.iter().any(|r| r.report.end == SourceEnd::Stopped),
+        damage: (!damage.is_empty()).then(|| damage.join("; ")),
+        reconnects: reports.iter().map(|r| r.reconnects).sum(),
+        health: source_summaries
+            .iter()
+            .map(|s| {
+                if several {
+                    format!("{} {}", s.name, s.health)
+                } else {
+                    s.health.clone()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+        sources: source_summaries,
     })
 }
 
-fn progress_bar(source: &Source, options: &RunOptions) -> ProgressBar {
+fn progress_bar(sources: &[Source], options: &RunOptions) -> ProgressBar {
     if !options.progress {
         return ProgressBar::hidden();
     }
-    let from_duration = match (options.looping, source.duration, source.framerate()) {
-        (false, Some(d), Some(fps)) => Some((d.seconds_f64() * fps).round() as u64),
-        _ => None,
-    };
-    let len = match (options.limit, from_duration) {
-        (Some(l), Some(d)) => Some(l.min(d)),
-        (l, d) => l.or(d),
-    };
+    // Frames of every source, when each one's count is known.
+    let len = sources
+        .iter()
+        .map(|source| {
+            let from_duration = match (options.looping, source.duration, source.framerate()) {
+                (false, Some(d), Some(fps)) => Some((d.seconds_f64() * fps).round() as u64),
+                _ => None,
+            };
+            match (options.limit, from_duration) {
+                (Some(l), Some(d)) => Some(l.min(d)),
+                (l, d) => l.or(d),
+            }
+        })
+        .sum::<Option<u64>>();
     let fps = |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
         let _ = write!(w, "{:.1} FPS", state.per_sec());
     };

@@ -196,6 +196,8 @@ pub struct Summary {
     /// Times a live source was reopened, and its health at the end.
     pub reconnects: u32,
     pub health: String,
+    /// Per source, in input order (one entry for a single input).
+    pub sources: Vec<super::source_stats::SourceSummary>,
 }
 
 impl fmt::Display for Summary {
@@ -232,6 +234,19 @@ impl fmt::Display for Summary {
                 "    {:<18} {:>8.2} {:>8.2} {:>8.2} {:>8}",
                 s.name, s.p50_ms, s.p95_ms, s.p99_ms, s.count
             )?;
+        }
+        if self.sources.len() > 1 {
+            writeln!(
+                f,
+                "  source                 frames      FPS  e2e p50  e2e p99  drops"
+            )?;
+            for s in &self.sources {
+                writeln!(
+                    f,
+                    "    {:<18} {:>8} {:>8.1} {:>8.2} {:>8.2} {:>6}",
+                    s.name, s.frames, s.fps, s.end_to_end.p50_ms, s.end_to_end.p99_ms, s.drops
+                )?;
+            }
         }
         write!(f, "  queues (high water / capacity, drops):")?;
         for e in &self.edges {

@@ -71,6 +71,9 @@ struct BoxRecord {
     y_max: f32,
 }
 
+/// A [`JsonlSink`] that several sources' [`crate::sink::Sinks`] write to.
+pub type SharedJsonl = std::sync::Arc<parking_lot::Mutex<JsonlSink>>;
+
 /// Writes one JSON object per frame to a file or stdout (`-`).
 pub struct JsonlSink {
     target: String,
@@ -106,6 +109,11 @@ impl JsonlSink {
             out: Box::new(BufWriter::new(file)),
             line_flush: false,
         })
+    }
+
+    /// This sink behind a lock, for several sources writing one file.
+    pub fn shared(self) -> SharedJsonl {
+        std::sync::Arc::new(parking_lot::Mutex::new(self))
     }
 
     /// Writes the line for one frame.

@@ -6,13 +6,14 @@ pub mod video;
 
 use crate::error::Result;
 use crate::frame::AnalyzedFrame;
+use crate::pipeline::source_stats::SourceStats;
 use crate::pipeline::stats::StageStats;
 use crossbeam::channel::Receiver;
 use gstreamer as gst;
 use indicatif::ProgressBar;
-use jsonl::JsonlSink;
+use jsonl::SharedJsonl;
 use rtsp::RtspSink;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 use video::VideoSink;
 
@@ -20,7 +21,8 @@ use video::VideoSink;
 pub struct Sinks {
     /// Written into each JSON line's `source`.
     pub source: String,
-    pub metadata: Option<JsonlSink>,
+    /// JSON lines; possibly one file shared with the other sources.
+    pub metadata: Option<SharedJsonl>,
     pub videos: Vec<VideoSink>,
     /// `--rtsp-out`: the annotated stream served over RTSP.
     pub rtsp: Option<RtspSink>,
@@ -32,8 +34,8 @@ impl Sinks {
     }
 
     fn write(&mut self, frame: &mut AnalyzedFrame) -> Result<()> {
-        if let Some(m) = self.metadata.as_mut() {
-            m.write(frame, &self.source)?;
+        if let Some(m) = &self.metadata {
+            m.lock().write(frame, &self.source)?;
         }
         if self.needs_pixels() {
             // Continuous timestamps across loops, so the muxer sees a monotonic stream.
@@ -54,8 +56,8 @@ impl Sinks {
     /// Finalizes every output (mp4 `moov`, JSON flush); reports the first failure.
     pub fn finish(&mut self) -> Result<()> {
         let mut first = Ok(());
-        if let Some(m) = self.metadata.as_mut() {
-            first = first.and(m.finish());
+        if let Some(m) = &self.metadata {
+            first = first.and(m.lock().finish());
         }
         for v in &mut self.videos {
             let r = v.finish();
@@ -68,27 +70,35 @@ impl Sinks {
     }
 }
 
-/// Runs the stage until `rendered_rx` closes; outputs are finalized even when a write fails.
+/// Runs the stage until `rendered_rx` closes: each frame goes to the sinks of its source
+/// (`sinks[frame.source_id]`, counted in `sources[frame.source_id]`); every output is finalized
+/// even when a write fails.
 pub fn run(
     rendered_rx: Receiver<AnalyzedFrame>,
-    sinks: &mut Sinks,
+    sinks: &mut [&mut Sinks],
+    sources: &[SourceStats],
     stats: &StageStats,
     end_to_end: &StageStats,
-    written: &AtomicU64,
     progress: &ProgressBar,
 ) -> Result<()> {
     let mut result = Ok(());
     for mut frame in rendered_rx {
         let t0 = Instant::now();
-        if let Err(e) = sinks.write(&mut frame) {
+        let id = frame.frame.source_id;
+        if let Err(e) = sinks[id].write(&mut frame) {
             result = Err(e);
             break;
         }
         stats.record(t0.elapsed());
-        end_to_end.record(frame.frame.arrival.elapsed());
-        written.fetch_add(1, Ordering::Relaxed);
+        let e2e = frame.frame.arrival.elapsed();
+        end_to_end.record(e2e);
+        sources[id].end_to_end.record(e2e);
+        sources[id].written.fetch_add(1, Ordering::Relaxed);
         progress.inc(1);
     }
-    let finished = sinks.finish();
-    result.and(finished)
+    for s in sinks.iter_mut() {
+        let finished = s.finish();
+        result = result.and(finished);
+    }
+    result
 }

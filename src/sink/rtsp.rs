@@ -37,14 +37,38 @@ struct Feed {
     appsrcs: Vec<gst_app::AppSrc>,
 }
 
-/// An RTSP server with one mount that serves the annotated frames.
-pub struct RtspSink {
-    url: String,
+/// The RTSP server and the GLib main loop thread it runs on; stopped when the last mount
+/// sharing it finishes.
+struct Server {
     server: rtsp::RTSPServer,
     context: glib::MainContext,
     main_loop: glib::MainLoop,
-    listening: Option<glib::SourceId>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    listening: Mutex<Option<glib::SourceId>>,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(id) = self.listening.lock().take() {
+            if let Some(source) = self.context.find_source_by_id(&id) {
+                source.destroy();
+            }
+            let server = self.server.clone();
+            self.context.invoke(move || {
+                server.client_filter(Some(&mut |_, _| rtsp::RTSPFilterResult::Remove));
+            });
+        }
+        self.main_loop.quit();
+        if let Some(t) = self.thread.lock().take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// One mount of an RTSP server: serves the annotated frames of one source.
+pub struct RtspSink {
+    url: String,
+    server: Option<Arc<Server>>,
     feed: Arc<Mutex<Feed>>,
 }
 
@@ -69,52 +93,84 @@ fn parse_url(url: &str) -> std::result::Result<(String, u16, String), String> {
     Ok((host.to_string(), port, format!("/{path}")))
 }
 
+/// The media factory of one mount; its configured appsrcs land in `feed`.
+fn factory(feed: &Arc<Mutex<Feed>>) -> rtsp::RTSPMediaFactory {
+    let factory = rtsp::RTSPMediaFactory::new();
+    factory.set_launch(
+        &MEDIA_LAUNCH
+            .replace("{max}", &APPSRC_MAX_BUFFERS.to_string())
+            .replace("{gop}", &KEY_INT_MAX.to_string()),
+    );
+    factory.set_shared(true);
+    let on_configure = Arc::clone(feed);
+    factory.connect_media_configure(move |_, media| {
+        let appsrc = media
+            .element()
+            .downcast::<gst::Bin>()
+            .ok()
+            .and_then(|bin| bin.by_name_recurse_up("src"))
+            .and_then(|e| e.downcast::<gst_app::AppSrc>().ok());
+        if let Some(appsrc) = appsrc {
+            let mut feed = on_configure.lock();
+            appsrc.set_caps(feed.caps.as_ref());
+            feed.appsrcs.push(appsrc);
+            tracing::info!("rtsp: a client started a media");
+        }
+    });
+    factory
+}
+
 impl RtspSink {
     /// Starts listening on the URL's host and port and mounts its path.
     ///
     /// # Errors
     /// [`Error::Output`] naming the URL when it is malformed or the address cannot be bound.
     pub fn serve(url: &str) -> Result<Self> {
+        let mut sinks = Self::serve_all(&[url.to_string()])?;
+        Ok(sinks.pop().expect("one URL, one mount"))
+    }
+
+    /// One server for several mounts (one per source): every URL must name the same host and
+    /// port and a different path.
+    ///
+    /// # Errors
+    /// [`Error::Output`] naming the URL that is malformed, on another address, mounted twice,
+    /// or whose address cannot be bound.
+    pub fn serve_all(urls: &[String]) -> Result<Vec<Self>> {
         crate::gst_init()?;
-        let error = |message: String| Error::Output {
+        let first = urls.first().map_or("", String::as_str);
+        let error = |url: &str, message: String| Error::Output {
             path: PathBuf::from(url),
             message,
         };
-        let (host, port, path) = parse_url(url).map_err(&error)?;
+        let (host, port, _) = parse_url(first).map_err(|m| error(first, m))?;
         let server = rtsp::RTSPServer::new();
         server.set_address(&host);
         server.set_service(&port.to_string());
-        let factory = rtsp::RTSPMediaFactory::new();
-        factory.set_launch(
-            &MEDIA_LAUNCH
-                .replace("{max}", &APPSRC_MAX_BUFFERS.to_string())
-                .replace("{gop}", &KEY_INT_MAX.to_string()),
-        );
-        factory.set_shared(true);
-        let feed = Arc::new(Mutex::new(Feed::default()));
-        let on_configure = Arc::clone(&feed);
-        factory.connect_media_configure(move |_, media| {
-            let appsrc = media
-                .element()
-                .downcast::<gst::Bin>()
-                .ok()
-                .and_then(|bin| bin.by_name_recurse_up("src"))
-                .and_then(|e| e.downcast::<gst_app::AppSrc>().ok());
-            if let Some(appsrc) = appsrc {
-                let mut feed = on_configure.lock();
-                appsrc.set_caps(feed.caps.as_ref());
-                feed.appsrcs.push(appsrc);
-                tracing::info!("rtsp: a client started a media");
-            }
-        });
-        server
+        let mounts = server
             .mount_points()
-            .ok_or_else(|| error("no mount points".into()))?
-            .add_factory(&path, factory);
+            .ok_or_else(|| error(first, "no mount points".into()))?;
+        let mut paths = std::collections::HashSet::new();
+        let mut feeds = Vec::with_capacity(urls.len());
+        for url in urls {
+            let (h, p, path) = parse_url(url).map_err(|m| error(url, m))?;
+            if h != host || p != port {
+                return Err(error(
+                    url,
+                    format!("every RTSP output must use one server ({host}:{port})"),
+                ));
+            }
+            if !paths.insert(path.clone()) {
+                return Err(error(url, format!("mount {path} is used twice")));
+            }
+            let feed = Arc::new(Mutex::new(Feed::default()));
+            mounts.add_factory(&path, factory(&feed));
+            feeds.push(feed);
+        }
         let context = glib::MainContext::new();
         let listening = server
             .attach(Some(&context))
-            .map_err(|e| error(format!("cannot listen on {host}:{port}: {e}")))?;
+            .map_err(|e| error(first, format!("cannot listen on {host}:{port}: {e}")))?;
         let main_loop = glib::MainLoop::new(Some(&context), false);
         let (ml, ctx) = (main_loop.clone(), context.clone());
         let thread = std::thread::Builder::new()
@@ -122,18 +178,27 @@ impl RtspSink {
             .spawn(move || {
                 let _ = ctx.with_thread_default(|| ml.run());
             })
-            .map_err(|e| error(e.to_string()))?;
-        tracing::info!(url, "serving RTSP");
-        eprintln!("serving the annotated stream at {url}");
-        Ok(RtspSink {
-            url: url.to_string(),
+            .map_err(|e| error(first, e.to_string()))?;
+        let server = Arc::new(Server {
             server,
             context,
             main_loop,
-            listening: Some(listening),
-            thread: Some(thread),
-            feed,
-        })
+            listening: Mutex::new(Some(listening)),
+            thread: Mutex::new(Some(thread)),
+        });
+        Ok(urls
+            .iter()
+            .zip(feeds)
+            .map(|(url, feed)| {
+                tracing::info!(url, "serving RTSP");
+                eprintln!("serving the annotated stream at {url}");
+                RtspSink {
+                    url: url.clone(),
+                    server: Some(Arc::clone(&server)),
+                    feed,
+                }
+            })
+            .collect())
     }
 
     /// Hands one frame to every media being served (none while nobody watches). Never blocks;
@@ -166,24 +231,12 @@ impl RtspSink {
         Ok(())
     }
 
-    /// Ends the stream for every client and stops the server.
+    /// Ends the stream for this mount's clients; the server stops with its last mount.
     pub fn finish(&mut self) -> Result<()> {
         for a in self.feed.lock().appsrcs.drain(..) {
             let _ = a.end_of_stream();
         }
-        if let Some(id) = self.listening.take() {
-            if let Some(source) = self.context.find_source_by_id(&id) {
-                source.destroy();
-            }
-            let server = self.server.clone();
-            self.context.invoke(move || {
-                server.client_filter(Some(&mut |_, _| rtsp::RTSPFilterResult::Remove));
-            });
-        }
-        self.main_loop.quit();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+        self.server = None;
         Ok(())
     }
 }

@@ -11,9 +11,12 @@ use std::time::Duration;
 pub(crate) struct BenchArgs {
     #[command(flatten)]
     overrides: Overrides,
-    /// Frames per pipeline run (the input is looped).
+    /// Frames per pipeline run, all streams together (the input is looped).
     #[arg(long, default_value_t = 3000)]
     limit: u64,
+    /// Numbers of concurrent copies of the input to run, one table row each.
+    #[arg(long, value_delimiter = ',', default_values_t = ovstream::bench::DEFAULT_STREAMS)]
+    streams: Vec<usize>,
     /// Seconds of raw-throughput measurement.
     #[arg(long, default_value_t = 15.0)]
     raw_seconds: f64,
@@ -44,6 +47,10 @@ pub(crate) struct BenchArgs {
 
 pub(crate) fn run(args: &BenchArgs, lib: Option<&Path>) -> anyhow::Result<i32> {
     let config = load_config(&args.overrides)?;
+    anyhow::ensure!(
+        !args.streams.is_empty() && args.streams.iter().all(|&n| n > 0),
+        "--streams: give stream counts of at least 1, e.g. 1,2,4,8"
+    );
     let models = args
         .models
         .clone()
@@ -78,8 +85,9 @@ pub(crate) fn run(args: &BenchArgs, lib: Option<&Path>) -> anyhow::Result<i32> {
             cfg.model.model = model.clone();
             let report = ovstream::bench::run(
                 &cfg,
-                &cfg.source.input,
+                cfg.first_input(),
                 args.limit,
+                &args.streams,
                 Duration::from_secs_f64(args.raw_seconds),
                 &scratch,
                 lib,

@@ -5,7 +5,7 @@ extern crate gstovstream as ovstream;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use ovstream::config::{Hint, PipelineConfig, Precision, RtspTransport};
-use ovstream::detector::{sinks_from_config, Detector};
+use ovstream::detector::{sinks_for_sources, Detector};
 use ovstream::error::{exit_code, Error};
 use ovstream::manifest::{FetchState, Manifest};
 use ovstream::pipeline::{self, RunOptions};
@@ -62,9 +62,10 @@ pub(crate) struct Overrides {
     /// Pipeline file.
     #[arg(default_value = DEFAULT_PIPELINE)]
     pipeline: PathBuf,
-    /// Input file or URI.
+    /// Input file or URI; repeat for several sources in one process (one model, one request
+    /// pool; names from the file stem or host, `{name}` in output paths).
     #[arg(long)]
-    input: Option<String>,
+    input: Vec<String>,
     /// Model: manifest id or path to a model file.
     #[arg(long)]
     model: Option<String>,
@@ -184,8 +185,8 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
 
 pub(crate) fn load_config(o: &Overrides) -> Result<PipelineConfig, Error> {
     let mut c = PipelineConfig::load(&o.pipeline)?;
-    if let Some(v) = &o.input {
-        c.source.input = v.clone();
+    if !o.input.is_empty() {
+        c.set_inputs(&o.input);
     }
     if let Some(v) = &o.model {
         c.model.model = v.clone();
@@ -240,8 +241,17 @@ fn run(args: &RunArgs, lib: Option<&Path>) -> anyhow::Result<i32> {
     config.output.stats_interval = args.stats_interval.or(config.output.stats_interval);
     config.validate(Path::new("command line"))?;
 
-    // Open the input first: a bad input fails before the (slow) model compile.
-    let source = Source::open(&config.source.input, &config.source.options())?;
+    // Open the inputs first: a bad input fails before the (slow) model compile.
+    let streams = config.streams().map_err(|message| Error::Config {
+        path: args.overrides.pipeline.clone(),
+        message,
+    })?;
+    let mut sources = Vec::with_capacity(streams.len());
+    for s in &streams {
+        sources.push(Source::open(&s.input, &config.source.options())?);
+    }
+    let names: Vec<String> = streams.iter().filter_map(|s| s.name.clone()).collect();
+    let live = sources.iter().any(|s| s.live);
     let mut detector = Detector::from_config(&config, lib)?;
     let mut recognizer = ovstream::face::recognizer_from_config(&config, lib, &mut detector)?;
     if let Some(r) = &recognizer {
@@ -261,7 +271,12 @@ fn run(args: &RunArgs, lib: Option<&Path>) -> anyhow::Result<i32> {
         detector.engine.execution_devices,
         detector.engine.nireq
     );
-    let mut sinks = sinks_from_config(&config, &source.uri)?;
+    let mut sinks = sinks_for_sources(&config, &names)?;
+    if names.len() > 1 {
+        for (s, src) in names.iter().zip(&sources) {
+            eprintln!("source {s}: {}", src.uri);
+        }
+    }
     let stop = install_signal_handler()?;
     let options = RunOptions {
         looping: config.source.looping,
@@ -275,15 +290,19 @@ fn run(args: &RunArgs, lib: Option<&Path>) -> anyhow::Result<i32> {
             max_reconnects: config.source.max_reconnects,
             ..Supervision::default()
         },
-        stats_interval: config.output.stats_interval(source.live),
+        stats_interval: config.output.stats_interval(live),
         track: config.track_options(),
         metrics: args.metrics.clone(),
     };
-    let summary = pipeline::run(
-        source,
+    let inputs = sources
+        .into_iter()
+        .zip(sinks.iter_mut())
+        .map(|(source, sinks)| pipeline::Input { source, sinks })
+        .collect();
+    let summary = pipeline::run_many(
+        inputs,
         &mut detector.engine,
         &detector.adapter,
-        &mut sinks,
         recognizer.as_mut(),
         &options,
         &stop,
@@ -291,8 +310,17 @@ fn run(args: &RunArgs, lib: Option<&Path>) -> anyhow::Result<i32> {
     eprintln!("{summary}");
     if let Some(damage) = summary.damage {
         // Everything that decoded was processed and the outputs are finalized; still an error.
+        let damaged: Vec<_> = summary
+            .sources
+            .iter()
+            .filter(|s| s.damage.is_some())
+            .collect();
         return Err(Error::Input {
-            uri: config.source.input.clone(),
+            uri: damaged
+                .iter()
+                .map(|s| s.uri.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
             message: damage,
         }
         .into());

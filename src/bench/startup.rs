@@ -1,0 +1,93 @@
+//! Start-up cost: time to the first result from a cold compiled-model cache (an empty folder:
+//! OpenVINO compiles and writes the blob) and from a warm one (the blob is imported), each in
+//! a fresh `Core`. Measured as a real run does it: open the input, read + compile (or import)
+//! the model, run one frame through the pipeline to its JSON line. Goal: warm ≤ 0.3 × cold.
+
+use crate::config::{Nireq, PipelineConfig};
+use crate::detector::{sinks_from_config, Detector};
+use crate::error::Result;
+use crate::pipeline::{self, RunOptions};
+use crate::source::Source;
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+/// Cold and warm time to the first result, ms.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Startup {
+    pub cold_ms: f64,
+    pub warm_ms: f64,
+    /// The compile (cold) and import (warm) part of each.
+    pub cold_compile_ms: f64,
+    pub warm_compile_ms: f64,
+    /// `warm_ms / cold_ms`.
+    pub ratio: f64,
+}
+
+impl std::fmt::Display for Startup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "time to first result: cold cache {:.0} ms (compile {:.0}), warm cache {:.0} ms \
+             (import {:.0}); warm/cold {:.2} (goal ≤ 0.30)",
+            self.cold_ms, self.cold_compile_ms, self.warm_ms, self.warm_compile_ms, self.ratio
+        )
+    }
+}
+
+/// One start: `(time to first result, compile part)`.
+fn first_result(
+    config: &PipelineConfig,
+    input: &str,
+    openvino_lib: Option<&Path>,
+) -> Result<(Duration, Duration)> {
+    let t0 = Instant::now();
+    let source = Source::open(input, &config.source.options())?;
+    let mut detector = Detector::from_config(config, openvino_lib)?;
+    let mut sinks = sinks_from_config(config, "startup")?;
+    let options = RunOptions {
+        limit: Some(1),
+        ..RunOptions::default()
+    };
+    pipeline::run(
+        source,
+        &mut detector.engine,
+        &detector.adapter,
+        &mut sinks,
+        None,
+        &options,
+        &AtomicBool::new(false),
+    )?;
+    Ok((t0.elapsed(), detector.engine.compile_time))
+}
+
+/// Measures a cold then a warm start with a cache folder of its own under `scratch` and
+/// `nireq` requests (fixed, so no `nireq = "auto"` trial is timed).
+///
+/// # Errors
+/// Model, input and output errors.
+pub fn measure(
+    config: &PipelineConfig,
+    input: &str,
+    nireq: usize,
+    scratch: &Path,
+    openvino_lib: Option<&Path>,
+) -> Result<Startup> {
+    let mut cfg = super::scratch_outputs(config, scratch, "startup", false);
+    let cache = scratch.join("compiled-cache");
+    let _ = std::fs::remove_dir_all(&cache);
+    cfg.model.cache = true;
+    cfg.model.cache_dir = Some(cache.clone());
+    cfg.model.nireq = Some(Nireq::Count(nireq));
+    let (cold, cold_compile) = first_result(&cfg, input, openvino_lib)?;
+    let (warm, warm_compile) = first_result(&cfg, input, openvino_lib)?;
+    let _ = std::fs::remove_dir_all(&cache);
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    Ok(Startup {
+        cold_ms: ms(cold),
+        warm_ms: ms(warm),
+        cold_compile_ms: ms(cold_compile),
+        warm_compile_ms: ms(warm_compile),
+        ratio: warm.as_secs_f64() / cold.as_secs_f64().max(1e-9),
+    })
+}

@@ -1,0 +1,201 @@
+//! Several sources in one process: one compiled model and request pool, outputs per source.
+//! Each source's results must be what it gets when run alone (same boxes and track ids at
+//! f32), its frames in order, and no source starved by another.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::path::Path;
+
+const LIMIT: &str = "300";
+const CARPHONE_FRAMES: usize = 120;
+
+/// Runs the pedestrian pipeline at f32 with nireq 4 on `inputs`; extra arguments after.
+fn run(dir: &Path, inputs: &[&Path], extra: &[&str]) -> String {
+    let pipeline = pipeline_file(dir, "", &dir.join("unused.jsonl"));
+    let mut args = vec![
+        "run".to_string(),
+        pipeline.display().to_string(),
+        "--precision".into(),
+        "f32".into(),
+        "--nireq".into(),
+        "4".into(),
+        "--limit".into(),
+        LIMIT.into(),
+        "--no-progress".into(),
+    ];
+    for i in inputs {
+        args.push("--input".into());
+        args.push(i.display().to_string());
+    }
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    assert_ok(&ovstream(&args))
+}
+
+/// Lines of a shared JSON-lines file split by `"source"`.
+fn by_source(lines: Vec<Value>) -> HashMap<String, Vec<Value>> {
+    let mut map: HashMap<String, Vec<Value>> = HashMap::new();
+    for l in lines {
+        map.entry(l["source"].as_str().unwrap().to_string())
+            .or_default()
+            .push(l);
+    }
+    map
+}
+
+fn assert_same_results(together: &[Value], alone: &[Value], name: &str) {
+    assert_eq!(together.len(), alone.len(), "{name}: frame count");
+    let mut boxes = 0;
+    for (t, a) in together.iter().zip(alone) {
+        assert_eq!(t["frame"], a["frame"], "{name}: frame order");
+        assert_eq!(t["timestamp"], a["timestamp"], "{name}: timestamps");
+        assert_eq!(
+            t["objects"], a["objects"],
+            "{name} frame {}: boxes, scores or track ids differ from the run alone",
+            t["frame"]
+        );
+        boxes += t["objects"].as_array().unwrap().len();
+    }
+    assert!(boxes > 100, "{name}: only {boxes} boxes compared");
+}
+
+#[test]
+fn two_inputs_in_one_run_match_each_run_alone_at_f32() {
+    let dir = tempfile::tempdir().unwrap();
+    let (vtest, carphone) = (vtest(), asset("samples/carphone.mp4"));
+    let shared = dir.path().join("all.jsonl");
+    let mp4 = dir.path().join("out.mp4");
+    let err = run(
+        dir.path(),
+        &[&vtest, &carphone],
+        &[
+            "--metadata",
+            shared.to_str().unwrap(),
+            "--output",
+            mp4.to_str().unwrap(),
+        ],
+    );
+    assert!(err.contains("source vtest: file://"), "{err}");
+    assert!(err.contains("source carphone: file://"), "{err}");
+    let together = by_source(read_jsonl(&shared));
+    assert_eq!(
+        together.len(),
+        2,
+        "sources in the shared file: {:?}",
+        together.keys()
+    );
+    for (i, (input, name)) in [(&vtest, "vtest"), (&carphone, "carphone")]
+        .iter()
+        .enumerate()
+    {
+        let alone_jsonl = dir.path().join(format!("alone{i}.jsonl"));
+        run(
+            dir.path(),
+            &[input],
+            &["--metadata", alone_jsonl.to_str().unwrap()],
+        );
+        let alone = read_jsonl(&alone_jsonl);
+        assert!(alone.iter().all(|l| l["source"] == *name));
+        assert_same_results(&together[*name], &alone, name);
+    }
+    // One playable MP4 per source: the path got the source name.
+    assert_eq!(
+        decode_mp4(&dir.path().join("out-vtest.mp4")),
+        (LIMIT.parse().unwrap(), 768, 576)
+    );
+    assert_eq!(
+        decode_mp4(&dir.path().join("out-carphone.mp4")),
+        (CARPHONE_FRAMES, 176, 144)
+    );
+}
+
+#[test]
+fn sources_table_names_repeats_and_no_source_starves() {
+    let dir = tempfile::tempdir().unwrap();
+    let jsonl = dir.path().join("{name}.jsonl");
+    let all = dir.path().join("all.jsonl");
+    let text = format!(
+        "[source]\nloop = true\n\
+         [[sources]]\ninput = \"{v}\"\n\
+         [[sources]]\ninput = \"{v}\"\n\
+         [[sources]]\nname = \"phone\"\ninput = \"{c}\"\n\
+         [model]\nmodel = \"pedestrian-ssdlite\"\nnireq = 2\n\
+         [output]\nmetadata = \"{all}\"\n",
+        v = vtest().display(),
+        c = asset("samples/carphone.mp4").display(),
+        all = all.display(),
+    );
+    let pipeline = dir.path().join("many.toml");
+    std::fs::write(&pipeline, text).unwrap();
+    let err = assert_ok(&ovstream(&[
+        "run",
+        pipeline.to_str().unwrap(),
+        "--limit",
+        "200",
+        "--no-progress",
+    ]));
+    for name in ["vtest", "vtest-2", "phone"] {
+        assert!(err.contains(&format!("source {name}: file://")), "{err}");
+    }
+    // The shared file interleaves the sources; each keeps its order, and at no point has one
+    // source run ahead of another by more than the queues between them hold.
+    let lines = read_jsonl(&all);
+    assert_eq!(lines.len(), 600, "200 frames of each (carphone looped)");
+    let mut count: HashMap<String, u64> = HashMap::new();
+    let mut max_lead = 0;
+    for l in &lines {
+        let name = l["source"].as_str().unwrap().to_string();
+        let n = count.entry(name.clone()).or_default();
+        assert_eq!(l["frame"].as_u64(), Some(*n), "{name}: frames out of order");
+        *n += 1;
+        if count.len() == 3 && count.values().all(|&c| c < 200) {
+            let (lo, hi) = (count.values().min().unwrap(), count.values().max().unwrap());
+            max_lead = max_lead.max(hi - lo);
+        }
+    }
+    assert!(
+        max_lead <= 12,
+        "a source ran {max_lead} frames ahead of another"
+    );
+    // `{name}` in the metadata path: one file per source.
+    let per_source = dir.path().join("b");
+    std::fs::create_dir_all(&per_source).unwrap();
+    let template = per_source.join(jsonl.file_name().unwrap());
+    assert_ok(&ovstream(&[
+        "run",
+        pipeline.to_str().unwrap(),
+        "--limit",
+        "20",
+        "--metadata",
+        template.to_str().unwrap(),
+        "--no-progress",
+    ]));
+    for name in ["vtest", "vtest-2", "phone"] {
+        let lines = read_jsonl(&per_source.join(format!("{name}.jsonl")));
+        assert_eq!(lines.len(), 20, "{name}");
+        assert!(lines.iter().all(|l| l["source"] == name));
+    }
+}
+
+#[test]
+fn a_bad_input_among_several_fails_before_the_model_compiles() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope.mp4");
+    let pipeline = pipeline_file(dir.path(), "", &dir.path().join("out.jsonl"));
+    let out = ovstream(&[
+        "run",
+        pipeline.to_str().unwrap(),
+        "--input",
+        vtest().to_str().unwrap(),
+        "--input",
+        missing.to_str().unwrap(),
+        "--no-progress",
+    ]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("nope.mp4"), "{err}");
+    assert!(!err.contains("compiled in"), "{err}");
+}
