@@ -129,6 +129,7 @@ pub fn engine_options(config: &PipelineConfig, openvino_lib: Option<&Path>) -> E
         input_size: None,
         openvino_lib: openvino_lib.map(Path::to_path_buf),
         input_element: Default::default(),
+        batch: m.batch,
     }
 }
 

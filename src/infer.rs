@@ -14,35 +14,47 @@ pub struct Inferred {
     pub outputs: Vec<Vec<f32>>,
 }
 
-/// Runs the stage until `submitted_rx` closes or downstream closes.
+/// Runs the stage until `submitted_rx` closes or downstream closes. A batched request's
+/// outputs are split per image (`batch` blocks back to back) into one [`Inferred`] per frame.
 pub fn run(
     submitted_rx: Receiver<InFlight>,
     free_tx: Sender<Request>,
     inferred_tx: Sender<Inferred>,
     output_names: &[String],
+    batch: usize,
     edge: &Edge,
     stats: &StageStats,
 ) -> Result<()> {
-    for InFlight {
-        frame,
+    let mut batched = vec![Vec::new(); output_names.len()];
+    'requests: for InFlight {
+        frames,
         mut request,
         started,
     } in submitted_rx.iter()
     {
         request.wait()?;
-        stats.record(started.elapsed());
-        let mut outputs = vec![Vec::new(); output_names.len()];
-        for (name, out) in output_names.iter().zip(outputs.iter_mut()) {
+        let elapsed = started.elapsed();
+        for (name, out) in output_names.iter().zip(batched.iter_mut()) {
             request.read_output(name, out)?;
         }
         // The pool is sized to hold every request, so this never blocks; a closed pool means
         // preprocess is done, which is fine.
         let _ = free_tx.send(request);
-        if edge
-            .send(&inferred_tx, Inferred { frame, outputs })
-            .is_err()
-        {
-            break;
+        for (k, frame) in frames.into_iter().enumerate() {
+            stats.record(elapsed);
+            let outputs = batched
+                .iter()
+                .map(|all| {
+                    let block = all.len() / batch.max(1);
+                    all[k * block..(k + 1) * block].to_vec()
+                })
+                .collect();
+            if edge
+                .send(&inferred_tx, Inferred { frame, outputs })
+                .is_err()
+            {
+                break 'requests;
+            }
         }
     }
     // Drain what is still in flight so no request is dropped mid-inference.

@@ -13,9 +13,10 @@ use opencv::core::{Mat, Size, CV_8UC1, CV_8UC3};
 use opencv::imgproc;
 use std::time::Instant;
 
-/// A started request and its frame, on its way to the infer stage.
+/// A started request and its frames (one per image of the batch; fewer than `batch` when no
+/// more were ready), on its way to the infer stage.
 pub struct InFlight {
-    pub frame: Frame,
+    pub frames: Vec<Frame>,
     pub request: Request,
     pub started: Instant,
 }
@@ -222,7 +223,9 @@ fn resize_rgb(
     Ok(())
 }
 
-/// Runs the stage until every source's `decoded` edge closes, or downstream closes.
+/// Runs the stage until every source's `decoded` edge closes, or downstream closes. With
+/// `spec.batch` > 1 a request takes the next frame (waiting for it) plus whatever frames are
+/// ready then, in turn across sources, up to `batch`; it never waits to fill a batch.
 pub fn run(
     mut decoded: RoundRobin<Frame>,
     free_rx: Receiver<Request>,
@@ -236,22 +239,30 @@ pub fn run(
     // Take a free request first, then the frame: a frame never waits here for a request while
     // fresher ones arrive behind it (live sources keep only the newest in `decoded`).
     for mut request in free_rx.iter() {
-        let Some(frame) = decoded.recv() else {
+        let Some(first) = decoded.recv() else {
             return Ok(()); // EOS
         };
+        let mut frames = vec![first];
+        while frames.len() < spec.batch {
+            match decoded.try_recv() {
+                Some(frame) => frames.push(frame),
+                None => break,
+            }
+        }
         let t0 = Instant::now();
-        fill_input(
-            &frame,
-            spec,
-            format,
-            request.input_mut()?,
-            &mut scratch,
-            &mut work,
-        )?;
+        // One image per slot of the `[batch, H, W, 3]` tensor; unused slots keep old pixels
+        // and their outputs are ignored.
+        let input = request.input_mut()?;
+        for (frame, slot) in frames.iter().zip(input.chunks_exact_mut(spec.byte_size())) {
+            fill_input(frame, spec, format, slot, &mut scratch, &mut work)?;
+        }
         request.start()?;
-        stats.record(t0.elapsed());
+        let per_frame = t0.elapsed() / frames.len() as u32;
+        for _ in &frames {
+            stats.record(per_frame);
+        }
         let msg = InFlight {
-            frame,
+            frames,
             request,
             started: Instant::now(),
         };

@@ -76,7 +76,8 @@ fn black_frame() -> Result<Frame> {
 }
 
 /// Keeps `n` requests busy on `frame` for at least `duration` and `2 × n` inferences (after
-/// one warm-up inference each); returns the inferences and the seconds they took. The
+/// one warm-up inference each); returns the images inferred (inferences × batch) and the
+/// seconds they took. The
 /// `benchmark_app` equivalent used by `nireq = "auto"` and `ovstream bench`.
 ///
 /// # Errors
@@ -90,15 +91,11 @@ pub fn keep_busy(
 ) -> Result<(u64, f64)> {
     let mut idle = engine.create_requests(n)?;
     let (mut scratch, mut work) = (Vec::new(), Vec::new());
+    let spec = engine.input.clone();
     for r in &mut idle {
-        fill_input(
-            frame,
-            &engine.input,
-            format,
-            r.input_mut()?,
-            &mut scratch,
-            &mut work,
-        )?;
+        for slot in r.input_mut()?.chunks_exact_mut(spec.byte_size()) {
+            fill_input(frame, &spec, format, slot, &mut scratch, &mut work)?;
+        }
         r.infer()?; // warm-up
     }
     let min_count = 2 * n as u64;
@@ -116,7 +113,7 @@ pub fn keep_busy(
             in_flight.push_back(r);
         }
     }
-    Ok((count, started.elapsed().as_secs_f64()))
+    Ok((count * spec.batch as u64, started.elapsed().as_secs_f64()))
 }
 
 /// Measures `n` requests for [`TRIAL`].

@@ -199,3 +199,30 @@ fn a_bad_input_among_several_fails_before_the_model_compiles() {
     assert!(err.contains("nope.mp4"), "{err}");
     assert!(!err.contains("compiled in"), "{err}");
 }
+
+#[test]
+fn cross_stream_batch_gives_each_source_the_boxes_of_batch_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let (vtest, carphone) = (vtest(), asset("samples/carphone.mp4"));
+    let mut results = Vec::new();
+    for batch in ["1", "3"] {
+        let template = dir.path().join(format!("b{batch}-{{name}}.jsonl"));
+        let err = run(
+            dir.path(),
+            &[&vtest, &carphone],
+            &["--batch", batch, "--metadata", template.to_str().unwrap()],
+        );
+        if batch != "1" {
+            assert!(err.contains(&format!("batch {batch}")), "{err}");
+        }
+        results.push(
+            ["vtest", "carphone"]
+                .map(|n| read_jsonl(&dir.path().join(format!("b{batch}-{n}.jsonl")))),
+        );
+    }
+    // Batches of 3 over 2 sources mix them in one inference, and the carphone clip ends first
+    // (partial batches); every frame's result is still its batch-1 result.
+    for (i, name) in ["vtest", "carphone"].iter().enumerate() {
+        assert_same_results(&results[1][i], &results[0][i], name);
+    }
+}

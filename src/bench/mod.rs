@@ -31,6 +31,8 @@ pub struct RawThroughput {
     pub seconds: f64,
     pub fps: f64,
     pub nireq: usize,
+    /// Images per inference.
+    pub batch: usize,
 }
 
 /// One row of the streams table: the pipeline on `streams` copies of the input at once.
@@ -97,6 +99,7 @@ pub fn raw_throughput(
         seconds,
         fps: count as f64 / seconds,
         nireq,
+        batch: engine.input.batch,
     })
 }
 
@@ -163,6 +166,7 @@ pub fn run(
         seconds: before.seconds + after.seconds,
         fps: (before.fps + after.fps) / 2.0,
         nireq: before.nireq,
+        batch: before.batch,
     };
     for p in &mut pipelines {
         p.ratio_to_raw = p.fps / raw.fps;
@@ -258,8 +262,9 @@ impl std::fmt::Display for BenchReport {
         writeln!(f, "{}", self.startup)?;
         writeln!(
             f,
-            "raw inference {:.1} FPS (mean of {:.1} before and {:.1} after the pipelines; nireq {})",
-            self.raw.fps, self.raw.fps_before, self.raw.fps_after, self.raw.nireq
+            "raw inference {:.1} FPS (mean of {:.1} before and {:.1} after the pipelines; nireq {}, \
+             batch {})",
+            self.raw.fps, self.raw.fps_before, self.raw.fps_after, self.raw.nireq, self.raw.batch
         )?;
         writeln!(
             f,

@@ -40,19 +40,24 @@ pub struct EngineOptions {
     pub openvino_lib: Option<PathBuf>,
     /// Element type of the input tensor the pipeline writes.
     pub input_element: InputElement,
+    /// Images per inference (the input's N). 1 is the usual best (a few requests in flight
+    /// beat big batches); more only pays on devices that gain from it.
+    pub batch: usize,
 }
 
-/// The model input as the pipeline fills it: `[1, height, width, 3]` NHWC RGB, u8 or f32.
+/// The model input as the pipeline fills it: `[batch, height, width, 3]` NHWC RGB, u8 or f32.
 #[derive(Debug, Clone)]
 pub struct InputSpec {
     pub name: String,
     pub height: usize,
     pub width: usize,
     pub element: InputElement,
+    /// Images per inference (N).
+    pub batch: usize,
 }
 
 impl InputSpec {
-    /// Bytes of one input tensor.
+    /// Bytes of one image of the input tensor (the tensor holds `batch` of them, back to back).
     pub fn byte_size(&self) -> usize {
         let bytes = match self.element {
             InputElement::U8 => 1,
@@ -62,7 +67,8 @@ impl InputSpec {
     }
 }
 
-/// One model output: its tensor name and static shape.
+/// One model output: its tensor name and static shape for one image (a batched model's
+/// leading `N` reads as 1; the tensor holds `batch` such blocks, back to back).
 #[derive(Debug, Clone)]
 pub struct OutputSpec {
     pub name: String,
@@ -134,10 +140,11 @@ impl Engine {
                 ))
             })?,
         };
+        let n = options.batch.max(1) as i64;
         let dims: [i64; 4] = if layout == "NHWC" {
-            [1, h, w, 3]
+            [n, h, w, 3]
         } else {
-            [1, 3, h, w]
+            [n, 3, h, w]
         };
         // Reshaping and preprocessing re-run shape inference over the whole graph (~70 ms
         // each for the TF-OD-API SSD): skip them when they would change nothing (a static IR
@@ -149,8 +156,7 @@ impl Engine {
                 .zip(dims)
                 .all(|(d, want)| d.get_min() == want);
         if !already_static {
-            let shape =
-                PartialShape::new_static(4, &dims).map_err(|e| model_err(e.to_string()))?;
+            let shape = PartialShape::new_static(4, &dims).map_err(|e| model_err(e.to_string()))?;
             model.reshape_single_input(&shape).map_err(|e| {
                 model_err(format!(
                     "cannot reshape input to {dims:?}: {}",
@@ -177,7 +183,7 @@ impl Engine {
                 .map_err(|e| model_err(e.to_string()))?;
             let nhwc_u8 = Tensor::new(
                 wanted_element,
-                &openvino::Shape::new(&[1, h, w, 3]).map_err(|e| model_err(e.to_string()))?,
+                &openvino::Shape::new(&[n, h, w, 3]).map_err(|e| model_err(e.to_string()))?,
             )
             .map_err(|e| model_err(e.to_string()))?;
             tensor_info
@@ -219,7 +225,20 @@ impl Engine {
             .and_then(|s| s.trim().parse::<usize>().ok())
             .filter(|n| *n > 0)
             .unwrap_or(FALLBACK_NIREQ);
-        let outputs = output_specs(&compiled).map_err(|e| model_err(e.to_string()))?;
+        let mut outputs = output_specs(&compiled).map_err(|e| model_err(e.to_string()))?;
+        for o in &mut outputs {
+            match o.shape.first_mut() {
+                Some(d) if *d == n => *d = 1,
+                _ if n == 1 => {}
+                _ => {
+                    return Err(model_err(format!(
+                        "batch {n}: output `{}` has shape {:?}, without a leading batch \
+                         dimension; this model runs with batch = 1 only",
+                        o.name, o.shape
+                    )))
+                }
+            }
+        }
         Ok(Engine {
             compiled,
             _core: core,
@@ -230,6 +249,7 @@ impl Engine {
                 height: h as usize,
                 width: w as usize,
                 element: options.input_element,
+                batch: n as usize,
             },
             outputs,
             nireq: options.nireq.unwrap_or(optimal),

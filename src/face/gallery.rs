@@ -69,7 +69,7 @@ impl<'a> FaceFinder<'a> {
             frame,
             &spec,
             adapter.input_format(),
-            self.request.input_mut()?,
+            &mut self.request.input_mut()?[..spec.byte_size()],
             &mut scratch,
             &mut work,
         )?;

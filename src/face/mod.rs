@@ -34,6 +34,7 @@ pub fn embedder_from_config(
         })?;
     let mut options = engine_options(config, openvino_lib);
     options.nireq = r.nireq;
+    options.batch = 1; // one face per request; `[model] batch` is the detector's
     Embedder::load(&r.model, &options)
 }
 

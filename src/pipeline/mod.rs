@@ -242,6 +242,7 @@ pub fn run_many(
                 free_tx,
                 inferred_tx,
                 output_names,
+                spec.batch,
                 &edges[1],
                 &stages[1],
             )

@@ -19,6 +19,24 @@ impl<T> RoundRobin<T> {
         }
     }
 
+    /// The next item if one is ready now, in turn across the sources; never blocks.
+    pub fn try_recv(&mut self) -> Option<T> {
+        let n = self.rxs.len();
+        for k in 0..n {
+            let i = (self.next + k) % n;
+            let Some(rx) = &self.rxs[i] else { continue };
+            match rx.try_recv() {
+                Ok(item) => {
+                    self.next = (i + 1) % n;
+                    return Some(item);
+                }
+                Err(TryRecvError::Empty) => {}
+                Err(TryRecvError::Disconnected) => self.rxs[i] = None,
+            }
+        }
+        None
+    }
+
     /// The next item, in turn from the sources that have one; blocks while none has;
     /// `None` when every source has ended (EOS).
     pub fn recv(&mut self) -> Option<T> {

@@ -80,6 +80,9 @@ pub(crate) struct Overrides {
     /// INFERENCE_PRECISION_HINT.
     #[arg(long, value_enum)]
     precision: Option<Precision>,
+    /// Images per inference, gathered across sources (default 1).
+    #[arg(long)]
+    batch: Option<usize>,
     /// NUM_STREAMS (a number or AUTO).
     #[arg(long)]
     nstreams: Option<String>,
@@ -198,6 +201,7 @@ pub(crate) fn load_config(o: &Overrides) -> Result<PipelineConfig, Error> {
     c.model.hint = o.hint.unwrap_or(c.model.hint);
     c.model.precision = o.precision.or(c.model.precision);
     c.model.nstreams = o.nstreams.clone().or(c.model.nstreams);
+    c.model.batch = o.batch.unwrap_or(c.model.batch);
     c.model.cache_dir = o.cache_dir.clone().or(c.model.cache_dir);
     c.model.cache &= !o.no_cache;
     c.model.input_size = o.input_size.or(c.model.input_size);
@@ -264,12 +268,16 @@ fn run(args: &RunArgs, lib: Option<&Path>) -> anyhow::Result<i32> {
         );
     }
     eprintln!(
-        "model {}: compiled in {} ms for {}; inference runs on {}; nireq {}",
+        "model {}: compiled in {} ms for {}; inference runs on {}; nireq {}{}",
         detector.model,
         detector.engine.compile_time.as_millis(),
         detector.engine.device,
         detector.engine.execution_devices,
-        detector.engine.nireq
+        detector.engine.nireq,
+        match detector.engine.input.batch {
+            1 => String::new(),
+            n => format!("; batch {n}"),
+        }
     );
     let mut sinks = sinks_for_sources(&config, &names)?;
     if names.len() > 1 {
