@@ -354,3 +354,43 @@ fn rtsp_out_on_a_taken_port_is_an_output_error() {
     assert_eq!(out.status.code(), Some(5), "{err}");
     assert!(err.contains(&url), "{err}");
 }
+
+#[test]
+fn rtsp_out_with_two_sources_serves_a_mount_per_source_on_one_server() {
+    let port = free_port();
+    let base = format!("rtsp://127.0.0.1:{port}/live");
+    let dir = tempfile::tempdir().unwrap();
+    let jsonl = dir.path().join("out.jsonl");
+    let pipeline = pipeline_file(dir.path(), "", &jsonl);
+    let child = spawn_ovstream(&[
+        "run",
+        pipeline.to_str().unwrap(),
+        "--input",
+        "test://?fps=15&width=320&height=240",
+        "--input",
+        "test://?fps=15&width=176&height=144&pattern=ball",
+        "--rtsp-out",
+        &base,
+        "--no-progress",
+    ]);
+    wait_for_lines(&jsonl, 2, Duration::from_secs(60));
+    let (first, second) = std::thread::scope(|s| {
+        let a = s.spawn(|| watch(&format!("{base}/test"), 10, Duration::from_secs(30)));
+        let b = s.spawn(|| watch(&format!("{base}/test-2"), 10, Duration::from_secs(30)));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    interrupt(&child);
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(EXIT_INTERRUPTED), "{err}");
+    assert_eq!(first.len(), 10, "{err}");
+    assert_eq!(second.len(), 10, "{err}");
+    assert!(first.iter().all(|&wh| wh == (320, 240)), "{first:?}");
+    assert!(second.iter().all(|&wh| wh == (176, 144)), "{second:?}");
+    for mount in ["test", "test-2"] {
+        assert!(
+            err.contains(&format!("serving the annotated stream at {base}/{mount}")),
+            "{err}"
+        );
+    }
+}

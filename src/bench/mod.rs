@@ -33,6 +33,8 @@ pub struct RawThroughput {
     pub nireq: usize,
     /// Images per inference.
     pub batch: usize,
+    /// Process CPU time per inferred image, ms (the floor for the pipeline's CPU ms/frame).
+    pub cpu_ms_per_frame: f64,
 }
 
 /// One row of the streams table: the pipeline on `streams` copies of the input at once.
@@ -90,8 +92,10 @@ pub fn raw_throughput(
 ) -> Result<RawThroughput> {
     let frame = first_frame(input)?;
     let nireq = engine.nireq;
+    let cpu = resources::cpu_time();
     let (count, seconds) =
         crate::tune::keep_busy(engine, &frame, InputFormat::default(), nireq, duration)?;
+    let cpu = resources::cpu_time().saturating_sub(cpu);
     Ok(RawThroughput {
         fps_before: count as f64 / seconds,
         fps_after: count as f64 / seconds,
@@ -100,6 +104,7 @@ pub fn raw_throughput(
         fps: count as f64 / seconds,
         nireq,
         batch: engine.input.batch,
+        cpu_ms_per_frame: cpu.as_secs_f64() * 1000.0 / count.max(1) as f64,
     })
 }
 
@@ -167,6 +172,7 @@ pub fn run(
         fps: (before.fps + after.fps) / 2.0,
         nireq: before.nireq,
         batch: before.batch,
+        cpu_ms_per_frame: (before.cpu_ms_per_frame + after.cpu_ms_per_frame) / 2.0,
     };
     for p in &mut pipelines {
         p.ratio_to_raw = p.fps / raw.fps;
@@ -263,8 +269,13 @@ impl std::fmt::Display for BenchReport {
         writeln!(
             f,
             "raw inference {:.1} FPS (mean of {:.1} before and {:.1} after the pipelines; nireq {}, \
-             batch {})",
-            self.raw.fps, self.raw.fps_before, self.raw.fps_after, self.raw.nireq, self.raw.batch
+             batch {}; CPU {:.2} ms/frame)",
+            self.raw.fps,
+            self.raw.fps_before,
+            self.raw.fps_after,
+            self.raw.nireq,
+            self.raw.batch,
+            self.raw.cpu_ms_per_frame
         )?;
         writeln!(
             f,
