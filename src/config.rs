@@ -310,7 +310,8 @@ pub struct ModelConfig {
     /// Default: the device's own (bf16 on CPUs with AMX/AVX512-BF16).
     #[serde(default)]
     pub precision: Option<Precision>,
-    /// `NUM_STREAMS`: a number or "AUTO"; default: from the hint.
+    /// `NUM_STREAMS`: a number, or `"auto"` (a measured trial over 1, 2, the cores and the
+    /// device's choice picks it, cached per model and device); default: from the hint.
     #[serde(default)]
     pub nstreams: Option<String>,
     /// Compiled-model cache directory; default `~/.cache/ovstream/compiled`.

@@ -65,11 +65,19 @@ impl Detector {
                 adapters::BLAZEFACE
             ),
         })?;
-        let options = EngineOptions {
+        let mut options = EngineOptions {
             input_size: m.input_size.or(resolved.input_size),
             input_element: format.element,
             ..engine_options(config, openvino_lib)
         };
+        if options
+            .nstreams
+            .as_deref()
+            .is_some_and(|s| s.eq_ignore_ascii_case(crate::tune::AUTO))
+        {
+            let n = crate::tune::pick_nstreams(&resolved.path, &options, format)?;
+            options.nstreams = Some(n.to_string());
+        }
         let mut engine = Engine::load(&resolved.path, &options)?;
         if m.nireq == Some(crate::config::Nireq::Auto) {
             engine.nireq = crate::tune::pick_nireq(&mut engine, m.hint, format)?;

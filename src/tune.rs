@@ -1,21 +1,27 @@
-//! `nireq = "auto"`: a short measured trial picks the number of infer requests. Candidates are
-//! 1–4 and the device's OPTIMAL_NUMBER_OF_INFER_REQUESTS (and twice it), at most
-//! [`MAX_NIREQ`]; each keeps its requests busy on one prepared frame for [`TRIAL`]. Under
-//! `hint = throughput` the highest FPS wins; under `latency` the lowest latency per frame
-//! (`nireq / FPS`, Little's law). The table is printed, and the choice is cached per model,
-//! device, hint and input in `~/.cache/ovstream/nireq.json`, so later runs skip the trial.
+//! Measured tuning. `nireq = "auto"`: a short trial picks the number of infer requests.
+//! Candidates are 1–4 and the device's OPTIMAL_NUMBER_OF_INFER_REQUESTS (and twice it), at
+//! most [`MAX_NIREQ`]; each keeps its requests busy on one prepared frame for [`TRIAL`].
+//! `nstreams = "auto"`: the model is compiled with each candidate NUM_STREAMS (1, 2, the
+//! cores, the device's own choice) and measured the same way with that compile's
+//! OPTIMAL_NUMBER_OF_INFER_REQUESTS. Under `hint = throughput` the highest FPS wins; under
+//! `latency` the lowest latency per frame (`nireq / FPS`, Little's law). The table is printed,
+//! and the choice is cached per model, device, hint and input in `~/.cache/ovstream/`
+//! (`nireq.json`, `nstreams.json`), so later runs skip the trial.
 
 use crate::adapters::InputFormat;
 use crate::config::Hint;
-use crate::engine::Engine;
+use crate::engine::{Engine, EngineOptions};
 use crate::error::{Error, Result};
 use crate::frame::Frame;
 use crate::preprocess::fill_input;
 use gstreamer as gst;
 use gstreamer_video as gst_video;
 use std::collections::{BTreeMap, VecDeque};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+
+/// The `nstreams` value that asks for a measured choice.
+pub const AUTO: &str = "auto";
 
 /// Measurement per candidate.
 pub const TRIAL: Duration = Duration::from_millis(1500);
@@ -34,11 +40,35 @@ pub struct Trial {
     pub latency_ms: f64,
 }
 
-fn cache_path() -> PathBuf {
+/// `~/.cache/ovstream/<file>`.
+fn cache_path(file: &str) -> PathBuf {
     crate::detector::default_cache_dir()
         .parent()
         .map_or_else(std::env::temp_dir, PathBuf::from)
-        .join("nireq.json")
+        .join(file)
+}
+
+/// A choice cached in `path` under `key`.
+fn cached(path: &Path, key: &str) -> Option<usize> {
+    let cache: BTreeMap<String, usize> = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
+    cache.get(key).copied()
+}
+
+/// Caches `value` under `key` in `path` (a warning when it cannot be written).
+fn store(path: &Path, key: String, value: usize) {
+    let mut cache: BTreeMap<String, usize> = std::fs::read(path)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    cache.insert(key, value);
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    if let Ok(json) = serde_json::to_vec_pretty(&cache) {
+        if let Err(e) = std::fs::write(path, json) {
+            tracing::warn!("cannot cache the choice in {}: {e}", path.display());
+        }
+    }
 }
 
 fn cache_key(engine: &Engine, hint: Hint) -> String {
@@ -138,19 +168,20 @@ pub fn candidates(optimal: usize) -> Vec<usize> {
     c
 }
 
+/// Whether `b` beats `a` under `hint`.
+fn better(b: &Trial, a: &Trial, hint: Hint) -> bool {
+    match hint {
+        Hint::Throughput => b.fps > a.fps,
+        Hint::Latency => b.latency_ms < a.latency_ms,
+    }
+}
+
 /// The best of `trials` for `hint`.
 pub fn best(trials: &[Trial], hint: Hint) -> Option<Trial> {
-    trials.iter().copied().reduce(|a, b| {
-        let better = match hint {
-            Hint::Throughput => b.fps > a.fps,
-            Hint::Latency => b.latency_ms < a.latency_ms,
-        };
-        if better {
-            b
-        } else {
-            a
-        }
-    })
+    trials
+        .iter()
+        .copied()
+        .reduce(|a, b| if better(&b, &a, hint) { b } else { a })
 }
 
 /// Measures (or reads from the cache) the nireq for `engine` under `hint`.
@@ -159,12 +190,8 @@ pub fn best(trials: &[Trial], hint: Hint) -> Option<Trial> {
 /// OpenVINO failures during the trial.
 pub fn pick_nireq(engine: &mut Engine, hint: Hint, format: InputFormat) -> Result<usize> {
     let key = cache_key(engine, hint);
-    let path = cache_path();
-    let mut cache: BTreeMap<String, usize> = std::fs::read(&path)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or_default();
-    if let Some(&n) = cache.get(&key) {
+    let path = cache_path("nireq.json");
+    if let Some(n) = cached(&path, &key) {
         eprintln!("nireq auto: {n} (cached in {})", path.display());
         return Ok(n);
     }
@@ -187,15 +214,72 @@ pub fn pick_nireq(engine: &mut Engine, hint: Hint, format: InputFormat) -> Resul
             t.nireq, t.fps, t.latency_ms
         );
     }
-    cache.insert(key, pick);
-    if let Some(dir) = path.parent() {
-        let _ = std::fs::create_dir_all(dir);
+    store(&path, key, pick);
+    Ok(pick)
+}
+
+/// NUM_STREAMS candidates: 1, 2, the cores and the device's own choice.
+pub fn stream_candidates(suggested: usize, cores: usize) -> Vec<usize> {
+    let mut c = vec![1, 2, cores.max(1), suggested.max(1)];
+    c.sort_unstable();
+    c.dedup();
+    c
+}
+
+/// Measures (or reads from the cache) the NUM_STREAMS for the model at `model_path` compiled
+/// with `options` (its `nstreams` is ignored): one compile and trial per candidate.
+///
+/// # Errors
+/// Compile or OpenVINO failures during the trial.
+pub fn pick_nstreams(
+    model_path: &Path,
+    options: &EngineOptions,
+    format: InputFormat,
+) -> Result<usize> {
+    let mut opts = options.clone();
+    opts.nstreams = None;
+    opts.nireq = None;
+    let suggested_engine = Engine::load(model_path, &opts)?;
+    let key = format!(
+        "{}|b{}",
+        cache_key(&suggested_engine, opts.hint),
+        opts.batch
+    );
+    let path = cache_path("nstreams.json");
+    if let Some(n) = cached(&path, &key) {
+        eprintln!("nstreams auto: {n} (cached in {})", path.display());
+        return Ok(n);
     }
-    if let Ok(json) = serde_json::to_vec_pretty(&cache) {
-        if let Err(e) = std::fs::write(&path, json) {
-            tracing::warn!("cannot cache the nireq choice in {}: {e}", path.display());
-        }
+    let suggested = suggested_engine.nstreams.unwrap_or(1);
+    drop(suggested_engine);
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let frame = black_frame()?;
+    let mut trials = Vec::new();
+    for n in stream_candidates(suggested, cores) {
+        opts.nstreams = Some(n.to_string());
+        let mut engine = Engine::load(model_path, &opts)?;
+        let nireq = engine.nireq;
+        trials.push((n, trial(&mut engine, &frame, format, nireq)?));
     }
+    let pick = trials
+        .iter()
+        .copied()
+        .reduce(|a, b| if better(&b.1, &a.1, opts.hint) { b } else { a })
+        .map_or(suggested, |(n, _)| n);
+    eprintln!(
+        "nstreams auto ({:?}, {} s per candidate; device suggests {suggested}):",
+        opts.hint,
+        TRIAL.as_secs_f64()
+    );
+    eprintln!("  nstreams  nireq      FPS   latency ms");
+    for (n, t) in &trials {
+        let mark = if *n == pick { "  <- picked" } else { "" };
+        eprintln!(
+            "  {n:>8} {:>6} {:>8.1} {:>12.2}{mark}",
+            t.nireq, t.fps, t.latency_ms
+        );
+    }
+    store(&path, key, pick);
     Ok(pick)
 }
 
@@ -208,6 +292,13 @@ mod tests {
         assert_eq!(candidates(2), vec![1, 2, 3, 4]);
         assert_eq!(candidates(6), vec![1, 2, 3, 4, 6]);
         assert_eq!(candidates(4), vec![1, 2, 3, 4, 8]);
+    }
+
+    #[test]
+    fn stream_candidates_include_the_suggestion_and_the_cores() {
+        assert_eq!(stream_candidates(2, 2), vec![1, 2]);
+        assert_eq!(stream_candidates(4, 16), vec![1, 2, 4, 16]);
+        assert_eq!(stream_candidates(0, 0), vec![1, 2]);
     }
 
     #[test]

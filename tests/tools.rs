@@ -185,6 +185,48 @@ fn nireq_auto_measures_picks_and_caches() {
 }
 
 #[test]
+fn nstreams_auto_compiles_each_candidate_picks_and_caches() {
+    let dir = tempfile::tempdir().unwrap();
+    let jsonl = dir.path().join("out.jsonl");
+    let pipeline = pipeline_file(dir.path(), "nstreams = \"auto\"", &jsonl);
+    let cache = dir.path().join("cache");
+    let env = [("XDG_CACHE_HOME", cache.to_str().unwrap())];
+    let args = [
+        "run",
+        pipeline.to_str().unwrap(),
+        "--limit",
+        "20",
+        "--no-progress",
+    ];
+    let err = assert_ok(&ovstream_with_env(&args, &env));
+    assert!(err.contains("nstreams auto (Throughput"), "{err}");
+    let rows: Vec<Vec<&str>> = err
+        .lines()
+        .skip_while(|l| !l.starts_with("nstreams auto"))
+        .skip(2)
+        .take_while(|l| l.starts_with("  "))
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert!(rows.len() >= 2, "a row per candidate (1, 2, …): {err}");
+    let picked: Vec<_> = rows
+        .iter()
+        .filter(|r| r.last() == Some(&"picked"))
+        .collect();
+    assert_eq!(picked.len(), 1, "{err}");
+    let n = picked[0][0];
+    assert!(
+        err.contains(&format!("; streams {n}")),
+        "the run uses it: {err}"
+    );
+    assert_eq!(read_jsonl(&jsonl).len(), 20);
+    let err = assert_ok(&ovstream_with_env(&args, &env));
+    assert!(
+        err.contains(&format!("nstreams auto: {n} (cached")),
+        "{err}"
+    );
+}
+
+#[test]
 fn soak_reports_rss_once_warm_and_at_the_end() {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("soak.json");

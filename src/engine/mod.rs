@@ -85,6 +85,8 @@ pub struct Engine {
     pub outputs: Vec<OutputSpec>,
     /// Requests the pipeline keeps in flight.
     pub nireq: usize,
+    /// `NUM_STREAMS` the compiled model runs with (`None` when the device does not say).
+    pub nstreams: Option<usize>,
     /// `EXECUTION_DEVICES`: where inference really runs (e.g. `CPU` under `AUTO`).
     pub execution_devices: String,
     /// Wall time of read + reshape + compile (a cache hit makes it short).
@@ -225,6 +227,10 @@ impl Engine {
             .and_then(|s| s.trim().parse::<usize>().ok())
             .filter(|n| *n > 0)
             .unwrap_or(FALLBACK_NIREQ);
+        let nstreams = compiled
+            .get_property(&PropertyKey::Rw(RwPropertyKey::NumStreams))
+            .ok()
+            .and_then(|s| s.trim().parse::<usize>().ok());
         let mut outputs = output_specs(&compiled).map_err(|e| model_err(e.to_string()))?;
         for o in &mut outputs {
             match o.shape.first_mut() {
@@ -253,6 +259,7 @@ impl Engine {
             },
             outputs,
             nireq: options.nireq.unwrap_or(optimal),
+            nstreams,
             execution_devices,
             compile_time,
         })

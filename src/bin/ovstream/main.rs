@@ -83,7 +83,7 @@ pub(crate) struct Overrides {
     /// Images per inference, gathered across sources (default 1).
     #[arg(long)]
     batch: Option<usize>,
-    /// NUM_STREAMS (a number or AUTO).
+    /// NUM_STREAMS: a number, or `auto` to measure (default: the device's choice for the hint).
     #[arg(long)]
     nstreams: Option<String>,
     /// Static model input size `HEIGHTxWIDTH` (e.g. 300x300); needed for a model file with a
@@ -268,12 +268,16 @@ fn run(args: &RunArgs, lib: Option<&Path>) -> anyhow::Result<i32> {
         );
     }
     eprintln!(
-        "model {}: compiled in {} ms for {}; inference runs on {}; nireq {}{}",
+        "model {}: compiled in {} ms for {}; inference runs on {}; nireq {}{}{}",
         detector.model,
         detector.engine.compile_time.as_millis(),
         detector.engine.device,
         detector.engine.execution_devices,
         detector.engine.nireq,
+        detector
+            .engine
+            .nstreams
+            .map_or(String::new(), |n| format!("; streams {n}")),
         match detector.engine.input.batch {
             1 => String::new(),
             n => format!("; batch {n}"),
