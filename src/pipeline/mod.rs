@@ -15,6 +15,7 @@
 
 pub mod metrics;
 mod periodic;
+mod progress;
 pub mod round_robin;
 pub mod source_stats;
 pub mod stats;
@@ -27,10 +28,9 @@ use crate::sink::Sinks;
 use crate::source::{self, supervise, Playback, Source, SourceEnd};
 use crate::{identify, infer, overlay, postprocess, preprocess, sink};
 use crossbeam::channel::bounded;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use round_robin::RoundRobin;
 use source_stats::{SourceStats, SourceSummary};
-use stats::{DropOldest, Edge, EdgeSummary, StageStats, Summary};
+use stats::{DropOldest, Edge, StageStats, Summary};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
@@ -109,7 +109,7 @@ pub fn run_many(
     }
     let (sources, mut sinks): (Vec<Source>, Vec<&mut Sinks>) =
         inputs.into_iter().map(|i| (i.source, i.sinks)).unzip();
-    let progress = progress_bar(&sources, options);
+    let progress = progress::bar(&sources, options);
     // Live sources drop the oldest decoded frame rather than wait (fresh results, bounded
     // latency); files block (every frame processed).
     let per_source: Vec<SourceStats> = sources
@@ -347,47 +347,9 @@ pub fn run_many(
         .iter()
         .zip(&reports)
         .zip(&lives)
-        .map(|((stats, r), &live)| SourceSummary {
-            name: stats.name.clone(),
-            uri: stats.uri.clone(),
-            frames: stats.written(),
-            fps: stats.written() as f64 / seconds.max(1e-9),
-            end_to_end: stats.end_to_end.summary(),
-            drops: stats.decoded.drops(),
-            reconnects: r.reconnects,
-            health: r.health.to_string(),
-            // A file that lost frames is an input error; a live stream that lost some on the
-            // network is logged (warning) and keeps its exit code.
-            damage: (!live && !r.report.damage.is_empty()).then(|| r.report.damage.describe()),
-        })
+        .map(|((stats, r), &live)| SourceSummary::new(stats, r, live, seconds))
         .collect();
     let frames: u64 = per_source.iter().map(SourceStats::written).sum();
-    let damage: Vec<String> = source_summaries
-        .iter()
-        .filter_map(|s| {
-            s.damage.as_ref().map(|d| {
-                if several {
-                    format!("{}: {d}", s.name)
-                } else {
-                    d.clone()
-                }
-            })
-        })
-        .collect();
-    let decoded = EdgeSummary {
-        name: "decoded",
-        capacity: per_source
-            .iter()
-            .map(|s| s.decoded.capacity)
-            .max()
-            .unwrap_or(0),
-        high_water: per_source
-            .iter()
-            .map(|s| s.decoded.high_water())
-            .max()
-            .unwrap_or(0),
-        drops: per_source.iter().map(|s| s.decoded.drops()).sum(),
-    };
     Ok(Summary {
         frames,
         seconds,
@@ -400,7 +362,7 @@ pub fn run_many(
             .filter(|s| (s.name != "overlay" || draw) && (s.name != "identify" || recognize))
             .map(StageStats::summary)
             .collect(),
-        edges: std::iter::once(decoded)
+        edges: std::iter::once(source_stats::decoded_edge(per_source))
             .chain(
                 edges
                     .iter()
@@ -411,56 +373,9 @@ pub fn run_many(
             )
             .collect(),
         interrupted: reports.iter().any(|r| r.report.end == SourceEnd::Stopped),
-        damage: (!damage.is_empty()).then(|| damage.join("; ")),
+        damage: source_stats::combined_damage(&source_summaries),
         reconnects: reports.iter().map(|r| r.reconnects).sum(),
-        health: source_summaries
-            .iter()
-            .map(|s| {
-                if several {
-                    format!("{} {}", s.name, s.health)
-                } else {
-                    s.health.clone()
-                }
-            })
-            .collect::<Vec<_>>()
-            .join(", "),
+        health: source_stats::combined_health(&source_summaries),
         sources: source_summaries,
     })
-}
-
-fn progress_bar(sources: &[Source], options: &RunOptions) -> ProgressBar {
-    if !options.progress {
-        return ProgressBar::hidden();
-    }
-    // Frames of every source, when each one's count is known.
-    let len = sources
-        .iter()
-        .map(|source| {
-            let from_duration = match (options.looping, source.duration, source.framerate()) {
-                (false, Some(d), Some(fps)) => Some((d.seconds_f64() * fps).round() as u64),
-                _ => None,
-            };
-            match (options.limit, from_duration) {
-                (Some(l), Some(d)) => Some(l.min(d)),
-                (l, d) => l.or(d),
-            }
-        })
-        .sum::<Option<u64>>();
-    let fps = |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
-        let _ = write!(w, "{:.1} FPS", state.per_sec());
-    };
-    let template = match len {
-        Some(_) => "{bar:40} {pos}/{len} frames  {fps}  eta {eta}",
-        None => "{spinner} {pos} frames  {fps}",
-    };
-    let style = ProgressStyle::with_template(template)
-        .expect("valid template")
-        .with_key("fps", fps);
-    let bar = match len {
-        Some(n) => ProgressBar::new(n),
-        None => ProgressBar::new_spinner(),
-    }
-    .with_style(style);
-    bar.set_draw_target(ProgressDrawTarget::stderr());
-    bar
 }

@@ -1,8 +1,8 @@
 //! Per-source counters of a multi-source run, shared by the sources, the sink stage, the stats
 //! line and the metrics endpoint.
 
-use super::stats::{Edge, LatencySummary, StageStats};
-use crate::source::supervise::HealthCell;
+use super::stats::{Edge, EdgeSummary, LatencySummary, StageStats};
+use crate::source::supervise::{HealthCell, SupervisedReport};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// One source's live counters.
@@ -50,4 +50,75 @@ pub struct SourceSummary {
     pub health: String,
     /// Decode problems that lost frames (see `source::Damage`).
     pub damage: Option<String>,
+}
+
+impl SourceSummary {
+    /// The summary of a source that ran for `seconds` and ended with `report`.
+    pub fn new(stats: &SourceStats, report: &SupervisedReport, live: bool, seconds: f64) -> Self {
+        SourceSummary {
+            name: stats.name.clone(),
+            uri: stats.uri.clone(),
+            frames: stats.written(),
+            fps: stats.written() as f64 / seconds.max(1e-9),
+            end_to_end: stats.end_to_end.summary(),
+            drops: stats.decoded.drops(),
+            reconnects: report.reconnects,
+            health: report.health.to_string(),
+            // A file that lost frames is an input error; a live stream that lost some on the
+            // network is logged (warning) and keeps its exit code.
+            damage: (!live && !report.report.damage.is_empty())
+                .then(|| report.report.damage.describe()),
+        }
+    }
+}
+
+/// Every source's damage, prefixed with its name when there are several; `None` when none.
+pub fn combined_damage(sources: &[SourceSummary]) -> Option<String> {
+    let several = sources.len() > 1;
+    let all: Vec<String> = sources
+        .iter()
+        .filter_map(|s| {
+            let d = s.damage.as_ref()?;
+            Some(if several {
+                format!("{}: {d}", s.name)
+            } else {
+                d.clone()
+            })
+        })
+        .collect();
+    (!all.is_empty()).then(|| all.join("; "))
+}
+
+/// Every source's health at the end (`streaming`; `door streaming, yard failed`).
+pub fn combined_health(sources: &[SourceSummary]) -> String {
+    let several = sources.len() > 1;
+    sources
+        .iter()
+        .map(|s| {
+            if several {
+                format!("{} {}", s.name, s.health)
+            } else {
+                s.health.clone()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The sources' `decoded` edges as one: the deepest queue, all drops.
+pub fn decoded_edge(sources: &[SourceStats]) -> EdgeSummary {
+    EdgeSummary {
+        name: "decoded",
+        capacity: sources
+            .iter()
+            .map(|s| s.decoded.capacity)
+            .max()
+            .unwrap_or(0),
+        high_water: sources
+            .iter()
+            .map(|s| s.decoded.high_water())
+            .max()
+            .unwrap_or(0),
+        drops: sources.iter().map(|s| s.decoded.drops()).sum(),
+    }
 }

@@ -3,9 +3,13 @@
 //! Unknown keys are rejected; errors name the file, the line and the key (from `toml`'s span).
 
 use crate::error::{Error, Result};
+mod model;
+mod source;
+
 pub use crate::source::RtspTransport;
-use crate::source::SourceOptions;
+pub use model::{Hint, ModelConfig, Nireq, Precision};
 use serde::Deserialize;
+pub use source::{NamedSource, SourceConfig};
 use std::path::{Path, PathBuf};
 
 /// Default detection confidence threshold (objects below it are dropped).
@@ -149,195 +153,6 @@ fn default_track_buffer() -> usize {
     DEFAULT_TRACK_BUFFER
 }
 
-/// One `[[sources]]` entry: an input and the name its outputs and metrics carry.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NamedSource {
-    /// Letters, digits, `.`, `_`, `-`; default: the file stem or host
-    /// ([`crate::streams::default_name`]), made unique with `-2`, `-3`, …
-    #[serde(default)]
-    pub name: Option<String>,
-    /// File path or URI, as `[source] input`.
-    pub input: String,
-}
-
-/// Where frames come from.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SourceConfig {
-    /// File path or URI (`file://`, `rtsp://`, `http(s)://`, `test://`, `/dev/videoN`); empty
-    /// when the inputs are given as `[[sources]]`.
-    #[serde(default)]
-    pub input: String,
-    /// Restart a file at EOS.
-    #[serde(default, rename = "loop")]
-    pub looping: bool,
-    /// Stop after this many frames.
-    #[serde(default)]
-    pub limit: Option<u64>,
-    /// Live sources: seconds without a frame before the source is restarted (default 5).
-    #[serde(default)]
-    pub stall_timeout: Option<f64>,
-    /// Live sources: give up after this many reconnects in a row (default: never).
-    #[serde(default)]
-    pub max_reconnects: Option<u32>,
-    /// `rtsp://` inputs: `tcp`, `udp` or `auto` (UDP, falling back to TCP; the default).
-    #[serde(default)]
-    pub rtsp_transport: Option<RtspTransport>,
-    /// `rtsp://` inputs: jitter-buffer latency in ms (default 200).
-    #[serde(default)]
-    pub rtsp_latency: Option<u32>,
-    /// Cameras: requested frame width and height in pixels, and frame rate (frames/s).
-    #[serde(default)]
-    pub width: Option<u32>,
-    #[serde(default)]
-    pub height: Option<u32>,
-    #[serde(default)]
-    pub framerate: Option<u32>,
-}
-
-impl SourceConfig {
-    /// The options [`crate::source::Source::open`] takes.
-    pub fn options(&self) -> SourceOptions {
-        let defaults = SourceOptions::default();
-        SourceOptions {
-            rtsp_transport: self.rtsp_transport.unwrap_or(defaults.rtsp_transport),
-            rtsp_latency_ms: self.rtsp_latency.unwrap_or(defaults.rtsp_latency_ms),
-            width: self.width,
-            height: self.height,
-            framerate: self.framerate,
-        }
-    }
-}
-
-/// `nireq`: a count, or measured (`auto`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Nireq {
-    Count(usize),
-    Auto,
-}
-
-impl Nireq {
-    /// The fixed count, if any.
-    pub fn count(self) -> Option<usize> {
-        match self {
-            Nireq::Count(n) => Some(n),
-            Nireq::Auto => None,
-        }
-    }
-}
-
-impl std::str::FromStr for Nireq {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
-        if s.eq_ignore_ascii_case("auto") {
-            return Ok(Nireq::Auto);
-        }
-        s.parse::<usize>()
-            .map(Nireq::Count)
-            .map_err(|_| format!("`{s}`: expected a number of requests or `auto`"))
-    }
-}
-
-impl<'de> Deserialize<'de> for Nireq {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Count(usize),
-            Word(String),
-        }
-        match Raw::deserialize(d)? {
-            Raw::Count(n) => Ok(Nireq::Count(n)),
-            Raw::Word(w) => w.parse().map_err(serde::de::Error::custom),
-        }
-    }
-}
-
-/// OpenVINO performance hint (`PERFORMANCE_HINT`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum Hint {
-    Latency,
-    Throughput,
-}
-
-impl Hint {
-    /// The OpenVINO property value.
-    pub fn as_ov(self) -> &'static str {
-        match self {
-            Hint::Latency => "LATENCY",
-            Hint::Throughput => "THROUGHPUT",
-        }
-    }
-}
-
-/// Inference precision (`INFERENCE_PRECISION_HINT`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum Precision {
-    F32,
-    F16,
-    Bf16,
-}
-
-impl Precision {
-    /// The OpenVINO property value.
-    pub fn as_ov(self) -> &'static str {
-        match self {
-            Precision::F32 => "f32",
-            Precision::F16 => "f16",
-            Precision::Bf16 => "bf16",
-        }
-    }
-}
-
-/// The model and how OpenVINO runs it.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ModelConfig {
-    /// A manifest id (`models/manifest.toml`) or a path to a model file (.xml, .onnx, .pb, .tflite).
-    pub model: String,
-    /// Any OpenVINO device string: CPU, GPU, GPU.1, NPU, AUTO, HETERO:GPU,CPU.
-    #[serde(default = "default_device")]
-    pub device: String,
-    /// Infer requests in flight: a number, or `"auto"` (a measured trial picks it, cached per
-    /// model and device); default: the compiled model's OPTIMAL_NUMBER_OF_INFER_REQUESTS.
-    #[serde(default)]
-    pub nireq: Option<Nireq>,
-    #[serde(default = "default_hint")]
-    pub hint: Hint,
-    /// Default: the device's own (bf16 on CPUs with AMX/AVX512-BF16).
-    #[serde(default)]
-    pub precision: Option<Precision>,
-    /// `NUM_STREAMS`: a number, or `"auto"` (a measured trial over 1, 2, the cores and the
-    /// device's choice picks it, cached per model and device); default: from the hint.
-    #[serde(default)]
-    pub nstreams: Option<String>,
-    /// Compiled-model cache directory; default `~/.cache/ovstream/compiled`.
-    #[serde(default)]
-    pub cache_dir: Option<PathBuf>,
-    /// Set false to disable the compiled-model cache.
-    #[serde(default = "default_true")]
-    pub cache: bool,
-    /// `[height, width]` to reshape the input to; default: from the manifest.
-    #[serde(default)]
-    pub input_size: Option<[u32; 2]>,
-    /// Output decoder: `ssd` or `blazeface`; default: from the manifest, else `ssd`.
-    #[serde(default)]
-    pub adapter: Option<String>,
-    /// Images per inference, gathered across sources (cross-stream batching): the input is
-    /// reshaped to `[batch, H, W, 3]`; a request takes the frames that are ready (up to
-    /// `batch`) without waiting for more. Default 1: batch 1 with several requests in flight is
-    /// faster on CPU and iGPU (`ovstream bench --batch N` measures it).
-    #[serde(default = "default_batch")]
-    pub batch: usize,
-}
-
-fn default_batch() -> usize {
-    1
-}
-
 /// Detection postprocessing.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -399,13 +214,7 @@ impl OutputConfig {
     }
 }
 
-fn default_device() -> String {
-    DEFAULT_DEVICE.to_string()
-}
-fn default_hint() -> Hint {
-    Hint::Throughput
-}
-fn default_true() -> bool {
+pub(crate) fn default_true() -> bool {
     true
 }
 fn default_threshold() -> f32 {
@@ -560,6 +369,35 @@ mod tests {
         assert!(msg.contains("pipelines/x.toml"), "{msg}");
         assert!(msg.contains("line 5"), "{msg}");
         assert!(msg.contains("treshold"), "{msg}");
+    }
+
+    #[test]
+    fn sources_tables_replace_the_single_input() {
+        let text = "[source]\nloop = true\n[[sources]]\ninput = \"a/vtest.avi\"\n\
+                    [[sources]]\nname = \"door\"\ninput = \"rtsp://cam/1\"\n\
+                    [[sources]]\ninput = \"b/vtest.avi\"\n\
+                    [model]\nmodel = \"pedestrian-ssdlite\"\n";
+        let c = PipelineConfig::parse(text, Path::new("p.toml")).unwrap();
+        assert!(c.source.looping, "[source] settings apply to every source");
+        let names: Vec<_> = c
+            .streams()
+            .unwrap()
+            .into_iter()
+            .map(|s| s.name.unwrap())
+            .collect();
+        assert_eq!(names, ["vtest", "door", "vtest-2"]);
+        assert_eq!(c.first_input(), "a/vtest.avi");
+        let both = format!("{MINIMAL}[[sources]]\ninput = \"b.avi\"\n");
+        let err = PipelineConfig::parse(&both, Path::new("p.toml")).unwrap_err();
+        assert!(err.to_string().contains("not both"), "{err}");
+        let none = "[model]\nmodel = \"pedestrian-ssdlite\"\n";
+        let err = PipelineConfig::parse(none, Path::new("p.toml")).unwrap_err();
+        assert!(err.to_string().contains("no input"), "{err}");
+        let mut c = PipelineConfig::parse(MINIMAL, Path::new("p.toml")).unwrap();
+        c.set_inputs(&["x.mp4".into(), "x.mp4".into()]);
+        assert_eq!(c.streams().unwrap()[1].name.as_deref(), Some("x-2"));
+        c.model.batch = 0;
+        assert!(c.validate(Path::new("cli")).is_err());
     }
 
     #[test]

@@ -1,0 +1,140 @@
+//! `[model]`: the model and how OpenVINO runs it.
+
+use super::{default_true, DEFAULT_DEVICE};
+use serde::Deserialize;
+use std::path::PathBuf;
+
+/// `nireq`: a count, or measured (`auto`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Nireq {
+    Count(usize),
+    Auto,
+}
+
+impl Nireq {
+    /// The fixed count, if any.
+    pub fn count(self) -> Option<usize> {
+        match self {
+            Nireq::Count(n) => Some(n),
+            Nireq::Auto => None,
+        }
+    }
+}
+
+impl std::str::FromStr for Nireq {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        if s.eq_ignore_ascii_case("auto") {
+            return Ok(Nireq::Auto);
+        }
+        s.parse::<usize>()
+            .map(Nireq::Count)
+            .map_err(|_| format!("`{s}`: expected a number of requests or `auto`"))
+    }
+}
+
+impl<'de> Deserialize<'de> for Nireq {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Count(usize),
+            Word(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Count(n) => Ok(Nireq::Count(n)),
+            Raw::Word(w) => w.parse().map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+/// OpenVINO performance hint (`PERFORMANCE_HINT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Hint {
+    Latency,
+    Throughput,
+}
+
+impl Hint {
+    /// The OpenVINO property value.
+    pub fn as_ov(self) -> &'static str {
+        match self {
+            Hint::Latency => "LATENCY",
+            Hint::Throughput => "THROUGHPUT",
+        }
+    }
+}
+
+/// Inference precision (`INFERENCE_PRECISION_HINT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    F32,
+    F16,
+    Bf16,
+}
+
+impl Precision {
+    /// The OpenVINO property value.
+    pub fn as_ov(self) -> &'static str {
+        match self {
+            Precision::F32 => "f32",
+            Precision::F16 => "f16",
+            Precision::Bf16 => "bf16",
+        }
+    }
+}
+
+/// The model and how OpenVINO runs it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    /// A manifest id (`models/manifest.toml`) or a path to a model file (.xml, .onnx, .pb, .tflite).
+    pub model: String,
+    /// Any OpenVINO device string: CPU, GPU, GPU.1, NPU, AUTO, HETERO:GPU,CPU.
+    #[serde(default = "default_device")]
+    pub device: String,
+    /// Infer requests in flight: a number, or `"auto"` (a measured trial picks it, cached per
+    /// model and device); default: the compiled model's OPTIMAL_NUMBER_OF_INFER_REQUESTS.
+    #[serde(default)]
+    pub nireq: Option<Nireq>,
+    #[serde(default = "default_hint")]
+    pub hint: Hint,
+    /// Default: the device's own (bf16 on CPUs with AMX/AVX512-BF16).
+    #[serde(default)]
+    pub precision: Option<Precision>,
+    /// `NUM_STREAMS`: a number, or `"auto"` (a measured trial over 1, 2, the cores and the
+    /// device's choice picks it, cached per model and device); default: from the hint.
+    #[serde(default)]
+    pub nstreams: Option<String>,
+    /// Compiled-model cache directory; default `~/.cache/ovstream/compiled`.
+    #[serde(default)]
+    pub cache_dir: Option<PathBuf>,
+    /// Set false to disable the compiled-model cache.
+    #[serde(default = "default_true")]
+    pub cache: bool,
+    /// `[height, width]` to reshape the input to; default: from the manifest.
+    #[serde(default)]
+    pub input_size: Option<[u32; 2]>,
+    /// Output decoder: `ssd` or `blazeface`; default: from the manifest, else `ssd`.
+    #[serde(default)]
+    pub adapter: Option<String>,
+    /// Images per inference, gathered across sources (cross-stream batching): the input is
+    /// reshaped to `[batch, H, W, 3]`; a request takes the frames that are ready (up to
+    /// `batch`) without waiting for more. Default 1: batch 1 with several requests in flight is
+    /// faster on CPU and iGPU (`ovstream bench --batch N` measures it).
+    #[serde(default = "default_batch")]
+    pub batch: usize,
+}
+
+fn default_batch() -> usize {
+    1
+}
+
+fn default_device() -> String {
+    DEFAULT_DEVICE.to_string()
+}
+fn default_hint() -> Hint {
+    Hint::Throughput
+}

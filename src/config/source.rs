@@ -1,0 +1,65 @@
+//! `[source]` and `[[sources]]`: where frames come from.
+
+use crate::source::{RtspTransport, SourceOptions};
+use serde::Deserialize;
+
+/// One `[[sources]]` entry: an input and the name its outputs and metrics carry.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NamedSource {
+    /// Letters, digits, `.`, `_`, `-`; default: the file stem or host
+    /// ([`crate::streams::default_name`]), made unique with `-2`, `-3`, …
+    #[serde(default)]
+    pub name: Option<String>,
+    /// File path or URI, as `[source] input`.
+    pub input: String,
+}
+
+/// Where frames come from.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    /// File path or URI (`file://`, `rtsp://`, `http(s)://`, `test://`, `/dev/videoN`); empty
+    /// when the inputs are given as `[[sources]]`.
+    #[serde(default)]
+    pub input: String,
+    /// Restart a file at EOS.
+    #[serde(default, rename = "loop")]
+    pub looping: bool,
+    /// Stop after this many frames.
+    #[serde(default)]
+    pub limit: Option<u64>,
+    /// Live sources: seconds without a frame before the source is restarted (default 5).
+    #[serde(default)]
+    pub stall_timeout: Option<f64>,
+    /// Live sources: give up after this many reconnects in a row (default: never).
+    #[serde(default)]
+    pub max_reconnects: Option<u32>,
+    /// `rtsp://` inputs: `tcp`, `udp` or `auto` (UDP, falling back to TCP; the default).
+    #[serde(default)]
+    pub rtsp_transport: Option<RtspTransport>,
+    /// `rtsp://` inputs: jitter-buffer latency in ms (default 200).
+    #[serde(default)]
+    pub rtsp_latency: Option<u32>,
+    /// Cameras: requested frame width and height in pixels, and frame rate (frames/s).
+    #[serde(default)]
+    pub width: Option<u32>,
+    #[serde(default)]
+    pub height: Option<u32>,
+    #[serde(default)]
+    pub framerate: Option<u32>,
+}
+
+impl SourceConfig {
+    /// The options [`crate::source::Source::open`] takes.
+    pub fn options(&self) -> SourceOptions {
+        let defaults = SourceOptions::default();
+        SourceOptions {
+            rtsp_transport: self.rtsp_transport.unwrap_or(defaults.rtsp_transport),
+            rtsp_latency_ms: self.rtsp_latency.unwrap_or(defaults.rtsp_latency_ms),
+            width: self.width,
+            height: self.height,
+            framerate: self.framerate,
+        }
+    }
+}
