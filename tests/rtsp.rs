@@ -287,34 +287,40 @@ fn watch(url: &str, want: usize, within: Duration) -> Vec<(u32, u32)> {
     sizes
 }
 
+/// Runs ovstream on `inputs` with `--rtsp-out url`; once `inputs.len()` JSON lines are out,
+/// calls `clients`, then interrupts the run; returns what `clients` returned and stderr.
+fn with_rtsp_out<T>(inputs: &[&str], url: &str, clients: impl FnOnce() -> T) -> (T, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let jsonl = dir.path().join("out.jsonl");
+    let pipeline = pipeline_file(dir.path(), "", &jsonl);
+    let mut args = vec!["run", pipeline.to_str().unwrap()];
+    for input in inputs {
+        args.extend(["--input", input]);
+    }
+    args.extend(["--rtsp-out", url, "--no-progress"]);
+    let child = spawn_ovstream(&args);
+    wait_for_lines(&jsonl, inputs.len(), Duration::from_secs(60));
+    let got = clients();
+    interrupt(&child);
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(EXIT_INTERRUPTED), "{err}");
+    (got, err)
+}
+
 #[test]
 fn rtsp_out_serves_the_annotated_stream_to_several_clients() {
     let port = free_port();
     let url = format!("rtsp://127.0.0.1:{port}/ovstream");
-    let dir = tempfile::tempdir().unwrap();
-    let jsonl = dir.path().join("out.jsonl");
-    let pipeline = pipeline_file(dir.path(), "", &jsonl);
-    let child = spawn_ovstream(&[
-        "run",
-        pipeline.to_str().unwrap(),
-        "--input",
-        "test://?fps=15&width=320&height=240",
-        "--rtsp-out",
-        &url,
-        "--no-progress",
-    ]);
-    wait_for_lines(&jsonl, 1, Duration::from_secs(60));
-    // Two clients at once, then a third after they left (a new media is built for it).
-    let (a, b) = std::thread::scope(|s| {
-        let a = s.spawn(|| watch(&url, 30, Duration::from_secs(30)));
-        let b = s.spawn(|| watch(&url, 30, Duration::from_secs(30)));
-        (a.join().unwrap(), b.join().unwrap())
+    let ((a, b, c), err) = with_rtsp_out(&["test://?fps=15&width=320&height=240"], &url, || {
+        // Two clients at once, then a third after they left (a new media is built for it).
+        let (a, b) = std::thread::scope(|s| {
+            let a = s.spawn(|| watch(&url, 30, Duration::from_secs(30)));
+            let b = s.spawn(|| watch(&url, 30, Duration::from_secs(30)));
+            (a.join().unwrap(), b.join().unwrap())
+        });
+        (a, b, watch(&url, 10, Duration::from_secs(30)))
     });
-    let c = watch(&url, 10, Duration::from_secs(30));
-    interrupt(&child);
-    let out = child.wait_with_output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(EXIT_INTERRUPTED), "{err}");
     for (name, frames, want) in [("first", a, 30), ("second", b, 30), ("later", c, 10)] {
         assert_eq!(
             frames.len(),
@@ -359,30 +365,17 @@ fn rtsp_out_on_a_taken_port_is_an_output_error() {
 fn rtsp_out_with_two_sources_serves_a_mount_per_source_on_one_server() {
     let port = free_port();
     let base = format!("rtsp://127.0.0.1:{port}/live");
-    let dir = tempfile::tempdir().unwrap();
-    let jsonl = dir.path().join("out.jsonl");
-    let pipeline = pipeline_file(dir.path(), "", &jsonl);
-    let child = spawn_ovstream(&[
-        "run",
-        pipeline.to_str().unwrap(),
-        "--input",
+    let inputs = [
         "test://?fps=15&width=320&height=240",
-        "--input",
         "test://?fps=15&width=176&height=144&pattern=ball",
-        "--rtsp-out",
-        &base,
-        "--no-progress",
-    ]);
-    wait_for_lines(&jsonl, 2, Duration::from_secs(60));
-    let (first, second) = std::thread::scope(|s| {
-        let a = s.spawn(|| watch(&format!("{base}/test"), 10, Duration::from_secs(30)));
-        let b = s.spawn(|| watch(&format!("{base}/test-2"), 10, Duration::from_secs(30)));
-        (a.join().unwrap(), b.join().unwrap())
+    ];
+    let ((first, second), err) = with_rtsp_out(&inputs, &base, || {
+        std::thread::scope(|s| {
+            let a = s.spawn(|| watch(&format!("{base}/test"), 10, Duration::from_secs(30)));
+            let b = s.spawn(|| watch(&format!("{base}/test-2"), 10, Duration::from_secs(30)));
+            (a.join().unwrap(), b.join().unwrap())
+        })
     });
-    interrupt(&child);
-    let out = child.wait_with_output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(EXIT_INTERRUPTED), "{err}");
     assert_eq!(first.len(), 10, "{err}");
     assert_eq!(second.len(), 10, "{err}");
     assert!(first.iter().all(|&wh| wh == (320, 240)), "{first:?}");

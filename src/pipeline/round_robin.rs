@@ -43,22 +43,11 @@ impl<T> RoundRobin<T> {
         if let [Some(only)] = self.rxs.as_slice() {
             return only.recv().ok();
         }
-        let n = self.rxs.len();
         loop {
-            let mut open = 0;
-            for k in 0..n {
-                let i = (self.next + k) % n;
-                let Some(rx) = &self.rxs[i] else { continue };
-                match rx.try_recv() {
-                    Ok(item) => {
-                        self.next = (i + 1) % n;
-                        return Some(item);
-                    }
-                    Err(TryRecvError::Empty) => open += 1,
-                    Err(TryRecvError::Disconnected) => self.rxs[i] = None,
-                }
+            if let Some(item) = self.try_recv() {
+                return Some(item);
             }
-            if open == 0 {
+            if self.rxs.iter().all(Option::is_none) {
                 return None;
             }
             // Sleep until some channel has an item or closes, then take turns again (a live
