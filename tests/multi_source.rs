@@ -226,3 +226,44 @@ fn cross_stream_batch_gives_each_source_the_boxes_of_batch_1() {
         assert_same_results(&results[1][i], &results[0][i], name);
     }
 }
+
+#[test]
+fn a_damaged_source_among_several_is_reported_while_the_others_finish() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = std::fs::read(vtest()).unwrap();
+    let half = dir.path().join("half.avi");
+    std::fs::write(&half, &data[..data.len() / 2]).unwrap();
+    let carphone = asset("samples/carphone.mp4");
+    let pipeline = pipeline_file(dir.path(), "", &dir.path().join("unused.jsonl"));
+    let out_dir = dir.path().join("out");
+    let out = ovstream(&[
+        "run",
+        pipeline.to_str().unwrap(),
+        "--input",
+        half.to_str().unwrap(),
+        "--input",
+        carphone.to_str().unwrap(),
+        "--metadata",
+        out_dir.join("{name}.jsonl").to_str().unwrap(),
+        "--output",
+        out_dir.join("{name}.mp4").to_str().unwrap(),
+        "--no-progress",
+    ]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "an input error: {err}");
+    assert!(
+        err.contains("half.avi") && err.contains("file truncated"),
+        "{err}"
+    );
+    assert!(err.contains("half: "), "the damage names its source: {err}");
+    // The healthy source ran to its end; the damaged one kept what decoded; both MP4s play.
+    let phone = read_jsonl(&out_dir.join("carphone.jsonl"));
+    assert_eq!(phone.len(), CARPHONE_FRAMES);
+    assert_eq!(
+        decode_mp4(&out_dir.join("carphone.mp4")),
+        (CARPHONE_FRAMES, 176, 144)
+    );
+    let n = read_jsonl(&out_dir.join("half.jsonl")).len();
+    assert!(n > 200 && n < 600, "{n}");
+    assert_eq!(decode_mp4(&out_dir.join("half.mp4")), (n, 768, 576));
+}

@@ -123,7 +123,7 @@ struct RunArgs {
     /// Serve the annotated video over RTSP, e.g. rtsp://127.0.0.1:8554/ovstream.
     #[arg(long)]
     rtsp_out: Option<String>,
-    /// Stop after N frames.
+    /// Stop after N frames (of each source).
     #[arg(long)]
     limit: Option<u64>,
     /// Restart the file at EOS.
