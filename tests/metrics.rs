@@ -99,6 +99,8 @@ fn metrics_endpoint_is_scraped_during_a_run_and_counters_increase() {
         "ovstream_queue_high_water{edge=\"decoded\",source=\"test\"}",
         "ovstream_queue_drops_total{edge=\"decoded\",source=\"test-2\"}",
         "ovstream_queue_high_water{edge=\"inferred\"}",
+        "ovstream_queue_depth{edge=\"submitted\"}",
+        "ovstream_queue_depth{edge=\"decoded\",source=\"test\"}",
         "ovstream_inference_info{device=\"CPU\",execution_devices=\"CPU\"} 1",
         "# TYPE ovstream_model_compile_seconds gauge",
     ] {

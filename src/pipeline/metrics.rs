@@ -1,5 +1,5 @@
 //! Prometheus text endpoint (`--metrics 127.0.0.1:9464`): per-source frames, FPS, drops,
-//! health; per-stage latency histograms (seconds); per-edge queue high water and drops; the
+//! health; per-stage latency histograms (seconds); per-edge queue depth, high water and drops; the
 //! inference device and model compile time. Served over plain HTTP by a thread of the run
 //! (any request path answers the metrics), encoded with `prometheus-client`.
 
@@ -76,6 +76,7 @@ impl Endpoint {
         let health = Family::<Labels, Gauge>::default();
         let edge_drops = Family::<Labels, Counter>::default();
         let edge_high = Family::<Labels, Gauge>::default();
+        let edge_depth = Family::<Labels, Gauge>::default();
         let compile = Gauge::<f64, AtomicU64>::default();
         let mut registry = Registry::with_prefix("ovstream");
         registry.register("frames", "Frames written by the sinks", frames.clone());
@@ -94,6 +95,11 @@ impl Endpoint {
             "queue_high_water",
             "Deepest an edge's queue has been",
             edge_high.clone(),
+        );
+        registry.register(
+            "queue_depth",
+            "Frames in an edge's queue right after its last send",
+            edge_depth.clone(),
         );
         registry.register(
             "model_compile_seconds",
@@ -172,6 +178,7 @@ impl Endpoint {
                 edge_high
                     .get_or_create(&l)
                     .set(s.decoded.high_water() as i64);
+                edge_depth.get_or_create(&l).set(s.decoded.depth() as i64);
             }
             for (e, seen) in sources.edges.iter().zip(drops_seen.iter_mut()) {
                 let l = vec![("edge".to_string(), e.name.to_string())];
@@ -179,6 +186,7 @@ impl Endpoint {
                 edge_drops.get_or_create(&l).inc_by(d - *seen);
                 *seen = d;
                 edge_high.get_or_create(&l).set(e.high_water() as i64);
+                edge_depth.get_or_create(&l).set(e.depth() as i64);
             }
             let mut body = String::new();
             if encode(&mut body, &registry).is_err() {

@@ -17,6 +17,8 @@ pub struct Edge {
     pub name: &'static str,
     pub capacity: usize,
     high_water: AtomicUsize,
+    /// Queue depth right after the last send.
+    depth: AtomicUsize,
     drops: AtomicU64,
 }
 
@@ -26,6 +28,7 @@ impl Edge {
             name,
             capacity,
             high_water: AtomicUsize::new(0),
+            depth: AtomicUsize::new(0),
             drops: AtomicU64::new(0),
         }
     }
@@ -33,7 +36,7 @@ impl Edge {
     /// Sends (blocking while full: back-pressure) and records the queue depth.
     pub fn send<T>(&self, tx: &Sender<T>, msg: T) -> Result<(), SendError<T>> {
         tx.send(msg)?;
-        self.high_water.fetch_max(tx.len(), Ordering::Relaxed);
+        self.record_depth(tx.len());
         Ok(())
     }
 
@@ -53,7 +56,7 @@ impl Edge {
             }
             match tx.try_send(msg) {
                 Ok(()) => {
-                    self.high_water.fetch_max(tx.len(), Ordering::Relaxed);
+                    self.record_depth(tx.len());
                     return Ok(());
                 }
                 Err(TrySendError::Full(m)) => {
@@ -65,6 +68,17 @@ impl Edge {
                 Err(TrySendError::Disconnected(m)) => return Err(SendError(m)),
             }
         }
+    }
+
+    fn record_depth(&self, depth: usize) {
+        self.depth.store(depth, Ordering::Relaxed);
+        self.high_water.fetch_max(depth, Ordering::Relaxed);
+    }
+
+    /// Queue depth right after the last send (what the producer saw; a full queue here means
+    /// the consumer is the bottleneck).
+    pub fn depth(&self) -> usize {
+        self.depth.load(Ordering::Relaxed)
     }
 
     /// Deepest the queue has been.
