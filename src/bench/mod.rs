@@ -140,7 +140,14 @@ pub fn run(
     openvino_lib: Option<&Path>,
 ) -> Result<BenchReport> {
     let mut detector = Detector::from_config(config, openvino_lib)?;
-    let startup = startup::measure(config, input, detector.engine.nireq, scratch, openvino_lib)?;
+    let startup = startup::measure(
+        config,
+        input,
+        detector.engine.nireq,
+        detector.engine.nstreams,
+        scratch,
+        openvino_lib,
+    )?;
     tracing::info!(?startup, "time to first result");
     let before = raw_throughput(&mut detector.engine, input, raw_duration)?;
     tracing::info!(fps = before.fps, "raw inference throughput (before)");

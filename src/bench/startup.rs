@@ -63,8 +63,8 @@ fn first_result(
     Ok((t0.elapsed(), detector.engine.compile_time))
 }
 
-/// Measures a cold then a warm start with a cache folder of its own under `scratch` and
-/// `nireq` requests (fixed, so no `nireq = "auto"` trial is timed).
+/// Measures a cold then a warm start with a cache folder of its own under `scratch`, `nireq`
+/// requests and `nstreams` streams (fixed, so no `"auto"` trial is timed).
 ///
 /// # Errors
 /// Model, input and output errors.
@@ -72,6 +72,7 @@ pub fn measure(
     config: &PipelineConfig,
     input: &str,
     nireq: usize,
+    nstreams: Option<usize>,
     scratch: &Path,
     openvino_lib: Option<&Path>,
 ) -> Result<Startup> {
@@ -83,6 +84,9 @@ pub fn measure(
     cfg.model.cache = true;
     cfg.model.cache_dir = Some(cache.clone());
     cfg.model.nireq = Some(Nireq::Count(nireq));
+    if let Some(n) = nstreams {
+        cfg.model.nstreams = Some(n.to_string());
+    }
     let (cold, cold_compile) = first_result(&cfg, input, openvino_lib)?;
     let (warm, warm_compile) = first_result(&cfg, input, openvino_lib)?;
     let _ = std::fs::remove_dir_all(&cache);
