@@ -211,6 +211,7 @@ pub fn run_many(
                         consumer_done: preprocess_done,
                     });
                     let out = source::Output {
+                        name: &per_source[source_id].name,
                         decoded_tx: &decoded_tx,
                         drop_oldest: oldest.as_ref(),
                         edge: &per_source[source_id].decoded,

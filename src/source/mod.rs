@@ -89,6 +89,8 @@ pub struct Cursor {
 /// Where a source sends its frames; fixed across reconnects.
 #[derive(Clone, Copy)]
 pub struct Output<'a> {
+    /// The source's name in logs (see [`crate::streams`]).
+    pub name: &'a str,
     pub decoded_tx: &'a Sender<Frame>,
     /// Live sources: drop the oldest queued frame instead of blocking.
     pub drop_oldest: Option<&'a DropOldest<'a, Frame>>,

@@ -92,13 +92,15 @@ pub struct SupervisedReport {
     pub health: Health,
 }
 
-fn set_health(uri: &str, health: &mut Health, cell: &HealthCell, next: Health, why: &str) {
+/// Records `next` and logs a change (every reconnect attempt too) as
+/// `source NAME (URI): STATE (WHY)`.
+fn set_health(source: &str, health: &mut Health, cell: &HealthCell, next: Health, why: &str) {
     cell.set(next);
     // Every reconnect attempt is logged, not only the change into that state.
     if *health != next || next == Health::Reconnecting {
-        tracing::info!(uri, from = %health, to = %next, "{why}");
+        tracing::info!(source, from = %health, to = %next, "{why}");
         eprintln!(
-            "source {uri}: {next}{}",
+            "source {source}: {next}{}",
             if why.is_empty() {
                 String::new()
             } else {
@@ -121,6 +123,7 @@ pub fn run(
     out: &Output,
 ) -> Result<SupervisedReport> {
     let uri = first.uri.clone();
+    let label = format!("{} ({uri})", out.name);
     let live = first.live;
     let options = first.options;
     let mut health = Health::Starting;
@@ -139,7 +142,8 @@ pub fn run(
         };
         let started = Instant::now();
         let result = attempt.and_then(|source| {
-            let mut streaming = || set_health(&uri, &mut health, out.health, Health::Streaming, "");
+            let mut streaming =
+                || set_health(&label, &mut health, out.health, Health::Streaming, "");
             source.run(playback, &mut cursor, out, &mut streaming)
         });
         let why = match result {
@@ -159,7 +163,7 @@ pub fn run(
             backoff = policy.backoff_initial;
         }
         if policy.max_reconnects.is_some_and(|m| reconnects >= m) {
-            set_health(&uri, &mut health, out.health, Health::Failed, &why);
+            set_health(&label, &mut health, out.health, Health::Failed, &why);
             return Err(Error::Input {
                 uri,
                 message: format!("gave up after {reconnects} reconnect(s): {why}"),
@@ -167,7 +171,7 @@ pub fn run(
         }
         reconnects += 1;
         set_health(
-            &uri,
+            &label,
             &mut health,
             out.health,
             Health::Reconnecting,
