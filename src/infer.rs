@@ -25,7 +25,6 @@ pub fn run(
     edge: &Edge,
     stats: &StageStats,
 ) -> Result<()> {
-    let mut batched = vec![Vec::new(); output_names.len()];
     'requests: for InFlight {
         frames,
         mut request,
@@ -34,21 +33,28 @@ pub fn run(
     {
         request.wait()?;
         let elapsed = started.elapsed();
+        let mut batched = vec![Vec::new(); output_names.len()];
         for (name, out) in output_names.iter().zip(batched.iter_mut()) {
             request.read_output(name, out)?;
         }
         // The pool is sized to hold every request, so this never blocks; a closed pool means
         // preprocess is done, which is fine.
         let _ = free_tx.send(request);
+        let n = frames.len();
         for (k, frame) in frames.into_iter().enumerate() {
             stats.record(elapsed);
-            let outputs = batched
-                .iter()
-                .map(|all| {
-                    let block = all.len() / batch.max(1);
-                    all[k * block..(k + 1) * block].to_vec()
-                })
-                .collect();
+            // Batch 1: the outputs are the frame's own, moved; else its block of each.
+            let outputs = if batch <= 1 && n == 1 {
+                std::mem::take(&mut batched)
+            } else {
+                batched
+                    .iter()
+                    .map(|all| {
+                        let block = all.len() / batch.max(1);
+                        all[k * block..(k + 1) * block].to_vec()
+                    })
+                    .collect()
+            };
             if edge
                 .send(&inferred_tx, Inferred { frame, outputs })
                 .is_err()

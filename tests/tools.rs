@@ -147,21 +147,47 @@ fn converted_ir_matches_the_original_frozen_graph() {
     }
 }
 
+/// A 20-frame run with `extra_model` in `[model]` and a cache folder of its own (where the
+/// `"auto"` choices are kept), repeatable.
+struct CachedRun {
+    dir: tempfile::TempDir,
+    pipeline: std::path::PathBuf,
+}
+
+impl CachedRun {
+    fn new(extra_model: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let pipeline = pipeline_file(dir.path(), extra_model, &dir.path().join("out.jsonl"));
+        CachedRun { dir, pipeline }
+    }
+
+    fn jsonl(&self) -> std::path::PathBuf {
+        self.dir.path().join("out.jsonl")
+    }
+
+    fn cache(&self) -> std::path::PathBuf {
+        self.dir.path().join("cache")
+    }
+
+    /// Runs it; returns stderr (the run must succeed).
+    fn run(&self) -> String {
+        let cache = self.cache();
+        let env = [("XDG_CACHE_HOME", cache.to_str().unwrap())];
+        let args = [
+            "run",
+            self.pipeline.to_str().unwrap(),
+            "--limit",
+            "20",
+            "--no-progress",
+        ];
+        assert_ok(&ovstream_with_env(&args, &env))
+    }
+}
+
 #[test]
 fn nireq_auto_measures_picks_and_caches() {
-    let dir = tempfile::tempdir().unwrap();
-    let jsonl = dir.path().join("out.jsonl");
-    let pipeline = pipeline_file(dir.path(), "nireq = \"auto\"", &jsonl);
-    let cache = dir.path().join("cache");
-    let env = [("XDG_CACHE_HOME", cache.to_str().unwrap())];
-    let args = [
-        "run",
-        pipeline.to_str().unwrap(),
-        "--limit",
-        "20",
-        "--no-progress",
-    ];
-    let err = assert_ok(&ovstream_with_env(&args, &env));
+    let run = CachedRun::new("nireq = \"auto\"");
+    let err = run.run();
     assert!(err.contains("nireq auto (Throughput"), "{err}");
     let picked = err
         .lines()
@@ -174,31 +200,20 @@ fn nireq_auto_measures_picks_and_caches() {
         err.contains(&format!("nireq {picked}")),
         "the run uses it: {err}"
     );
-    assert_eq!(read_jsonl(&jsonl).len(), 20);
+    assert_eq!(read_jsonl(&run.jsonl()).len(), 20);
     // The second run reads the choice from the cache instead of measuring again.
-    let err = assert_ok(&ovstream_with_env(&args, &env));
+    let err = run.run();
     assert!(
         err.contains(&format!("nireq auto: {picked} (cached")),
         "{err}"
     );
-    assert!(cache.join("ovstream/nireq.json").is_file());
+    assert!(run.cache().join("ovstream/nireq.json").is_file());
 }
 
 #[test]
 fn nstreams_auto_compiles_each_candidate_picks_and_caches() {
-    let dir = tempfile::tempdir().unwrap();
-    let jsonl = dir.path().join("out.jsonl");
-    let pipeline = pipeline_file(dir.path(), "nstreams = \"auto\"", &jsonl);
-    let cache = dir.path().join("cache");
-    let env = [("XDG_CACHE_HOME", cache.to_str().unwrap())];
-    let args = [
-        "run",
-        pipeline.to_str().unwrap(),
-        "--limit",
-        "20",
-        "--no-progress",
-    ];
-    let err = assert_ok(&ovstream_with_env(&args, &env));
+    let run = CachedRun::new("nstreams = \"auto\"");
+    let err = run.run();
     assert!(err.contains("nstreams auto (Throughput"), "{err}");
     let rows: Vec<Vec<&str>> = err
         .lines()
@@ -218,8 +233,8 @@ fn nstreams_auto_compiles_each_candidate_picks_and_caches() {
         err.contains(&format!("; streams {n}")),
         "the run uses it: {err}"
     );
-    assert_eq!(read_jsonl(&jsonl).len(), 20);
-    let err = assert_ok(&ovstream_with_env(&args, &env));
+    assert_eq!(read_jsonl(&run.jsonl()).len(), 20);
+    let err = run.run();
     assert!(
         err.contains(&format!("nstreams auto: {n} (cached")),
         "{err}"

@@ -28,6 +28,18 @@ pub(crate) fn filter_templates(caps: &gst::Caps) -> Vec<gst::PadTemplate> {
         .collect()
 }
 
+/// Templates of the filters that read the pipeline's frame format: I420 in, I420 out
+/// (`ovdetect`, `ovtrack`, `ovidentify`).
+pub(crate) fn i420_templates() -> &'static [gst::PadTemplate] {
+    static TEMPLATES: std::sync::LazyLock<Vec<gst::PadTemplate>> = std::sync::LazyLock::new(|| {
+        let caps = gstreamer_video::VideoCapsBuilder::new()
+            .format(gstreamer_video::VideoFormat::I420)
+            .build();
+        filter_templates(&caps)
+    });
+    TEMPLATES.as_ref()
+}
+
 /// Registers every element with `plugin`.
 ///
 /// # Errors

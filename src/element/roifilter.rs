@@ -15,17 +15,6 @@ pub static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     )
 });
 
-/// Pad templates of the ROI elements: I420 in, I420 out (the pipeline's frame format).
-pub fn templates() -> &'static [gst::PadTemplate] {
-    static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
-        let caps = gst_video::VideoCapsBuilder::new()
-            .format(gst_video::VideoFormat::I420)
-            .build();
-        crate::element::filter_templates(&caps)
-    });
-    TEMPLATES.as_ref()
-}
-
 /// One element's work on a buffer.
 pub trait RoiStep: Send + Default + 'static {
     /// Updates `detections` (and, for overlays, the pixels of `buffer`); returns whether the

@@ -492,13 +492,7 @@ impl ElementImpl for OvDetect {
     }
 
     fn pad_templates() -> &'static [gst::PadTemplate] {
-        static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
-            let caps = gst_video::VideoCapsBuilder::new()
-                .format(gst_video::VideoFormat::I420)
-                .build();
-            crate::element::filter_templates(&caps)
-        });
-        TEMPLATES.as_ref()
+        crate::element::i420_templates()
     }
 
     fn change_state(

@@ -191,7 +191,7 @@ impl ElementImpl for OvIdentify {
     }
 
     fn pad_templates() -> &'static [gst::PadTemplate] {
-        roifilter::templates()
+        crate::element::i420_templates()
     }
 }
 

@@ -119,7 +119,7 @@ impl ElementImpl for OvTrack {
     }
 
     fn pad_templates() -> &'static [gst::PadTemplate] {
-        roifilter::templates()
+        crate::element::i420_templates()
     }
 }
 
