@@ -1,4 +1,4 @@
-//! From a pipeline config to the things a run needs: the compiled model, its adapter, the sinks.
+//! From a pipeline config to a compiled detection model and the adapter that decodes it.
 
 use crate::adapters::blazeface::BlazeFaceAdapter;
 use crate::adapters::ssd::SsdAdapter;
@@ -7,10 +7,6 @@ use crate::config::PipelineConfig;
 use crate::engine::{Engine, EngineOptions};
 use crate::error::{Error, Result};
 use crate::manifest::{read_labels, FetchState, Manifest};
-use crate::sink::jsonl::JsonlSink;
-use crate::sink::rtsp::RtspSink;
-use crate::sink::video::VideoSink;
-use crate::sink::Sinks;
 use std::path::{Path, PathBuf};
 
 /// A compiled detection model and the adapter that decodes its outputs.
@@ -28,14 +24,6 @@ pub(crate) struct ResolvedModel {
     pub input_size: Option<[u32; 2]>,
     /// Adapter name from the manifest.
     pub adapter: Option<String>,
-}
-
-/// Default compiled-model cache: `~/.cache/ovstream/compiled`.
-pub fn default_cache_dir() -> PathBuf {
-    dirs::cache_dir()
-        .unwrap_or_else(std::env::temp_dir)
-        .join("ovstream")
-        .join("compiled")
 }
 
 impl Detector {
@@ -67,7 +55,7 @@ impl Detector {
         })?;
         let mut options = EngineOptions {
             input_size: m.input_size.or(resolved.input_size),
-            input_element: format.element,
+            input_format: format,
             ..engine_options(config, openvino_lib)
         };
         if options
@@ -75,12 +63,12 @@ impl Detector {
             .as_deref()
             .is_some_and(|s| s.eq_ignore_ascii_case(crate::tune::AUTO))
         {
-            let n = crate::tune::pick_nstreams(&resolved.path, &options, format)?;
+            let n = crate::tune::pick_nstreams(&resolved.path, &options)?;
             options.nstreams = Some(n.to_string());
         }
         let mut engine = Engine::load(&resolved.path, &options)?;
         if m.nireq == Some(crate::config::Nireq::Auto) {
-            engine.nireq = crate::tune::pick_nireq(&mut engine, m.hint, format)?;
+            engine.nireq = crate::tune::pick_nireq(&mut engine, m.hint)?;
         }
         let adapter = match adapter_name.as_str() {
             adapters::BLAZEFACE => {
@@ -131,12 +119,14 @@ pub fn engine_options(config: &PipelineConfig, openvino_lib: Option<&Path>) -> E
         precision: m.precision,
         nstreams: m.nstreams.clone(),
         nireq: m.nireq.and_then(crate::config::Nireq::count),
-        cache_dir: m
-            .cache
-            .then(|| m.cache_dir.clone().unwrap_or_else(default_cache_dir)),
+        cache_dir: m.cache.then(|| {
+            m.cache_dir
+                .clone()
+                .unwrap_or_else(crate::config::default_cache_dir)
+        }),
         input_size: None,
         openvino_lib: openvino_lib.map(Path::to_path_buf),
-        input_element: Default::default(),
+        input_format: Default::default(),
         batch: m.batch,
     }
 }
@@ -181,68 +171,4 @@ pub(crate) fn resolve_model(name: &str) -> Result<ResolvedModel> {
         input_size: None,
         adapter: None,
     })
-}
-
-/// Opens the outputs the config asks for, for one source named `source` (it goes into each
-/// JSON line and fills `{name}` in output paths).
-///
-/// # Errors
-/// [`Error::Output`] naming a path that cannot be created.
-pub fn sinks_from_config(config: &PipelineConfig, source: &str) -> Result<Sinks> {
-    let mut all = sinks_for_sources(config, &[source.to_string()])?;
-    Ok(all.pop().expect("one source, one set of sinks"))
-}
-
-/// Opens the outputs of every source in `names` (in order): `{name}` in the MP4/JSON/RTSP
-/// paths is filled per source (added to MP4 paths and RTSP mounts that lack it, see
-/// [`crate::streams::mp4_template`]); a JSON-lines path without it is one file shared by all
-/// sources; RTSP outputs share one server, a mount per source.
-///
-/// # Errors
-/// [`Error::Output`] naming a path that cannot be created or an address that cannot be bound.
-pub fn sinks_for_sources(config: &PipelineConfig, names: &[String]) -> Result<Vec<Sinks>> {
-    use crate::streams::{expand, mp4_template, rtsp_template, NAME_PLACEHOLDER};
-    let out = &config.output;
-    let shared_metadata = match out.metadata.as_deref() {
-        Some(m) if !m.contains(NAME_PLACEHOLDER) => Some(JsonlSink::create(m)?.shared()),
-        _ => None,
-    };
-    let rtsp_urls: Vec<String> = out
-        .rtsp
-        .as_deref()
-        .map(|url| {
-            let url = rtsp_template(url, names.len());
-            names.iter().map(|n| expand(&url, n)).collect()
-        })
-        .unwrap_or_default();
-    let mut rtsp = if rtsp_urls.is_empty() {
-        Vec::new()
-    } else {
-        RtspSink::serve_all(&rtsp_urls)?
-    }
-    .into_iter();
-    let mut all = Vec::with_capacity(names.len());
-    for name in names {
-        let metadata = match (&shared_metadata, out.metadata.as_deref()) {
-            (Some(shared), _) => Some(shared.clone()),
-            (None, Some(m)) => Some(JsonlSink::create(&expand(m, name))?.shared()),
-            (None, None) => None,
-        };
-        let mut videos = Vec::new();
-        if let Some(path) = &out.mp4 {
-            let template = mp4_template(&path.display().to_string(), names.len());
-            let path = expand(&template, name);
-            videos.push(VideoSink::mp4(Path::new(&path))?);
-        }
-        if out.display {
-            videos.push(VideoSink::display());
-        }
-        all.push(Sinks {
-            source: name.clone(),
-            metadata,
-            videos,
-            rtsp: rtsp.next(),
-        });
-    }
-    Ok(all)
 }

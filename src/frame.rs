@@ -21,6 +21,26 @@ pub struct Frame {
     pub arrival: Instant,
 }
 
+impl Frame {
+    /// A frame of `buffer` (pixels as `info` describes them) from source `source_id`, number
+    /// `seq`, at the buffer's PTS (0 when it has none), arriving now.
+    pub fn from_buffer(
+        buffer: gst::Buffer,
+        info: gst_video::VideoInfo,
+        source_id: usize,
+        seq: u64,
+    ) -> Frame {
+        Frame {
+            source_id,
+            seq,
+            pts: buffer.pts().map_or(0, |p| p.nseconds()),
+            buffer,
+            info,
+            arrival: Instant::now(),
+        }
+    }
+}
+
 /// Normalized box in `[0, 1]` image coordinates.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct BBox {

@@ -1,10 +1,17 @@
 //! ovstream: real-time video analytics on OpenVINO and GStreamer.
 //!
 //! Stages (one thread each, bounded channels between them): GStreamer decode ([`source`]) →
-//! [`preprocess`] into the infer request's tensor → async multi-request [`infer`] →
-//! [`postprocess`] through a model adapter ([`adapters`]) → [`overlay`] → [`sink`]s
-//! (MP4, JSON lines, display). [`pipeline`] wires them; [`engine`] is the only module that
-//! touches OpenVINO.
+//! preprocess into the infer request's tensor → async multi-request inference → decode
+//! through a model adapter ([`adapters`]) + tracking ([`track`]) → face recognition
+//! ([`face`]) → [`overlay`] → [`sink`]s (MP4, JSON lines, display, RTSP). [`pipeline`] runs
+//! them with one stage loop; [`inference`] is the one inference core that the pipeline, the
+//! GStreamer elements ([`element`]), the gallery and the benchmarks share; [`engine`] is the
+//! only module that touches OpenVINO.
+//!
+//! Layers point one way (checked by `scripts/check_layers.py`): [`error`], [`frame`],
+//! [`telemetry`], [`config`] at the bottom; [`engine`], [`adapters`], [`source`], [`sink`],
+//! [`track`], [`preprocess`] above them; [`inference`], [`detector`], [`tune`], [`face`] next;
+//! [`pipeline`], [`element`] and [`bench`] on top.
 
 pub mod adapters;
 pub mod bench;
@@ -15,16 +22,14 @@ pub mod engine;
 pub mod error;
 pub mod face;
 pub mod frame;
-pub mod identify;
-pub mod infer;
+pub mod inference;
 pub mod manifest;
 pub mod overlay;
 pub mod pipeline;
-pub mod postprocess;
 pub mod preprocess;
 pub mod sink;
 pub mod source;
-pub mod streams;
+pub mod telemetry;
 pub mod track;
 pub mod tune;
 

@@ -1,12 +1,10 @@
-//! Overlay stage: draws boxes and labels on the I420 frame in place with OpenCV.
+//! Overlay: draws boxes, labels, keypoints, track ids and names on the frame in place with
+//! OpenCV (planar I420, and packed BGR/BGRx/BGRA/RGB/RGBx/RGBA for the `ovoverlay` element).
 
 use crate::error::{Error, Result};
 use crate::frame::{AnalyzedFrame, Detection};
-use crate::pipeline::stats::{Edge, StageStats};
-use crossbeam::channel::{Receiver, Sender};
 use opencv::core::{Mat, Point, Rect, Scalar, CV_8UC1};
 use opencv::imgproc;
-use std::time::Instant;
 
 const LINE_THICKNESS: i32 = 2;
 /// Radius of a landmark dot (face keypoints), in pixels.
@@ -48,7 +46,8 @@ pub fn draw(frame: &mut AnalyzedFrame) -> Result<()> {
     draw_on(frame.frame.buffer.make_mut(), &info, &frame.detections)
 }
 
-/// Draws `detections` on an I420 `buffer` laid out as `info` (the `ovoverlay` element).
+/// Draws `detections` on `buffer` laid out as `info` (the `ovoverlay` element): planar I420,
+/// or packed BGR, RGB, BGRx, BGRA, RGBx, RGBA.
 ///
 /// # Errors
 /// As [`draw`].
@@ -234,7 +233,6 @@ fn draw_one(
     )
 }
 
-/// Runs the stage until `detected_rx` closes or downstream closes.
 /// `obama 0.71 #3` for a recognized face, `person 97% #3` for a tracked object.
 fn label_text(det: &Detection) -> String {
     let what = match &det.identity {
@@ -245,21 +243,4 @@ fn label_text(det: &Detection) -> String {
         Some(t) => format!("{what} #{t}"),
         None => what,
     }
-}
-
-pub fn run(
-    detected_rx: Receiver<AnalyzedFrame>,
-    rendered_tx: Sender<AnalyzedFrame>,
-    edge: &Edge,
-    stats: &StageStats,
-) -> Result<()> {
-    for mut frame in detected_rx {
-        let t0 = Instant::now();
-        draw(&mut frame)?;
-        stats.record(t0.elapsed());
-        if edge.send(&rendered_tx, frame).is_err() {
-            break;
-        }
-    }
-    Ok(())
 }

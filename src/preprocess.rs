@@ -1,24 +1,19 @@
-//! Preprocess stage: frame → the infer request's input tensor (resize, written in place), then
-//! start the request. Requests come from the free pool, so at most `nireq` frames are in flight.
+//! Frame → model input: the I420 frame resized (and letterboxed, and scaled to f32 where the
+//! [`InputSpec`] says so) straight into the infer request's input tensor, with OpenCV.
 
-use crate::adapters::blazeface::Letterbox;
-use crate::adapters::{InputElement, InputFormat};
-use crate::engine::{InputSpec, Request};
+use crate::engine::{InputElement, InputFormat, InputSpec};
 use crate::error::{Error, Result};
 use crate::frame::Frame;
-use crate::pipeline::round_robin::RoundRobin;
-use crate::pipeline::stats::{Edge, StageStats};
-use crossbeam::channel::{Receiver, Sender};
 use opencv::core::{Mat, Size, CV_8UC1, CV_8UC3};
 use opencv::imgproc;
-use std::time::Instant;
 
-/// A started request and its frames (one per image of the batch; fewer than `batch` when no
-/// more were ready), on its way to the infer stage.
-pub struct InFlight {
-    pub frames: Vec<Frame>,
-    pub request: Request,
-    pub started: Instant,
+/// Work buffers reused from frame to frame (one per thread that fills inputs).
+#[derive(Debug, Default)]
+pub struct Scratch {
+    /// The model-size I420 image between resize and color conversion.
+    yuv: Vec<u8>,
+    /// The model-size RGB image before it is scaled to f32 or copied.
+    rgb: Vec<u8>,
 }
 
 /// Wraps plane `plane` of an I420 frame as a single-channel Mat of `rows` x `cols`.
@@ -84,20 +79,21 @@ pub fn resize_into(
     )
 }
 
-/// Writes `frame` into `input` in `format`: u8 or f32 in `[-1, 1]` (`v / 127.5 - 1`),
-/// stretched or letterboxed (aspect kept, centered, black bars; see
-/// [`crate::adapters::blazeface::Letterbox`]). `work` holds the RGB image between steps.
+/// Writes `frame` into one image of the input tensor (`input`: [`InputSpec::byte_size`]
+/// bytes) as `spec.format` says: u8 or f32 in `[-1, 1]` (`v / 127.5 - 1`), stretched or
+/// letterboxed (aspect kept, centered, black bars; see [`crate::engine::Letterbox`]).
 ///
 /// # Errors
-/// As [`resize_into`].
+/// As [`resize_into`]; [`Error::Gst`] for [`InputElement::F32`], which its caller fills.
 pub fn fill_input(
     frame: &Frame,
     spec: &InputSpec,
-    format: InputFormat,
     input: &mut [u8],
-    scratch: &mut Vec<u8>,
-    work: &mut Vec<u8>,
+    scratch: &mut Scratch,
 ) -> Result<()> {
+    let format = spec.format;
+    let Scratch { yuv, rgb: work } = scratch;
+    let scratch = yuv;
     if format == InputFormat::default() {
         return resize_into(frame, spec, input, scratch);
     }
@@ -105,12 +101,7 @@ pub fn fill_input(
     work.clear();
     work.resize(mw * mh * 3, 0);
     if format.letterbox {
-        let lb = Letterbox::fit(
-            frame.info.width(),
-            frame.info.height(),
-            mw as u32,
-            mh as u32,
-        );
+        let lb = spec.letterbox(frame.info.width(), frame.info.height());
         // The scaled frame is converted straight into its place on the black canvas.
         let at = (lb.pad_y as usize * mw + lb.pad_x as usize) * 3;
         resize_rgb(
@@ -221,54 +212,4 @@ fn resize_rgb(
         imgproc::cvt_color_def(&yuv, &mut rgb, imgproc::COLOR_YUV2RGB_I420).map_err(cv_err)?;
     }
     Ok(())
-}
-
-/// Runs the stage until every source's `decoded` edge closes, or downstream closes. With
-/// `spec.batch` > 1 a request takes the next frame (waiting for it) plus whatever frames are
-/// ready then, in turn across sources, up to `batch`; it never waits to fill a batch.
-pub fn run(
-    mut decoded: RoundRobin<Frame>,
-    free_rx: Receiver<Request>,
-    submitted_tx: Sender<InFlight>,
-    spec: &InputSpec,
-    format: InputFormat,
-    edge: &Edge,
-    stats: &StageStats,
-) -> Result<()> {
-    let (mut scratch, mut work) = (Vec::new(), Vec::new());
-    // Take a free request first, then the frame: a frame never waits here for a request while
-    // fresher ones arrive behind it (live sources keep only the newest in `decoded`).
-    for mut request in free_rx.iter() {
-        let Some(first) = decoded.recv() else {
-            return Ok(()); // EOS
-        };
-        let mut frames = vec![first];
-        while frames.len() < spec.batch {
-            match decoded.try_recv() {
-                Some(frame) => frames.push(frame),
-                None => break,
-            }
-        }
-        let t0 = Instant::now();
-        // One image per slot of the `[batch, H, W, 3]` tensor; unused slots keep old pixels
-        // and their outputs are ignored.
-        let input = request.input_mut()?;
-        for (frame, slot) in frames.iter().zip(input.chunks_exact_mut(spec.byte_size())) {
-            fill_input(frame, spec, format, slot, &mut scratch, &mut work)?;
-        }
-        request.start()?;
-        let per_frame = t0.elapsed() / frames.len() as u32;
-        for _ in &frames {
-            stats.record(per_frame);
-        }
-        let msg = InFlight {
-            frames,
-            request,
-            started: Instant::now(),
-        };
-        if edge.send(&submitted_tx, msg).is_err() {
-            return Ok(());
-        }
-    }
-    Ok(()) // infer stage is gone
 }

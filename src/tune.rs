@@ -8,12 +8,11 @@
 //! and the choice is cached per model, device, hint and input in `~/.cache/ovstream/`
 //! (`nireq.json`, `nstreams.json`), so later runs skip the trial.
 
-use crate::adapters::InputFormat;
 use crate::config::Hint;
-use crate::engine::{Engine, EngineOptions};
+use crate::engine::{Engine, EngineOptions, Request};
 use crate::error::{Error, Result};
 use crate::frame::Frame;
-use crate::preprocess::fill_input;
+use crate::preprocess::{fill_input, Scratch};
 use gstreamer as gst;
 use gstreamer_video as gst_video;
 use std::collections::{BTreeMap, VecDeque};
@@ -42,7 +41,7 @@ pub struct Trial {
 
 /// `~/.cache/ovstream/<file>`.
 fn cache_path(file: &str) -> PathBuf {
-    crate::detector::default_cache_dir()
+    crate::config::default_cache_dir()
         .parent()
         .map_or_else(std::env::temp_dir, PathBuf::from)
         .join(file)
@@ -79,7 +78,7 @@ fn cache_key(engine: &Engine, hint: Hint) -> String {
         hint,
         engine.input.height,
         engine.input.width,
-        engine.input.element,
+        engine.input.format.element,
         crate::engine::runtime_version()
     )
 }
@@ -95,36 +94,38 @@ fn black_frame() -> Result<Frame> {
     let y = info.width() as usize * info.height() as usize;
     data[..y].fill(16);
     data[y..].fill(128);
-    Ok(Frame {
-        source_id: 0,
-        seq: 0,
-        pts: 0,
-        buffer: gst::Buffer::from_mut_slice(data),
+    Ok(Frame::from_buffer(
+        gst::Buffer::from_mut_slice(data),
         info,
-        arrival: Instant::now(),
-    })
+        0,
+        0,
+    ))
 }
 
-/// Keeps `n` requests busy on `frame` for at least `duration` and `2 × n` inferences (after
-/// one warm-up inference each); returns the images inferred (inferences × batch) and the
-/// seconds they took. The
-/// `benchmark_app` equivalent used by `nireq = "auto"` and `ovstream bench`.
+/// What [`keep_busy`] measured.
+pub struct Busy {
+    /// Images inferred (inferences × batch) and the seconds they took.
+    pub images: u64,
+    pub seconds: f64,
+    /// The request that finished last, its outputs still readable (the benchmark decodes them
+    /// to check what it timed was the model's real input).
+    pub last: Request,
+}
+
+/// Keeps `n` requests busy on `frame` (written in the model's own input format, in every
+/// batch slot) for at least `duration` and `2 × n` inferences, after one warm-up inference
+/// each. The `benchmark_app` equivalent used by `nireq = "auto"` and `ovstream bench`.
 ///
 /// # Errors
 /// OpenVINO or preprocessing failures.
-pub fn keep_busy(
-    engine: &mut Engine,
-    frame: &Frame,
-    format: InputFormat,
-    n: usize,
-    duration: Duration,
-) -> Result<(u64, f64)> {
-    let mut idle = engine.create_requests(n)?;
-    let (mut scratch, mut work) = (Vec::new(), Vec::new());
+pub fn keep_busy(engine: &mut Engine, frame: &Frame, n: usize, duration: Duration) -> Result<Busy> {
+    let mut idle = engine.create_requests(n.max(1))?;
+    let mut scratch = Scratch::default();
+    // The model's own input format (u8 or f32, letterboxed or not), in every batch slot.
     let spec = engine.input.clone();
     for r in &mut idle {
         for slot in r.input_mut()?.chunks_exact_mut(spec.byte_size()) {
-            fill_input(frame, &spec, format, slot, &mut scratch, &mut work)?;
+            fill_input(frame, &spec, slot, &mut scratch)?;
         }
         r.infer()?; // warm-up
     }
@@ -135,21 +136,27 @@ pub fn keep_busy(
         r.start()?;
     }
     let mut count = 0u64;
-    while let Some(mut r) = in_flight.pop_front() {
+    loop {
+        let mut r = in_flight.pop_front().expect("n >= 1 requests in flight");
         r.wait()?;
         count += 1;
         if started.elapsed() < duration || count < min_count {
             r.start()?;
             in_flight.push_back(r);
+        } else if in_flight.is_empty() {
+            return Ok(Busy {
+                images: count * spec.batch as u64,
+                seconds: started.elapsed().as_secs_f64(),
+                last: r,
+            });
         }
     }
-    Ok((count * spec.batch as u64, started.elapsed().as_secs_f64()))
 }
 
 /// Measures `n` requests for [`TRIAL`].
-fn trial(engine: &mut Engine, frame: &Frame, format: InputFormat, n: usize) -> Result<Trial> {
-    let (count, seconds) = keep_busy(engine, frame, format, n, TRIAL)?;
-    let fps = count as f64 / seconds;
+fn trial(engine: &mut Engine, frame: &Frame, n: usize) -> Result<Trial> {
+    let busy = keep_busy(engine, frame, n, TRIAL)?;
+    let fps = busy.images as f64 / busy.seconds;
     Ok(Trial {
         nireq: n,
         fps,
@@ -188,7 +195,7 @@ pub fn best(trials: &[Trial], hint: Hint) -> Option<Trial> {
 ///
 /// # Errors
 /// OpenVINO failures during the trial.
-pub fn pick_nireq(engine: &mut Engine, hint: Hint, format: InputFormat) -> Result<usize> {
+pub fn pick_nireq(engine: &mut Engine, hint: Hint) -> Result<usize> {
     let key = cache_key(engine, hint);
     let path = cache_path("nireq.json");
     if let Some(n) = cached(&path, &key) {
@@ -199,7 +206,7 @@ pub fn pick_nireq(engine: &mut Engine, hint: Hint, format: InputFormat) -> Resul
     let optimal = engine.nireq;
     let mut trials = Vec::new();
     for n in candidates(optimal) {
-        trials.push(trial(engine, &frame, format, n)?);
+        trials.push(trial(engine, &frame, n)?);
     }
     let pick = best(&trials, hint).map_or(optimal, |t| t.nireq);
     eprintln!(
@@ -231,11 +238,7 @@ pub fn stream_candidates(suggested: usize, cores: usize) -> Vec<usize> {
 ///
 /// # Errors
 /// Compile or OpenVINO failures during the trial.
-pub fn pick_nstreams(
-    model_path: &Path,
-    options: &EngineOptions,
-    format: InputFormat,
-) -> Result<usize> {
+pub fn pick_nstreams(model_path: &Path, options: &EngineOptions) -> Result<usize> {
     let mut opts = options.clone();
     opts.nstreams = None;
     opts.nireq = None;
@@ -259,7 +262,7 @@ pub fn pick_nstreams(
         opts.nstreams = Some(n.to_string());
         let mut engine = Engine::load(model_path, &opts)?;
         let nireq = engine.nireq;
-        trials.push((n, trial(&mut engine, &frame, format, nireq)?));
+        trials.push((n, trial(&mut engine, &frame, nireq)?));
     }
     let pick = trials
         .iter()

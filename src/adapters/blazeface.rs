@@ -13,6 +13,7 @@
 //! `TensorsToDetectionsCalculator` (scales = input size); NMS is MediaPipe's
 //! `NonMaxSuppressionCalculator` with `WEIGHTED` blending at IoU 0.3.
 
+pub use crate::engine::Letterbox;
 use crate::frame::{BBox, Detection};
 use std::sync::Arc;
 
@@ -85,44 +86,6 @@ impl AnchorSpec {
             layer += same;
         }
         out
-    }
-}
-
-/// Aspect-preserving fit of a frame into the square model input (centered, black bars).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Letterbox {
-    /// Size of the scaled frame inside the input, and its offset, in input pixels.
-    pub width: u32,
-    pub height: u32,
-    pub pad_x: u32,
-    pub pad_y: u32,
-    /// Input side.
-    pub input: u32,
-}
-
-impl Letterbox {
-    /// Fits `frame_w` x `frame_h` into `input_w` x `input_h`; sizes are even (I420 resize).
-    pub fn fit(frame_w: u32, frame_h: u32, input_w: u32, input_h: u32) -> Letterbox {
-        let scale = (input_w as f32 / frame_w as f32).min(input_h as f32 / frame_h as f32);
-        let even = |v: f32, max: u32| (((v / 2.0).round() as u32) * 2).clamp(2, max);
-        let width = even(frame_w as f32 * scale, input_w);
-        let height = even(frame_h as f32 * scale, input_h);
-        Letterbox {
-            width,
-            height,
-            pad_x: (input_w - width) / 2,
-            pad_y: (input_h - height) / 2,
-            input: input_w,
-        }
-    }
-
-    /// Input-normalized `(x, y)` → frame-normalized.
-    fn frame_point(&self, x: f32, y: f32) -> [f32; 2] {
-        let s = self.input as f32;
-        [
-            (x * s - self.pad_x as f32) / self.width as f32,
-            (y * s - self.pad_y as f32) / self.height as f32,
-        ]
     }
 }
 

@@ -3,30 +3,10 @@
 pub mod blazeface;
 pub mod ssd;
 
-use crate::engine::InputSpec;
+use crate::engine::{InputElement, InputFormat, InputSpec};
 use crate::frame::Detection;
-use blazeface::{BlazeFaceAdapter, Letterbox};
+use blazeface::BlazeFaceAdapter;
 use ssd::SsdAdapter;
-
-/// What the input tensor holds (set on the engine's preprocessing before compile).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum InputElement {
-    /// u8 RGB `0..=255` (OpenVINO converts to the model's type): TF-OD-API and Coral SSDs.
-    #[default]
-    U8,
-    /// f32 RGB scaled to `[-1, 1]` (`v / 127.5 - 1`): MediaPipe models.
-    F32Symmetric,
-    /// f32 written by the caller as the model wants it (FaceNet's per-image prewhitening).
-    F32,
-}
-
-/// How a frame becomes the model input.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct InputFormat {
-    pub element: InputElement,
-    /// Keep the aspect ratio (centered, black bars) instead of stretching.
-    pub letterbox: bool,
-}
 
 /// Adapter names in `models/manifest.toml` and `[model] adapter`.
 pub const SSD: &str = "ssd";
@@ -69,10 +49,7 @@ impl Adapter {
     ) -> Vec<Detection> {
         match self {
             Adapter::Ssd(a) => a.decode(outputs),
-            Adapter::BlazeFace(a) => {
-                let lb = Letterbox::fit(width, height, input.width as u32, input.height as u32);
-                a.decode(outputs, &lb)
-            }
+            Adapter::BlazeFace(a) => a.decode(outputs, &input.letterbox(width, height)),
         }
     }
 

@@ -4,10 +4,11 @@
 //! the ratio to detection only (goal: ≥ 0.8 with the default interval).
 
 use crate::config::PipelineConfig;
-use crate::detector::{sinks_from_config, Detector};
+use crate::detector::Detector;
 use crate::error::{Error, Result};
 use crate::face::recognizer_from_config;
 use crate::pipeline::{self, RunOptions};
+use crate::sink::sinks_from_config;
 use crate::source::Source;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
@@ -69,7 +70,7 @@ pub fn run(
             None => None,
         };
         let source = Source::open(cfg.first_input(), &cfg.source.options())?;
-        let mut sinks = sinks_from_config(&cfg, &source.uri)?;
+        let sinks = sinks_from_config(&cfg, &source.uri)?;
         let options = RunOptions {
             looping: true,
             limit: Some(limit),
@@ -80,7 +81,7 @@ pub fn run(
             source,
             &mut detector.engine,
             &detector.adapter,
-            &mut sinks,
+            sinks,
             recognizer.as_mut(),
             &options,
             &AtomicBool::new(false),

@@ -8,9 +8,10 @@
 
 use super::raw_throughput;
 use crate::config::PipelineConfig;
-use crate::detector::{sinks_from_config, Detector};
+use crate::detector::Detector;
 use crate::error::Result;
 use crate::pipeline::{self, RunOptions};
+use crate::sink::sinks_from_config;
 use crate::source::Source;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -62,12 +63,12 @@ pub fn run(
 ) -> Result<LiveReport> {
     let cfg = super::scratch_outputs(config, scratch, "live", false);
     let mut detector = Detector::from_config(&cfg, openvino_lib)?;
-    let raw_fps = raw_throughput(&mut detector.engine, &test_source(30), CALIBRATION)?.fps;
+    let raw_fps = raw_throughput(&mut detector, &test_source(30), CALIBRATION)?.fps;
     let mut runs = Vec::new();
     for &load in loads {
         let source_fps = (load * raw_fps).round().max(1.0) as u32;
         let src = Source::open(&test_source(source_fps), &cfg.source.options())?;
-        let mut sinks = sinks_from_config(&cfg, &src.uri)?;
+        let sinks = sinks_from_config(&cfg, &src.uri)?;
         let stop = AtomicBool::new(false);
         let summary = std::thread::scope(|s| {
             s.spawn(|| {
@@ -81,7 +82,7 @@ pub fn run(
                 src,
                 &mut detector.engine,
                 &detector.adapter,
-                &mut sinks,
+                sinks,
                 None,
                 &RunOptions::default(),
                 &stop,

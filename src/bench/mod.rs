@@ -9,13 +9,14 @@ pub mod resources;
 pub mod soak;
 pub mod startup;
 
-use crate::adapters::InputFormat;
 use crate::config::PipelineConfig;
-use crate::detector::{sinks_for_sources, Detector};
+use crate::detector::Detector;
 use crate::engine::Engine;
 use crate::error::Result;
+use crate::inference::Inference;
 use crate::manifest::Manifest;
-use crate::pipeline::{self, stats::Summary, RunOptions};
+use crate::pipeline::{self, RunOptions, Summary};
+use crate::sink::sinks_for_sources;
 use crate::source::{first_frame, Source};
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
@@ -35,6 +36,9 @@ pub struct RawThroughput {
     pub batch: usize,
     /// Process CPU time per inferred image, ms (the floor for the pipeline's CPU ms/frame).
     pub cpu_ms_per_frame: f64,
+    /// Objects the model found in the timed frame (decoded from the last timed request): a
+    /// check that the benchmark fed the model its real input format.
+    pub detections: usize,
 }
 
 /// One row of the streams table: the pipeline on `streams` copies of the input at once.
@@ -83,20 +87,25 @@ pub struct BenchReport {
 /// Default numbers of concurrent streams in the table.
 pub const DEFAULT_STREAMS: [usize; 4] = [1, 2, 4, 8];
 
-/// Keeps `engine.nireq` requests busy on one prepared frame for at least `duration` (and at
-/// least `2 × nireq` inferences); returns inferences per second.
+/// Keeps `detector.engine.nireq` requests busy on the first frame of `input` for at least
+/// `duration` (and at least `2 × nireq` inferences); returns inferences per second.
 pub fn raw_throughput(
-    engine: &mut Engine,
+    detector: &mut Detector,
     input: &str,
     duration: Duration,
 ) -> Result<RawThroughput> {
     let frame = first_frame(input)?;
+    let engine = &mut detector.engine;
     let nireq = engine.nireq;
     let cpu = resources::cpu_time();
-    let (count, seconds) =
-        crate::tune::keep_busy(engine, &frame, InputFormat::default(), nireq, duration)?;
+    let mut busy = crate::tune::keep_busy(engine, &frame, nireq, duration)?;
     let cpu = resources::cpu_time().saturating_sub(cpu);
+    let (count, seconds) = (busy.images, busy.seconds);
+    let inference = Inference::new(engine, &detector.adapter);
+    let outputs = inference.collect(&mut busy.last, 1)?;
+    let detections = inference.decode(&outputs[0], &frame).len();
     Ok(RawThroughput {
+        detections,
         fps_before: count as f64 / seconds,
         fps_after: count as f64 / seconds,
         inferences: count,
@@ -149,7 +158,7 @@ pub fn run(
         openvino_lib,
     )?;
     tracing::info!(?startup, "time to first result");
-    let before = raw_throughput(&mut detector.engine, input, raw_duration)?;
+    let before = raw_throughput(&mut detector, input, raw_duration)?;
     tracing::info!(fps = before.fps, "raw inference throughput (before)");
     let variants: [(&'static str, bool); 2] = [("metadata-only", false), ("overlay+mp4", true)];
     let mut pipelines = Vec::new();
@@ -169,7 +178,7 @@ pub fn run(
             pipelines.push(run);
         }
     }
-    let after = raw_throughput(&mut detector.engine, input, raw_duration)?;
+    let after = raw_throughput(&mut detector, input, raw_duration)?;
     tracing::info!(fps = after.fps, "raw inference throughput (after)");
     let raw = RawThroughput {
         fps_before: before.fps,
@@ -180,6 +189,7 @@ pub fn run(
         nireq: before.nireq,
         batch: before.batch,
         cpu_ms_per_frame: (before.cpu_ms_per_frame + after.cpu_ms_per_frame) / 2.0,
+        detections: after.detections,
     };
     for p in &mut pipelines {
         p.ratio_to_raw = p.fps / raw.fps;
@@ -214,14 +224,14 @@ fn run_streams(
 ) -> Result<PipelineRun> {
     let cfg = scratch_outputs(config, scratch, &format!("{name}-{n}-{{name}}"), with_video);
     let names: Vec<String> = (1..=n).map(|i| format!("s{i}")).collect();
-    let mut sinks = sinks_for_sources(&cfg, &names)?;
+    let sinks = sinks_for_sources(&cfg, &names)?;
     let mut sources = Vec::with_capacity(n);
     for _ in 0..n {
         sources.push(Source::open(input, &config.source.options())?);
     }
     let inputs = sources
         .into_iter()
-        .zip(sinks.iter_mut())
+        .zip(sinks)
         .map(|(source, sinks)| pipeline::Input { source, sinks })
         .collect();
     let options = RunOptions {
@@ -242,7 +252,6 @@ fn run_streams(
         &AtomicBool::new(false),
     )?;
     let cpu = resources::cpu_time().saturating_sub(cpu);
-    drop(sinks);
     for entry in std::fs::read_dir(scratch).into_iter().flatten().flatten() {
         if entry.path().extension().is_some_and(|e| e == "mp4") {
             let _ = std::fs::remove_file(entry.path());
@@ -276,13 +285,14 @@ impl std::fmt::Display for BenchReport {
         writeln!(
             f,
             "raw inference {:.1} FPS (mean of {:.1} before and {:.1} after the pipelines; nireq {}, \
-             batch {}; CPU {:.2} ms/frame)",
+             batch {}; CPU {:.2} ms/frame; {} object(s) in the timed frame)",
             self.raw.fps,
             self.raw.fps_before,
             self.raw.fps_after,
             self.raw.nireq,
             self.raw.batch,
-            self.raw.cpu_ms_per_frame
+            self.raw.cpu_ms_per_frame,
+            self.raw.detections
         )?;
         writeln!(
             f,

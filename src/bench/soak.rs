@@ -3,9 +3,10 @@
 //! buffers and pools are allocated by then) and at the end; goal growth ≤ 5%.
 
 use crate::config::PipelineConfig;
-use crate::detector::{sinks_from_config, Detector};
+use crate::detector::Detector;
 use crate::error::Result;
 use crate::pipeline::{self, RunOptions};
+use crate::sink::sinks_from_config;
 use crate::source::Source;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -41,7 +42,7 @@ pub fn run(
     let cfg = super::scratch_outputs(config, scratch, "soak", false);
     let mut detector = Detector::from_config(&cfg, openvino_lib)?;
     let source = Source::open(cfg.first_input(), &cfg.source.options())?;
-    let mut sinks = sinks_from_config(&cfg, &source.uri)?;
+    let sinks = sinks_from_config(&cfg, &source.uri)?;
     let options = RunOptions {
         looping: true,
         limit: Some(frames),
@@ -65,7 +66,7 @@ pub fn run(
             source,
             &mut detector.engine,
             &detector.adapter,
-            &mut sinks,
+            sinks,
             None,
             &options,
             &AtomicBool::new(false),

@@ -6,9 +6,10 @@
 //! the OpenVINO libraries (a new process pays that on every start, cold or warm).
 
 use crate::config::{Nireq, PipelineConfig};
-use crate::detector::{sinks_from_config, Detector};
+use crate::detector::Detector;
 use crate::error::Result;
 use crate::pipeline::{self, RunOptions};
+use crate::sink::sinks_from_config;
 use crate::source::Source;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
@@ -46,7 +47,7 @@ fn first_result(
     let t0 = Instant::now();
     let source = Source::open(input, &config.source.options())?;
     let mut detector = Detector::from_config(config, openvino_lib)?;
-    let mut sinks = sinks_from_config(config, "startup")?;
+    let sinks = sinks_from_config(config, "startup")?;
     let options = RunOptions {
         limit: Some(1),
         ..RunOptions::default()
@@ -55,7 +56,7 @@ fn first_result(
         source,
         &mut detector.engine,
         &detector.adapter,
-        &mut sinks,
+        sinks,
         None,
         &options,
         &AtomicBool::new(false),

@@ -4,12 +4,22 @@
 
 use crate::error::{Error, Result};
 mod model;
+pub mod names;
 mod source;
 
 pub use crate::source::RtspTransport;
 pub use model::{Hint, ModelConfig, Nireq, Precision};
 use serde::Deserialize;
 pub use source::{NamedSource, SourceConfig};
+
+/// Default compiled-model cache: `~/.cache/ovstream/compiled` (the tuning caches sit beside
+/// it, in `~/.cache/ovstream`).
+pub fn default_cache_dir() -> PathBuf {
+    dirs::cache_dir()
+        .unwrap_or_else(std::env::temp_dir)
+        .join("ovstream")
+        .join("compiled")
+}
 use std::path::{Path, PathBuf};
 
 /// Default detection confidence threshold (objects below it are dropped).
@@ -70,6 +80,20 @@ pub struct RecognizeConfig {
     pub nireq: Option<usize>,
 }
 
+impl RecognizeConfig {
+    /// Recognition against the gallery folder `gallery`, with the default embedder (FaceNet),
+    /// similarity threshold and re-identification interval.
+    pub fn new(gallery: impl Into<PathBuf>) -> Self {
+        RecognizeConfig {
+            model: default_embedder(),
+            gallery: gallery.into(),
+            threshold: default_similarity(),
+            reidentify_interval: default_reidentify_interval(),
+            nireq: None,
+        }
+    }
+}
+
 /// Object tracking (ByteTrack from `trackforge`): stable ids across frames.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -82,6 +106,25 @@ pub struct TrackConfig {
 }
 
 impl PipelineConfig {
+    /// A pipeline of `input` (path or URI; empty for one whose sources are added at run time)
+    /// through `model` (manifest id or path), every other table at its defaults (no outputs,
+    /// tracking on, no recognition) — the same values a TOML file that names only these two
+    /// gets.
+    pub fn new(input: impl Into<String>, model: impl Into<String>) -> Self {
+        PipelineConfig {
+            source: SourceConfig {
+                input: input.into(),
+                ..SourceConfig::default()
+            },
+            sources: Vec::new(),
+            model: ModelConfig::new(model),
+            detect: DetectConfig::default(),
+            output: OutputConfig::default(),
+            recognize: None,
+            track: TrackConfig::default(),
+        }
+    }
+
     /// Every input with its unique name, in order: the `[[sources]]`, or `[source] input`.
     ///
     /// # Errors
@@ -92,9 +135,9 @@ impl PipelineConfig {
                 name: None,
                 input: self.source.input.clone(),
             };
-            return crate::streams::resolve_names(&[single]);
+            return crate::config::names::resolve_names(&[single]);
         }
-        crate::streams::resolve_names(&self.sources)
+        crate::config::names::resolve_names(&self.sources)
     }
 
     /// Replaces the inputs: one becomes `[source] input`, several become `[[sources]]`.
@@ -267,7 +310,7 @@ impl PipelineConfig {
         if let Err(message) = self.streams() {
             return bad(message);
         }
-        if let Err(message) = crate::streams::check_templates(&self.output) {
+        if let Err(message) = crate::config::names::check_templates(&self.output) {
             return bad(message);
         }
         if !(0.0..=1.0).contains(&self.detect.threshold) {

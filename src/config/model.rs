@@ -49,11 +49,25 @@ impl<'de> Deserialize<'de> for Nireq {
 }
 
 /// OpenVINO performance hint (`PERFORMANCE_HINT`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Hint {
     Latency,
+    #[default]
     Throughput,
+}
+
+impl std::str::FromStr for Hint {
+    type Err = String;
+
+    /// `latency` or `throughput` (any case).
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "latency" => Ok(Hint::Latency),
+            "throughput" => Ok(Hint::Throughput),
+            _ => Err(format!("hint `{s}`: expected latency or throughput")),
+        }
+    }
 }
 
 impl Hint {
@@ -67,12 +81,26 @@ impl Hint {
 }
 
 /// Inference precision (`INFERENCE_PRECISION_HINT`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Precision {
     F32,
     F16,
     Bf16,
+}
+
+impl std::str::FromStr for Precision {
+    type Err = String;
+
+    /// `f32`, `f16` or `bf16` (any case).
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "f32" => Ok(Precision::F32),
+            "f16" => Ok(Precision::F16),
+            "bf16" => Ok(Precision::Bf16),
+            _ => Err(format!("precision `{s}`: expected f32, f16 or bf16")),
+        }
+    }
 }
 
 impl Precision {
@@ -128,6 +156,27 @@ pub struct ModelConfig {
     pub batch: usize,
 }
 
+impl ModelConfig {
+    /// `model` (manifest id or path) with every other setting at its default: CPU, throughput
+    /// hint, OPTIMAL_NUMBER_OF_INFER_REQUESTS, the device's precision and streams, the
+    /// compiled-model cache on, the manifest's input size and adapter, batch 1.
+    pub fn new(model: impl Into<String>) -> Self {
+        ModelConfig {
+            model: model.into(),
+            device: default_device(),
+            nireq: None,
+            hint: Hint::default(),
+            precision: None,
+            nstreams: None,
+            cache_dir: None,
+            cache: true,
+            input_size: None,
+            adapter: None,
+            batch: default_batch(),
+        }
+    }
+}
+
 fn default_batch() -> usize {
     1
 }
@@ -136,5 +185,5 @@ fn default_device() -> String {
     DEFAULT_DEVICE.to_string()
 }
 fn default_hint() -> Hint {
-    Hint::Throughput
+    Hint::default()
 }

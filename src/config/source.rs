@@ -8,7 +8,7 @@ use serde::Deserialize;
 #[serde(deny_unknown_fields)]
 pub struct NamedSource {
     /// Letters, digits, `.`, `_`, `-`; default: the file stem or host
-    /// ([`crate::streams::default_name`]), made unique with `-2`, `-3`, …
+    /// ([`crate::config::names::default_name`]), made unique with `-2`, `-3`, …
     #[serde(default)]
     pub name: Option<String>,
     /// File path or URI, as `[source] input`.

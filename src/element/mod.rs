@@ -11,7 +11,67 @@ pub mod ovoverlay;
 pub mod ovtrack;
 pub mod roifilter;
 
+use crate::config::{Hint, Precision};
 use gstreamer as gst;
+use gstreamer::glib;
+
+/// `hint` property of the inference elements: OpenVINO's PERFORMANCE_HINT.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, glib::Enum)]
+#[enum_type(name = "GstOvstreamHint")]
+pub enum HintProperty {
+    #[enum_value(name = "LATENCY: lowest latency per frame", nick = "latency")]
+    Latency,
+    #[default]
+    #[enum_value(name = "THROUGHPUT: most frames per second", nick = "throughput")]
+    Throughput,
+}
+
+impl From<HintProperty> for Hint {
+    fn from(h: HintProperty) -> Hint {
+        match h {
+            HintProperty::Latency => Hint::Latency,
+            HintProperty::Throughput => Hint::Throughput,
+        }
+    }
+}
+
+/// `precision` property of the inference elements: OpenVINO's INFERENCE_PRECISION_HINT.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, glib::Enum)]
+#[enum_type(name = "GstOvstreamPrecision")]
+pub enum PrecisionProperty {
+    #[default]
+    #[enum_value(
+        name = "The device's own (bf16 on CPUs with AMX/AVX512-BF16)",
+        nick = "default"
+    )]
+    Default,
+    #[enum_value(name = "f32", nick = "f32")]
+    F32,
+    #[enum_value(name = "f16", nick = "f16")]
+    F16,
+    #[enum_value(name = "bf16", nick = "bf16")]
+    Bf16,
+}
+
+impl From<PrecisionProperty> for Option<Precision> {
+    fn from(p: PrecisionProperty) -> Option<Precision> {
+        match p {
+            PrecisionProperty::Default => None,
+            PrecisionProperty::F32 => Some(Precision::F32),
+            PrecisionProperty::F16 => Some(Precision::F16),
+            PrecisionProperty::Bf16 => Some(Precision::Bf16),
+        }
+    }
+}
+
+/// A comma-separated property value as a list (blanks trimmed, empty items dropped).
+pub(crate) fn comma_list(s: &str) -> Vec<String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(String::from)
+        .collect()
+}
 
 /// An always-present `src` and `sink` pad template with the same `caps` (filters).
 pub(crate) fn filter_templates(caps: &gst::Caps) -> Vec<gst::PadTemplate> {

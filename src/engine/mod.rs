@@ -2,12 +2,13 @@
 //! input, add preprocessing (u8 NHWC tensor in, whatever the model wants inside), set device
 //! properties, compile (with the compiled-model cache), and hand out infer requests.
 
+mod input;
 pub mod library;
 mod request;
 
+pub use input::{InputElement, InputFormat, InputSpec, Letterbox};
 pub use request::Request;
 
-use crate::adapters::InputElement;
 use crate::config::{Hint, Precision};
 use crate::error::{Error, Result};
 use openvino::{
@@ -38,32 +39,29 @@ pub struct EngineOptions {
     pub input_size: Option<[u32; 2]>,
     /// OpenVINO C library file or folder (see [`library::load`]).
     pub openvino_lib: Option<PathBuf>,
-    /// Element type of the input tensor the pipeline writes.
-    pub input_element: InputElement,
+    /// What callers write into the input tensor: element type, stretch or letterbox.
+    pub input_format: InputFormat,
     /// Images per inference (the input's N). 1 is the usual best (a few requests in flight
     /// beat big batches); more only pays on devices that gain from it.
     pub batch: usize,
 }
 
-/// The model input as the pipeline fills it: `[batch, height, width, 3]` NHWC RGB, u8 or f32.
-#[derive(Debug, Clone)]
-pub struct InputSpec {
-    pub name: String,
-    pub height: usize,
-    pub width: usize,
-    pub element: InputElement,
-    /// Images per inference (N).
-    pub batch: usize,
-}
-
-impl InputSpec {
-    /// Bytes of one image of the input tensor (the tensor holds `batch` of them, back to back).
-    pub fn byte_size(&self) -> usize {
-        let bytes = match self.element {
-            InputElement::U8 => 1,
-            InputElement::F32Symmetric | InputElement::F32 => 4,
-        };
-        self.height * self.width * 3 * bytes
+impl Default for EngineOptions {
+    /// CPU, throughput hint, the device's precision and streams, OPTIMAL_NUMBER_OF_INFER_REQUESTS,
+    /// no compiled-model cache, the model's own static input, u8 stretched, batch 1.
+    fn default() -> Self {
+        EngineOptions {
+            device: crate::config::DEFAULT_DEVICE.to_string(),
+            hint: Hint::default(),
+            precision: None,
+            nstreams: None,
+            nireq: None,
+            cache_dir: None,
+            input_size: None,
+            openvino_lib: None,
+            input_format: InputFormat::default(),
+            batch: 1,
+        }
     }
 }
 
@@ -166,7 +164,7 @@ impl Engine {
                 ))
             })?;
         }
-        let wanted_element = match options.input_element {
+        let wanted_element = match options.input_format.element {
             InputElement::U8 => ElementType::U8,
             InputElement::F32Symmetric | InputElement::F32 => ElementType::F32,
         };
@@ -254,7 +252,7 @@ impl Engine {
                 name: input_name,
                 height: h as usize,
                 width: w as usize,
-                element: options.input_element,
+                format: options.input_format,
                 batch: n as usize,
             },
             outputs,

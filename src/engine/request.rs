@@ -19,7 +19,8 @@ impl Request {
         Request { req, input }
     }
 
-    /// The input tensor's memory: `[1, H, W, 3]` u8 NHWC RGB (see [`InputSpec`]).
+    /// The input tensor's raw bytes: `[batch, H, W, 3]` NHWC RGB, u8 or f32 as the
+    /// [`crate::engine::InputSpec`] the model was compiled with says (f32 is native-endian).
     pub fn input_mut(&mut self) -> Result<&mut [u8]> {
         self.input
             .get_raw_data_mut()

@@ -7,8 +7,8 @@
 //! inside; normalized again here so any embedding model works with cosine similarity).
 
 use super::align::{prewhiten, RgbFrame};
-use crate::adapters::InputElement;
 use crate::engine::{Engine, EngineOptions, Request};
+use crate::engine::{InputElement, InputFormat};
 use crate::error::{Error, Result};
 use crate::frame::Detection;
 
@@ -32,7 +32,10 @@ impl Embedder {
     pub fn load(model: &str, options: &EngineOptions) -> Result<Embedder> {
         let resolved = crate::detector::resolve_model(model)?;
         let mut options = options.clone();
-        options.input_element = InputElement::F32;
+        options.input_format = InputFormat {
+            element: InputElement::F32,
+            letterbox: false,
+        };
         options.input_size = options.input_size.or(resolved.input_size);
         let mut engine = Engine::load(&resolved.path, &options)?;
         let output = match engine.outputs.as_slice() {

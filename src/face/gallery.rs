@@ -8,12 +8,12 @@
 
 use super::align::RgbFrame;
 use super::embed::{cosine, Embedder, Embedding};
-use crate::adapters::Adapter;
 use crate::detector::Detector;
 use crate::engine::Request;
 use crate::error::{Error, Result};
 use crate::frame::{Detection, Frame, Identity, UNKNOWN};
-use crate::preprocess::fill_input;
+use crate::inference::Inference;
+use crate::preprocess::Scratch;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -49,38 +49,26 @@ struct Cache {
 }
 
 /// Face detection on single frames (enrollment): the pipeline's detector with one request.
-pub struct FaceFinder<'a> {
-    detector: &'a mut Detector,
+pub struct FaceFinder {
+    inference: Inference,
     request: Request,
+    scratch: Scratch,
 }
 
-impl<'a> FaceFinder<'a> {
-    pub fn new(detector: &'a mut Detector) -> Result<Self> {
+impl FaceFinder {
+    pub fn new(detector: &mut Detector) -> Result<Self> {
         let request = detector.engine.create_requests(1)?.remove(0);
-        Ok(FaceFinder { detector, request })
+        Ok(FaceFinder {
+            inference: Inference::new(&detector.engine, &detector.adapter),
+            request,
+            scratch: Scratch::default(),
+        })
     }
 
     /// Faces in `frame`, best first.
     pub fn find(&mut self, frame: &Frame) -> Result<Vec<Detection>> {
-        let spec = self.detector.engine.input.clone();
-        let adapter: &Adapter = &self.detector.adapter;
-        let (mut scratch, mut work) = (Vec::new(), Vec::new());
-        fill_input(
-            frame,
-            &spec,
-            adapter.input_format(),
-            &mut self.request.input_mut()?[..spec.byte_size()],
-            &mut scratch,
-            &mut work,
-        )?;
-        self.request.infer()?;
-        let names = adapter.output_names();
-        let mut outputs = vec![Vec::new(); names.len()];
-        for (name, out) in names.iter().zip(outputs.iter_mut()) {
-            self.request.read_output(name, out)?;
-        }
-        let size = (frame.info.width(), frame.info.height());
-        Ok(adapter.decode(&outputs, size, &spec))
+        self.inference
+            .detect(&mut self.request, frame, &mut self.scratch)
     }
 }
 

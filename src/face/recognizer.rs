@@ -99,6 +99,11 @@ impl Recognizer {
         }
     }
 
+    /// Forgets the votes of source `source_id` (it left the pipeline).
+    pub fn end_source(&mut self, source_id: usize) {
+        self.tracks.retain(|(source, _), _| *source != source_id);
+    }
+
     /// Sets `identity` on every face of `frame`; embeds only the faces that are due.
     ///
     /// # Errors

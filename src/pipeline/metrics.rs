@@ -3,15 +3,14 @@
 //! inference device and model compile time. Served over plain HTTP by a thread of the run
 //! (any request path answers the metrics), encoded with `prometheus-client`.
 
-use super::source_stats::SourceStats;
-use super::stats::{Edge, StageStats};
+use super::source_stats::SourceList;
 use crate::error::{Error, Result};
 use crate::source::supervise::Health;
+use crate::telemetry::{Edge, StageStats};
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
 use std::io::{Read, Write};
@@ -19,25 +18,17 @@ use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-/// Latency histogram buckets: 0.5 ms doubling to ~4 s.
-const BUCKET_START_S: f64 = 0.0005;
-const BUCKETS: u16 = 14;
 /// How often the accept loop checks for the end of the run.
 const POLL: Duration = Duration::from_millis(50);
-
-/// A stage latency histogram, observed next to [`StageStats`].
-pub fn latency_histogram() -> Histogram {
-    Histogram::new(exponential_buckets(BUCKET_START_S, 2.0, BUCKETS))
-}
 
 type Labels = Vec<(String, String)>;
 
 /// What the endpoint reads, all shared with the running stages.
 pub struct Sources<'a> {
-    pub sources: &'a [SourceStats],
+    pub sources: &'a SourceList,
     /// The shared edges (each source's `decoded` edge is in `sources`).
-    pub edges: &'a [Edge],
-    pub stages: &'a [StageStats],
+    pub edges: &'a [&'a Edge],
+    pub stages: &'a [&'a StageStats],
     pub device: &'a str,
     pub execution_devices: &'a str,
     pub compile_seconds: f64,
@@ -127,13 +118,8 @@ impl Endpoint {
                 );
         }
         compile.set(sources.compile_seconds);
-        let labels: Vec<Labels> = sources
-            .sources
-            .iter()
-            .map(|s| vec![("source".to_string(), s.name.clone())])
-            .collect();
-        let mut frames_seen = vec![0u64; sources.sources.len()];
-        let mut decoded_drops_seen = vec![0u64; sources.sources.len()];
+        let mut frames_seen: Vec<u64> = Vec::new();
+        let mut decoded_drops_seen: Vec<u64> = Vec::new();
         let mut drops_seen = vec![0u64; sources.edges.len()];
         while !done.load(Ordering::Relaxed) {
             let mut stream = match self.listener.accept() {
@@ -150,7 +136,11 @@ impl Endpoint {
             };
             // Refresh the counters and gauges from the live stats.
             let elapsed = sources.started.elapsed().as_secs_f64().max(1e-9);
-            for (i, (s, source)) in sources.sources.iter().zip(&labels).enumerate() {
+            let list = sources.sources.snapshot();
+            frames_seen.resize(list.len(), 0);
+            decoded_drops_seen.resize(list.len(), 0);
+            for (i, s) in list.iter().enumerate() {
+                let source: &Labels = &vec![("source".to_string(), s.name.clone())];
                 let written = s.written();
                 frames
                     .get_or_create(source)

@@ -1,4 +1,5 @@
-//! Wiring: one thread per stage, joined by bounded crossbeam channels named after their edge.
+//! Wiring: one thread per stage, joined by bounded crossbeam channels named after their edge,
+//! every stage run by the one loop of [`stage::run`].
 //!
 //! ```text
 //! source ─decoded→ preprocess ─submitted→ infer ─inferred→ postprocess (+ tracker) ─detected→
@@ -6,32 +7,48 @@
 //!                      ▲                     │
 //!                      └──── free requests ──┘   (nireq requests; they move, never shared)
 //! ```
-//! With several sources, each has its own source thread and `decoded` edge; preprocess takes
-//! their frames in turn ([`round_robin`]) and the stages after it carry `source_id` to per-source
-//! trackers and sinks. EOS is the closing of a channel: when a source ends (EOS, `limit`, stop
-//! flag) it drops its sender; once all have, every stage drains and drops its own, and the sink
-//! finalizes the outputs. A stage
-//! whose downstream closed stops quietly; the stage that failed reports the error.
+//! Each source has its own thread and `decoded` edge; preprocess takes their frames in turn
+//! ([`round_robin`]) and the stages after it carry `source_id` to per-source trackers and
+//! sinks. Sources join and leave a running pipeline ([`Pipeline::add_source`],
+//! [`Pipeline::remove_source`]): a source's end travels behind its last frame through every
+//! stage ([`stage::Msg::End`]), and the sink finalizes its outputs when it arrives. EOS of the
+//! whole pipeline is the closing of the channels: once no source can join and every source
+//! has ended, each stage drains, finalizes and drops its sender. A stage whose downstream
+//! closed stops quietly; the stage that failed reports the error.
 
 pub mod metrics;
 mod periodic;
 mod progress;
+mod registry;
 pub mod round_robin;
 pub mod source_stats;
-pub mod stats;
+pub mod stage;
+pub mod stages;
+mod summary;
+
+pub use stage::SourceId;
+pub use summary::Summary;
 
 use crate::adapters::Adapter;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::face::recognizer::Recognizer;
+use crate::frame::Frame;
+use crate::inference::Inference;
 use crate::sink::Sinks;
-use crate::source::{self, supervise, Playback, Source, SourceEnd};
-use crate::{identify, infer, overlay, postprocess, preprocess, sink};
-use crossbeam::channel::bounded;
+use crate::source::{self, supervise, Playback, Source};
+use crate::telemetry::{DropOldest, Edge, StageStats};
+use crossbeam::channel::{bounded, unbounded, Receiver, Sender};
+use indicatif::ProgressBar;
+use parking_lot::Mutex;
+use registry::Registry;
 use round_robin::RoundRobin;
-use source_stats::{SourceStats, SourceSummary};
-use stats::{DropOldest, Edge, StageStats, Summary};
+use source_stats::SourceStats;
+use stage::{Outlet, Stage};
+use stages::{identify, infer, overlay, postprocess, preprocess, sink};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::{Scope, ScopedJoinHandle};
 use std::time::Instant;
 
 /// Capacity of the edges between stages (frames). Small: frames are big, latency matters.
@@ -57,12 +74,177 @@ pub struct RunOptions {
     pub track: Option<(f32, usize)>,
     /// Serve Prometheus metrics on this `HOST:PORT`.
     pub metrics: Option<String>,
+    /// Run the overlay stage (it draws on the frames of sources whose outputs show pixels).
+    /// [`run_many`] turns it on when any of its sources needs it; a [`run_dynamic`] pipeline
+    /// whose sources may come with an MP4 or RTSP output must set it.
+    pub overlay: bool,
+}
+
+/// How one source plays; [`Pipeline::add_source`] takes it from the run's [`RunOptions`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Play {
+    /// Restart a file at EOS.
+    pub looping: bool,
+    /// Stop after this many frames.
+    pub limit: Option<u64>,
 }
 
 /// One source of a run and its outputs (`sinks.source` is its name).
-pub struct Input<'a> {
+pub struct Input {
     pub source: Source,
-    pub sinks: &'a mut Sinks,
+    pub sinks: Sinks,
+}
+
+/// The shared edges after the per-source `decoded` ones.
+struct Edges {
+    submitted: Edge,
+    inferred: Edge,
+    detected: Edge,
+    identified: Edge,
+    rendered: Edge,
+}
+
+/// Per-frame latency of every stage, and end to end.
+struct Stages {
+    preprocess: StageStats,
+    infer: StageStats,
+    postprocess: StageStats,
+    identify: StageStats,
+    overlay: StageStats,
+    sink: StageStats,
+    end_to_end: StageStats,
+}
+
+impl Stages {
+    fn new() -> Self {
+        Stages {
+            preprocess: StageStats::new("preprocess"),
+            infer: StageStats::new("infer"),
+            postprocess: StageStats::new("postprocess"),
+            identify: StageStats::new("identify"),
+            overlay: StageStats::new("overlay"),
+            sink: StageStats::new("sink"),
+            end_to_end: StageStats::new("end-to-end"),
+        }
+    }
+}
+
+/// What the source threads share with the handle.
+struct Context<'a> {
+    registry: Registry,
+    options: &'a RunOptions,
+    stop: &'a AtomicBool,
+    /// Raised when preprocess stops: live sources stop waiting on their `decoded` edge.
+    preprocess_done: AtomicBool,
+}
+
+/// A running pipeline: add and remove sources while it runs (see [`run_dynamic`]).
+pub struct Pipeline<'scope, 'env: 'scope> {
+    scope: &'scope Scope<'scope, 'env>,
+    ctx: &'scope Context<'scope>,
+    /// New sources for preprocess's round-robin; `None` once closed.
+    joins: Mutex<Option<Sender<(SourceId, Receiver<Frame>)>>>,
+}
+
+impl<'scope> Pipeline<'scope, '_> {
+    /// Starts `source` (already opened: [`Source::open`]) into the running pipeline with its
+    /// own decode thread, `decoded` edge, place in the round-robin, tracker and `sinks`.
+    ///
+    /// # Errors
+    /// [`Error::Config`] when the pipeline no longer takes sources (closed or ended).
+    pub fn add_source(&self, source: Source, sinks: Sinks) -> Result<SourceId> {
+        let play = Play {
+            looping: self.ctx.options.looping,
+            limit: self.ctx.options.limit,
+        };
+        self.add_source_with(source, sinks, play)
+    }
+
+    /// [`Self::add_source`], with this source's own looping and frame limit.
+    ///
+    /// # Errors
+    /// As [`Self::add_source`].
+    pub fn add_source_with(&self, source: Source, sinks: Sinks, play: Play) -> Result<SourceId> {
+        let joins = self.joins.lock();
+        let Some(joins) = joins.as_ref() else {
+            return Err(closed());
+        };
+        let live = source.live;
+        let capacity = if live {
+            LIVE_DECODED_CAPACITY
+        } else {
+            EDGE_CAPACITY
+        };
+        let stats = SourceStats::new(&sinks.source, &source.uri, capacity, sinks.needs_pixels());
+        let (id, remove) = self.ctx.registry.add(stats, live, sinks);
+        let (decoded_tx, decoded_rx) = bounded(capacity);
+        // Live sources drop the oldest decoded frame rather than wait (fresh results, bounded
+        // latency); files block (every frame processed).
+        let drop_rx = live.then(|| decoded_rx.clone());
+        if joins.send((id, decoded_rx)).is_err() {
+            return Err(closed());
+        }
+        let ctx = self.ctx;
+        let stats = ctx.registry.list.get(id).expect("registered above");
+        self.scope.spawn(move || {
+            let playback = Playback {
+                source_id: id,
+                looping: play.looping,
+                limit: play.limit,
+                stall_timeout: None,
+            };
+            let oldest = drop_rx.as_ref().map(|rx| DropOldest {
+                rx,
+                consumer_done: &ctx.preprocess_done,
+            });
+            let out = source::Output {
+                name: &stats.name,
+                decoded_tx: &decoded_tx,
+                drop_oldest: oldest.as_ref(),
+                edge: &stats.decoded,
+                stop: ctx.stop,
+                remove: &remove,
+                health: &stats.health,
+            };
+            let result = supervise::run(source, playback, &ctx.options.supervision, &out);
+            // Recorded before the edge closes, so it is there when the source's end reaches
+            // the sink.
+            ctx.registry.source_done(id, result);
+            drop(decoded_tx);
+        });
+        tracing::info!(source = id, "source added");
+        Ok(id)
+    }
+
+    /// Stops source `id` after its current frame, lets its queued frames through, and waits
+    /// until its outputs are finalized (MP4 playable, JSON flushed). The other sources lose
+    /// no frame and keep their order.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for an unknown id; the source's own failure or its outputs'.
+    pub fn remove_source(&self, id: SourceId) -> Result<()> {
+        self.ctx.registry.request_remove(id)?;
+        let result = self.ctx.registry.wait_finalized(id);
+        tracing::info!(source = id, "source removed");
+        result
+    }
+
+    /// Frames written so far for source `id` (0 for an unknown one).
+    pub fn frames_written(&self, id: SourceId) -> u64 {
+        self.ctx.registry.list.get(id).map_or(0, |s| s.written())
+    }
+
+    /// No more sources: the pipeline ends when the ones it has end.
+    pub fn close(&self) {
+        self.joins.lock().take();
+    }
+}
+
+fn closed() -> Error {
+    Error::Config {
+        path: "pipeline".into(),
+        message: "the pipeline has ended; it takes no more sources".into(),
+    }
 }
 
 /// Runs `source` through `engine` and `adapter` into `sinks` until EOS, `limit` or `stop`.
@@ -73,7 +255,7 @@ pub fn run(
     source: Source,
     engine: &mut Engine,
     adapter: &Adapter,
-    sinks: &mut Sinks,
+    sinks: Sinks,
     recognizer: Option<&mut Recognizer>,
     options: &RunOptions,
     stop: &AtomicBool,
@@ -91,292 +273,288 @@ pub fn run(
 /// [`crate::Error::Input`] for a decode error (naming the input; the other sources run on),
 /// [`crate::Error::Output`] for a sink failure, [`crate::Error::OpenVino`] for inference.
 pub fn run_many(
-    inputs: Vec<Input<'_>>,
+    inputs: Vec<Input>,
     engine: &mut Engine,
     adapter: &Adapter,
     recognizer: Option<&mut Recognizer>,
     options: &RunOptions,
     stop: &AtomicBool,
 ) -> Result<Summary> {
+    let sources: Vec<&Source> = inputs.iter().map(|i| &i.source).collect();
+    let progress = progress::bar(&sources, options);
+    let options = RunOptions {
+        overlay: options.overlay || inputs.iter().any(|i| i.sinks.needs_pixels()),
+        ..options.clone()
+    };
+    run_with(
+        engine,
+        adapter,
+        recognizer,
+        &options,
+        stop,
+        progress,
+        |pipeline| {
+            for Input { source, sinks } in inputs {
+                pipeline.add_source(source, sinks)?;
+            }
+            Ok(())
+        },
+    )
+}
+
+/// Starts the pipeline with no source, runs `control` on this thread with its handle (add and
+/// remove sources there, from other threads too: the handle is `Sync`), then waits until every
+/// source has ended. Options apply to every source added.
+///
+/// # Errors
+/// As [`run_many`]; or `control`'s own error, once every source has ended.
+pub fn run_dynamic<F>(
+    engine: &mut Engine,
+    adapter: &Adapter,
+    recognizer: Option<&mut Recognizer>,
+    options: &RunOptions,
+    stop: &AtomicBool,
+    control: F,
+) -> Result<Summary>
+where
+    F: FnOnce(&Pipeline<'_, '_>) -> Result<()>,
+{
+    let progress = ProgressBar::hidden();
+    run_with(
+        engine, adapter, recognizer, options, stop, progress, control,
+    )
+}
+
+fn run_with<F>(
+    engine: &mut Engine,
+    adapter: &Adapter,
+    recognizer: Option<&mut Recognizer>,
+    options: &RunOptions,
+    stop: &AtomicBool,
+    progress: ProgressBar,
+    control: F,
+) -> Result<Summary>
+where
+    F: FnOnce(&Pipeline<'_, '_>) -> Result<()>,
+{
     // OpenCV's own thread pool would compete with OpenVINO's inference threads for the same
     // cores; the images it works on here are small, so one thread each stage is faster.
     opencv::core::set_num_threads(1).map_err(|e| crate::Error::gst("OpenCV threads", e))?;
     let nireq = engine.nireq;
-    let requests = engine.create_requests(nireq)?;
     let (free_tx, free_rx) = bounded(nireq);
-    for r in requests {
+    for r in engine.create_requests(nireq)? {
         free_tx.send(r).expect("pool sized for nireq");
     }
-    let (sources, mut sinks): (Vec<Source>, Vec<&mut Sinks>) =
-        inputs.into_iter().map(|i| (i.source, i.sinks)).unzip();
-    let progress = progress::bar(&sources, options);
-    // Live sources drop the oldest decoded frame rather than wait (fresh results, bounded
-    // latency); files block (every frame processed).
-    let per_source: Vec<SourceStats> = sources
-        .iter()
-        .zip(&sinks)
-        .map(|(src, sinks)| {
-            let capacity = if src.live {
-                LIVE_DECODED_CAPACITY
-            } else {
-                EDGE_CAPACITY
-            };
-            SourceStats::new(&sinks.source, &src.uri, capacity)
-        })
-        .collect();
-    let (decoded_txs, decoded_rxs): (Vec<_>, Vec<_>) = per_source
-        .iter()
-        .map(|s| bounded(s.decoded.capacity))
-        .unzip();
-    let preprocess_done = AtomicBool::new(false);
-    let lives: Vec<bool> = sources.iter().map(|s| s.live).collect();
-    let drop_rxs: Vec<_> = decoded_rxs
-        .iter()
-        .zip(&lives)
-        .map(|(rx, live)| live.then(|| rx.clone()))
-        .collect();
-    let (submitted_tx, submitted_rx) = bounded(nireq);
-    let (inferred_tx, inferred_rx) = bounded(EDGE_CAPACITY);
-    let draw = sinks.iter().any(|s| s.needs_pixels());
-    let recognize = recognizer.is_some();
-    // The optional stages splice themselves into the chain after postprocess.
-    let (detected_tx, detected_rx) = bounded(EDGE_CAPACITY);
-    let mut last_rx = detected_rx;
-    let identify_io = recognizer.map(|r| {
-        let (tx, rx) = bounded(EDGE_CAPACITY);
-        (std::mem::replace(&mut last_rx, rx), tx, r)
-    });
-    let overlay_io = draw.then(|| {
-        let (tx, rx) = bounded(EDGE_CAPACITY);
-        (std::mem::replace(&mut last_rx, rx), tx)
-    });
-    let sink_rx = last_rx;
-    // The shared edges after the per-source `decoded` ones.
-    let edges = [
-        Edge::new("submitted", nireq),
-        Edge::new("inferred", EDGE_CAPACITY),
-        Edge::new("detected", EDGE_CAPACITY),
-        Edge::new("identified", EDGE_CAPACITY),
-        Edge::new("rendered", EDGE_CAPACITY),
-    ];
-    let stages = [
-        StageStats::new("preprocess"),
-        StageStats::new("infer"),
-        StageStats::new("postprocess"),
-        StageStats::new("identify"),
-        StageStats::new("overlay"),
-        StageStats::new("sink"),
-        StageStats::new("end-to-end"),
-    ];
-    // Track ids are per source: one tracker each.
-    let trackers = sources
-        .iter()
-        .map(|_| {
-            options
-                .track
-                .map(|(threshold, buffer)| crate::track::Tracker::new(threshold, buffer))
-        })
-        .collect();
-    let output_names = adapter.output_names();
-    let spec = engine.input.clone();
-    let started = Instant::now();
-    let finished = AtomicBool::new(false);
+    let inference = Inference::new(engine, adapter);
+    let ctx = Context {
+        registry: Registry::default(),
+        options,
+        stop,
+        preprocess_done: AtomicBool::new(false),
+    };
+    let edges = Edges {
+        submitted: Edge::new("submitted", nireq),
+        inferred: Edge::new("inferred", EDGE_CAPACITY),
+        detected: Edge::new("detected", EDGE_CAPACITY),
+        identified: Edge::new("identified", EDGE_CAPACITY),
+        rendered: Edge::new("rendered", EDGE_CAPACITY),
+    };
+    let stages = Stages::new();
     let endpoint = options
         .metrics
         .as_deref()
         .map(metrics::Endpoint::bind)
         .transpose()?;
-    let (device, execution_devices) = (engine.device.clone(), engine.execution_devices.clone());
+    let (joins_tx, joins_rx) = unbounded();
+    let (submitted_tx, submitted_rx) = bounded(nireq);
+    let (inferred_tx, inferred_rx) = bounded(EDGE_CAPACITY);
+    let (detected_tx, detected_rx) = bounded(EDGE_CAPACITY);
+    // The optional stages splice themselves into the chain after postprocess.
+    let mut last_rx = detected_rx;
+    let identify_io = recognizer.map(|r| {
+        let (tx, rx) = bounded(EDGE_CAPACITY);
+        (std::mem::replace(&mut last_rx, rx), tx, r)
+    });
+    let overlay_io = options.overlay.then(|| {
+        let (tx, rx) = bounded(EDGE_CAPACITY);
+        (std::mem::replace(&mut last_rx, rx), tx)
+    });
+    let recognize = identify_io.is_some();
+    let sink_rx = last_rx;
+    let (device, execution_devices) = (engine.device.as_str(), engine.execution_devices.as_str());
     let compile_seconds = engine.compile_time.as_secs_f64();
+    let started = Instant::now();
+    let finished = AtomicBool::new(false);
 
-    let (edges, stages, progress_ref, per_source) = (&edges, &stages, &progress, &per_source);
-    let (preprocess_done, finished) = (&preprocess_done, &finished);
-    let (spec, output_names) = (&spec, &output_names);
-    let (source_results, results) = std::thread::scope(|s| {
-        let srcs: Vec<_> = sources
-            .into_iter()
-            .zip(decoded_txs)
-            .zip(drop_rxs)
-            .enumerate()
-            .map(|(source_id, ((source, decoded_tx), drop_rx))| {
-                s.spawn(move || {
-                    let playback = Playback {
-                        source_id,
-                        looping: options.looping,
-                        limit: options.limit,
-                        stall_timeout: None,
-                    };
-                    let oldest = drop_rx.as_ref().map(|rx| DropOldest {
-                        rx,
-                        consumer_done: preprocess_done,
-                    });
-                    let out = source::Output {
-                        name: &per_source[source_id].name,
-                        decoded_tx: &decoded_tx,
-                        drop_oldest: oldest.as_ref(),
-                        edge: &per_source[source_id].decoded,
-                        stop,
-                        health: &per_source[source_id].health,
-                    };
-                    let result = supervise::run(source, playback, &options.supervision, &out);
-                    drop(decoded_tx); // EOS downstream
-                    result
-                })
-            })
-            .collect();
+    let (ctx, edges, stages, inference) = (&ctx, &edges, &stages, &inference);
+    let (progress_ref, finished_ref) = (&progress, &finished);
+    let (control_result, results) = std::thread::scope(|s| {
+        let pipeline = Pipeline {
+            scope: s,
+            ctx,
+            joins: Mutex::new(Some(joins_tx)),
+        };
         let pre = s.spawn(move || {
-            let result = preprocess::run(
-                RoundRobin::new(decoded_rxs),
-                free_rx,
-                submitted_tx,
-                spec,
-                adapter.input_format(),
-                &edges[0],
-                &stages[0],
-            );
-            preprocess_done.store(true, Ordering::Relaxed);
+            let inlet = preprocess::Ready {
+                free: free_rx,
+                decoded: RoundRobin::joining(joins_rx),
+                batch: inference.spec().batch,
+                spare: None,
+            };
+            let stage = preprocess::Preprocess {
+                inference,
+                scratch: Default::default(),
+            };
+            let outlet = Outlet::Edge(submitted_tx, &edges.submitted);
+            let result = stage::run(stage, inlet, outlet, &stages.preprocess);
+            ctx.preprocess_done.store(true, Ordering::Relaxed);
             result
         });
         let inf = s.spawn(move || {
-            infer::run(
-                submitted_rx,
-                free_tx,
-                inferred_tx,
-                output_names,
-                spec.batch,
-                &edges[1],
-                &stages[1],
-            )
-        });
-        let post = s.spawn(move || {
-            let post = postprocess::Postprocess {
-                adapter,
-                input: spec,
-                trackers,
+            let stage = infer::Infer {
+                inference,
+                free: free_tx,
             };
-            post.run(inferred_rx, detected_tx, &edges[2], &stages[2])
+            let inlet = infer::Submitted(submitted_rx);
+            let outlet = Outlet::Edge(inferred_tx, &edges.inferred);
+            stage::run(stage, inlet, outlet, &stages.infer)
         });
+        let post = spawn_stage(
+            s,
+            postprocess::Postprocess {
+                inference,
+                track: options.track,
+                trackers: HashMap::new(),
+            },
+            inferred_rx,
+            Outlet::Edge(detected_tx, &edges.detected),
+            &stages.postprocess,
+        );
         let idn = identify_io.map(|(rx, tx, recognizer)| {
-            s.spawn(move || identify::run(rx, tx, recognizer, &edges[3], &stages[3]))
+            let stage = identify::Identify { recognizer };
+            let outlet = Outlet::Edge(tx, &edges.identified);
+            spawn_stage(s, stage, rx, outlet, &stages.identify)
         });
-        let ovl =
-            overlay_io.map(|(rx, tx)| s.spawn(move || overlay::run(rx, tx, &edges[4], &stages[4])));
-        let sinks = &mut sinks;
-        let snk = s.spawn(move || {
-            sink::run(
-                sink_rx,
-                sinks,
-                per_source,
-                &stages[5],
-                &stages[6],
-                progress_ref,
-            )
+        let ovl = overlay_io.map(|(rx, tx)| {
+            let stage = overlay::Overlay {
+                sources: &ctx.registry.list,
+            };
+            let outlet = Outlet::Edge(tx, &edges.rendered);
+            spawn_stage(s, stage, rx, outlet, &stages.overlay)
         });
+        let snk = spawn_stage(
+            s,
+            sink::Sink {
+                registry: &ctx.registry,
+                end_to_end: &stages.end_to_end,
+                progress: progress_ref,
+                outputs: HashMap::new(),
+            },
+            sink_rx,
+            Outlet::Nowhere,
+            &stages.sink,
+        );
         let periodic = options.stats_interval.map(|interval| {
             s.spawn(move || {
                 periodic::Periodic {
-                    sources: per_source,
+                    sources: &ctx.registry.list,
                     interval,
-                    done: finished,
+                    done: finished_ref,
                 }
                 .run()
             })
         });
         let scrape = endpoint.as_ref().map(|endpoint| {
-            let (device, execution_devices) = (&device, &execution_devices);
             s.spawn(move || {
+                let shared = [
+                    &edges.submitted,
+                    &edges.inferred,
+                    &edges.detected,
+                    &edges.identified,
+                    &edges.rendered,
+                ];
+                let all_stages = [
+                    &stages.preprocess,
+                    &stages.infer,
+                    &stages.postprocess,
+                    &stages.identify,
+                    &stages.overlay,
+                    &stages.sink,
+                    &stages.end_to_end,
+                ];
                 let sources = metrics::Sources {
-                    sources: per_source,
-                    edges,
-                    stages,
+                    sources: &ctx.registry.list,
+                    edges: &shared,
+                    stages: &all_stages,
                     device,
                     execution_devices,
                     compile_seconds,
                     started,
                 };
-                endpoint.serve(&sources, finished)
+                endpoint.serve(&sources, finished_ref)
             })
         });
-        let joined = |h: std::thread::ScopedJoinHandle<'_, Result<()>>| {
+        let control_result = control(&pipeline);
+        pipeline.close();
+        let joined = |h: ScopedJoinHandle<'_, Result<()>>| {
             h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))
         };
-        let source_results: Vec<_> = srcs
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-            .collect();
         let mut results = vec![joined(pre), joined(inf), joined(post)];
-        if let Some(h) = idn {
-            results.push(joined(h));
-        }
-        if let Some(h) = ovl {
-            results.push(joined(h));
-        }
+        results.extend(idn.map(joined));
+        results.extend(ovl.map(joined));
         results.push(joined(snk));
-        finished.store(true, Ordering::Relaxed);
-        if let Some(h) = periodic {
+        finished_ref.store(true, Ordering::Relaxed);
+        for h in periodic.into_iter().chain(scrape) {
             h.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
         }
-        if let Some(h) = scrape {
-            h.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
-        }
-        (source_results, results)
+        (control_result, results)
     });
     progress.finish_and_clear();
-
-    let seconds = started.elapsed().as_secs_f64();
-    let several = per_source.len() > 1;
-    let mut reports = Vec::with_capacity(per_source.len());
-    let mut first_error: Option<Error> = None;
-    for (result, stats) in source_results.into_iter().zip(per_source) {
-        match result {
-            Ok(r) => reports.push(Some(r)),
-            Err(e) => {
-                if several {
-                    tracing::error!(source = %stats.name, "source failed: {e}");
-                }
-                first_error.get_or_insert(e);
-                reports.push(None);
-            }
-        }
-    }
-    if let Some(e) = first_error {
-        return Err(e);
-    }
-    results.into_iter().collect::<Result<Vec<()>>>()?;
-    let reports: Vec<_> = reports.into_iter().flatten().collect();
-    let source_summaries: Vec<SourceSummary> = per_source
-        .iter()
-        .zip(&reports)
-        .zip(&lives)
-        .map(|((stats, r), &live)| SourceSummary::new(stats, r, live, seconds))
-        .collect();
-    let frames: u64 = per_source.iter().map(SourceStats::written).sum();
-    Ok(Summary {
-        frames,
-        seconds,
-        fps: frames as f64 / seconds.max(1e-9),
+    summary::build(summary::Parts {
+        registry: &ctx.registry,
+        started,
+        results,
+        control: control_result,
+        stages: [
+            &stages.preprocess,
+            &stages.infer,
+            &stages.postprocess,
+            &stages.identify,
+            &stages.overlay,
+            &stages.sink,
+            &stages.end_to_end,
+        ]
+        .into_iter()
+        .filter(|s| (s.name != "overlay" || options.overlay) && (s.name != "identify" || recognize))
+        .collect(),
+        edges: [
+            &edges.submitted,
+            &edges.inferred,
+            &edges.detected,
+            &edges.identified,
+            &edges.rendered,
+        ]
+        .into_iter()
+        .filter(|e| {
+            (e.name != "rendered" || options.overlay) && (e.name != "identified" || recognize)
+        })
+        .collect(),
         nireq,
-        device: engine.device.clone(),
-        execution_devices: engine.execution_devices.clone(),
-        stages: stages
-            .iter()
-            .filter(|s| (s.name != "overlay" || draw) && (s.name != "identify" || recognize))
-            .map(StageStats::summary)
-            .collect(),
-        edges: std::iter::once(source_stats::decoded_edge(per_source))
-            .chain(
-                edges
-                    .iter()
-                    .filter(|e| {
-                        (e.name != "rendered" || draw) && (e.name != "identified" || recognize)
-                    })
-                    .map(Into::into),
-            )
-            .collect(),
-        interrupted: reports.iter().any(|r| r.report.end == SourceEnd::Stopped),
-        damage: source_stats::combined_damage(&source_summaries),
-        reconnects: reports.iter().map(|r| r.reconnects).sum(),
-        health: source_stats::combined_health(&source_summaries),
-        sources: source_summaries,
+        device: device.to_string(),
+        execution_devices: execution_devices.to_string(),
     })
+}
+
+/// Spawns `stage` on its own thread of `s`, reading `rx`.
+fn spawn_stage<'scope, S>(
+    s: &'scope Scope<'scope, '_>,
+    stage: S,
+    rx: Receiver<stage::Msg<S::In>>,
+    outlet: Outlet<'scope, S::Out>,
+    stats: &'scope StageStats,
+) -> ScopedJoinHandle<'scope, Result<()>>
+where
+    S: Stage + 'scope,
+{
+    s.spawn(move || stage::run(stage, rx, outlet, stats))
 }

@@ -3,7 +3,7 @@
 //! `stats door (rtsp://cam/1): streaming, 29.9 FPS, 1794 frames; drops 12 (0.7%) in the last
 //! 10 s, 40 in all; end-to-end p50/p95/p99 38.2/51.0/66.1 ms`.
 
-use super::source_stats::SourceStats;
+use super::source_stats::SourceList;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -12,7 +12,7 @@ const STEP: Duration = Duration::from_millis(100);
 
 /// What the stats lines read; all of it is shared with the running stages.
 pub struct Periodic<'a> {
-    pub sources: &'a [SourceStats],
+    pub sources: &'a SourceList,
     pub interval: Duration,
     /// Raised when the pipeline has finished.
     pub done: &'a AtomicBool,
@@ -22,7 +22,7 @@ impl Periodic<'_> {
     /// Prints a line per source every `interval` until `done`.
     pub fn run(&self) {
         let mut since = Instant::now();
-        let mut before = vec![(0u64, 0u64); self.sources.len()];
+        let mut before: Vec<(u64, u64)> = Vec::new();
         loop {
             while since.elapsed() < self.interval {
                 if self.done.load(Ordering::Relaxed) {
@@ -32,7 +32,12 @@ impl Periodic<'_> {
             }
             let seconds = since.elapsed().as_secs_f64();
             since = Instant::now();
-            for (s, (frames_before, drops_before)) in self.sources.iter().zip(&mut before) {
+            let sources = self.sources.snapshot();
+            before.resize(sources.len(), (0, 0));
+            for (s, (frames_before, drops_before)) in sources.iter().zip(&mut before) {
+                if s.ended.load(Ordering::Relaxed) {
+                    continue;
+                }
                 let frames = s.written();
                 let drops = s.decoded.drops();
                 let (new_frames, new_drops) = (frames - *frames_before, drops - *drops_before);

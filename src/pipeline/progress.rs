@@ -6,7 +6,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// A progress bar over every source's frames (a spinner when a count is unknown); hidden
 /// unless `options.progress`.
-pub fn bar(sources: &[Source], options: &RunOptions) -> ProgressBar {
+pub fn bar(sources: &[&Source], options: &RunOptions) -> ProgressBar {
     if !options.progress {
         return ProgressBar::hidden();
     }

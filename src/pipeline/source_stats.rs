@@ -1,9 +1,11 @@
 //! Per-source counters of a multi-source run, shared by the sources, the sink stage, the stats
 //! line and the metrics endpoint.
 
-use super::stats::{Edge, EdgeSummary, LatencySummary, StageStats};
 use crate::source::supervise::{HealthCell, SupervisedReport};
+use crate::telemetry::{Edge, EdgeSummary, LatencySummary, StageStats};
+use parking_lot::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 /// One source's live counters.
 pub struct SourceStats {
@@ -16,10 +18,14 @@ pub struct SourceStats {
     pub written: AtomicU64,
     pub health: HealthCell,
     pub end_to_end: StageStats,
+    /// Its outputs show pixels (MP4, display, RTSP): the overlay draws on its frames.
+    pub draw: bool,
+    /// Its outputs are finalized (it ended, or was removed).
+    pub ended: std::sync::atomic::AtomicBool,
 }
 
 impl SourceStats {
-    pub fn new(name: &str, uri: &str, decoded_capacity: usize) -> Self {
+    pub fn new(name: &str, uri: &str, decoded_capacity: usize, draw: bool) -> Self {
         SourceStats {
             name: name.to_string(),
             uri: uri.to_string(),
@@ -27,11 +33,36 @@ impl SourceStats {
             written: AtomicU64::new(0),
             health: HealthCell::default(),
             end_to_end: StageStats::new("end-to-end"),
+            draw,
+            ended: Default::default(),
         }
     }
 
     pub fn written(&self) -> u64 {
         self.written.load(Ordering::Relaxed)
+    }
+}
+
+/// Every source a pipeline has had, by id (sources join at run time; a removed one stays, so
+/// ids stay indexes), shared with the stats line, the metrics endpoint and the overlay.
+#[derive(Default)]
+pub struct SourceList(RwLock<Vec<Arc<SourceStats>>>);
+
+impl SourceList {
+    /// Adds `stats`; returns its id.
+    pub fn push(&self, stats: Arc<SourceStats>) -> usize {
+        let mut list = self.0.write();
+        list.push(stats);
+        list.len() - 1
+    }
+
+    pub fn get(&self, id: usize) -> Option<Arc<SourceStats>> {
+        self.0.read().get(id).cloned()
+    }
+
+    /// The sources now, by id.
+    pub fn snapshot(&self) -> Vec<Arc<SourceStats>> {
+        self.0.read().clone()
     }
 }
 
@@ -106,7 +137,7 @@ pub fn combined_health(sources: &[SourceSummary]) -> String {
 }
 
 /// The sources' `decoded` edges as one: the deepest queue, all drops.
-pub fn decoded_edge(sources: &[SourceStats]) -> EdgeSummary {
+pub fn decoded_edge(sources: &[Arc<SourceStats>]) -> EdgeSummary {
     EdgeSummary {
         name: "decoded",
         capacity: sources

@@ -1,20 +1,16 @@
-//! Sink stage: writes each annotated frame to every configured output, in frame order.
+//! Outputs of a source: JSON lines, MP4/display, RTSP server; opened from the config.
 
 pub mod jsonl;
 pub mod rtsp;
 pub mod video;
 
+use crate::config::PipelineConfig;
 use crate::error::Result;
 use crate::frame::AnalyzedFrame;
-use crate::pipeline::source_stats::SourceStats;
-use crate::pipeline::stats::StageStats;
-use crossbeam::channel::Receiver;
 use gstreamer as gst;
-use indicatif::ProgressBar;
-use jsonl::SharedJsonl;
+use jsonl::{JsonlSink, SharedJsonl};
 use rtsp::RtspSink;
-use std::sync::atomic::Ordering;
-use std::time::Instant;
+use std::path::Path;
 use video::VideoSink;
 
 /// The outputs of one source.
@@ -33,7 +29,11 @@ impl Sinks {
         !self.videos.is_empty() || self.rtsp.is_some()
     }
 
-    fn write(&mut self, frame: &mut AnalyzedFrame) -> Result<()> {
+    /// Writes `frame` to every output (MP4 and RTSP get its PTS as the output timestamp).
+    ///
+    /// # Errors
+    /// [`crate::Error::Output`] when an output fails.
+    pub fn write(&mut self, frame: &mut AnalyzedFrame) -> Result<()> {
         if let Some(m) = &self.metadata {
             m.lock().write(frame, &self.source)?;
         }
@@ -70,35 +70,66 @@ impl Sinks {
     }
 }
 
-/// Runs the stage until `rendered_rx` closes: each frame goes to the sinks of its source
-/// (`sinks[frame.source_id]`, counted in `sources[frame.source_id]`); every output is finalized
-/// even when a write fails.
-pub fn run(
-    rendered_rx: Receiver<AnalyzedFrame>,
-    sinks: &mut [&mut Sinks],
-    sources: &[SourceStats],
-    stats: &StageStats,
-    end_to_end: &StageStats,
-    progress: &ProgressBar,
-) -> Result<()> {
-    let mut result = Ok(());
-    for mut frame in rendered_rx {
-        let t0 = Instant::now();
-        let id = frame.frame.source_id;
-        if let Err(e) = sinks[id].write(&mut frame) {
-            result = Err(e);
-            break;
+/// Opens the outputs the config asks for, for one source named `source` (it goes into each
+/// JSON line and fills `{name}` in output paths).
+///
+/// # Errors
+/// [`Error::Output`] naming a path that cannot be created.
+pub fn sinks_from_config(config: &PipelineConfig, source: &str) -> Result<Sinks> {
+    let mut all = sinks_for_sources(config, &[source.to_string()])?;
+    Ok(all.pop().expect("one source, one set of sinks"))
+}
+
+/// Opens the outputs of every source in `names` (in order): `{name}` in the MP4/JSON/RTSP
+/// paths is filled per source (added to MP4 paths and RTSP mounts that lack it, see
+/// [`crate::config::names::mp4_template`]); a JSON-lines path without it is one file shared by all
+/// sources; RTSP outputs share one server, a mount per source.
+///
+/// # Errors
+/// [`Error::Output`] naming a path that cannot be created or an address that cannot be bound.
+pub fn sinks_for_sources(config: &PipelineConfig, names: &[String]) -> Result<Vec<Sinks>> {
+    use crate::config::names::{expand, mp4_template, rtsp_template, NAME_PLACEHOLDER};
+    let out = &config.output;
+    let shared_metadata = match out.metadata.as_deref() {
+        Some(m) if !m.contains(NAME_PLACEHOLDER) => Some(JsonlSink::create(m)?.shared()),
+        _ => None,
+    };
+    let rtsp_urls: Vec<String> = out
+        .rtsp
+        .as_deref()
+        .map(|url| {
+            let url = rtsp_template(url, names.len());
+            names.iter().map(|n| expand(&url, n)).collect()
+        })
+        .unwrap_or_default();
+    let mut rtsp = if rtsp_urls.is_empty() {
+        Vec::new()
+    } else {
+        RtspSink::serve_all(&rtsp_urls)?
+    }
+    .into_iter();
+    let mut all = Vec::with_capacity(names.len());
+    for name in names {
+        let metadata = match (&shared_metadata, out.metadata.as_deref()) {
+            (Some(shared), _) => Some(shared.clone()),
+            (None, Some(m)) => Some(JsonlSink::create(&expand(m, name))?.shared()),
+            (None, None) => None,
+        };
+        let mut videos = Vec::new();
+        if let Some(path) = &out.mp4 {
+            let template = mp4_template(&path.display().to_string(), names.len());
+            let path = expand(&template, name);
+            videos.push(VideoSink::mp4(Path::new(&path))?);
         }
-        stats.record(t0.elapsed());
-        let e2e = frame.frame.arrival.elapsed();
-        end_to_end.record(e2e);
-        sources[id].end_to_end.record(e2e);
-        sources[id].written.fetch_add(1, Ordering::Relaxed);
-        progress.inc(1);
+        if out.display {
+            videos.push(VideoSink::display());
+        }
+        all.push(Sinks {
+            source: name.clone(),
+            metadata,
+            videos,
+            rtsp: rtsp.next(),
+        });
     }
-    for s in sinks.iter_mut() {
-        let finished = s.finish();
-        result = result.and(finished);
-    }
-    result
+    Ok(all)
 }

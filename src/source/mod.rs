@@ -19,7 +19,7 @@ pub use uri::{input_uri, TEST_SCHEME, V4L2_SCHEME};
 
 use crate::error::{Error, Result};
 use crate::frame::Frame;
-use crate::pipeline::stats::{DropOldest, Edge};
+use crate::telemetry::{DropOldest, Edge};
 use crossbeam::channel::Sender;
 use gstreamer as gst;
 use gstreamer::prelude::*;
@@ -89,7 +89,7 @@ pub struct Cursor {
 /// Where a source sends its frames; fixed across reconnects.
 #[derive(Clone, Copy)]
 pub struct Output<'a> {
-    /// The source's name in logs (see [`crate::streams`]).
+    /// The source's name in logs (see [`crate::config::names`]).
     pub name: &'a str,
     pub decoded_tx: &'a Sender<Frame>,
     /// Live sources: drop the oldest queued frame instead of blocking.
@@ -97,6 +97,9 @@ pub struct Output<'a> {
     pub edge: &'a Edge,
     /// Raised on SIGINT: stop after the current frame.
     pub stop: &'a AtomicBool,
+    /// Raised when this source is removed from a running pipeline: stop after the current
+    /// frame (the others go on).
+    pub remove: &'a AtomicBool,
     /// Updated on every health change (live sources).
     pub health: &'a supervise::HealthCell,
 }
@@ -117,6 +120,8 @@ pub enum SourceEnd {
     Limit,
     /// The stop flag was raised (SIGINT).
     Stopped,
+    /// The source was removed from a running pipeline.
+    Removed,
     /// Downstream closed its channel (it failed or finished early).
     DownstreamClosed,
 }
@@ -310,6 +315,7 @@ impl Source {
             drop_oldest,
             edge,
             stop,
+            remove,
             ..
         } = *out;
         let mut first = true;
@@ -318,6 +324,9 @@ impl Source {
         let mut last_frame = Instant::now();
         loop {
             let seq = cursor.seq;
+            if remove.load(Ordering::Relaxed) {
+                return Ok(SourceEnd::Removed);
+            }
             if stop.load(Ordering::Relaxed) {
                 return Ok(SourceEnd::Stopped);
             }
@@ -408,14 +417,8 @@ impl Source {
             });
             cursor.last_end = pts + duration.max(1);
             last_frame = Instant::now();
-            let frame = Frame {
-                source_id,
-                seq,
-                pts,
-                buffer,
-                info,
-                arrival: Instant::now(),
-            };
+            let mut frame = Frame::from_buffer(buffer, info, source_id, seq);
+            frame.pts = pts;
             let sent = match drop_oldest {
                 Some(oldest) => edge.send_or_drop_oldest(decoded_tx, oldest, frame),
                 None => edge.send(decoded_tx, frame),
@@ -473,12 +476,5 @@ pub fn frame_at(input: &str, n: u64) -> Result<Frame> {
     let info = gst_video::VideoInfo::from_caps(sample.caps().expect("appsink caps"))
         .map_err(|e| Error::gst("source caps", e))?;
     let buffer = sample.buffer_owned().expect("sample buffer");
-    Ok(Frame {
-        source_id: 0,
-        seq: n,
-        pts: buffer.pts().map_or(0, |p| p.nseconds()),
-        buffer,
-        info,
-        arrival: Instant::now(),
-    })
+    Ok(Frame::from_buffer(buffer, info, 0, n))
 }

@@ -8,7 +8,7 @@ use gstreamer::prelude::*;
 pub const DEFAULT_RTSP_LATENCY_MS: u32 = 200;
 
 /// RTSP lower transport (rtspsrc `protocols`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RtspTransport {
     /// RTP interleaved in the RTSP TCP connection: passes NAT and firewalls, no packet loss.
@@ -17,6 +17,20 @@ pub enum RtspTransport {
     Udp,
     /// rtspsrc's default: UDP, falling back to TCP.
     Auto,
+}
+
+impl std::str::FromStr for RtspTransport {
+    type Err = String;
+
+    /// `tcp`, `udp` or `auto` (any case).
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "tcp" => Ok(RtspTransport::Tcp),
+            "udp" => Ok(RtspTransport::Udp),
+            "auto" => Ok(RtspTransport::Auto),
+            _ => Err(format!("RTSP transport `{s}`: expected tcp, udp or auto")),
+        }
+    }
 }
 
 impl RtspTransport {

@@ -179,10 +179,15 @@ pub fn run(
         );
         let wake = Instant::now() + backoff;
         while Instant::now() < wake {
-            if out.stop.load(Ordering::Relaxed) {
+            let removed = out.remove.load(Ordering::Relaxed);
+            if removed || out.stop.load(Ordering::Relaxed) {
                 return Ok(SupervisedReport {
                     report: SourceReport {
-                        end: SourceEnd::Stopped,
+                        end: if removed {
+                            SourceEnd::Removed
+                        } else {
+                            SourceEnd::Stopped
+                        },
                         damage: Default::default(),
                     },
                     reconnects,

@@ -256,3 +256,37 @@ pub fn decode_mp4(path: &Path) -> (usize, i32, i32) {
     );
     (n, w, h)
 }
+
+/// Registers the plugin's elements in this process (for `gst_check::Harness` and parsed
+/// pipelines).
+pub fn register() {
+    gst::init().unwrap();
+    gstovstream::plugin_register_static().unwrap();
+}
+
+/// The first `n` frames of vtest.avi as I420 buffers, with their caps.
+pub fn vtest_frames(n: usize) -> (gst::Caps, Vec<gst::Buffer>) {
+    let pipeline = gst::parse::launch(&format!(
+        "filesrc location={} ! decodebin ! videoconvert ! video/x-raw,format=I420 ! \
+         appsink name=s sync=false",
+        vtest().display()
+    ))
+    .unwrap()
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    let sink = pipeline
+        .by_name("s")
+        .unwrap()
+        .downcast::<gstreamer_app::AppSink>()
+        .unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let mut caps = None;
+    let mut buffers = Vec::new();
+    while buffers.len() < n {
+        let sample = sink.pull_sample().unwrap();
+        caps = sample.caps_owned();
+        buffers.push(sample.buffer_owned().unwrap());
+    }
+    pipeline.set_state(gst::State::Null).unwrap();
+    (caps.unwrap(), buffers)
+}

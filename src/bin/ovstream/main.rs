@@ -5,10 +5,11 @@ extern crate gstovstream as ovstream;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use ovstream::config::{Hint, PipelineConfig, Precision, RtspTransport};
-use ovstream::detector::{sinks_for_sources, Detector};
+use ovstream::detector::Detector;
 use ovstream::error::{exit_code, Error};
 use ovstream::manifest::{FetchState, Manifest};
 use ovstream::pipeline::{self, RunOptions};
+use ovstream::sink::sinks_for_sources;
 use ovstream::source::supervise::{Supervision, DEFAULT_STALL_TIMEOUT};
 use ovstream::source::Source;
 use std::io::IsTerminal;
@@ -75,10 +76,11 @@ pub(crate) struct Overrides {
     /// Infer requests in flight, or `auto` to measure (default: OPTIMAL_NUMBER_OF_INFER_REQUESTS).
     #[arg(long)]
     nireq: Option<ovstream::config::Nireq>,
-    #[arg(long, value_enum)]
+    /// PERFORMANCE_HINT: latency or throughput.
+    #[arg(long)]
     hint: Option<Hint>,
-    /// INFERENCE_PRECISION_HINT.
-    #[arg(long, value_enum)]
+    /// INFERENCE_PRECISION_HINT: f32, f16 or bf16.
+    #[arg(long)]
     precision: Option<Precision>,
     /// Images per inference, gathered across sources (default 1).
     #[arg(long)]
@@ -132,8 +134,8 @@ struct RunArgs {
     /// Live sources: give up after N reconnects in a row (default: retry forever).
     #[arg(long)]
     max_reconnects: Option<u32>,
-    /// RTSP inputs: lower transport.
-    #[arg(long, value_enum)]
+    /// RTSP inputs: lower transport: tcp, udp or auto.
+    #[arg(long)]
     rtsp_transport: Option<RtspTransport>,
     /// RTSP inputs: jitter-buffer latency in ms (default 200).
     #[arg(long)]
@@ -283,7 +285,7 @@ fn run(args: &RunArgs, lib: Option<&Path>) -> anyhow::Result<i32> {
             n => format!("; batch {n}"),
         }
     );
-    let mut sinks = sinks_for_sources(&config, &names)?;
+    let sinks = sinks_for_sources(&config, &names)?;
     if names.len() > 1 {
         for (s, src) in names.iter().zip(&sources) {
             eprintln!("source {s}: {}", src.uri);
@@ -305,10 +307,11 @@ fn run(args: &RunArgs, lib: Option<&Path>) -> anyhow::Result<i32> {
         stats_interval: config.output.stats_interval(live),
         track: config.track_options(),
         metrics: args.metrics.clone(),
+        overlay: false, // run_many draws when an output shows pixels
     };
     let inputs = sources
         .into_iter()
-        .zip(sinks.iter_mut())
+        .zip(sinks)
         .map(|(source, sinks)| pipeline::Input { source, sinks })
         .collect();
     let summary = pipeline::run_many(

@@ -1,16 +1,19 @@
 //! `ovdetect` implementation. The model is loaded on READY→PAUSED (a bad model or device fails
 //! that state change with a message naming it). Each buffer takes a free infer request, its
-//! input is written and the request started; buffers wait in a FIFO while their requests run
-//! and are pushed downstream in order with their ROI metas once the oldest completes, so up to
-//! `nireq` inferences overlap. EOS and drain wait for all of them; flushes drop them.
+//! input is written and the request started (through the inference core,
+//! [`crate::inference::Inference`]); buffers wait in a FIFO while their requests run and are
+//! pushed downstream in order with their ROI metas once the oldest completes, so up to
+//! `nireq` inferences overlap. Serialized events (segment, gap, tags, custom downstream
+//! events) queue in the same FIFO, so they leave between the same buffers they arrived
+//! between. EOS and drain wait for all of them; flushes drop them.
 
-use crate::adapters::InputFormat;
-use crate::config::{Hint, PipelineConfig, Precision};
+use crate::config::PipelineConfig;
 use crate::detector::Detector;
-use crate::element::meta;
-use crate::engine::{InputSpec, Request};
-use crate::frame::Frame;
-use crate::preprocess::fill_input;
+use crate::element::{comma_list, meta, HintProperty, PrecisionProperty};
+use crate::engine::Request;
+use crate::frame::{Detection, Frame};
+use crate::inference::Inference;
+use crate::preprocess::Scratch;
 use gstreamer as gst;
 use gstreamer::glib;
 use gstreamer::prelude::*;
@@ -18,7 +21,7 @@ use gstreamer::subclass::prelude::*;
 use gstreamer_video as gst_video;
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{LazyLock, Mutex};
 use std::time::Instant;
 
@@ -39,8 +42,8 @@ struct Settings {
     model: String,
     device: String,
     nireq: u32,
-    hint: String,
-    precision: String,
+    hint: HintProperty,
+    precision: PrecisionProperty,
     threshold: f32,
     labels: String,
     object_class: String,
@@ -54,8 +57,8 @@ impl Default for Settings {
             model: DEFAULT_MODEL.into(),
             device: DEFAULT_DEVICE.into(),
             nireq: 0,
-            hint: "throughput".into(),
-            precision: String::new(),
+            hint: HintProperty::default(),
+            precision: PrecisionProperty::default(),
             threshold: DEFAULT_THRESHOLD,
             labels: String::new(),
             object_class: String::new(),
@@ -65,24 +68,34 @@ impl Default for Settings {
     }
 }
 
-/// A buffer waiting for its results (or, between inference intervals, for its turn).
-struct Pending {
-    buffer: gst::Buffer,
-    request: Option<Request>,
+/// What waits in the FIFO: a buffer for its results (or, between inference intervals, for its
+/// turn), or a serialized event behind the buffers that came before it.
+enum Pending {
+    Buffer {
+        buffer: gst::Buffer,
+        /// The request inferring on it and when it started; `None` between inference
+        /// intervals.
+        request: Option<(Request, Instant)>,
+    },
+    Event(gst::Event),
+}
+
+/// What leaves the FIFO, in order.
+enum Ready {
+    Buffer(gst::Buffer),
+    Event(gst::Event),
 }
 
 struct State {
-    detector: Detector,
-    spec: InputSpec,
-    format: InputFormat,
-    output_names: Vec<String>,
+    inference: Inference,
+    /// Keeps the compiled model (and its requests) alive.
+    _detector: Detector,
     free: Vec<Request>,
     pending: VecDeque<Pending>,
     info: Option<gst_video::VideoInfo>,
     seq: u64,
-    last: Vec<crate::frame::Detection>,
-    scratch: Vec<u8>,
-    work: Vec<u8>,
+    last: Vec<Detection>,
+    scratch: Scratch,
 }
 
 pub struct OvDetect {
@@ -90,59 +103,28 @@ pub struct OvDetect {
     srcpad: gst::Pad,
     settings: Mutex<Settings>,
     state: Mutex<Option<State>>,
-    /// Median-ish inference latency in ns (last measured), for latency queries.
+    /// The last measured inference latency (start to results) in ns, for latency queries.
     infer_ns: AtomicU64,
-}
-
-fn frame_of(buffer: &gst::Buffer, info: &gst_video::VideoInfo, seq: u64) -> Frame {
-    Frame {
-        source_id: 0,
-        seq,
-        pts: buffer.pts().map_or(0, |p| p.nseconds()),
-        buffer: buffer.clone(),
-        info: info.clone(),
-        arrival: Instant::now(),
-    }
+    /// Infer requests in use (the compiled model's choice when `nireq` is 0).
+    requests: AtomicU32,
 }
 
 impl OvDetect {
     fn config(settings: &Settings) -> Result<PipelineConfig, String> {
-        let mut c = PipelineConfig::parse(
-            "[source]\ninput = \"ovdetect\"\n[model]\nmodel = \"ovdetect\"\n",
-            Path::new("ovdetect"),
-        )
-        .map_err(|e| e.to_string())?;
-        c.model.model = settings.model.clone();
+        let mut c = PipelineConfig::new("ovdetect", settings.model.clone());
         c.model.device = settings.device.clone();
         c.model.nireq =
             (settings.nireq > 0).then_some(crate::config::Nireq::Count(settings.nireq as usize));
-        c.model.hint = match settings.hint.to_ascii_lowercase().as_str() {
-            "latency" => Hint::Latency,
-            "throughput" => Hint::Throughput,
-            other => return Err(format!("hint `{other}`: expected latency or throughput")),
-        };
-        c.model.precision = match settings.precision.to_ascii_lowercase().as_str() {
-            "" => None,
-            "f32" => Some(Precision::F32),
-            "f16" => Some(Precision::F16),
-            "bf16" => Some(Precision::Bf16),
-            other => return Err(format!("precision `{other}`: expected f32, f16 or bf16")),
-        };
+        c.model.hint = settings.hint.into();
+        c.model.precision = settings.precision.into();
         if !settings.cache_dir.is_empty() {
             c.model.cache_dir = Some(PathBuf::from(&settings.cache_dir));
         }
         c.detect.threshold = settings.threshold;
-        let list = |s: &str| -> Vec<String> {
-            s.split(',')
-                .map(str::trim)
-                .filter(|v| !v.is_empty())
-                .map(String::from)
-                .collect()
-        };
         if !settings.labels.is_empty() {
-            c.detect.labels = Some(list(&settings.labels));
+            c.detect.labels = Some(comma_list(&settings.labels));
         }
-        c.detect.classes = list(&settings.object_class);
+        c.detect.classes = comma_list(&settings.object_class);
         c.validate(Path::new("ovdetect"))
             .map_err(|e| e.to_string())?;
         Ok(c)
@@ -174,57 +156,59 @@ impl OvDetect {
             detector.engine.execution_devices,
             free.len()
         );
+        self.requests.store(free.len() as u32, Ordering::Relaxed);
         let state = State {
-            spec: detector.engine.input.clone(),
-            format: detector.adapter.input_format(),
-            output_names: detector.adapter.output_names(),
-            detector,
+            inference: Inference::new(&detector.engine, &detector.adapter),
+            _detector: detector,
             free,
             pending: VecDeque::new(),
             info: None,
             seq: 0,
             last: Vec::new(),
-            scratch: Vec::new(),
-            work: Vec::new(),
+            scratch: Scratch::default(),
         };
         *self.state.lock().unwrap() = Some(state);
         Ok(())
     }
 
-    /// Completes the oldest pending buffer: waits for its request, decodes, attaches metas.
-    fn complete_oldest(&self, state: &mut State) -> Result<Option<gst::Buffer>, gst::FlowError> {
-        let Some(Pending {
-            mut buffer,
-            request,
-        }) = state.pending.pop_front()
-        else {
-            return Ok(None);
+    /// Completes the oldest pending item: waits for a buffer's request, decodes, attaches
+    /// metas; an event leaves as it is.
+    fn complete_oldest(&self, state: &mut State) -> Result<Option<Ready>, gst::FlowError> {
+        let (mut buffer, request) = match state.pending.pop_front() {
+            None => return Ok(None),
+            Some(Pending::Event(event)) => return Ok(Some(Ready::Event(event))),
+            Some(Pending::Buffer { buffer, request }) => (buffer, request),
         };
-        let size = state
-            .info
-            .as_ref()
-            .map(|i| (i.width(), i.height()))
-            .ok_or(gst::FlowError::NotNegotiated)?;
-        if let Some(mut request) = request {
-            let t0 = Instant::now();
-            let outputs = request.wait().and_then(|()| {
-                let mut outputs = vec![Vec::new(); state.output_names.len()];
-                for (name, out) in state.output_names.iter().zip(outputs.iter_mut()) {
-                    request.read_output(name, out)?;
-                }
-                Ok(outputs)
-            });
+        let info = state.info.clone().ok_or(gst::FlowError::NotNegotiated)?;
+        if let Some((mut request, started)) = request {
+            let outputs = state.inference.collect(&mut request, 1);
             state.free.push(request);
-            let outputs = outputs.map_err(|e| {
+            let mut outputs = outputs.map_err(|e| {
                 gst::element_imp_error!(self, gst::LibraryError::Failed, ["infer: {e}"]);
                 gst::FlowError::Error
             })?;
             self.infer_ns
-                .store(t0.elapsed().as_nanos() as u64, Ordering::Relaxed);
-            state.last = state.detector.adapter.decode(&outputs, size, &state.spec);
+                .store(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+            let frame = Frame::from_buffer(buffer.clone(), info.clone(), 0, state.seq);
+            state.last = state.inference.decode(&outputs.swap_remove(0), &frame);
         }
-        meta::attach(buffer.make_mut(), &state.last, size.0, size.1);
-        Ok(Some(buffer))
+        meta::attach(buffer.make_mut(), &state.last, info.width(), info.height());
+        Ok(Some(Ready::Buffer(buffer)))
+    }
+
+    /// Pushes what left the FIFO downstream, in order.
+    fn push_ready(&self, ready: Vec<Ready>) -> Result<gst::FlowSuccess, gst::FlowError> {
+        for r in ready {
+            match r {
+                Ready::Buffer(b) => {
+                    self.srcpad.push(b)?;
+                }
+                Ready::Event(e) => {
+                    self.srcpad.push_event(e);
+                }
+            }
+        }
+        Ok(gst::FlowSuccess::Ok)
     }
 
     fn chain(&self, buffer: gst::Buffer) -> Result<gst::FlowSuccess, gst::FlowError> {
@@ -238,43 +222,32 @@ impl OvDetect {
             state.seq += 1;
             let request = if infer {
                 while state.free.is_empty() {
-                    if let Some(b) = self.complete_oldest(state)? {
-                        ready.push(b);
+                    if let Some(r) = self.complete_oldest(state)? {
+                        ready.push(r);
                     }
                 }
                 let mut request = state.free.pop().expect("a free request");
-                let frame = frame_of(&buffer, &info, state.seq);
-                let started = request
-                    .input_mut()
-                    .and_then(|input| {
-                        fill_input(
-                            &frame,
-                            &state.spec,
-                            state.format,
-                            input,
-                            &mut state.scratch,
-                            &mut state.work,
-                        )
-                    })
-                    .and_then(|()| request.start());
+                let frame = Frame::from_buffer(buffer.clone(), info, 0, state.seq);
+                let started = state.inference.start(
+                    &mut request,
+                    std::slice::from_ref(&frame),
+                    &mut state.scratch,
+                );
                 if let Err(e) = started {
                     state.free.push(request);
                     gst::element_imp_error!(self, gst::LibraryError::Failed, ["preprocess: {e}"]);
                     return Err(gst::FlowError::Error);
                 }
-                Some(request)
+                Some((request, Instant::now()))
             } else {
                 None
             };
-            state.pending.push_back(Pending { buffer, request });
+            state.pending.push_back(Pending::Buffer { buffer, request });
         }
-        for b in ready {
-            self.srcpad.push(b)?;
-        }
-        Ok(gst::FlowSuccess::Ok)
+        self.push_ready(ready)
     }
 
-    /// Completes every pending buffer and pushes them (EOS, drain).
+    /// Completes every pending item and pushes them (EOS, drain).
     fn drain(&self) -> Result<(), gst::FlowError> {
         loop {
             let next = {
@@ -285,8 +258,8 @@ impl OvDetect {
                 }
             };
             match next {
-                Some(b) => {
-                    self.srcpad.push(b)?;
+                Some(r) => {
+                    self.push_ready(vec![r])?;
                 }
                 None => return Ok(()),
             }
@@ -296,11 +269,27 @@ impl OvDetect {
     fn flush(&self) {
         if let Some(state) = self.state.lock().unwrap().as_mut() {
             while let Some(p) = state.pending.pop_front() {
-                if let Some(mut r) = p.request {
+                if let Pending::Buffer {
+                    request: Some((mut r, _)),
+                    ..
+                } = p
+                {
                     let _ = r.wait();
                     state.free.push(r);
                 }
             }
+        }
+    }
+
+    /// Queues a serialized event behind the buffers still in flight; `false` when nothing is
+    /// in flight (the event can go now).
+    fn queue_event(&self, event: &gst::Event) -> bool {
+        match self.state.lock().unwrap().as_mut() {
+            Some(state) if !state.pending.is_empty() => {
+                state.pending.push_back(Pending::Event(event.clone()));
+                true
+            }
+            _ => false,
         }
     }
 
@@ -329,6 +318,7 @@ impl OvDetect {
                 self.flush();
                 gst::Pad::event_default(pad, Some(&*self.obj()), event)
             }
+            _ if event.is_serialized() && self.queue_event(&event) => true,
             _ => gst::Pad::event_default(pad, Some(&*self.obj()), event),
         }
     }
@@ -340,7 +330,7 @@ impl OvDetect {
                 return false;
             }
             let (live, min, max) = upstream.result();
-            let nireq = self.settings.lock().unwrap().nireq.max(1) as u64;
+            let nireq = u64::from(self.requests.load(Ordering::Relaxed).max(1));
             let ours = gst::ClockTime::from_nseconds(self.infer_ns.load(Ordering::Relaxed));
             q.set(live, min + ours, max.map(|m| m + ours * nireq));
             return true;
@@ -381,6 +371,7 @@ impl ObjectSubclass for OvDetect {
             settings: Mutex::new(Settings::default()),
             state: Mutex::new(None),
             infer_ns: AtomicU64::new(0),
+            requests: AtomicU32::new(0),
         }
     }
 }
@@ -411,8 +402,14 @@ impl ObjectImpl for OvDetect {
                     .default_value(0)
                     .mutable_ready()
                     .build(),
-                s("hint", "PERFORMANCE_HINT: throughput or latency", "throughput"),
-                s("precision", "INFERENCE_PRECISION_HINT: f32, f16, bf16; empty = device default", ""),
+                glib::ParamSpecEnum::builder_with_default("hint", HintProperty::default())
+                    .blurb("PERFORMANCE_HINT")
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecEnum::builder_with_default("precision", PrecisionProperty::default())
+                    .blurb("INFERENCE_PRECISION_HINT")
+                    .mutable_ready()
+                    .build(),
                 glib::ParamSpecFloat::builder("threshold")
                     .blurb("Detection confidence threshold")
                     .minimum(0.0)
@@ -447,8 +444,8 @@ impl ObjectImpl for OvDetect {
             "model" => s.model = text(),
             "device" => s.device = text(),
             "nireq" => s.nireq = value.get().expect("uint"),
-            "hint" => s.hint = text(),
-            "precision" => s.precision = text(),
+            "hint" => s.hint = value.get().expect("hint enum"),
+            "precision" => s.precision = value.get().expect("precision enum"),
             "threshold" => s.threshold = value.get().expect("float"),
             "labels" => s.labels = text(),
             "object-class" => s.object_class = text(),
@@ -484,7 +481,10 @@ impl ElementImpl for OvDetect {
             gst::subclass::ElementMetadata::new(
                 "ovstream detection",
                 "Filter/Analyzer/Video",
-                "Detects objects with OpenVINO (SSD, BlazeFace); attaches GstVideoRegionOfInterestMeta",
+                "Detects objects with OpenVINO (SSD, BlazeFace); attaches GstVideoRegionOfInterestMeta. \
+Example: gst-launch-1.0 filesrc location=samples/vtest.avi ! decodebin ! videoconvert ! \
+ovdetect model=pedestrian-ssdlite device=CPU nireq=2 ! ovmetapublish file-path=out.jsonl ! \
+fakesink",
                 "ovstream developers",
             )
         });

@@ -1,7 +1,7 @@
 //! `ovidentify` implementation: an in-place transform; models and gallery load in `start()`
 //! (a bad gallery or model fails READY→PAUSED with a message naming it).
 
-use crate::config::PipelineConfig;
+use crate::config::{PipelineConfig, RecognizeConfig};
 use crate::detector::Detector;
 use crate::element::{meta, roifilter};
 use crate::face::recognizer::Recognizer;
@@ -15,7 +15,6 @@ use gstreamer_base::subclass::prelude::*;
 use gstreamer_video as gst_video;
 use std::path::Path;
 use std::sync::{LazyLock, Mutex};
-use std::time::Instant;
 
 const DEFAULT_MODEL: &str = "facenet";
 const DEFAULT_DETECTOR: &str = "blazeface-full";
@@ -64,16 +63,9 @@ impl OvIdentify {
         if s.gallery.is_empty() {
             return Err("set gallery=<folder>".into());
         }
-        let mut c = PipelineConfig::parse(
-            "[source]\ninput = \"ovidentify\"\n[model]\nmodel = \"x\"\n\
-             [recognize]\ngallery = \"x\"\n",
-            Path::new("ovidentify"),
-        )
-        .map_err(|e| e.to_string())?;
-        c.model.model = s.detector.clone();
+        let mut c = PipelineConfig::new("ovidentify", s.detector.clone());
         c.model.device = s.device.clone();
-        let r = c.recognize.as_mut().expect("parsed");
-        r.gallery = s.gallery.clone().into();
+        let r = c.recognize.insert(RecognizeConfig::new(&s.gallery));
         r.model = s.model.clone();
         r.threshold = s.threshold;
         r.reidentify_interval = s.reidentify_interval;
@@ -183,7 +175,10 @@ impl ElementImpl for OvIdentify {
             gst::subclass::ElementMetadata::new(
                 "ovstream face identification",
                 "Filter/Analyzer/Video",
-                "Names face ROIs against a gallery (FaceNet embeddings, cosine similarity, per-track vote)",
+                "Names face ROIs against a gallery (FaceNet embeddings, cosine similarity, per-track vote). \
+Example: gst-launch-1.0 filesrc location=samples/carphone.mp4 ! decodebin ! videoconvert ! \
+ovdetect model=blazeface-full ! ovtrack ! ovidentify gallery=gallery ! ovoverlay ! \
+videoconvert ! autovideosink",
                 "ovstream developers",
             )
         });
@@ -237,14 +232,7 @@ impl BaseTransformImpl for OvIdentify {
         let (faces, others): (Vec<_>, Vec<_>) =
             all.into_iter().partition(|d| *d.label == *state.class);
         let mut frame = AnalyzedFrame {
-            frame: Frame {
-                source_id: 0,
-                seq: state.seq,
-                pts: buf.pts().map_or(0, |p| p.nseconds()),
-                buffer: buf.to_owned(),
-                info,
-                arrival: Instant::now(),
-            },
+            frame: Frame::from_buffer(buf.to_owned(), info, 0, state.seq),
             detections: faces,
         };
         state.seq += 1;

@@ -109,7 +109,9 @@ impl ElementImpl for OvMetaPublish {
             gst::subclass::ElementMetadata::new(
                 "ovstream metadata publisher",
                 "Filter/Metadata/Video",
-                "Writes ROI metas as JSON lines, one per buffer (same format as ovstream --metadata)",
+                "Writes ROI metas as JSON lines, one per buffer (same format as ovstream --metadata). \
+Example: gst-launch-1.0 filesrc location=samples/vtest.avi ! decodebin ! videoconvert ! \
+ovdetect ! ovtrack ! ovmetapublish file-path=out.jsonl ! fakesink",
                 "ovstream developers",
             )
         });

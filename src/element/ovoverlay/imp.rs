@@ -49,7 +49,10 @@ impl ElementImpl for OvOverlay {
             gst::subclass::ElementMetadata::new(
                 "ovstream overlay",
                 "Filter/Analyzer/Video",
-                "Draws the ROI metas (box, label or identity, track id, keypoints) on I420 frames",
+                "Draws the ROI metas (box, label or identity, track id, keypoints) in place on I420, BGR, \
+RGB, BGRx, BGRA, RGBx or RGBA frames. Example: gst-launch-1.0 filesrc \
+location=samples/vtest.avi ! decodebin ! videoconvert ! ovdetect ! ovoverlay ! x264enc ! \
+mp4mux ! filesink location=out.mp4",
                 "ovstream developers",
             )
         });

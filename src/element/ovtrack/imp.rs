@@ -111,7 +111,9 @@ impl ElementImpl for OvTrack {
             gst::subclass::ElementMetadata::new(
                 "ovstream tracker",
                 "Filter/Analyzer/Video",
-                "Assigns ByteTrack ids (object_id) to the ROI metas of each frame",
+                "Assigns ByteTrack ids (object_id) to the ROI metas of each frame. Example: gst-launch-1.0 \
+filesrc location=samples/vtest.avi ! decodebin ! videoconvert ! ovdetect ! ovtrack ! \
+ovoverlay ! videoconvert ! autovideosink",
                 "ovstream developers",
             )
         });

@@ -1,9 +1,9 @@
-//! Pipeline telemetry: per-stage latency histograms, per-edge queue high-water marks and drops.
+//! Telemetry shared by every layer: per-stage latency histograms, per-edge queue depth,
+//! high-water marks and drops. The pipeline's end-of-run report is [`crate::pipeline::Summary`].
 
 use crossbeam::channel::{Receiver, SendError, Sender, TrySendError};
 use hdrhistogram::Histogram;
 use parking_lot::Mutex;
-use std::fmt;
 use std::sync::atomic::AtomicBool;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -100,6 +100,16 @@ pub struct DropOldest<'a, T> {
     pub consumer_done: &'a AtomicBool,
 }
 
+/// Latency histogram buckets: 0.5 ms doubling to ~4 s.
+const BUCKET_START_S: f64 = 0.0005;
+const BUCKETS: u16 = 14;
+
+/// A stage latency histogram for the Prometheus endpoint, observed next to [`StageStats`].
+pub fn latency_histogram() -> prometheus_client::metrics::histogram::Histogram {
+    use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+    Histogram::new(exponential_buckets(BUCKET_START_S, 2.0, BUCKETS))
+}
+
 /// Latency of one stage per frame: over the whole run, and over the current window (the
 /// periodic log's interval).
 pub struct StageStats {
@@ -118,7 +128,7 @@ impl StageStats {
         StageStats {
             name,
             histograms: Mutex::new([histogram(), histogram()]),
-            exported: super::metrics::latency_histogram(),
+            exported: latency_histogram(),
         }
     }
 
@@ -190,83 +200,6 @@ impl From<&Edge> for EdgeSummary {
             high_water: e.high_water(),
             drops: e.drops(),
         }
-    }
-}
-
-/// What a pipeline run reports at the end.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Summary {
-    pub frames: u64,
-    pub seconds: f64,
-    pub fps: f64,
-    pub nireq: usize,
-    pub device: String,
-    pub execution_devices: String,
-    pub stages: Vec<LatencySummary>,
-    pub edges: Vec<EdgeSummary>,
-    pub interrupted: bool,
-    /// Decode problems that lost frames without stopping the stream (see `source::Damage`).
-    pub damage: Option<String>,
-    /// Times a live source was reopened, and its health at the end.
-    pub reconnects: u32,
-    pub health: String,
-    /// Per source, in input order (one entry for a single input).
-    pub sources: Vec<super::source_stats::SourceSummary>,
-}
-
-impl fmt::Display for Summary {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(
-            f,
-            "{} frames in {:.2} s: {:.1} FPS; inference on {} (device {}, nireq {}){}",
-            self.frames,
-            self.seconds,
-            self.fps,
-            self.execution_devices,
-            self.device,
-            self.nireq,
-            if self.interrupted {
-                "; interrupted"
-            } else {
-                ""
-            }
-        )?;
-        if self.reconnects > 0 {
-            writeln!(
-                f,
-                "  source: {} reconnect(s), {} at the end",
-                self.reconnects, self.health
-            )?;
-        }
-        writeln!(
-            f,
-            "  stage latency (ms)      p50      p95      p99   frames"
-        )?;
-        for s in &self.stages {
-            writeln!(
-                f,
-                "    {:<18} {:>8.2} {:>8.2} {:>8.2} {:>8}",
-                s.name, s.p50_ms, s.p95_ms, s.p99_ms, s.count
-            )?;
-        }
-        if self.sources.len() > 1 {
-            writeln!(
-                f,
-                "  source                 frames      FPS  e2e p50  e2e p99  drops"
-            )?;
-            for s in &self.sources {
-                writeln!(
-                    f,
-                    "    {:<18} {:>8} {:>8.1} {:>8.2} {:>8.2} {:>6}",
-                    s.name, s.frames, s.fps, s.end_to_end.p50_ms, s.end_to_end.p99_ms, s.drops
-                )?;
-            }
-        }
-        write!(f, "  queues (high water / capacity, drops):")?;
-        for e in &self.edges {
-            write!(f, " {} {}/{} {}", e.name, e.high_water, e.capacity, e.drops)?;
-        }
-        Ok(())
     }
 }
 

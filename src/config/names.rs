@@ -7,7 +7,7 @@
 //! With several sources, an MP4 path or RTSP mount without `{name}` gets it added
 //! ([`mp4_template`], [`rtsp_template`]); a JSON-lines path without it is one shared file.
 
-use crate::config::{NamedSource, OutputConfig};
+use super::{NamedSource, OutputConfig};
 
 /// The placeholder output paths use for the source's name.
 pub const NAME_PLACEHOLDER: &str = "{name}";

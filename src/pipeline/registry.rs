@@ -1,0 +1,137 @@
+//! The sources of a running pipeline: their telemetry ([`SourceList`]), their outputs on the
+//! way to the sink stage, how each ended, and when its outputs were finalized. Shared by the
+//! [`super::Pipeline`] handle (add, remove), the source threads and the sink stage.
+
+use super::source_stats::{SourceList, SourceStats};
+use super::stage::SourceId;
+use crate::error::{Error, Result};
+use crate::sink::Sinks;
+use crate::source::supervise::SupervisedReport;
+use parking_lot::{Condvar, Mutex};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// One source's life in the pipeline.
+pub struct Slot {
+    pub live: bool,
+    /// Raised to remove the source (its thread stops after the current frame).
+    pub remove: Arc<AtomicBool>,
+    pub started: Instant,
+    /// How the source's thread ended (`None` while it runs).
+    pub report: Option<Result<SupervisedReport>>,
+    /// Its outputs were finalized (`None` until the sink has seen its end).
+    pub outputs: Option<Result<()>>,
+    /// When its outputs were finalized.
+    pub ended: Option<Instant>,
+}
+
+#[derive(Default)]
+pub struct Registry {
+    pub list: SourceList,
+    slots: Mutex<Vec<Slot>>,
+    changed: Condvar,
+    /// Outputs of sources whose first frame has not reached the sink stage yet.
+    pending_sinks: Mutex<HashMap<SourceId, Sinks>>,
+}
+
+impl Registry {
+    /// Registers a source with its telemetry and outputs; returns its id and remove flag.
+    pub fn add(&self, stats: SourceStats, live: bool, sinks: Sinks) -> (SourceId, Arc<AtomicBool>) {
+        let mut slots = self.slots.lock();
+        let id = self.list.push(Arc::new(stats));
+        debug_assert_eq!(id, slots.len());
+        let remove = Arc::new(AtomicBool::new(false));
+        slots.push(Slot {
+            live,
+            remove: Arc::clone(&remove),
+            started: Instant::now(),
+            report: None,
+            outputs: None,
+            ended: None,
+        });
+        self.pending_sinks.lock().insert(id, sinks);
+        (id, remove)
+    }
+
+    /// The outputs of `id`, for the sink stage (once).
+    pub fn take_sinks(&self, id: SourceId) -> Option<Sinks> {
+        self.pending_sinks.lock().remove(&id)
+    }
+
+    /// Every output not yet taken by the sink stage.
+    pub fn take_all_sinks(&self) -> Vec<(SourceId, Sinks)> {
+        self.pending_sinks.lock().drain().collect()
+    }
+
+    /// The source thread of `id` ended this way.
+    pub fn source_done(&self, id: SourceId, report: Result<SupervisedReport>) {
+        self.slots.lock()[id].report = Some(report);
+        self.changed.notify_all();
+    }
+
+    /// The sink stage finalized the outputs of `id`.
+    pub fn outputs_done(&self, id: SourceId, result: Result<()>) {
+        if let Some(s) = self.list.get(id) {
+            s.ended.store(true, Ordering::Relaxed);
+        }
+        let mut slots = self.slots.lock();
+        let slot = &mut slots[id];
+        if slot.outputs.is_none() {
+            slot.outputs = Some(result);
+            slot.ended = Some(Instant::now());
+        }
+        self.changed.notify_all();
+    }
+
+    /// Raises the remove flag of `id`.
+    ///
+    /// # Errors
+    /// [`Error::Config`] when there is no such source.
+    pub fn request_remove(&self, id: SourceId) -> Result<()> {
+        let slots = self.slots.lock();
+        let slot = slots.get(id).ok_or_else(|| no_source(id))?;
+        slot.remove.store(true, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Waits until the outputs of `id` are finalized; returns the first failure of the source
+    /// or its outputs (taken: the run's end does not report it again).
+    pub fn wait_finalized(&self, id: SourceId) -> Result<()> {
+        let mut slots = self.slots.lock();
+        while slots
+            .get(id)
+            .ok_or_else(|| no_source(id))?
+            .outputs
+            .is_none()
+        {
+            self.changed.wait(&mut slots);
+        }
+        let slot = &mut slots[id];
+        let report = match &mut slot.report {
+            Some(Err(_)) => slot.report.take().and_then(|r| r.err()),
+            _ => None,
+        };
+        let outputs = match &mut slot.outputs {
+            Some(Err(_)) => slot.outputs.replace(Ok(())).and_then(|r| r.err()),
+            _ => None,
+        };
+        match report.or(outputs) {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Every slot, taken at the end of the run.
+    pub fn take_slots(&self) -> Vec<Slot> {
+        std::mem::take(&mut *self.slots.lock())
+    }
+}
+
+fn no_source(id: SourceId) -> Error {
+    Error::Config {
+        path: "pipeline".into(),
+        message: format!("no source with id {id}"),
+    }
+}

@@ -1,0 +1,39 @@
+//! Postprocess: raw output tensors → detections through the model adapter, then track ids
+//! (one tracker per source, made at its first frame, dropped at its end).
+
+use crate::error::Result;
+use crate::frame::AnalyzedFrame;
+use crate::inference::{Inference, Inferred};
+use crate::pipeline::stage::{Emit, SourceId, Stage};
+use crate::track::Tracker;
+use std::collections::HashMap;
+
+pub struct Postprocess<'a> {
+    pub inference: &'a Inference,
+    /// `(threshold, track_buffer)` of ByteTrack; `None`: no track ids.
+    pub track: Option<(f32, usize)>,
+    pub trackers: HashMap<SourceId, Tracker>,
+}
+
+impl Stage for Postprocess<'_> {
+    type In = Inferred;
+    type Out = AnalyzedFrame;
+
+    fn process(&mut self, input: Inferred, out: &mut Emit<AnalyzedFrame>) -> Result<()> {
+        let Inferred { frame, outputs } = input;
+        let mut detections = self.inference.decode(&outputs, &frame);
+        if let Some((threshold, buffer)) = self.track {
+            self.trackers
+                .entry(frame.source_id)
+                .or_insert_with(|| Tracker::new(threshold, buffer))
+                .update(&mut detections, frame.info.width(), frame.info.height());
+        }
+        out.push(AnalyzedFrame { frame, detections });
+        Ok(())
+    }
+
+    fn end_source(&mut self, id: SourceId) -> Result<()> {
+        self.trackers.remove(&id);
+        Ok(())
+    }
+}
