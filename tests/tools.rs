@@ -316,3 +316,30 @@ fn bench_reports_streams_table_startup_and_resources() {
         }
     }
 }
+
+#[test]
+fn bench_feeds_blazeface_its_f32_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("bench.json");
+    let out = ovstream(&[
+        "bench",
+        "pipelines/faces.toml",
+        "--streams",
+        "1",
+        "--limit",
+        "30",
+        "--raw-seconds",
+        "0.5",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{text}{}", stderr(&out));
+    let reports: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let raw = &reports[0]["raw"];
+    // carphone's first frame shows the caller: the timed inference must find that face, which
+    // it only does when the frame is written as BlazeFace's f32 in [-1, 1], letterboxed.
+    assert_eq!(raw["detections"], 1, "{raw}");
+    assert!(raw["fps"].as_f64().unwrap() > 0.0, "{raw}");
+}

@@ -11,7 +11,6 @@ pub mod startup;
 
 use crate::config::PipelineConfig;
 use crate::detector::Detector;
-use crate::engine::Engine;
 use crate::error::Result;
 use crate::inference::Inference;
 use crate::manifest::Manifest;

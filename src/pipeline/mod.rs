@@ -138,12 +138,15 @@ struct Context<'a> {
     preprocess_done: AtomicBool,
 }
 
+/// A source joining preprocess's round-robin: its id and `decoded` receiver.
+type Joining = (SourceId, Receiver<Frame>);
+
 /// A running pipeline: add and remove sources while it runs (see [`run_dynamic`]).
 pub struct Pipeline<'scope, 'env: 'scope> {
     scope: &'scope Scope<'scope, 'env>,
     ctx: &'scope Context<'scope>,
     /// New sources for preprocess's round-robin; `None` once closed.
-    joins: Mutex<Option<Sender<(SourceId, Receiver<Frame>)>>>,
+    joins: Mutex<Option<Sender<Joining>>>,
 }
 
 impl<'scope> Pipeline<'scope, '_> {
