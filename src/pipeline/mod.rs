@@ -16,6 +16,7 @@
 //! has ended, each stage drains, finalizes and drops its sender. A stage whose downstream
 //! closed stops quietly; the stage that failed reports the error.
 
+mod handle;
 pub mod metrics;
 mod periodic;
 mod progress;
@@ -26,24 +27,24 @@ pub mod stage;
 pub mod stages;
 mod summary;
 
+pub use handle::{Pipeline, Play};
 pub use stage::SourceId;
 pub use summary::Summary;
 
 use crate::adapters::Adapter;
 use crate::engine::Engine;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::face::recognizer::Recognizer;
-use crate::frame::Frame;
 use crate::inference::Inference;
 use crate::sink::Sinks;
-use crate::source::{self, supervise, Playback, Source};
-use crate::telemetry::{DropOldest, Edge, StageStats};
-use crossbeam::channel::{bounded, unbounded, Receiver, Sender};
+use crate::source::{supervise, Source};
+use crate::telemetry::{Edge, StageStats};
+use crossbeam::channel::{bounded, unbounded, Receiver};
+use handle::Context;
 use indicatif::ProgressBar;
 use parking_lot::Mutex;
 use registry::Registry;
 use round_robin::RoundRobin;
-use source_stats::SourceStats;
 use stage::{Outlet, Stage};
 use stages::{identify, infer, overlay, postprocess, preprocess, sink};
 use std::collections::HashMap;
@@ -78,15 +79,6 @@ pub struct RunOptions {
     /// [`run_many`] turns it on when any of its sources needs it; a [`run_dynamic`] pipeline
     /// whose sources may come with an MP4 or RTSP output must set it.
     pub overlay: bool,
-}
-
-/// How one source plays; [`Pipeline::add_source`] takes it from the run's [`RunOptions`].
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Play {
-    /// Restart a file at EOS.
-    pub looping: bool,
-    /// Stop after this many frames.
-    pub limit: Option<u64>,
 }
 
 /// One source of a run and its outputs (`sinks.source` is its name).
@@ -126,127 +118,6 @@ impl Stages {
             sink: StageStats::new("sink"),
             end_to_end: StageStats::new("end-to-end"),
         }
-    }
-}
-
-/// What the source threads share with the handle.
-struct Context<'a> {
-    registry: Registry,
-    options: &'a RunOptions,
-    stop: &'a AtomicBool,
-    /// Raised when preprocess stops: live sources stop waiting on their `decoded` edge.
-    preprocess_done: AtomicBool,
-}
-
-/// A source joining preprocess's round-robin: its id and `decoded` receiver.
-type Joining = (SourceId, Receiver<Frame>);
-
-/// A running pipeline: add and remove sources while it runs (see [`run_dynamic`]).
-pub struct Pipeline<'scope, 'env: 'scope> {
-    scope: &'scope Scope<'scope, 'env>,
-    ctx: &'scope Context<'scope>,
-    /// New sources for preprocess's round-robin; `None` once closed.
-    joins: Mutex<Option<Sender<Joining>>>,
-}
-
-impl<'scope> Pipeline<'scope, '_> {
-    /// Starts `source` (already opened: [`Source::open`]) into the running pipeline with its
-    /// own decode thread, `decoded` edge, place in the round-robin, tracker and `sinks`.
-    ///
-    /// # Errors
-    /// [`Error::Config`] when the pipeline no longer takes sources (closed or ended).
-    pub fn add_source(&self, source: Source, sinks: Sinks) -> Result<SourceId> {
-        let play = Play {
-            looping: self.ctx.options.looping,
-            limit: self.ctx.options.limit,
-        };
-        self.add_source_with(source, sinks, play)
-    }
-
-    /// [`Self::add_source`], with this source's own looping and frame limit.
-    ///
-    /// # Errors
-    /// As [`Self::add_source`].
-    pub fn add_source_with(&self, source: Source, sinks: Sinks, play: Play) -> Result<SourceId> {
-        let joins = self.joins.lock();
-        let Some(joins) = joins.as_ref() else {
-            return Err(closed());
-        };
-        let live = source.live;
-        let capacity = if live {
-            LIVE_DECODED_CAPACITY
-        } else {
-            EDGE_CAPACITY
-        };
-        let stats = SourceStats::new(&sinks.source, &source.uri, capacity, sinks.needs_pixels());
-        let (id, remove) = self.ctx.registry.add(stats, live, sinks);
-        let (decoded_tx, decoded_rx) = bounded(capacity);
-        // Live sources drop the oldest decoded frame rather than wait (fresh results, bounded
-        // latency); files block (every frame processed).
-        let drop_rx = live.then(|| decoded_rx.clone());
-        if joins.send((id, decoded_rx)).is_err() {
-            return Err(closed());
-        }
-        let ctx = self.ctx;
-        let stats = ctx.registry.list.get(id).expect("registered above");
-        self.scope.spawn(move || {
-            let playback = Playback {
-                source_id: id,
-                looping: play.looping,
-                limit: play.limit,
-                stall_timeout: None,
-            };
-            let oldest = drop_rx.as_ref().map(|rx| DropOldest {
-                rx,
-                consumer_done: &ctx.preprocess_done,
-            });
-            let out = source::Output {
-                name: &stats.name,
-                decoded_tx: &decoded_tx,
-                drop_oldest: oldest.as_ref(),
-                edge: &stats.decoded,
-                stop: ctx.stop,
-                remove: &remove,
-                health: &stats.health,
-            };
-            let result = supervise::run(source, playback, &ctx.options.supervision, &out);
-            // Recorded before the edge closes, so it is there when the source's end reaches
-            // the sink.
-            ctx.registry.source_done(id, result);
-            drop(decoded_tx);
-        });
-        tracing::info!(source = id, "source added");
-        Ok(id)
-    }
-
-    /// Stops source `id` after its current frame, lets its queued frames through, and waits
-    /// until its outputs are finalized (MP4 playable, JSON flushed). The other sources lose
-    /// no frame and keep their order.
-    ///
-    /// # Errors
-    /// [`Error::Config`] for an unknown id; the source's own failure or its outputs'.
-    pub fn remove_source(&self, id: SourceId) -> Result<()> {
-        self.ctx.registry.request_remove(id)?;
-        let result = self.ctx.registry.wait_finalized(id);
-        tracing::info!(source = id, "source removed");
-        result
-    }
-
-    /// Frames written so far for source `id` (0 for an unknown one).
-    pub fn frames_written(&self, id: SourceId) -> u64 {
-        self.ctx.registry.list.get(id).map_or(0, |s| s.written())
-    }
-
-    /// No more sources: the pipeline ends when the ones it has end.
-    pub fn close(&self) {
-        self.joins.lock().take();
-    }
-}
-
-fn closed() -> Error {
-    Error::Config {
-        path: "pipeline".into(),
-        message: "the pipeline has ended; it takes no more sources".into(),
     }
 }
 

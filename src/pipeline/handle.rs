@@ -1,0 +1,147 @@
+//! The handle of a running pipeline: sources join ([`Pipeline::add_source`]) with their own
+//! decode thread and `decoded` edge, and leave ([`Pipeline::remove_source`]) once their
+//! outputs are finalized.
+
+use super::registry::Registry;
+use super::source_stats::SourceStats;
+use super::stage::SourceId;
+use super::{RunOptions, EDGE_CAPACITY, LIVE_DECODED_CAPACITY};
+use crate::error::{Error, Result};
+use crate::frame::Frame;
+use crate::sink::Sinks;
+use crate::source::{self, supervise, Playback, Source};
+use crate::telemetry::DropOldest;
+use crossbeam::channel::{bounded, Receiver, Sender};
+use parking_lot::Mutex;
+use std::sync::atomic::AtomicBool;
+use std::thread::Scope;
+
+/// How one source plays; [`Pipeline::add_source`] takes it from the run's [`RunOptions`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Play {
+    /// Restart a file at EOS.
+    pub looping: bool,
+    /// Stop after this many frames.
+    pub limit: Option<u64>,
+}
+
+/// What the source threads share with the handle.
+pub(super) struct Context<'a> {
+    pub(super) registry: Registry,
+    pub(super) options: &'a RunOptions,
+    pub(super) stop: &'a AtomicBool,
+    /// Raised when preprocess stops: live sources stop waiting on their `decoded` edge.
+    pub(super) preprocess_done: AtomicBool,
+}
+
+/// A source joining preprocess's round-robin: its id and `decoded` receiver.
+pub(super) type Joining = (SourceId, Receiver<Frame>);
+
+/// A running pipeline: add and remove sources while it runs (see [`run_dynamic`]).
+pub struct Pipeline<'scope, 'env: 'scope> {
+    pub(super) scope: &'scope Scope<'scope, 'env>,
+    pub(super) ctx: &'scope Context<'scope>,
+    /// New sources for preprocess's round-robin; `None` once closed.
+    pub(super) joins: Mutex<Option<Sender<Joining>>>,
+}
+
+impl<'scope> Pipeline<'scope, '_> {
+    /// Starts `source` (already opened: [`Source::open`]) into the running pipeline with its
+    /// own decode thread, `decoded` edge, place in the round-robin, tracker and `sinks`.
+    ///
+    /// # Errors
+    /// [`Error::Config`] when the pipeline no longer takes sources (closed or ended).
+    pub fn add_source(&self, source: Source, sinks: Sinks) -> Result<SourceId> {
+        let play = Play {
+            looping: self.ctx.options.looping,
+            limit: self.ctx.options.limit,
+        };
+        self.add_source_with(source, sinks, play)
+    }
+
+    /// [`Self::add_source`], with this source's own looping and frame limit.
+    ///
+    /// # Errors
+    /// As [`Self::add_source`].
+    pub fn add_source_with(&self, source: Source, sinks: Sinks, play: Play) -> Result<SourceId> {
+        let joins = self.joins.lock();
+        let Some(joins) = joins.as_ref() else {
+            return Err(closed());
+        };
+        let live = source.live;
+        let capacity = if live {
+            LIVE_DECODED_CAPACITY
+        } else {
+            EDGE_CAPACITY
+        };
+        let stats = SourceStats::new(&sinks.source, &source.uri, capacity, sinks.needs_pixels());
+        let (id, remove) = self.ctx.registry.add(stats, live, sinks);
+        let (decoded_tx, decoded_rx) = bounded(capacity);
+        // Live sources drop the oldest decoded frame rather than wait (fresh results, bounded
+        // latency); files block (every frame processed).
+        let drop_rx = live.then(|| decoded_rx.clone());
+        if joins.send((id, decoded_rx)).is_err() {
+            return Err(closed());
+        }
+        let ctx = self.ctx;
+        let stats = ctx.registry.list.get(id).expect("registered above");
+        self.scope.spawn(move || {
+            let playback = Playback {
+                source_id: id,
+                looping: play.looping,
+                limit: play.limit,
+                stall_timeout: None,
+            };
+            let oldest = drop_rx.as_ref().map(|rx| DropOldest {
+                rx,
+                consumer_done: &ctx.preprocess_done,
+            });
+            let out = source::Output {
+                name: &stats.name,
+                decoded_tx: &decoded_tx,
+                drop_oldest: oldest.as_ref(),
+                edge: &stats.decoded,
+                stop: ctx.stop,
+                remove: &remove,
+                health: &stats.health,
+            };
+            let result = supervise::run(source, playback, &ctx.options.supervision, &out);
+            // Recorded before the edge closes, so it is there when the source's end reaches
+            // the sink.
+            ctx.registry.source_done(id, result);
+            drop(decoded_tx);
+        });
+        tracing::info!(source = id, "source added");
+        Ok(id)
+    }
+
+    /// Stops source `id` after its current frame, lets its queued frames through, and waits
+    /// until its outputs are finalized (MP4 playable, JSON flushed). The other sources lose
+    /// no frame and keep their order.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for an unknown id; the source's own failure or its outputs'.
+    pub fn remove_source(&self, id: SourceId) -> Result<()> {
+        self.ctx.registry.request_remove(id)?;
+        let result = self.ctx.registry.wait_finalized(id);
+        tracing::info!(source = id, "source removed");
+        result
+    }
+
+    /// Frames written so far for source `id` (0 for an unknown one).
+    pub fn frames_written(&self, id: SourceId) -> u64 {
+        self.ctx.registry.list.get(id).map_or(0, |s| s.written())
+    }
+
+    /// No more sources: the pipeline ends when the ones it has end.
+    pub fn close(&self) {
+        self.joins.lock().take();
+    }
+}
+
+fn closed() -> Error {
+    Error::Config {
+        path: "pipeline".into(),
+        message: "the pipeline has ended; it takes no more sources".into(),
+    }
+}
