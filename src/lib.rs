@@ -20,6 +20,7 @@ pub mod detector;
 pub mod element;
 pub mod engine;
 pub mod error;
+pub mod events;
 pub mod face;
 pub mod frame;
 pub mod inference;

@@ -8,39 +8,8 @@ use gstreamer as gst;
 use gstreamer::prelude::*;
 use gstreamer_check::Harness;
 use gstreamer_video::VideoRegionOfInterestMeta;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-/// A folder holding only the plugin this test run built (`cargo test` leaves the cdylib in
-/// `deps/`, next to unrelated shared objects GStreamer should not scan).
-fn plugin_dir() -> PathBuf {
-    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    DIR.get_or_init(copy_plugin).clone()
-}
-
-fn copy_plugin() -> PathBuf {
-    let built = Path::new(env!("CARGO_BIN_EXE_ovstream"))
-        .parent()
-        .unwrap()
-        .join("deps/libgstovstream.so");
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("plugin-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let dest = dir.join("libgstovstream.so");
-    std::fs::copy(&built, &dest).unwrap_or_else(|e| panic!("{}: {e}", built.display()));
-    dir
-}
-
-/// `gst-launch-1.0 -q ARGS` with the plugin on GST_PLUGIN_PATH, from the repository root.
-fn gst_launch(description: &str) -> Output {
-    let plugin_dir = plugin_dir();
-    Command::new("gst-launch-1.0")
-        .arg("-q")
-        .args(description.split_whitespace())
-        .env("GST_PLUGIN_PATH", plugin_dir)
-        .current_dir(root())
-        .output()
-        .expect("gst-launch-1.0 runs")
-}
+use std::process::Command;
 
 #[test]
 fn ovdetect_attaches_roi_metas_in_order() {

@@ -5,10 +5,12 @@
 use crate::error::{Error, Result};
 mod model;
 pub mod names;
+pub mod output;
 mod source;
 
 pub use crate::source::RtspTransport;
 pub use model::{Hint, ModelConfig, Nireq, Precision};
+pub use output::MqttConfig;
 use serde::Deserialize;
 pub use source::{NamedSource, SourceConfig};
 
@@ -240,6 +242,13 @@ pub struct OutputConfig {
     /// Serve the annotated video at this `rtsp://HOST:PORT/PATH` (H.264, any number of clients).
     #[serde(default)]
     pub rtsp: Option<String>,
+    /// Object events (`new`/`update`/`end` per track), one JSON object per line; `{name}`
+    /// makes a file per source.
+    #[serde(default)]
+    pub events: Option<String>,
+    /// Publish events (and optionally frame records) to an MQTT broker.
+    #[serde(default)]
+    pub mqtt: Option<MqttConfig>,
     /// Seconds between stats lines (health, FPS, drops, end-to-end latency); 0 turns them
     /// off. Default: 10 for live sources, off for files (they have a progress bar).
     #[serde(default)]
@@ -336,6 +345,10 @@ impl PipelineConfig {
             .is_some_and(|t| !(t.is_finite() && t >= 0.0))
         {
             return bad("output.stats_interval must be a number of seconds (0: off)".into());
+        }
+        if let Some(m) = &self.output.mqtt {
+            // URL, QoS, queue, TLS files, password variable: checked before anything starts.
+            m.target()?;
         }
         if let Some(r) = &self.recognize {
             if !(-1.0..=1.0).contains(&r.threshold) {

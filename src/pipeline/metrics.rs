@@ -5,6 +5,7 @@
 
 use super::source_stats::SourceList;
 use crate::error::{Error, Result};
+use crate::sink::mqtt::MqttStats;
 use crate::source::supervise::Health;
 use crate::telemetry::{Edge, StageStats};
 use prometheus_client::encoding::text::encode;
@@ -33,6 +34,8 @@ pub struct Sources<'a> {
     pub execution_devices: &'a str,
     pub compile_seconds: f64,
     pub started: Instant,
+    /// The MQTT publisher's counters, once a source publishes.
+    pub mqtt: &'a (dyn Fn() -> Option<std::sync::Arc<MqttStats>> + Sync),
 }
 
 /// A bound metrics listener.
@@ -117,6 +120,25 @@ impl Endpoint {
                     s.histogram(),
                 );
         }
+        let mqtt_messages = Family::<Labels, Counter>::default();
+        let mqtt_connected = Gauge::<i64, std::sync::atomic::AtomicI64>::default();
+        let mqtt_queue = Gauge::<i64, std::sync::atomic::AtomicI64>::default();
+        registry.register(
+            "mqtt_messages",
+            "MQTT messages by state: published (acknowledged) or dropped (queue full)",
+            mqtt_messages.clone(),
+        );
+        registry.register(
+            "mqtt_connected",
+            "1 while connected to the MQTT broker",
+            mqtt_connected.clone(),
+        );
+        registry.register(
+            "mqtt_queue_depth",
+            "MQTT messages waiting (queued, or sent and not yet acknowledged)",
+            mqtt_queue.clone(),
+        );
+        let mut mqtt_seen = [0u64; 2];
         compile.set(sources.compile_seconds);
         let mut frames_seen: Vec<u64> = Vec::new();
         let mut decoded_drops_seen: Vec<u64> = Vec::new();
@@ -177,6 +199,21 @@ impl Endpoint {
                 *seen = d;
                 edge_high.get_or_create(&l).set(e.high_water() as i64);
                 edge_depth.get_or_create(&l).set(e.depth() as i64);
+            }
+            if let Some(m) = (sources.mqtt)() {
+                for (i, (state, v)) in [
+                    ("published", m.published.load(Ordering::Relaxed)),
+                    ("dropped", m.dropped.load(Ordering::Relaxed)),
+                ]
+                .into_iter()
+                .enumerate()
+                {
+                    let l = vec![("state".to_string(), state.to_string())];
+                    mqtt_messages.get_or_create(&l).inc_by(v - mqtt_seen[i]);
+                    mqtt_seen[i] = v;
+                }
+                mqtt_connected.set(i64::from(m.connected.load(Ordering::Relaxed)));
+                mqtt_queue.set(m.queued.load(Ordering::Relaxed) as i64);
             }
             let mut body = String::new();
             if encode(&mut body, &registry).is_err() {

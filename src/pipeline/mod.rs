@@ -46,7 +46,7 @@ use parking_lot::Mutex;
 use registry::Registry;
 use round_robin::RoundRobin;
 use stage::{Outlet, Stage};
-use stages::{identify, infer, overlay, postprocess, preprocess, sink};
+use stages::{events, identify, infer, overlay, postprocess, preprocess, sink};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{Scope, ScopedJoinHandle};
@@ -57,6 +57,8 @@ const EDGE_CAPACITY: usize = 4;
 /// Capacity of the `decoded` edge for live sources: only the freshest frame waits for a free
 /// infer request (older ones are dropped), which bounds end-to-end latency under overload.
 const LIVE_DECODED_CAPACITY: usize = 1;
+/// Frames without a track after which its `end` event is sent, when tracking is off.
+const DEFAULT_LOST_AFTER: u64 = 30;
 
 /// What to do with the sources.
 #[derive(Debug, Clone, Default)]
@@ -79,6 +81,9 @@ pub struct RunOptions {
     /// [`run_many`] turns it on when any of its sources needs it; a [`run_dynamic`] pipeline
     /// whose sources may come with an MP4 or RTSP output must set it.
     pub overlay: bool,
+    /// Run the events stage (object events to each source's events file and MQTT).
+    /// [`run_many`] turns it on when any of its sources has event outputs.
+    pub events: bool,
 }
 
 /// One source of a run and its outputs (`sinks.source` is its name).
@@ -93,6 +98,7 @@ struct Edges {
     inferred: Edge,
     detected: Edge,
     identified: Edge,
+    evented: Edge,
     rendered: Edge,
 }
 
@@ -102,6 +108,7 @@ struct Stages {
     infer: StageStats,
     postprocess: StageStats,
     identify: StageStats,
+    events: StageStats,
     overlay: StageStats,
     sink: StageStats,
     end_to_end: StageStats,
@@ -114,6 +121,7 @@ impl Stages {
             infer: StageStats::new("infer"),
             postprocess: StageStats::new("postprocess"),
             identify: StageStats::new("identify"),
+            events: StageStats::new("events"),
             overlay: StageStats::new("overlay"),
             sink: StageStats::new("sink"),
             end_to_end: StageStats::new("end-to-end"),
@@ -158,6 +166,7 @@ pub fn run_many(
     let progress = progress::bar(&sources, options);
     let options = RunOptions {
         overlay: options.overlay || inputs.iter().any(|i| i.sinks.needs_pixels()),
+        events: options.events || inputs.iter().any(|i| i.sinks.events.is_some()),
         ..options.clone()
     };
     run_with(
@@ -231,6 +240,7 @@ where
         inferred: Edge::new("inferred", EDGE_CAPACITY),
         detected: Edge::new("detected", EDGE_CAPACITY),
         identified: Edge::new("identified", EDGE_CAPACITY),
+        evented: Edge::new("evented", EDGE_CAPACITY),
         rendered: Edge::new("rendered", EDGE_CAPACITY),
     };
     let stages = Stages::new();
@@ -248,6 +258,10 @@ where
     let identify_io = recognizer.map(|r| {
         let (tx, rx) = bounded(EDGE_CAPACITY);
         (std::mem::replace(&mut last_rx, rx), tx, r)
+    });
+    let events_io = options.events.then(|| {
+        let (tx, rx) = bounded(EDGE_CAPACITY);
+        (std::mem::replace(&mut last_rx, rx), tx)
     });
     let overlay_io = options.overlay.then(|| {
         let (tx, rx) = bounded(EDGE_CAPACITY);
@@ -309,6 +323,18 @@ where
             let outlet = Outlet::Edge(tx, &edges.identified);
             spawn_stage(s, stage, rx, outlet, &stages.identify)
         });
+        let evt = events_io.map(|(rx, tx)| {
+            let stage = events::Events {
+                registry: &ctx.registry,
+                lost_after: options
+                    .track
+                    .map_or(DEFAULT_LOST_AFTER, |(_, buffer)| buffer as u64),
+                sources: HashMap::new(),
+                scratch: Vec::new(),
+            };
+            let outlet = Outlet::Edge(tx, &edges.evented);
+            spawn_stage(s, stage, rx, outlet, &stages.events)
+        });
         let ovl = overlay_io.map(|(rx, tx)| {
             let stage = overlay::Overlay {
                 sources: &ctx.registry.list,
@@ -345,6 +371,7 @@ where
                     &edges.inferred,
                     &edges.detected,
                     &edges.identified,
+                    &edges.evented,
                     &edges.rendered,
                 ];
                 let all_stages = [
@@ -352,6 +379,7 @@ where
                     &stages.infer,
                     &stages.postprocess,
                     &stages.identify,
+                    &stages.events,
                     &stages.overlay,
                     &stages.sink,
                     &stages.end_to_end,
@@ -364,6 +392,7 @@ where
                     execution_devices,
                     compile_seconds,
                     started,
+                    mqtt: &|| ctx.registry.mqtt().map(|m| m.stats()),
                 };
                 endpoint.serve(&sources, finished_ref)
             })
@@ -375,6 +404,7 @@ where
         };
         let mut results = vec![joined(pre), joined(inf), joined(post)];
         results.extend(idn.map(joined));
+        results.extend(evt.map(joined));
         results.extend(ovl.map(joined));
         results.push(joined(snk));
         finished_ref.store(true, Ordering::Relaxed);
@@ -394,23 +424,33 @@ where
             &stages.infer,
             &stages.postprocess,
             &stages.identify,
+            &stages.events,
             &stages.overlay,
             &stages.sink,
             &stages.end_to_end,
         ]
         .into_iter()
-        .filter(|s| (s.name != "overlay" || options.overlay) && (s.name != "identify" || recognize))
+        .filter(|s| match s.name {
+            "overlay" => options.overlay,
+            "identify" => recognize,
+            "events" => options.events,
+            _ => true,
+        })
         .collect(),
         edges: [
             &edges.submitted,
             &edges.inferred,
             &edges.detected,
             &edges.identified,
+            &edges.evented,
             &edges.rendered,
         ]
         .into_iter()
-        .filter(|e| {
-            (e.name != "rendered" || options.overlay) && (e.name != "identified" || recognize)
+        .filter(|e| match e.name {
+            "rendered" => options.overlay,
+            "identified" => recognize,
+            "evented" => options.events,
+            _ => true,
         })
         .collect(),
         nireq,

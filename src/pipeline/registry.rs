@@ -5,6 +5,8 @@
 use super::source_stats::{SourceList, SourceStats};
 use super::stage::SourceId;
 use crate::error::{Error, Result};
+use crate::sink::events::EventSinks;
+use crate::sink::mqtt::Mqtt;
 use crate::sink::Sinks;
 use crate::source::supervise::SupervisedReport;
 use parking_lot::{Condvar, Mutex};
@@ -34,11 +36,20 @@ pub struct Registry {
     changed: Condvar,
     /// Outputs of sources whose first frame has not reached the sink stage yet.
     pending_sinks: Mutex<HashMap<SourceId, Sinks>>,
+    /// Event outputs of sources whose first frame has not reached the events stage yet.
+    pending_events: Mutex<HashMap<SourceId, EventSinks>>,
+    /// The MQTT publisher the sources share (shut down at the end of the run).
+    mqtt: Mutex<Option<Mqtt>>,
 }
 
 impl Registry {
     /// Registers a source with its telemetry and outputs; returns its id and remove flag.
-    pub fn add(&self, stats: SourceStats, live: bool, sinks: Sinks) -> (SourceId, Arc<AtomicBool>) {
+    pub fn add(
+        &self,
+        stats: SourceStats,
+        live: bool,
+        mut sinks: Sinks,
+    ) -> (SourceId, Arc<AtomicBool>) {
         let mut slots = self.slots.lock();
         let id = self.list.push(Arc::new(stats));
         debug_assert_eq!(id, slots.len());
@@ -51,8 +62,29 @@ impl Registry {
             outputs: None,
             ended: None,
         });
+        if let Some(events) = sinks.events.take() {
+            if let Some(m) = &events.mqtt {
+                self.mqtt.lock().get_or_insert_with(|| m.clone());
+            }
+            self.pending_events.lock().insert(id, events);
+        }
         self.pending_sinks.lock().insert(id, sinks);
         (id, remove)
+    }
+
+    /// The event outputs of `id`, for the events stage (once).
+    pub fn take_event_sinks(&self, id: SourceId) -> Option<EventSinks> {
+        self.pending_events.lock().remove(&id)
+    }
+
+    /// Every event output not yet taken by the events stage.
+    pub fn take_all_event_sinks(&self) -> Vec<(SourceId, EventSinks)> {
+        self.pending_events.lock().drain().collect()
+    }
+
+    /// The MQTT publisher, when a source has one.
+    pub fn mqtt(&self) -> Option<Mqtt> {
+        self.mqtt.lock().clone()
     }
 
     /// The outputs of `id`, for the sink stage (once).

@@ -6,6 +6,7 @@ use crate::error::{Error, Result};
 use crate::source::SourceEnd;
 use crate::telemetry::{Edge, EdgeSummary, LatencySummary, StageStats};
 use std::fmt;
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 /// What a pipeline run reports at the end.
@@ -25,8 +26,22 @@ pub struct Summary {
     /// Times a live source was reopened, and its health at the end.
     pub reconnects: u32,
     pub health: String,
+    /// MQTT delivery, when the run published.
+    pub mqtt: Option<MqttSummary>,
     /// Per source, in input order (one entry for a single input).
     pub sources: Vec<SourceSummary>,
+}
+
+/// What the MQTT publisher delivered.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct MqttSummary {
+    /// Acknowledged by the broker (QoS ≥ 1) or written (QoS 0).
+    pub published: u64,
+    /// Dropped from a full queue while the broker was unreachable.
+    pub dropped: u64,
+    pub reconnects: u64,
+    /// Not delivered when the run ended.
+    pub undelivered: u64,
 }
 
 impl fmt::Display for Summary {
@@ -76,6 +91,13 @@ impl fmt::Display for Summary {
                     s.name, s.frames, s.fps, s.end_to_end.p50_ms, s.end_to_end.p99_ms, s.drops
                 )?;
             }
+        }
+        if let Some(m) = &self.mqtt {
+            writeln!(
+                f,
+                "  mqtt: {} published, {} dropped (queue full), {} reconnect(s), {} undelivered",
+                m.published, m.dropped, m.reconnects, m.undelivered
+            )?;
         }
         write!(f, "  queues (high water / capacity, drops):")?;
         for e in &self.edges {
@@ -152,6 +174,15 @@ pub(super) fn build(parts: Parts<'_>) -> Result<Summary> {
         damage: combined_damage(&sources),
         reconnects: reports.iter().map(|r| r.reconnects).sum(),
         health: combined_health(&sources),
+        mqtt: parts.registry.mqtt().map(|m| {
+            let s = m.stats();
+            MqttSummary {
+                published: s.published.load(Ordering::Relaxed),
+                dropped: s.dropped.load(Ordering::Relaxed),
+                reconnects: s.reconnects.load(Ordering::Relaxed),
+                undelivered: s.queued.load(Ordering::Relaxed),
+            }
+        }),
         sources,
     })
 }

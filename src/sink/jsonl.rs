@@ -128,47 +128,20 @@ impl JsonlSink {
         &mut self,
         seq: u64,
         pts: u64,
-        (width, height): (u32, u32),
+        size: (u32, u32),
         detections: &[Detection],
         source: &str,
     ) -> Result<()> {
-        let record = FrameRecord {
-            frame: seq,
-            timestamp: pts,
-            source,
-            resolution: Resolution { width, height },
-            objects: detections
-                .iter()
-                .map(|d| {
-                    let (x, y, w, h) = d.bbox.to_pixels(width, height);
-                    ObjectRecord {
-                        x,
-                        y,
-                        w,
-                        h,
-                        roi_type: &d.label,
-                        id: d.track_id,
-                        keypoints: &d.keypoints,
-                        identity: d.identity.as_ref().map(|i| IdentityRecord {
-                            name: &i.name,
-                            similarity: i.similarity,
-                        }),
-                        detection: DetectionRecord {
-                            bounding_box: BoxRecord {
-                                x_min: d.bbox.x_min,
-                                y_min: d.bbox.y_min,
-                                x_max: d.bbox.x_max,
-                                y_max: d.bbox.y_max,
-                            },
-                            confidence: d.confidence,
-                            label: &d.label,
-                            label_id: d.label_id,
-                        },
-                    }
-                })
-                .collect(),
-        };
-        serde_json::to_writer(&mut self.out, &record)
+        let record = record(seq, pts, size, detections, source);
+        self.write_value(&record)
+    }
+
+    /// Writes `value` as one JSON line.
+    ///
+    /// # Errors
+    /// [`Error::Output`] naming the file.
+    pub fn write_value<T: serde::Serialize>(&mut self, value: &T) -> Result<()> {
+        serde_json::to_writer(&mut self.out, value)
             .map_err(std::io::Error::from)
             .and_then(|()| self.out.write_all(b"\n"))
             .and_then(|()| {
@@ -191,5 +164,69 @@ impl JsonlSink {
             path: PathBuf::from(&self.target),
             message: e.to_string(),
         }
+    }
+}
+
+/// The JSON record of `frame` (one line of `--metadata`), as bytes.
+pub fn frame_json(frame: &AnalyzedFrame, source: &str) -> Vec<u8> {
+    let f = &frame.frame;
+    let size = (f.info.width(), f.info.height());
+    frame_record_json(f.seq, f.pts, size, &frame.detections, source)
+}
+
+/// The JSON record of frame `seq` (as [`JsonlSink::write_record`] writes it), as bytes.
+pub fn frame_record_json(
+    seq: u64,
+    pts: u64,
+    size: (u32, u32),
+    detections: &[Detection],
+    source: &str,
+) -> Vec<u8> {
+    serde_json::to_vec(&record(seq, pts, size, detections, source))
+        .expect("a frame record serializes")
+}
+
+fn record<'a>(
+    seq: u64,
+    pts: u64,
+    (width, height): (u32, u32),
+    detections: &'a [Detection],
+    source: &'a str,
+) -> FrameRecord<'a> {
+    FrameRecord {
+        frame: seq,
+        timestamp: pts,
+        source,
+        resolution: Resolution { width, height },
+        objects: detections
+            .iter()
+            .map(|d| {
+                let (x, y, w, h) = d.bbox.to_pixels(width, height);
+                ObjectRecord {
+                    x,
+                    y,
+                    w,
+                    h,
+                    roi_type: &d.label,
+                    id: d.track_id,
+                    keypoints: &d.keypoints,
+                    identity: d.identity.as_ref().map(|i| IdentityRecord {
+                        name: &i.name,
+                        similarity: i.similarity,
+                    }),
+                    detection: DetectionRecord {
+                        bounding_box: BoxRecord {
+                            x_min: d.bbox.x_min,
+                            y_min: d.bbox.y_min,
+                            x_max: d.bbox.x_max,
+                            y_max: d.bbox.y_max,
+                        },
+                        confidence: d.confidence,
+                        label: &d.label,
+                        label_id: d.label_id,
+                    },
+                }
+            })
+            .collect(),
     }
 }

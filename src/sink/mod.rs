@@ -1,6 +1,8 @@
 //! Outputs of a source: JSON lines, MP4/display, RTSP server; opened from the config.
 
+pub mod events;
 pub mod jsonl;
+pub mod mqtt;
 pub mod rtsp;
 pub mod video;
 
@@ -22,6 +24,8 @@ pub struct Sinks {
     pub videos: Vec<VideoSink>,
     /// `--rtsp-out`: the annotated stream served over RTSP.
     pub rtsp: Option<RtspSink>,
+    /// Object events (events file, MQTT); the pipeline's events stage writes them.
+    pub events: Option<events::EventSinks>,
 }
 
 impl Sinks {
@@ -108,8 +112,20 @@ pub fn sinks_for_sources(config: &PipelineConfig, names: &[String]) -> Result<Ve
         RtspSink::serve_all(&rtsp_urls)?
     }
     .into_iter();
+    let shared_events = match out.events.as_deref() {
+        Some(m) if !m.contains(NAME_PLACEHOLDER) => Some(JsonlSink::create(m)?.shared()),
+        _ => None,
+    };
+    let mqtt = out.mqtt.as_ref().map(mqtt::Mqtt::start).transpose()?;
     let mut all = Vec::with_capacity(names.len());
     for name in names {
+        let events_file = match (&shared_events, out.events.as_deref()) {
+            (Some(shared), _) => Some(shared.clone()),
+            (None, Some(m)) => Some(JsonlSink::create(&expand(m, name))?.shared()),
+            (None, None) => None,
+        };
+        let frames = out.mqtt.as_ref().is_some_and(|m| m.frames);
+        let events = events::EventSinks::new(name, events_file, mqtt.clone(), frames);
         let metadata = match (&shared_metadata, out.metadata.as_deref()) {
             (Some(shared), _) => Some(shared.clone()),
             (None, Some(m)) => Some(JsonlSink::create(&expand(m, name))?.shared()),
@@ -129,6 +145,7 @@ pub fn sinks_for_sources(config: &PipelineConfig, names: &[String]) -> Result<Ve
             metadata,
             videos,
             rtsp: rtsp.next(),
+            events: (!events.is_empty()).then_some(events),
         });
     }
     Ok(all)

@@ -119,6 +119,15 @@ struct RunArgs {
     /// JSON-lines metadata output (`-` for stdout).
     #[arg(long)]
     metadata: Option<String>,
+    /// Object events (new/update/end per track), one JSON object per line.
+    #[arg(long)]
+    events: Option<String>,
+    /// Publish events to MQTT: mqtt://[user[:password]@]host[:port][/prefix] (or mqtts://).
+    #[arg(long)]
+    mqtt: Option<String>,
+    /// MQTT QoS: 0, 1 (default) or 2.
+    #[arg(long)]
+    mqtt_qos: Option<u8>,
     /// Show the annotated video.
     #[arg(long)]
     display: bool,
@@ -235,6 +244,27 @@ fn run(args: &RunArgs, lib: Option<&Path>) -> anyhow::Result<i32> {
     if let Some(v) = &args.metadata {
         config.output.metadata = Some(v.clone());
     }
+    if let Some(v) = &args.events {
+        config.output.events = Some(v.clone());
+    }
+    if let Some(url) = &args.mqtt {
+        let mut m = config
+            .output
+            .mqtt
+            .take()
+            .unwrap_or_else(|| ovstream::config::MqttConfig::new(url.clone()));
+        m.url = url.clone();
+        config.output.mqtt = Some(m);
+    }
+    if let Some(qos) = args.mqtt_qos {
+        match config.output.mqtt.as_mut() {
+            Some(m) => m.qos = qos,
+            None => anyhow::bail!(Error::Config {
+                path: "command line".into(),
+                message: "--mqtt-qos needs --mqtt or [output.mqtt]".into(),
+            }),
+        }
+    }
     config.output.display |= args.display;
     if let Some(v) = &args.rtsp_out {
         config.output.rtsp = Some(v.clone());
@@ -307,7 +337,9 @@ fn run(args: &RunArgs, lib: Option<&Path>) -> anyhow::Result<i32> {
         stats_interval: config.output.stats_interval(live),
         track: config.track_options(),
         metrics: args.metrics.clone(),
-        overlay: false, // run_many draws when an output shows pixels
+        // run_many adds the overlay and events stages when an output needs them.
+        overlay: false,
+        events: false,
     };
     let inputs = sources
         .into_iter()

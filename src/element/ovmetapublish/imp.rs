@@ -1,8 +1,13 @@
 //! `ovmetapublish` implementation: an in-place passthrough transform that serializes the ROI
-//! metas of each buffer with the CLI's JSON-lines writer ([`crate::sink::jsonl::JsonlSink`]).
+//! metas of each buffer with the CLI's JSON-lines writer ([`crate::sink::jsonl::JsonlSink`]),
+//! to a file (`method=file`) or to an MQTT topic (`method=mqtt`, the CLI's publisher:
+//! [`crate::sink::mqtt::Mqtt`], queued, never blocking the stream, redelivered after a broker
+//! outage).
 
+use crate::config::MqttConfig;
 use crate::element::meta;
-use crate::sink::jsonl::JsonlSink;
+use crate::sink::jsonl::{frame_record_json, JsonlSink};
+use crate::sink::mqtt::Mqtt;
 use gstreamer as gst;
 use gstreamer::glib;
 use gstreamer::prelude::*;
@@ -22,23 +27,53 @@ static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
 
 const DEFAULT_FILE_PATH: &str = "-";
 
+const DEFAULT_ADDRESS: &str = "127.0.0.1:1883";
+const DEFAULT_TOPIC: &str = "ovstream";
+
+/// `method`: where the records go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, glib::Enum)]
+#[enum_type(name = "GstOvMetaPublishMethod")]
+pub enum Method {
+    #[default]
+    #[enum_value(name = "JSON lines to file-path", nick = "file")]
+    File,
+    #[enum_value(name = "One MQTT message per buffer on topic", nick = "mqtt")]
+    Mqtt,
+}
+
 #[derive(Debug, Clone)]
 struct Settings {
+    method: Method,
     file_path: String,
     source: String,
+    address: String,
+    topic: String,
+    client_id: String,
+    qos: u32,
 }
 
 impl Default for Settings {
     fn default() -> Self {
         Settings {
+            method: Method::default(),
             file_path: DEFAULT_FILE_PATH.into(),
             source: String::new(),
+            address: DEFAULT_ADDRESS.into(),
+            topic: DEFAULT_TOPIC.into(),
+            client_id: String::new(),
+            qos: 1,
         }
     }
 }
 
+/// Where the records go.
+enum Output {
+    File(JsonlSink),
+    Mqtt { mqtt: Mqtt, topic: String },
+}
+
 struct State {
-    sink: JsonlSink,
+    output: Output,
     info: Option<gst_video::VideoInfo>,
     seq: u64,
 }
@@ -59,7 +94,31 @@ impl ObjectSubclass for OvMetaPublish {
 impl ObjectImpl for OvMetaPublish {
     fn properties() -> &'static [glib::ParamSpec] {
         static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
+            let s = |name: &str, blurb: &str, default: &str| {
+                glib::ParamSpecString::builder(name)
+                    .blurb(blurb)
+                    .default_value(Some(default))
+                    .mutable_ready()
+                    .build()
+            };
             vec![
+                glib::ParamSpecEnum::builder_with_default("method", Method::default())
+                    .blurb("Where the records go")
+                    .mutable_ready()
+                    .build(),
+                s("address", "method=mqtt: broker HOST:PORT", DEFAULT_ADDRESS),
+                s("topic", "method=mqtt: topic of the records", DEFAULT_TOPIC),
+                s(
+                    "mqtt-client-id",
+                    "method=mqtt: client id; empty = ovstream-<host>-<pid>",
+                    "",
+                ),
+                glib::ParamSpecUInt::builder("qos")
+                    .blurb("method=mqtt: QoS 0, 1 or 2")
+                    .maximum(2)
+                    .default_value(1)
+                    .mutable_ready()
+                    .build(),
                 glib::ParamSpecString::builder("file-path")
                     .nick("File path")
                     .blurb("JSON-lines output file; - for stdout")
@@ -79,14 +138,21 @@ impl ObjectImpl for OvMetaPublish {
 
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
         let mut s = self.settings.lock().unwrap();
-        let v = value
-            .get::<Option<String>>()
-            .ok()
-            .flatten()
-            .unwrap_or_default();
+        let v = || {
+            value
+                .get::<Option<String>>()
+                .ok()
+                .flatten()
+                .unwrap_or_default()
+        };
         match pspec.name() {
-            "file-path" => s.file_path = v,
-            "source" => s.source = v,
+            "method" => s.method = value.get().expect("method enum"),
+            "qos" => s.qos = value.get().expect("uint"),
+            "address" => s.address = v(),
+            "topic" => s.topic = v(),
+            "mqtt-client-id" => s.client_id = v(),
+            "file-path" => s.file_path = v(),
+            "source" => s.source = v(),
             _ => unreachable!("unknown property"),
         }
     }
@@ -94,6 +160,11 @@ impl ObjectImpl for OvMetaPublish {
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
         let s = self.settings.lock().unwrap();
         match pspec.name() {
+            "method" => s.method.to_value(),
+            "qos" => s.qos.to_value(),
+            "address" => s.address.to_value(),
+            "topic" => s.topic.to_value(),
+            "mqtt-client-id" => s.client_id.to_value(),
             "file-path" => s.file_path.to_value(),
             "source" => s.source.to_value(),
             _ => unreachable!("unknown property"),
@@ -134,24 +205,43 @@ impl BaseTransformImpl for OvMetaPublish {
     const TRANSFORM_IP_ON_PASSTHROUGH: bool = true;
 
     fn start(&self) -> Result<(), gst::ErrorMessage> {
-        let path = self.settings.lock().unwrap().file_path.clone();
-        let sink = JsonlSink::create(&path)
-            .map_err(|e| gst::error_msg!(gst::ResourceError::OpenWrite, ["{e}"]))?;
+        let s = self.settings.lock().unwrap().clone();
+        let output = match s.method {
+            Method::File => Output::File(
+                JsonlSink::create(&s.file_path)
+                    .map_err(|e| gst::error_msg!(gst::ResourceError::OpenWrite, ["{e}"]))?,
+            ),
+            Method::Mqtt => {
+                let mut config = MqttConfig::new(format!("mqtt://{}", s.address));
+                config.qos = s.qos as u8;
+                config.topic_prefix = Some(s.topic.clone());
+                config.client_id = (!s.client_id.is_empty()).then(|| s.client_id.clone());
+                let mqtt = Mqtt::start(&config).map_err(|e| {
+                    gst::error_msg!(gst::ResourceError::Settings, ["ovmetapublish: {e}"])
+                })?;
+                Output::Mqtt {
+                    mqtt,
+                    topic: s.topic.clone(),
+                }
+            }
+        };
         *self.state.lock().unwrap() = Some(State {
-            sink,
+            output,
             info: None,
             seq: 0,
         });
-        gst::debug!(CAT, imp = self, "writing {path}");
+        gst::debug!(CAT, imp = self, "publishing with {:?}", s.method);
         Ok(())
     }
 
     fn stop(&self) -> Result<(), gst::ErrorMessage> {
-        if let Some(mut state) = self.state.lock().unwrap().take() {
-            state
-                .sink
+        match self.state.lock().unwrap().take().map(|s| s.output) {
+            Some(Output::File(mut sink)) => sink
                 .finish()
-                .map_err(|e| gst::error_msg!(gst::ResourceError::Write, ["{e}"]))?;
+                .map_err(|e| gst::error_msg!(gst::ResourceError::Write, ["{e}"]))?,
+            // Delivers what is queued (at most 10 s), then `offline`.
+            Some(Output::Mqtt { mqtt, .. }) => mqtt.shutdown(),
+            None => {}
         }
         Ok(())
     }
@@ -186,9 +276,14 @@ impl OvMetaPublish {
         let size = (info.width(), info.height());
         let detections = meta::read(buf, size.0, size.1);
         let pts = buf.pts().map_or(0, |p| p.nseconds());
-        let written = state
-            .sink
-            .write_record(state.seq, pts, size, &detections, &source);
+        let written = match &mut state.output {
+            Output::File(sink) => sink.write_record(state.seq, pts, size, &detections, &source),
+            Output::Mqtt { mqtt, topic } => {
+                let record = frame_record_json(state.seq, pts, size, &detections, &source);
+                mqtt.publish(topic.clone(), record, false);
+                Ok(())
+            }
+        };
         state.seq += 1;
         if let Err(e) = written {
             gst::element_imp_error!(self, gst::ResourceError::Write, ["ovmetapublish: {e}"]);

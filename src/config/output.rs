@@ -1,0 +1,269 @@
+//! `[output.mqtt]`: where and how events (and optionally frame records) are published.
+
+use crate::error::{Error, Result};
+use serde::Deserialize;
+use std::path::PathBuf;
+
+/// Default MQTT topic prefix.
+pub const DEFAULT_TOPIC_PREFIX: &str = "ovstream";
+/// Default number of messages held while the broker is unreachable.
+pub const DEFAULT_MQTT_QUEUE: usize = 100_000;
+/// Largest queue accepted (each message is a few hundred bytes).
+pub const MAX_MQTT_QUEUE: usize = 10_000_000;
+
+/// `[output.mqtt]`, or `--mqtt URL --mqtt-qos N`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct MqttConfig {
+    /// `mqtt://[user[:password]@]host[:port][/prefix]` or `mqtts://…` (TLS).
+    pub url: String,
+    /// 0, 1 (default) or 2.
+    #[serde(default = "default_qos")]
+    pub qos: u8,
+    /// Topic prefix (default `ovstream`, or the URL's path).
+    #[serde(default)]
+    pub topic_prefix: Option<String>,
+    /// Default `ovstream-<hostname>-<pid>`.
+    #[serde(default)]
+    pub client_id: Option<String>,
+    #[serde(default)]
+    pub username: Option<String>,
+    /// The name of an environment variable that holds the password (never the password).
+    #[serde(default)]
+    pub password_env: Option<String>,
+    /// TLS: CA certificate (PEM), client certificate and PKCS#8 key (PEM).
+    #[serde(default)]
+    pub ca: Option<PathBuf>,
+    #[serde(default)]
+    pub cert: Option<PathBuf>,
+    #[serde(default)]
+    pub key: Option<PathBuf>,
+    /// Keep-alive in seconds (default 30).
+    #[serde(default = "default_keep_alive")]
+    pub keep_alive: u64,
+    /// Also publish each frame's JSON record on `{prefix}/{source}/frames`.
+    #[serde(default)]
+    pub frames: bool,
+    /// Messages held while the broker is unreachable; beyond it the oldest are dropped.
+    #[serde(default = "default_queue")]
+    pub queue: usize,
+}
+
+fn default_qos() -> u8 {
+    1
+}
+fn default_keep_alive() -> u64 {
+    30
+}
+fn default_queue() -> usize {
+    DEFAULT_MQTT_QUEUE
+}
+
+/// Where an [`MqttConfig`] connects.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MqttTarget {
+    pub host: String,
+    pub port: u16,
+    pub tls: bool,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub prefix: String,
+    /// The URL with its password as `***`, for logs.
+    pub redacted: String,
+}
+
+impl MqttConfig {
+    /// A config for `url` with every other setting at its default.
+    pub fn new(url: impl Into<String>) -> Self {
+        MqttConfig {
+            url: url.into(),
+            qos: default_qos(),
+            topic_prefix: None,
+            client_id: None,
+            username: None,
+            password_env: None,
+            ca: None,
+            cert: None,
+            key: None,
+            keep_alive: default_keep_alive(),
+            frames: false,
+            queue: default_queue(),
+        }
+    }
+
+    /// `ovstream-<hostname>-<pid>` unless set.
+    pub fn client_id(&self) -> String {
+        self.client_id.clone().unwrap_or_else(|| {
+            let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .map(|h| h.trim().to_string())
+                .unwrap_or_else(|_| "host".into());
+            format!("ovstream-{host}-{}", std::process::id())
+        })
+    }
+
+    /// Parses the URL and applies `username`, `password_env` and `topic_prefix`.
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming the problem: unknown scheme, unparsable URL, no host, a QoS or
+    /// queue out of range, a password environment variable that is not set, a TLS file that
+    /// does not exist.
+    pub fn target(&self) -> Result<MqttTarget> {
+        let err = |message: String| Error::Config {
+            path: "[output.mqtt]".into(),
+            message,
+        };
+        let url = url::Url::parse(&self.url)
+            .map_err(|e| err(format!("url `{}`: {e}", redact(&self.url))))?;
+        let tls = match url.scheme() {
+            "mqtt" | "tcp" => false,
+            "mqtts" | "ssl" => true,
+            other => {
+                return Err(err(format!(
+                    "url `{}`: scheme `{other}`: expected mqtt:// or mqtts://",
+                    redact(&self.url)
+                )))
+            }
+        };
+        let host = url
+            .host_str()
+            .filter(|h| !h.is_empty())
+            .ok_or_else(|| err(format!("url `{}`: no host", redact(&self.url))))?
+            .trim_matches(|c| c == '[' || c == ']')
+            .to_string();
+        if self.qos > 2 {
+            return Err(err(format!("qos {}: expected 0, 1 or 2", self.qos)));
+        }
+        if self.queue == 0 || self.queue > MAX_MQTT_QUEUE {
+            return Err(err(format!(
+                "queue {}: expected 1 to {MAX_MQTT_QUEUE}",
+                self.queue
+            )));
+        }
+        for (name, file) in [("ca", &self.ca), ("cert", &self.cert), ("key", &self.key)] {
+            if let Some(f) = file.as_ref().filter(|f| !f.is_file()) {
+                return Err(err(format!("{name} {}: no such file", f.display())));
+            }
+        }
+        if self.cert.is_some() != self.key.is_some() {
+            return Err(err("cert and key go together".into()));
+        }
+        let decode = |s: &str| {
+            percent_decode(s).map_err(|m| err(format!("url `{}`: {m}", redact(&self.url))))
+        };
+        let mut username = (!url.username().is_empty())
+            .then(|| decode(url.username()))
+            .transpose()?;
+        let mut password = url.password().map(decode).transpose()?;
+        if let Some(u) = &self.username {
+            username = Some(u.clone());
+        }
+        if let Some(var) = &self.password_env {
+            password = Some(std::env::var(var).map_err(|_| {
+                err(format!(
+                    "password_env: environment variable `{var}` is not set"
+                ))
+            })?);
+        }
+        let path = url.path().trim_matches('/');
+        let prefix = self
+            .topic_prefix
+            .clone()
+            .or_else(|| (!path.is_empty()).then(|| path.to_string()))
+            .unwrap_or_else(|| DEFAULT_TOPIC_PREFIX.to_string());
+        if prefix.is_empty() || prefix.contains(['#', '+']) {
+            return Err(err(format!(
+                "topic prefix `{prefix}`: no wildcards, not empty"
+            )));
+        }
+        Ok(MqttTarget {
+            port: url.port().unwrap_or(if tls { 8883 } else { 1883 }),
+            host,
+            tls,
+            username,
+            password,
+            prefix,
+            redacted: redact(&self.url),
+        })
+    }
+}
+
+/// `url` with the password of its userinfo replaced by `***` (`mqtt://bob:***@host`).
+pub fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}{tail}"),
+            None => url.to_string(),
+        },
+        None => url.to_string(),
+    }
+}
+
+fn percent_decode(s: &str) -> std::result::Result<String, String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = s.get(i + 1..i + 3).ok_or("bad percent escape")?;
+            out.push(u8::from_str_radix(hex, 16).map_err(|_| "bad percent escape")?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| "userinfo is not UTF-8".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_give_host_port_tls_credentials_and_prefix() {
+        let t = MqttConfig::new("mqtts://bob:s3cr%40t@broker.local:8884/site/a")
+            .target()
+            .unwrap();
+        assert_eq!(
+            (t.host.as_str(), t.port, t.tls),
+            ("broker.local", 8884, true)
+        );
+        assert_eq!(t.username.as_deref(), Some("bob"));
+        assert_eq!(t.password.as_deref(), Some("s3cr@t"));
+        assert_eq!(t.prefix, "site/a");
+        assert_eq!(t.redacted, "mqtts://bob:***@broker.local:8884/site/a");
+        let d = MqttConfig::new("mqtt://127.0.0.1").target().unwrap();
+        assert_eq!(
+            (d.port, d.prefix.as_str(), d.tls),
+            (1883, "ovstream", false)
+        );
+    }
+
+    #[test]
+    fn bad_urls_and_values_are_config_errors_without_the_password() {
+        for (url, want) in [
+            ("http://host", "scheme `http`"),
+            ("mqtt://", "no host"),
+            ("not a url", "url `not a url`"),
+        ] {
+            let e = MqttConfig::new(url).target().unwrap_err().to_string();
+            assert!(e.contains(want), "{url}: {e}");
+        }
+        let mut c = MqttConfig::new("mqtt://u:hunter2@h");
+        c.qos = 3;
+        let e = c.target().unwrap_err().to_string();
+        assert!(e.contains("qos 3") && !e.contains("hunter2"), "{e}");
+        let mut c = MqttConfig::new("mqtt://h");
+        c.ca = Some("/nonexistent/ca.pem".into());
+        assert!(c
+            .target()
+            .unwrap_err()
+            .to_string()
+            .contains("/nonexistent/ca.pem"));
+    }
+}

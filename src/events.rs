@@ -1,0 +1,398 @@
+//! Object events: the life of each tracked object as `new` → `update`s → `end` messages, the
+//! records that the events file and MQTT carry (what a VMS or home-automation system consumes,
+//! rather than per-frame dumps).
+//!
+//! - `new`: the first frame of a track.
+//! - `update`: its label, identity or zones changed (at once), or its top score or box changed
+//!   and [`UPDATE_INTERVAL_NS`] of stream time passed since its last event.
+//! - `end`: the track was not seen for `lost_after` frames (the tracker's own buffer), or its
+//!   stream ended (EOS, SIGINT, source removed).
+//!
+//! Every message of one track shares `track_key` (`<run>-<source>-<id>`); `event_id` adds the
+//! message's number in the track (`…:0` is the `new`), so it is unique per message.
+
+use crate::frame::{AnalyzedFrame, BBox, Detection};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Least stream time between two `update`s of a track whose label, identity and zones did not
+/// change (1 s).
+pub const UPDATE_INTERVAL_NS: u64 = 1_000_000_000;
+
+/// What happened to the object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EventType {
+    New,
+    Update,
+    End,
+}
+
+/// The object's identity (face recognition), when known.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EventIdentity {
+    pub name: Arc<str>,
+    /// Cosine similarity to the gallery match, in `[-1, 1]`.
+    pub similarity: f32,
+}
+
+/// One event: a JSON object in the events file and on `{prefix}/{source}/events`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Event {
+    #[serde(rename = "type")]
+    pub kind: EventType,
+    /// Unique per message: `<track_key>:<n>`.
+    pub event_id: String,
+    /// The same for every message of one tracked object.
+    pub track_key: String,
+    pub source: Arc<str>,
+    /// Track id (per source).
+    pub id: u64,
+    pub label: Arc<str>,
+    /// Confidence in this frame.
+    pub score: f32,
+    /// Highest confidence so far.
+    pub top_score: f32,
+    /// `[x_min, y_min, x_max, y_max]`, normalized to the frame.
+    #[serde(rename = "box")]
+    pub bbox: [f32; 4],
+    /// Frame number and stream timestamp (ns) of the observation.
+    pub frame: u64,
+    pub timestamp: u64,
+    /// When the event was made, RFC 3339 UTC.
+    pub wall_time: String,
+    /// When the object was first seen (wall clock, RFC 3339 UTC).
+    pub start_time: String,
+    /// `end` events: when the track ended.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end_time: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub identity: Option<EventIdentity>,
+    /// Zones the object is in (filled by zone analytics; empty without).
+    pub zones: Vec<Arc<str>>,
+}
+
+/// What is remembered about one live track.
+#[derive(Debug, Clone)]
+struct Track {
+    key: String,
+    messages: u64,
+    label: Arc<str>,
+    identity: Option<Arc<str>>,
+    zones: Vec<Arc<str>>,
+    score: f32,
+    top_score: f32,
+    bbox: BBox,
+    similarity: Option<f32>,
+    frame: u64,
+    timestamp: u64,
+    start_time: String,
+    /// Stream time of its last event.
+    last_event_ts: u64,
+    /// Last event's top score and box (what an `update` reports as changed).
+    reported_top: f32,
+    reported_box: BBox,
+}
+
+/// Turns one source's tracked detections into events.
+#[derive(Debug)]
+pub struct EventTracker {
+    source: Arc<str>,
+    /// Frames without the track after which it has ended.
+    lost_after: u64,
+    tracks: HashMap<u64, Track>,
+}
+
+/// A run id unique across processes: start time (µs) and pid, in hex.
+fn run_id() -> &'static str {
+    static RUN: OnceLock<String> = OnceLock::new();
+    RUN.get_or_init(|| {
+        let us = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_micros());
+        format!("{us:x}{:x}", std::process::id())
+    })
+}
+
+/// Now as RFC 3339 UTC with milliseconds (`2026-12-01T21:50:08.123Z`).
+pub fn rfc3339_now() -> String {
+    rfc3339(SystemTime::now())
+}
+
+/// `t` as RFC 3339 UTC with milliseconds.
+pub fn rfc3339(t: SystemTime) -> String {
+    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = d.as_secs();
+    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        d.subsec_millis()
+    )
+}
+
+/// Messages made so far in this process (all sources).
+static MADE: AtomicU64 = AtomicU64::new(0);
+
+impl EventTracker {
+    /// Events of `source`; a track is over after `lost_after` frames without it (use the
+    /// tracker's buffer, `[track] track_buffer`).
+    pub fn new(source: &str, lost_after: u64) -> Self {
+        EventTracker {
+            source: source.into(),
+            lost_after: lost_after.max(1),
+            tracks: HashMap::new(),
+        }
+    }
+
+    /// Live tracks.
+    pub fn live(&self) -> usize {
+        self.tracks.len()
+    }
+
+    /// The events of `frame` (tracked detections only: objects without a track id have no
+    /// life to report), appended to `out`: `new`s and `update`s in detection order, then the
+    /// `end`s of tracks lost by now.
+    pub fn frame(&mut self, frame: &AnalyzedFrame, out: &mut Vec<Event>) {
+        let (seq, ts) = (frame.frame.seq, frame.frame.pts);
+        for d in &frame.detections {
+            let Some(id) = d.track_id else { continue };
+            match self.tracks.get_mut(&id) {
+                None => {
+                    let mut track = Track::start(&self.source, id, d, seq, ts);
+                    out.push(track.event(EventType::New, &self.source, id, None));
+                    self.tracks.insert(id, track);
+                }
+                Some(track) => {
+                    if let Some(e) = track.observe(d, seq, ts, &self.source, id) {
+                        out.push(e);
+                    }
+                }
+            }
+        }
+        let lost: Vec<u64> = self
+            .tracks
+            .iter()
+            .filter(|(_, t)| seq.saturating_sub(t.frame) >= self.lost_after)
+            .map(|(id, _)| *id)
+            .collect();
+        self.end(lost, out);
+    }
+
+    /// `end` for every live track (the stream ended), appended to `out`.
+    pub fn end_all(&mut self, out: &mut Vec<Event>) {
+        let all: Vec<u64> = self.tracks.keys().copied().collect();
+        self.end(all, out);
+    }
+
+    fn end(&mut self, mut ids: Vec<u64>, out: &mut Vec<Event>) {
+        ids.sort_unstable();
+        for id in ids {
+            if let Some(mut t) = self.tracks.remove(&id) {
+                let end = rfc3339_now();
+                out.push(t.event(EventType::End, &self.source, id, Some(end)));
+            }
+        }
+    }
+}
+
+impl Track {
+    fn start(source: &str, id: u64, d: &Detection, frame: u64, timestamp: u64) -> Track {
+        Track {
+            key: format!("{}-{source}-{id}", run_id()),
+            messages: 0,
+            label: d.label.clone(),
+            identity: d.identity.as_ref().map(|i| i.name.clone()),
+            similarity: d.identity.as_ref().map(|i| i.similarity),
+            zones: Vec::new(),
+            score: d.confidence,
+            top_score: d.confidence,
+            bbox: d.bbox,
+            frame,
+            timestamp,
+            start_time: rfc3339_now(),
+            last_event_ts: timestamp,
+            reported_top: d.confidence,
+            reported_box: d.bbox,
+        }
+    }
+
+    /// Takes this frame's detection of the track; an `update` when one is due.
+    fn observe(
+        &mut self,
+        d: &Detection,
+        frame: u64,
+        ts: u64,
+        source: &Arc<str>,
+        id: u64,
+    ) -> Option<Event> {
+        let identity = d.identity.as_ref().map(|i| i.name.clone());
+        let changed = d.label != self.label || (identity.is_some() && identity != self.identity);
+        self.label = d.label.clone();
+        if identity.is_some() {
+            self.identity = identity;
+            self.similarity = d.identity.as_ref().map(|i| i.similarity);
+        }
+        self.score = d.confidence;
+        self.top_score = self.top_score.max(d.confidence);
+        self.bbox = d.bbox;
+        self.frame = frame;
+        self.timestamp = ts;
+        let moved = self.top_score > self.reported_top || self.bbox != self.reported_box;
+        let due = ts.saturating_sub(self.last_event_ts) >= UPDATE_INTERVAL_NS;
+        (changed || (moved && due)).then(|| self.event(EventType::Update, source, id, None))
+    }
+
+    fn event(&mut self, kind: EventType, source: &Arc<str>, id: u64, end: Option<String>) -> Event {
+        let n = self.messages;
+        self.messages += 1;
+        self.last_event_ts = self.timestamp;
+        self.reported_top = self.top_score;
+        self.reported_box = self.bbox;
+        MADE.fetch_add(1, Ordering::Relaxed);
+        let b = self.bbox;
+        Event {
+            kind,
+            event_id: format!("{}:{n}", self.key),
+            track_key: self.key.clone(),
+            source: source.clone(),
+            id,
+            label: self.label.clone(),
+            score: self.score,
+            top_score: self.top_score,
+            bbox: [b.x_min, b.y_min, b.x_max, b.y_max],
+            frame: self.frame,
+            timestamp: self.timestamp,
+            wall_time: rfc3339_now(),
+            start_time: self.start_time.clone(),
+            end_time: end,
+            identity: self
+                .identity
+                .clone()
+                .zip(self.similarity)
+                .map(|(name, similarity)| EventIdentity { name, similarity }),
+            zones: self.zones.clone(),
+        }
+    }
+}
+
+/// Events made so far in this process.
+pub fn made() -> u64 {
+    MADE.load(Ordering::Relaxed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::Frame;
+    use gstreamer as gst;
+    use gstreamer_video as gst_video;
+
+    fn frame(seq: u64, tracks: &[(u64, f32, f32)]) -> AnalyzedFrame {
+        gst::init().unwrap();
+        let info = gst_video::VideoInfo::builder(gst_video::VideoFormat::I420, 16, 16)
+            .build()
+            .unwrap();
+        let mut f = Frame::from_buffer(gst::Buffer::with_size(info.size()).unwrap(), info, 0, seq);
+        f.pts = seq * 100_000_000; // 10 fps
+        AnalyzedFrame {
+            frame: f,
+            detections: tracks
+                .iter()
+                .map(|&(id, score, x)| Detection {
+                    label_id: 1,
+                    label: "person".into(),
+                    confidence: score,
+                    bbox: BBox {
+                        x_min: x,
+                        y_min: 0.1,
+                        x_max: x + 0.2,
+                        y_max: 0.5,
+                    },
+                    track_id: Some(id),
+                    ..Detection::default()
+                })
+                .collect(),
+        }
+    }
+
+    fn kinds(events: &[Event]) -> Vec<(EventType, u64)> {
+        events.iter().map(|e| (e.kind, e.id)).collect()
+    }
+
+    #[test]
+    fn a_track_is_new_then_updated_at_most_once_a_second_then_ends_when_lost() {
+        let mut t = EventTracker::new("door", 5);
+        let mut out = Vec::new();
+        for seq in 0..25 {
+            t.frame(&frame(seq, &[(1, 0.6, 0.01 * seq as f32)]), &mut out);
+        }
+        // 10 fps, moving every frame: new at 0, updates at 1.0 s and 2.0 s of stream time.
+        assert_eq!(
+            kinds(&out),
+            [
+                (EventType::New, 1),
+                (EventType::Update, 1),
+                (EventType::Update, 1)
+            ]
+        );
+        assert_eq!(out[1].frame, 10);
+        for seq in 25..30 {
+            t.frame(&frame(seq, &[]), &mut out);
+        }
+        let last = out.last().unwrap();
+        assert_eq!((last.kind, last.frame), (EventType::End, 24));
+        assert!(last.end_time.is_some());
+        let ids: Vec<&str> = out.iter().map(|e| e.event_id.as_str()).collect();
+        assert!(ids.iter().all(|i| i.starts_with(&out[0].track_key)));
+        assert_eq!(
+            ids.iter().collect::<std::collections::HashSet<_>>().len(),
+            ids.len(),
+            "event ids are unique"
+        );
+        assert_eq!(t.live(), 0);
+    }
+
+    #[test]
+    fn a_label_change_is_an_update_at_once_and_end_all_closes_every_track() {
+        let mut t = EventTracker::new("door", 30);
+        let mut out = Vec::new();
+        t.frame(&frame(0, &[(1, 0.6, 0.1), (2, 0.7, 0.5)]), &mut out);
+        let mut f = frame(1, &[(1, 0.6, 0.1), (2, 0.7, 0.5)]);
+        f.detections[0].label = "car".into();
+        t.frame(&f, &mut out);
+        assert_eq!(
+            kinds(&out),
+            [
+                (EventType::New, 1),
+                (EventType::New, 2),
+                (EventType::Update, 1)
+            ]
+        );
+        assert_eq!(&*out[2].label, "car");
+        t.end_all(&mut out);
+        assert_eq!(kinds(&out[3..]), [(EventType::End, 1), (EventType::End, 2)]);
+    }
+
+    #[test]
+    fn wall_times_are_rfc3339_utc() {
+        let t = UNIX_EPOCH + std::time::Duration::from_millis(1_764_625_808_123);
+        assert_eq!(rfc3339(t), "2025-12-01T21:50:08.123Z");
+        assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
+    }
+}

@@ -1,0 +1,84 @@
+//! Events: tracked objects' `new` / `update` / `end` messages ([`crate::events`]) written to
+//! each source's event outputs (events file, MQTT), with per-label counts and, when asked,
+//! frame records on MQTT. `end` for every live track when its source ends (EOS, SIGINT,
+//! removal). Frames pass through unchanged.
+
+use crate::error::Result;
+use crate::events::{Event, EventTracker};
+use crate::frame::AnalyzedFrame;
+use crate::pipeline::registry::Registry;
+use crate::pipeline::stage::{Emit, SourceId, Stage};
+use crate::sink::events::EventSinks;
+use std::collections::HashMap;
+
+pub struct Events<'a> {
+    pub registry: &'a Registry,
+    /// Frames without a track after which it has ended (the tracker's buffer).
+    pub lost_after: u64,
+    /// Per source seen so far: its tracker and outputs (`None`: it has none).
+    pub sources: HashMap<SourceId, Option<(EventTracker, EventSinks)>>,
+    pub scratch: Vec<Event>,
+}
+
+impl Events<'_> {
+    fn close(&mut self, id: SourceId) -> Result<()> {
+        let Some(Some((mut tracker, mut sinks))) = self.sources.remove(&id) else {
+            return Ok(());
+        };
+        self.scratch.clear();
+        tracker.end_all(&mut self.scratch);
+        let written = sinks.write(&self.scratch);
+        written.and(sinks.finish())
+    }
+}
+
+impl Stage for Events<'_> {
+    type In = AnalyzedFrame;
+    type Out = AnalyzedFrame;
+
+    fn process(&mut self, frame: AnalyzedFrame, out: &mut Emit<AnalyzedFrame>) -> Result<()> {
+        let id = frame.frame.source_id;
+        let (registry, lost_after) = (self.registry, self.lost_after);
+        let entry = self.sources.entry(id).or_insert_with(|| {
+            registry
+                .take_event_sinks(id)
+                .filter(|s| !s.is_empty())
+                .map(|s| (EventTracker::new(&s.source, lost_after), s))
+        });
+        if let Some((tracker, sinks)) = entry {
+            self.scratch.clear();
+            tracker.frame(&frame, &mut self.scratch);
+            sinks.write(&self.scratch)?;
+            sinks.publish_frame(&frame);
+        }
+        out.push(frame);
+        Ok(())
+    }
+
+    fn end_source(&mut self, id: SourceId) -> Result<()> {
+        if let Err(e) = self.close(id) {
+            tracing::error!(source = id, "events: {e}");
+        }
+        Ok(())
+    }
+
+    /// `end` for every track still live, then the MQTT publisher delivers what it holds.
+    fn finish(&mut self) -> Result<()> {
+        let ids: Vec<SourceId> = self.sources.keys().copied().collect();
+        let mut result = Ok(());
+        for id in ids {
+            result = result.and(self.close(id));
+        }
+        for (_, sinks) in self.registry.take_all_event_sinks() {
+            result = result.and(sinks_finish(sinks));
+        }
+        if let Some(mqtt) = self.registry.mqtt() {
+            mqtt.shutdown();
+        }
+        result
+    }
+}
+
+fn sinks_finish(mut sinks: EventSinks) -> Result<()> {
+    sinks.finish()
+}

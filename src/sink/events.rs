@@ -1,0 +1,96 @@
+//! Where a source's events go: the events file (`--events`, one JSON object per line) and
+//! MQTT (`{prefix}/{source}/events`; `{prefix}/{source}/frames` with `frames = true`;
+//! `{prefix}/{source}/{label}`: the current count of that label, retained, on change).
+
+use super::jsonl::{frame_json, SharedJsonl};
+use super::mqtt::Mqtt;
+use crate::error::Result;
+use crate::events::Event;
+use crate::frame::AnalyzedFrame;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// The event outputs of one source.
+#[derive(Default)]
+pub struct EventSinks {
+    /// The source's name (topics, JSON `source`).
+    pub source: String,
+    /// Events file; possibly one shared by every source.
+    pub file: Option<SharedJsonl>,
+    pub mqtt: Option<Mqtt>,
+    /// Publish each frame's record on `{prefix}/{source}/frames` too.
+    pub frames: bool,
+    /// Last published count per label.
+    counts: BTreeMap<Arc<str>, usize>,
+}
+
+impl EventSinks {
+    pub fn new(source: &str, file: Option<SharedJsonl>, mqtt: Option<Mqtt>, frames: bool) -> Self {
+        EventSinks {
+            source: source.to_string(),
+            file,
+            mqtt,
+            frames,
+            counts: BTreeMap::new(),
+        }
+    }
+
+    /// Whether there is anywhere to send events.
+    pub fn is_empty(&self) -> bool {
+        self.file.is_none() && self.mqtt.is_none()
+    }
+
+    /// Writes and publishes `events`.
+    ///
+    /// # Errors
+    /// [`crate::Error::Output`] when the events file cannot be written (MQTT never fails here:
+    /// it queues).
+    pub fn write(&mut self, events: &[Event]) -> Result<()> {
+        if let Some(file) = &self.file {
+            let mut file = file.lock();
+            for e in events {
+                file.write_value(e)?;
+            }
+        }
+        if let Some(mqtt) = &self.mqtt {
+            let topic = mqtt.topic(&format!("{}/events", self.source));
+            for e in events {
+                let payload = serde_json::to_vec(e).expect("an event serializes");
+                mqtt.publish(topic.clone(), payload, false);
+            }
+        }
+        Ok(())
+    }
+
+    /// Publishes the frame's record (with `frames`) and the per-label counts that changed.
+    pub fn publish_frame(&mut self, frame: &AnalyzedFrame) {
+        let Some(mqtt) = &self.mqtt else { return };
+        if self.frames {
+            let topic = mqtt.topic(&format!("{}/frames", self.source));
+            mqtt.publish(topic, frame_json(frame, &self.source), false);
+        }
+        let mut now: BTreeMap<Arc<str>, usize> =
+            self.counts.keys().map(|k| (k.clone(), 0)).collect();
+        for d in &frame.detections {
+            *now.entry(d.label.clone()).or_default() += 1;
+        }
+        for (label, n) in &now {
+            if self.counts.get(label) != Some(n) {
+                let topic = mqtt.topic(&format!("{}/{label}", self.source));
+                mqtt.publish(topic, n.to_string().into_bytes(), true);
+            }
+        }
+        self.counts = now;
+    }
+
+    /// Flushes the events file.
+    ///
+    /// # Errors
+    /// [`crate::Error::Output`] naming the file.
+    pub fn finish(&mut self) -> Result<()> {
+        match &self.file {
+            Some(f) => f.lock().finish(),
+            None => Ok(()),
+        }
+    }
+}

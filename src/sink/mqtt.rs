@@ -1,0 +1,378 @@
+//! MQTT publishing (`rumqttc`) that never blocks the pipeline and loses nothing across a broker
+//! outage at QoS ≥ 1.
+//!
+//! The pipeline hands messages to a bounded queue ([`Mqtt::publish`], never blocks); one thread
+//! owns the MQTT connection: it feeds queued messages to the connection while it is up, keeps
+//! every message until the broker acknowledged it, and after a reconnect (backoff 0.5 s → 30 s)
+//! sends the unacknowledged ones again, in order, before anything newer. Only when the queue
+//! overflows are the oldest messages dropped (counted, logged once per burst).
+//!
+//! Topics (`{prefix}` = `topic_prefix`, default `ovstream`): `{prefix}/available` is `online`
+//! (retained) on every connect and `offline` (retained) as the last will and at shutdown.
+
+use crate::config::MqttConfig;
+use crate::error::{Error, Result};
+use parking_lot::{Condvar, Mutex};
+use rumqttc::{
+    Client, Connection, ConnectionError, Event, Incoming, LastWill, MqttOptions, Outgoing, Publish,
+    QoS, Request, TlsConfiguration, Transport,
+};
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// Reconnect backoff: first wait, and the longest.
+const BACKOFF_INITIAL: Duration = Duration::from_millis(500);
+const BACKOFF_MAX: Duration = Duration::from_secs(30);
+/// Messages handed to the connection at once (well under rumqttc's inflight window of 100).
+const WINDOW: usize = 64;
+/// How long shutdown waits for the queue to be delivered.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// Poll slice of the connection thread while connected (new messages wait at most this long).
+const POLL: Duration = Duration::from_millis(20);
+/// A connect (TCP, TLS, CONNECT/CONNACK) is never cut short by the poll slice.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// One message.
+#[derive(Debug, Clone)]
+struct Message {
+    topic: String,
+    payload: Vec<u8>,
+    retain: bool,
+}
+
+/// Counters, shared with the summary and the metrics endpoint.
+#[derive(Debug, Default)]
+pub struct MqttStats {
+    /// Acknowledged by the broker (QoS ≥ 1) or written (QoS 0).
+    pub published: AtomicU64,
+    /// Dropped because the queue overflowed.
+    pub dropped: AtomicU64,
+    /// Connections made after the first.
+    pub reconnects: AtomicU64,
+    pub connected: AtomicBool,
+    /// Messages waiting (queued, or sent and not yet acknowledged).
+    pub queued: AtomicU64,
+}
+
+#[derive(Default)]
+struct Queue {
+    waiting: VecDeque<(u64, Message)>,
+    closed: bool,
+}
+
+struct Shared {
+    queue: Mutex<Queue>,
+    wake: Condvar,
+    capacity: usize,
+    stats: Arc<MqttStats>,
+    /// Raised when a drop burst was logged; cleared when the queue has room again.
+    burst_logged: AtomicBool,
+}
+
+/// The publisher: a handle the sources clone, and the connection thread.
+#[derive(Clone)]
+pub struct Mqtt {
+    shared: Arc<Shared>,
+    prefix: Arc<str>,
+    qos: QoS,
+    thread: Arc<Mutex<Option<JoinHandle<()>>>>,
+}
+
+impl std::fmt::Debug for Mqtt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Mqtt({})", self.prefix)
+    }
+}
+
+impl Mqtt {
+    /// Starts the connection thread for `config` (connecting in the background: an
+    /// unreachable broker or a refused login is logged and retried, never fatal).
+    ///
+    /// # Errors
+    /// [`Error::Config`] for an unusable URL or a TLS file that cannot be read.
+    pub fn start(config: &MqttConfig) -> Result<Mqtt> {
+        let target = config.target()?;
+        let err = |message: String| Error::Config {
+            path: "[output.mqtt]".into(),
+            message,
+        };
+        let mut options = MqttOptions::new(config.client_id(), &target.host, target.port);
+        options.set_keep_alive(Duration::from_secs(config.keep_alive.max(5)));
+        // Every connect is a new session: what the broker did not acknowledge is sent again
+        // from our own queue (rumqttc drops its pending list on a new session).
+        options.set_clean_session(true);
+        let prefix: Arc<str> = target.prefix.clone().into();
+        let available = format!("{prefix}/available");
+        options.set_last_will(LastWill::new(&available, "offline", QoS::AtLeastOnce, true));
+        if let Some(user) = &target.username {
+            options.set_credentials(user, target.password.clone().unwrap_or_default());
+        }
+        if target.tls {
+            let read = |p: &std::path::PathBuf| {
+                std::fs::read(p).map_err(|e| err(format!("{}: {e}", p.display())))
+            };
+            let mut builder = native_tls::TlsConnector::builder();
+            if let Some(ca) = &config.ca {
+                let cert = native_tls::Certificate::from_pem(&read(ca)?)
+                    .map_err(|e| err(format!("ca {}: {e}", ca.display())))?;
+                builder.add_root_certificate(cert);
+            }
+            if let (Some(cert), Some(key)) = (&config.cert, &config.key) {
+                let id = native_tls::Identity::from_pkcs8(&read(cert)?, &read(key)?)
+                    .map_err(|e| err(format!("cert/key {}: {e}", cert.display())))?;
+                builder.identity(id);
+            }
+            let connector = builder.build().map_err(|e| err(format!("TLS: {e}")))?;
+            options.set_transport(Transport::tls_with_config(
+                TlsConfiguration::NativeConnector(connector),
+            ));
+        }
+        let qos = match config.qos {
+            0 => QoS::AtMostOnce,
+            1 => QoS::AtLeastOnce,
+            _ => QoS::ExactlyOnce,
+        };
+        let shared = Arc::new(Shared {
+            queue: Mutex::new(Queue::default()),
+            wake: Condvar::new(),
+            capacity: config.queue.max(1),
+            stats: Arc::default(),
+            burst_logged: AtomicBool::new(false),
+        });
+        let (client, connection) = Client::new(options, 1);
+        let thread = {
+            let shared = Arc::clone(&shared);
+            let label = target.redacted.clone();
+            std::thread::Builder::new()
+                .name("mqtt".into())
+                .spawn(move || run(client, connection, &shared, qos, &available, &label))
+                .map_err(|e| err(format!("mqtt thread: {e}")))?
+        };
+        eprintln!(
+            "mqtt: publishing to {} (QoS {})",
+            target.redacted, config.qos
+        );
+        Ok(Mqtt {
+            shared,
+            prefix,
+            qos,
+            thread: Arc::new(Mutex::new(Some(thread))),
+        })
+    }
+
+    /// `{prefix}/{rest}`.
+    pub fn topic(&self, rest: &str) -> String {
+        format!("{}/{rest}", self.prefix)
+    }
+
+    /// The QoS messages are published with.
+    pub fn qos(&self) -> u8 {
+        self.qos as u8
+    }
+
+    pub fn stats(&self) -> Arc<MqttStats> {
+        Arc::clone(&self.shared.stats)
+    }
+
+    /// Queues `payload` for `topic`; never blocks. When the queue is full the oldest message is
+    /// dropped (counted; logged once per burst).
+    pub fn publish(&self, topic: String, payload: Vec<u8>, retain: bool) {
+        let mut q = self.shared.queue.lock();
+        if q.closed {
+            return;
+        }
+        static SEQ: AtomicU64 = AtomicU64::new(0);
+        let seq = SEQ.fetch_add(1, Ordering::Relaxed);
+        q.waiting.push_back((
+            seq,
+            Message {
+                topic,
+                payload,
+                retain,
+            },
+        ));
+        if q.waiting.len() > self.shared.capacity {
+            q.waiting.pop_front();
+            self.shared.stats.dropped.fetch_add(1, Ordering::Relaxed);
+            if !self.shared.burst_logged.swap(true, Ordering::Relaxed) {
+                tracing::warn!(
+                    capacity = self.shared.capacity,
+                    "mqtt: queue full while the broker is unreachable; dropping the oldest messages"
+                );
+            }
+        } else if q.waiting.len() < self.shared.capacity / 2 {
+            self.shared.burst_logged.store(false, Ordering::Relaxed);
+        }
+        drop(q);
+        self.shared.wake.notify_all();
+    }
+
+    /// Publishes `offline` (retained), waits until everything queued is delivered (at most
+    /// 10 s; what is left is reported), and disconnects. Idempotent.
+    pub fn shutdown(&self) {
+        let Some(thread) = self.thread.lock().take() else {
+            return;
+        };
+        self.publish(self.topic("available"), b"offline".to_vec(), true);
+        self.shared.queue.lock().closed = true;
+        self.shared.wake.notify_all();
+        let _ = thread.join();
+    }
+}
+
+/// The connection thread: feeds the queue to the connection while it is up, keeps what is not
+/// acknowledged, reconnects with backoff.
+fn run(
+    client: Client,
+    mut connection: Connection,
+    shared: &Shared,
+    qos: QoS,
+    available: &str,
+    label: &str,
+) {
+    // Handed to rumqttc, not yet written (order = our order: only this thread feeds it).
+    let mut handed: VecDeque<(u64, Message)> = VecDeque::new();
+    // Written with a packet id, waiting for the broker's acknowledgement.
+    let mut inflight: HashMap<u16, (u64, Message)> = HashMap::new();
+    let mut connected = false;
+    let mut ever_connected = false;
+    let mut backoff = BACKOFF_INITIAL;
+    let mut draining_since: Option<Instant> = None;
+    loop {
+        let (closed, waiting) = {
+            let q = shared.queue.lock();
+            (q.closed, q.waiting.len())
+        };
+        let outstanding = waiting + handed.len() + inflight.len();
+        shared
+            .stats
+            .queued
+            .store(outstanding as u64, Ordering::Relaxed);
+        if closed {
+            let since = *draining_since.get_or_insert_with(Instant::now);
+            if outstanding == 0 || since.elapsed() > DRAIN_TIMEOUT {
+                if outstanding > 0 {
+                    tracing::warn!("mqtt: {outstanding} message(s) not delivered at shutdown");
+                }
+                if connected {
+                    let _ = client.try_disconnect();
+                    let _ = connection.recv_timeout(Duration::from_millis(200));
+                }
+                return;
+            }
+        }
+        if connected {
+            let mut q = shared.queue.lock();
+            while handed.len() + inflight.len() < WINDOW {
+                let Some((seq, m)) = q.waiting.pop_front() else {
+                    break;
+                };
+                let mut p = Publish::new(&m.topic, qos, m.payload.clone());
+                p.retain = m.retain;
+                connection.eventloop.pending.push_back(Request::Publish(p));
+                handed.push_back((seq, m));
+            }
+        }
+        match connection.recv_timeout(if connected { POLL } else { CONNECT_TIMEOUT }) {
+            Err(_) => {} // nothing happened within POLL
+            Ok(Ok(Event::Incoming(Incoming::ConnAck(_)))) => {
+                connected = true;
+                shared.stats.connected.store(true, Ordering::Relaxed);
+                if ever_connected {
+                    shared.stats.reconnects.fetch_add(1, Ordering::Relaxed);
+                }
+                ever_connected = true;
+                backoff = BACKOFF_INITIAL;
+                tracing::info!("mqtt: connected to {label}");
+                let mut online = Publish::new(available, QoS::AtLeastOnce, "online");
+                online.retain = true;
+                connection
+                    .eventloop
+                    .pending
+                    .push_front(Request::Publish(online));
+                handed.push_front((
+                    u64::MAX,
+                    Message {
+                        topic: available.to_string(),
+                        payload: b"online".to_vec(),
+                        retain: true,
+                    },
+                ));
+            }
+            Ok(Ok(Event::Outgoing(Outgoing::Publish(pkid)))) => {
+                if let Some((seq, m)) = handed.pop_front() {
+                    if pkid == 0 {
+                        // QoS 0: written is all there is.
+                        if seq != u64::MAX {
+                            shared.stats.published.fetch_add(1, Ordering::Relaxed);
+                        }
+                    } else {
+                        inflight.insert(pkid, (seq, m));
+                    }
+                }
+            }
+            Ok(Ok(Event::Incoming(Incoming::PubAck(ack)))) => {
+                acked(&mut inflight, ack.pkid, shared)
+            }
+            Ok(Ok(Event::Incoming(Incoming::PubComp(ack)))) => {
+                acked(&mut inflight, ack.pkid, shared)
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                if connected || !ever_connected {
+                    tracing::warn!("mqtt: {label}: {}; retrying", describe(&e));
+                }
+                connected = false;
+                shared.stats.connected.store(false, Ordering::Relaxed);
+                // A new session follows: rumqttc drops what it holds; we send it again, oldest
+                // first, ahead of anything newer.
+                connection.eventloop.pending.clear();
+                let mut again: Vec<(u64, Message)> = inflight
+                    .drain()
+                    .map(|(_, v)| v)
+                    .chain(handed.drain(..))
+                    .collect();
+                again.retain(|(seq, _)| *seq != u64::MAX);
+                again.sort_by_key(|(seq, _)| *seq);
+                {
+                    let mut q = shared.queue.lock();
+                    for m in again.into_iter().rev() {
+                        q.waiting.push_front(m);
+                    }
+                }
+                if closed && draining_since.is_some_and(|s| s.elapsed() > DRAIN_TIMEOUT) {
+                    continue;
+                }
+                // Back off; new messages do not wake this, shutdown does.
+                let until = Instant::now() + backoff;
+                let mut q = shared.queue.lock();
+                while !q.closed && Instant::now() < until {
+                    let _ = shared.wake.wait_until(&mut q, until);
+                }
+                drop(q);
+                backoff = (backoff * 2).min(BACKOFF_MAX);
+            }
+        }
+    }
+}
+
+fn acked(inflight: &mut HashMap<u16, (u64, Message)>, pkid: u16, shared: &Shared) {
+    if let Some((seq, _)) = inflight.remove(&pkid) {
+        if seq != u64::MAX {
+            shared.stats.published.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// A connection error in words (a refused login says so).
+fn describe(e: &ConnectionError) -> String {
+    match e {
+        ConnectionError::ConnectionRefused(code) => {
+            format!("broker refused the connection: {code:?}")
+        }
+        other => other.to_string(),
+    }
+}
