@@ -419,3 +419,47 @@ fn ovmetapublish_method_mqtt_publishes_each_buffer() {
         .iter()
         .any(|f| !f["objects"].as_array().unwrap().is_empty()));
 }
+
+#[test]
+fn a_refused_login_is_logged_and_the_files_are_still_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let pw = dir.path().join("passwd");
+    std::fs::write(&pw, "").unwrap();
+    let broker = Broker::start_with(
+        dir.path(),
+        &format!("allow_anonymous false\npassword_file {}", pw.display()),
+    );
+    let events = dir.path().join("ev.jsonl");
+    let url = format!("mqtt://mallory:guess@127.0.0.1:{}/t7", broker.port);
+    let out = run_coco(&[
+        "--events",
+        events.to_str().unwrap(),
+        "--mqtt",
+        &url,
+        "--limit",
+        "60",
+    ]);
+    let err = assert_ok(&out);
+    assert!(err.contains("refused"), "{err}");
+    assert!(
+        !err.contains("guess"),
+        "the password is never printed: {err}"
+    );
+    assert!(
+        !read_jsonl(&events).is_empty(),
+        "the events file is written"
+    );
+}
+
+#[test]
+fn ovmetapublish_fails_its_start_after_max_connect_attempts() {
+    let out = gst_launch(&format!(
+        "videotestsrc num-buffers=5 ! video/x-raw,format=I420 ! ovmetapublish method=mqtt \
+         address=127.0.0.1:{} max-connect-attempts=1 ! fakesink",
+        free_port()
+    ));
+    assert!(!out.status.success());
+    let err =
+        String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    assert!(err.contains("no connection after 1 attempt"), "{err}");
+}

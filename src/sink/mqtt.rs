@@ -52,6 +52,8 @@ pub struct MqttStats {
     pub dropped: AtomicU64,
     /// Connections made after the first.
     pub reconnects: AtomicU64,
+    /// Connection attempts that failed (refused, unreachable, TLS, login).
+    pub failed_attempts: AtomicU64,
     pub connected: AtomicBool,
     /// Messages waiting (queued, or sent and not yet acknowledged).
     pub queued: AtomicU64,
@@ -76,6 +78,8 @@ struct Shared {
 #[derive(Clone)]
 pub struct Mqtt {
     shared: Arc<Shared>,
+    /// The broker URL, password redacted.
+    label: Arc<str>,
     prefix: Arc<str>,
     qos: QoS,
     thread: Arc<Mutex<Option<JoinHandle<()>>>>,
@@ -157,6 +161,7 @@ impl Mqtt {
         );
         Ok(Mqtt {
             shared,
+            label: target.redacted.clone().into(),
             prefix,
             qos,
             thread: Arc::new(Mutex::new(Some(thread))),
@@ -208,6 +213,24 @@ impl Mqtt {
         }
         drop(q);
         self.shared.wake.notify_all();
+    }
+
+    /// Waits until connected, or until `attempts` connection attempts have failed.
+    ///
+    /// # Errors
+    /// [`Error::Output`] naming the broker when it could not be reached.
+    pub fn wait_connected(&self, attempts: u64) -> Result<()> {
+        let stats = &self.shared.stats;
+        while !stats.connected.load(Ordering::Relaxed) {
+            if stats.failed_attempts.load(Ordering::Relaxed) >= attempts {
+                return Err(Error::Output {
+                    path: self.label.to_string().into(),
+                    message: format!("no connection after {attempts} attempt(s)"),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(())
     }
 
     /// Publishes `offline` (retained), waits until everything queued is delivered (at most
@@ -322,6 +345,7 @@ fn run(
             }
             Ok(Ok(_)) => {}
             Ok(Err(e)) => {
+                shared.stats.failed_attempts.fetch_add(1, Ordering::Relaxed);
                 if connected || !ever_connected {
                     tracing::warn!("mqtt: {label}: {}; retrying", describe(&e));
                 }

@@ -52,12 +52,12 @@ impl Broker {
             f,
             // `user root`: as root, mosquitto would otherwise switch to its own user, which
             // cannot read the test's temporary folder (ignored when not run as root).
-            "user root\nlistener {} 127.0.0.1\n{}\nallow_anonymous true\npersistence true\n\
-             persistence_location {}/\nlog_dest file {}/mosquitto.log",
+            "user root\nlistener {} 127.0.0.1\nallow_anonymous true\npersistence true\n\
+             persistence_location {}/\nlog_dest file {}/mosquitto.log\n{}",
             self.port,
-            self.extra,
             self.dir.display(),
-            self.dir.display()
+            self.dir.display(),
+            self.extra
         )
         .unwrap();
         let child = Command::new("mosquitto")

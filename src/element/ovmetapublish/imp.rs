@@ -50,6 +50,7 @@ struct Settings {
     topic: String,
     client_id: String,
     qos: u32,
+    max_connect_attempts: u32,
 }
 
 impl Default for Settings {
@@ -62,6 +63,7 @@ impl Default for Settings {
             topic: DEFAULT_TOPIC.into(),
             client_id: String::new(),
             qos: 1,
+            max_connect_attempts: 0,
         }
     }
 }
@@ -119,6 +121,14 @@ impl ObjectImpl for OvMetaPublish {
                     .default_value(1)
                     .mutable_ready()
                     .build(),
+                glib::ParamSpecUInt::builder("max-connect-attempts")
+                    .blurb(
+                        "method=mqtt: fail the start after this many failed connection \
+                         attempts; 0 = start at once and keep retrying in the background",
+                    )
+                    .default_value(0)
+                    .mutable_ready()
+                    .build(),
                 glib::ParamSpecString::builder("file-path")
                     .nick("File path")
                     .blurb("JSON-lines output file; - for stdout")
@@ -148,6 +158,7 @@ impl ObjectImpl for OvMetaPublish {
         match pspec.name() {
             "method" => s.method = value.get().expect("method enum"),
             "qos" => s.qos = value.get().expect("uint"),
+            "max-connect-attempts" => s.max_connect_attempts = value.get().expect("uint"),
             "address" => s.address = v(),
             "topic" => s.topic = v(),
             "mqtt-client-id" => s.client_id = v(),
@@ -162,6 +173,7 @@ impl ObjectImpl for OvMetaPublish {
         match pspec.name() {
             "method" => s.method.to_value(),
             "qos" => s.qos.to_value(),
+            "max-connect-attempts" => s.max_connect_attempts.to_value(),
             "address" => s.address.to_value(),
             "topic" => s.topic.to_value(),
             "mqtt-client-id" => s.client_id.to_value(),
@@ -219,6 +231,15 @@ impl BaseTransformImpl for OvMetaPublish {
                 let mqtt = Mqtt::start(&config).map_err(|e| {
                     gst::error_msg!(gst::ResourceError::Settings, ["ovmetapublish: {e}"])
                 })?;
+                if s.max_connect_attempts > 0 {
+                    if let Err(e) = mqtt.wait_connected(u64::from(s.max_connect_attempts)) {
+                        mqtt.shutdown();
+                        return Err(gst::error_msg!(
+                            gst::ResourceError::OpenWrite,
+                            ["ovmetapublish: {e}"]
+                        ));
+                    }
+                }
                 Output::Mqtt {
                     mqtt,
                     topic: s.topic.clone(),
