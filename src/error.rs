@@ -33,7 +33,7 @@ pub enum Error {
     #[error("OpenVINO library: {0}")]
     Library(String),
     /// An input (file/URI) is missing or cannot be decoded.
-    #[error("input {uri}: {message}")]
+    #[error("input {}: {message}", crate::redact::redact(uri))]
     Input { uri: String, message: String },
     /// A model is missing, unreadable, unsupported or failed to compile.
     #[error("model {path}: {message}")]

@@ -28,6 +28,7 @@ pub mod manifest;
 pub mod overlay;
 pub mod pipeline;
 pub mod preprocess;
+pub mod redact;
 pub mod sink;
 pub mod source;
 pub mod telemetry;

@@ -174,10 +174,13 @@ fn file_name(path: &str) -> PathBuf {
 /// # Errors
 /// [`Error::Config`] naming the file when it cannot be read.
 pub fn read_labels(path: &Path) -> Result<Vec<String>> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::Config {
-        path: path.to_path_buf(),
-        message: format!("cannot read labels file: {e}"),
-    })?;
+    let text =
+        crate::config::read_capped(path, crate::config::MAX_TEXT_FILE_BYTES).map_err(|e| {
+            Error::Config {
+                path: path.to_path_buf(),
+                message: format!("cannot read labels file: {e}"),
+            }
+        })?;
     Ok(parse_labels(&text))
 }
 

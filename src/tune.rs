@@ -48,9 +48,20 @@ fn cache_path(file: &str) -> PathBuf {
 }
 
 /// A choice cached in `path` under `key`.
-fn cached(path: &Path, key: &str) -> Option<usize> {
+/// Largest NUM_STREAMS a cached choice may hold.
+const MAX_CACHED_STREAMS: usize = 256;
+
+/// A choice cached in `path` under `key`, when it is in `1..=max` (a 0 or absurd value, from a
+/// damaged or hand-edited cache, is ignored and measured again).
+fn cached(path: &Path, key: &str, max: usize) -> Option<usize> {
     let cache: BTreeMap<String, usize> = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
-    cache.get(key).copied()
+    let value = cache.get(key).copied()?;
+    if (1..=max).contains(&value) {
+        Some(value)
+    } else {
+        tracing::warn!(path = %path.display(), value, "ignoring a cached value out of range 1..={max}; measuring again");
+        None
+    }
 }
 
 /// Caches `value` under `key` in `path` (a warning when it cannot be written).
@@ -198,7 +209,7 @@ pub fn best(trials: &[Trial], hint: Hint) -> Option<Trial> {
 pub fn pick_nireq(engine: &mut Engine, hint: Hint) -> Result<usize> {
     let key = cache_key(engine, hint);
     let path = cache_path("nireq.json");
-    if let Some(n) = cached(&path, &key) {
+    if let Some(n) = cached(&path, &key, MAX_NIREQ) {
         eprintln!("nireq auto: {n} (cached in {})", path.display());
         return Ok(n);
     }
@@ -249,7 +260,7 @@ pub fn pick_nstreams(model_path: &Path, options: &EngineOptions) -> Result<usize
         opts.batch
     );
     let path = cache_path("nstreams.json");
-    if let Some(n) = cached(&path, &key) {
+    if let Some(n) = cached(&path, &key, MAX_CACHED_STREAMS) {
         eprintln!("nstreams auto: {n} (cached in {})", path.display());
         return Ok(n);
     }

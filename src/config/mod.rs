@@ -28,6 +28,33 @@ use std::path::{Path, PathBuf};
 pub const DEFAULT_THRESHOLD: f32 = 0.5;
 /// Default interval of the stats line for live sources.
 pub const DEFAULT_STATS_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
+/// Largest pipeline or labels file read (1 MiB): `/dev/zero` or a huge file is refused before
+/// it fills memory.
+pub const MAX_TEXT_FILE_BYTES: u64 = 1 << 20;
+/// Longest duration accepted for any seconds setting (one day); a larger one would overflow.
+pub const MAX_SECONDS: f64 = 86_400.0;
+/// Shortest stats-line interval (a shorter one would only flood the terminal).
+pub const MIN_STATS_INTERVAL: f64 = 0.1;
+
+/// Reads a UTF-8 text file of at most `cap` bytes.
+///
+/// # Errors
+/// The read error, or `InvalidData` naming the cap when the file is larger.
+pub fn read_capped(path: &Path, cap: u64) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut text = String::new();
+    std::fs::File::open(path)?
+        .take(cap + 1)
+        .read_to_string(&mut text)?;
+    if text.len() as u64 > cap {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("larger than {cap} bytes; not a pipeline or labels file"),
+        ));
+    }
+    Ok(text)
+}
+
 /// Default OpenVINO device.
 pub const DEFAULT_DEVICE: &str = "CPU";
 
@@ -280,7 +307,7 @@ impl PipelineConfig {
     /// [`Error::Config`] naming `path` when it cannot be read, is not valid TOML, has an unknown
     /// or missing key (with line and column), or a value out of range.
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::Config {
+        let text = read_capped(path, MAX_TEXT_FILE_BYTES).map_err(|e| Error::Config {
             path: path.to_path_buf(),
             message: format!("cannot read: {e}"),
         })?;
@@ -328,23 +355,24 @@ impl PipelineConfig {
                 self.detect.threshold
             ));
         }
-        if self
-            .source
-            .stall_timeout
-            .is_some_and(|t| !(t.is_finite() && t > 0.0))
-        {
-            return bad("source.stall_timeout must be a positive number of seconds".into());
+        if let Some(t) = self.source.stall_timeout {
+            if !(t > 0.0 && t <= MAX_SECONDS) {
+                return bad(format!(
+                    "source.stall_timeout = {t:?}: expected seconds in (0, {MAX_SECONDS}]"
+                ));
+            }
         }
         let s = &self.source;
         if [s.width, s.height, s.framerate].contains(&Some(0)) {
             return bad("source.width, height and framerate must be positive".into());
         }
-        if self
-            .output
-            .stats_interval
-            .is_some_and(|t| !(t.is_finite() && t >= 0.0))
-        {
-            return bad("output.stats_interval must be a number of seconds (0: off)".into());
+        if let Some(t) = self.output.stats_interval {
+            if !(t == 0.0 || (MIN_STATS_INTERVAL..=MAX_SECONDS).contains(&t)) {
+                return bad(format!(
+                    "output.stats_interval = {t:?}: expected 0 (off) or seconds in \
+                     [{MIN_STATS_INTERVAL}, {MAX_SECONDS}]"
+                ));
+            }
         }
         if let Some(m) = &self.output.mqtt {
             // URL, QoS, queue, TLS files, password variable: checked before anything starts.

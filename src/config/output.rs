@@ -1,6 +1,7 @@
 //! `[output.mqtt]`: where and how events (and optionally frame records) are published.
 
 use crate::error::{Error, Result};
+use crate::redact::redact;
 use serde::Deserialize;
 use std::path::PathBuf;
 
@@ -184,22 +185,6 @@ impl MqttConfig {
             prefix,
             redacted: redact(&self.url),
         })
-    }
-}
-
-/// `url` with the password of its userinfo replaced by `***` (`mqtt://bob:***@host`).
-pub fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(authority_end);
-    match authority.rsplit_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _)) => format!("{scheme}://{user}:***@{host}{tail}"),
-            None => url.to_string(),
-        },
-        None => url.to_string(),
     }
 }
 

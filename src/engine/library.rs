@@ -1,9 +1,13 @@
 //! Finds and loads the OpenVINO C library (`libopenvino_c.so[.N]`) before the first `Core`.
 //!
 //! Order: an explicit path (`--openvino-lib` / `OVSTREAM_OPENVINO_LIB`, a file or a folder), then
-//! the project's `.venv` (PyPI wheel `openvino`, which ships only the versioned
+//! the `.venv` of the executable's own project tree (the folders above the executable, and the
+//! folder this crate was built from; PyPI wheel `openvino`, which ships only the versioned
 //! `libopenvino_c.so.<N>`), then the system (`openvino-finder`: `OPENVINO_INSTALL_DIR`,
-//! `LD_LIBRARY_PATH`, `/opt/intel/openvino`, …).
+//! `LD_LIBRARY_PATH`, `/opt/intel/openvino`, …). Never the working directory or its
+//! ancestors: a library planted in a writable parent folder (a shared temporary directory)
+//! would run its code in our process. Before loading, the file is checked for the OpenVINO C
+//! API's symbols, so a wrong file is a clear error, not a crash at the first call.
 
 use crate::error::{Error, Result};
 use parking_lot::Mutex;
@@ -34,8 +38,7 @@ pub fn load(explicit: Option<&Path>) -> Result<PathBuf> {
     for candidate in &candidates {
         match resolve(candidate) {
             Some(lib) => {
-                openvino_sys::library::load_from(&lib)
-                    .map_err(|e| Error::Library(format!("{}: {e}", lib.display())))?;
+                load_checked(&lib)?;
                 *loaded = Some(lib.clone());
                 return Ok(lib);
             }
@@ -44,8 +47,7 @@ pub fn load(explicit: Option<&Path>) -> Result<PathBuf> {
     }
     if explicit.is_none() {
         if let Some(lib) = openvino_sys::library::find() {
-            openvino_sys::library::load_from(&lib)
-                .map_err(|e| Error::Library(format!("{}: {e}", lib.display())))?;
+            load_checked(&lib)?;
             *loaded = Some(lib.clone());
             return Ok(lib);
         }
@@ -61,13 +63,53 @@ pub fn load(explicit: Option<&Path>) -> Result<PathBuf> {
     )))
 }
 
-/// Folders that may hold the project's `.venv`: the working directory and its ancestors, the
-/// executable's ancestors, and the folder this crate was built from.
+/// C API functions every caller needs; a file without them is not the OpenVINO C library.
+const REQUIRED_SYMBOLS: [&str; 4] = [
+    "ov_get_openvino_version",
+    "ov_core_create",
+    "ov_core_read_model",
+    "ov_core_compile_model",
+];
+
+/// Checks that `lib` is the OpenVINO C library (it opens and has [`REQUIRED_SYMBOLS`]), then
+/// loads it for `openvino-sys`.
+fn load_checked(lib: &Path) -> Result<()> {
+    use std::ffi::{CStr, CString};
+    let bad = |what: String| Error::Library(format!("{}: {what}", lib.display()));
+    let c_path = CString::new(lib.as_os_str().as_encoded_bytes())
+        .map_err(|_| bad("path contains a NUL byte".into()))?;
+    // SAFETY: dlopen/dlsym/dlerror with valid C strings; the handle stays open (the same
+    // library openvino-sys loads next, reference-counted by the loader).
+    unsafe {
+        let handle = libc::dlopen(c_path.as_ptr(), libc::RTLD_NOW | libc::RTLD_LOCAL);
+        if handle.is_null() {
+            let why = libc::dlerror();
+            let why = if why.is_null() {
+                "cannot be loaded".to_string()
+            } else {
+                CStr::from_ptr(why).to_string_lossy().into_owned()
+            };
+            return Err(bad(why));
+        }
+        for symbol in REQUIRED_SYMBOLS {
+            let name = CString::new(symbol).expect("no NUL in symbol names");
+            if libc::dlsym(handle, name.as_ptr()).is_null() {
+                libc::dlclose(handle);
+                return Err(bad(format!(
+                    "not the OpenVINO C library: symbol `{symbol}` is missing"
+                )));
+            }
+        }
+    }
+    openvino_sys::library::load_from(lib).map_err(|e| bad(e.to_string()))?;
+    tracing::debug!(path = %lib.display(), "OpenVINO C library loaded");
+    Ok(())
+}
+
+/// Folders that may hold the project's `.venv`: the executable's ancestors and the folder this
+/// crate was built from (never the working directory's: see the module docs).
 fn venv_roots() -> Vec<PathBuf> {
     let mut roots = Vec::new();
-    if let Ok(cwd) = std::env::current_dir() {
-        roots.extend(cwd.ancestors().map(Path::to_path_buf));
-    }
     if let Ok(exe) = std::env::current_exe() {
         roots.extend(exe.ancestors().skip(1).map(Path::to_path_buf));
     }

@@ -150,3 +150,85 @@ pub fn sinks_for_sources(config: &PipelineConfig, names: &[String]) -> Result<Ve
     }
     Ok(all)
 }
+
+/// What makes two paths the same file: device and inode when it exists, else the canonical
+/// folder and the name it would be created with.
+#[derive(Debug, PartialEq, Eq, Hash, Clone)]
+enum FileId {
+    Inode(u64, u64),
+    Planned(std::path::PathBuf, std::ffi::OsString),
+}
+
+fn file_id(path: &Path) -> Option<FileId> {
+    use std::os::unix::fs::MetadataExt;
+    if let Ok(m) = std::fs::metadata(path) {
+        return Some(FileId::Inode(m.dev(), m.ino()));
+    }
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    Some(FileId::Planned(
+        parent.canonicalize().ok()?,
+        path.file_name()?.to_os_string(),
+    ))
+}
+
+/// Refuses outputs that would destroy an input or each other: an MP4, metadata or events file
+/// that is the same file as an input (`--output IN.avi`), or as another output
+/// (`--output X --metadata X`); files are compared by identity (device and inode, links and
+/// `..` resolved), not by name. A JSON-lines path without `{name}` is one shared file for all
+/// sources, which is not a clash.
+///
+/// # Errors
+/// [`crate::Error::Config`] naming both paths.
+pub fn check_outputs(config: &PipelineConfig, names: &[String], inputs: &[String]) -> Result<()> {
+    use crate::config::names::{expand, mp4_template};
+    use std::collections::HashMap;
+    let out = &config.output;
+    let mut seen: HashMap<FileId, String> = HashMap::new();
+    for input in inputs {
+        let path = input.strip_prefix("file://").unwrap_or(input);
+        if let Some(id) = Path::new(path)
+            .is_file()
+            .then(|| file_id(Path::new(path)))
+            .flatten()
+        {
+            seen.insert(id, format!("input {input}"));
+        }
+    }
+    let mut outputs: Vec<(String, String)> = Vec::new();
+    for (what, template) in [("metadata", &out.metadata), ("events", &out.events)] {
+        if let Some(t) = template.as_deref().filter(|t| *t != "-") {
+            let mut paths: Vec<String> = names.iter().map(|n| expand(t, n)).collect();
+            paths.dedup(); // no `{name}`: one shared file
+            outputs.extend(
+                paths
+                    .into_iter()
+                    .map(|p| (format!("--{what} output {p}"), p)),
+            );
+        }
+    }
+    if let Some(mp4) = &out.mp4 {
+        let template = mp4_template(&mp4.display().to_string(), names.len());
+        outputs.extend(
+            names
+                .iter()
+                .map(|n| expand(&template, n))
+                .map(|p| (format!("--output {p}"), p)),
+        );
+    }
+    for (what, path) in outputs {
+        let Some(id) = file_id(Path::new(&path)) else {
+            continue; // a folder that does not exist: the sink reports it when it opens
+        };
+        if let Some(other) = seen.get(&id) {
+            return Err(crate::Error::Config {
+                path: path.into(),
+                message: format!("{what} is the same file as {other}; refusing to overwrite it"),
+            });
+        }
+        seen.insert(id, what);
+    }
+    Ok(())
+}

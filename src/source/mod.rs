@@ -40,7 +40,10 @@ const APPSINK_MAX_BUFFERS: u32 = 2;
 
 /// An opened (prerolled) decoding pipeline.
 pub struct Source {
+    /// The URI as shown (logs, errors, stats, health, metrics): its password, if any, `***`.
     pub uri: String,
+    /// The URI as opened (credentials included): for reconnects only, never printed.
+    open_uri: String,
     pipeline: gst::Pipeline,
     appsink: gst_app::AppSink,
     /// Duration of the input when known (files), for progress.
@@ -137,6 +140,7 @@ impl Source {
     /// # Errors
     /// [`Error::Input`] naming the input with GStreamer's reason.
     pub fn open(input: &str, options: &SourceOptions) -> Result<Source> {
+        // Error::Input shows its URI with the password redacted.
         crate::gst_init()?;
         let uri = input_uri(input)?;
         let bad = |message: String| Error::Input {
@@ -182,7 +186,8 @@ impl Source {
             .ok_or_else(|| Error::gst("source pipeline", "no appsink"))?;
         let source_uri = uri.clone();
         let source = Source {
-            uri,
+            uri: crate::redact::redact(&uri),
+            open_uri: uri,
             pipeline,
             appsink,
             duration: None,
@@ -432,6 +437,13 @@ impl Source {
             }
             cursor.seq += 1;
         }
+    }
+}
+
+impl Source {
+    /// The URI as opened, credentials included (reconnects only; never print it).
+    pub(crate) fn open_uri(&self) -> &str {
+        &self.open_uri
     }
 }
 

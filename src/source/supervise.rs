@@ -123,6 +123,7 @@ pub fn run(
     out: &Output,
 ) -> Result<SupervisedReport> {
     let uri = first.uri.clone();
+    let open_uri = first.open_uri().to_string();
     let label = format!("{} ({uri})", out.name);
     let live = first.live;
     let options = first.options;
@@ -138,7 +139,7 @@ pub fn run(
     loop {
         let attempt = match next.take() {
             Some(source) => Ok(source),
-            None => Source::open(&uri, &options),
+            None => Source::open(&open_uri, &options),
         };
         let started = Instant::now();
         let result = attempt.and_then(|source| {

@@ -34,7 +34,8 @@ const DEFAULT_PIPELINE: &str = "pipelines/pedestrians.toml";
     about = "Real-time video analytics on OpenVINO + GStreamer"
 )]
 struct Cli {
-    /// OpenVINO C library (libopenvino_c.so[.N]) or its folder; default: ./.venv, then system.
+    /// OpenVINO C library (libopenvino_c.so[.N]) or its folder; default: the .venv of the
+    /// project this binary was built in, then the system (never the working directory).
     #[arg(long, global = true, env = "OVSTREAM_OPENVINO_LIB")]
     openvino_lib: Option<PathBuf>,
     /// Log filter (tracing env-filter syntax), e.g. `info`, `ovstream=debug`.
@@ -288,6 +289,8 @@ fn run(args: &RunArgs, lib: Option<&Path>) -> anyhow::Result<i32> {
     }
     let names: Vec<String> = streams.iter().filter_map(|s| s.name.clone()).collect();
     let live = sources.iter().any(|s| s.live);
+    let inputs: Vec<String> = streams.iter().map(|s| s.input.clone()).collect();
+    ovstream::sink::check_outputs(&config, &names, &inputs)?;
     let mut detector = Detector::from_config(&config, lib)?;
     let mut recognizer = ovstream::face::recognizer_from_config(&config, lib, &mut detector)?;
     if let Some(r) = &recognizer {

@@ -1,0 +1,244 @@
+//! Hostile and careless inputs: no code run from the working directory's ancestors, no
+//! credential printed, no input or output overwritten, no panic or hang on absurd values.
+
+mod common;
+
+use common::*;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// Builds a shared object at `out` from C `source` with clang.
+fn build_so(source: &str, out: &Path) {
+    std::fs::create_dir_all(out.parent().unwrap()).unwrap();
+    let c = out.with_extension("c");
+    std::fs::write(&c, source).unwrap();
+    let status = Command::new("clang")
+        .args(["-shared", "-fPIC", "-o"])
+        .arg(out)
+        .arg(&c)
+        .status()
+        .expect("clang runs (scripts/setup.sh installs it)");
+    assert!(status.success());
+}
+
+#[test]
+fn a_library_planted_above_the_working_directory_is_never_loaded() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("PWNED");
+    let planted = dir
+        .path()
+        .join(".venv/lib/python3.11/site-packages/openvino/libs/libopenvino_c.so.9999");
+    build_so(
+        &format!(
+            "#include <stdio.h>\n__attribute__((constructor)) static void run(void) {{ \
+             FILE *f = fopen(\"{}\", \"w\"); if (f) fclose(f); }}\n",
+            marker.display()
+        ),
+        &planted,
+    );
+    let cwd = dir.path().join("work/here");
+    std::fs::create_dir_all(&cwd).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_ovstream"))
+        .arg("devices")
+        .current_dir(&cwd)
+        .env_remove("OVSTREAM_OPENVINO_LIB")
+        .output()
+        .unwrap();
+    assert!(!marker.exists(), "the planted library's code ran");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("CPU"));
+}
+
+#[test]
+fn a_library_without_the_openvino_symbols_is_a_config_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = dir.path().join("libnotopenvino.so");
+    build_so("int unrelated(void) { return 1; }\n", &lib);
+    let out = ovstream(&["devices", "--openvino-lib", lib.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains(lib.to_str().unwrap()), "{err}");
+    assert!(err.contains("ov_get_openvino_version"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+fn sha(path: &Path) -> Vec<u8> {
+    use sha2::Digest;
+    sha2::Sha256::digest(std::fs::read(path).unwrap()).to_vec()
+}
+
+#[test]
+fn an_output_that_is_an_input_or_another_output_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.avi");
+    std::fs::copy(vtest(), &input).unwrap();
+    let before = sha(&input);
+    std::fs::create_dir_all(dir.path().join("sub")).unwrap();
+    let via_dotdot = dir.path().join("sub/../in.avi");
+    let link = dir.path().join("link.avi");
+    std::os::unix::fs::symlink(&input, &link).unwrap();
+    let other = dir.path().join("x.out");
+    for (flag, target) in [
+        ("--output", input.to_str().unwrap()),
+        ("--metadata", via_dotdot.to_str().unwrap()),
+        ("--events", link.to_str().unwrap()),
+    ] {
+        let out = ovstream(&[
+            "run",
+            "--input",
+            input.to_str().unwrap(),
+            flag,
+            target,
+            "--limit",
+            "5",
+        ]);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{flag} {target}: {}",
+            stderr(&out)
+        );
+        assert!(
+            stderr(&out).contains("same file as input"),
+            "{}",
+            stderr(&out)
+        );
+        assert_eq!(sha(&input), before, "{flag} {target} changed the input");
+    }
+    let out = ovstream(&[
+        "run",
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        other.to_str().unwrap(),
+        "--metadata",
+        other.to_str().unwrap(),
+        "--limit",
+        "5",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("same file as --metadata output"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn absurd_durations_are_config_errors_with_the_range() {
+    for value in ["1e300", "0.00001", "-3", "NaN"] {
+        let flag = format!("--stats-interval={value}");
+        let out = ovstream(&["run", &flag, "--limit", "1"]);
+        assert_eq!(out.status.code(), Some(2), "{value}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(
+            err.contains("stats_interval") && err.contains("86400"),
+            "{value}: {err}"
+        );
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = dir.path().join("p.toml");
+    std::fs::write(
+        &pipeline,
+        "[source]\ninput = \"samples/vtest.avi\"\nstall_timeout = 1e300\n[model]\nmodel = \"pedestrian-ssdlite\"\n",
+    )
+    .unwrap();
+    let out = ovstream(&["run", pipeline.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("stall_timeout = 1e300"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn endless_or_huge_text_files_are_refused_before_reading_them_whole() {
+    let out = ovstream(&["run", "/dev/zero"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("larger than 1048576 bytes"),
+        "{}",
+        stderr(&out)
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = dir.path().join("p.toml");
+    std::fs::write(
+        &pipeline,
+        "[source]\ninput = \"samples/vtest.avi\"\n[model]\nmodel = \"pedestrian-ssdlite\"\n\
+         [detect]\nlabels_file = \"/dev/zero\"\n",
+    )
+    .unwrap();
+    let out = ovstream(&["run", pipeline.to_str().unwrap(), "--limit", "1"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("/dev/zero"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_cached_nireq_of_zero_is_measured_again_not_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().to_str().unwrap();
+    let args = [
+        "run",
+        "--nireq",
+        "auto",
+        "--limit",
+        "20",
+        "--no-progress",
+        "--metadata",
+        "-",
+    ];
+    let out = ovstream_with_env(&args, &[("XDG_CACHE_HOME", cache)]);
+    assert_ok(&out);
+    let file = dir.path().join("ovstream/nireq.json");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let zeroed = regex_free_zero(&text);
+    std::fs::write(&file, &zeroed).unwrap();
+    // Must not deadlock on 0 requests: measured again, then runs.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ovstream"))
+        .args(args)
+        .current_dir(root())
+        .env("XDG_CACHE_HOME", cache)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("hung on a cached nireq of 0");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("(cached in"), "{}", stderr(&out));
+    assert!(!std::fs::read_to_string(&file).unwrap().contains(": 0"));
+}
+
+/// Every cached value in a `{"key": N, …}` JSON object set to 0.
+fn regex_free_zero(text: &str) -> String {
+    let map: std::collections::BTreeMap<String, u64> = serde_json::from_str(text).unwrap();
+    let zeroed: std::collections::BTreeMap<String, u64> = map.into_keys().map(|k| (k, 0)).collect();
+    serde_json::to_string(&zeroed).unwrap()
+}
+
+#[test]
+fn a_password_in_an_input_uri_is_never_printed() {
+    let out = ovstream(&[
+        "run",
+        "--input",
+        "rtsp://admin:s3cret@127.0.0.1:1/cam",
+        "--max-reconnects",
+        "0",
+        "--limit",
+        "1",
+    ]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(!err.contains("s3cret"), "{err}");
+    assert!(err.contains("admin:***@127.0.0.1"), "{err}");
+}
