@@ -242,3 +242,153 @@ fn a_password_in_an_input_uri_is_never_printed() {
     assert!(!err.contains("s3cret"), "{err}");
     assert!(err.contains("admin:***@127.0.0.1"), "{err}");
 }
+
+#[test]
+fn display_without_a_display_is_an_output_error_before_anything_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let meta = dir.path().join("m.jsonl");
+    let out = Command::new(env!("CARGO_BIN_EXE_ovstream"))
+        .args(["run", "--display", "--limit", "5", "--metadata"])
+        .arg(&meta)
+        .current_dir(root())
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    assert!(stderr(&out).contains("no display"), "{}", stderr(&out));
+}
+
+#[test]
+fn logs_have_no_colour_codes_when_stderr_is_not_a_terminal() {
+    let out = ovstream_with_env(
+        &["run", "--limit", "3", "--no-progress"],
+        &[("OVSTREAM_LOG", "info")],
+    );
+    let err = assert_ok(&out);
+    assert!(err.contains("INFO"), "{err}");
+    assert!(!err.contains('\u{1b}'), "{err:?}");
+}
+
+#[test]
+fn ten_idle_connections_do_not_delay_a_scrape() {
+    use std::io::{Read, Write};
+    let port = common::broker::free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut run = spawn_ovstream(&[
+        "run",
+        "--input",
+        "test://?fps=30&width=320&height=240",
+        "--limit",
+        "450",
+        "--metrics",
+        &addr,
+    ]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::net::TcpStream::connect(&addr).is_err() {
+        assert!(Instant::now() < deadline, "metrics never listened");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let idle: Vec<_> = (0..10)
+        .map(|_| std::net::TcpStream::connect(&addr).unwrap())
+        .collect();
+    let t0 = Instant::now();
+    let mut s = std::net::TcpStream::connect(&addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(s, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut body = String::new();
+    s.read_to_string(&mut body).unwrap();
+    let took = t0.elapsed();
+    drop(idle);
+    assert!(body.contains("ovstream_frames_total"), "{body}");
+    assert!(
+        took < Duration::from_millis(1500),
+        "the scrape waited {took:?} behind idle clients"
+    );
+    run.kill().unwrap();
+    run.wait().unwrap();
+}
+
+#[test]
+fn a_taken_metrics_port_fails_before_any_output_is_truncated() {
+    let dir = tempfile::tempdir().unwrap();
+    let meta = dir.path().join("m.jsonl");
+    std::fs::write(&meta, "precious\n").unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = ovstream(&[
+        "run",
+        "--limit",
+        "5",
+        "--metadata",
+        meta.to_str().unwrap(),
+        "--metrics",
+        &addr,
+    ]);
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(&meta).unwrap(), "precious\n");
+}
+
+#[test]
+fn listening_endpoints_say_where_and_warn_on_every_interface() {
+    let out = ovstream(&[
+        "run",
+        "--limit",
+        "5",
+        "--no-progress",
+        "--rtsp-out",
+        "rtsp://127.0.0.1:0/x",
+        "--metrics",
+        "0.0.0.0:0",
+    ]);
+    let err = assert_ok(&out);
+    assert!(!err.contains("127.0.0.1:0/"), "port 0 printed: {err}");
+    assert!(
+        err.contains("serving the annotated stream at rtsp://127.0.0.1:"),
+        "{err}"
+    );
+    assert!(
+        err.contains("warning: --metrics listens on every interface"),
+        "{err}"
+    );
+}
+
+#[test]
+fn config_mistakes_are_exit_2_before_the_compile() {
+    for args in [
+        &["run", "--classes", ",,,", "--limit", "1"][..],
+        &["run", "--input-size", "301x301", "--limit", "1"][..],
+        &[
+            "run",
+            "pipelines/faces.toml",
+            "--gallery",
+            "/nonexistent/gallery",
+            "--limit",
+            "1",
+        ][..],
+    ] {
+        let out = ovstream(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(
+            !stderr(&out).contains("compiled in"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    for (key, want) in [
+        ("nireq = -1", "positive number"),
+        ("nstreams = \"banana\"", "banana"),
+    ] {
+        let p = dir.path().join("p.toml");
+        std::fs::write(
+            &p,
+            format!("[source]\ninput = \"samples/vtest.avi\"\n[model]\nmodel = \"pedestrian-ssdlite\"\n{key}\n"),
+        )
+        .unwrap();
+        let out = ovstream(&["run", p.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(2), "{key}: {}", stderr(&out));
+        assert!(stderr(&out).contains(want), "{key}: {}", stderr(&out));
+        assert!(!stderr(&out).contains("untagged"), "{}", stderr(&out));
+    }
+}

@@ -402,7 +402,28 @@ impl PipelineConfig {
                     .into(),
             );
         }
+        if let Some(n) = &self.model.nstreams {
+            let ok = n.eq_ignore_ascii_case("auto")
+                || n.parse::<usize>().is_ok_and(|v| (1..=256).contains(&v));
+            if !ok {
+                return bad(format!(
+                    "model.nstreams = `{n}`: expected a number of streams from 1 to 256, or \"auto\""
+                ));
+            }
+        }
+        if self.detect.classes.iter().any(|c| c.trim().is_empty()) {
+            return bad(format!(
+                "detect.classes = {:?}: empty class names (a list like person,car)",
+                self.detect.classes
+            ));
+        }
         if let Some([h, w]) = self.model.input_size {
+            if h % 2 != 0 || w % 2 != 0 {
+                return bad(format!(
+                    "model.input_size = [{h}, {w}]: height and width must be even (the frame is \
+                     resized as I420)"
+                ));
+            }
             if h == 0 || w == 0 {
                 return bad("model.input_size must be positive [height, width]".into());
             }

@@ -38,11 +38,13 @@ impl<'de> Deserialize<'de> for Nireq {
         #[derive(Deserialize)]
         #[serde(untagged)]
         enum Raw {
-            Count(usize),
+            Count(i64),
             Word(String),
         }
-        match Raw::deserialize(d)? {
-            Raw::Count(n) => Ok(Nireq::Count(n)),
+        let expected = "model.nireq: expected a positive number of requests or \"auto\"";
+        match Raw::deserialize(d).map_err(|_| serde::de::Error::custom(expected))? {
+            Raw::Count(n) if n > 0 => Ok(Nireq::Count(n as usize)),
+            Raw::Count(n) => Err(serde::de::Error::custom(format!("{expected}, not {n}"))),
             Raw::Word(w) => w.parse().map_err(serde::de::Error::custom),
         }
     }

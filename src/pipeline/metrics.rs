@@ -16,8 +16,33 @@ use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+
+/// Connections served at once; more are closed at once.
+const MAX_CONNECTIONS: usize = 16;
+/// A client gets this long to send its request, and to take the answer.
+const CONNECTION_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Answers one connection: reads the request (bounded in size and time), then writes the
+/// metrics `render` gives.
+fn answer(mut stream: std::net::TcpStream, render: impl FnOnce() -> Option<String>) {
+    let _ = stream.set_nonblocking(false);
+    let _ = stream.set_read_timeout(Some(CONNECTION_TIMEOUT));
+    let _ = stream.set_write_timeout(Some(CONNECTION_TIMEOUT));
+    let mut request = [0u8; 1024];
+    match stream.read(&mut request) {
+        Ok(n) if n > 0 => {}
+        _ => return, // idle or closed: no answer
+    }
+    let Some(body) = render() else { return };
+    let _ = write!(
+        stream,
+        "HTTP/1.1 200 OK\r\nContent-Type: application/openmetrics-text; version=1.0.0; \
+         charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+}
 
 /// How often the accept loop checks for the end of the run.
 const POLL: Duration = Duration::from_millis(50);
@@ -39,6 +64,7 @@ pub struct Sources<'a> {
 }
 
 /// A bound metrics listener.
+#[derive(Debug)]
 pub struct Endpoint {
     listener: TcpListener,
     pub addr: SocketAddr,
@@ -59,6 +85,7 @@ impl Endpoint {
             .set_nonblocking(true)
             .map_err(|e| err(e.to_string()))?;
         let addr = listener.local_addr().map_err(|e| err(e.to_string()))?;
+        crate::sink::warn_if_unauthenticated("--metrics", &addr.ip().to_string());
         eprintln!("metrics at http://{addr}/metrics");
         Ok(Endpoint { listener, addr })
     }
@@ -143,19 +170,9 @@ impl Endpoint {
         let mut frames_seen: Vec<u64> = Vec::new();
         let mut decoded_drops_seen: Vec<u64> = Vec::new();
         let mut drops_seen = vec![0u64; sources.edges.len()];
-        while !done.load(Ordering::Relaxed) {
-            let mut stream = match self.listener.accept() {
-                Ok((stream, _)) => stream,
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                    std::thread::sleep(POLL);
-                    continue;
-                }
-                Err(e) => {
-                    tracing::warn!("metrics: accept failed: {e}");
-                    std::thread::sleep(POLL);
-                    continue;
-                }
-            };
+        // Refreshes the counters and gauges from the live stats and encodes them (one scrape
+        // at a time; connections are served concurrently around it).
+        let render = parking_lot::Mutex::new(move || -> Option<String> {
             // Refresh the counters and gauges from the live stats.
             let elapsed = sources.started.elapsed().as_secs_f64().max(1e-9);
             let list = sources.sources.snapshot();
@@ -216,19 +233,34 @@ impl Endpoint {
                 mqtt_queue.set(m.queued.load(Ordering::Relaxed) as i64);
             }
             let mut body = String::new();
-            if encode(&mut body, &registry).is_err() {
-                continue;
+            encode(&mut body, &registry).ok()?;
+            Some(body)
+        });
+        let active = AtomicUsize::new(0);
+        std::thread::scope(|scope| {
+            while !done.load(Ordering::Relaxed) {
+                let stream = match self.listener.accept() {
+                    Ok((stream, _)) => stream,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        std::thread::sleep(POLL);
+                        continue;
+                    }
+                    Err(e) => {
+                        tracing::warn!("metrics: accept failed: {e}");
+                        std::thread::sleep(POLL);
+                        continue;
+                    }
+                };
+                if active.load(Ordering::Relaxed) >= MAX_CONNECTIONS {
+                    continue; // dropped: closed at once
+                }
+                active.fetch_add(1, Ordering::Relaxed);
+                let (render, active) = (&render, &active);
+                scope.spawn(move || {
+                    answer(stream, || (render.lock())());
+                    active.fetch_sub(1, Ordering::Relaxed);
+                });
             }
-            let _ = stream.set_nonblocking(false);
-            let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
-            let mut request = [0u8; 1024];
-            let _ = stream.read(&mut request);
-            let _ = write!(
-                stream,
-                "HTTP/1.1 200 OK\r\nContent-Type: application/openmetrics-text; version=1.0.0; \
-                 charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-        }
+        });
     }
 }

@@ -77,6 +77,9 @@ pub struct RunOptions {
     pub track: Option<(f32, usize)>,
     /// Serve Prometheus metrics on this `HOST:PORT`.
     pub metrics: Option<String>,
+    /// … or on this endpoint, bound before any output file was created (so a taken port
+    /// fails the run before it truncates anything).
+    pub metrics_endpoint: Option<std::sync::Arc<metrics::Endpoint>>,
     /// Run the overlay stage (it draws on the frames of sources whose outputs show pixels).
     /// [`run_many`] turns it on when any of its sources needs it; a [`run_dynamic`] pipeline
     /// whose sources may come with an MP4 or RTSP output must set it.
@@ -244,11 +247,15 @@ where
         rendered: Edge::new("rendered", EDGE_CAPACITY),
     };
     let stages = Stages::new();
-    let endpoint = options
-        .metrics
-        .as_deref()
-        .map(metrics::Endpoint::bind)
-        .transpose()?;
+    let endpoint = match &options.metrics_endpoint {
+        Some(e) => Some(std::sync::Arc::clone(e)),
+        None => options
+            .metrics
+            .as_deref()
+            .map(metrics::Endpoint::bind)
+            .transpose()?
+            .map(std::sync::Arc::new),
+    };
     let (joins_tx, joins_rx) = unbounded();
     let (submitted_tx, submitted_rx) = bounded(nireq);
     let (inferred_tx, inferred_rx) = bounded(EDGE_CAPACITY);

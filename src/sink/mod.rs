@@ -94,10 +94,7 @@ pub fn sinks_from_config(config: &PipelineConfig, source: &str) -> Result<Sinks>
 pub fn sinks_for_sources(config: &PipelineConfig, names: &[String]) -> Result<Vec<Sinks>> {
     use crate::config::names::{expand, mp4_template, rtsp_template, NAME_PLACEHOLDER};
     let out = &config.output;
-    let shared_metadata = match out.metadata.as_deref() {
-        Some(m) if !m.contains(NAME_PLACEHOLDER) => Some(JsonlSink::create(m)?.shared()),
-        _ => None,
-    };
+    // What can fail without touching a file first (RTSP port), then the files.
     let rtsp_urls: Vec<String> = out
         .rtsp
         .as_deref()
@@ -112,6 +109,10 @@ pub fn sinks_for_sources(config: &PipelineConfig, names: &[String]) -> Result<Ve
         RtspSink::serve_all(&rtsp_urls)?
     }
     .into_iter();
+    let shared_metadata = match out.metadata.as_deref() {
+        Some(m) if !m.contains(NAME_PLACEHOLDER) => Some(JsonlSink::create(m)?.shared()),
+        _ => None,
+    };
     let shared_events = match out.events.as_deref() {
         Some(m) if !m.contains(NAME_PLACEHOLDER) => Some(JsonlSink::create(m)?.shared()),
         _ => None,
@@ -138,6 +139,7 @@ pub fn sinks_for_sources(config: &PipelineConfig, names: &[String]) -> Result<Ve
             videos.push(VideoSink::mp4(Path::new(&path))?);
         }
         if out.display {
+            check_display()?;
             videos.push(VideoSink::display());
         }
         all.push(Sinks {
@@ -149,6 +151,36 @@ pub fn sinks_for_sources(config: &PipelineConfig, names: &[String]) -> Result<Ve
         });
     }
     Ok(all)
+}
+
+/// A display to show video on: `DISPLAY` or `WAYLAND_DISPLAY` set (without one, GStreamer's
+/// `autovideosink` may pick a sink that crashes the process).
+///
+/// # Errors
+/// [`crate::Error::Output`] saying there is none.
+pub fn check_display() -> Result<()> {
+    let set = |v: &str| std::env::var_os(v).is_some_and(|v| !v.is_empty());
+    if set("DISPLAY") || set("WAYLAND_DISPLAY") {
+        return Ok(());
+    }
+    Err(crate::Error::Output {
+        path: "--display".into(),
+        message: "no display: neither DISPLAY nor WAYLAND_DISPLAY is set (write --output \
+                  FILE.mp4 or serve --rtsp-out instead)"
+            .into(),
+    })
+}
+
+/// Warns that an endpoint bound to every interface has no authentication.
+pub fn warn_if_unauthenticated(what: &str, host: &str) {
+    let host = host.trim_matches(|c| c == '[' || c == ']');
+    if host == "0.0.0.0" || host == "::" || host.is_empty() {
+        tracing::warn!("{what} listens on every interface ({host}) without authentication");
+        eprintln!(
+            "warning: {what} listens on every interface ({host}); it has no authentication: \
+             bind 127.0.0.1 unless the network is trusted"
+        );
+    }
 }
 
 /// What makes two paths the same file: device and inode when it exists, else the canonical

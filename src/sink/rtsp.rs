@@ -171,6 +171,16 @@ impl RtspSink {
         let listening = server
             .attach(Some(&context))
             .map_err(|e| error(first, format!("cannot listen on {host}:{port}: {e}")))?;
+        // Port 0 asks the system for one: show the one really bound.
+        let bound = server.bound_port();
+        let urls: Vec<String> = if port == 0 && bound > 0 {
+            urls.iter()
+                .map(|u| u.replacen(&format!(":{port}/"), &format!(":{bound}/"), 1))
+                .collect()
+        } else {
+            urls.to_vec()
+        };
+        super::warn_if_unauthenticated("--rtsp-out", &host);
         let main_loop = glib::MainLoop::new(Some(&context), false);
         let (ml, ctx) = (main_loop.clone(), context.clone());
         let thread = std::thread::Builder::new()

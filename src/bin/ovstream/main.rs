@@ -167,6 +167,7 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(&cli.log))
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     match dispatch(&cli) {
         Ok(code) => ExitCode::from(code as u8),
@@ -291,6 +292,15 @@ fn run(args: &RunArgs, lib: Option<&Path>) -> anyhow::Result<i32> {
     let live = sources.iter().any(|s| s.live);
     let inputs: Vec<String> = streams.iter().map(|s| s.input.clone()).collect();
     ovstream::sink::check_outputs(&config, &names, &inputs)?;
+    if let Some(r) = config.recognize.as_ref().filter(|r| !r.gallery.is_dir()) {
+        return Err(Error::Config {
+            path: r.gallery.clone(),
+            message: "gallery folder not found; enroll people first: `ovstream gallery add NAME \
+                      IMAGE…` (or check the --gallery path)"
+                .into(),
+        }
+        .into());
+    }
     let mut detector = Detector::from_config(&config, lib)?;
     let mut recognizer = ovstream::face::recognizer_from_config(&config, lib, &mut detector)?;
     if let Some(r) = &recognizer {
@@ -318,6 +328,14 @@ fn run(args: &RunArgs, lib: Option<&Path>) -> anyhow::Result<i32> {
             n => format!("; batch {n}"),
         }
     );
+    // Bind what can fail (metrics port; the RTSP port comes first in sinks_for_sources) before
+    // any output file is created or truncated.
+    let metrics_endpoint = args
+        .metrics
+        .as_deref()
+        .map(ovstream::pipeline::metrics::Endpoint::bind)
+        .transpose()?
+        .map(Arc::new);
     let sinks = sinks_for_sources(&config, &names)?;
     if names.len() > 1 {
         for (s, src) in names.iter().zip(&sources) {
@@ -340,6 +358,7 @@ fn run(args: &RunArgs, lib: Option<&Path>) -> anyhow::Result<i32> {
         stats_interval: config.output.stats_interval(live),
         track: config.track_options(),
         metrics: args.metrics.clone(),
+        metrics_endpoint,
         // run_many adds the overlay and events stages when an output needs them.
         overlay: false,
         events: false,
