@@ -392,3 +392,158 @@ fn config_mistakes_are_exit_2_before_the_compile() {
         assert!(!stderr(&out).contains("untagged"), "{}", stderr(&out));
     }
 }
+
+#[test]
+fn gallery_add_never_overwrites_and_refuses_unusable_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let gallery = dir.path().join("g");
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    std::fs::create_dir_all(&a).unwrap();
+    std::fs::create_dir_all(&b).unwrap();
+    std::fs::copy(asset("samples/faces/obama.jpg"), a.join("face.jpg")).unwrap();
+    std::fs::copy(asset("samples/faces/obama2.jpg"), b.join("face.jpg")).unwrap();
+    let add = |name: &str, images: &[&Path]| {
+        let mut args = vec!["gallery".to_string(), "--gallery".into()];
+        args.push(gallery.display().to_string());
+        args.extend(["add".to_string(), name.to_string()]);
+        args.extend(images.iter().map(|p| p.display().to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        ovstream(&args)
+    };
+    assert_ok(&add("obama", &[&a.join("face.jpg"), &b.join("face.jpg")]));
+    let person = gallery.join("obama");
+    let files = || {
+        let mut f: Vec<_> = std::fs::read_dir(&person)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        f.sort();
+        f
+    };
+    assert_eq!(
+        files().len(),
+        2,
+        "two photos with one file name both stay: {:?}",
+        files()
+    );
+    // Adding an image that is already in the gallery changes nothing.
+    let first = files()[0].clone();
+    let size = std::fs::metadata(&first).unwrap().len();
+    assert_ok(&add("obama", &[&first]));
+    assert_eq!(files().len(), 2);
+    assert_eq!(
+        std::fs::metadata(&first).unwrap().len(),
+        size,
+        "the image was truncated"
+    );
+    for bad in ["a\nb", "   ", " padded"] {
+        let out = add(bad, &[&a.join("face.jpg")]);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}: {}", stderr(&out));
+    }
+}
+
+/// RGB of the centre pixel of the last frame of `mp4`, and the frame size.
+fn last_frame_centre(mp4: &Path) -> ([u8; 3], (i32, i32)) {
+    use gstreamer as gst;
+    use gstreamer::prelude::*;
+    gst::init().unwrap();
+    let pipeline = gst::parse::launch(&format!(
+        "filesrc location={} ! qtdemux ! decodebin ! videoconvert ! video/x-raw,format=RGB ! \
+         appsink name=s sync=false",
+        mp4.display()
+    ))
+    .unwrap()
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    let sink = pipeline
+        .by_name("s")
+        .unwrap()
+        .downcast::<gstreamer_app::AppSink>()
+        .unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let mut last = None;
+    while let Some(s) = sink.try_pull_sample(gst::ClockTime::from_seconds(10)) {
+        last = Some(s);
+    }
+    pipeline.set_state(gst::State::Null).unwrap();
+    let sample = last.expect("a decoded frame");
+    let info = gstreamer_video::VideoInfo::from_caps(sample.caps().unwrap()).unwrap();
+    let map = sample.buffer().unwrap().map_readable().unwrap();
+    let (w, h) = (info.width() as usize, info.height() as usize);
+    let at = (h / 2) * info.stride()[0] as usize + (w / 2) * 3;
+    ([map[at], map[at + 1], map[at + 2]], (w as i32, h as i32))
+}
+
+#[test]
+fn a_mid_stream_size_change_is_scaled_to_the_first_size_not_cropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let ts = dir.path().join("two-sizes.ts");
+    // 30 frames of 320x240, then 30 of solid red at 640x480, in one stream.
+    let out = Command::new("gst-launch-1.0")
+        .arg("-q")
+        .args(
+            format!(
+                "concat name=c ! videoconvert ! x264enc ! mpegtsmux ! filesink location={} \
+                 videotestsrc num-buffers=30 pattern=ball ! \
+                 video/x-raw,width=320,height=240,framerate=30/1 ! c. \
+                 videotestsrc num-buffers=30 pattern=red ! \
+                 video/x-raw,width=640,height=480,framerate=30/1 ! c.",
+                ts.display()
+            )
+            .split_whitespace(),
+        )
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (mp4, meta) = (dir.path().join("o.mp4"), dir.path().join("o.jsonl"));
+    let run = ovstream(&[
+        "run",
+        "--input",
+        ts.to_str().unwrap(),
+        "--output",
+        mp4.to_str().unwrap(),
+        "--metadata",
+        meta.to_str().unwrap(),
+        "--no-progress",
+    ]);
+    assert_ok(&run);
+    let lines = read_jsonl(&meta);
+    assert_eq!(lines.last().unwrap()["resolution"]["width"], 640);
+    assert_eq!(decode_mp4(&mp4), (60, 320, 240));
+    let ([r, g, b], size) = last_frame_centre(&mp4);
+    assert_eq!(size, (320, 240));
+    assert!(
+        r > 180 && g < 90 && b < 90,
+        "the red frames were not scaled: rgb {r},{g},{b}"
+    );
+}
+
+#[test]
+fn a_killed_run_leaves_an_mp4_that_plays_to_its_last_fragment() {
+    let dir = tempfile::tempdir().unwrap();
+    let mp4 = dir.path().join("k.mp4");
+    let mut run = spawn_ovstream(&[
+        "run",
+        "--loop",
+        "--no-progress",
+        "--output",
+        mp4.to_str().unwrap(),
+    ]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::fs::metadata(&mp4).map_or(0, |m| m.len()) < 300_000 {
+        assert!(Instant::now() < deadline, "the MP4 never grew");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    run.kill().unwrap(); // SIGKILL: no chance to finish the file
+    run.wait().unwrap();
+    let (frames, w, h) = decode_mp4(&mp4);
+    assert_eq!((w, h), (768, 576));
+    assert!(
+        frames >= 10,
+        "{frames} frames decoded from the killed run's MP4"
+    );
+}

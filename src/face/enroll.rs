@@ -32,7 +32,12 @@ fn gallery_dir(config: &PipelineConfig) -> Result<PathBuf> {
 }
 
 fn person_dir(config: &PipelineConfig, name: &str) -> Result<PathBuf> {
-    if name.is_empty() || name.starts_with('.') || name.contains(['/', '\\']) {
+    if name.trim().is_empty()
+        || name != name.trim()
+        || name.starts_with('.')
+        || name.contains(['/', '\\'])
+        || name.chars().any(char::is_control)
+    {
         return Err(Error::Config {
             path: "gallery".into(),
             message: format!("`{name}` is not a usable person name (a folder name)"),
@@ -44,6 +49,35 @@ fn person_dir(config: &PipelineConfig, name: &str) -> Result<PathBuf> {
         message: e.to_string(),
     })?;
     Ok(dir)
+}
+
+/// `<stem>-<hash>.<ext>` and `<hash>`: the first 12 hex digits of the sha256 of `bytes`.
+fn content_name(image: &Path, bytes: &[u8]) -> (String, String) {
+    use sha2::{Digest, Sha256};
+    let hash = format!("{:x}", Sha256::digest(bytes));
+    let stem = image
+        .file_stem()
+        .map_or("image".into(), |s| s.to_string_lossy());
+    let ext = image
+        .extension()
+        .map_or("jpg".into(), |e| e.to_string_lossy().to_ascii_lowercase());
+    let hash = hash[..12].to_string();
+    (format!("{stem}-{hash}.{ext}"), hash)
+}
+
+/// Writes `bytes` to a new file `dest` (fails rather than replace an existing one).
+fn write_new(dest: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let err = |e: std::io::Error| Error::Output {
+        path: dest.to_path_buf(),
+        message: e.to_string(),
+    };
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(dest)
+        .map_err(err)?;
+    f.write_all(bytes).map_err(err)
 }
 
 struct Models {
@@ -88,15 +122,26 @@ pub fn add_images(
             enrolled.refused.push((image.clone(), why));
             continue;
         }
-        let file = image.file_name().ok_or_else(|| Error::Input {
+        // Named by content: two photos with one file name both stay, and an image that is
+        // already enrolled (the same bytes, or the gallery's own file) is not copied again.
+        let bytes = std::fs::read(image).map_err(|e| Error::Input {
             uri: image.display().to_string(),
-            message: "not a file".into(),
-        })?;
-        let dest = dir.join(file);
-        std::fs::copy(image, &dest).map_err(|e| Error::Output {
-            path: dest.clone(),
             message: e.to_string(),
         })?;
+        let (dest_name, hash) = content_name(image, &bytes);
+        let already = std::fs::read_dir(&dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .find(|e| e.file_name().to_string_lossy().contains(&hash));
+        let dest = match already {
+            Some(e) => e.path(),
+            None => {
+                let dest = dir.join(dest_name);
+                write_new(&dest, &bytes)?;
+                dest
+            }
+        };
         enrolled.added.push(dest);
     }
     models.refresh(config)?;
@@ -125,7 +170,14 @@ pub fn add_video_frame(
     let stem = video
         .file_stem()
         .map_or("video".into(), |s| s.to_string_lossy());
-    let dest = person_dir(config, name)?.join(format!("{stem}-{n}.jpg"));
+    let dir = person_dir(config, name)?;
+    let mut dest = dir.join(format!("{stem}-{n}.jpg"));
+    let mut k = 2;
+    while dest.exists() {
+        // Never overwrite: the same name from another video gets a suffix.
+        dest = dir.join(format!("{stem}-{n}-{k}.jpg"));
+        k += 1;
+    }
     write_jpeg(&frame, &dest)?;
     models.refresh(config)?;
     Ok(dest)

@@ -1,9 +1,15 @@
 //! Video sinks fed through `appsrc`: H.264 MP4 files and an on-screen display.
 //!
-//! MP4: `appsrc ! videoconvert ! I420 ! x264enc ! h264parse ! mp4mux ! filesink`. Frames are
-//! already I420, so videoconvert passes them through; I420 is pinned before x264enc so it never
-//! picks a 4:4:4 profile few players decode. `finish()` sends
-//! EOS and waits for it, so `moov` is written and the file plays even after an interruption.
+//! MP4: `appsrc ! videoconvert ! videoscale ! I420 at the first frame's size ! x264enc !
+//! h264parse ! mp4mux (fragmented) ! filesink`. Frames are already I420, so videoconvert and
+//! videoscale pass them through; I420 is pinned before x264enc so it never picks a 4:4:4
+//! profile few players decode. A stream whose frame size changes mid-way (a TS with two
+//! resolutions, a camera that comes back at another size) is scaled to its first size, never
+//! cropped: the appsrc caps follow each frame. The MP4 is written in fragments of
+//! [`FRAGMENT_MS`]: a run killed without a chance to finish (SIGKILL, a second SIGINT, power
+//! loss) leaves a file that plays up to its last fragment; the price is a slightly larger
+//! file. `finish()` sends EOS and waits for it, so the file is complete after a normal end or
+//! one SIGINT.
 
 use crate::error::{Error, Result};
 use crate::frame::Frame;
@@ -14,6 +20,8 @@ use std::path::{Path, PathBuf};
 
 /// How long `finish()` waits for the muxer to write the file.
 const FINISH_TIMEOUT: gst::ClockTime = gst::ClockTime::from_seconds(60);
+/// Length of an MP4 fragment in ms: at most this much video is lost when the process is killed.
+pub const FRAGMENT_MS: u32 = 1000;
 /// Frames the appsrc queues before `push` blocks (back-pressure from the encoder).
 const APPSRC_MAX_BUFFERS: u64 = 4;
 
@@ -23,6 +31,8 @@ pub struct VideoSink {
     tail: String,
     pipeline: Option<gst::Pipeline>,
     appsrc: Option<gst_app::AppSrc>,
+    /// Size and format of the appsrc caps now (they follow the frames).
+    shape: Option<(u32, u32, gstreamer_video::VideoFormat)>,
 }
 
 impl VideoSink {
@@ -37,8 +47,11 @@ impl VideoSink {
         // The location is set as a property, so any path works without quoting.
         Ok(Self::with_tail(
             path,
-            "videoconvert ! video/x-raw,format=I420 ! x264enc speed-preset=ultrafast ! \
-             h264parse ! mp4mux ! filesink name=file",
+            &format!(
+                "videoconvert ! videoscale ! video/x-raw,format=I420{{size}} ! \
+                 x264enc speed-preset=ultrafast ! h264parse ! \
+                 mp4mux fragment-duration={FRAGMENT_MS} ! filesink name=file"
+            ),
         ))
     }
 
@@ -56,6 +69,7 @@ impl VideoSink {
             tail: tail.to_string(),
             pipeline: None,
             appsrc: None,
+            shape: None,
         }
     }
 
@@ -68,9 +82,15 @@ impl VideoSink {
 
     /// Builds the pipeline on the first frame (its caps give size and format).
     fn start(&mut self, frame: &Frame) -> Result<()> {
+        // The output keeps the first frame's size.
+        let size = format!(
+            ",width={},height={}",
+            frame.info.width(),
+            frame.info.height()
+        );
         let description = format!(
             "appsrc name=src format=time max-buffers={APPSRC_MAX_BUFFERS} block=true ! {}",
-            self.tail
+            self.tail.replace("{size}", &size)
         );
         let pipeline = gst::parse::launch(&description)
             .map_err(|e| self.error(e))?
@@ -85,6 +105,7 @@ impl VideoSink {
             .ok_or_else(|| self.error("no appsrc"))?;
         let caps = frame.info.to_caps().map_err(|e| self.error(e))?;
         appsrc.set_caps(Some(&caps));
+        self.shape = Some(shape(frame));
         pipeline
             .set_state(gst::State::Playing)
             .map_err(|e| self.error(format!("cannot start: {e}")))?;
@@ -100,6 +121,17 @@ impl VideoSink {
         }
         self.check_bus()?;
         let appsrc = self.appsrc.as_ref().expect("started");
+        if self.shape != Some(shape(frame)) {
+            let caps = frame.info.to_caps().map_err(|e| self.error(e))?;
+            tracing::info!(
+                output = %self.what.display(),
+                width = frame.info.width(),
+                height = frame.info.height(),
+                "frame size changed; scaled to the output's first size"
+            );
+            appsrc.set_caps(Some(&caps));
+            self.shape = Some(shape(frame));
+        }
         appsrc
             .push_buffer(frame.buffer.clone())
             .map_err(|e| self.error(format!("push failed: {e:?}")))?;
@@ -136,6 +168,10 @@ impl VideoSink {
             _ => Err(self.error(format!("not finalized within {FINISH_TIMEOUT}"))),
         }
     }
+}
+
+fn shape(frame: &Frame) -> (u32, u32, gstreamer_video::VideoFormat) {
+    (frame.info.width(), frame.info.height(), frame.info.format())
 }
 
 impl Drop for VideoSink {
