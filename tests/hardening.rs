@@ -547,3 +547,30 @@ fn a_killed_run_leaves_an_mp4_that_plays_to_its_last_fragment() {
         "{frames} frames decoded from the killed run's MP4"
     );
 }
+
+#[test]
+fn messages_name_the_real_cause() {
+    let port = common::broker::free_port(); // nothing listens there
+    let url = format!("http://127.0.0.1:{port}/clip.mp4");
+    let out = ovstream(&["run", "--input", &url, "--limit", "1"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("Connection refused"),
+        "{}",
+        stderr(&out)
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = ovstream(&[
+        "run",
+        "--output",
+        dir.path().to_str().unwrap(),
+        "--limit",
+        "1",
+    ]);
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    assert!(stderr(&out).contains("is a folder"), "{}", stderr(&out));
+    assert!(
+        !stderr(&out).contains("compiled in"),
+        "checked before the compile"
+    );
+}

@@ -183,6 +183,41 @@ pub fn warn_if_unauthenticated(what: &str, host: &str) {
     }
 }
 
+/// An output path that can be written: not a folder, and its folder (the nearest one that
+/// exists; the rest is created) writable.
+///
+/// # Errors
+/// [`crate::Error::Output`] naming the path.
+fn check_writable(path: &Path) -> Result<()> {
+    let err = |message: String| crate::Error::Output {
+        path: path.to_path_buf(),
+        message,
+    };
+    if path.is_dir() {
+        return Err(err("is a folder; give a file name".into()));
+    }
+    let mut dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    while !dir.exists() {
+        match dir.parent() {
+            Some(p) if !p.as_os_str().is_empty() => dir = p,
+            _ => {
+                dir = Path::new(".");
+                break;
+            }
+        }
+    }
+    let c_dir = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes())
+        .map_err(|_| err("path contains a NUL byte".into()))?;
+    // SAFETY: access(2) on a valid C string.
+    if !dir.is_dir() || unsafe { libc::access(c_dir.as_ptr(), libc::W_OK) } != 0 {
+        return Err(err(format!("folder {} is not writable", dir.display())));
+    }
+    Ok(())
+}
+
 /// What makes two paths the same file: device and inode when it exists, else the canonical
 /// folder and the name it would be created with.
 #[derive(Debug, PartialEq, Eq, Hash, Clone)]
@@ -251,6 +286,7 @@ pub fn check_outputs(config: &PipelineConfig, names: &[String], inputs: &[String
         );
     }
     for (what, path) in outputs {
+        check_writable(Path::new(&path))?;
         let Some(id) = file_id(Path::new(&path)) else {
             continue; // a folder that does not exist: the sink reports it when it opens
         };

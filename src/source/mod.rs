@@ -219,11 +219,25 @@ impl Source {
                 self.duration = self.pipeline.query_duration::<gst::ClockTime>();
                 Ok(self)
             }
-            Some(gst::MessageView::Error(err)) => Err(self.input_error(err)),
-            _ => Err(Error::Input {
+            Some(gst::MessageView::Error(err)) => {
+                Err(self.with_network_cause(self.input_error(err)))
+            }
+            _ => Err(self.with_network_cause(Error::Input {
                 uri: self.uri.clone(),
                 message: format!("could not open within {OPEN_TIMEOUT}"),
-            }),
+            })),
+        }
+    }
+
+    /// For a network input whose server cannot be reached, the reason (connection refused,
+    /// no route, unknown host) in front of GStreamer's generic message.
+    fn with_network_cause(&self, err: Error) -> Error {
+        match (err, uri::network_unreachable(&self.open_uri)) {
+            (Error::Input { uri, message }, Some(cause)) => Error::Input {
+                uri,
+                message: format!("{cause} ({message})"),
+            },
+            (err, _) => err,
         }
     }
 
@@ -339,12 +353,17 @@ impl Source {
                 return Ok(SourceEnd::Limit);
             }
             if let Some(t) = stall_timeout.filter(|t| last_frame.elapsed() > *t) {
-                return Err(Error::Input {
+                let stalled = Error::Input {
                     uri: self.uri.clone(),
                     message: format!(
                         "stalled: no frame for {} s after frame {seq}",
                         t.as_secs_f64()
                     ),
+                };
+                return Err(if seq == 0 {
+                    self.with_network_cause(stalled)
+                } else {
+                    stalled
                 });
             }
             while let Some(msg) = bus.pop_filtered(&[gst::MessageType::Warning]) {

@@ -105,6 +105,46 @@ pub fn input_uri(input: &str) -> Result<String> {
         })
 }
 
+/// How long the reachability probe of a network input waits.
+const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Why the server of a network `uri` (`rtsp`, `rtsps`, `http`, `https`) cannot be reached — a
+/// refused connection, no route, an unknown host — or `None` when it can (or the URI is not a
+/// network one). GStreamer often reports these only as "Internal data stream error".
+pub fn network_unreachable(uri: &str) -> Option<String> {
+    use std::net::{TcpStream, ToSocketAddrs};
+    let (scheme, rest) = uri.split_once("://")?;
+    let default_port = match scheme {
+        "rtsp" | "rtspt" | "rtspu" => 554,
+        "rtsps" => 322,
+        "http" => 80,
+        "https" => 443,
+        _ => return None,
+    };
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let (host, port) = match host_port.rsplit_once(':') {
+        Some((h, p)) if !h.ends_with(']') || h.starts_with('[') => match p.parse::<u16>() {
+            Ok(p) => (h, p),
+            Err(_) => (host_port, default_port),
+        },
+        _ => (host_port, default_port),
+    };
+    let host = host.trim_matches(|c| c == '[' || c == ']');
+    let addrs: Vec<_> = match (host, port).to_socket_addrs() {
+        Ok(a) => a.collect(),
+        Err(e) => return Some(format!("cannot resolve host {host}: {e}")),
+    };
+    let mut last = None;
+    for addr in &addrs {
+        match TcpStream::connect_timeout(addr, PROBE_TIMEOUT) {
+            Ok(_) => return None,
+            Err(e) => last = Some(e),
+        }
+    }
+    last.map(|e| format!("cannot connect to {host}:{port}: {e}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
