@@ -358,6 +358,7 @@ fn config_mistakes_are_exit_2_before_the_compile() {
     for args in [
         &["run", "--classes", ",,,", "--limit", "1"][..],
         &["run", "--input-size", "301x301", "--limit", "1"][..],
+        &["run", "--device", "GPU.99", "--limit", "1"][..],
         &[
             "run",
             "pipelines/faces.toml",

@@ -203,13 +203,23 @@ impl Engine {
         };
 
         let device = DeviceType::from(options.device.as_str());
-        let compiled = core.compile_model(&model, device).map_err(|e| {
-            model_err(format!(
-                "cannot compile for device {}: {}",
-                options.device,
-                ov_message(e)
-            ))
-        })?;
+        let compiled = match core.compile_model(&model, device) {
+            Ok(c) => c,
+            Err(e) => {
+                // A device that is not here is the user's setting (exit 2), not the model's.
+                if let Some(missing) = unavailable_device(&core, &options.device) {
+                    return Err(Error::Config {
+                        path: PathBuf::from(&options.device),
+                        message: missing,
+                    });
+                }
+                return Err(model_err(format!(
+                    "cannot compile for device {}: {}",
+                    options.device,
+                    ov_message(e)
+                )));
+            }
+        };
         let compile_time = started.elapsed();
 
         let execution_devices = compiled
@@ -342,6 +352,36 @@ fn set_properties(core: &mut Core, options: &EngineOptions) -> Result<()> {
             })?;
     }
     Ok(())
+}
+
+/// Which device of `device` (`GPU.1`, `AUTO:GPU,CPU`, `HETERO:GPU,CPU`) is not among the
+/// available ones, in words; `None` when all are (or OpenVINO cannot list them).
+fn unavailable_device(core: &Core, device: &str) -> Option<String> {
+    let available: Vec<String> = core
+        .available_devices()
+        .ok()?
+        .iter()
+        .map(|d| d.as_ref().to_string())
+        .collect();
+    let wanted = device.split_once(':').map_or(device, |(_, list)| list);
+    // `GPU` is here when `GPU.0` is; `GPU.1` only when `GPU.1` is.
+    let is_here = |d: &str| {
+        available
+            .iter()
+            .any(|a| a == d || a.split('.').next() == Some(d))
+    };
+    let meta = ["AUTO", "HETERO", "MULTI", "BATCH"];
+    wanted
+        .split(',')
+        .map(str::trim)
+        .filter(|d| !d.is_empty() && !meta.contains(d))
+        .find(|d| !is_here(d))
+        .map(|d| {
+            format!(
+                "device {d} is not available here (available: {})",
+                available.join(", ")
+            )
+        })
 }
 
 /// `NHWC` when the last dim is 3, `NCHW` when dim 1 is 3, else `None`.
