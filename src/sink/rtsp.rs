@@ -24,8 +24,8 @@ pub const DEFAULT_RTSP_PORT: u16 = 8554;
 const APPSRC_MAX_BUFFERS: u64 = 2;
 /// Media pipeline served to clients; `src` is fed by [`RtspSink::push`].
 const MEDIA_LAUNCH: &str = "( appsrc name=src is-live=true format=time do-timestamp=true \
-    block=false leaky-type=downstream max-buffers={max} ! videoconvert ! \
-    video/x-raw,format=I420 ! x264enc tune=zerolatency speed-preset=ultrafast \
+    block=false leaky-type=downstream max-buffers={max} ! videoconvert ! videoscale ! \
+    capsfilter name=size caps=video/x-raw,format=I420 ! x264enc tune=zerolatency speed-preset=ultrafast \
     key-int-max={gop} ! rtph264pay name=pay0 pt=96 config-interval=1 )";
 /// Key frame interval (frames): a client joining mid-stream waits at most this long.
 const KEY_INT_MAX: u32 = 30;
@@ -33,7 +33,10 @@ const KEY_INT_MAX: u32 = 30;
 /// The appsrcs of the media now being served, and the caps they need.
 #[derive(Default)]
 struct Feed {
+    /// Caps of the frames now (they follow a mid-stream size change).
     caps: Option<gst::Caps>,
+    /// What clients get: I420 at the first frame's size (later sizes are scaled to it).
+    output: Option<gst::Caps>,
     appsrcs: Vec<gst_app::AppSrc>,
 }
 
@@ -70,6 +73,8 @@ pub struct RtspSink {
     url: String,
     server: Option<Arc<Server>>,
     feed: Arc<Mutex<Feed>>,
+    /// Size and format of the frames last pushed.
+    shape: Option<(u32, u32, gstreamer_video::VideoFormat)>,
 }
 
 /// `rtsp://HOST[:PORT]/PATH` split into its parts.
@@ -110,9 +115,17 @@ fn factory(feed: &Arc<Mutex<Feed>>) -> rtsp::RTSPMediaFactory {
             .ok()
             .and_then(|bin| bin.by_name_recurse_up("src"))
             .and_then(|e| e.downcast::<gst_app::AppSrc>().ok());
+        let size = media
+            .element()
+            .downcast::<gst::Bin>()
+            .ok()
+            .and_then(|bin| bin.by_name_recurse_up("size"));
         if let Some(appsrc) = appsrc {
             let mut feed = on_configure.lock();
             appsrc.set_caps(feed.caps.as_ref());
+            if let (Some(size), Some(output)) = (size, feed.output.as_ref()) {
+                size.set_property("caps", output);
+            }
             feed.appsrcs.push(appsrc);
             tracing::info!("rtsp: a client started a media");
         }
@@ -206,6 +219,7 @@ impl RtspSink {
                     url: url.clone(),
                     server: Some(Arc::clone(&server)),
                     feed,
+                    shape: None,
                 }
             })
             .collect())
@@ -215,7 +229,8 @@ impl RtspSink {
     /// the pixels are shared, not copied.
     pub fn push(&mut self, frame: &Frame) -> Result<()> {
         let mut feed = self.feed.lock();
-        if feed.caps.is_none() {
+        let shape = (frame.info.width(), frame.info.height(), frame.info.format());
+        if self.shape != Some(shape) {
             let caps = frame.info.to_caps().map_err(|e| Error::Output {
                 path: PathBuf::from(&self.url),
                 message: e.to_string(),
@@ -223,7 +238,17 @@ impl RtspSink {
             for a in &feed.appsrcs {
                 a.set_caps(Some(&caps));
             }
+            if feed.output.is_none() {
+                feed.output = Some(
+                    gstreamer_video::VideoCapsBuilder::new()
+                        .format(gstreamer_video::VideoFormat::I420)
+                        .width(frame.info.width() as i32)
+                        .height(frame.info.height() as i32)
+                        .build(),
+                );
+            }
             feed.caps = Some(caps);
+            self.shape = Some(shape);
         }
         if feed.appsrcs.is_empty() {
             return Ok(());
