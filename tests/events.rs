@@ -38,6 +38,16 @@ fn received(sub: &Subscriber, prefix: &str, source: &str) -> Vec<Value> {
         .collect()
 }
 
+/// `pipelines/coco.toml` up to its `[output]` table (tests add their own).
+fn coco_without_outputs() -> String {
+    std::fs::read_to_string(root().join("pipelines/coco.toml"))
+        .unwrap()
+        .lines()
+        .take_while(|l| !l.starts_with("[output]"))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
 fn run_coco(args: &[&str]) -> std::process::Output {
     let mut all = vec!["run", "pipelines/coco.toml", "--no-progress"];
     all.extend_from_slice(args);
@@ -199,12 +209,7 @@ fn a_full_queue_drops_the_oldest_and_counts_them() {
     // Nothing listens on this port: every message waits in a queue of 100.
     let port = free_port();
     let pipeline = dir.path().join("p.toml");
-    let coco = std::fs::read_to_string(root().join("pipelines/coco.toml")).unwrap();
-    let coco: String = coco
-        .lines()
-        .take_while(|l| !l.starts_with("[output]"))
-        .map(|l| format!("{l}\n"))
-        .collect();
+    let coco = coco_without_outputs();
     std::fs::write(
         &pipeline,
         format!(
@@ -296,12 +301,7 @@ fn mqtts_with_a_test_ca_delivers() {
     let ca = format!("{}/ca.pem", d.display());
     let sub = Subscriber::start(broker.port, "t5", &d.join("sub.txt"), &["--cafile", &ca]);
     let pipeline = d.join("p.toml");
-    let coco = std::fs::read_to_string(root().join("pipelines/coco.toml")).unwrap();
-    let coco: String = coco
-        .lines()
-        .take_while(|l| !l.starts_with("[output]"))
-        .map(|l| format!("{l}\n"))
-        .collect();
+    let coco = coco_without_outputs();
     std::fs::write(
         &pipeline,
         format!(

@@ -16,6 +16,7 @@
 //! has ended, each stage drains, finalizes and drops its sender. A stage whose downstream
 //! closed stops quietly; the stage that failed reports the error.
 
+mod edges;
 mod handle;
 pub mod metrics;
 mod periodic;
@@ -38,8 +39,9 @@ use crate::face::recognizer::Recognizer;
 use crate::inference::Inference;
 use crate::sink::Sinks;
 use crate::source::{supervise, Source};
-use crate::telemetry::{Edge, StageStats};
+use crate::telemetry::StageStats;
 use crossbeam::channel::{bounded, unbounded, Receiver};
+use edges::{Edges, Stages};
 use handle::Context;
 use indicatif::ProgressBar;
 use parking_lot::Mutex;
@@ -93,43 +95,6 @@ pub struct RunOptions {
 pub struct Input {
     pub source: Source,
     pub sinks: Sinks,
-}
-
-/// The shared edges after the per-source `decoded` ones.
-struct Edges {
-    submitted: Edge,
-    inferred: Edge,
-    detected: Edge,
-    identified: Edge,
-    evented: Edge,
-    rendered: Edge,
-}
-
-/// Per-frame latency of every stage, and end to end.
-struct Stages {
-    preprocess: StageStats,
-    infer: StageStats,
-    postprocess: StageStats,
-    identify: StageStats,
-    events: StageStats,
-    overlay: StageStats,
-    sink: StageStats,
-    end_to_end: StageStats,
-}
-
-impl Stages {
-    fn new() -> Self {
-        Stages {
-            preprocess: StageStats::new("preprocess"),
-            infer: StageStats::new("infer"),
-            postprocess: StageStats::new("postprocess"),
-            identify: StageStats::new("identify"),
-            events: StageStats::new("events"),
-            overlay: StageStats::new("overlay"),
-            sink: StageStats::new("sink"),
-            end_to_end: StageStats::new("end-to-end"),
-        }
-    }
 }
 
 /// Runs `source` through `engine` and `adapter` into `sinks` until EOS, `limit` or `stop`.
@@ -238,14 +203,7 @@ where
         stop,
         preprocess_done: AtomicBool::new(false),
     };
-    let edges = Edges {
-        submitted: Edge::new("submitted", nireq),
-        inferred: Edge::new("inferred", EDGE_CAPACITY),
-        detected: Edge::new("detected", EDGE_CAPACITY),
-        identified: Edge::new("identified", EDGE_CAPACITY),
-        evented: Edge::new("evented", EDGE_CAPACITY),
-        rendered: Edge::new("rendered", EDGE_CAPACITY),
-    };
+    let edges = Edges::new(nireq, EDGE_CAPACITY);
     let stages = Stages::new();
     let endpoint = match &options.metrics_endpoint {
         Some(e) => Some(std::sync::Arc::clone(e)),
@@ -373,24 +331,7 @@ where
         });
         let scrape = endpoint.as_ref().map(|endpoint| {
             s.spawn(move || {
-                let shared = [
-                    &edges.submitted,
-                    &edges.inferred,
-                    &edges.detected,
-                    &edges.identified,
-                    &edges.evented,
-                    &edges.rendered,
-                ];
-                let all_stages = [
-                    &stages.preprocess,
-                    &stages.infer,
-                    &stages.postprocess,
-                    &stages.identify,
-                    &stages.events,
-                    &stages.overlay,
-                    &stages.sink,
-                    &stages.end_to_end,
-                ];
+                let (shared, all_stages) = (edges.all(), stages.all());
                 let sources = metrics::Sources {
                     sources: &ctx.registry.list,
                     edges: &shared,
@@ -426,40 +367,26 @@ where
         started,
         results,
         control: control_result,
-        stages: [
-            &stages.preprocess,
-            &stages.infer,
-            &stages.postprocess,
-            &stages.identify,
-            &stages.events,
-            &stages.overlay,
-            &stages.sink,
-            &stages.end_to_end,
-        ]
-        .into_iter()
-        .filter(|s| match s.name {
-            "overlay" => options.overlay,
-            "identify" => recognize,
-            "events" => options.events,
-            _ => true,
-        })
-        .collect(),
-        edges: [
-            &edges.submitted,
-            &edges.inferred,
-            &edges.detected,
-            &edges.identified,
-            &edges.evented,
-            &edges.rendered,
-        ]
-        .into_iter()
-        .filter(|e| match e.name {
-            "rendered" => options.overlay,
-            "identified" => recognize,
-            "evented" => options.events,
-            _ => true,
-        })
-        .collect(),
+        stages: stages
+            .all()
+            .into_iter()
+            .filter(|s| match s.name {
+                "overlay" => options.overlay,
+                "identify" => recognize,
+                "events" => options.events,
+                _ => true,
+            })
+            .collect(),
+        edges: edges
+            .all()
+            .into_iter()
+            .filter(|e| match e.name {
+                "rendered" => options.overlay,
+                "identified" => recognize,
+                "evented" => options.events,
+                _ => true,
+            })
+            .collect(),
         nireq,
         device: device.to_string(),
         execution_devices: execution_devices.to_string(),
