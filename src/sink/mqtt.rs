@@ -146,7 +146,7 @@ impl Mqtt {
             stats: Arc::default(),
             burst_logged: AtomicBool::new(false),
         });
-        let (client, connection) = Client::new(options, 1);
+        let (client, connection) = Client::new(options, WINDOW);
         let thread = {
             let shared = Arc::clone(&shared);
             let label = target.redacted.clone();
@@ -288,15 +288,20 @@ fn run(
             }
         }
         if connected {
+            // Through the client's request channel (rumqttc's `pending` list costs a timer tick
+            // per message); only this thread feeds it, so packets go out in this order.
             let mut q = shared.queue.lock();
             while handed.len() + inflight.len() < WINDOW {
                 let Some((seq, m)) = q.waiting.pop_front() else {
                     break;
                 };
-                let mut p = Publish::new(&m.topic, qos, m.payload.clone());
-                p.retain = m.retain;
-                connection.eventloop.pending.push_back(Request::Publish(p));
-                handed.push_back((seq, m));
+                match client.try_publish(&m.topic, qos, m.retain, m.payload.clone()) {
+                    Ok(()) => handed.push_back((seq, m)),
+                    Err(_) => {
+                        q.waiting.push_front((seq, m)); // channel full: next round
+                        break;
+                    }
+                }
             }
         }
         match connection.recv_timeout(if connected { POLL } else { CONNECT_TIMEOUT }) {
