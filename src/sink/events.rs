@@ -20,14 +20,23 @@ pub struct EventSinks {
     pub mqtt: Option<Mqtt>,
     /// Publish each frame's record on `{prefix}/{source}/frames` too.
     pub frames: bool,
+    /// `{prefix}/{source}/events` and `…/frames` (built once, not per frame).
+    events_topic: String,
+    frames_topic: String,
     /// Last published count per label.
     counts: BTreeMap<Arc<str>, usize>,
 }
 
 impl EventSinks {
     pub fn new(source: &str, file: Option<SharedJsonl>, mqtt: Option<Mqtt>, frames: bool) -> Self {
+        let topic = |rest: &str| {
+            mqtt.as_ref()
+                .map_or_else(String::new, |m| m.topic(&format!("{source}/{rest}")))
+        };
         EventSinks {
             source: source.to_string(),
+            events_topic: topic("events"),
+            frames_topic: topic("frames"),
             file,
             mqtt,
             frames,
@@ -53,10 +62,9 @@ impl EventSinks {
             }
         }
         if let Some(mqtt) = &self.mqtt {
-            let topic = mqtt.topic(&format!("{}/events", self.source));
             for e in events {
                 let payload = serde_json::to_vec(e).expect("an event serializes");
-                mqtt.publish(topic.clone(), payload, false);
+                mqtt.publish(self.events_topic.clone(), payload, false);
             }
         }
         Ok(())
@@ -66,8 +74,11 @@ impl EventSinks {
     pub fn publish_frame(&mut self, frame: &AnalyzedFrame) {
         let Some(mqtt) = &self.mqtt else { return };
         if self.frames {
-            let topic = mqtt.topic(&format!("{}/frames", self.source));
-            mqtt.publish(topic, frame_json(frame, &self.source), false);
+            mqtt.publish(
+                self.frames_topic.clone(),
+                frame_json(frame, &self.source),
+                false,
+            );
         }
         let mut now: BTreeMap<Arc<str>, usize> =
             self.counts.keys().map(|k| (k.clone(), 0)).collect();

@@ -92,7 +92,7 @@ pub fn sinks_from_config(config: &PipelineConfig, source: &str) -> Result<Sinks>
 /// # Errors
 /// [`Error::Output`] naming a path that cannot be created or an address that cannot be bound.
 pub fn sinks_for_sources(config: &PipelineConfig, names: &[String]) -> Result<Vec<Sinks>> {
-    use crate::config::names::{expand, mp4_template, rtsp_template, NAME_PLACEHOLDER};
+    use crate::config::names::{expand, mp4_template, rtsp_template};
     let out = &config.output;
     // What can fail without touching a file first (RTSP port), then the files.
     let rtsp_urls: Vec<String> = out
@@ -109,29 +109,15 @@ pub fn sinks_for_sources(config: &PipelineConfig, names: &[String]) -> Result<Ve
         RtspSink::serve_all(&rtsp_urls)?
     }
     .into_iter();
-    let shared_metadata = match out.metadata.as_deref() {
-        Some(m) if !m.contains(NAME_PLACEHOLDER) => Some(JsonlSink::create(m)?.shared()),
-        _ => None,
-    };
-    let shared_events = match out.events.as_deref() {
-        Some(m) if !m.contains(NAME_PLACEHOLDER) => Some(JsonlSink::create(m)?.shared()),
-        _ => None,
-    };
+    let mut metadata_files = PerSourceJsonl::open(out.metadata.as_deref())?;
+    let mut events_files = PerSourceJsonl::open(out.events.as_deref())?;
     let mqtt = out.mqtt.as_ref().map(mqtt::Mqtt::start).transpose()?;
     let mut all = Vec::with_capacity(names.len());
     for name in names {
-        let events_file = match (&shared_events, out.events.as_deref()) {
-            (Some(shared), _) => Some(shared.clone()),
-            (None, Some(m)) => Some(JsonlSink::create(&expand(m, name))?.shared()),
-            (None, None) => None,
-        };
         let frames = out.mqtt.as_ref().is_some_and(|m| m.frames);
-        let events = events::EventSinks::new(name, events_file, mqtt.clone(), frames);
-        let metadata = match (&shared_metadata, out.metadata.as_deref()) {
-            (Some(shared), _) => Some(shared.clone()),
-            (None, Some(m)) => Some(JsonlSink::create(&expand(m, name))?.shared()),
-            (None, None) => None,
-        };
+        let events =
+            events::EventSinks::new(name, events_files.for_source(name)?, mqtt.clone(), frames);
+        let metadata = metadata_files.for_source(name)?;
         let mut videos = Vec::new();
         if let Some(path) = &out.mp4 {
             let template = mp4_template(&path.display().to_string(), names.len());
@@ -151,6 +137,35 @@ pub fn sinks_for_sources(config: &PipelineConfig, names: &[String]) -> Result<Ve
         });
     }
     Ok(all)
+}
+
+/// A JSON-lines output of every source: one shared file when the path has no `{name}`, else a
+/// file per source.
+struct PerSourceJsonl<'a> {
+    template: Option<&'a str>,
+    shared: Option<SharedJsonl>,
+}
+
+impl<'a> PerSourceJsonl<'a> {
+    fn open(template: Option<&'a str>) -> Result<Self> {
+        use crate::config::names::NAME_PLACEHOLDER;
+        let shared = match template {
+            Some(t) if !t.contains(NAME_PLACEHOLDER) => Some(JsonlSink::create(t)?.shared()),
+            _ => None,
+        };
+        Ok(PerSourceJsonl { template, shared })
+    }
+
+    /// The file source `name` writes to.
+    fn for_source(&mut self, name: &str) -> Result<Option<SharedJsonl>> {
+        Ok(match (&self.shared, self.template) {
+            (Some(shared), _) => Some(shared.clone()),
+            (None, Some(t)) => {
+                Some(JsonlSink::create(&crate::config::names::expand(t, name))?.shared())
+            }
+            (None, None) => None,
+        })
+    }
 }
 
 /// A display to show video on: `DISPLAY` or `WAYLAND_DISPLAY` set (without one, GStreamer's

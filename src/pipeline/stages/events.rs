@@ -69,16 +69,12 @@ impl Stage for Events<'_> {
         for id in ids {
             result = result.and(self.close(id));
         }
-        for (_, sinks) in self.registry.take_all_event_sinks() {
-            result = result.and(sinks_finish(sinks));
+        for (_, mut sinks) in self.registry.take_all_event_sinks() {
+            result = result.and(sinks.finish());
         }
         if let Some(mqtt) = self.registry.mqtt() {
             mqtt.shutdown();
         }
         result
     }
-}
-
-fn sinks_finish(mut sinks: EventSinks) -> Result<()> {
-    sinks.finish()
 }
