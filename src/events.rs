@@ -107,7 +107,7 @@ pub struct EventTracker {
 }
 
 /// A run id unique across processes: start time (µs) and pid, in hex.
-fn run_id() -> &'static str {
+pub fn run_id() -> &'static str {
     static RUN: OnceLock<String> = OnceLock::new();
     RUN.get_or_init(|| {
         let us = SystemTime::now()
@@ -219,7 +219,7 @@ impl Track {
             label: d.label.clone(),
             identity: d.identity.as_ref().map(|i| i.name.clone()),
             similarity: d.identity.as_ref().map(|i| i.similarity),
-            zones: Vec::new(),
+            zones: d.zones.clone(),
             score: d.confidence,
             top_score: d.confidence,
             bbox: d.bbox,
@@ -242,8 +242,13 @@ impl Track {
         id: u64,
     ) -> Option<Event> {
         let identity = d.identity.as_ref().map(|i| i.name.clone());
-        let changed = d.label != self.label || (identity.is_some() && identity != self.identity);
+        let changed = d.label != self.label
+            || (identity.is_some() && identity != self.identity)
+            || d.zones != self.zones;
         self.label = d.label.clone();
+        if d.zones != self.zones {
+            self.zones.clone_from(&d.zones);
+        }
         if identity.is_some() {
             self.identity = identity;
             self.similarity = d.identity.as_ref().map(|i| i.similarity);
@@ -328,6 +333,7 @@ mod tests {
                     ..Detection::default()
                 })
                 .collect(),
+            analytics: None,
         }
     }
 

@@ -1,5 +1,7 @@
 //! What moves between stages: decoded frames and the detections attached to them.
 
+pub mod analytics;
+
 use gstreamer as gst;
 use gstreamer_video as gst_video;
 use std::sync::Arc;
@@ -86,6 +88,8 @@ pub struct Detection {
     pub track_id: Option<u64>,
     /// Who this face is (face recognition only).
     pub identity: Option<Identity>,
+    /// Zones the object is in (zone analytics; empty without).
+    pub zones: Vec<Arc<str>>,
 }
 
 /// A face matched against the gallery.
@@ -105,4 +109,6 @@ pub const UNKNOWN: &str = "unknown";
 pub struct AnalyzedFrame {
     pub frame: Frame,
     pub detections: Vec<Detection>,
+    /// Zone and line results (the analytics stage; `None` for a source without analytics).
+    pub analytics: Option<Arc<analytics::FrameAnalytics>>,
 }

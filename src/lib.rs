@@ -14,6 +14,7 @@
 //! [`pipeline`], [`element`] and [`bench`] on top.
 
 pub mod adapters;
+pub mod analytics;
 pub mod bench;
 pub mod config;
 pub mod detector;
@@ -23,6 +24,7 @@ pub mod error;
 pub mod events;
 pub mod face;
 pub mod frame;
+pub mod geometry;
 pub mod inference;
 pub mod manifest;
 pub mod overlay;

@@ -1,16 +1,19 @@
-//! Overlay: draws boxes, labels, keypoints, track ids and names on the frame in place with
-//! OpenCV (planar I420, and packed BGR/BGRx/BGRA/RGB/RGBx/RGBA for the `ovoverlay` element).
+//! Overlay: draws boxes, labels, keypoints, track ids and names (and zones, lines and their
+//! counts) on the frame in place with OpenCV (planar I420, and packed BGR/BGRx/BGRA/RGB/RGBx/RGBA for the `ovoverlay` element).
+
+mod analytics;
 
 use crate::error::{Error, Result};
+use crate::frame::analytics::FrameAnalytics;
 use crate::frame::{AnalyzedFrame, Detection};
-use opencv::core::{Mat, Point, Rect, Scalar, CV_8UC1};
+use opencv::core::{Mat, Point, Rect, Scalar, CV_8UC1, CV_8UC3, CV_8UC4};
 use opencv::imgproc;
 
-const LINE_THICKNESS: i32 = 2;
+pub(crate) const LINE_THICKNESS: i32 = 2;
 /// Radius of a landmark dot (face keypoints), in pixels.
 const KEYPOINT_RADIUS: i32 = 2;
-const FONT_SCALE: f64 = 0.5;
-const FONT: i32 = imgproc::FONT_HERSHEY_SIMPLEX;
+pub(crate) const FONT_SCALE: f64 = 0.5;
+pub(crate) const FONT: i32 = imgproc::FONT_HERSHEY_SIMPLEX;
 /// Per-class colors (RGB), picked by label id; drawn as their YUV equivalents.
 const PALETTE: [(f64, f64, f64); 8] = [
     (0.0, 255.0, 0.0),
@@ -37,17 +40,24 @@ fn yuv_of(label_id: u32) -> [f64; 3] {
 const TEXT_LUMA: f64 = 16.0;
 
 /// Draws every detection of `frame` onto its pixels (planar I420), in place: boxes and label
-/// backgrounds on all three planes (chroma at half resolution), text on the luma plane.
+/// backgrounds on all three planes (chroma at half resolution), text on the luma plane; with
+/// analytics, zones (translucent), lines (with an arrow to their `in` side) and live counts.
 ///
 /// The buffer is made writable first; that is free when nothing else holds it (appsink runs
 /// with `enable-last-sample=false`), otherwise GStreamer copies it once.
 pub fn draw(frame: &mut AnalyzedFrame) -> Result<()> {
     let info = frame.frame.info.clone();
-    draw_on(frame.frame.buffer.make_mut(), &info, &frame.detections)
+    let analytics = frame.analytics.clone();
+    draw_on(
+        frame.frame.buffer.make_mut(),
+        &info,
+        &frame.detections,
+        analytics.as_deref(),
+    )
 }
 
-/// Draws `detections` on `buffer` laid out as `info` (the `ovoverlay` element): planar I420,
-/// or packed BGR, RGB, BGRx, BGRA, RGBx, RGBA.
+/// Draws `detections` (and `analytics`, when given) on `buffer` laid out as `info` (the
+/// `ovoverlay` element): planar I420, or packed BGR, RGB, BGRx, BGRA, RGBx, RGBA.
 ///
 /// # Errors
 /// As [`draw`].
@@ -55,29 +65,46 @@ pub fn draw_on(
     buffer: &mut gstreamer::BufferRef,
     info: &gstreamer_video::VideoInfo,
     detections: &[Detection],
+    analytics: Option<&FrameAnalytics>,
 ) -> Result<()> {
-    if detections.is_empty() {
+    if detections.is_empty() && analytics.is_none() {
         return Ok(());
     }
-    if info.format() != gstreamer_video::VideoFormat::I420 {
-        return draw_packed(buffer, info, detections);
+    let format = info.format();
+    let packed = packed_layout(format);
+    if format != gstreamer_video::VideoFormat::I420 && packed.is_none() {
+        return Err(Error::gst(
+            "overlay",
+            format!("format {format:?}: I420, BGR, RGB, BGRx, BGRA, RGBx, RGBA only"),
+        ));
     }
     let (w, h) = (info.width(), info.height());
-    let offsets: [usize; 3] = std::array::from_fn(|p| info.offset()[p]);
-    let strides: [usize; 3] = std::array::from_fn(|p| info.stride()[p] as usize);
     let mut map = buffer
         .map_writable()
         .map_err(|e| Error::gst("overlay: map frame writable", e))?;
     let cv = |e: opencv::Error| Error::gst("overlay (OpenCV)", e);
-    let dims = [
-        (h as i32, w as i32),
-        (h.div_ceil(2) as i32, w.div_ceil(2) as i32),
-        (h.div_ceil(2) as i32, w.div_ceil(2) as i32),
-    ];
-    let mut planes = Vec::with_capacity(3);
-    for (plane, (rows, cols)) in dims.into_iter().enumerate() {
-        let (offset, stride) = (offsets[plane], strides[plane]);
-        if map.len() < offset + stride * (rows as usize - 1) + cols as usize {
+    // (rows, cols, Mat type, offset, stride) of each plane.
+    let layout: Vec<(i32, i32, i32, usize, usize, usize)> = match packed {
+        None => (0..3)
+            .map(|p| {
+                let (rows, cols) = if p == 0 {
+                    (h, w)
+                } else {
+                    (h.div_ceil(2), w.div_ceil(2))
+                };
+                let (o, st) = (info.offset()[p], info.stride()[p] as usize);
+                (rows as i32, cols as i32, CV_8UC1, o, st, 1)
+            })
+            .collect(),
+        Some((_, bpp)) => {
+            let typ = if bpp == 3 { CV_8UC3 } else { CV_8UC4 };
+            let (o, st) = (info.offset()[0], info.stride()[0] as usize);
+            vec![(h as i32, w as i32, typ, o, st, bpp as usize)]
+        }
+    };
+    let mut planes = Vec::with_capacity(layout.len());
+    for (rows, cols, typ, offset, stride, bpp) in layout {
+        if map.len() < offset + stride * (rows as usize - 1) + cols as usize * bpp {
             return Err(Error::gst("overlay", "frame buffer smaller than its caps"));
         }
         // SAFETY: the Mats borrow disjoint planes of the mapped buffer, which outlives them.
@@ -85,7 +112,7 @@ pub fn draw_on(
             Mat::new_rows_cols_with_data_unsafe(
                 rows,
                 cols,
-                CV_8UC1,
+                typ,
                 map.as_mut_ptr().add(offset).cast(),
                 stride,
             )
@@ -93,11 +120,78 @@ pub fn draw_on(
         .map_err(cv)?;
         planes.push(mat);
     }
+    let mut canvas = Canvas {
+        planes,
+        rgb_order: packed.map(|(rgb, _)| rgb),
+        w,
+        h,
+    };
+    if let Some(a) = analytics {
+        analytics::draw_zones(&mut canvas, a).map_err(cv)?;
+    }
     for det in detections {
-        let colors = yuv_of(color_index(det)).map(Scalar::all);
-        draw_one(&mut planes, &colors, Scalar::all(TEXT_LUMA), det, w, h).map_err(cv)?;
+        let index = match (analytics, det.zones.first()) {
+            (Some(a), Some(zone)) => analytics::zone_color(a, zone).unwrap_or(color_index(det)),
+            _ => color_index(det),
+        };
+        draw_one(&mut canvas, index, det).map_err(cv)?;
+    }
+    if let Some(a) = analytics {
+        analytics::draw_lines_and_counts(&mut canvas, a).map_err(cv)?;
     }
     Ok(())
+}
+
+/// The planes of one mapped frame and how to color them.
+pub(crate) struct Canvas {
+    /// I420: Y, U, V (chroma at half resolution); packed: the one plane.
+    pub(crate) planes: Vec<Mat>,
+    /// Packed formats: whether red comes first; `None` for I420.
+    rgb_order: Option<bool>,
+    pub(crate) w: u32,
+    pub(crate) h: u32,
+}
+
+impl Canvas {
+    /// The value of palette color `index` for each plane.
+    pub(crate) fn colors(&self, index: u32) -> Vec<Scalar> {
+        let (r, g, b) = PALETTE[index as usize % PALETTE.len()];
+        match self.rgb_order {
+            None => yuv_of(index).map(Scalar::all).to_vec(),
+            Some(true) => vec![Scalar::new(r, g, b, 255.0)],
+            Some(false) => vec![Scalar::new(b, g, r, 255.0)],
+        }
+    }
+
+    /// Black text: luma 16 on I420, 0 on RGB.
+    pub(crate) fn text_color(&self) -> Scalar {
+        match self.rgb_order {
+            None => Scalar::all(TEXT_LUMA),
+            Some(_) => Scalar::new(0.0, 0.0, 0.0, 255.0),
+        }
+    }
+
+    /// Each plane with the value of palette color `index` on it, the divisor of its
+    /// coordinates (2 for I420 chroma) and its line thickness.
+    pub(crate) fn painted(
+        &mut self,
+        index: u32,
+    ) -> impl Iterator<Item = (&mut Mat, Scalar, i32, i32)> {
+        let colors = self.colors(index);
+        let packed = self.rgb_order.is_some();
+        self.planes
+            .iter_mut()
+            .zip(colors)
+            .enumerate()
+            .map(move |(i, (plane, color))| {
+                let (scale, thickness) = if i == 0 || packed {
+                    (1, LINE_THICKNESS)
+                } else {
+                    (2, 1)
+                };
+                (plane, color, scale, thickness)
+            })
+    }
 }
 
 /// Packed RGB formats `draw_on` takes besides I420, with whether red comes first and the
@@ -113,88 +207,29 @@ fn packed_layout(format: gstreamer_video::VideoFormat) -> Option<(bool, i32)> {
     }
 }
 
-/// Draws on BGR, RGB, BGRx/BGRA or RGBx/RGBA frames (one packed plane).
-fn draw_packed(
-    buffer: &mut gstreamer::BufferRef,
-    info: &gstreamer_video::VideoInfo,
-    detections: &[Detection],
-) -> Result<()> {
-    let (rgb_order, bpp) = packed_layout(info.format()).ok_or_else(|| {
-        Error::gst(
-            "overlay",
-            format!(
-                "format {:?}: I420, BGR, RGB, BGRx, BGRA, RGBx, RGBA only",
-                info.format()
-            ),
-        )
-    })?;
-    let (w, h) = (info.width(), info.height());
-    let (offset, stride) = (info.offset()[0], info.stride()[0] as usize);
-    let mut map = buffer
-        .map_writable()
-        .map_err(|e| Error::gst("overlay: map frame writable", e))?;
-    if map.len() < offset + stride * (h as usize - 1) + w as usize * bpp as usize {
-        return Err(Error::gst("overlay", "frame buffer smaller than its caps"));
-    }
-    let cv = |e: opencv::Error| Error::gst("overlay (OpenCV)", e);
-    let typ = if bpp == 3 {
-        opencv::core::CV_8UC3
-    } else {
-        opencv::core::CV_8UC4
-    };
-    // SAFETY: the Mat borrows the mapped buffer, which outlives it.
-    let mat = unsafe {
-        Mat::new_rows_cols_with_data_unsafe(
-            h as i32,
-            w as i32,
-            typ,
-            map.as_mut_ptr().add(offset).cast(),
-            stride,
-        )
-    }
-    .map_err(cv)?;
-    let mut planes = [mat];
-    for det in detections {
-        let (r, g, b) = PALETTE[color_index(det) as usize % PALETTE.len()];
-        let color = if rgb_order {
-            Scalar::new(r, g, b, 255.0)
-        } else {
-            Scalar::new(b, g, r, 255.0)
-        };
-        let text_color = Scalar::new(0.0, 0.0, 0.0, 255.0);
-        draw_one(&mut planes, &[color], text_color, det, w, h).map_err(cv)?;
-    }
-    Ok(())
-}
-
 /// Palette index of a detection: one color per track for tracked objects, else per class.
 fn color_index(det: &Detection) -> u32 {
     det.track_id.map_or(det.label_id, |t| t as u32)
 }
 
-/// Draws `det` on `planes`: plane 0 at full resolution, further planes (I420 chroma) at half;
-/// `colors[i]` is the value for plane `i`; the label text goes on plane 0 in `text_color`.
-fn draw_one(
-    planes: &mut [Mat],
-    colors: &[Scalar],
-    text_color: Scalar,
-    det: &Detection,
-    w: u32,
-    h: u32,
-) -> opencv::Result<()> {
+/// Draws `det` in palette color `index`: the box and label background on every plane (I420
+/// chroma at half resolution), keypoints and the label text on the first.
+fn draw_one(canvas: &mut Canvas, index: u32, det: &Detection) -> opencv::Result<()> {
+    let (w, h) = (canvas.w, canvas.h);
+    let colors = canvas.colors(index);
+    let text_color = canvas.text_color();
     let (x, y, bw, bh) = det.bbox.to_pixels(w, h);
     let text = label_text(det);
     let mut baseline = 0;
     let size = imgproc::get_text_size(&text, FONT, FONT_SCALE, 1, &mut baseline)?;
     let top = (y - size.height - baseline).max(0);
     let label_bg = Rect::new(x, top, size.width + 4, size.height + baseline + 2);
-    for (i, (plane, &value)) in planes.iter_mut().zip(colors).enumerate() {
-        let (scale, thickness) = if i == 0 { (1, LINE_THICKNESS) } else { (2, 1) };
+    for (plane, color, scale, thickness) in canvas.painted(index) {
         let half = |r: Rect| Rect::new(r.x / scale, r.y / scale, r.width / scale, r.height / scale);
         imgproc::rectangle(
             plane,
             half(Rect::new(x, y, bw, bh)),
-            value,
+            color,
             thickness,
             imgproc::LINE_8,
             0,
@@ -202,7 +237,7 @@ fn draw_one(
         imgproc::rectangle(
             plane,
             half(label_bg),
-            value,
+            color,
             imgproc::FILLED,
             imgproc::LINE_8,
             0,
@@ -211,7 +246,7 @@ fn draw_one(
     for kp in &det.keypoints {
         let center = Point::new((kp[0] * w as f32) as i32, (kp[1] * h as f32) as i32);
         imgproc::circle(
-            &mut planes[0],
+            &mut canvas.planes[0],
             center,
             KEYPOINT_RADIUS,
             colors[0],
@@ -221,7 +256,7 @@ fn draw_one(
         )?;
     }
     imgproc::put_text(
-        &mut planes[0],
+        &mut canvas.planes[0],
         &text,
         Point::new(x + 2, top + size.height + 1),
         FONT,

@@ -81,7 +81,7 @@ fn a_source_added_and_removed_mid_run_leaves_the_other_untouched() {
             wait_for("100 vtest frames", || p.frames_written(v) >= 100);
             let looping = Play {
                 looping: true,
-                limit: None,
+                ..Play::default()
             };
             let c = p.add_source_with(
                 open(&carphone),

@@ -231,7 +231,12 @@ fn run_streams(
     let inputs = sources
         .into_iter()
         .zip(sinks)
-        .map(|(source, sinks)| pipeline::Input { source, sinks })
+        .map(|(source, sinks)| pipeline::Input {
+            source,
+            sinks,
+            // The pipeline file's top-level zones and lines, on every stream.
+            analytics: config.analytics_for(""),
+        })
         .collect();
     let options = RunOptions {
         looping: true,

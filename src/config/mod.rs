@@ -3,12 +3,14 @@
 //! Unknown keys are rejected; errors name the file, the line and the key (from `toml`'s span).
 
 use crate::error::{Error, Result};
+pub mod analytics;
 mod model;
 pub mod names;
 pub mod output;
 mod source;
 
 pub use crate::source::RtspTransport;
+pub use analytics::AnalyticsConfig;
 pub use model::{Hint, ModelConfig, Nireq, Precision};
 pub use output::MqttConfig;
 use serde::Deserialize;
@@ -79,6 +81,9 @@ pub struct PipelineConfig {
     pub recognize: Option<RecognizeConfig>,
     #[serde(default)]
     pub track: TrackConfig,
+    /// Zones and lines for every source (`[[analytics.zones]]`, `[[analytics.lines]]`).
+    #[serde(default)]
+    pub analytics: AnalyticsConfig,
 }
 
 /// Default cosine-similarity threshold of a gallery match (calibrated on the sample photos:
@@ -151,6 +156,7 @@ impl PipelineConfig {
             output: OutputConfig::default(),
             recognize: None,
             track: TrackConfig::default(),
+            analytics: AnalyticsConfig::default(),
         }
     }
 
@@ -163,6 +169,7 @@ impl PipelineConfig {
             let single = NamedSource {
                 name: None,
                 input: self.source.input.clone(),
+                analytics: None,
             };
             return crate::config::names::resolve_names(&[single]);
         }
@@ -182,6 +189,7 @@ impl PipelineConfig {
                     .map(|input| NamedSource {
                         name: None,
                         input: input.clone(),
+                        analytics: None,
                     })
                     .collect()
             }
@@ -193,6 +201,28 @@ impl PipelineConfig {
         self.sources
             .first()
             .map_or(self.source.input.as_str(), |s| s.input.as_str())
+    }
+
+    /// The zones and lines of the source named `name` (its own `analytics`, else the top-level
+    /// one); `None` when it has none.
+    pub fn analytics_for(&self, name: &str) -> Option<std::sync::Arc<AnalyticsConfig>> {
+        let own = self
+            .streams()
+            .ok()?
+            .into_iter()
+            .find(|s| s.name.as_deref() == Some(name))
+            .and_then(|s| s.analytics);
+        let config = own.unwrap_or_else(|| self.analytics.clone());
+        (!config.is_empty()).then(|| std::sync::Arc::new(config))
+    }
+
+    /// Whether any source has zones or lines.
+    pub fn has_analytics(&self) -> bool {
+        !self.analytics.is_empty()
+            || self
+                .sources
+                .iter()
+                .any(|s| s.analytics.as_ref().is_some_and(|a| !a.is_empty()))
     }
 
     /// The pipeline's tracker settings `(threshold, track_buffer)`; `None` when tracking is off.
@@ -427,6 +457,20 @@ impl PipelineConfig {
             if h == 0 || w == 0 {
                 return bad("model.input_size must be positive [height, width]".into());
             }
+        }
+        for a in std::iter::once(&self.analytics)
+            .chain(self.sources.iter().filter_map(|s| s.analytics.as_ref()))
+        {
+            if let Err(message) = a.validate() {
+                return bad(message);
+            }
+        }
+        if self.has_analytics() && !self.track.enabled {
+            return bad(
+                "analytics (zones, lines) work on track ids: turn tracking on ([track] enabled \
+                 = true)"
+                    .into(),
+            );
         }
         if self.model.device.trim().is_empty() {
             return bad("model.device is empty".into());

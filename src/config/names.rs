@@ -61,7 +61,7 @@ pub fn default_name(input: &str) -> String {
 }
 
 /// Whether `name` is usable in file paths and metric labels.
-fn valid_name(name: &str) -> bool {
+pub(crate) fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && !name.starts_with('.')
         && name
@@ -105,6 +105,7 @@ pub fn resolve_names(sources: &[NamedSource]) -> Result<Vec<NamedSource>, String
         out.push(NamedSource {
             name: Some(name),
             input: s.input.clone(),
+            analytics: s.analytics.clone(),
         });
     }
     Ok(out)
@@ -178,6 +179,7 @@ mod tests {
             .map(|i| NamedSource {
                 name: None,
                 input: i.to_string(),
+                analytics: None,
             })
             .collect()
     }

@@ -4,7 +4,7 @@ use crate::source::{RtspTransport, SourceOptions};
 use serde::Deserialize;
 
 /// One `[[sources]]` entry: an input and the name its outputs and metrics carry.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NamedSource {
     /// Letters, digits, `.`, `_`, `-`; default: the file stem or host
@@ -13,6 +13,10 @@ pub struct NamedSource {
     pub name: Option<String>,
     /// File path or URI, as `[source] input`.
     pub input: String,
+    /// This source's zones and lines (`[[sources.analytics.zones]]`, …); replaces the
+    /// top-level `[analytics]` for it.
+    #[serde(default)]
+    pub analytics: Option<crate::config::AnalyticsConfig>,
 }
 
 /// Where frames come from.

@@ -8,6 +8,7 @@ pub(super) struct Edges {
     pub(super) inferred: Edge,
     pub(super) detected: Edge,
     pub(super) identified: Edge,
+    pub(super) analyzed: Edge,
     pub(super) evented: Edge,
     pub(super) rendered: Edge,
 }
@@ -18,6 +19,7 @@ pub(super) struct Stages {
     pub(super) infer: StageStats,
     pub(super) postprocess: StageStats,
     pub(super) identify: StageStats,
+    pub(super) analytics: StageStats,
     pub(super) events: StageStats,
     pub(super) overlay: StageStats,
     pub(super) sink: StageStats,
@@ -32,18 +34,20 @@ impl Edges {
             inferred: Edge::new("inferred", capacity),
             detected: Edge::new("detected", capacity),
             identified: Edge::new("identified", capacity),
+            analyzed: Edge::new("analyzed", capacity),
             evented: Edge::new("evented", capacity),
             rendered: Edge::new("rendered", capacity),
         }
     }
 
     /// Every shared edge, in pipeline order.
-    pub(super) fn all(&self) -> [&Edge; 6] {
+    pub(super) fn all(&self) -> [&Edge; 7] {
         [
             &self.submitted,
             &self.inferred,
             &self.detected,
             &self.identified,
+            &self.analyzed,
             &self.evented,
             &self.rendered,
         ]
@@ -52,12 +56,13 @@ impl Edges {
 
 impl Stages {
     /// Every stage, in pipeline order, then end to end.
-    pub(super) fn all(&self) -> [&StageStats; 8] {
+    pub(super) fn all(&self) -> [&StageStats; 9] {
         [
             &self.preprocess,
             &self.infer,
             &self.postprocess,
             &self.identify,
+            &self.analytics,
             &self.events,
             &self.overlay,
             &self.sink,
@@ -71,6 +76,7 @@ impl Stages {
             infer: StageStats::new("infer"),
             postprocess: StageStats::new("postprocess"),
             identify: StageStats::new("identify"),
+            analytics: StageStats::new("analytics"),
             events: StageStats::new("events"),
             overlay: StageStats::new("overlay"),
             sink: StageStats::new("sink"),

@@ -6,6 +6,7 @@ use super::registry::Registry;
 use super::source_stats::SourceStats;
 use super::stage::SourceId;
 use super::{RunOptions, EDGE_CAPACITY, LIVE_DECODED_CAPACITY};
+use crate::config::AnalyticsConfig;
 use crate::error::{Error, Result};
 use crate::frame::Frame;
 use crate::sink::Sinks;
@@ -14,15 +15,19 @@ use crate::telemetry::DropOldest;
 use crossbeam::channel::{bounded, Receiver, Sender};
 use parking_lot::Mutex;
 use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 use std::thread::Scope;
 
-/// How one source plays; [`Pipeline::add_source`] takes it from the run's [`RunOptions`].
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// How one source plays, and its zones and lines; [`Pipeline::add_source`] takes the play
+/// settings from the run's [`RunOptions`] (and no analytics).
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Play {
     /// Restart a file at EOS.
     pub looping: bool,
     /// Stop after this many frames.
     pub limit: Option<u64>,
+    /// Zones and lines to analyze (needs [`RunOptions::analytics`] and track ids).
+    pub analytics: Option<Arc<AnalyticsConfig>>,
 }
 
 /// What the source threads share with the handle.
@@ -55,6 +60,7 @@ impl<'scope> Pipeline<'scope, '_> {
         let play = Play {
             looping: self.ctx.options.looping,
             limit: self.ctx.options.limit,
+            analytics: None,
         };
         self.add_source_with(source, sinks, play)
     }
@@ -76,6 +82,7 @@ impl<'scope> Pipeline<'scope, '_> {
         };
         let stats = SourceStats::new(&sinks.source, &source.uri, capacity, sinks.needs_pixels());
         let (id, remove) = self.ctx.registry.add(stats, live, sinks);
+        self.ctx.registry.set_analytics(id, play.analytics.clone());
         let (decoded_tx, decoded_rx) = bounded(capacity);
         // Live sources drop the oldest decoded frame rather than wait (fresh results, bounded
         // latency); files block (every frame processed).
@@ -126,6 +133,43 @@ impl<'scope> Pipeline<'scope, '_> {
         let result = self.ctx.registry.wait_finalized(id);
         tracing::info!(source = id, "source removed");
         result
+    }
+
+    /// Replaces the zones and lines of source `id` (`None`: no analytics) from its next frame
+    /// on; lines that keep their name keep their counts. Needs a pipeline run with
+    /// [`RunOptions::analytics`].
+    ///
+    /// # Errors
+    /// [`Error::Config`] for an unknown id, invalid geometry, or a pipeline without the
+    /// analytics stage.
+    pub fn set_analytics(&self, id: SourceId, config: Option<Arc<AnalyticsConfig>>) -> Result<()> {
+        let bad = |message: String| Error::Config {
+            path: "analytics".into(),
+            message,
+        };
+        if self.ctx.registry.list.get(id).is_none() {
+            return Err(bad(format!("no source with id {id}")));
+        }
+        if !self.ctx.options.analytics {
+            return Err(bad(
+                "this pipeline runs without the analytics stage (RunOptions::analytics)".into(),
+            ));
+        }
+        if let Some(c) = &config {
+            c.validate().map_err(bad)?;
+        }
+        self.ctx.registry.set_analytics(id, config);
+        Ok(())
+    }
+
+    /// Whether every source added so far has ended (its outputs finalized).
+    pub fn all_ended(&self) -> bool {
+        self.ctx
+            .registry
+            .list
+            .snapshot()
+            .iter()
+            .all(|s| s.ended.load(std::sync::atomic::Ordering::Relaxed))
     }
 
     /// Frames written so far for source `id` (0 for an unknown one).

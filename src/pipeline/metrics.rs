@@ -165,6 +165,26 @@ impl Endpoint {
             "MQTT messages waiting (queued, or sent and not yet acknowledged)",
             mqtt_queue.clone(),
         );
+        let crossings = Family::<Labels, Counter>::default();
+        let zone_objects = Family::<Labels, Gauge>::default();
+        let zone_events = Family::<Labels, Counter>::default();
+        registry.register(
+            "line_crossings",
+            "Objects that crossed a line, by direction (in, out) and label",
+            crossings.clone(),
+        );
+        registry.register(
+            "zone_objects",
+            "Objects inside a zone now, by label",
+            zone_objects.clone(),
+        );
+        registry.register(
+            "zone_events",
+            "Zone events by type (zone_enter, zone_exit, loitering, crowding)",
+            zone_events.clone(),
+        );
+        // Counter values already added, per label set (the totals are absolute).
+        let mut analytics_seen: std::collections::HashMap<Labels, u64> = Default::default();
         let mut mqtt_seen = [0u64; 2];
         compile.set(sources.compile_seconds);
         let mut frames_seen: Vec<u64> = Vec::new();
@@ -208,6 +228,32 @@ impl Endpoint {
                     .get_or_create(&l)
                     .set(s.decoded.high_water() as i64);
                 edge_depth.get_or_create(&l).set(s.decoded.depth() as i64);
+                let totals = s.analytics.lock().clone();
+                let label = |k: &str, v: &str| (k.to_string(), v.to_string());
+                let mut add = |family: &Family<Labels, Counter>, l: Labels, total: u64| {
+                    let seen = analytics_seen.entry(l.clone()).or_default();
+                    family.get_or_create(&l).inc_by(total.saturating_sub(*seen));
+                    *seen = (*seen).max(total);
+                };
+                for ((line, direction, what), n) in &totals.crossings {
+                    let mut l = source.clone();
+                    l.extend([
+                        label("line", line),
+                        label("direction", direction),
+                        label("label", what),
+                    ]);
+                    add(&crossings, l, *n);
+                }
+                for ((zone, kind), n) in &totals.zone_events {
+                    let mut l = source.clone();
+                    l.extend([label("zone", zone), label("type", kind)]);
+                    add(&zone_events, l, *n);
+                }
+                for ((zone, what), n) in &totals.zone_objects {
+                    let mut l = source.clone();
+                    l.extend([label("zone", zone), label("label", what)]);
+                    zone_objects.get_or_create(&l).set(i64::from(*n));
+                }
             }
             for (e, seen) in sources.edges.iter().zip(drops_seen.iter_mut()) {
                 let l = vec![("edge".to_string(), e.name.to_string())];

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! source ─decoded→ preprocess ─submitted→ infer ─inferred→ postprocess (+ tracker) ─detected→
-//!     [identify ─identified→] [overlay ─rendered→] sink
+//!     [identify ─identified→] [analytics ─analyzed→] [events ─evented→] [overlay ─rendered→] sink
 //!                      ▲                     │
 //!                      └──── free requests ──┘   (nireq requests; they move, never shared)
 //! ```
@@ -33,6 +33,7 @@ pub use stage::SourceId;
 pub use summary::Summary;
 
 use crate::adapters::Adapter;
+use crate::config::AnalyticsConfig;
 use crate::engine::Engine;
 use crate::error::Result;
 use crate::face::recognizer::Recognizer;
@@ -48,9 +49,10 @@ use parking_lot::Mutex;
 use registry::Registry;
 use round_robin::RoundRobin;
 use stage::{Outlet, Stage};
-use stages::{events, identify, infer, overlay, postprocess, preprocess, sink};
+use stages::{analytics, events, identify, infer, overlay, postprocess, preprocess, sink};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::thread::{Scope, ScopedJoinHandle};
 use std::time::Instant;
 
@@ -89,12 +91,17 @@ pub struct RunOptions {
     /// Run the events stage (object events to each source's events file and MQTT).
     /// [`run_many`] turns it on when any of its sources has event outputs.
     pub events: bool,
+    /// Run the analytics stage (zones and lines; needs `track`). [`run_many`] turns it on when
+    /// any of its sources has zones or lines; a [`run_dynamic`] pipeline whose sources may get
+    /// them must set it.
+    pub analytics: bool,
 }
 
-/// One source of a run and its outputs (`sinks.source` is its name).
+/// One source of a run, its outputs (`sinks.source` is its name) and its zones and lines.
 pub struct Input {
     pub source: Source,
     pub sinks: Sinks,
+    pub analytics: Option<Arc<AnalyticsConfig>>,
 }
 
 /// Runs `source` through `engine` and `adapter` into `sinks` until EOS, `limit` or `stop`.
@@ -110,7 +117,11 @@ pub fn run(
     options: &RunOptions,
     stop: &AtomicBool,
 ) -> Result<Summary> {
-    let inputs = vec![Input { source, sinks }];
+    let inputs = vec![Input {
+        source,
+        sinks,
+        analytics: None,
+    }];
     run_many(inputs, engine, adapter, recognizer, options, stop)
 }
 
@@ -130,12 +141,41 @@ pub fn run_many(
     options: &RunOptions,
     stop: &AtomicBool,
 ) -> Result<Summary> {
+    let nothing = |_: &Pipeline<'_, '_>, _: &[SourceId]| Ok(());
+    run_many_with(inputs, engine, adapter, recognizer, options, stop, nothing)
+}
+
+/// [`run_many`], then `control` on this thread with the running pipeline and the ids of the
+/// inputs (in order) while they run: change their zones and lines there
+/// ([`Pipeline::set_analytics`]), or add more sources. The run ends once `control` has
+/// returned and every source has ended.
+///
+/// # Errors
+/// As [`run_many`]; or `control`'s own error, once every source has ended.
+pub fn run_many_with<F>(
+    inputs: Vec<Input>,
+    engine: &mut Engine,
+    adapter: &Adapter,
+    recognizer: Option<&mut Recognizer>,
+    options: &RunOptions,
+    stop: &AtomicBool,
+    control: F,
+) -> Result<Summary>
+where
+    F: FnOnce(&Pipeline<'_, '_>, &[SourceId]) -> Result<()>,
+{
     let sources: Vec<&Source> = inputs.iter().map(|i| &i.source).collect();
     let progress = progress::bar(&sources, options);
     let options = RunOptions {
         overlay: options.overlay || inputs.iter().any(|i| i.sinks.needs_pixels()),
         events: options.events || inputs.iter().any(|i| i.sinks.events.is_some()),
+        analytics: options.analytics || inputs.iter().any(|i| i.analytics.is_some()),
         ..options.clone()
+    };
+    let play = |analytics| Play {
+        looping: options.looping,
+        limit: options.limit,
+        analytics,
     };
     run_with(
         engine,
@@ -145,10 +185,16 @@ pub fn run_many(
         stop,
         progress,
         |pipeline| {
-            for Input { source, sinks } in inputs {
-                pipeline.add_source(source, sinks)?;
+            let mut ids = Vec::with_capacity(inputs.len());
+            for Input {
+                source,
+                sinks,
+                analytics,
+            } in inputs
+            {
+                ids.push(pipeline.add_source_with(source, sinks, play(analytics))?);
             }
-            Ok(())
+            control(pipeline, &ids)
         },
     )
 }
@@ -224,6 +270,10 @@ where
         let (tx, rx) = bounded(EDGE_CAPACITY);
         (std::mem::replace(&mut last_rx, rx), tx, r)
     });
+    let analytics_io = options.analytics.then(|| {
+        let (tx, rx) = bounded(EDGE_CAPACITY);
+        (std::mem::replace(&mut last_rx, rx), tx)
+    });
     let events_io = options.events.then(|| {
         let (tx, rx) = bounded(EDGE_CAPACITY);
         (std::mem::replace(&mut last_rx, rx), tx)
@@ -288,12 +338,23 @@ where
             let outlet = Outlet::Edge(tx, &edges.identified);
             spawn_stage(s, stage, rx, outlet, &stages.identify)
         });
+        let lost_after = options
+            .track
+            .map_or(DEFAULT_LOST_AFTER, |(_, buffer)| buffer as u64);
+        let anl = analytics_io.map(|(rx, tx)| {
+            let stage = analytics::Analytics {
+                registry: &ctx.registry,
+                lost_after,
+                sources: HashMap::new(),
+                version: 0,
+            };
+            let outlet = Outlet::Edge(tx, &edges.analyzed);
+            spawn_stage(s, stage, rx, outlet, &stages.analytics)
+        });
         let evt = events_io.map(|(rx, tx)| {
             let stage = events::Events {
                 registry: &ctx.registry,
-                lost_after: options
-                    .track
-                    .map_or(DEFAULT_LOST_AFTER, |(_, buffer)| buffer as u64),
+                lost_after,
                 sources: HashMap::new(),
                 scratch: Vec::new(),
             };
@@ -352,6 +413,7 @@ where
         };
         let mut results = vec![joined(pre), joined(inf), joined(post)];
         results.extend(idn.map(joined));
+        results.extend(anl.map(joined));
         results.extend(evt.map(joined));
         results.extend(ovl.map(joined));
         results.push(joined(snk));
@@ -373,6 +435,7 @@ where
             .filter(|s| match s.name {
                 "overlay" => options.overlay,
                 "identify" => recognize,
+                "analytics" => options.analytics,
                 "events" => options.events,
                 _ => true,
             })
@@ -383,6 +446,7 @@ where
             .filter(|e| match e.name {
                 "rendered" => options.overlay,
                 "identified" => recognize,
+                "analyzed" => options.analytics,
                 "evented" => options.events,
                 _ => true,
             })

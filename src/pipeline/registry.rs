@@ -4,6 +4,7 @@
 
 use super::source_stats::{SourceList, SourceStats};
 use super::stage::SourceId;
+use crate::config::AnalyticsConfig;
 use crate::error::{Error, Result};
 use crate::sink::events::EventSinks;
 use crate::sink::mqtt::Mqtt;
@@ -11,7 +12,7 @@ use crate::sink::Sinks;
 use crate::source::supervise::SupervisedReport;
 use parking_lot::{Condvar, Mutex};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -40,6 +41,10 @@ pub struct Registry {
     pending_events: Mutex<HashMap<SourceId, EventSinks>>,
     /// The MQTT publisher the sources share (shut down at the end of the run).
     mqtt: Mutex<Option<Mqtt>>,
+    /// Zones and lines per source (none: no entry).
+    analytics: Mutex<HashMap<SourceId, Arc<AnalyticsConfig>>>,
+    /// Bumped on every change of `analytics` after a source was added.
+    analytics_version: AtomicU64,
 }
 
 impl Registry {
@@ -70,6 +75,27 @@ impl Registry {
         }
         self.pending_sinks.lock().insert(id, sinks);
         (id, remove)
+    }
+
+    /// Sets (or with `None` clears) the zones and lines of `id`; the analytics stage picks the
+    /// change up at the source's next frame.
+    pub fn set_analytics(&self, id: SourceId, config: Option<Arc<AnalyticsConfig>>) {
+        let mut all = self.analytics.lock();
+        match config.filter(|c| !c.is_empty()) {
+            Some(c) => all.insert(id, c),
+            None => all.remove(&id),
+        };
+        self.analytics_version.fetch_add(1, Ordering::Release);
+    }
+
+    /// The zones and lines of `id`.
+    pub fn analytics_of(&self, id: SourceId) -> Option<Arc<AnalyticsConfig>> {
+        self.analytics.lock().get(&id).cloned()
+    }
+
+    /// Changes so far to any source's zones and lines.
+    pub fn analytics_version(&self) -> u64 {
+        self.analytics_version.load(Ordering::Acquire)
     }
 
     /// The event outputs of `id`, for the events stage (once).

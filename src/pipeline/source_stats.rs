@@ -1,9 +1,11 @@
 //! Per-source counters of a multi-source run, shared by the sources, the sink stage, the stats
 //! line and the metrics endpoint.
 
+use crate::frame::analytics::FrameAnalytics;
 use crate::source::supervise::{HealthCell, SupervisedReport};
 use crate::telemetry::{Edge, EdgeSummary, LatencySummary, StageStats};
 use parking_lot::RwLock;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -22,6 +24,50 @@ pub struct SourceStats {
     pub draw: bool,
     /// Its outputs are finalized (it ended, or was removed).
     pub ended: std::sync::atomic::AtomicBool,
+    /// Zone and line totals (the analytics stage; empty without analytics).
+    pub analytics: parking_lot::Mutex<AnalyticsTotals>,
+}
+
+/// One source's zone and line totals, as the metrics report them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AnalyticsTotals {
+    /// Crossings so far: `(line, direction, label)` → count.
+    pub crossings: BTreeMap<(Arc<str>, &'static str, Arc<str>), u64>,
+    /// Objects inside now: `(zone, label)` → count (0 kept once a label has been seen).
+    pub zone_objects: BTreeMap<(Arc<str>, Arc<str>), u32>,
+    /// Zone events so far: `(zone, type)` → count.
+    pub zone_events: BTreeMap<(Arc<str>, &'static str), u64>,
+}
+
+impl AnalyticsTotals {
+    /// Takes one frame's results.
+    pub fn add(&mut self, frame: &FrameAnalytics) {
+        let g = &frame.geometry;
+        for ((line, label), c) in &frame.line_counts_by_label {
+            let name = &g.lines[*line].name;
+            for (direction, n) in [("in", c.inward), ("out", c.outward)] {
+                self.crossings
+                    .insert((name.clone(), direction, label.clone()), n);
+            }
+        }
+        for v in self.zone_objects.values_mut() {
+            *v = 0;
+        }
+        for (zone, counts) in g.zones.iter().zip(&frame.zone_counts) {
+            for (label, n) in counts {
+                self.zone_objects
+                    .insert((zone.name.clone(), label.clone()), *n);
+            }
+        }
+        for e in &frame.events {
+            if let Some(zone) = &e.zone {
+                *self
+                    .zone_events
+                    .entry((zone.clone(), e.kind.as_str()))
+                    .or_default() += 1;
+            }
+        }
+    }
 }
 
 impl SourceStats {
@@ -35,6 +81,7 @@ impl SourceStats {
             end_to_end: StageStats::new("end-to-end"),
             draw,
             ended: Default::default(),
+            analytics: Default::default(),
         }
     }
 

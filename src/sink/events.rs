@@ -1,11 +1,13 @@
 //! Where a source's events go: the events file (`--events`, one JSON object per line) and
-//! MQTT (`{prefix}/{source}/events`; `{prefix}/{source}/frames` with `frames = true`;
+//! MQTT (`{prefix}/{source}/events`; zone and line events on `{prefix}/{source}/analytics`;
+//! `{prefix}/{source}/frames` with `frames = true`;
 //! `{prefix}/{source}/{label}`: the current count of that label, retained, on change).
 
 use super::jsonl::{frame_json, SharedJsonl};
 use super::mqtt::Mqtt;
 use crate::error::Result;
 use crate::events::Event;
+use crate::frame::analytics::AnalyticsEvent;
 use crate::frame::AnalyzedFrame;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -20,9 +22,10 @@ pub struct EventSinks {
     pub mqtt: Option<Mqtt>,
     /// Publish each frame's record on `{prefix}/{source}/frames` too.
     pub frames: bool,
-    /// `{prefix}/{source}/events` and `…/frames` (built once, not per frame).
+    /// `{prefix}/{source}/events`, `…/frames` and `…/analytics` (built once, not per frame).
     events_topic: String,
     frames_topic: String,
+    analytics_topic: String,
     /// Last published count per label.
     counts: BTreeMap<Arc<str>, usize>,
 }
@@ -37,6 +40,7 @@ impl EventSinks {
             source: source.to_string(),
             events_topic: topic("events"),
             frames_topic: topic("frames"),
+            analytics_topic: topic("analytics"),
             file,
             mqtt,
             frames,
@@ -65,6 +69,29 @@ impl EventSinks {
             for e in events {
                 let payload = serde_json::to_vec(e).expect("an event serializes");
                 mqtt.publish(self.events_topic.clone(), payload, false);
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes zone and line events to the events file and `{prefix}/{source}/analytics`.
+    ///
+    /// # Errors
+    /// As [`Self::write`].
+    pub fn write_analytics(&mut self, events: &[AnalyticsEvent]) -> Result<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        if let Some(file) = &self.file {
+            let mut file = file.lock();
+            for e in events {
+                file.write_value(e)?;
+            }
+        }
+        if let Some(mqtt) = &self.mqtt {
+            for e in events {
+                let payload = serde_json::to_vec(e).expect("an event serializes");
+                mqtt.publish(self.analytics_topic.clone(), payload, false);
             }
         }
         Ok(())

@@ -10,8 +10,12 @@
 //! Faces add `"keypoints": [[x, y], …]` (normalized; BlazeFace order: right eye, left eye, nose,
 //! mouth, right ear, left ear), tracked objects `"id"`, recognized faces
 //! `"identity": {"name": "obama", "similarity": 0.71}` (`"unknown"` below the threshold).
+//! With zone/line analytics each object has `"zones": ["loading_bay"]` and the frame
+//! `"analytics": {"zones": {"loading_bay": {"person": 2}}, "lines": {"door": {"in": 14, "out": 9}}}`
+//! (objects inside each zone now, per label; crossings of each line so far).
 
 use crate::error::{Error, Result};
+use crate::frame::analytics::FrameAnalytics;
 use crate::frame::{AnalyzedFrame, Detection};
 use serde::Serialize;
 use std::fs::File;
@@ -25,6 +29,8 @@ struct FrameRecord<'a> {
     source: &'a str,
     resolution: Resolution,
     objects: Vec<ObjectRecord<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    analytics: Option<&'a FrameAnalytics>,
 }
 
 #[derive(Serialize)]
@@ -47,6 +53,9 @@ struct ObjectRecord<'a> {
     keypoints: &'a [[f32; 2]],
     #[serde(skip_serializing_if = "Option::is_none")]
     identity: Option<IdentityRecord<'a>>,
+    /// Zones the object is in; present when the frame has analytics.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    zones: Option<&'a [std::sync::Arc<str>]>,
 }
 
 #[derive(Serialize)]
@@ -120,19 +129,29 @@ impl JsonlSink {
     pub fn write(&mut self, frame: &AnalyzedFrame, source: &str) -> Result<()> {
         let f = &frame.frame;
         let (width, height) = (f.info.width(), f.info.height());
-        self.write_record(f.seq, f.pts, (width, height), &frame.detections, source)
+        let analytics = frame.analytics.as_deref();
+        self.write_record(
+            f.seq,
+            f.pts,
+            (width, height),
+            &frame.detections,
+            analytics,
+            source,
+        )
     }
 
-    /// Writes the line for frame number `seq` at `pts` (ns) of `size` (width, height) pixels.
+    /// Writes the line for frame number `seq` at `pts` (ns) of `size` (width, height) pixels,
+    /// with the frame's `analytics` counts when it has some.
     pub fn write_record(
         &mut self,
         seq: u64,
         pts: u64,
         size: (u32, u32),
         detections: &[Detection],
+        analytics: Option<&FrameAnalytics>,
         source: &str,
     ) -> Result<()> {
-        let record = record(seq, pts, size, detections, source);
+        let record = record(seq, pts, size, detections, analytics, source);
         self.write_value(&record)
     }
 
@@ -171,7 +190,8 @@ impl JsonlSink {
 pub fn frame_json(frame: &AnalyzedFrame, source: &str) -> Vec<u8> {
     let f = &frame.frame;
     let size = (f.info.width(), f.info.height());
-    frame_record_json(f.seq, f.pts, size, &frame.detections, source)
+    let analytics = frame.analytics.as_deref();
+    frame_record_json(f.seq, f.pts, size, &frame.detections, analytics, source)
 }
 
 /// The JSON record of frame `seq` (as [`JsonlSink::write_record`] writes it), as bytes.
@@ -180,9 +200,10 @@ pub fn frame_record_json(
     pts: u64,
     size: (u32, u32),
     detections: &[Detection],
+    analytics: Option<&FrameAnalytics>,
     source: &str,
 ) -> Vec<u8> {
-    serde_json::to_vec(&record(seq, pts, size, detections, source))
+    serde_json::to_vec(&record(seq, pts, size, detections, analytics, source))
         .expect("a frame record serializes")
 }
 
@@ -191,6 +212,7 @@ fn record<'a>(
     pts: u64,
     (width, height): (u32, u32),
     detections: &'a [Detection],
+    analytics: Option<&'a FrameAnalytics>,
     source: &'a str,
 ) -> FrameRecord<'a> {
     FrameRecord {
@@ -210,6 +232,7 @@ fn record<'a>(
                     roi_type: &d.label,
                     id: d.track_id,
                     keypoints: &d.keypoints,
+                    zones: analytics.map(|_| d.zones.as_slice()),
                     identity: d.identity.as_ref().map(|i| IdentityRecord {
                         name: &i.name,
                         similarity: i.similarity,
@@ -228,5 +251,6 @@ fn record<'a>(
                 }
             })
             .collect(),
+        analytics,
     }
 }

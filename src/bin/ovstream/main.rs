@@ -21,6 +21,7 @@ use std::time::Duration;
 
 mod bench;
 mod gallery;
+mod reload;
 
 use bench::BenchArgs;
 use gallery::GalleryArgs;
@@ -160,6 +161,9 @@ struct RunArgs {
     /// No progress bar.
     #[arg(long)]
     no_progress: bool,
+    /// Do not re-read the analytics tables when the pipeline file changes or on SIGHUP.
+    #[arg(long)]
+    no_reload: bool,
 }
 
 fn main() -> ExitCode {
@@ -362,19 +366,35 @@ fn run(args: &RunArgs, lib: Option<&Path>) -> anyhow::Result<i32> {
         // run_many adds the overlay and events stages when an output needs them.
         overlay: false,
         events: false,
+        // With tracking, the analytics stage runs even without zones: the pipeline file may
+        // get some while this runs (hot reload).
+        analytics: config.track.enabled,
     };
+    let analytics: Vec<_> = names.iter().map(|n| config.analytics_for(n)).collect();
     let inputs = sources
         .into_iter()
         .zip(sinks)
-        .map(|(source, sinks)| pipeline::Input { source, sinks })
+        .zip(analytics.iter().cloned())
+        .map(|((source, sinks), analytics)| pipeline::Input {
+            source,
+            sinks,
+            analytics,
+        })
         .collect();
-    let summary = pipeline::run_many(
+    let summary = pipeline::run_many_with(
         inputs,
         &mut detector.engine,
         &detector.adapter,
         recognizer.as_mut(),
         &options,
         &stop,
+        |p, ids| {
+            let watch = options.analytics && !args.no_reload;
+            match watch {
+                true => reload::watch(p, ids, &names, &args.overrides, analytics),
+                false => Ok(()),
+            }
+        },
     )?;
     eprintln!("{summary}");
     if let Some(damage) = summary.damage {

@@ -234,6 +234,7 @@ impl BaseTransformImpl for OvIdentify {
         let mut frame = AnalyzedFrame {
             frame: Frame::from_buffer(buf.to_owned(), info, 0, state.seq),
             detections: faces,
+            analytics: None,
         };
         state.seq += 1;
         if let Err(e) = state.recognizer.identify(&mut frame) {

@@ -298,9 +298,11 @@ impl OvMetaPublish {
         let detections = meta::read(buf, size.0, size.1);
         let pts = buf.pts().map_or(0, |p| p.nseconds());
         let written = match &mut state.output {
-            Output::File(sink) => sink.write_record(state.seq, pts, size, &detections, &source),
+            Output::File(sink) => {
+                sink.write_record(state.seq, pts, size, &detections, None, &source)
+            }
             Output::Mqtt { mqtt, topic } => {
-                let record = frame_record_json(state.seq, pts, size, &detections, &source);
+                let record = frame_record_json(state.seq, pts, size, &detections, None, &source);
                 mqtt.publish(topic.clone(), record, false);
                 Ok(())
             }

@@ -21,7 +21,7 @@ impl RoiStep for DrawStep {
         info: &gst_video::VideoInfo,
         detections: &mut Vec<Detection>,
     ) -> Result<bool, String> {
-        crate::overlay::draw_on(buffer, info, detections).map_err(|e| e.to_string())?;
+        crate::overlay::draw_on(buffer, info, detections, None).map_err(|e| e.to_string())?;
         Ok(false)
     }
 }

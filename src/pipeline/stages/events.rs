@@ -1,5 +1,6 @@
-//! Events: tracked objects' `new` / `update` / `end` messages ([`crate::events`]) written to
-//! each source's event outputs (events file, MQTT), with per-label counts and, when asked,
+//! Events: tracked objects' `new` / `update` / `end` messages ([`crate::events`]) and the
+//! analytics stage's zone and line events written to each source's event outputs (events
+//! file, MQTT), with per-label counts and, when asked,
 //! frame records on MQTT. `end` for every live track when its source ends (EOS, SIGINT,
 //! removal). Frames pass through unchanged.
 
@@ -49,6 +50,9 @@ impl Stage for Events<'_> {
             self.scratch.clear();
             tracker.frame(&frame, &mut self.scratch);
             sinks.write(&self.scratch)?;
+            if let Some(a) = &frame.analytics {
+                sinks.write_analytics(&a.events)?;
+            }
             sinks.publish_frame(&frame);
         }
         out.push(frame);

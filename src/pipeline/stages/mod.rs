@@ -3,6 +3,7 @@
 //! library modules the GStreamer elements use too ([`crate::inference`], [`crate::track`],
 //! [`crate::face`], [`crate::overlay`], [`crate::sink`]).
 
+pub mod analytics;
 pub mod events;
 pub mod identify;
 pub mod infer;

@@ -28,7 +28,11 @@ impl Stage for Postprocess<'_> {
                 .or_insert_with(|| Tracker::new(threshold, buffer))
                 .update(&mut detections, frame.info.width(), frame.info.height());
         }
-        out.push(AnalyzedFrame { frame, detections });
+        out.push(AnalyzedFrame {
+            frame,
+            detections,
+            analytics: None,
+        });
         Ok(())
     }
 
