@@ -12,6 +12,8 @@ use gstovstream::detector::Detector;
 use gstovstream::pipeline::{self, metrics::Endpoint, RunOptions};
 use gstovstream::sink::sinks_for_sources;
 use gstovstream::source::{Source, SourceOptions};
+use gstreamer as gst;
+use gstreamer::prelude::*;
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -636,4 +638,107 @@ fn a_line_added_to_the_pipeline_file_while_running_starts_counting() {
             .all(|w| mid_total(&w[1]) >= mid_total(&w[0])),
         "the kept line's counts never went back"
     );
+}
+
+#[test]
+fn the_elements_give_the_cli_events_counts_and_draw_the_zone() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = Path2(vec![(0, 20.0, 30.0), (40, 440.0, 30.0), (80, 20.0, 30.0)]);
+    let clip = make_clip(dir.path(), "elements", 81, &[&path]);
+    let tables = r#"
+[[analytics.zones]]
+name = "right"
+polygon = [[0.5, 0.0], [1.0, 0.0], [1.0, 1.0], [0.5, 1.0]]
+point = "center"
+[[analytics.lines]]
+name = "mid"
+points = [[0.5, 0.0], [0.5, 1.0]]
+point = "center"
+"#;
+    let pipeline_file = face_pipeline(dir.path(), &clip, tables);
+    let (cli_records, cli_events) = run_faces(dir.path(), &pipeline_file, &[]);
+    let key = |e: &Value| {
+        let s = |k: &str| e[k].as_str().unwrap_or("").to_string();
+        (
+            s("type"),
+            s("zone"),
+            s("line"),
+            s("direction"),
+            e["frame"].as_u64().unwrap(),
+        )
+    };
+    let cli: Vec<_> = analytics_events(&cli_events).iter().map(key).collect();
+    assert!(cli.len() >= 4, "{cli:?}");
+
+    // The same clip through the elements; `ovanalytics` reads the same pipeline file.
+    register();
+    let jsonl = dir.path().join("elements.jsonl");
+    let description = format!(
+        "filesrc location={} ! decodebin ! videoconvert ! video/x-raw,format=I420 ! \
+         ovdetect model=blazeface-full ! ovtrack ! ovanalytics config={} source=elements ! \
+         ovmetapublish file-path={} source=elements ! ovoverlay ! videoconvert ! \
+         video/x-raw,format=BGR ! appsink name=out sync=false",
+        clip.display(),
+        pipeline_file.display(),
+        jsonl.display()
+    );
+    let pipeline = gst::parse::launch(&description)
+        .unwrap()
+        .downcast::<gst::Pipeline>()
+        .unwrap();
+    let sink = pipeline
+        .by_name("out")
+        .unwrap()
+        .downcast::<gstreamer_app::AppSink>()
+        .unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let first = sink.pull_sample().unwrap();
+    let bus = pipeline.bus().unwrap();
+    let mut messages = Vec::new();
+    while sink.pull_sample().is_ok() {}
+    for msg in bus.iter_timed(gst::ClockTime::from_seconds(30)) {
+        match msg.view() {
+            gst::MessageView::Element(m) => {
+                let s = m.structure().unwrap();
+                if s.name() == "ovanalytics" {
+                    let json: Value = serde_json::from_str(s.get::<&str>("json").unwrap()).unwrap();
+                    assert_eq!(s.get::<&str>("type").unwrap(), json["type"]);
+                    messages.push(json);
+                }
+            }
+            gst::MessageView::Eos(_) => break,
+            gst::MessageView::Error(e) => panic!("{e:?}"),
+            _ => {}
+        }
+    }
+    pipeline.set_state(gst::State::Null).unwrap();
+    let from_elements: Vec<_> = messages.iter().map(key).collect();
+    assert_eq!(from_elements, cli, "element messages vs the CLI's events");
+    let records = read_jsonl(&jsonl);
+    assert_eq!(records.len(), cli_records.len());
+    for (f, (e, c)) in records.iter().zip(&cli_records).enumerate() {
+        assert_eq!(e["analytics"], c["analytics"], "frame {f}");
+        let zones = |r: &Value| {
+            r["objects"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|o| o["zones"].clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(zones(e), zones(c), "frame {f}");
+    }
+    // ovoverlay tinted the zone (right half) and left the rest of the gray background alone.
+    let buffer = first.buffer().unwrap();
+    let map = buffer.map_readable().unwrap();
+    let info = gstreamer_video::VideoInfo::from_caps(first.caps().unwrap()).unwrap();
+    let stride = info.stride()[0] as usize;
+    let px = |x: f64, y: f64| {
+        let o = (y * HEIGHT) as usize * stride + (x * WIDTH) as usize * 3;
+        [map[o], map[o + 1], map[o + 2]]
+    };
+    let outside = px(0.25, 0.9);
+    let inside = px(0.75, 0.9);
+    assert!(outside.iter().all(|&c| c.abs_diff(128) <= 6), "{outside:?}");
+    assert!(inside.iter().any(|&c| c.abs_diff(128) > 15), "{inside:?}");
 }

@@ -112,6 +112,7 @@ fn plugin_lists_its_elements() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}");
     for e in [
+        "ovanalytics",
         "ovdetect",
         "ovidentify",
         "ovmetapublish",

@@ -120,13 +120,26 @@ impl Analytics {
     /// or cross).
     pub fn frame(&mut self, frame: &mut AnalyzedFrame) {
         let f = &frame.frame;
-        let (seq, ts) = (f.seq, f.pts);
-        let size = (f.info.width(), f.info.height());
+        let (seq, ts, size) = (f.seq, f.pts, (f.info.width(), f.info.height()));
+        let result = self.analyze(seq, ts, size, &mut frame.detections);
+        frame.analytics = Some(Arc::new(result));
+    }
+
+    /// [`Self::frame`] on parts: frame number `seq` at stream time `ts` (ns), `size` (width,
+    /// height) in pixels, its `detections` (their `zones` are set). Returns the counts and
+    /// events of this frame.
+    pub fn analyze(
+        &mut self,
+        seq: u64,
+        ts: u64,
+        size: (u32, u32),
+        detections: &mut [crate::frame::Detection],
+    ) -> FrameAnalytics {
         if size != self.size {
             self.resolve(size.0, size.1);
         }
         let mut events = Vec::new();
-        for d in &frame.detections {
+        for d in detections.iter() {
             let Some(id) = d.track_id else { continue };
             self.last_seen.insert(id, seq);
             for (zi, z) in self.zones.iter_mut().enumerate() {
@@ -179,7 +192,7 @@ impl Analytics {
                 events.push((Place::Zone(zi), e));
             }
         }
-        for d in &mut frame.detections {
+        for d in detections.iter_mut() {
             d.zones.clear();
             if let Some(id) = d.track_id {
                 d.zones.extend(
@@ -194,7 +207,7 @@ impl Analytics {
             .into_iter()
             .map(|(place, e)| self.event(place, e, seq, ts))
             .collect();
-        frame.analytics = Some(Arc::new(FrameAnalytics {
+        FrameAnalytics {
             geometry: Arc::clone(&self.geometry),
             zone_counts: self.zones.iter().map(Zone::counts).collect(),
             line_counts: self.lines.iter().map(|l| l.counts).collect(),
@@ -205,7 +218,7 @@ impl Analytics {
                 .flat_map(|(i, l)| l.by_label.iter().map(move |(k, v)| ((i, k.clone()), *v)))
                 .collect(),
             events,
-        }));
+        }
     }
 
     fn event(&mut self, place: Place, e: ZoneEvent, frame: u64, timestamp: u64) -> AnalyticsEvent {

@@ -162,6 +162,23 @@ impl Units {
 }
 
 impl AnalyticsConfig {
+    /// The `[analytics]` tables of a TOML document — a pipeline file, or a file with only
+    /// `[[analytics.zones]]` / `[[analytics.lines]]` tables (other tables are ignored),
+    /// validated.
+    ///
+    /// # Errors
+    /// The TOML error (with line) or the validation message.
+    pub fn from_toml_tables(text: &str) -> Result<Self, String> {
+        #[derive(Deserialize)]
+        struct Tables {
+            #[serde(default)]
+            analytics: AnalyticsConfig,
+        }
+        let t: Tables = toml::from_str(text).map_err(|e| e.to_string())?;
+        t.analytics.validate()?;
+        Ok(t.analytics)
+    }
+
     /// Whether there is nothing to analyze.
     pub fn is_empty(&self) -> bool {
         self.zones.is_empty() && self.lines.is_empty()

@@ -2,8 +2,11 @@
 //! label, the rect is in pixels, and a `detection` param structure carries `label_id` (int),
 //! `confidence` (double) and `x_min`, `y_min`, `x_max`, `y_max` (double, normalized `[0, 1]`);
 //! trackers add `object_id` (int) to it, face detectors `keypoints` (array of doubles,
-//! normalized `x0, y0, x1, y1, …`), recognizers an `identity` structure (`name`, `similarity`).
+//! normalized `x0, y0, x1, y1, …`), recognizers an `identity` structure (`name`, `similarity`),
+//! `ovanalytics` the zones the object is in (`zones`, array of strings) and, per buffer, a
+//! custom meta [`ANALYTICS_META`] with the frame's zones, lines, counts and events.
 
+use crate::frame::analytics::FrameAnalytics;
 use crate::frame::{BBox, Detection, Identity};
 use gstreamer as gst;
 use gstreamer_video::VideoRegionOfInterestMeta;
@@ -35,6 +38,10 @@ pub fn attach(buffer: &mut gst::BufferRef, detections: &[Detection], width: u32,
             .build();
         if let Some(id) = d.track_id {
             s.set("object_id", id as i64);
+        }
+        if !d.zones.is_empty() {
+            let zones: Vec<&str> = d.zones.iter().map(|z| &**z).collect();
+            s.set("zones", gst::Array::new(zones));
         }
         if !d.keypoints.is_empty() {
             // Landmarks, normalized, flattened: [x0, y0, x1, y1, …].
@@ -92,6 +99,13 @@ pub fn read(buffer: &gst::BufferRef, width: u32, height: u32) -> Vec<Detection> 
                     };
                 }
                 d.track_id = s.get::<i64>("object_id").ok().map(|v| v as u64);
+                if let Ok(zones) = s.get::<gst::Array>("zones") {
+                    d.zones = zones
+                        .iter()
+                        .filter_map(|v| v.get::<&str>().ok())
+                        .map(Arc::from)
+                        .collect();
+                }
                 if let Ok(points) = s.get::<gst::Array>("keypoints") {
                     let flat: Vec<f32> = points
                         .iter()
@@ -125,4 +139,37 @@ pub fn replace(buffer: &mut gst::BufferRef, detections: &[Detection], width: u32
         }
     });
     attach(buffer, detections, width, height);
+}
+
+/// Name of the custom meta (`GstCustomMeta`) with one frame's analytics: its structure has a
+/// `wire` string field ([`FrameAnalytics::to_wire`]).
+pub const ANALYTICS_META: &str = "OvstreamAnalyticsMeta";
+
+/// Registers [`ANALYTICS_META`] (once; GStreamer must be initialized).
+pub fn register_analytics_meta() {
+    if !gst::meta::CustomMeta::is_registered(ANALYTICS_META) {
+        gst::meta::CustomMeta::register(ANALYTICS_META, &[]);
+    }
+}
+
+/// Attaches `analytics` to `buffer` (replacing any earlier one).
+pub fn attach_analytics(buffer: &mut gst::BufferRef, analytics: &FrameAnalytics) {
+    register_analytics_meta();
+    let meta = match gst::meta::CustomMeta::from_mut_buffer(buffer, ANALYTICS_META) {
+        Ok(existing) => Ok(existing),
+        Err(_) => gst::meta::CustomMeta::add(buffer, ANALYTICS_META),
+    };
+    if let Ok(mut meta) = meta {
+        meta.mut_structure().set("wire", analytics.to_wire());
+    }
+}
+
+/// The analytics attached to `buffer` by `ovanalytics`, if any.
+pub fn read_analytics(buffer: &gst::BufferRef) -> Option<FrameAnalytics> {
+    if !gst::meta::CustomMeta::is_registered(ANALYTICS_META) {
+        return None;
+    }
+    let meta = gst::meta::CustomMeta::from_buffer(buffer, ANALYTICS_META).ok()?;
+    let wire = meta.structure().get::<&str>("wire").ok()?;
+    FrameAnalytics::from_wire(wire)
 }

@@ -4,6 +4,7 @@
 //! `y_max` normalized), the convention DL Streamer's elements use.
 
 pub mod meta;
+pub mod ovanalytics;
 pub mod ovdetect;
 pub mod ovidentify;
 pub mod ovmetapublish;
@@ -105,6 +106,8 @@ pub(crate) fn i420_templates() -> &'static [gst::PadTemplate] {
 /// # Errors
 /// When GStreamer refuses a registration.
 pub fn register(plugin: &gst::Plugin) -> Result<(), gst::glib::BoolError> {
+    meta::register_analytics_meta();
+    ovanalytics::register(plugin)?;
     ovdetect::register(plugin)?;
     ovidentify::register(plugin)?;
     ovmetapublish::register(plugin)?;

@@ -4,12 +4,12 @@
 
 use crate::geometry::Point;
 use serde::ser::{SerializeMap, Serializer};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// A zone in frame coordinates (normalized `[0, 1]`).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ZoneShape {
     pub name: Arc<str>,
     pub polygon: Vec<Point>,
@@ -17,7 +17,7 @@ pub struct ZoneShape {
 
 /// A line in frame coordinates (normalized): `from → to`, and the unit vector across it that
 /// points to its `in` side.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LineShape {
     pub name: Arc<str>,
     pub from: Point,
@@ -26,14 +26,14 @@ pub struct LineShape {
 }
 
 /// The zones and lines of one source, resolved for its frame size.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Geometry {
     pub zones: Vec<ZoneShape>,
     pub lines: Vec<LineShape>,
 }
 
 /// Crossings of one line so far.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LineCounts {
     #[serde(rename = "in")]
     pub inward: u64,
@@ -86,7 +86,7 @@ impl Serialize for FrameAnalytics {
 }
 
 /// What happened in a zone or on a line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AnalyticsEventType {
     ZoneEnter,
@@ -110,7 +110,7 @@ impl AnalyticsEventType {
 }
 
 /// Which way an object crossed a line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Direction {
     In,
@@ -127,7 +127,7 @@ impl Direction {
 }
 
 /// One analytics event: a JSON object in the events file and on `{prefix}/{source}/analytics`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AnalyticsEvent {
     #[serde(rename = "type")]
     pub kind: AnalyticsEventType,
@@ -156,4 +156,50 @@ pub struct AnalyticsEvent {
     /// `crowding`: objects inside the zone.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub count: Option<u32>,
+}
+
+/// The whole of a [`FrameAnalytics`] as one JSON document (geometry, counts, events): what the
+/// `ovanalytics` element attaches to a buffer for `ovoverlay` and `ovmetapublish`.
+#[derive(Serialize, Deserialize)]
+struct Wire {
+    geometry: Geometry,
+    zone_counts: Vec<BTreeMap<Arc<str>, u32>>,
+    line_counts: Vec<LineCounts>,
+    /// `(line index, label, counts)`.
+    line_counts_by_label: Vec<(usize, Arc<str>, LineCounts)>,
+    events: Vec<AnalyticsEvent>,
+}
+
+impl FrameAnalytics {
+    /// Everything, as JSON (see [`Self::from_wire`]).
+    pub fn to_wire(&self) -> String {
+        let wire = Wire {
+            geometry: (*self.geometry).clone(),
+            zone_counts: self.zone_counts.clone(),
+            line_counts: self.line_counts.clone(),
+            line_counts_by_label: self
+                .line_counts_by_label
+                .iter()
+                .map(|((i, label), c)| (*i, label.clone(), *c))
+                .collect(),
+            events: self.events.clone(),
+        };
+        serde_json::to_string(&wire).expect("analytics serialize")
+    }
+
+    /// Reads what [`Self::to_wire`] wrote; `None` for anything else.
+    pub fn from_wire(text: &str) -> Option<FrameAnalytics> {
+        let w: Wire = serde_json::from_str(text).ok()?;
+        Some(FrameAnalytics {
+            geometry: Arc::new(w.geometry),
+            zone_counts: w.zone_counts,
+            line_counts: w.line_counts,
+            line_counts_by_label: w
+                .line_counts_by_label
+                .into_iter()
+                .map(|(i, label, c)| ((i, label), c))
+                .collect(),
+            events: w.events,
+        })
+    }
 }

@@ -296,13 +296,26 @@ impl OvMetaPublish {
         let info = state.info.as_ref().ok_or(gst::FlowError::NotNegotiated)?;
         let size = (info.width(), info.height());
         let detections = meta::read(buf, size.0, size.1);
+        let analytics = meta::read_analytics(buf);
         let pts = buf.pts().map_or(0, |p| p.nseconds());
         let written = match &mut state.output {
-            Output::File(sink) => {
-                sink.write_record(state.seq, pts, size, &detections, None, &source)
-            }
+            Output::File(sink) => sink.write_record(
+                state.seq,
+                pts,
+                size,
+                &detections,
+                analytics.as_ref(),
+                &source,
+            ),
             Output::Mqtt { mqtt, topic } => {
-                let record = frame_record_json(state.seq, pts, size, &detections, None, &source);
+                let record = frame_record_json(
+                    state.seq,
+                    pts,
+                    size,
+                    &detections,
+                    analytics.as_ref(),
+                    &source,
+                );
                 mqtt.publish(topic.clone(), record, false);
                 Ok(())
             }

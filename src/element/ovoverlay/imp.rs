@@ -21,7 +21,9 @@ impl RoiStep for DrawStep {
         info: &gst_video::VideoInfo,
         detections: &mut Vec<Detection>,
     ) -> Result<bool, String> {
-        crate::overlay::draw_on(buffer, info, detections, None).map_err(|e| e.to_string())?;
+        let analytics = crate::element::meta::read_analytics(buffer);
+        crate::overlay::draw_on(buffer, info, detections, analytics.as_ref())
+            .map_err(|e| e.to_string())?;
         Ok(false)
     }
 }
