@@ -171,6 +171,20 @@ impl Canvas {
         }
     }
 
+    /// Planar I420 (Y, U, V planes), not packed RGB.
+    pub(crate) fn is_yuv(&self) -> bool {
+        self.rgb_order.is_none()
+    }
+
+    /// The divisor of plane `i`'s coordinates (2 for I420 chroma).
+    pub(crate) fn painted_scale(&self, i: usize) -> i32 {
+        if i == 0 || self.rgb_order.is_some() {
+            1
+        } else {
+            2
+        }
+    }
+
     /// Each plane with the value of palette color `index` on it, the divisor of its
     /// coordinates (2 for I420 chroma) and its line thickness.
     pub(crate) fn painted(

@@ -3,6 +3,7 @@
 //! process run, reported as ratios (machines are noisy; ratios from one run are comparable).
 //! Raw throughput is measured before and after the pipeline runs; the ratio uses their mean.
 
+pub mod analytics;
 pub mod faces;
 pub mod live;
 pub mod resources;

@@ -3,14 +3,15 @@
 //! zone take the zone's color (see [`zone_color`]).
 
 use super::{Canvas, FONT, FONT_SCALE};
-use crate::frame::analytics::FrameAnalytics;
+use crate::frame::analytics::{FrameAnalytics, Geometry, ZoneShape};
 use crate::geometry::Point as P;
-use opencv::core::{Mat, Point, Rect, Vector};
+use opencv::core::{Mat, Point, Rect, Scalar, Size, Vector};
 use opencv::imgproc;
 use opencv::prelude::*;
+use std::cell::RefCell;
 
 /// Opacity of a zone's fill.
-const ZONE_ALPHA: f64 = 0.25;
+const ZONE_ALPHA: f64 = 0.35;
 /// Palette offset of zone and line colors (after the first class colors).
 const ZONE_COLOR_BASE: u32 = 3;
 /// Length of a line's `in` arrow, in pixels.
@@ -32,50 +33,155 @@ fn to_px(p: P, w: u32, h: u32, scale: i32) -> Point {
     )
 }
 
-/// Zones: translucent fill and outline on every plane.
-pub(super) fn draw_zones(canvas: &mut Canvas, a: &FrameAnalytics) -> opencv::Result<()> {
-    let (w, h) = (canvas.w, canvas.h);
-    for (i, zone) in a.geometry.zones.iter().enumerate() {
-        for (plane, color, scale, thickness) in canvas.painted(ZONE_COLOR_BASE + i as u32) {
-            let pts: Vector<Point> = zone
-                .polygon
-                .iter()
-                .map(|&q| to_px(q, w, h, scale))
-                .collect();
-            let bounds = imgproc::bounding_rect(&pts)?;
-            let size = plane.size()?;
-            let rect = bounds & Rect::new(0, 0, size.width, size.height);
-            if rect.width > 0 && rect.height > 0 {
-                // Blend only the zone's bounding box: fill a copy, mix it back.
-                let mut roi = plane.roi_mut(rect)?;
-                let mut filled = roi.try_clone()?;
-                let shifted: Vector<Vector<Point>> =
-                    Vector::from_iter([pts.iter().map(|q| q - rect.tl()).collect()]);
-                imgproc::fill_poly(
-                    &mut filled,
-                    &shifted,
-                    color,
-                    imgproc::LINE_8,
-                    0,
-                    Point::default(),
-                )?;
-                let mut blended = Mat::default();
-                opencv::core::add_weighted(
-                    &roi,
-                    1.0 - ZONE_ALPHA,
-                    &filled,
-                    ZONE_ALPHA,
-                    0.0,
-                    &mut blended,
-                    -1,
-                )?;
-                blended.copy_to(&mut roi)?;
+/// A zone's pixels on one plane: its bounding box (clipped to the plane) and a mask of it,
+/// row-major, 0xFF inside, 0 outside.
+struct PlaneMask {
+    rect: Rect,
+    mask: Vec<u8>,
+}
+
+/// Zone masks per (geometry, frame size): zones are static, so the polygons are rasterized
+/// once, not per frame.
+type MaskCache = Vec<(Geometry, (u32, u32), Vec<Vec<PlaneMask>>)>;
+
+/// Most geometries (sources) whose masks the overlay thread keeps.
+const MASK_CACHE_ENTRIES: usize = 16;
+
+thread_local! {
+    static MASKS: RefCell<MaskCache> = const { RefCell::new(Vec::new()) };
+}
+
+/// Rasterizes `zone` on a plane of `size` whose coordinates are divided by `scale`.
+fn rasterize(
+    zone: &ZoneShape,
+    w: u32,
+    h: u32,
+    scale: i32,
+    size: Size,
+) -> opencv::Result<PlaneMask> {
+    let pts: Vector<Point> = zone
+        .polygon
+        .iter()
+        .map(|&q| to_px(q, w, h, scale))
+        .collect();
+    let rect = imgproc::bounding_rect(&pts)? & Rect::new(0, 0, size.width, size.height);
+    if rect.width <= 0 || rect.height <= 0 {
+        return Ok(PlaneMask {
+            rect: Rect::default(),
+            mask: Vec::new(),
+        });
+    }
+    let mut mat = Mat::zeros(rect.height, rect.width, opencv::core::CV_8UC1)?.to_mat()?;
+    let shifted: Vector<Vector<Point>> =
+        Vector::from_iter([pts.iter().map(|q| q - rect.tl()).collect()]);
+    imgproc::fill_poly(
+        &mut mat,
+        &shifted,
+        Scalar::all(255.0),
+        imgproc::LINE_8,
+        0,
+        Point::default(),
+    )?;
+    Ok(PlaneMask {
+        rect,
+        mask: mat.data_bytes()?.to_vec(),
+    })
+}
+
+/// Mixes `color` into the masked pixels of `plane` at [`ZONE_ALPHA`].
+fn tint(plane: &mut Mat, m: &PlaneMask, color: Scalar) -> opencv::Result<()> {
+    let channels = plane.channels() as usize;
+    let alpha = (ZONE_ALPHA * 256.0) as u32;
+    let c: Vec<u32> = (0..channels)
+        .map(|i| color[i].clamp(0.0, 255.0) as u32)
+        .collect();
+    let (x0, width) = (m.rect.x as usize, m.rect.width as usize);
+    if width == 0 {
+        return Ok(());
+    }
+    // One FFI call for the plane's origin and row step, not one per row.
+    let (origin, step) = (
+        plane.ptr_mut(m.rect.y)?,
+        plane.step1(0)? * plane.elem_size1(),
+    );
+    for row in 0..m.rect.height as usize {
+        // SAFETY: rows y..y+height of the plane exist and each has at least (x0 + width)
+        // pixels of `channels` bytes (the rect is clipped to the plane).
+        let pixels = unsafe {
+            std::slice::from_raw_parts_mut(origin.add(row * step + x0 * channels), width * channels)
+        };
+        let mask = &m.mask[row * width..][..width];
+        if channels == 1 {
+            // Branch-free in 16 bits so it vectorizes (I420 planes, the common case):
+            // v·(256−α) + c·α ≤ 255·256 fits.
+            let (keep, add) = ((256 - alpha) as u16, (c[0] * alpha) as u16);
+            for (v, &inside) in pixels.iter_mut().zip(mask) {
+                let mixed = ((u16::from(*v) * keep + add) >> 8) as u8;
+                // `inside` is 0 or 0xFF: take `mixed` where it is set.
+                *v ^= (*v ^ mixed) & inside;
             }
-            let outline: Vector<Vector<Point>> = Vector::from_iter([pts]);
-            imgproc::polylines(plane, &outline, true, color, thickness, imgproc::LINE_8, 0)?;
+            continue;
+        }
+        for (px, &inside) in pixels.chunks_exact_mut(channels).zip(mask) {
+            if inside != 0 {
+                for (v, &c) in px.iter_mut().zip(&c) {
+                    *v = ((u32::from(*v) * (256 - alpha) + c * alpha) >> 8) as u8;
+                }
+            }
         }
     }
     Ok(())
+}
+
+/// Zones: translucent fill and outline on every plane.
+pub(super) fn draw_zones(canvas: &mut Canvas, a: &FrameAnalytics) -> opencv::Result<()> {
+    let (w, h) = (canvas.w, canvas.h);
+    MASKS.with_borrow_mut(|cache| -> opencv::Result<()> {
+        let found = cache
+            .iter()
+            .position(|(g, size, _)| *size == (w, h) && *g == *a.geometry);
+        let index = match found {
+            Some(i) => i,
+            None => {
+                let mut zones = Vec::with_capacity(a.geometry.zones.len());
+                for zone in &a.geometry.zones {
+                    let mut planes = Vec::with_capacity(canvas.planes.len());
+                    for (i, plane) in canvas.planes.iter().enumerate() {
+                        let scale = canvas.painted_scale(i);
+                        planes.push(rasterize(zone, w, h, scale, plane.size()?)?);
+                    }
+                    zones.push(planes);
+                }
+                if cache.len() >= MASK_CACHE_ENTRIES {
+                    cache.remove(0);
+                }
+                cache.push(((*a.geometry).clone(), (w, h), zones));
+                cache.len() - 1
+            }
+        };
+        let masks = &cache[index].2;
+        let yuv = canvas.is_yuv();
+        for (i, zone) in a.geometry.zones.iter().enumerate() {
+            for (p, (plane, color, scale, _)) in
+                canvas.painted(ZONE_COLOR_BASE + i as u32).enumerate()
+            {
+                // I420: the chroma planes only (a color wash that keeps the scene's
+                // brightness, at a third of the pixels).
+                if !(yuv && p == 0) {
+                    tint(plane, &masks[i][p], color)?;
+                }
+                let pts: Vector<Point> = zone
+                    .polygon
+                    .iter()
+                    .map(|&q| to_px(q, w, h, scale))
+                    .collect();
+                let outline: Vector<Vector<Point>> = Vector::from_iter([pts]);
+                // One pixel wide: a thick polyline costs as much as the fill.
+                imgproc::polylines(plane, &outline, true, color, 1, imgproc::LINE_8, 0)?;
+            }
+        }
+        Ok(())
+    })
 }
 
 /// Lines with their `in` arrows, then the count labels of zones and lines.
@@ -165,7 +271,7 @@ fn label(canvas: &mut Canvas, index: u32, at: Point, text: &str) -> opencv::Resu
         FONT_SCALE,
         text_color,
         1,
-        imgproc::LINE_AA,
+        imgproc::LINE_8,
         false,
     )
 }

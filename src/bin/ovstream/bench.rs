@@ -43,6 +43,10 @@ pub(crate) struct BenchArgs {
     /// at the end (goal: growth ≤ 5%).
     #[arg(long, value_name = "FRAMES")]
     soak: Option<u64>,
+    /// Analytics cost instead: the pipeline with the file's zones and lines vs none,
+    /// alternating in one run (metadata-only and overlay+mp4), `--limit` frames per run.
+    #[arg(long)]
+    analytics: bool,
 }
 
 pub(crate) fn run(args: &BenchArgs, lib: Option<&Path>) -> anyhow::Result<i32> {
@@ -59,6 +63,11 @@ pub(crate) fn run(args: &BenchArgs, lib: Option<&Path>) -> anyhow::Result<i32> {
     std::fs::create_dir_all(&scratch).with_context(|| format!("creating {}", scratch.display()))?;
     if let Some(frames) = args.soak {
         let report = ovstream::bench::soak::run(&config, frames, &scratch, lib);
+        let _ = std::fs::remove_dir_all(&scratch);
+        return publish(&report?, args.json.as_deref());
+    }
+    if args.analytics {
+        let report = ovstream::bench::analytics::run(&config, args.limit, &scratch, lib);
         let _ = std::fs::remove_dir_all(&scratch);
         return publish(&report?, args.json.as_deref());
     }
