@@ -12,7 +12,7 @@ mod source;
 pub use crate::source::RtspTransport;
 pub use analytics::AnalyticsConfig;
 pub use model::{Hint, ModelConfig, Nireq, Precision};
-pub use output::MqttConfig;
+pub use output::{MqttConfig, OutputConfig};
 use serde::Deserialize;
 pub use source::{NamedSource, SourceConfig};
 
@@ -283,46 +283,6 @@ impl Default for DetectConfig {
     }
 }
 
-/// Sinks.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct OutputConfig {
-    /// Annotated H.264 MP4.
-    #[serde(default)]
-    pub mp4: Option<PathBuf>,
-    /// JSON lines, one per frame; `-` for stdout.
-    #[serde(default)]
-    pub metadata: Option<String>,
-    /// Show the annotated video (autovideosink).
-    #[serde(default)]
-    pub display: bool,
-    /// Serve the annotated video at this `rtsp://HOST:PORT/PATH` (H.264, any number of clients).
-    #[serde(default)]
-    pub rtsp: Option<String>,
-    /// Object events (`new`/`update`/`end` per track), one JSON object per line; `{name}`
-    /// makes a file per source.
-    #[serde(default)]
-    pub events: Option<String>,
-    /// Publish events (and optionally frame records) to an MQTT broker.
-    #[serde(default)]
-    pub mqtt: Option<MqttConfig>,
-    /// Seconds between stats lines (health, FPS, drops, end-to-end latency); 0 turns them
-    /// off. Default: 10 for live sources, off for files (they have a progress bar).
-    #[serde(default)]
-    pub stats_interval: Option<f64>,
-}
-
-impl OutputConfig {
-    /// The stats-line interval for a source that is `live` or not.
-    pub fn stats_interval(&self, live: bool) -> Option<std::time::Duration> {
-        match self.stats_interval {
-            Some(s) if s > 0.0 => Some(std::time::Duration::from_secs_f64(s)),
-            Some(_) => None,
-            None => live.then_some(DEFAULT_STATS_INTERVAL),
-        }
-    }
-}
-
 pub(crate) fn default_true() -> bool {
     true
 }
@@ -495,64 +455,4 @@ fn describe_toml_error(text: &str, err: &toml::de::Error) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const MINIMAL: &str = "[source]\ninput = \"a.avi\"\n[model]\nmodel = \"pedestrian-ssdlite\"\n";
-
-    #[test]
-    fn minimal_file_gets_defaults() {
-        let c = PipelineConfig::parse(MINIMAL, Path::new("p.toml")).unwrap();
-        assert_eq!(c.model.device, "CPU");
-        assert_eq!(c.model.hint, Hint::Throughput);
-        assert_eq!(c.detect.threshold, DEFAULT_THRESHOLD);
-        assert!(c.model.cache);
-        assert!(c.output.mp4.is_none());
-    }
-
-    #[test]
-    fn unknown_key_names_file_line_and_key() {
-        let text = format!("{MINIMAL}treshold = 0.3\n");
-        let err = PipelineConfig::parse(&text, Path::new("pipelines/x.toml")).unwrap_err();
-        let msg = err.to_string();
-        assert!(msg.contains("pipelines/x.toml"), "{msg}");
-        assert!(msg.contains("line 5"), "{msg}");
-        assert!(msg.contains("treshold"), "{msg}");
-    }
-
-    #[test]
-    fn sources_tables_replace_the_single_input() {
-        let text = "[source]\nloop = true\n[[sources]]\ninput = \"a/vtest.avi\"\n\
-                    [[sources]]\nname = \"door\"\ninput = \"rtsp://cam/1\"\n\
-                    [[sources]]\ninput = \"b/vtest.avi\"\n\
-                    [model]\nmodel = \"pedestrian-ssdlite\"\n";
-        let c = PipelineConfig::parse(text, Path::new("p.toml")).unwrap();
-        assert!(c.source.looping, "[source] settings apply to every source");
-        let names: Vec<_> = c
-            .streams()
-            .unwrap()
-            .into_iter()
-            .map(|s| s.name.unwrap())
-            .collect();
-        assert_eq!(names, ["vtest", "door", "vtest-2"]);
-        assert_eq!(c.first_input(), "a/vtest.avi");
-        let both = format!("{MINIMAL}[[sources]]\ninput = \"b.avi\"\n");
-        let err = PipelineConfig::parse(&both, Path::new("p.toml")).unwrap_err();
-        assert!(err.to_string().contains("not both"), "{err}");
-        let none = "[model]\nmodel = \"pedestrian-ssdlite\"\n";
-        let err = PipelineConfig::parse(none, Path::new("p.toml")).unwrap_err();
-        assert!(err.to_string().contains("no input"), "{err}");
-        let mut c = PipelineConfig::parse(MINIMAL, Path::new("p.toml")).unwrap();
-        c.set_inputs(&["x.mp4".into(), "x.mp4".into()]);
-        assert_eq!(c.streams().unwrap()[1].name.as_deref(), Some("x-2"));
-        c.model.batch = 0;
-        assert!(c.validate(Path::new("cli")).is_err());
-    }
-
-    #[test]
-    fn out_of_range_threshold_is_rejected() {
-        let text = format!("{MINIMAL}[detect]\nthreshold = 1.5\n");
-        let err = PipelineConfig::parse(&text, Path::new("p.toml")).unwrap_err();
-        assert!(err.to_string().contains("detect.threshold"));
-    }
-}
+mod tests;

@@ -1,4 +1,5 @@
-//! `[output.mqtt]`: where and how events (and optionally frame records) are published.
+//! `[output]`: the sinks; `[output.mqtt]`: where and how events (and optionally frame records)
+//! are published.
 
 use crate::error::{Error, Result};
 use crate::redact::redact;
@@ -11,6 +12,46 @@ pub const DEFAULT_TOPIC_PREFIX: &str = "ovstream";
 pub const DEFAULT_MQTT_QUEUE: usize = 100_000;
 /// Largest queue accepted (each message is a few hundred bytes).
 pub const MAX_MQTT_QUEUE: usize = 10_000_000;
+
+/// Sinks.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputConfig {
+    /// Annotated H.264 MP4.
+    #[serde(default)]
+    pub mp4: Option<PathBuf>,
+    /// JSON lines, one per frame; `-` for stdout.
+    #[serde(default)]
+    pub metadata: Option<String>,
+    /// Show the annotated video (autovideosink).
+    #[serde(default)]
+    pub display: bool,
+    /// Serve the annotated video at this `rtsp://HOST:PORT/PATH` (H.264, any number of clients).
+    #[serde(default)]
+    pub rtsp: Option<String>,
+    /// Object events (`new`/`update`/`end` per track), one JSON object per line; `{name}`
+    /// makes a file per source.
+    #[serde(default)]
+    pub events: Option<String>,
+    /// Publish events (and optionally frame records) to an MQTT broker.
+    #[serde(default)]
+    pub mqtt: Option<MqttConfig>,
+    /// Seconds between stats lines (health, FPS, drops, end-to-end latency); 0 turns them
+    /// off. Default: 10 for live sources, off for files (they have a progress bar).
+    #[serde(default)]
+    pub stats_interval: Option<f64>,
+}
+
+impl OutputConfig {
+    /// The stats-line interval for a source that is `live` or not.
+    pub fn stats_interval(&self, live: bool) -> Option<std::time::Duration> {
+        match self.stats_interval {
+            Some(s) if s > 0.0 => Some(std::time::Duration::from_secs_f64(s)),
+            Some(_) => None,
+            None => live.then_some(crate::config::DEFAULT_STATS_INTERVAL),
+        }
+    }
+}
 
 /// `[output.mqtt]`, or `--mqtt URL --mqtt-qos N`.
 #[derive(Debug, Clone, Deserialize, PartialEq)]

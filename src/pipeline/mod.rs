@@ -19,6 +19,7 @@
 mod edges;
 mod handle;
 pub mod metrics;
+mod options;
 mod periodic;
 mod progress;
 mod registry;
@@ -29,17 +30,17 @@ pub mod stages;
 mod summary;
 
 pub use handle::{Pipeline, Play};
+pub use options::{Input, RunOptions};
 pub use stage::SourceId;
 pub use summary::Summary;
 
 use crate::adapters::Adapter;
-use crate::config::AnalyticsConfig;
 use crate::engine::Engine;
 use crate::error::Result;
 use crate::face::recognizer::Recognizer;
 use crate::inference::Inference;
 use crate::sink::Sinks;
-use crate::source::{supervise, Source};
+use crate::source::Source;
 use crate::telemetry::StageStats;
 use crossbeam::channel::{bounded, unbounded, Receiver};
 use edges::{Edges, Stages};
@@ -52,7 +53,6 @@ use stage::{Outlet, Stage};
 use stages::{analytics, events, identify, infer, overlay, postprocess, preprocess, sink};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::thread::{Scope, ScopedJoinHandle};
 use std::time::Instant;
 
@@ -63,46 +63,6 @@ const EDGE_CAPACITY: usize = 4;
 const LIVE_DECODED_CAPACITY: usize = 1;
 /// Frames without a track after which its `end` event is sent, when tracking is off.
 const DEFAULT_LOST_AFTER: u64 = 30;
-
-/// What to do with the sources.
-#[derive(Debug, Clone, Default)]
-pub struct RunOptions {
-    /// Restart a file at EOS.
-    pub looping: bool,
-    /// Stop each source after this many frames.
-    pub limit: Option<u64>,
-    /// Show a progress bar on a terminal.
-    pub progress: bool,
-    /// Reconnect policy for live sources.
-    pub supervision: supervise::Supervision,
-    /// Print a stats line (health, FPS, drops, end-to-end latency) this often; `None`: never.
-    pub stats_interval: Option<std::time::Duration>,
-    /// Track objects (ByteTrack): `(threshold, track_buffer)`; `None`: no track ids.
-    pub track: Option<(f32, usize)>,
-    /// Serve Prometheus metrics on this `HOST:PORT`.
-    pub metrics: Option<String>,
-    /// … or on this endpoint, bound before any output file was created (so a taken port
-    /// fails the run before it truncates anything).
-    pub metrics_endpoint: Option<std::sync::Arc<metrics::Endpoint>>,
-    /// Run the overlay stage (it draws on the frames of sources whose outputs show pixels).
-    /// [`run_many`] turns it on when any of its sources needs it; a [`run_dynamic`] pipeline
-    /// whose sources may come with an MP4 or RTSP output must set it.
-    pub overlay: bool,
-    /// Run the events stage (object events to each source's events file and MQTT).
-    /// [`run_many`] turns it on when any of its sources has event outputs.
-    pub events: bool,
-    /// Run the analytics stage (zones and lines; needs `track`). [`run_many`] turns it on when
-    /// any of its sources has zones or lines; a [`run_dynamic`] pipeline whose sources may get
-    /// them must set it.
-    pub analytics: bool,
-}
-
-/// One source of a run, its outputs (`sinks.source` is its name) and its zones and lines.
-pub struct Input {
-    pub source: Source,
-    pub sinks: Sinks,
-    pub analytics: Option<Arc<AnalyticsConfig>>,
-}
 
 /// Runs `source` through `engine` and `adapter` into `sinks` until EOS, `limit` or `stop`.
 ///

@@ -1,0 +1,47 @@
+//! What a run is asked to do ([`RunOptions`]) and what each of its sources brings ([`Input`]).
+
+use super::metrics;
+use crate::config::AnalyticsConfig;
+use crate::sink::Sinks;
+use crate::source::{supervise, Source};
+use std::sync::Arc;
+
+/// What to do with the sources.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Restart a file at EOS.
+    pub looping: bool,
+    /// Stop each source after this many frames.
+    pub limit: Option<u64>,
+    /// Show a progress bar on a terminal.
+    pub progress: bool,
+    /// Reconnect policy for live sources.
+    pub supervision: supervise::Supervision,
+    /// Print a stats line (health, FPS, drops, end-to-end latency) this often; `None`: never.
+    pub stats_interval: Option<std::time::Duration>,
+    /// Track objects (ByteTrack): `(threshold, track_buffer)`; `None`: no track ids.
+    pub track: Option<(f32, usize)>,
+    /// Serve Prometheus metrics on this `HOST:PORT`.
+    pub metrics: Option<String>,
+    /// … or on this endpoint, bound before any output file was created (so a taken port
+    /// fails the run before it truncates anything).
+    pub metrics_endpoint: Option<std::sync::Arc<metrics::Endpoint>>,
+    /// Run the overlay stage (it draws on the frames of sources whose outputs show pixels).
+    /// [`super::run_many`] turns it on when any of its sources needs it; a [`super::run_dynamic`] pipeline
+    /// whose sources may come with an MP4 or RTSP output must set it.
+    pub overlay: bool,
+    /// Run the events stage (object events to each source's events file and MQTT).
+    /// [`super::run_many`] turns it on when any of its sources has event outputs.
+    pub events: bool,
+    /// Run the analytics stage (zones and lines; needs `track`). [`super::run_many`] turns it on when
+    /// any of its sources has zones or lines; a [`super::run_dynamic`] pipeline whose sources may get
+    /// them must set it.
+    pub analytics: bool,
+}
+
+/// One source of a run, its outputs (`sinks.source` is its name) and its zones and lines.
+pub struct Input {
+    pub source: Source,
+    pub sinks: Sinks,
+    pub analytics: Option<Arc<AnalyticsConfig>>,
+}
