@@ -31,6 +31,7 @@ pub mod overlay;
 pub mod pipeline;
 pub mod preprocess;
 pub mod redact;
+pub mod serve;
 pub mod sink;
 pub mod source;
 pub mod telemetry;

@@ -84,6 +84,19 @@ pub struct PipelineConfig {
     /// Zones and lines for every source (`[[analytics.zones]]`, `[[analytics.lines]]`).
     #[serde(default)]
     pub analytics: AnalyticsConfig,
+    /// `ovstream serve` settings.
+    #[serde(default)]
+    pub serve: ServeConfig,
+}
+
+/// `[serve]`: what the service accepts over its API.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServeConfig {
+    /// Folders whose files (and files below them) streams may read; default none: only
+    /// `rtsp://`, `rtsps://`, `http(s)://`, `test://` and V4L2 cameras.
+    #[serde(default)]
+    pub media_roots: Vec<PathBuf>,
 }
 
 /// Default cosine-similarity threshold of a gallery match (calibrated on the sample photos:
@@ -157,6 +170,7 @@ impl PipelineConfig {
             recognize: None,
             track: TrackConfig::default(),
             analytics: AnalyticsConfig::default(),
+            serve: ServeConfig::default(),
         }
     }
 
@@ -316,22 +330,48 @@ impl PipelineConfig {
 
     /// Checks value ranges; called after every override too.
     pub fn validate(&self, path: &Path) -> Result<()> {
+        if self.source.input.is_empty() && self.sources.is_empty() {
+            return Err(Error::Config {
+                path: path.to_path_buf(),
+                message: "no input: set `[source] input` or add `[[sources]]` tables".into(),
+            });
+        }
+        self.validate_settings(path)
+    }
+
+    /// A pipeline file for `ovstream serve`, whose inputs are optional (streams come over the
+    /// API): read and checked as [`Self::load`] does otherwise.
+    ///
+    /// # Errors
+    /// As [`Self::load`].
+    pub fn load_for_service(path: &Path) -> Result<Self> {
+        let text = read_capped(path, MAX_TEXT_FILE_BYTES).map_err(|e| Error::Config {
+            path: path.to_path_buf(),
+            message: format!("cannot read: {e}"),
+        })?;
+        let config: PipelineConfig = toml::from_str(&text).map_err(|e| Error::Config {
+            path: path.to_path_buf(),
+            message: describe_toml_error(&text, &e),
+        })?;
+        config.validate_settings(path)?;
+        Ok(config)
+    }
+
+    /// [`Self::validate`] without requiring an input.
+    ///
+    /// # Errors
+    /// As [`Self::validate`].
+    pub fn validate_settings(&self, path: &Path) -> Result<()> {
         let bad = |message: String| {
             Err(Error::Config {
                 path: path.to_path_buf(),
                 message,
             })
         };
-        match (self.source.input.is_empty(), self.sources.is_empty()) {
-            (true, true) => {
-                return bad("no input: set `[source] input` or add `[[sources]]` tables".into())
-            }
-            (false, false) => {
-                return bad(
-                    "inputs given twice: use `[source] input` or `[[sources]]`, not both".into(),
-                )
-            }
-            _ => {}
+        if !self.source.input.is_empty() && !self.sources.is_empty() {
+            return bad(
+                "inputs given twice: use `[source] input` or `[[sources]]`, not both".into(),
+            );
         }
         if let Err(message) = self.streams() {
             return bad(message);

@@ -172,6 +172,11 @@ impl<'scope> Pipeline<'scope, '_> {
             .all(|s| s.ended.load(std::sync::atomic::Ordering::Relaxed))
     }
 
+    /// The live counters of source `id` (frames, health, latency, drops, analytics totals).
+    pub fn source_stats(&self, id: SourceId) -> Option<Arc<super::source_stats::SourceStats>> {
+        self.ctx.registry.list.get(id)
+    }
+
     /// Frames written so far for source `id` (0 for an unknown one).
     pub fn frames_written(&self, id: SourceId) -> u64 {
         self.ctx.registry.list.get(id).map_or(0, |s| s.written())

@@ -92,6 +92,25 @@ pub fn sinks_from_config(config: &PipelineConfig, source: &str) -> Result<Sinks>
 /// # Errors
 /// [`Error::Output`] naming a path that cannot be created or an address that cannot be bound.
 pub fn sinks_for_sources(config: &PipelineConfig, names: &[String]) -> Result<Vec<Sinks>> {
+    let mqtt = config
+        .output
+        .mqtt
+        .as_ref()
+        .map(mqtt::Mqtt::start)
+        .transpose()?;
+    sinks_sharing(config, names, mqtt)
+}
+
+/// [`sinks_for_sources`] with an MQTT publisher already running (the service adds sources one
+/// at a time; they share one connection).
+///
+/// # Errors
+/// As [`sinks_for_sources`].
+pub fn sinks_sharing(
+    config: &PipelineConfig,
+    names: &[String],
+    mqtt: Option<mqtt::Mqtt>,
+) -> Result<Vec<Sinks>> {
     use crate::config::names::{expand, mp4_template, rtsp_template};
     let out = &config.output;
     // What can fail without touching a file first (RTSP port), then the files.
@@ -111,7 +130,6 @@ pub fn sinks_for_sources(config: &PipelineConfig, names: &[String]) -> Result<Ve
     .into_iter();
     let mut metadata_files = PerSourceJsonl::open(out.metadata.as_deref())?;
     let mut events_files = PerSourceJsonl::open(out.events.as_deref())?;
-    let mqtt = out.mqtt.as_ref().map(mqtt::Mqtt::start).transpose()?;
     let mut all = Vec::with_capacity(names.len());
     for name in names {
         let frames = out.mqtt.as_ref().is_some_and(|m| m.frames);

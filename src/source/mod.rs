@@ -15,7 +15,7 @@ pub use damage::Damage;
 use damage::GapDetector;
 pub use options::{RtspTransport, SourceOptions, DEFAULT_RTSP_LATENCY_MS};
 use uri::{camera_head, test_pattern_head};
-pub use uri::{input_uri, TEST_SCHEME, V4L2_SCHEME};
+pub use uri::{check_syntax, input_uri, TEST_SCHEME, V4L2_SCHEME};
 
 use crate::error::{Error, Result};
 use crate::frame::Frame;

@@ -70,17 +70,38 @@ impl Health {
     ];
 }
 
-/// A source's current health, readable from other threads (the periodic stats log).
+/// A source's current health, readable from other threads (the periodic stats log, the
+/// service's stream list): the state, reconnects so far, and why it last reconnected.
 #[derive(Debug, Default)]
-pub struct HealthCell(AtomicU8);
+pub struct HealthCell {
+    state: AtomicU8,
+    reconnects: std::sync::atomic::AtomicU32,
+    last_error: parking_lot::Mutex<Option<String>>,
+}
 
 impl HealthCell {
     pub fn get(&self) -> Health {
-        Health::ALL[usize::from(self.0.load(Ordering::Relaxed)).min(Health::ALL.len() - 1)]
+        Health::ALL[usize::from(self.state.load(Ordering::Relaxed)).min(Health::ALL.len() - 1)]
     }
 
-    fn set(&self, health: Health) {
-        self.0.store(health as u8, Ordering::Relaxed);
+    /// Reconnect attempts so far.
+    pub fn reconnects(&self) -> u32 {
+        self.reconnects.load(Ordering::Relaxed)
+    }
+
+    /// Why the source last reconnected or failed (credentials redacted).
+    pub fn last_error(&self) -> Option<String> {
+        self.last_error.lock().clone()
+    }
+
+    fn set(&self, health: Health, why: &str) {
+        self.state.store(health as u8, Ordering::Relaxed);
+        if matches!(health, Health::Reconnecting | Health::Failed) && !why.is_empty() {
+            *self.last_error.lock() = Some(crate::redact::redact(why));
+        }
+        if health == Health::Reconnecting {
+            self.reconnects.fetch_add(1, Ordering::Relaxed);
+        }
     }
 }
 
@@ -95,7 +116,7 @@ pub struct SupervisedReport {
 /// Records `next` and logs a change (every reconnect attempt too) as
 /// `source NAME (URI): STATE (WHY)`.
 fn set_health(source: &str, health: &mut Health, cell: &HealthCell, next: Health, why: &str) {
-    cell.set(next);
+    cell.set(next, why);
     // Every reconnect attempt is logged, not only the change into that state.
     if *health != next || next == Health::Reconnecting {
         tracing::info!(source, from = %health, to = %next, "{why}");

@@ -145,6 +145,22 @@ pub fn network_unreachable(uri: &str) -> Option<String> {
     last.map(|e| format!("cannot connect to {host}:{port}: {e}"))
 }
 
+/// Checks what can be checked of `input` without opening it: the URI syntax and, for
+/// `test://`, its query keys (the service refuses such input at once rather than retrying it).
+///
+/// # Errors
+/// [`crate::Error::Input`] naming the input and what is wrong.
+pub fn check_syntax(input: &str) -> crate::error::Result<()> {
+    let uri = input_uri(input)?;
+    if let Some(query) = uri.strip_prefix(TEST_SCHEME) {
+        test_pattern_head(query).map_err(|message| crate::Error::Input {
+            uri: crate::redact::redact(&uri),
+            message,
+        })?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

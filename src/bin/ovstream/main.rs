@@ -22,6 +22,7 @@ use std::time::Duration;
 mod bench;
 mod gallery;
 mod reload;
+mod serve;
 
 use bench::BenchArgs;
 use gallery::GalleryArgs;
@@ -58,6 +59,8 @@ enum Command {
     Models,
     /// Face gallery: enroll people from photos or a video frame, list them.
     Gallery(GalleryArgs),
+    /// Service mode: streams added, changed and removed over a REST API.
+    Serve(serve::ServeArgs),
 }
 
 #[derive(Args, Clone)]
@@ -200,6 +203,7 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
         }
         Command::Models => models(),
         Command::Gallery(args) => gallery::run(args, lib),
+        Command::Serve(args) => serve::run(args, lib),
     }
 }
 
@@ -455,7 +459,7 @@ fn parse_size(s: &str) -> Result<[u32; 2], String> {
 }
 
 /// First SIGINT/SIGTERM: stop the sources (EOS flows, outputs are finalized). Second: exit now.
-fn install_signal_handler() -> anyhow::Result<Arc<AtomicBool>> {
+pub(crate) fn install_signal_handler() -> anyhow::Result<Arc<AtomicBool>> {
     let stop = Arc::new(AtomicBool::new(false));
     let count = AtomicUsize::new(0);
     let flag = Arc::clone(&stop);

@@ -1,0 +1,226 @@
+//! The HTTP API (axum): JSON in and out, errors as `{"error": "…"}` with the status that
+//! says why. `/api/*` needs `Authorization: Bearer <token>` when the service has a token
+//! (compared in constant time); `/healthz`, `/readyz` and `/metrics` stay open. Bodies over
+//! [`MAX_BODY`] are refused (413); every request has [`REQUEST_TIMEOUT`].
+//!
+//! | method | path | does |
+//! |---|---|---|
+//! | GET | `/api/streams` | every stream ([`super::streams::StreamView`]) |
+//! | POST | `/api/streams` | add `{"name", "input", "zones"?, "lines"?}` → 201 |
+//! | GET | `/api/streams/{name}` | one stream |
+//! | PATCH | `/api/streams/{name}` | `{"zones"?, "lines"?}` live, decode untouched |
+//! | DELETE | `/api/streams/{name}` | stop it, finalize its outputs → 204 |
+//! | GET | `/healthz`, `/readyz`, `/metrics` | liveness, readiness, Prometheus text |
+
+use super::control::Command;
+use super::streams::{Refusal, StreamPatch, StreamSpec};
+use super::Service;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Path, Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::de::DeserializeOwned;
+use std::io::{Read, Write};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Largest request body (64 KiB).
+pub const MAX_BODY: usize = 64 * 1024;
+/// Longest any request may take (a DELETE waits for the stream's outputs to be finalized).
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+type Shared = Arc<Service>;
+
+/// The API's routes over `service`.
+pub fn router(service: Shared) -> Router {
+    let api = Router::new()
+        .route("/api/streams", get(list).post(add))
+        .route("/api/streams/{name}", get(one).patch(patch).delete(remove))
+        .route_layer(middleware::from_fn_with_state(
+            Arc::clone(&service),
+            authorize,
+        ));
+    Router::new()
+        .merge(api)
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(ready))
+        .route("/metrics", get(metrics))
+        .fallback(|| async { error(StatusCode::NOT_FOUND, "no such endpoint") })
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(middleware::from_fn(timeout))
+        .with_state(service)
+}
+
+fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    let body = serde_json::json!({ "error": message.into() });
+    (status, Json(body)).into_response()
+}
+
+fn refused(r: Refusal) -> Response {
+    let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    error(status, r.message)
+}
+
+async fn timeout(request: Request, next: Next) -> Response {
+    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => error(StatusCode::GATEWAY_TIMEOUT, "the request took too long"),
+    }
+}
+
+/// Equal without an early exit (no timing leak of how much of a token matched).
+fn same(a: &[u8], b: &[u8]) -> bool {
+    let mut diff = a.len() ^ b.len();
+    for (i, &x) in a.iter().enumerate() {
+        diff |= usize::from(x ^ b.get(i).copied().unwrap_or(!x));
+    }
+    diff == 0
+}
+
+async fn authorize(
+    State(service): State<Shared>,
+    headers: HeaderMap,
+    request: Request,
+    next: Next,
+) -> Response {
+    if let Some(token) = &service.token {
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        if !same(given.as_bytes(), token.as_bytes()) {
+            let mut r = error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token");
+            r.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, "Bearer".parse().expect("header"));
+            return r;
+        }
+    }
+    next.run(request).await
+}
+
+/// The JSON body as `T`: 413 over the limit, 400 when it is not JSON, 422 when it is JSON of
+/// the wrong shape.
+fn body<T: DeserializeOwned>(bytes: Result<Bytes, BytesRejection>) -> Result<T, Box<Response>> {
+    let bytes = bytes.map_err(|r| {
+        let status = r.status();
+        Box::new(error(status, r.body_text()))
+    })?;
+    serde_json::from_slice(&bytes).map_err(|e| {
+        use serde_json::error::Category;
+        Box::new(match e.classify() {
+            Category::Data => error(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
+            _ => error(StatusCode::BAD_REQUEST, format!("malformed JSON: {e}")),
+        })
+    })
+}
+
+async fn list(State(service): State<Shared>) -> Response {
+    Json(service.list()).into_response()
+}
+
+async fn one(State(service): State<Shared>, Path(name): Path<String>) -> Response {
+    match service.get(&name) {
+        Some(v) => Json(v).into_response(),
+        None => error(StatusCode::NOT_FOUND, format!("no stream named {name}")),
+    }
+}
+
+async fn add(State(service): State<Shared>, bytes: Result<Bytes, BytesRejection>) -> Response {
+    let spec: StreamSpec = match body(bytes) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    if let Err(r) = spec.check(&service.media_roots) {
+        return refused(r);
+    }
+    match service.add(spec) {
+        Ok(view) => (StatusCode::CREATED, Json(view)).into_response(),
+        Err(r) => refused(r),
+    }
+}
+
+async fn patch(
+    State(service): State<Shared>,
+    Path(name): Path<String>,
+    bytes: Result<Bytes, BytesRejection>,
+) -> Response {
+    let patch: StreamPatch = match body(bytes) {
+        Ok(p) => p,
+        Err(r) => return *r,
+    };
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    service.send(Command::Patch(name.clone(), patch, tx));
+    match rx.await {
+        Ok(Ok(_)) => match service.get(&name) {
+            Some(v) => Json(v).into_response(),
+            None => error(StatusCode::NOT_FOUND, format!("no stream named {name}")),
+        },
+        Ok(Err(r)) => refused(r),
+        Err(_) => error(StatusCode::SERVICE_UNAVAILABLE, "the service is stopping"),
+    }
+}
+
+async fn remove(State(service): State<Shared>, Path(name): Path<String>) -> Response {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    service.send(Command::Remove(name, tx));
+    match rx.await {
+        Ok(Ok(())) => StatusCode::NO_CONTENT.into_response(),
+        Ok(Err(r)) => refused(r),
+        Err(_) => error(StatusCode::SERVICE_UNAVAILABLE, "the service is stopping"),
+    }
+}
+
+async fn ready(State(service): State<Shared>) -> Response {
+    if service.ready() {
+        (StatusCode::OK, "ready\n").into_response()
+    } else {
+        error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: the model is compiling or a stream is starting",
+        )
+    }
+}
+
+/// The pipeline's Prometheus text, fetched from its loopback endpoint.
+async fn metrics(State(service): State<Shared>) -> Response {
+    let addr = service.metrics_addr;
+    let fetched = tokio::task::spawn_blocking(move || -> std::io::Result<String> {
+        let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+        s.set_read_timeout(Some(Duration::from_secs(5)))?;
+        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")?;
+        let mut text = String::new();
+        s.read_to_string(&mut text)?;
+        Ok(text
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_string())
+            .unwrap_or_default())
+    })
+    .await;
+    match fetched {
+        Ok(Ok(body)) => (
+            [(
+                header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            body,
+        )
+            .into_response(),
+        _ => error(StatusCode::SERVICE_UNAVAILABLE, "metrics are not available"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn token_comparison_needs_every_byte() {
+        assert!(super::same(b"s3cret", b"s3cret"));
+        assert!(!super::same(b"s3cret", b"s3creT"));
+        assert!(!super::same(b"s3cre", b"s3cret"));
+        assert!(!super::same(b"", b"x"));
+    }
+}

@@ -1,0 +1,237 @@
+//! The service's control loop, on the pipeline's control thread: it owns the [`Pipeline`]
+//! handle and applies the API's commands to it (add, remove, patch). Sources open on their own
+//! threads (opening a camera can take seconds; one that fails is retried with backoff and
+//! stays listed with its error), so the loop never waits on a camera; only a removal waits,
+//! until the stream's outputs are finalized. The HTTP side reads the shared [`Service`] and
+//! never blocks the pipeline threads.
+
+use super::streams::{save_state, Refusal, StreamPatch, StreamSpec};
+use super::Service;
+use crate::config::PipelineConfig;
+use crate::error::Result;
+use crate::pipeline::{Pipeline, Play};
+use crate::sink::mqtt::Mqtt;
+use crate::source::Source;
+use crossbeam::channel::{Receiver, RecvTimeoutError};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
+
+/// How often the loop checks the stop flag.
+const TICK: Duration = Duration::from_millis(100);
+/// Backoff between attempts to open a stream's input: first, and longest.
+const OPEN_BACKOFF: Duration = Duration::from_secs(1);
+const MAX_OPEN_BACKOFF: Duration = Duration::from_secs(30);
+
+/// What the API asks the control loop to do.
+pub enum Command {
+    /// Start opening the stream already listed under this name.
+    Add(String),
+    /// Its input opened: join it to the pipeline.
+    Opened(String, Box<Source>),
+    Remove(String, oneshot::Sender<std::result::Result<(), Refusal>>),
+    Patch(
+        String,
+        StreamPatch,
+        oneshot::Sender<std::result::Result<StreamSpec, Refusal>>,
+    ),
+}
+
+/// Everything the loop needs besides the pipeline.
+pub struct Control<'a> {
+    pub service: Arc<Service>,
+    pub commands: Receiver<Command>,
+    pub config: &'a PipelineConfig,
+    pub mqtt: Option<Mqtt>,
+    pub stop: &'a AtomicBool,
+}
+
+impl Control<'_> {
+    /// Applies commands until `stop`.
+    ///
+    /// # Errors
+    /// Never for a stream's failure (it is recorded on the stream); only when the pipeline
+    /// itself is gone.
+    pub fn run(self, pipeline: &Pipeline<'_, '_>) -> Result<()> {
+        self.service.compiled.store(true, Ordering::Relaxed);
+        while !self.stop.load(Ordering::Relaxed) {
+            match self.commands.recv_timeout(TICK) {
+                Ok(command) => self.apply(pipeline, command),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        // Openers still trying give up; the running sources stop with `stop` and their
+        // outputs are finalized as the pipeline ends.
+        for entry in self.service.streams.read().values() {
+            entry.cancel.store(true, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    fn apply(&self, pipeline: &Pipeline<'_, '_>, command: Command) {
+        match command {
+            Command::Add(name) => {
+                self.save();
+                self.open(name);
+            }
+            Command::Opened(name, source) => self.join(pipeline, &name, *source),
+            Command::Remove(name, reply) => {
+                let _ = reply.send(self.remove(pipeline, &name));
+            }
+            Command::Patch(name, patch, reply) => {
+                let _ = reply.send(self.patch(pipeline, &name, patch));
+            }
+        }
+    }
+
+    /// Opens the stream's input on its own thread, retrying with backoff until it opens, the
+    /// stream is removed, or the service stops.
+    fn open(&self, name: String) {
+        let Some((input, cancel)) = self
+            .service
+            .streams
+            .read()
+            .get(&name)
+            .map(|e| (e.spec.input.clone(), Arc::clone(&e.cancel)))
+        else {
+            return;
+        };
+        let options = self.config.source.options();
+        let service = Arc::clone(&self.service);
+        std::thread::spawn(move || {
+            let mut backoff = OPEN_BACKOFF;
+            while !cancel.load(Ordering::Relaxed) {
+                match Source::open(&input, &options) {
+                    Ok(source) => {
+                        let _ = service
+                            .commands
+                            .send(Command::Opened(name, Box::new(source)));
+                        return;
+                    }
+                    Err(e) => {
+                        tracing::warn!(stream = name, "cannot open: {e}");
+                        if let Some(entry) = service.streams.write().get_mut(&name) {
+                            entry.last_error = Some(e.to_string());
+                            entry.open_attempts += 1;
+                        }
+                    }
+                }
+                let until = Instant::now() + backoff;
+                while Instant::now() < until && !cancel.load(Ordering::Relaxed) {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                backoff = (backoff * 2).min(MAX_OPEN_BACKOFF);
+            }
+        });
+    }
+
+    /// Joins an opened stream to the pipeline with its outputs and zones.
+    fn join(&self, pipeline: &Pipeline<'_, '_>, name: &str, source: Source) {
+        let Some(spec) = self
+            .service
+            .streams
+            .read()
+            .get(name)
+            .filter(|e| !e.cancel.load(Ordering::Relaxed))
+            .map(|e| e.spec.clone())
+        else {
+            return; // removed while it opened
+        };
+        let analytics = spec.analytics(&self.config.analytics);
+        let play = Play {
+            looping: self.config.source.looping,
+            limit: self.config.source.limit,
+            analytics: (!analytics.is_empty()).then(|| Arc::new(analytics)),
+        };
+        let joined =
+            crate::sink::sinks_sharing(self.config, &[name.to_string()], self.mqtt.clone())
+                .and_then(|mut sinks| {
+                    let sinks = sinks.pop().expect("one name, one set of sinks");
+                    pipeline.add_source_with(source, sinks, play)
+                });
+        let mut streams = self.service.streams.write();
+        let Some(entry) = streams.get_mut(name) else {
+            return;
+        };
+        match joined {
+            Ok(id) => {
+                entry.id = Some(id);
+                entry.stats = pipeline.source_stats(id);
+                entry.joined = Some(Instant::now());
+                entry.last_error = None;
+                tracing::info!(stream = name, id, "stream joined");
+            }
+            Err(e) => {
+                tracing::error!(stream = name, "cannot start: {e}");
+                entry.last_error = Some(e.to_string());
+                entry.failed = true;
+            }
+        }
+    }
+
+    fn remove(&self, pipeline: &Pipeline<'_, '_>, name: &str) -> std::result::Result<(), Refusal> {
+        let entry = self
+            .service
+            .streams
+            .write()
+            .remove(name)
+            .ok_or_else(|| Refusal::new(404, format!("no stream named {name}")))?;
+        entry.cancel.store(true, Ordering::Relaxed);
+        self.save();
+        if let Some(id) = entry.id {
+            // Its outputs are finalized when this returns; a failure of its own is reported
+            // but the stream is gone either way.
+            if let Err(e) = pipeline.remove_source(id) {
+                tracing::warn!(stream = name, "removed; it had failed: {e}");
+            }
+        }
+        Ok(())
+    }
+
+    fn patch(
+        &self,
+        pipeline: &Pipeline<'_, '_>,
+        name: &str,
+        patch: StreamPatch,
+    ) -> std::result::Result<StreamSpec, Refusal> {
+        let mut streams = self.service.streams.write();
+        let entry = streams
+            .get_mut(name)
+            .ok_or_else(|| Refusal::new(404, format!("no stream named {name}")))?;
+        let mut spec = entry.spec.clone();
+        if patch.zones.is_some() {
+            spec.zones = patch.zones;
+        }
+        if patch.lines.is_some() {
+            spec.lines = patch.lines;
+        }
+        let analytics = spec.analytics(&self.config.analytics);
+        analytics.validate().map_err(|m| Refusal::new(422, m))?;
+        if let Some(id) = entry.id {
+            let config = (!analytics.is_empty()).then(|| Arc::new(analytics));
+            pipeline
+                .set_analytics(id, config)
+                .map_err(|e| Refusal::new(422, e.to_string()))?;
+        }
+        entry.spec = spec.clone();
+        drop(streams);
+        self.save();
+        Ok(spec)
+    }
+
+    /// Writes the streams to the state file (a failure is logged: the service runs on).
+    fn save(&self) {
+        let specs: Vec<StreamSpec> = self
+            .service
+            .streams
+            .read()
+            .values()
+            .map(|e| e.spec.clone())
+            .collect();
+        if let Err(e) = save_state(&self.service.state_file, &specs) {
+            tracing::error!("state file not written: {e}");
+        }
+    }
+}

@@ -1,0 +1,373 @@
+//! `ovstream serve`: a long-running process whose streams are added, changed and removed over
+//! a REST API ([`api`]) while one compiled model and one request pool serve them all. A thin
+//! layer over the dynamic pipeline ([`crate::pipeline::run_dynamic`]): the HTTP side (axum on
+//! a small tokio runtime) reads shared state and sends commands; the control loop
+//! ([`control`]) applies them to the pipeline handle. Streams added over the API are kept in a
+//! state file and restored at the next start.
+
+pub mod api;
+pub(crate) mod control;
+pub mod streams;
+
+use crate::config::PipelineConfig;
+use crate::detector::Detector;
+use crate::error::{Error, Result};
+use crate::pipeline::source_stats::SourceStats;
+use crate::pipeline::{self, metrics::Endpoint, RunOptions, SourceId, Summary};
+use crate::source::supervise::Health;
+use control::{Command, Control};
+use parking_lot::RwLock;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+use streams::{Latency, StreamSpec, StreamView};
+
+/// Default API address (loopback).
+pub const DEFAULT_API: &str = "127.0.0.1:8080";
+/// Threads of the HTTP runtime (the pipeline has the cores).
+const HTTP_THREADS: usize = 2;
+
+/// How the service is reached and where it keeps its streams.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// `HOST:PORT` of the API.
+    pub api: String,
+    /// Bearer token every `/api/*` request must carry.
+    pub token: Option<String>,
+    /// Where streams added over the API are kept.
+    pub state_file: PathBuf,
+    /// Allow a non-loopback `api` without a token.
+    pub insecure: bool,
+}
+
+/// Default state file: `$XDG_STATE_HOME/ovstream/streams.json` (`~/.local/state/…`).
+pub fn default_state_file() -> PathBuf {
+    dirs::state_dir()
+        .or_else(|| dirs::home_dir().map(|h| h.join(".local/state")))
+        .unwrap_or_else(std::env::temp_dir)
+        .join("ovstream")
+        .join("streams.json")
+}
+
+/// One stream of the service.
+pub struct Entry {
+    pub spec: StreamSpec,
+    /// Set once its input opened and it joined the pipeline.
+    pub id: Option<SourceId>,
+    pub stats: Option<Arc<SourceStats>>,
+    pub joined: Option<Instant>,
+    /// Why it could not open (while it retries) or start.
+    pub last_error: Option<String>,
+    pub open_attempts: u32,
+    /// Its outputs could not be opened: it will not run.
+    pub failed: bool,
+    /// Raised when it is removed (an opener still trying gives up).
+    pub cancel: Arc<AtomicBool>,
+}
+
+impl Entry {
+    fn new(spec: StreamSpec) -> Self {
+        Entry {
+            spec,
+            id: None,
+            stats: None,
+            joined: None,
+            last_error: None,
+            open_attempts: 0,
+            failed: false,
+            cancel: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// `starting`, `streaming`, `reconnecting`, `failed` or `finished`.
+    pub fn state(&self) -> String {
+        match &self.stats {
+            None if self.failed => Health::Failed.to_string(),
+            None if self.open_attempts > 0 => Health::Reconnecting.to_string(),
+            None => Health::Starting.to_string(),
+            Some(s) if s.ended.load(Ordering::Relaxed) => "finished".into(),
+            Some(s) => s.health.get().to_string(),
+        }
+    }
+
+    fn view(&self, model: &str) -> StreamView {
+        let (frames, drops, reconnects, latency, error) = match &self.stats {
+            Some(s) => {
+                let l = s.end_to_end.summary();
+                (
+                    s.written(),
+                    s.decoded.drops(),
+                    s.health.reconnects() + self.open_attempts,
+                    Latency {
+                        p50: l.p50_ms,
+                        p99: l.p99_ms,
+                    },
+                    s.health.last_error().or_else(|| self.last_error.clone()),
+                )
+            }
+            None => (
+                0,
+                0,
+                self.open_attempts,
+                Latency::default(),
+                self.last_error.clone(),
+            ),
+        };
+        let seconds = self.joined.map_or(0.0, |t| t.elapsed().as_secs_f64());
+        StreamView {
+            name: self.spec.name.clone(),
+            input: crate::redact::redact(&self.spec.input),
+            state: self.state(),
+            frames,
+            fps: if seconds > 0.0 {
+                frames as f64 / seconds
+            } else {
+                0.0
+            },
+            drops,
+            reconnects,
+            latency_ms: latency,
+            last_error: error,
+            model: model.to_string(),
+            zones: self.spec.zones.clone(),
+            lines: self.spec.lines.clone(),
+        }
+    }
+}
+
+/// What the HTTP side and the control loop share.
+pub struct Service {
+    pub streams: RwLock<BTreeMap<String, Entry>>,
+    commands: crossbeam::channel::Sender<Command>,
+    pub token: Option<String>,
+    pub media_roots: Vec<PathBuf>,
+    pub model: String,
+    /// The pipeline's own metrics endpoint (loopback), proxied at `/metrics`.
+    pub metrics_addr: SocketAddr,
+    pub state_file: PathBuf,
+    /// The model is compiled and the pipeline runs.
+    pub compiled: AtomicBool,
+}
+
+impl Service {
+    /// Every stream, by name.
+    pub fn list(&self) -> Vec<StreamView> {
+        self.streams
+            .read()
+            .values()
+            .map(|e| e.view(&self.model))
+            .collect()
+    }
+
+    pub fn get(&self, name: &str) -> Option<StreamView> {
+        self.streams.read().get(name).map(|e| e.view(&self.model))
+    }
+
+    /// Ready: compiled, and no stream still starting.
+    pub fn ready(&self) -> bool {
+        self.compiled.load(Ordering::Relaxed)
+            && self
+                .streams
+                .read()
+                .values()
+                .all(|e| e.state() != Health::Starting.to_string())
+    }
+
+    /// Lists `spec` and starts opening it.
+    ///
+    /// # Errors
+    /// 409 when the name is taken.
+    pub fn add(&self, spec: StreamSpec) -> std::result::Result<StreamView, streams::Refusal> {
+        let name = spec.name.clone();
+        {
+            let mut all = self.streams.write();
+            if all.contains_key(&name) {
+                return Err(streams::Refusal::new(
+                    409,
+                    format!("a stream named {name} exists"),
+                ));
+            }
+            all.insert(name.clone(), Entry::new(spec));
+        }
+        let _ = self.commands.send(Command::Add(name.clone()));
+        Ok(self.get(&name).expect("just added"))
+    }
+
+    pub(crate) fn send(&self, command: Command) {
+        let _ = self.commands.send(command);
+    }
+}
+
+/// The per-stream form of the outputs: `-{name}` before the extension of MP4, JSON and events
+/// paths that lack `{name}` (streams come one at a time and must not share or truncate a file).
+fn per_stream_outputs(config: &PipelineConfig) -> Result<PipelineConfig> {
+    use crate::config::names::mp4_template;
+    let mut c = config.clone();
+    if c.output.rtsp.is_some() || c.output.display {
+        return Err(Error::Config {
+            path: "serve".into(),
+            message: "[output] rtsp and display are not served by `ovstream serve` yet; write \
+                      mp4/metadata/events files or publish to MQTT"
+                .into(),
+        });
+    }
+    c.output.mp4 = c
+        .output
+        .mp4
+        .map(|p| PathBuf::from(mp4_template(&p.display().to_string(), 2)));
+    let per = |p: Option<String>| p.filter(|p| p != "-").map(|p| mp4_template(&p, 2));
+    c.output.metadata = per(c.output.metadata.take());
+    c.output.events = per(c.output.events.take());
+    Ok(c)
+}
+
+/// Runs the service until `stop` (SIGINT/SIGTERM): binds the API, compiles the model, restores
+/// the streams of the state file and the pipeline file's own inputs, then serves.
+///
+/// # Errors
+/// [`Error::Config`] for a non-loopback address without a token (unless `insecure`), a bad
+/// state file or unsupported outputs; [`Error::Output`] for an address that cannot be bound;
+/// model errors.
+pub fn run(
+    config: &PipelineConfig,
+    options: &ServeOptions,
+    openvino_lib: Option<&Path>,
+    stop: &AtomicBool,
+) -> Result<Summary> {
+    let listener = std::net::TcpListener::bind(&options.api).map_err(|e| Error::Output {
+        path: format!("--api {}", options.api).into(),
+        message: e.to_string(),
+    })?;
+    let addr = listener.local_addr().map_err(|e| Error::Output {
+        path: format!("--api {}", options.api).into(),
+        message: e.to_string(),
+    })?;
+    if !addr.ip().is_loopback() && options.token.is_none() && !options.insecure {
+        return Err(Error::Config {
+            path: "--api".into(),
+            message: format!(
+                "{addr} is reachable from other machines and no --api-token-file is given: \
+                 anyone could add or remove streams. Give a token, bind 127.0.0.1, or pass \
+                 --insecure"
+            ),
+        });
+    }
+    listener.set_nonblocking(true).map_err(|e| Error::Output {
+        path: "--api".into(),
+        message: e.to_string(),
+    })?;
+    let restored = streams::load_state(&options.state_file).map_err(|message| Error::Config {
+        path: options.state_file.clone(),
+        message,
+    })?;
+    let stream_config = per_stream_outputs(config)?;
+    let mut detector = Detector::from_config(config, openvino_lib)?;
+    let mut recognizer = crate::face::recognizer_from_config(config, openvino_lib, &mut detector)?;
+    let metrics = Arc::new(Endpoint::bind("127.0.0.1:0")?);
+    let mqtt = config
+        .output
+        .mqtt
+        .as_ref()
+        .map(crate::sink::mqtt::Mqtt::start)
+        .transpose()?;
+    let (tx, rx) = crossbeam::channel::unbounded();
+    let service = Arc::new(Service {
+        streams: RwLock::new(BTreeMap::new()),
+        commands: tx,
+        token: options.token.clone(),
+        media_roots: config.serve.media_roots.clone(),
+        model: detector.model.clone(),
+        metrics_addr: metrics.addr,
+        state_file: options.state_file.clone(),
+        compiled: AtomicBool::new(false),
+    });
+    // The pipeline file's inputs, then the state file's streams (which win on a name).
+    let mut initial: BTreeMap<String, StreamSpec> = BTreeMap::new();
+    if !config.source.input.is_empty() || !config.sources.is_empty() {
+        for s in config.streams().map_err(|message| Error::Config {
+            path: "pipeline".into(),
+            message,
+        })? {
+            let name = s.name.clone().unwrap_or_default();
+            initial.insert(
+                name.clone(),
+                StreamSpec {
+                    name,
+                    input: s.input,
+                    zones: s.analytics.as_ref().map(|a| a.zones.clone()),
+                    lines: s.analytics.as_ref().map(|a| a.lines.clone()),
+                },
+            );
+        }
+    }
+    for spec in restored {
+        initial.insert(spec.name.clone(), spec);
+    }
+    for spec in initial.into_values() {
+        let _ = service.add(spec);
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(HTTP_THREADS)
+        .thread_name("ovstream-api")
+        .enable_all()
+        .build()
+        .map_err(|e| Error::gst("HTTP runtime", e))?;
+    let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = {
+        let _guard = runtime.enter();
+        let listener = tokio::net::TcpListener::from_std(listener).map_err(|e| Error::Output {
+            path: "--api".into(),
+            message: e.to_string(),
+        })?;
+        let router = api::router(Arc::clone(&service));
+        runtime.spawn(async move {
+            let shutdown = async {
+                let _ = shutdown_rx.await;
+            };
+            if let Err(e) = axum::serve(listener, router)
+                .with_graceful_shutdown(shutdown)
+                .await
+            {
+                tracing::error!("API server: {e}");
+            }
+        })
+    };
+    eprintln!("serving the API at http://{addr}/api/streams");
+    let run_options = RunOptions {
+        track: config.track_options(),
+        metrics_endpoint: Some(metrics),
+        overlay: config.output.mp4.is_some(),
+        events: config.output.events.is_some() || config.output.mqtt.is_some(),
+        analytics: config.track.enabled,
+        supervision: crate::source::supervise::Supervision {
+            max_reconnects: config.source.max_reconnects,
+            ..Default::default()
+        },
+        ..RunOptions::default()
+    };
+    let control = Control {
+        service: Arc::clone(&service),
+        commands: rx,
+        config: &stream_config,
+        mqtt,
+        stop,
+    };
+    let summary = pipeline::run_dynamic(
+        &mut detector.engine,
+        &detector.adapter,
+        recognizer.as_mut(),
+        &run_options,
+        stop,
+        |p| {
+            let result = control.run(p);
+            let _ = shutdown_tx.send(());
+            result
+        },
+    );
+    let _ = runtime.block_on(server);
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    summary
+}

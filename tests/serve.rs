@@ -1,0 +1,389 @@
+//! `ovstream serve`: the real binary, the real model, HTTP over 127.0.0.1 (a plain
+//! HTTP/1.1 client here, so nothing but the service's own stack is under test).
+
+mod common;
+
+use common::broker::free_port;
+use common::*;
+use serde_json::Value;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const TOKEN: &str = "s3cret-token";
+
+/// A running `ovstream serve`, killed (SIGINT, then waited for) when dropped.
+struct Service {
+    child: Option<Child>,
+    port: u16,
+}
+
+impl Service {
+    fn start(dir: &Path, pipeline: &Path) -> Service {
+        std::fs::write(dir.join("token"), format!("{TOKEN}\n")).unwrap();
+        let port = free_port();
+        let child = Command::new(env!("CARGO_BIN_EXE_ovstream"))
+            .args(["serve", pipeline.to_str().unwrap()])
+            .args(["--api", &format!("127.0.0.1:{port}")])
+            .args(["--api-token-file", dir.join("token").to_str().unwrap()])
+            .args(["--state", dir.join("state.json").to_str().unwrap()])
+            .current_dir(root())
+            .env("OVSTREAM_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let s = Service {
+            child: Some(child),
+            port,
+        };
+        wait_for("the API", Duration::from_secs(60), || {
+            s.call("GET", "/healthz", None, None).0 == 200
+        });
+        s
+    }
+
+    /// `method path` with an optional token and body: (status, body).
+    fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&str>,
+    ) -> (u16, String) {
+        let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", self.port)) else {
+            return (0, String::new());
+        };
+        s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+        let body = body.unwrap_or("");
+        let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+        let request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n{auth}\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        if s.write_all(request.as_bytes()).is_err() {
+            return (0, String::new());
+        }
+        let mut text = Vec::new();
+        let _ = s.read_to_end(&mut text);
+        let text = String::from_utf8_lossy(&text).to_string();
+        let status = text
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        let body = text
+            .split_once("\r\n\r\n")
+            .map_or("", |(_, b)| b)
+            .to_string();
+        (status, body)
+    }
+
+    fn api(&self, method: &str, path: &str, body: Option<&str>) -> (u16, Value) {
+        let (status, text) = self.call(method, path, Some(TOKEN), body);
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    fn streams(&self) -> Vec<Value> {
+        let (status, v) = self.api("GET", "/api/streams", None);
+        assert_eq!(status, 200, "{v}");
+        v.as_array().unwrap().clone()
+    }
+
+    fn stream(&self, name: &str) -> Value {
+        self.streams()
+            .into_iter()
+            .find(|s| s["name"] == name)
+            .unwrap_or(Value::Null)
+    }
+
+    /// SIGTERM; waits for the exit; returns (exit code, stderr).
+    fn stop(mut self) -> (Option<i32>, String) {
+        let child = self.child.take().unwrap();
+        let status = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn wait_for(what: &str, limit: Duration, done: impl Fn() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A service pipeline file: pedestrian SSD, JSON per stream in `dir/out`, plus `extra`.
+fn pipeline(dir: &Path, extra: &str) -> PathBuf {
+    let path = dir.join("serve.toml");
+    let text = format!(
+        "[model]\nmodel = \"pedestrian-ssdlite\"\n[output]\nmetadata = \"{}/out/{{name}}.jsonl\"\n{extra}",
+        dir.display()
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn add(s: &Service, name: &str, input: &str) -> (u16, Value) {
+    let body = serde_json::json!({ "name": name, "input": input }).to_string();
+    s.api("POST", "/api/streams", Some(&body))
+}
+
+/// Frame numbers in a stream's JSON lines, in file order.
+fn frames_of(path: &Path) -> Vec<u64> {
+    read_jsonl(path)
+        .iter()
+        .map(|r| r["frame"].as_u64().unwrap())
+        .collect()
+}
+
+#[test]
+fn streams_come_and_go_over_the_api_and_come_back_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = pipeline(dir.path(), "");
+    let s = Service::start(dir.path(), &file);
+    for name in ["cam1", "cam2", "cam3"] {
+        let (status, v) = add(&s, name, "test://?width=320&height=240&fps=10");
+        assert_eq!(status, 201, "{v}");
+        assert_eq!(v["name"], name);
+    }
+    wait_for("three streaming streams", Duration::from_secs(60), || {
+        s.streams()
+            .iter()
+            .all(|v| v["state"] == "streaming" && v["frames"].as_u64().unwrap() > 5)
+    });
+    assert_eq!(s.call("GET", "/readyz", None, None).0, 200);
+    let before: Vec<u64> = ["cam1", "cam3"]
+        .iter()
+        .map(|n| s.stream(n)["frames"].as_u64().unwrap())
+        .collect();
+    let (status, _) = s.api("DELETE", "/api/streams/cam2", None);
+    assert_eq!(status, 204);
+    assert_eq!(s.api("GET", "/api/streams/cam2", None).0, 404);
+    wait_for("the others to keep going", Duration::from_secs(30), || {
+        ["cam1", "cam3"]
+            .iter()
+            .zip(&before)
+            .all(|(n, b)| s.stream(n)["frames"].as_u64().unwrap() > b + 10)
+    });
+    let view = s.stream("cam1");
+    assert_eq!(view["model"], "pedestrian-ssdlite");
+    assert!(view["fps"].as_f64().unwrap() > 5.0, "{view}");
+    assert!(view["latency_ms"]["p99"].as_f64().unwrap() > 0.0, "{view}");
+    // Prometheus text on the same port, open without the token.
+    let (status, metrics) = s.call("GET", "/metrics", None, None);
+    assert_eq!(status, 200);
+    assert!(
+        metrics.contains("ovstream_frames_total{source=\"cam1\"}"),
+        "{metrics}"
+    );
+    let reported: Vec<u64> = ["cam1", "cam3"]
+        .iter()
+        .map(|n| s.stream(n)["frames"].as_u64().unwrap())
+        .collect();
+    let (code, err) = s.stop();
+    assert_eq!(code, Some(0), "{err}");
+    // Every frame of the survivors was written, in order, across the delete.
+    for (name, reported) in ["cam1", "cam3"].into_iter().zip(reported) {
+        let frames = frames_of(&dir.path().join(format!("out/{name}.jsonl")));
+        assert!(
+            frames.len() as u64 >= reported,
+            "{name}: {} frames in the file, {reported} reported before the stop",
+            frames.len()
+        );
+        assert!(
+            frames.iter().enumerate().all(|(i, &f)| f == i as u64),
+            "{name}: consecutive frame numbers"
+        );
+    }
+    // The removed stream's file was finalized too.
+    assert!(!frames_of(&dir.path().join("out/cam2.jsonl")).is_empty());
+
+    // A restart restores the two from the state file.
+    let s = Service::start(dir.path(), &file);
+    let names: Vec<String> = s
+        .streams()
+        .iter()
+        .map(|v| v["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names, ["cam1", "cam3"]);
+    wait_for(
+        "restored streams streaming",
+        Duration::from_secs(60),
+        || s.streams().iter().all(|v| v["state"] == "streaming"),
+    );
+}
+
+#[test]
+fn bad_requests_get_the_right_status_and_a_json_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let media = dir.path().join("media");
+    std::fs::create_dir_all(&media).unwrap();
+    let file = pipeline(
+        dir.path(),
+        &format!("[serve]\nmedia_roots = [\"{}\"]\n", media.display()),
+    );
+    let s = Service::start(dir.path(), &file);
+    assert_eq!(s.call("GET", "/api/streams", None, None).0, 401);
+    assert_eq!(s.call("GET", "/api/streams", Some("wrong"), None).0, 401);
+    assert_eq!(add(&s, "a", "test://?width=320&height=240&fps=5").0, 201);
+    let (status, v) = add(&s, "a", "test://");
+    assert_eq!(status, 409);
+    assert!(v["error"].as_str().unwrap().contains("exists"), "{v}");
+    let (status, v) = s.api("POST", "/api/streams", Some("{\"name\": "));
+    assert_eq!(status, 400, "{v}");
+    assert!(v["error"].is_string());
+    let big = format!(
+        "{{\"name\":\"b\",\"input\":\"test://\",\"x\":\"{}\"}}",
+        "a".repeat(70 * 1024)
+    );
+    assert_eq!(s.api("POST", "/api/streams", Some(&big)).0, 413);
+    let (status, v) = add(&s, "c", "ftp://host/x.mp4");
+    assert_eq!(status, 422);
+    assert!(
+        v["error"].as_str().unwrap().contains("unknown scheme"),
+        "{v}"
+    );
+    let outside = vtest().display().to_string();
+    let (status, v) = add(&s, "d", &outside);
+    assert_eq!(status, 422);
+    assert!(v["error"].as_str().unwrap().contains("media_roots"), "{v}");
+    let (status, v) = add(&s, "bad name!", "test://");
+    assert_eq!(status, 422);
+    assert!(v["error"].as_str().unwrap().contains("stream name"), "{v}");
+    let (status, v) = add(&s, "e", "test://?colour=red");
+    assert_eq!(status, 422, "{v}");
+    // A file under a media root is fine.
+    std::fs::copy(vtest(), media.join("vtest.avi")).unwrap();
+    let inside = media.join("vtest.avi").display().to_string();
+    assert_eq!(add(&s, "f", &inside).0, 201);
+    assert_eq!(s.api("GET", "/api/streams/nope", None).0, 404);
+    assert_eq!(s.api("DELETE", "/api/streams/nope", None).0, 404);
+    assert_eq!(s.api("PATCH", "/api/streams/nope", Some("{}")).0, 404);
+    let (code, err) = s.stop();
+    assert_eq!(code, Some(0), "{err}");
+}
+
+#[test]
+fn an_unreachable_camera_reconnects_without_touching_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = pipeline(dir.path(), "");
+    let s = Service::start(dir.path(), &file);
+    assert_eq!(s.call("GET", "/healthz", None, None).0, 200);
+    assert_eq!(add(&s, "ok", "test://?width=320&height=240&fps=10").0, 201);
+    let dead = format!("rtsp://127.0.0.1:{}/nothing", free_port());
+    assert_eq!(add(&s, "dead", &dead).0, 201);
+    wait_for(
+        "the dead camera to be reconnecting",
+        Duration::from_secs(60),
+        || {
+            let v = s.stream("dead");
+            v["state"] == "reconnecting" && v["last_error"].is_string()
+        },
+    );
+    wait_for("the other to stream", Duration::from_secs(60), || {
+        s.stream("ok")["frames"].as_u64().unwrap() > 20
+    });
+    assert_eq!(s.call("GET", "/healthz", None, None).0, 200);
+    let (code, err) = s.stop();
+    assert_eq!(code, Some(0), "{err}");
+}
+
+#[test]
+fn a_line_patched_onto_a_running_stream_starts_counting() {
+    let dir = tempfile::tempdir().unwrap();
+    let media = dir.path().join("media");
+    std::fs::create_dir_all(&media).unwrap();
+    std::fs::copy(vtest(), media.join("vtest.avi")).unwrap();
+    let file = pipeline(
+        dir.path(),
+        &format!(
+            "[source]\nloop = true\n[serve]\nmedia_roots = [\"{}\"]\n",
+            media.display()
+        ),
+    );
+    let s = Service::start(dir.path(), &file);
+    let input = media.join("vtest.avi").display().to_string();
+    assert_eq!(add(&s, "square", &input).0, 201);
+    wait_for("frames", Duration::from_secs(60), || {
+        s.stream("square")["frames"].as_u64().unwrap() > 50
+    });
+    let patch = r#"{"lines": [{"name": "mid", "points": [[0.5, 0.0], [0.5, 1.0]]}]}"#;
+    let (status, v) = s.api("PATCH", "/api/streams/square", Some(patch));
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["lines"][0]["name"], "mid");
+    let bad = r#"{"lines": [{"name": "z", "points": [[0.5, 0.5], [0.5, 0.5]]}]}"#;
+    let (status, v) = s.api("PATCH", "/api/streams/square", Some(bad));
+    assert_eq!(status, 422, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("zero-length"), "{v}");
+    wait_for("crossings", Duration::from_secs(120), || {
+        let (_, m) = s.call("GET", "/metrics", None, None);
+        m.lines()
+            .any(|l| l.starts_with("ovstream_line_crossings_total{") && l.contains("line=\"mid\""))
+    });
+    let (code, err) = s.stop();
+    assert_eq!(code, Some(0), "{err}");
+    let records = read_jsonl(&dir.path().join("out/square.jsonl"));
+    let first = records
+        .iter()
+        .position(|r| r.get("analytics").is_some())
+        .expect("frames with analytics after the patch");
+    assert!(first > 0, "the line came after the start");
+    assert!(
+        records
+            .iter()
+            .enumerate()
+            .all(|(i, r)| r["frame"].as_u64() == Some(i as u64)),
+        "frame numbers continue through the patch"
+    );
+    let last = &records.last().unwrap()["analytics"]["lines"]["mid"];
+    assert!(
+        last["in"].as_u64().unwrap() + last["out"].as_u64().unwrap() > 0,
+        "{last}"
+    );
+}
+
+#[test]
+fn sigterm_finalizes_every_mp4() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = pipeline(
+        dir.path(),
+        &format!("mp4 = \"{}/out/{{name}}.mp4\"\n", dir.path().display()),
+    );
+    // `mp4` belongs to [output]: the helper's table is the last one in the file.
+    let s = Service::start(dir.path(), &file);
+    for name in ["m1", "m2"] {
+        assert_eq!(add(&s, name, "test://?width=320&height=240&fps=15").0, 201);
+    }
+    wait_for("frames", Duration::from_secs(60), || {
+        s.streams()
+            .iter()
+            .all(|v| v["frames"].as_u64().unwrap() > 30)
+    });
+    let (code, err) = s.stop();
+    assert_eq!(code, Some(0), "{err}");
+    for name in ["m1", "m2"] {
+        let (frames, w, h) = decode_mp4(&dir.path().join(format!("out/{name}.mp4")));
+        assert!(frames > 30, "{name}: {frames} frames");
+        assert_eq!((w, h), (320, 240));
+    }
+}
