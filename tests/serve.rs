@@ -81,6 +81,27 @@ impl Service {
         (status, body)
     }
 
+    /// `GET path` with the token: the raw body of a 200 response.
+    fn bytes(&self, path: &str) -> Vec<u8> {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+        let request = format!(
+            "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\
+             Authorization: Bearer {TOKEN}\r\n\r\n"
+        );
+        s.write_all(request.as_bytes()).unwrap();
+        let mut all = Vec::new();
+        s.read_to_end(&mut all).unwrap();
+        let split = all.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+        let head = String::from_utf8_lossy(&all[..split]).to_string();
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        assert!(
+            head.to_lowercase().contains("content-type: image/jpeg"),
+            "{head}"
+        );
+        all[split + 4..].to_vec()
+    }
+
     fn api(&self, method: &str, path: &str, body: Option<&str>) -> (u16, Value) {
         let (status, text) = self.call(method, path, Some(TOKEN), body);
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
@@ -146,6 +167,28 @@ fn pipeline(dir: &Path, extra: &str) -> PathBuf {
 fn add(s: &Service, name: &str, input: &str) -> (u16, Value) {
     let body = serde_json::json!({ "name": name, "input": input }).to_string();
     s.api("POST", "/api/streams", Some(&body))
+}
+
+/// Width and height from a baseline JPEG's SOF0 segment.
+fn jpeg_size(jpeg: &[u8]) -> Option<(u32, u32)> {
+    if !jpeg.starts_with(&[0xFF, 0xD8]) {
+        return None;
+    }
+    let mut i = 2;
+    while i + 9 < jpeg.len() {
+        if jpeg[i] != 0xFF {
+            return None;
+        }
+        let marker = jpeg[i + 1];
+        let len = usize::from(u16::from_be_bytes([jpeg[i + 2], jpeg[i + 3]]));
+        if marker == 0xC0 {
+            let h = u16::from_be_bytes([jpeg[i + 5], jpeg[i + 6]]);
+            let w = u16::from_be_bytes([jpeg[i + 7], jpeg[i + 8]]);
+            return Some((u32::from(w), u32::from(h)));
+        }
+        i += 2 + len;
+    }
+    None
 }
 
 /// Frame numbers in a stream's JSON lines, in file order.
@@ -277,6 +320,12 @@ fn bad_requests_get_the_right_status_and_a_json_error() {
     let inside = media.join("vtest.avi").display().to_string();
     assert_eq!(add(&s, "f", &inside).0, 201);
     assert_eq!(s.api("GET", "/api/streams/nope", None).0, 404);
+    let (status, doc) = s.api("GET", "/api/openapi.json", None);
+    assert_eq!(status, 200);
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."), "{doc}");
+    assert!(doc["paths"]["/api/streams/{name}/snapshot.jpg"].is_object());
+    // No frame yet for a stream that is only starting, or none at all: a JSON error.
+    assert_eq!(s.api("GET", "/api/streams/nope/snapshot.jpg", None).0, 404);
     assert_eq!(s.api("DELETE", "/api/streams/nope", None).0, 404);
     assert_eq!(s.api("PATCH", "/api/streams/nope", Some("{}")).0, 404);
     let (code, err) = s.stop();
@@ -340,6 +389,33 @@ fn a_line_patched_onto_a_running_stream_starts_counting() {
         m.lines()
             .any(|l| l.starts_with("ovstream_line_crossings_total{") && l.contains("line=\"mid\""))
     });
+    // The events behind it, newest first; and a snapshot of the stream's size.
+    let (status, events) = s.api(
+        "GET",
+        "/api/events?source=square&type=line_cross&limit=3",
+        None,
+    );
+    assert_eq!(status, 200, "{events}");
+    let events = events.as_array().unwrap();
+    assert!(!events.is_empty() && events.len() <= 3, "{events:?}");
+    assert!(events
+        .iter()
+        .all(|e| e["line"] == "mid" && e["source"] == "square"));
+    let frames: Vec<u64> = events
+        .iter()
+        .map(|e| e["frame"].as_u64().unwrap())
+        .collect();
+    assert!(
+        frames.windows(2).all(|w| w[0] >= w[1]),
+        "newest first: {frames:?}"
+    );
+    for path in [
+        "/api/streams/square/snapshot.jpg",
+        "/api/streams/square/snapshot.jpg?raw=1",
+    ] {
+        let jpeg = s.bytes(path);
+        assert_eq!(jpeg_size(&jpeg), Some((768, 576)), "{path}");
+    }
     let (code, err) = s.stop();
     assert_eq!(code, Some(0), "{err}");
     let records = read_jsonl(&dir.path().join("out/square.jsonl"));

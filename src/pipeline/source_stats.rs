@@ -26,6 +26,9 @@ pub struct SourceStats {
     pub ended: std::sync::atomic::AtomicBool,
     /// Zone and line totals (the analytics stage; empty without analytics).
     pub analytics: parking_lot::Mutex<AnalyticsTotals>,
+    /// Keep the last written frame in `latest` (the service's snapshots; off by default).
+    pub keep_latest: std::sync::atomic::AtomicBool,
+    pub latest: parking_lot::Mutex<Option<crate::frame::AnalyzedFrame>>,
 }
 
 /// One source's zone and line totals, as the metrics report them.
@@ -82,6 +85,8 @@ impl SourceStats {
             draw,
             ended: Default::default(),
             analytics: Default::default(),
+            keep_latest: Default::default(),
+            latest: Default::default(),
         }
     }
 

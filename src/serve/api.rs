@@ -10,6 +10,9 @@
 //! | GET | `/api/streams/{name}` | one stream |
 //! | PATCH | `/api/streams/{name}` | `{"zones"?, "lines"?}` live, decode untouched |
 //! | DELETE | `/api/streams/{name}` | stop it, finalize its outputs → 204 |
+//! | GET | `/api/streams/{name}/snapshot.jpg` | its last frame, annotated (`?raw=1`: as decoded) |
+//! | GET | `/api/events?source=&type=&limit=` | the most recent events, newest first |
+//! | GET | `/api/openapi.json` | an OpenAPI 3 description of this API |
 //! | GET | `/healthz`, `/readyz`, `/metrics` | liveness, readiness, Prometheus text |
 
 use super::control::Command;
@@ -17,7 +20,7 @@ use super::streams::{Refusal, StreamPatch, StreamSpec};
 use super::Service;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Path, Request, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -40,6 +43,9 @@ pub fn router(service: Shared) -> Router {
     let api = Router::new()
         .route("/api/streams", get(list).post(add))
         .route("/api/streams/{name}", get(one).patch(patch).delete(remove))
+        .route("/api/streams/{name}/snapshot.jpg", get(snapshot))
+        .route("/api/events", get(events))
+        .route("/api/openapi.json", get(openapi))
         .route_layer(middleware::from_fn_with_state(
             Arc::clone(&service),
             authorize,
@@ -173,6 +179,51 @@ async fn remove(State(service): State<Shared>, Path(name): Path<String>) -> Resp
         Ok(Err(r)) => refused(r),
         Err(_) => error(StatusCode::SERVICE_UNAVAILABLE, "the service is stopping"),
     }
+}
+
+#[derive(serde::Deserialize)]
+struct SnapshotQuery {
+    #[serde(default)]
+    raw: Option<String>,
+}
+
+async fn snapshot(
+    State(service): State<Shared>,
+    Path(name): Path<String>,
+    Query(q): Query<SnapshotQuery>,
+) -> Response {
+    let raw = q.raw.as_deref().is_some_and(|v| v == "1" || v == "true");
+    // Encoding takes a few ms of CPU: off the async workers.
+    let result = tokio::task::spawn_blocking(move || service.snapshot(&name, raw)).await;
+    match result {
+        Ok(Ok(jpeg)) => ([(header::CONTENT_TYPE, "image/jpeg")], jpeg).into_response(),
+        Ok(Err(r)) => refused(r),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+/// Default and largest `limit` of `GET /api/events`.
+const DEFAULT_EVENTS: usize = 100;
+
+#[derive(serde::Deserialize)]
+struct EventsQuery {
+    source: Option<String>,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    limit: Option<usize>,
+}
+
+async fn events(State(service): State<Shared>, Query(q): Query<EventsQuery>) -> Response {
+    let limit = q.limit.unwrap_or(DEFAULT_EVENTS).min(super::MAX_EVENTS);
+    let events = service.events.recent(limit, |e| {
+        q.source.as_deref().is_none_or(|s| e["source"] == s)
+            && q.kind.as_deref().is_none_or(|t| e["type"] == t)
+    });
+    Json(events).into_response()
+}
+
+async fn openapi() -> Response {
+    Json(super::openapi::document()).into_response()
 }
 
 async fn ready(State(service): State<Shared>) -> Response {

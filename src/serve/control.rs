@@ -10,6 +10,7 @@ use super::Service;
 use crate::config::PipelineConfig;
 use crate::error::Result;
 use crate::pipeline::{Pipeline, Play};
+use crate::sink::events::EventSinks;
 use crate::sink::mqtt::Mqtt;
 use crate::source::Source;
 use crossbeam::channel::{Receiver, RecvTimeoutError};
@@ -148,7 +149,11 @@ impl Control<'_> {
         let joined =
             crate::sink::sinks_sharing(self.config, &[name.to_string()], self.mqtt.clone())
                 .and_then(|mut sinks| {
-                    let sinks = sinks.pop().expect("one name, one set of sinks");
+                    let mut sinks = sinks.pop().expect("one name, one set of sinks");
+                    sinks
+                        .events
+                        .get_or_insert_with(|| EventSinks::new(name, None, None, false))
+                        .ring = Some(Arc::clone(&self.service.events));
                     pipeline.add_source_with(source, sinks, play)
                 });
         let mut streams = self.service.streams.write();
@@ -159,6 +164,12 @@ impl Control<'_> {
             Ok(id) => {
                 entry.id = Some(id);
                 entry.stats = pipeline.source_stats(id);
+                if let Some(stats) = &entry.stats {
+                    stats.keep_latest.store(true, Ordering::Relaxed);
+                }
+                if let Some(stats) = &entry.stats {
+                    stats.keep_latest.store(true, Ordering::Relaxed);
+                }
                 entry.joined = Some(Instant::now());
                 entry.last_error = None;
                 tracing::info!(stream = name, id, "stream joined");

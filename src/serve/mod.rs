@@ -7,6 +7,7 @@
 
 pub mod api;
 pub(crate) mod control;
+mod openapi;
 pub mod streams;
 
 use crate::config::PipelineConfig;
@@ -14,6 +15,7 @@ use crate::detector::Detector;
 use crate::error::{Error, Result};
 use crate::pipeline::source_stats::SourceStats;
 use crate::pipeline::{self, metrics::Endpoint, RunOptions, SourceId, Summary};
+use crate::sink::events::EventRing;
 use crate::source::supervise::Health;
 use control::{Command, Control};
 use parking_lot::RwLock;
@@ -29,6 +31,8 @@ use streams::{Latency, StreamSpec, StreamView};
 pub const DEFAULT_API: &str = "127.0.0.1:8080";
 /// Threads of the HTTP runtime (the pipeline has the cores).
 const HTTP_THREADS: usize = 2;
+/// Events kept for `GET /api/events`.
+pub const MAX_EVENTS: usize = 1000;
 
 /// How the service is reached and where it keeps its streams.
 #[derive(Debug, Clone)]
@@ -150,6 +154,8 @@ pub struct Service {
     pub state_file: PathBuf,
     /// The model is compiled and the pipeline runs.
     pub compiled: AtomicBool,
+    /// The most recent events of every stream.
+    pub events: Arc<EventRing>,
 }
 
 impl Service {
@@ -160,6 +166,37 @@ impl Service {
             .values()
             .map(|e| e.view(&self.model))
             .collect()
+    }
+
+    /// The last frame of stream `name` as JPEG (annotated unless `raw`).
+    ///
+    /// # Errors
+    /// 404 for no such stream, 409 while it has no frame yet or when `raw` is asked of a
+    /// stream whose outputs draw on the frames (its last frame is annotated), 500 when the
+    /// encoder fails.
+    pub fn snapshot(
+        &self,
+        name: &str,
+        raw: bool,
+    ) -> std::result::Result<Vec<u8>, streams::Refusal> {
+        let stats = self
+            .streams
+            .read()
+            .get(name)
+            .ok_or_else(|| streams::Refusal::new(404, format!("no stream named {name}")))?
+            .stats
+            .clone();
+        let no_frame = || streams::Refusal::new(409, format!("stream {name} has no frame yet"));
+        let stats = stats.ok_or_else(no_frame)?;
+        let frame = stats.latest.lock().clone().ok_or_else(no_frame)?;
+        if raw && stats.draw {
+            return Err(streams::Refusal::new(
+                409,
+                format!("stream {name} writes annotated video: its frames are drawn on, no raw frame is kept"),
+            ));
+        }
+        crate::sink::snapshot::jpeg(&frame, !raw && !stats.draw)
+            .map_err(|e| streams::Refusal::new(500, e.to_string()))
     }
 
     pub fn get(&self, name: &str) -> Option<StreamView> {
@@ -283,6 +320,7 @@ pub fn run(
         metrics_addr: metrics.addr,
         state_file: options.state_file.clone(),
         compiled: AtomicBool::new(false),
+        events: Arc::new(EventRing::new(MAX_EVENTS)),
     });
     // The pipeline file's inputs, then the state file's streams (which win on a name).
     let mut initial: BTreeMap<String, StreamSpec> = BTreeMap::new();
@@ -340,7 +378,8 @@ pub fn run(
         track: config.track_options(),
         metrics_endpoint: Some(metrics),
         overlay: config.output.mp4.is_some(),
-        events: config.output.events.is_some() || config.output.mqtt.is_some(),
+        // Every stream's events go to the ring behind `GET /api/events`.
+        events: true,
         analytics: config.track.enabled,
         supervision: crate::source::supervise::Supervision {
             max_reconnects: config.source.max_reconnects,

@@ -12,6 +12,52 @@ use crate::frame::AnalyzedFrame;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+/// The most recent events of every source, newest last, bounded (the service's
+/// `GET /api/events`): each event as its JSON object.
+pub struct EventRing {
+    capacity: usize,
+    events: parking_lot::Mutex<std::collections::VecDeque<serde_json::Value>>,
+}
+
+impl EventRing {
+    /// A ring of at most `capacity` events (the oldest go first).
+    pub fn new(capacity: usize) -> Self {
+        EventRing {
+            capacity: capacity.max(1),
+            events: parking_lot::Mutex::new(std::collections::VecDeque::with_capacity(capacity)),
+        }
+    }
+
+    fn push<T: serde::Serialize>(&self, events: &[T]) {
+        if events.is_empty() {
+            return;
+        }
+        let mut ring = self.events.lock();
+        for e in events {
+            if ring.len() == self.capacity {
+                ring.pop_front();
+            }
+            ring.push_back(serde_json::to_value(e).expect("an event serializes"));
+        }
+    }
+
+    /// Up to `limit` events, newest first, that `keep` accepts.
+    pub fn recent(
+        &self,
+        limit: usize,
+        keep: impl Fn(&serde_json::Value) -> bool,
+    ) -> Vec<serde_json::Value> {
+        self.events
+            .lock()
+            .iter()
+            .rev()
+            .filter(|e| keep(e))
+            .take(limit)
+            .cloned()
+            .collect()
+    }
+}
+
 /// The event outputs of one source.
 #[derive(Default)]
 pub struct EventSinks {
@@ -20,6 +66,8 @@ pub struct EventSinks {
     /// Events file; possibly one shared by every source.
     pub file: Option<SharedJsonl>,
     pub mqtt: Option<Mqtt>,
+    /// The service's ring of recent events.
+    pub ring: Option<Arc<EventRing>>,
     /// Publish each frame's record on `{prefix}/{source}/frames` too.
     pub frames: bool,
     /// `{prefix}/{source}/events`, `…/frames` and `…/analytics` (built once, not per frame).
@@ -43,6 +91,7 @@ impl EventSinks {
             analytics_topic: topic("analytics"),
             file,
             mqtt,
+            ring: None,
             frames,
             counts: BTreeMap::new(),
         }
@@ -50,7 +99,7 @@ impl EventSinks {
 
     /// Whether there is anywhere to send events.
     pub fn is_empty(&self) -> bool {
-        self.file.is_none() && self.mqtt.is_none()
+        self.file.is_none() && self.mqtt.is_none() && self.ring.is_none()
     }
 
     /// Writes and publishes `events`.
@@ -59,6 +108,9 @@ impl EventSinks {
     /// [`crate::Error::Output`] when the events file cannot be written (MQTT never fails here:
     /// it queues).
     pub fn write(&mut self, events: &[Event]) -> Result<()> {
+        if let Some(ring) = &self.ring {
+            ring.push(events);
+        }
         if let Some(file) = &self.file {
             let mut file = file.lock();
             for e in events {
@@ -81,6 +133,9 @@ impl EventSinks {
     pub fn write_analytics(&mut self, events: &[AnalyticsEvent]) -> Result<()> {
         if events.is_empty() {
             return Ok(());
+        }
+        if let Some(ring) = &self.ring {
+            ring.push(events);
         }
         if let Some(file) = &self.file {
             let mut file = file.lock();

@@ -4,6 +4,7 @@ pub mod events;
 pub mod jsonl;
 pub mod mqtt;
 pub mod rtsp;
+pub mod snapshot;
 pub mod video;
 
 use crate::config::PipelineConfig;

@@ -56,6 +56,9 @@ impl Stage for Sink<'_> {
         self.end_to_end.record(e2e);
         stats.end_to_end.record(e2e);
         stats.written.fetch_add(1, Ordering::Relaxed);
+        if stats.keep_latest.load(Ordering::Relaxed) {
+            *stats.latest.lock() = Some(frame);
+        }
         self.progress.inc(1);
         Ok(())
     }
