@@ -30,7 +30,7 @@ use streams::{Latency, StreamSpec, StreamView};
 /// Default API address (loopback).
 pub const DEFAULT_API: &str = "127.0.0.1:8080";
 /// Threads of the HTTP runtime (the pipeline has the cores).
-const HTTP_THREADS: usize = 2;
+const HTTP_THREADS: usize = 1;
 /// Events kept for `GET /api/events`.
 pub const MAX_EVENTS: usize = 1000;
 
