@@ -315,6 +315,17 @@ fn bad_requests_get_the_right_status_and_a_json_error() {
     assert!(v["error"].as_str().unwrap().contains("stream name"), "{v}");
     let (status, v) = add(&s, "e", "test://?colour=red");
     assert_eq!(status, 422, "{v}");
+    let low = r#"{"name": "g", "input": "test://", "threshold": 0.2}"#;
+    let (status, v) = s.api("POST", "/api/streams", Some(low));
+    assert_eq!(status, 422, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("floor"), "{v}");
+    let class = r#"{"name": "g", "input": "test://", "classes": ["unicorn"]}"#;
+    let (status, v) = s.api("POST", "/api/streams", Some(class));
+    assert_eq!(status, 422, "{v}");
+    assert!(
+        v["error"].as_str().unwrap().contains("unknown class"),
+        "{v}"
+    );
     // A file under a media root is fine.
     std::fs::copy(vtest(), media.join("vtest.avi")).unwrap();
     let inside = media.join("vtest.avi").display().to_string();
@@ -358,7 +369,7 @@ fn an_unreachable_camera_reconnects_without_touching_the_others() {
 }
 
 #[test]
-fn a_line_patched_onto_a_running_stream_starts_counting() {
+fn a_line_and_a_threshold_patched_onto_a_running_stream_apply_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let media = dir.path().join("media");
     std::fs::create_dir_all(&media).unwrap();
@@ -376,10 +387,12 @@ fn a_line_patched_onto_a_running_stream_starts_counting() {
     wait_for("frames", Duration::from_secs(60), || {
         s.stream("square")["frames"].as_u64().unwrap() > 50
     });
-    let patch = r#"{"lines": [{"name": "mid", "points": [[0.5, 0.0], [0.5, 1.0]]}]}"#;
+    let patch =
+        r#"{"lines": [{"name": "mid", "points": [[0.5, 0.0], [0.5, 1.0]]}], "threshold": 0.8}"#;
     let (status, v) = s.api("PATCH", "/api/streams/square", Some(patch));
     assert_eq!(status, 200, "{v}");
     assert_eq!(v["lines"][0]["name"], "mid");
+    assert_eq!(v["threshold"], 0.8);
     let bad = r#"{"lines": [{"name": "z", "points": [[0.5, 0.5], [0.5, 0.5]]}]}"#;
     let (status, v) = s.api("PATCH", "/api/streams/square", Some(bad));
     assert_eq!(status, 422, "{v}");

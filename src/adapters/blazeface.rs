@@ -110,6 +110,11 @@ pub struct BlazeFaceAdapter {
 }
 
 impl BlazeFaceAdapter {
+    /// Its one class name (`face`).
+    pub fn label(&self) -> Arc<str> {
+        Arc::clone(&self.label)
+    }
+
     /// `outputs`: `(name, shape)` of the model outputs; picks `[1,N,16]` as regressors and
     /// `[1,N,1]` as scores, and the anchor layout from `input` and N.
     ///

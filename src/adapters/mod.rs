@@ -53,6 +53,14 @@ impl Adapter {
         }
     }
 
+    /// The class names it reports (`label` of its detections).
+    pub fn labels(&self) -> Vec<std::sync::Arc<str>> {
+        match self {
+            Adapter::Ssd(a) => a.labels(),
+            Adapter::BlazeFace(a) => vec![a.label()],
+        }
+    }
+
     pub fn input_format(&self) -> InputFormat {
         match self {
             Adapter::Ssd(_) => input_format(SSD),

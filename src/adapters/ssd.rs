@@ -47,6 +47,11 @@ pub struct SsdAdapter {
 }
 
 impl SsdAdapter {
+    /// Class names, label id L is `labels()[L-1]`.
+    pub fn labels(&self) -> Vec<Arc<str>> {
+        self.labels.clone()
+    }
+
     /// Picks the layout from the model's outputs.
     ///
     /// `has_output(name)` tells whether the model has a tensor with that name (any alias).

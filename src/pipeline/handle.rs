@@ -28,6 +28,8 @@ pub struct Play {
     pub limit: Option<u64>,
     /// Zones and lines to analyze (needs [`RunOptions::analytics`] and track ids).
     pub analytics: Option<Arc<AnalyticsConfig>>,
+    /// This source's own detection filter.
+    pub filter: super::DetectFilter,
 }
 
 /// What the source threads share with the handle.
@@ -60,7 +62,7 @@ impl<'scope> Pipeline<'scope, '_> {
         let play = Play {
             looping: self.ctx.options.looping,
             limit: self.ctx.options.limit,
-            analytics: None,
+            ..Play::default()
         };
         self.add_source_with(source, sinks, play)
     }
@@ -83,6 +85,7 @@ impl<'scope> Pipeline<'scope, '_> {
         let stats = SourceStats::new(&sinks.source, &source.uri, capacity, sinks.needs_pixels());
         let (id, remove) = self.ctx.registry.add(stats, live, sinks);
         self.ctx.registry.set_analytics(id, play.analytics.clone());
+        self.ctx.registry.set_filter(id, play.filter.clone());
         let (decoded_tx, decoded_rx) = bounded(capacity);
         // Live sources drop the oldest decoded frame rather than wait (fresh results, bounded
         // latency); files block (every frame processed).
@@ -159,6 +162,30 @@ impl<'scope> Pipeline<'scope, '_> {
             c.validate().map_err(bad)?;
         }
         self.ctx.registry.set_analytics(id, config);
+        Ok(())
+    }
+
+    /// Filters the detections of source `id` from its next frame on (before tracking): a
+    /// stricter `threshold` than the model's, only some `classes`; an empty filter lets all
+    /// through again.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for an unknown id or a threshold outside [0, 1].
+    pub fn set_filter(&self, id: SourceId, filter: super::DetectFilter) -> Result<()> {
+        let bad = |message: String| Error::Config {
+            path: "detect filter".into(),
+            message,
+        };
+        if self.ctx.registry.list.get(id).is_none() {
+            return Err(bad(format!("no source with id {id}")));
+        }
+        if filter.threshold.is_some_and(|t| !(0.0..=1.0).contains(&t)) {
+            return Err(bad(format!(
+                "threshold {:?} is outside [0, 1]",
+                filter.threshold
+            )));
+        }
+        self.ctx.registry.set_filter(id, filter);
         Ok(())
     }
 

@@ -30,7 +30,7 @@ pub mod stages;
 mod summary;
 
 pub use handle::{Pipeline, Play};
-pub use options::{Input, RunOptions};
+pub use options::{DetectFilter, Input, RunOptions};
 pub use stage::SourceId;
 pub use summary::Summary;
 
@@ -136,6 +136,7 @@ where
         looping: options.looping,
         limit: options.limit,
         analytics,
+        ..Play::default()
     };
     run_with(
         engine,
@@ -288,6 +289,9 @@ where
                 inference,
                 track: options.track,
                 trackers: HashMap::new(),
+                registry: &ctx.registry,
+                filters: HashMap::new(),
+                version: 0,
             },
             inferred_rx,
             Outlet::Edge(detected_tx, &edges.detected),

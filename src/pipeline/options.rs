@@ -45,3 +45,29 @@ pub struct Input {
     pub sinks: Sinks,
     pub analytics: Option<Arc<AnalyticsConfig>>,
 }
+
+/// A source's own detection filter, applied before tracking: a stricter confidence
+/// `threshold` than the model's, and/or only these `classes`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DetectFilter {
+    pub threshold: Option<f32>,
+    pub classes: Option<Vec<String>>,
+}
+
+impl DetectFilter {
+    /// Whether it lets everything through.
+    pub fn is_empty(&self) -> bool {
+        self.threshold.is_none() && self.classes.is_none()
+    }
+
+    /// Keeps the detections it accepts.
+    pub fn apply(&self, detections: &mut Vec<crate::frame::Detection>) {
+        detections.retain(|d| {
+            self.threshold.is_none_or(|t| d.confidence >= t)
+                && self
+                    .classes
+                    .as_ref()
+                    .is_none_or(|c| c.iter().any(|c| *c == *d.label))
+        });
+    }
+}

@@ -45,6 +45,9 @@ pub struct Registry {
     analytics: Mutex<HashMap<SourceId, Arc<AnalyticsConfig>>>,
     /// Bumped on every change of `analytics` after a source was added.
     analytics_version: AtomicU64,
+    /// Per-source detection filters (none: no entry), and their change counter.
+    filters: Mutex<HashMap<SourceId, super::DetectFilter>>,
+    filters_version: AtomicU64,
 }
 
 impl Registry {
@@ -96,6 +99,27 @@ impl Registry {
     /// Changes so far to any source's zones and lines.
     pub fn analytics_version(&self) -> u64 {
         self.analytics_version.load(Ordering::Acquire)
+    }
+
+    /// Sets (or with an empty filter clears) the detection filter of `id`.
+    pub fn set_filter(&self, id: SourceId, filter: super::DetectFilter) {
+        let mut all = self.filters.lock();
+        if filter.is_empty() {
+            all.remove(&id);
+        } else {
+            all.insert(id, filter);
+        }
+        self.filters_version.fetch_add(1, Ordering::Release);
+    }
+
+    /// The detection filter of `id`.
+    pub fn filter_of(&self, id: SourceId) -> Option<super::DetectFilter> {
+        self.filters.lock().get(&id).cloned()
+    }
+
+    /// Changes so far to any source's filter.
+    pub fn filters_version(&self) -> u64 {
+        self.filters_version.load(Ordering::Acquire)
     }
 
     /// The event outputs of `id`, for the events stage (once).

@@ -6,9 +6,9 @@
 //! | method | path | does |
 //! |---|---|---|
 //! | GET | `/api/streams` | every stream ([`super::streams::StreamView`]) |
-//! | POST | `/api/streams` | add `{"name", "input", "zones"?, "lines"?}` → 201 |
+//! | POST | `/api/streams` | add `{"name", "input", "zones"?, "lines"?, "threshold"?, "classes"?}` → 201 |
 //! | GET | `/api/streams/{name}` | one stream |
-//! | PATCH | `/api/streams/{name}` | `{"zones"?, "lines"?}` live, decode untouched |
+//! | PATCH | `/api/streams/{name}` | `{"zones"?, "lines"?, "threshold"?, "classes"?}` live, decode untouched |
 //! | DELETE | `/api/streams/{name}` | stop it, finalize its outputs → 204 |
 //! | GET | `/api/streams/{name}/snapshot.jpg` | its last frame, annotated (`?raw=1`: as decoded) |
 //! | GET | `/api/events?source=&type=&limit=` | the most recent events, newest first |
@@ -141,7 +141,10 @@ async fn add(State(service): State<Shared>, bytes: Result<Bytes, BytesRejection>
         Ok(s) => s,
         Err(r) => return *r,
     };
-    if let Err(r) = spec.check(&service.media_roots) {
+    if let Err(r) = spec
+        .check(&service.media_roots)
+        .and_then(|()| spec.check_filter(&service.detect))
+    {
         return refused(r);
     }
     match service.add(spec) {

@@ -145,6 +145,7 @@ impl Control<'_> {
             looping: self.config.source.looping,
             limit: self.config.source.limit,
             analytics: (!analytics.is_empty()).then(|| Arc::new(analytics)),
+            filter: spec.filter(),
         };
         let joined =
             crate::sink::sinks_sharing(self.config, &[name.to_string()], self.mqtt.clone())
@@ -218,12 +219,20 @@ impl Control<'_> {
         if patch.lines.is_some() {
             spec.lines = patch.lines;
         }
+        if patch.threshold.is_some() {
+            spec.threshold = patch.threshold;
+        }
+        if patch.classes.is_some() {
+            spec.classes = patch.classes;
+        }
+        spec.check_filter(&self.service.detect)?;
         let analytics = spec.analytics(&self.config.analytics);
         analytics.validate().map_err(|m| Refusal::new(422, m))?;
         if let Some(id) = entry.id {
             let config = (!analytics.is_empty()).then(|| Arc::new(analytics));
             pipeline
                 .set_analytics(id, config)
+                .and_then(|()| pipeline.set_filter(id, spec.filter()))
                 .map_err(|e| Refusal::new(422, e.to_string()))?;
         }
         entry.spec = spec.clone();

@@ -138,6 +138,8 @@ impl Entry {
             model: model.to_string(),
             zones: self.spec.zones.clone(),
             lines: self.spec.lines.clone(),
+            threshold: self.spec.threshold,
+            classes: self.spec.classes.clone(),
         }
     }
 }
@@ -156,6 +158,8 @@ pub struct Service {
     pub compiled: AtomicBool,
     /// The most recent events of every stream.
     pub events: Arc<EventRing>,
+    /// What a stream's `threshold` and `classes` are checked against.
+    pub detect: streams::Model,
 }
 
 impl Service {
@@ -321,6 +325,15 @@ pub fn run(
         state_file: options.state_file.clone(),
         compiled: AtomicBool::new(false),
         events: Arc::new(EventRing::new(MAX_EVENTS)),
+        detect: streams::Model {
+            threshold: config.detect.threshold,
+            labels: detector
+                .adapter
+                .labels()
+                .iter()
+                .map(|l| l.to_string())
+                .collect(),
+        },
     });
     // The pipeline file's inputs, then the state file's streams (which win on a name).
     let mut initial: BTreeMap<String, StreamSpec> = BTreeMap::new();
@@ -337,6 +350,8 @@ pub fn run(
                     input: s.input,
                     zones: s.analytics.as_ref().map(|a| a.zones.clone()),
                     lines: s.analytics.as_ref().map(|a| a.lines.clone()),
+                    threshold: None,
+                    classes: None,
                 },
             );
         }

@@ -26,6 +26,13 @@ pub struct StreamSpec {
     pub zones: Option<Vec<ZoneConfig>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lines: Option<Vec<LineConfig>>,
+    /// A stricter confidence threshold than the pipeline file's (it cannot be lower: the
+    /// model's decoder already dropped what is below that).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<f32>,
+    /// Only these of the model's classes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classes: Option<Vec<String>>,
 }
 
 /// `PATCH /api/streams/{name}`: what changes while the stream runs.
@@ -36,6 +43,17 @@ pub struct StreamPatch {
     pub zones: Option<Vec<ZoneConfig>>,
     #[serde(default)]
     pub lines: Option<Vec<LineConfig>>,
+    #[serde(default)]
+    pub threshold: Option<f32>,
+    #[serde(default)]
+    pub classes: Option<Vec<String>>,
+}
+
+/// The model's view of what a stream may filter: its threshold (the floor) and class names.
+#[derive(Debug, Clone, Default)]
+pub struct Model {
+    pub threshold: f32,
+    pub labels: Vec<String>,
 }
 
 /// Why a request is refused: the HTTP status and the message.
@@ -64,6 +82,46 @@ impl StreamSpec {
             zones: self.zones.clone().unwrap_or_default(),
             lines: self.lines.clone().unwrap_or_default(),
         }
+    }
+
+    /// The stream's detection filter.
+    pub fn filter(&self) -> crate::pipeline::DetectFilter {
+        crate::pipeline::DetectFilter {
+            threshold: self.threshold,
+            classes: self.classes.clone(),
+        }
+    }
+
+    /// Checks the threshold against the model's (`model.threshold` ≤ it ≤ 1) and the classes
+    /// against its labels.
+    ///
+    /// # Errors
+    /// A 422 [`Refusal`] naming the value.
+    pub fn check_filter(&self, model: &Model) -> Result<(), Refusal> {
+        if let Some(t) = self.threshold {
+            if !(model.threshold..=1.0).contains(&t) {
+                return Err(Refusal::new(
+                    422,
+                    format!(
+                        "threshold {t}: expected {} to 1 (the pipeline's threshold is the floor: \
+                         lower scores are not decoded)",
+                        model.threshold
+                    ),
+                ));
+            }
+        }
+        if let Some(classes) = &self.classes {
+            if let Some(c) = classes.iter().find(|c| !model.labels.contains(c)) {
+                return Err(Refusal::new(
+                    422,
+                    format!(
+                        "unknown class {c:?} (the model has: {})",
+                        model.labels.join(", ")
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Checks the name, the input against `media_roots`, and the geometry.
@@ -173,6 +231,10 @@ pub struct StreamView {
     pub zones: Option<Vec<ZoneConfig>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lines: Option<Vec<LineConfig>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub classes: Option<Vec<String>>,
 }
 
 /// End-to-end latency (decode to sink), ms.
@@ -230,6 +292,8 @@ mod tests {
             input: input.into(),
             zones: None,
             lines: None,
+            threshold: None,
+            classes: None,
         }
     }
 

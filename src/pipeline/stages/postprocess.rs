@@ -4,7 +4,9 @@
 use crate::error::Result;
 use crate::frame::AnalyzedFrame;
 use crate::inference::{Inference, Inferred};
+use crate::pipeline::registry::Registry;
 use crate::pipeline::stage::{Emit, SourceId, Stage};
+use crate::pipeline::DetectFilter;
 use crate::track::Tracker;
 use std::collections::HashMap;
 
@@ -13,6 +15,11 @@ pub struct Postprocess<'a> {
     /// `(threshold, track_buffer)` of ByteTrack; `None`: no track ids.
     pub track: Option<(f32, usize)>,
     pub trackers: HashMap<SourceId, Tracker>,
+    /// Per-source detection filters ([`crate::pipeline::Pipeline::set_filter`]), read again
+    /// when the registry's filter version changes.
+    pub registry: &'a Registry,
+    pub filters: HashMap<SourceId, DetectFilter>,
+    pub version: u64,
 }
 
 impl Stage for Postprocess<'_> {
@@ -22,6 +29,19 @@ impl Stage for Postprocess<'_> {
     fn process(&mut self, input: Inferred, out: &mut Emit<AnalyzedFrame>) -> Result<()> {
         let Inferred { frame, outputs } = input;
         let mut detections = self.inference.decode(&outputs, &frame);
+        let version = self.registry.filters_version();
+        if version != self.version {
+            self.version = version;
+            self.filters.clear();
+        }
+        let registry = self.registry;
+        let filter = self
+            .filters
+            .entry(frame.source_id)
+            .or_insert_with(|| registry.filter_of(frame.source_id).unwrap_or_default());
+        if !filter.is_empty() {
+            filter.apply(&mut detections);
+        }
         if let Some((threshold, buffer)) = self.track {
             self.trackers
                 .entry(frame.source_id)
@@ -38,6 +58,7 @@ impl Stage for Postprocess<'_> {
 
     fn end_source(&mut self, id: SourceId) -> Result<()> {
         self.trackers.remove(&id);
+        self.filters.remove(&id);
         Ok(())
     }
 }
