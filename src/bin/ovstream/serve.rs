@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 pub(crate) struct ServeArgs {
     /// Pipeline file: the defaults of every stream (model, detect, track, analytics, outputs
     /// with `{name}`, MQTT); its inputs, if any, are the first streams.
+    #[arg(default_value = crate::DEFAULT_PIPELINE)]
     pipeline: PathBuf,
     /// Address of the API (HOST:PORT).
     #[arg(long, default_value = DEFAULT_API)]
