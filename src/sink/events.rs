@@ -102,28 +102,13 @@ impl EventSinks {
         self.file.is_none() && self.mqtt.is_none() && self.ring.is_none()
     }
 
-    /// Writes and publishes `events`.
+    /// Writes and publishes `events` (to `{prefix}/{source}/events`).
     ///
     /// # Errors
     /// [`crate::Error::Output`] when the events file cannot be written (MQTT never fails here:
     /// it queues).
     pub fn write(&mut self, events: &[Event]) -> Result<()> {
-        if let Some(ring) = &self.ring {
-            ring.push(events);
-        }
-        if let Some(file) = &self.file {
-            let mut file = file.lock();
-            for e in events {
-                file.write_value(e)?;
-            }
-        }
-        if let Some(mqtt) = &self.mqtt {
-            for e in events {
-                let payload = serde_json::to_vec(e).expect("an event serializes");
-                mqtt.publish(self.events_topic.clone(), payload, false);
-            }
-        }
-        Ok(())
+        self.emit(events, &self.events_topic)
     }
 
     /// Writes zone and line events to the events file and `{prefix}/{source}/analytics`.
@@ -131,6 +116,11 @@ impl EventSinks {
     /// # Errors
     /// As [`Self::write`].
     pub fn write_analytics(&mut self, events: &[AnalyticsEvent]) -> Result<()> {
+        self.emit(events, &self.analytics_topic)
+    }
+
+    /// `events` to the ring, the events file and MQTT `topic`.
+    fn emit<T: serde::Serialize>(&self, events: &[T], topic: &str) -> Result<()> {
         if events.is_empty() {
             return Ok(());
         }
@@ -146,7 +136,7 @@ impl EventSinks {
         if let Some(mqtt) = &self.mqtt {
             for e in events {
                 let payload = serde_json::to_vec(e).expect("an event serializes");
-                mqtt.publish(self.analytics_topic.clone(), payload, false);
+                mqtt.publish(topic.to_string(), payload, false);
             }
         }
         Ok(())
