@@ -55,11 +55,7 @@ impl Line {
         let norm = |p| config.units.normalize(p, width, height);
         let (from, to) = (norm(config.points[0]), norm(config.points[1]));
         // `in` is a direction on screen; in pixel units it is scaled like the points.
-        let v = config.in_vector();
-        let v = match config.units {
-            crate::config::analytics::Units::Normalized => v,
-            crate::config::analytics::Units::Pixels => [v[0] / width as f32, v[1] / height as f32],
-        };
+        let v = norm(config.in_vector());
         let in_side = sign(geometry::cross(from, to, [from[0] + v[0], from[1] + v[1]]));
         // The unit normal of the line on the `in` side.
         let d = [to[0] - from[0], to[1] - from[1]];

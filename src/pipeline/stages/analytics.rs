@@ -21,6 +21,17 @@ pub struct Analytics<'a> {
     pub version: u64,
 }
 
+/// The analytics of source `id` with `config`, under the source's name.
+fn start(
+    registry: &Registry,
+    id: SourceId,
+    config: std::sync::Arc<crate::config::AnalyticsConfig>,
+    lost_after: u64,
+) -> SourceAnalytics {
+    let name = registry.list.get(id).map(|s| s.name.clone());
+    SourceAnalytics::new(name.as_deref().unwrap_or(""), config, lost_after)
+}
+
 impl Analytics<'_> {
     /// Applies configuration changes made since the last frame.
     fn refresh(&mut self) {
@@ -34,14 +45,7 @@ impl Analytics<'_> {
             match (state.as_mut(), config) {
                 (Some(a), Some(c)) if a.config() != &c => a.reload(c),
                 (Some(_), Some(_)) => {}
-                (None, Some(c)) => {
-                    let name = self.registry.list.get(id).map(|s| s.name.clone());
-                    *state = Some(SourceAnalytics::new(
-                        name.as_deref().unwrap_or(""),
-                        c,
-                        self.lost_after,
-                    ));
-                }
+                (None, Some(c)) => *state = Some(start(self.registry, id, c, self.lost_after)),
                 (_, None) => *state = None,
             }
         }
@@ -58,12 +62,7 @@ impl Stage for Analytics<'_> {
         let (registry, lost_after) = (self.registry, self.lost_after);
         let state = self.sources.entry(id).or_insert_with(|| {
             let config = registry.analytics_of(id)?;
-            let name = registry.list.get(id).map(|s| s.name.clone());
-            Some(SourceAnalytics::new(
-                name.as_deref().unwrap_or(""),
-                config,
-                lost_after,
-            ))
+            Some(start(registry, id, config, lost_after))
         });
         if let Some(analytics) = state {
             analytics.frame(&mut frame);
