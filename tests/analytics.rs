@@ -591,7 +591,13 @@ fn a_line_added_to_the_pipeline_file_while_running_starts_counting() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_secs(3));
+    // Frames are flowing (the model may take seconds to compile on a cold cache).
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while std::fs::metadata(&md).map_or(0, |m| m.len()) == 0 {
+        assert!(std::time::Instant::now() < deadline, "no frames written");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_secs(1));
     assert!(child.try_wait().unwrap().is_none(), "still running");
     let mut f = std::fs::OpenOptions::new()
         .append(true)

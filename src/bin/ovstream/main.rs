@@ -247,6 +247,7 @@ pub(crate) fn load_config(o: &Overrides) -> Result<PipelineConfig, Error> {
 }
 
 fn run(args: &RunArgs, lib: Option<&Path>) -> anyhow::Result<i32> {
+    let loaded = reload::stamp(&args.overrides.pipeline);
     let mut config = load_config(&args.overrides)?;
     if let Some(v) = &args.output {
         config.output.mp4 = Some(v.clone());
@@ -395,7 +396,7 @@ fn run(args: &RunArgs, lib: Option<&Path>) -> anyhow::Result<i32> {
         |p, ids| {
             let watch = options.analytics && !args.no_reload;
             match watch {
-                true => reload::watch(p, ids, &names, &args.overrides, analytics),
+                true => reload::watch(p, ids, &names, &args.overrides, analytics, loaded),
                 false => Ok(()),
             }
         },

@@ -15,13 +15,15 @@ use std::time::{Duration, SystemTime};
 const POLL: Duration = Duration::from_millis(250);
 
 /// Modification time and size of the file (`None` when it cannot be read).
-fn stamp(path: &std::path::Path) -> Option<(SystemTime, u64)> {
+pub fn stamp(path: &std::path::Path) -> Option<(SystemTime, u64)> {
     let m = std::fs::metadata(path).ok()?;
     Some((m.modified().ok()?, m.len()))
 }
 
 /// Watches the pipeline file of `overrides` and SIGHUP until every source of `pipeline` has
-/// ended; `current[i]` is what source `ids[i]` (named `names[i]`) runs with now.
+/// ended; `current[i]` is what source `ids[i]` (named `names[i]`) runs with now, read from the
+/// file when its stamp was `loaded` (taken before the model compiled, so an edit made while it
+/// compiled is picked up at once).
 ///
 /// # Errors
 /// When the SIGHUP handler cannot be installed.
@@ -31,6 +33,7 @@ pub fn watch(
     names: &[String],
     overrides: &Overrides,
     mut current: Vec<Option<Arc<AnalyticsConfig>>>,
+    loaded: Option<(SystemTime, u64)>,
 ) -> ovstream::Result<()> {
     let hup = Arc::new(AtomicBool::new(false));
     signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&hup)).map_err(|e| {
@@ -40,7 +43,7 @@ pub fn watch(
         }
     })?;
     let path = overrides.pipeline.as_path();
-    let mut last = stamp(path);
+    let mut last = loaded;
     while !pipeline.all_ended() {
         std::thread::sleep(POLL);
         let now = stamp(path);
