@@ -79,9 +79,23 @@ def main():
             deletes.append(time.time() - t)
         print(f"add → first result: median {pct(adds, 0.5) * 1000:.0f} ms, max {max(adds) * 1000:.0f} ms")
         print(f"delete → outputs finalized: median {pct(deletes, 0.5) * 1000:.0f} ms, max {max(deletes) * 1000:.0f} ms")
-        # 2. Streams added one by one.
-        for i in range(args.streams):
-            call(port, "POST", "/api/streams", {"name": f"s{i:02}", "input": "test://?width=320&height=240&fps=10"})
+        # 2. Pacing: s00..s03 live through 4 adds and 4 removes of other streams (below
+        # saturation); their frame gaps (wall time between results) should stay at 1/fps.
+        src = "test://?width=320&height=240&fps=10"
+        for i in range(8):
+            call(port, "POST", "/api/streams", {"name": f"s{i:02}", "input": src})
+            time.sleep(2)
+        for i in range(4, 8):
+            call(port, "DELETE", f"/api/streams/s{i:02}")
+            time.sleep(2)
+        print("pacing of 4 streams (10 fps) while 4 others are added one by one, then removed:")
+        for name, s in sorted(streams(port).items()):
+            g = s["frame_gap_ms"]
+            print(f"  {name}: frame gap p50 {g['p50']:.0f} ms, p99 {g['p99']:.0f} ms, max {g['max']:.0f} ms, "
+                  f"drops {s['drops']}")
+        # 3. Many streams: the box saturates; every stream should get an equal share.
+        for i in range(4, args.streams):
+            call(port, "POST", "/api/streams", {"name": f"s{i:02}", "input": src})
             time.sleep(2)
         before = streams(port)
         time.sleep(10)
@@ -95,7 +109,7 @@ def main():
             min(r[1] for r in rows), max(r[1] for r in rows), sum(r[2] for r in rows), max(r[3] for r in rows)))
         for i in range(4, args.streams):
             call(port, "DELETE", f"/api/streams/s{i:02}")
-        # 3. API load with 4 streams.
+        # 4. API load with 4 streams.
         def window():
             a = streams(port)
             time.sleep(args.load_seconds)

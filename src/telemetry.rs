@@ -168,6 +168,7 @@ pub struct LatencySummary {
     pub p50_ms: f64,
     pub p95_ms: f64,
     pub p99_ms: f64,
+    pub max_ms: f64,
 }
 
 impl LatencySummary {
@@ -179,6 +180,7 @@ impl LatencySummary {
             p50_ms: ms(0.50),
             p95_ms: ms(0.95),
             p99_ms: ms(0.99),
+            max_ms: h.max() as f64 / 1000.0,
         }
     }
 }

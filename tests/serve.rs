@@ -310,6 +310,10 @@ fn bad_requests_get_the_right_status_and_a_json_error() {
     let (status, v) = add(&s, "d", &outside);
     assert_eq!(status, 422);
     assert!(v["error"].as_str().unwrap().contains("media_roots"), "{v}");
+    let own = r#"{"name": "o", "input": "test://", "outputs": {"mp4": "o.mp4"}}"#;
+    let (status, v) = s.api("POST", "/api/streams", Some(own));
+    assert_eq!(status, 422, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("output_root"), "{v}");
     let (status, v) = add(&s, "bad name!", "test://");
     assert_eq!(status, 422);
     assert!(v["error"].as_str().unwrap().contains("stream name"), "{v}");
@@ -454,15 +458,40 @@ fn a_line_and_a_threshold_patched_onto_a_running_stream_apply_at_once() {
 #[test]
 fn sigterm_finalizes_every_mp4() {
     let dir = tempfile::tempdir().unwrap();
+    let own = dir.path().join("own");
     let file = pipeline(
         dir.path(),
-        &format!("mp4 = \"{}/out/{{name}}.mp4\"\n", dir.path().display()),
+        &format!(
+            "mp4 = \"{}/out/{{name}}.mp4\"\n[serve]\noutput_root = \"{}\"\n",
+            dir.path().display(),
+            own.display()
+        ),
     );
     // `mp4` belongs to [output]: the helper's table is the last one in the file.
     let s = Service::start(dir.path(), &file);
     for name in ["m1", "m2"] {
         assert_eq!(add(&s, name, "test://?width=320&height=240&fps=15").0, 201);
     }
+    // A stream's own files, under the output root only.
+    let body = |name: &str, mp4: &str| {
+        serde_json::json!({
+            "name": name,
+            "input": "test://?width=320&height=240&fps=15",
+            "outputs": {"mp4": mp4, "events": "cams/{name}-events.jsonl"}
+        })
+        .to_string()
+    };
+    for (path, why) in [("../m4.mp4", "`..`"), ("/tmp/m4.mp4", "relative")] {
+        let (status, v) = s.api("POST", "/api/streams", Some(&body("m4", path)));
+        assert_eq!(status, 422, "{v}");
+        assert!(v["error"].as_str().unwrap().contains(why), "{v}");
+    }
+    let (status, v) = s.api("POST", "/api/streams", Some(&body("m3", "cams/{name}.mp4")));
+    assert_eq!(status, 201, "{v}");
+    assert_eq!(v["outputs"]["mp4"], "cams/{name}.mp4");
+    let (status, v) = s.api("POST", "/api/streams", Some(&body("m4", "cams/m3.mp4")));
+    assert_eq!(status, 409, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("m3"), "{v}");
     wait_for("frames", Duration::from_secs(60), || {
         s.streams()
             .iter()
@@ -470,9 +499,15 @@ fn sigterm_finalizes_every_mp4() {
     });
     let (code, err) = s.stop();
     assert_eq!(code, Some(0), "{err}");
-    for name in ["m1", "m2"] {
-        let (frames, w, h) = decode_mp4(&dir.path().join(format!("out/{name}.mp4")));
-        assert!(frames > 30, "{name}: {frames} frames");
+    for path in ["out/m1.mp4", "out/m2.mp4", "own/cams/m3.mp4"] {
+        let (frames, w, h) = decode_mp4(&dir.path().join(path));
+        assert!(frames > 30, "{path}: {frames} frames");
         assert_eq!((w, h), (320, 240));
     }
+    assert!(
+        !dir.path().join("out/m3.mp4").exists(),
+        "its own mp4 replaces the file's"
+    );
+    let events = read_jsonl(&own.join("cams/m3-events.jsonl"));
+    assert!(events.iter().all(|e| e["source"] == "m3"), "{events:?}");
 }

@@ -97,6 +97,10 @@ pub struct ServeConfig {
     /// `rtsp://`, `rtsps://`, `http(s)://`, `test://` and V4L2 cameras.
     #[serde(default)]
     pub media_roots: Vec<PathBuf>,
+    /// The folder under which a stream's own `outputs` (given over the API) are written;
+    /// default none: streams use the pipeline file's `[output]` only.
+    #[serde(default)]
+    pub output_root: Option<PathBuf>,
 }
 
 /// Default cosine-similarity threshold of a gallery match (calibrated on the sample photos:

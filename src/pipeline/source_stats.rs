@@ -20,6 +20,9 @@ pub struct SourceStats {
     pub written: AtomicU64,
     pub health: HealthCell,
     pub end_to_end: StageStats,
+    /// Wall time between consecutive written frames (the pacing a viewer sees).
+    pub frame_gap: StageStats,
+    last_written: parking_lot::Mutex<Option<std::time::Instant>>,
     /// Its outputs show pixels (MP4, display, RTSP): the overlay draws on its frames.
     pub draw: bool,
     /// Its outputs are finalized (it ended, or was removed).
@@ -82,6 +85,8 @@ impl SourceStats {
             written: AtomicU64::new(0),
             health: HealthCell::default(),
             end_to_end: StageStats::new("end-to-end"),
+            frame_gap: StageStats::new("frame gap"),
+            last_written: Default::default(),
             draw,
             ended: Default::default(),
             analytics: Default::default(),
@@ -92,6 +97,15 @@ impl SourceStats {
 
     pub fn written(&self) -> u64 {
         self.written.load(Ordering::Relaxed)
+    }
+
+    /// Counts one frame written by the sink now, and the gap since the one before.
+    pub fn record_written(&self) {
+        let now = std::time::Instant::now();
+        if let Some(last) = self.last_written.lock().replace(now) {
+            self.frame_gap.record(now - last);
+        }
+        self.written.fetch_add(1, Ordering::Relaxed);
     }
 }
 

@@ -142,7 +142,7 @@ async fn add(State(service): State<Shared>, bytes: Result<Bytes, BytesRejection>
         Err(r) => return *r,
     };
     if let Err(r) = spec
-        .check(&service.media_roots)
+        .check(&service.media_roots, service.output_root.as_deref())
         .and_then(|()| spec.check_filter(&service.detect))
     {
         return refused(r);

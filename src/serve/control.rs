@@ -5,7 +5,8 @@
 //! until the stream's outputs are finalized. The HTTP side reads the shared [`Service`] and
 //! never blocks the pipeline threads.
 
-use super::streams::{save_state, Refusal, StreamPatch, StreamSpec};
+use super::state::save_state;
+use super::streams::{Refusal, StreamPatch, StreamSpec};
 use super::Service;
 use crate::config::PipelineConfig;
 use crate::error::Result;
@@ -147,16 +148,27 @@ impl Control<'_> {
             analytics: (!analytics.is_empty()).then(|| Arc::new(analytics)),
             filter: spec.filter(),
         };
-        let joined =
-            crate::sink::sinks_sharing(self.config, &[name.to_string()], self.mqtt.clone())
-                .and_then(|mut sinks| {
-                    let mut sinks = sinks.pop().expect("one name, one set of sinks");
-                    sinks
-                        .events
-                        .get_or_insert_with(|| EventSinks::new(name, None, None, false))
-                        .ring = Some(Arc::clone(&self.service.events));
-                    pipeline.add_source_with(source, sinks, play)
-                });
+        let config =
+            match spec.output_config(&self.config.output, self.service.output_root.as_deref()) {
+                Ok(output) if spec.outputs.is_some() => std::borrow::Cow::Owned(PipelineConfig {
+                    output,
+                    ..self.config.clone()
+                }),
+                Ok(_) => std::borrow::Cow::Borrowed(self.config),
+                Err(r) => {
+                    self.fail(name, r.message);
+                    return;
+                }
+            };
+        let joined = crate::sink::sinks_sharing(&config, &[name.to_string()], self.mqtt.clone())
+            .and_then(|mut sinks| {
+                let mut sinks = sinks.pop().expect("one name, one set of sinks");
+                sinks
+                    .events
+                    .get_or_insert_with(|| EventSinks::new(name, None, None, false))
+                    .ring = Some(Arc::clone(&self.service.events));
+                pipeline.add_source_with(source, sinks, play)
+            });
         let mut streams = self.service.streams.write();
         let Some(entry) = streams.get_mut(name) else {
             return;
@@ -168,18 +180,23 @@ impl Control<'_> {
                 if let Some(stats) = &entry.stats {
                     stats.keep_latest.store(true, Ordering::Relaxed);
                 }
-                if let Some(stats) = &entry.stats {
-                    stats.keep_latest.store(true, Ordering::Relaxed);
-                }
                 entry.joined = Some(Instant::now());
                 entry.last_error = None;
                 tracing::info!(stream = name, id, "stream joined");
             }
             Err(e) => {
-                tracing::error!(stream = name, "cannot start: {e}");
-                entry.last_error = Some(e.to_string());
-                entry.failed = true;
+                drop(streams);
+                self.fail(name, e.to_string());
             }
+        }
+    }
+
+    /// Marks a stream `failed` with `message` (it stays listed).
+    fn fail(&self, name: &str, message: String) {
+        tracing::error!(stream = name, "cannot start: {message}");
+        if let Some(entry) = self.service.streams.write().get_mut(name) {
+            entry.last_error = Some(message);
+            entry.failed = true;
         }
     }
 

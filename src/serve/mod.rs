@@ -7,25 +7,27 @@
 
 pub mod api;
 pub(crate) mod control;
+mod entry;
 mod openapi;
+pub mod outputs;
+mod state;
 pub mod streams;
 
 use crate::config::PipelineConfig;
 use crate::detector::Detector;
 use crate::error::{Error, Result};
-use crate::pipeline::source_stats::SourceStats;
-use crate::pipeline::{self, metrics::Endpoint, RunOptions, SourceId, Summary};
+use crate::pipeline::{self, metrics::Endpoint, RunOptions, Summary};
 use crate::sink::events::EventRing;
 use crate::source::supervise::Health;
 use control::{Command, Control};
+pub use entry::Entry;
 use parking_lot::RwLock;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
-use streams::{Latency, StreamSpec, StreamView};
+use streams::{StreamSpec, StreamView};
 
 /// Default API address (loopback).
 pub const DEFAULT_API: &str = "127.0.0.1:8080";
@@ -56,100 +58,14 @@ pub fn default_state_file() -> PathBuf {
         .join("streams.json")
 }
 
-/// One stream of the service.
-pub struct Entry {
-    pub spec: StreamSpec,
-    /// Set once its input opened and it joined the pipeline.
-    pub id: Option<SourceId>,
-    pub stats: Option<Arc<SourceStats>>,
-    pub joined: Option<Instant>,
-    /// Why it could not open (while it retries) or start.
-    pub last_error: Option<String>,
-    pub open_attempts: u32,
-    /// Its outputs could not be opened: it will not run.
-    pub failed: bool,
-    /// Raised when it is removed (an opener still trying gives up).
-    pub cancel: Arc<AtomicBool>,
-}
-
-impl Entry {
-    fn new(spec: StreamSpec) -> Self {
-        Entry {
-            spec,
-            id: None,
-            stats: None,
-            joined: None,
-            last_error: None,
-            open_attempts: 0,
-            failed: false,
-            cancel: Arc::new(AtomicBool::new(false)),
-        }
-    }
-
-    /// `starting`, `streaming`, `reconnecting`, `failed` or `finished`.
-    pub fn state(&self) -> String {
-        match &self.stats {
-            None if self.failed => Health::Failed.to_string(),
-            None if self.open_attempts > 0 => Health::Reconnecting.to_string(),
-            None => Health::Starting.to_string(),
-            Some(s) if s.ended.load(Ordering::Relaxed) => "finished".into(),
-            Some(s) => s.health.get().to_string(),
-        }
-    }
-
-    fn view(&self, model: &str) -> StreamView {
-        let (frames, drops, reconnects, latency, error) = match &self.stats {
-            Some(s) => {
-                let l = s.end_to_end.summary();
-                (
-                    s.written(),
-                    s.decoded.drops(),
-                    s.health.reconnects() + self.open_attempts,
-                    Latency {
-                        p50: l.p50_ms,
-                        p99: l.p99_ms,
-                    },
-                    s.health.last_error().or_else(|| self.last_error.clone()),
-                )
-            }
-            None => (
-                0,
-                0,
-                self.open_attempts,
-                Latency::default(),
-                self.last_error.clone(),
-            ),
-        };
-        let seconds = self.joined.map_or(0.0, |t| t.elapsed().as_secs_f64());
-        StreamView {
-            name: self.spec.name.clone(),
-            input: crate::redact::redact(&self.spec.input),
-            state: self.state(),
-            frames,
-            fps: if seconds > 0.0 {
-                frames as f64 / seconds
-            } else {
-                0.0
-            },
-            drops,
-            reconnects,
-            latency_ms: latency,
-            last_error: error,
-            model: model.to_string(),
-            zones: self.spec.zones.clone(),
-            lines: self.spec.lines.clone(),
-            threshold: self.spec.threshold,
-            classes: self.spec.classes.clone(),
-        }
-    }
-}
-
 /// What the HTTP side and the control loop share.
 pub struct Service {
     pub streams: RwLock<BTreeMap<String, Entry>>,
     commands: crossbeam::channel::Sender<Command>,
     pub token: Option<String>,
     pub media_roots: Vec<PathBuf>,
+    /// `[serve] output_root`: where a stream's own `outputs` go.
+    pub output_root: Option<PathBuf>,
     pub model: String,
     /// The pipeline's own metrics endpoint (loopback), proxied at `/metrics`.
     pub metrics_addr: SocketAddr,
@@ -231,6 +147,24 @@ impl Service {
                     format!("a stream named {name} exists"),
                 ));
             }
+            let mine = spec.output_files(self.output_root.as_deref())?;
+            for (other, entry) in all.iter() {
+                let theirs = entry
+                    .spec
+                    .output_files(self.output_root.as_deref())
+                    .unwrap_or_default();
+                if let Some((key, path)) =
+                    mine.iter().find(|(_, p)| theirs.iter().any(|t| t.1 == *p))
+                {
+                    return Err(streams::Refusal::new(
+                        409,
+                        format!(
+                            "outputs.{key}: {} is written by stream {other}",
+                            path.display()
+                        ),
+                    ));
+                }
+            }
             all.insert(name.clone(), Entry::new(spec));
         }
         let _ = self.commands.send(Command::Add(name.clone()));
@@ -239,6 +173,23 @@ impl Service {
 
     pub(crate) fn send(&self, command: Command) {
         let _ = self.commands.send(command);
+    }
+}
+
+/// Nice value of the HTTP threads: under a flood of requests the pipeline's threads (nice 0)
+/// win the CPU, so cameras keep their frame rate and the API answers more slowly instead.
+const HTTP_NICE: i32 = 10;
+
+/// Lowers the calling thread's priority to [`HTTP_NICE`] (Linux: nice is per thread). A
+/// failure only leaves it at the default priority.
+fn lower_priority() {
+    // SAFETY: setpriority reads no memory; `who = 0` is the calling thread on Linux.
+    let rc = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, HTTP_NICE) };
+    if rc != 0 {
+        tracing::debug!(
+            "HTTP thread keeps its priority: {}",
+            std::io::Error::last_os_error()
+        );
     }
 }
 
@@ -300,13 +251,19 @@ pub fn run(
         path: "--api".into(),
         message: e.to_string(),
     })?;
-    let restored = streams::load_state(&options.state_file).map_err(|message| Error::Config {
+    let restored = state::load_state(&options.state_file).map_err(|message| Error::Config {
         path: options.state_file.clone(),
         message,
     })?;
     let stream_config = per_stream_outputs(config)?;
     let mut detector = Detector::from_config(config, openvino_lib)?;
     let mut recognizer = crate::face::recognizer_from_config(config, openvino_lib, &mut detector)?;
+    if let Some(root) = &config.serve.output_root {
+        std::fs::create_dir_all(root).map_err(|e| Error::Config {
+            path: "serve".into(),
+            message: format!("[serve] output_root {}: {e}", root.display()),
+        })?;
+    }
     let metrics = Arc::new(Endpoint::bind("127.0.0.1:0")?);
     let mqtt = config
         .output
@@ -320,6 +277,7 @@ pub fn run(
         commands: tx,
         token: options.token.clone(),
         media_roots: config.serve.media_roots.clone(),
+        output_root: config.serve.output_root.clone(),
         model: detector.model.clone(),
         metrics_addr: metrics.addr,
         state_file: options.state_file.clone(),
@@ -352,6 +310,7 @@ pub fn run(
                     lines: s.analytics.as_ref().map(|a| a.lines.clone()),
                     threshold: None,
                     classes: None,
+                    outputs: None,
                 },
             );
         }
@@ -365,6 +324,7 @@ pub fn run(
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(HTTP_THREADS)
         .thread_name("ovstream-api")
+        .on_thread_start(lower_priority)
         .enable_all()
         .build()
         .map_err(|e| Error::gst("HTTP runtime", e))?;

@@ -51,7 +51,10 @@ pub fn document() -> Value {
                                              "zones": {"type": "array", "items": {"$ref": "#/components/schemas/Zone"}},
                                              "lines": {"type": "array", "items": {"$ref": "#/components/schemas/Line"}},
                                              "threshold": {"type": "number", "description": "At least the pipeline file's threshold"},
-                                             "classes": {"type": "array", "items": {"type": "string"}}}},
+                                             "classes": {"type": "array", "items": {"type": "string"}},
+                                             "outputs": {"$ref": "#/components/schemas/Outputs"}}},
+                "Outputs": {"type": "object", "description": "This stream's files instead of [output]'s, relative to [serve] output_root; {name} is the stream's name",
+                            "properties": {"mp4": {"type": "string"}, "metadata": {"type": "string"}, "events": {"type": "string"}}},
                 "StreamPatch": {"type": "object",
                                 "properties": {"zones": {"type": "array", "items": {"$ref": "#/components/schemas/Zone"}},
                                                "lines": {"type": "array", "items": {"$ref": "#/components/schemas/Line"}},
@@ -63,10 +66,14 @@ pub fn document() -> Value {
                                           "frames": {"type": "integer"}, "fps": {"type": "number"},
                                           "drops": {"type": "integer"}, "reconnects": {"type": "integer"},
                                           "latency_ms": {"type": "object", "properties": {"p50": {"type": "number"}, "p99": {"type": "number"}}},
+                                          "frame_gap_ms": {"type": "object", "description": "Wall time between consecutive results", "properties": {"p50": {"type": "number"}, "p99": {"type": "number"}, "max": {"type": "number"}}},
                                           "last_error": {"type": "string", "nullable": true},
                                           "model": {"type": "string"},
                                           "zones": {"type": "array", "items": {"$ref": "#/components/schemas/Zone"}},
-                                          "lines": {"type": "array", "items": {"$ref": "#/components/schemas/Line"}}}}
+                                          "lines": {"type": "array", "items": {"$ref": "#/components/schemas/Line"}},
+                                          "threshold": {"type": "number"},
+                                          "classes": {"type": "array", "items": {"type": "string"}},
+                                          "outputs": {"$ref": "#/components/schemas/Outputs"}}}
             }
         },
         "security": [{"bearer": []}],

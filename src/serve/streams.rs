@@ -7,6 +7,8 @@ use crate::config::AnalyticsConfig;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
+pub use super::outputs::StreamOutputs;
+
 /// Longest stream name.
 pub const MAX_NAME_LEN: usize = 64;
 /// URI schemes a stream may use without a media root.
@@ -33,6 +35,9 @@ pub struct StreamSpec {
     /// Only these of the model's classes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub classes: Option<Vec<String>>,
+    /// This stream's files instead of the pipeline file's `[output]` ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outputs: Option<StreamOutputs>,
 }
 
 /// `PATCH /api/streams/{name}`: what changes while the stream runs.
@@ -124,17 +129,70 @@ impl StreamSpec {
         Ok(())
     }
 
-    /// Checks the name, the input against `media_roots`, and the geometry.
+    /// Checks the name, the input against `media_roots`, the outputs against `output_root`
+    /// (never the input itself), and the geometry.
     ///
     /// # Errors
     /// A 422 [`Refusal`] naming the rule that is broken.
-    pub fn check(&self, media_roots: &[PathBuf]) -> Result<(), Refusal> {
+    pub fn check(
+        &self,
+        media_roots: &[PathBuf],
+        output_root: Option<&Path>,
+    ) -> Result<(), Refusal> {
         check_name(&self.name)?;
         check_input(&self.input, media_roots)?;
         crate::source::check_syntax(&self.input).map_err(|e| Refusal::new(422, e.to_string()))?;
+        let outputs = self.output_files(output_root)?;
+        let input = Path::new(self.input.strip_prefix("file://").unwrap_or(&self.input))
+            .canonicalize()
+            .ok();
+        if let Some((key, _)) = outputs.iter().find(|(_, p)| Some(p) == input.as_ref()) {
+            return Err(Refusal::new(
+                422,
+                format!("outputs.{key}: is the stream's input; an input is never overwritten"),
+            ));
+        }
         self.analytics(&AnalyticsConfig::default())
             .validate()
             .map_err(|m| Refusal::new(422, m))
+    }
+
+    /// The stream's own output files, resolved under `output_root` (none without `outputs`).
+    ///
+    /// # Errors
+    /// See [`StreamOutputs::resolve`].
+    pub fn output_files(
+        &self,
+        output_root: Option<&Path>,
+    ) -> Result<Vec<(&'static str, PathBuf)>, Refusal> {
+        self.outputs
+            .as_ref()
+            .map_or(Ok(Vec::new()), |o| o.resolve(&self.name, output_root))
+    }
+
+    /// The pipeline's `[output]` with this stream's own files in place (their folders made).
+    ///
+    /// # Errors
+    /// See [`StreamOutputs::resolve`]; a folder that cannot be made.
+    pub fn output_config(
+        &self,
+        base: &crate::config::OutputConfig,
+        output_root: Option<&Path>,
+    ) -> Result<crate::config::OutputConfig, Refusal> {
+        let mut out = base.clone();
+        for (key, path) in self.output_files(output_root)? {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    Refusal::new(422, format!("outputs.{key}: {}: {e}", dir.display()))
+                })?;
+            }
+            match key {
+                "mp4" => out.mp4 = Some(path),
+                "metadata" => out.metadata = Some(path.display().to_string()),
+                _ => out.events = Some(path.display().to_string()),
+            }
+        }
+        Ok(out)
     }
 }
 
@@ -225,6 +283,8 @@ pub struct StreamView {
     pub drops: u64,
     pub reconnects: u32,
     pub latency_ms: Latency,
+    /// Wall time between consecutive results (pacing): steady at 1/fps when nothing stalls.
+    pub frame_gap_ms: FrameGap,
     pub last_error: Option<String>,
     pub model: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -235,6 +295,8 @@ pub struct StreamView {
     pub threshold: Option<f32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub classes: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outputs: Option<StreamOutputs>,
 }
 
 /// End-to-end latency (decode to sink), ms.
@@ -244,42 +306,12 @@ pub struct Latency {
     pub p99: f64,
 }
 
-/// The streams kept across restarts: `{"streams": [StreamSpec…]}`.
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct StateFile {
-    streams: Vec<StreamSpec>,
-}
-
-/// Reads the state file (a missing one is no streams).
-///
-/// # Errors
-/// A message naming the file when it exists but cannot be read or parsed.
-pub fn load_state(path: &Path) -> Result<Vec<StreamSpec>, String> {
-    match crate::config::read_capped(path, crate::config::MAX_TEXT_FILE_BYTES) {
-        Ok(text) => serde_json::from_str::<StateFile>(&text)
-            .map(|s| s.streams)
-            .map_err(|e| format!("{}: {e}", path.display())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(e) => Err(format!("{}: {e}", path.display())),
-    }
-}
-
-/// Writes the state file atomically (a temporary file beside it, then a rename).
-///
-/// # Errors
-/// The I/O error, naming the file.
-pub fn save_state(path: &Path, streams: &[StreamSpec]) -> Result<(), String> {
-    let err = |e: std::io::Error| format!("{}: {e}", path.display());
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(err)?;
-    }
-    let text = serde_json::to_string_pretty(&StateFile {
-        streams: streams.to_vec(),
-    })
-    .expect("streams serialize");
-    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
-    std::fs::write(&tmp, text).map_err(err)?;
-    std::fs::rename(&tmp, path).map_err(err)
+/// Time between consecutive results of a stream, ms.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct FrameGap {
+    pub p50: f64,
+    pub p99: f64,
+    pub max: f64,
 }
 
 #[cfg(test)]
@@ -294,18 +326,21 @@ mod tests {
             lines: None,
             threshold: None,
             classes: None,
+            outputs: None,
         }
     }
 
     #[test]
     fn names_schemes_and_media_roots_are_checked() {
-        assert!(spec("door-1", "test://?pattern=ball").check(&[]).is_ok());
+        assert!(spec("door-1", "test://?pattern=ball")
+            .check(&[], None)
+            .is_ok());
         assert!(spec("door 1", "test://")
-            .check(&[])
+            .check(&[], None)
             .unwrap_err()
             .message
             .contains("name"));
-        let e = spec("a", "ftp://x/y").check(&[]).unwrap_err();
+        let e = spec("a", "ftp://x/y").check(&[], None).unwrap_err();
         assert!(e.message.contains("unknown scheme `ftp://`"), "{e:?}");
         let dir = tempfile::tempdir().unwrap();
         let media = dir.path().join("media");
@@ -314,26 +349,16 @@ mod tests {
         std::fs::write(dir.path().join("b.mp4"), b"x").unwrap();
         let roots = vec![media.clone()];
         assert!(spec("a", media.join("a.mp4").to_str().unwrap())
-            .check(&roots)
+            .check(&roots, None)
             .is_ok());
-        let outside = spec("a", dir.path().join("b.mp4").to_str().unwrap()).check(&roots);
+        let outside = spec("a", dir.path().join("b.mp4").to_str().unwrap()).check(&roots, None);
         assert!(outside.unwrap_err().message.contains("media_roots"));
         let escape = media.join("../b.mp4");
-        assert!(spec("a", escape.to_str().unwrap()).check(&roots).is_err());
-        assert!(spec("a", media.join("a.mp4").to_str().unwrap())
-            .check(&[])
+        assert!(spec("a", escape.to_str().unwrap())
+            .check(&roots, None)
             .is_err());
-    }
-
-    #[test]
-    fn the_state_file_round_trips_atomically() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("state/streams.json");
-        assert_eq!(load_state(&path).unwrap(), vec![]);
-        let streams = vec![spec("a", "test://"), spec("b", "rtsp://cam/1")];
-        save_state(&path, &streams).unwrap();
-        assert_eq!(load_state(&path).unwrap(), streams);
-        let leftovers = std::fs::read_dir(path.parent().unwrap()).unwrap().count();
-        assert_eq!(leftovers, 1, "no temporary file left");
+        assert!(spec("a", media.join("a.mp4").to_str().unwrap())
+            .check(&[], None)
+            .is_err());
     }
 }

@@ -55,7 +55,7 @@ impl Stage for Sink<'_> {
         let e2e = frame.frame.arrival.elapsed();
         self.end_to_end.record(e2e);
         stats.end_to_end.record(e2e);
-        stats.written.fetch_add(1, Ordering::Relaxed);
+        stats.record_written();
         if stats.keep_latest.load(Ordering::Relaxed) {
             *stats.latest.lock() = Some(frame);
         }

@@ -1,0 +1,106 @@
+//! One stream of the service as the HTTP side sees it: its spec, its state and its view.
+
+use super::streams::{FrameGap, Latency, StreamSpec, StreamView};
+use crate::pipeline::source_stats::SourceStats;
+use crate::pipeline::SourceId;
+use crate::source::supervise::Health;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// One stream of the service.
+pub struct Entry {
+    pub spec: StreamSpec,
+    /// Set once its input opened and it joined the pipeline.
+    pub id: Option<SourceId>,
+    pub stats: Option<Arc<SourceStats>>,
+    pub joined: Option<Instant>,
+    /// Why it could not open (while it retries) or start.
+    pub last_error: Option<String>,
+    pub open_attempts: u32,
+    /// Its outputs could not be opened: it will not run.
+    pub failed: bool,
+    /// Raised when it is removed (an opener still trying gives up).
+    pub cancel: Arc<AtomicBool>,
+}
+
+impl Entry {
+    pub(super) fn new(spec: StreamSpec) -> Self {
+        Entry {
+            spec,
+            id: None,
+            stats: None,
+            joined: None,
+            last_error: None,
+            open_attempts: 0,
+            failed: false,
+            cancel: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// `starting`, `streaming`, `reconnecting`, `failed` or `finished`.
+    pub fn state(&self) -> String {
+        match &self.stats {
+            None if self.failed => Health::Failed.to_string(),
+            None if self.open_attempts > 0 => Health::Reconnecting.to_string(),
+            None => Health::Starting.to_string(),
+            Some(s) if s.ended.load(Ordering::Relaxed) => "finished".into(),
+            Some(s) => s.health.get().to_string(),
+        }
+    }
+
+    pub(super) fn view(&self, model: &str) -> StreamView {
+        let (frames, drops, reconnects, latency, gap, error) = match &self.stats {
+            Some(s) => {
+                let l = s.end_to_end.summary();
+                let g = s.frame_gap.summary();
+                (
+                    s.written(),
+                    s.decoded.drops(),
+                    s.health.reconnects() + self.open_attempts,
+                    Latency {
+                        p50: l.p50_ms,
+                        p99: l.p99_ms,
+                    },
+                    FrameGap {
+                        p50: g.p50_ms,
+                        p99: g.p99_ms,
+                        max: g.max_ms,
+                    },
+                    s.health.last_error().or_else(|| self.last_error.clone()),
+                )
+            }
+            None => (
+                0,
+                0,
+                self.open_attempts,
+                Latency::default(),
+                FrameGap::default(),
+                self.last_error.clone(),
+            ),
+        };
+        let seconds = self.joined.map_or(0.0, |t| t.elapsed().as_secs_f64());
+        StreamView {
+            name: self.spec.name.clone(),
+            input: crate::redact::redact(&self.spec.input),
+            state: self.state(),
+            frames,
+            fps: if seconds > 0.0 {
+                frames as f64 / seconds
+            } else {
+                0.0
+            },
+            drops,
+            reconnects,
+            latency_ms: latency,
+            frame_gap_ms: gap,
+            last_error: error,
+            model: model.to_string(),
+            zones: self.spec.zones.clone(),
+            lines: self.spec.lines.clone(),
+            threshold: self.spec.threshold,
+            classes: self.spec.classes.clone(),
+            outputs: self.spec.outputs.clone(),
+        }
+    }
+}
