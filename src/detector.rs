@@ -2,11 +2,13 @@
 
 use crate::adapters::blazeface::BlazeFaceAdapter;
 use crate::adapters::ssd::SsdAdapter;
+use crate::adapters::yolo::{self, YoloAdapter, YoloLayout};
 use crate::adapters::{self, Adapter};
 use crate::config::PipelineConfig;
 use crate::engine::{Engine, EngineOptions};
 use crate::error::{Error, Result};
 use crate::manifest::{read_labels, FetchState, Manifest};
+use crate::model_info::ModelInfo;
 use std::path::{Path, PathBuf};
 
 /// A compiled detection model and the adapter that decodes its outputs.
@@ -34,25 +36,41 @@ impl Detector {
     /// compile or has outputs no adapter understands; [`Error::Config`] for labels/classes.
     pub fn from_config(config: &PipelineConfig, openvino_lib: Option<&Path>) -> Result<Detector> {
         let resolved = resolve_model(&config.model.model)?;
+        let config_err = |message: String| Error::Config {
+            path: resolved.path.clone(),
+            message,
+        };
+        // The model file's own settings (IR rt_info), below the manifest and the user's.
+        let info = ModelInfo::read(&resolved.path).map_err(config_err)?;
         let labels = match (&config.detect.labels_file, &config.detect.labels) {
             (Some(file), _) => read_labels(file)?,
             (None, Some(list)) => list.clone(),
-            (None, None) => resolved.labels,
+            (None, None) if !resolved.labels.is_empty() => resolved.labels,
+            (None, None) => info.labels.clone().unwrap_or_default(),
         };
         let m = &config.model;
-        let adapter_name = m
-            .adapter
-            .clone()
-            .or(resolved.adapter.clone())
-            .unwrap_or_else(|| adapters::SSD.to_string());
-        let format = adapters::input_format(&adapter_name).ok_or_else(|| Error::Model {
-            path: resolved.path.clone(),
-            message: format!(
-                "adapter `{adapter_name}` cannot detect (known: {}, {})",
-                adapters::SSD,
-                adapters::BLAZEFACE
-            ),
+        let from_info = info.adapter().map_err(config_err)?.map(String::from);
+        let adapter_name = match m.adapter.clone().or(resolved.adapter.clone()).or(from_info) {
+            Some(name) => name,
+            None => guess_adapter(&resolved.path, config, openvino_lib)?,
+        };
+        let format = adapters::input_format(&adapter_name).ok_or_else(|| {
+            config_err(format!(
+                "adapter `{adapter_name}` cannot detect (known: {})",
+                adapters::DETECTORS.join(", ")
+            ))
         })?;
+        info.check_input(&adapter_name, &format)
+            .map_err(config_err)?;
+        let threshold = match info.confidence_threshold {
+            Some(t) if !config.detect.threshold_given => t,
+            _ => config.detect.threshold,
+        };
+        let iou = config
+            .detect
+            .iou
+            .or(info.iou_threshold)
+            .unwrap_or(yolo::DEFAULT_IOU);
         let mut options = EngineOptions {
             input_size: m.input_size.or(resolved.input_size),
             input_format: format,
@@ -77,14 +95,27 @@ impl Detector {
                     .iter()
                     .map(|o| (o.name.clone(), o.shape.clone()))
                     .collect();
-                BlazeFaceAdapter::new(&outputs, engine.input.width as u32, config.detect.threshold)
+                BlazeFaceAdapter::new(&outputs, engine.input.width as u32, threshold)
                     .map(Adapter::BlazeFace)
+            }
+            adapters::YOLO => {
+                let input = (engine.input.height as i64, engine.input.width as i64);
+                let labels = yolo_labels(&engine.outputs, input, labels, &resolved.path)?;
+                YoloAdapter::new(
+                    &engine.outputs,
+                    input,
+                    labels,
+                    threshold,
+                    iou,
+                    &config.detect.classes,
+                )
+                .map(Adapter::Yolo)
             }
             _ => SsdAdapter::new(
                 &engine.outputs,
                 |name| engine.has_output(name),
                 labels,
-                config.detect.threshold,
+                threshold,
                 &config.detect.classes,
             )
             .map(Adapter::Ssd),
@@ -93,6 +124,22 @@ impl Detector {
             path: resolved.path.clone(),
             message,
         })?;
+        let labels = adapter.labels();
+        if let Some(a) = config
+            .alerts
+            .iter()
+            .find(|a| !labels.iter().any(|l| **l == *a.label))
+        {
+            return Err(Error::Config {
+                path: resolved.path.clone(),
+                message: format!(
+                    "alerts `{}`: label {:?} is not a class of the model ({})",
+                    a.kind,
+                    a.label,
+                    labels.iter().map(|l| &**l).collect::<Vec<_>>().join(", ")
+                ),
+            });
+        }
         tracing::info!(
             model = %m.model,
             device = %m.device,
@@ -106,6 +153,74 @@ impl Detector {
             adapter,
             model: m.model.clone(),
         })
+    }
+}
+
+/// The one detection adapter whose layout fits the model's outputs.
+///
+/// # Errors
+/// [`Error::Config`] listing the outputs (name, shape, type) and the adapters that could fit,
+/// when none or several do.
+fn guess_adapter(
+    path: &Path,
+    config: &PipelineConfig,
+    openvino_lib: Option<&Path>,
+) -> Result<String> {
+    let shape = crate::engine::peek(path, openvino_lib)?;
+    let input = config
+        .model
+        .input_size
+        .map(|[h, w]| (i64::from(h), i64::from(w)))
+        .or(shape.input_hw);
+    match adapters::fitting(&shape.outputs, input).as_slice() {
+        [one] => {
+            tracing::info!(model = %path.display(), adapter = one, "adapter chosen from the output shapes");
+            Ok(one.to_string())
+        }
+        fits => Err(Error::Config {
+            path: path.to_path_buf(),
+            message: format!(
+                "cannot tell which adapter decodes this model: its outputs are {}; {}; \
+                 set --adapter ({}) or [model] adapter",
+                shape.describe_outputs(),
+                if fits.is_empty() {
+                    "no adapter fits them".to_string()
+                } else {
+                    format!("these fit: {}", fits.join(", "))
+                },
+                adapters::DETECTORS.join(", ")
+            ),
+        }),
+    }
+}
+
+/// A YOLO model's class names: `labels` when they name every class the head scores, the class
+/// ids as names when there are none.
+///
+/// # Errors
+/// [`Error::Config`] when the count differs from the model's classes.
+fn yolo_labels(
+    outputs: &[crate::engine::OutputSpec],
+    input: (i64, i64),
+    labels: Vec<String>,
+    path: &Path,
+) -> Result<Vec<String>> {
+    let classes = outputs
+        .iter()
+        .find_map(|o| YoloLayout::of(&o.shape, input))
+        .and_then(|l| l.classes());
+    match classes {
+        Some(nc) if labels.is_empty() => Ok((0..nc).map(|c| c.to_string()).collect()),
+        Some(nc) if labels.len() != nc => Err(Error::Config {
+            path: path.to_path_buf(),
+            message: format!(
+                "the model scores {nc} classes but {} labels were given ({}); give one name \
+                 per class, one per line (--labels FILE)",
+                labels.len(),
+                labels.join(", ")
+            ),
+        }),
+        _ => Ok(labels),
     }
 }
 
@@ -128,6 +243,11 @@ pub fn engine_options(config: &PipelineConfig, openvino_lib: Option<&Path>) -> E
         openvino_lib: openvino_lib.map(Path::to_path_buf),
         input_format: Default::default(),
         batch: m.batch,
+        properties: m
+            .properties
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
     }
 }
 

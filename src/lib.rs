@@ -14,6 +14,7 @@
 //! [`pipeline`], [`element`] and [`bench`] on top.
 
 pub mod adapters;
+pub mod alerts;
 pub mod analytics;
 pub mod bench;
 pub mod config;
@@ -27,6 +28,7 @@ pub mod frame;
 pub mod geometry;
 pub mod inference;
 pub mod manifest;
+pub mod model_info;
 pub mod overlay;
 pub mod pipeline;
 pub mod preprocess;

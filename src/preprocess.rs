@@ -80,8 +80,9 @@ pub fn resize_into(
 }
 
 /// Writes `frame` into one image of the input tensor (`input`: [`InputSpec::byte_size`]
-/// bytes) as `spec.format` says: u8 or f32 in `[-1, 1]` (`v / 127.5 - 1`), stretched or
-/// letterboxed (aspect kept, centered, black bars; see [`crate::engine::Letterbox`]).
+/// bytes) as `spec.format` says: u8, f32 in `[-1, 1]` (`v / 127.5 - 1`) or in `[0, 1]`
+/// (`v / 255`), stretched or letterboxed (aspect kept, centered, bars of `format.pad`; see
+/// [`crate::engine::Letterbox`]).
 ///
 /// # Errors
 /// As [`resize_into`]; [`Error::Gst`] for [`InputElement::F32`], which its caller fills.
@@ -99,7 +100,7 @@ pub fn fill_input(
     }
     let (mw, mh) = (spec.width, spec.height);
     work.clear();
-    work.resize(mw * mh * 3, 0);
+    work.resize(mw * mh * 3, format.pad);
     if format.letterbox {
         let lb = spec.letterbox(frame.info.width(), frame.info.height());
         // The scaled frame is converted straight into its place on the black canvas.
@@ -123,15 +124,20 @@ pub fn fill_input(
                 "f32 inputs are filled by their stage",
             ));
         }
-        InputElement::F32Symmetric => {
+        InputElement::F32Symmetric | InputElement::F32Unit => {
             if input.len() != work.len() * 4 {
                 return Err(Error::gst(
                     "preprocess",
                     "input tensor is not f32 of the model size",
                 ));
             }
+            let (divisor, offset) = if format.element == InputElement::F32Unit {
+                (255.0, 0.0)
+            } else {
+                (127.5, -1.0)
+            };
             for (dst, &v) in input.chunks_exact_mut(4).zip(work.iter()) {
-                dst.copy_from_slice(&(f32::from(v) / 127.5 - 1.0).to_ne_bytes());
+                dst.copy_from_slice(&(f32::from(v) / divisor + offset).to_ne_bytes());
             }
         }
     }

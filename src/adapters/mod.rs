@@ -2,15 +2,54 @@
 
 pub mod blazeface;
 pub mod ssd;
+pub mod yolo;
 
-use crate::engine::{InputElement, InputFormat, InputSpec};
+use crate::engine::{InputElement, InputFormat, InputSpec, OutputSpec};
 use crate::frame::Detection;
 use blazeface::BlazeFaceAdapter;
 use ssd::SsdAdapter;
+use yolo::YoloAdapter;
 
 /// Adapter names in `models/manifest.toml` and `[model] adapter`.
 pub const SSD: &str = "ssd";
 pub const BLAZEFACE: &str = "blazeface";
+pub const YOLO: &str = "yolo";
+/// Every detection adapter name.
+pub const DETECTORS: [&str; 3] = [SSD, BLAZEFACE, YOLO];
+/// Gray of Ultralytics' letterbox bars.
+const YOLO_PAD: u8 = 114;
+
+/// The detection adapters whose output layout fits `outputs` (of a model whose input is
+/// `input` = `(height, width)` when known): the choice when neither the manifest, the model
+/// file nor the user names one.
+pub fn fitting(outputs: &[OutputSpec], input: Option<(i64, i64)>) -> Vec<&'static str> {
+    let mut fit = Vec::new();
+    let named = |n: &str| outputs.iter().any(|o| o.name == n);
+    if ssd::TF_OD_API_OUTPUTS.iter().all(|n| named(n))
+        || outputs
+            .iter()
+            .any(|o| o.shape.len() == 4 && o.shape[3] == 7)
+    {
+        fit.push(SSD);
+    }
+    let last = |v: i64| {
+        outputs
+            .iter()
+            .any(|o| o.shape.len() == 3 && o.shape[2] == v)
+    };
+    if last(16) && last(1) {
+        fit.push(BLAZEFACE);
+    }
+    if let Some(hw) = input {
+        if outputs
+            .iter()
+            .any(|o| yolo::YoloLayout::of(&o.shape, hw).is_some())
+        {
+            fit.push(YOLO);
+        }
+    }
+    fit
+}
 
 /// The input format an adapter name needs (known before the model is compiled).
 pub fn input_format(adapter: &str) -> Option<InputFormat> {
@@ -19,6 +58,12 @@ pub fn input_format(adapter: &str) -> Option<InputFormat> {
         BLAZEFACE => Some(InputFormat {
             element: InputElement::F32Symmetric,
             letterbox: true,
+            pad: 0,
+        }),
+        YOLO => Some(InputFormat {
+            element: InputElement::F32Unit,
+            letterbox: true,
+            pad: YOLO_PAD,
         }),
         _ => None,
     }
@@ -29,6 +74,7 @@ pub fn input_format(adapter: &str) -> Option<InputFormat> {
 pub enum Adapter {
     Ssd(SsdAdapter),
     BlazeFace(BlazeFaceAdapter),
+    Yolo(YoloAdapter),
 }
 
 impl Adapter {
@@ -37,6 +83,7 @@ impl Adapter {
         match self {
             Adapter::Ssd(a) => a.output_names(),
             Adapter::BlazeFace(a) => a.output_names(),
+            Adapter::Yolo(a) => a.output_names(),
         }
     }
 
@@ -50,6 +97,7 @@ impl Adapter {
         match self {
             Adapter::Ssd(a) => a.decode(outputs),
             Adapter::BlazeFace(a) => a.decode(outputs, &input.letterbox(width, height)),
+            Adapter::Yolo(a) => a.decode(outputs, &input.letterbox(width, height)),
         }
     }
 
@@ -58,6 +106,7 @@ impl Adapter {
         match self {
             Adapter::Ssd(a) => a.labels(),
             Adapter::BlazeFace(a) => vec![a.label()],
+            Adapter::Yolo(a) => a.labels(),
         }
     }
 
@@ -65,6 +114,7 @@ impl Adapter {
         match self {
             Adapter::Ssd(_) => input_format(SSD),
             Adapter::BlazeFace(_) => input_format(BLAZEFACE),
+            Adapter::Yolo(_) => input_format(YOLO),
         }
         .expect("known adapter")
     }

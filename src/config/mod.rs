@@ -3,6 +3,7 @@
 //! Unknown keys are rejected; errors name the file, the line and the key (from `toml`'s span).
 
 use crate::error::{Error, Result};
+pub mod alerts;
 pub mod analytics;
 mod model;
 pub mod names;
@@ -84,6 +85,9 @@ pub struct PipelineConfig {
     /// Zones and lines for every source (`[[analytics.zones]]`, `[[analytics.lines]]`).
     #[serde(default)]
     pub analytics: AnalyticsConfig,
+    /// Alert events: a tracked label held long enough (`[[alerts]]`).
+    #[serde(default)]
+    pub alerts: Vec<alerts::AlertConfig>,
     /// `ovstream serve` settings.
     #[serde(default)]
     pub serve: ServeConfig,
@@ -174,6 +178,7 @@ impl PipelineConfig {
             recognize: None,
             track: TrackConfig::default(),
             analytics: AnalyticsConfig::default(),
+            alerts: Vec::new(),
             serve: ServeConfig::default(),
         }
     }
@@ -277,8 +282,13 @@ fn default_track_buffer() -> usize {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DetectConfig {
+    /// Confidence below which detections are dropped; default: the model file's
+    /// `confidence_threshold` (IR `model_info`), else 0.5.
     #[serde(default = "default_threshold")]
     pub threshold: f32,
+    /// `threshold` was set (in the file or by `--threshold`), so it wins over the model's.
+    #[serde(skip)]
+    pub threshold_given: bool,
     /// Class names (label id L is `labels[L-1]`); default: from the manifest.
     #[serde(default)]
     pub labels: Option<Vec<String>>,
@@ -288,6 +298,10 @@ pub struct DetectConfig {
     /// Keep only these class names; empty keeps all.
     #[serde(default)]
     pub classes: Vec<String>,
+    /// IoU above which NMS drops a box of the same class (adapters that run NMS: YOLO);
+    /// default: the model file's `iou_threshold`, else 0.45.
+    #[serde(default)]
+    pub iou: Option<f32>,
 }
 
 impl Default for DetectConfig {
@@ -297,6 +311,8 @@ impl Default for DetectConfig {
             labels: None,
             labels_file: None,
             classes: Vec::new(),
+            iou: None,
+            threshold_given: false,
         }
     }
 }
@@ -324,11 +340,21 @@ impl PipelineConfig {
 
     /// Parses pipeline TOML; `path` is only used in error messages.
     pub fn parse(text: &str, path: &Path) -> Result<Self> {
-        let config: PipelineConfig = toml::from_str(text).map_err(|e| Error::Config {
+        let config = Self::from_toml(text, path)?;
+        config.validate(path)?;
+        Ok(config)
+    }
+
+    /// The TOML as a config, unvalidated; notes whether `[detect] threshold` was given.
+    fn from_toml(text: &str, path: &Path) -> Result<Self> {
+        let mut config: PipelineConfig = toml::from_str(text).map_err(|e| Error::Config {
             path: path.to_path_buf(),
             message: describe_toml_error(text, &e),
         })?;
-        config.validate(path)?;
+        config.detect.threshold_given = toml::from_str::<toml::Table>(text)
+            .ok()
+            .and_then(|t| t.get("detect")?.get("threshold").cloned())
+            .is_some();
         Ok(config)
     }
 
@@ -353,10 +379,7 @@ impl PipelineConfig {
             path: path.to_path_buf(),
             message: format!("cannot read: {e}"),
         })?;
-        let config: PipelineConfig = toml::from_str(&text).map_err(|e| Error::Config {
-            path: path.to_path_buf(),
-            message: describe_toml_error(&text, &e),
-        })?;
+        let config = Self::from_toml(&text, path)?;
         config.validate_settings(path)?;
         Ok(config)
     }
@@ -382,6 +405,15 @@ impl PipelineConfig {
         }
         if let Err(message) = crate::config::names::check_templates(&self.output) {
             return bad(message);
+        }
+        if let Err(message) = alerts::validate(&self.alerts) {
+            return bad(message);
+        }
+        if !self.alerts.is_empty() && !self.track.enabled {
+            return bad("[[alerts]] follow tracked objects: turn [track] enabled back on".into());
+        }
+        if let Some(iou) = self.detect.iou.filter(|v| !(*v > 0.0 && *v <= 1.0)) {
+            return bad(format!("detect.iou = {iou} is outside (0, 1]"));
         }
         if !(0.0..=1.0).contains(&self.detect.threshold) {
             return bad(format!(

@@ -156,6 +156,37 @@ pub struct ModelConfig {
     /// faster on CPU and iGPU (`ovstream bench --batch N` measures it).
     #[serde(default = "default_batch")]
     pub batch: usize,
+    /// Any other OpenVINO property, set on the device before compiling (e.g.
+    /// `{ NPU_TURBO = "YES", CACHE_MODE = "OPTIMIZE_SPEED" }`); each key must be one of the
+    /// device's `SUPPORTED_PROPERTIES`. Values may be strings, numbers or booleans.
+    #[serde(default, deserialize_with = "property_values")]
+    pub properties: std::collections::BTreeMap<String, String>,
+}
+
+/// `[model] properties`: TOML strings, integers, floats and booleans as OpenVINO strings
+/// (`true` → `YES`, as OpenVINO spells booleans).
+fn property_values<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<std::collections::BTreeMap<String, String>, D::Error> {
+    use serde::de::Error as _;
+    let raw = std::collections::BTreeMap::<String, toml::Value>::deserialize(d)?;
+    raw.into_iter()
+        .map(|(k, v)| {
+            let s = match v {
+                toml::Value::String(s) => s,
+                toml::Value::Integer(i) => i.to_string(),
+                toml::Value::Float(f) => f.to_string(),
+                toml::Value::Boolean(b) => if b { "YES" } else { "NO" }.to_string(),
+                other => {
+                    return Err(D::Error::custom(format!(
+                        "model.properties.{k}: expected a string, number or boolean, got {}",
+                        other.type_str()
+                    )))
+                }
+            };
+            Ok((k, s))
+        })
+        .collect()
 }
 
 impl ModelConfig {
@@ -175,6 +206,7 @@ impl ModelConfig {
             input_size: None,
             adapter: None,
             batch: default_batch(),
+            properties: Default::default(),
         }
     }
 }

@@ -11,14 +11,18 @@ pub enum InputElement {
     F32Symmetric,
     /// f32 written by the caller as the model wants it (FaceNet's per-image prewhitening).
     F32,
+    /// f32 RGB scaled to `[0, 1]` (`v / 255`): Ultralytics YOLO.
+    F32Unit,
 }
 
 /// How a frame becomes the model input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct InputFormat {
     pub element: InputElement,
-    /// Keep the aspect ratio (centered, black bars) instead of stretching.
+    /// Keep the aspect ratio (centered bars) instead of stretching.
     pub letterbox: bool,
+    /// Value of the letterbox bars in every RGB channel (0 black; Ultralytics: 114 gray).
+    pub pad: u8,
 }
 
 /// Aspect-preserving fit of a frame into the square model input (centered, black bars).
@@ -77,7 +81,7 @@ impl InputSpec {
     pub fn byte_size(&self) -> usize {
         let bytes = match self.format.element {
             InputElement::U8 => 1,
-            InputElement::F32Symmetric | InputElement::F32 => 4,
+            InputElement::F32Symmetric | InputElement::F32 | InputElement::F32Unit => 4,
         };
         self.height * self.width * 3 * bytes
     }

@@ -4,9 +4,14 @@
 
 mod input;
 pub mod library;
+mod peek;
+mod properties;
 mod request;
 
 pub use input::{InputElement, InputFormat, InputSpec, Letterbox};
+pub use peek::{peek, ModelShape};
+use properties::set_properties;
+pub use properties::{device_properties, DeviceProperty};
 pub use request::Request;
 
 use crate::config::{Hint, Precision};
@@ -44,6 +49,9 @@ pub struct EngineOptions {
     /// Images per inference (the input's N). 1 is the usual best (a few requests in flight
     /// beat big batches); more only pays on devices that gain from it.
     pub batch: usize,
+    /// Other OpenVINO properties (`KEY`, `VALUE`), set on the device before compiling after
+    /// the ones above; each key is checked against the device's `SUPPORTED_PROPERTIES`.
+    pub properties: Vec<(String, String)>,
 }
 
 impl Default for EngineOptions {
@@ -61,6 +69,7 @@ impl Default for EngineOptions {
             openvino_lib: None,
             input_format: InputFormat::default(),
             batch: 1,
+            properties: Vec::new(),
         }
     }
 }
@@ -166,7 +175,9 @@ impl Engine {
         }
         let wanted_element = match options.input_format.element {
             InputElement::U8 => ElementType::U8,
-            InputElement::F32Symmetric | InputElement::F32 => ElementType::F32,
+            InputElement::F32Symmetric | InputElement::F32 | InputElement::F32Unit => {
+                ElementType::F32
+            }
         };
         let preprocessing_is_noop =
             layout == "NHWC" && input_node.get_element_type().ok() == Some(wanted_element);
@@ -316,42 +327,6 @@ pub fn devices(openvino_lib: Option<&Path>) -> Result<Vec<(String, String)>> {
 /// The OpenVINO runtime version string (after [`library::load`]).
 pub fn runtime_version() -> String {
     openvino::version().build_number
-}
-
-fn set_properties(core: &mut Core, options: &EngineOptions) -> Result<()> {
-    // Properties go to the device itself: the part before ':' of `HETERO:GPU,CPU` or `AUTO:...`.
-    let target = options.device.split(':').next().unwrap_or(&options.device);
-    let target = DeviceType::from(target);
-    let mut props: Vec<(RwPropertyKey, String)> = vec![(
-        RwPropertyKey::HintPerformanceMode,
-        options.hint.as_ov().to_string(),
-    )];
-    if let Some(p) = options.precision {
-        props.push((RwPropertyKey::HintInferencePrecision, p.as_ov().to_string()));
-    }
-    if let Some(n) = &options.nstreams {
-        props.push((RwPropertyKey::NumStreams, n.to_uppercase()));
-    }
-    if let Some(dir) = &options.cache_dir {
-        std::fs::create_dir_all(dir).map_err(|e| Error::Config {
-            path: dir.clone(),
-            message: format!("cannot create compiled-model cache dir: {e}"),
-        })?;
-        props.push((RwPropertyKey::CacheDir, dir.to_string_lossy().into_owned()));
-    }
-    for (key, value) in props {
-        core.set_property(&target, &key, &value)
-            .map_err(|e| Error::Config {
-                path: PathBuf::from(&options.device),
-                message: format!(
-                    "device {} rejected {}={value}: {}",
-                    options.device,
-                    key.as_ref(),
-                    ov_message(e)
-                ),
-            })?;
-    }
-    Ok(())
 }
 
 /// Which device of `device` (`GPU.1`, `AUTO:GPU,CPU`, `HETERO:GPU,CPU`) is not among the

@@ -35,6 +35,7 @@ impl Embedder {
         options.input_format = InputFormat {
             element: InputElement::F32,
             letterbox: false,
+            pad: 0,
         };
         options.input_size = options.input_size.or(resolved.input_size);
         let mut engine = Engine::load(&resolved.path, &options)?;

@@ -319,8 +319,10 @@ where
             let stage = events::Events {
                 registry: &ctx.registry,
                 lost_after,
+                alerts: std::sync::Arc::clone(&options.alerts),
                 sources: HashMap::new(),
                 scratch: Vec::new(),
+                alert_scratch: Vec::new(),
             };
             let outlet = Outlet::Edge(tx, &edges.evented);
             spawn_stage(s, stage, rx, outlet, &stages.events)

@@ -37,6 +37,8 @@ pub struct RunOptions {
     /// any of its sources has zones or lines; a [`super::run_dynamic`] pipeline whose sources may get
     /// them must set it.
     pub analytics: bool,
+    /// `[[alerts]]` rules, applied by the events stage to every source with event outputs.
+    pub alerts: Arc<[crate::config::alerts::AlertConfig]>,
 }
 
 /// One source of a run, its outputs (`sinks.source` is its name) and its zones and lines.

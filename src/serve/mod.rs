@@ -356,6 +356,7 @@ pub fn run(
         // Every stream's events go to the ring behind `GET /api/events`.
         events: true,
         analytics: config.track.enabled,
+        alerts: config.alerts.clone().into(),
         supervision: crate::source::supervise::Supervision {
             max_reconnects: config.source.max_reconnects,
             ..Default::default()

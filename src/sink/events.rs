@@ -119,6 +119,12 @@ impl EventSinks {
         self.emit(events, &self.analytics_topic)
     }
 
+    /// Alert events (`[[alerts]]`): the events file, the ring and MQTT `{prefix}/{source}/events`
+    /// (beside the object events they belong to).
+    pub fn write_alerts(&mut self, events: &[crate::alerts::AlertEvent]) -> Result<()> {
+        self.emit(events, &self.events_topic)
+    }
+
     /// `events` to the ring, the events file and MQTT `topic`.
     fn emit<T: serde::Serialize>(&self, events: &[T], topic: &str) -> Result<()> {
         if events.is_empty() {

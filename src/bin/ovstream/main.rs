@@ -53,8 +53,12 @@ enum Command {
     Run(RunArgs),
     /// Benchmark: raw inference throughput vs. the pipeline (metadata-only, overlay+mp4).
     Bench(BenchArgs),
-    /// List OpenVINO devices with their full names.
-    Devices,
+    /// List OpenVINO devices with their full names (`--properties`: every supported property
+    /// and its current value).
+    Devices {
+        #[arg(long)]
+        properties: bool,
+    },
     /// List the model manifest: fetched or not, checksum, weight precision.
     Models,
     /// Face gallery: enroll people from photos or a video frame, list them.
@@ -112,6 +116,28 @@ pub(crate) struct Overrides {
     /// Face gallery folder (pipelines with [recognize]).
     #[arg(long)]
     gallery: Option<PathBuf>,
+    /// Output decoder for a model file: ssd, blazeface or yolo (default: the manifest, the
+    /// model file's rt_info, else chosen from the output shapes).
+    #[arg(long)]
+    adapter: Option<String>,
+    /// Class names, one per line (line i is class i for YOLO, label id i+1 for SSD).
+    #[arg(long)]
+    labels: Option<PathBuf>,
+    /// NMS IoU threshold in (0, 1] (YOLO; default 0.45).
+    #[arg(long)]
+    iou: Option<f32>,
+    /// An OpenVINO property set on the device before compiling, KEY=VALUE (repeatable;
+    /// added to `[model] properties`).
+    #[arg(long = "ov-property", value_parser = parse_property)]
+    ov_property: Vec<(String, String)>,
+}
+
+/// `KEY=VALUE`.
+fn parse_property(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.trim().to_string())),
+        _ => Err(format!("expected KEY=VALUE, got {s:?}")),
+    }
 }
 
 #[derive(Args)]
@@ -194,9 +220,18 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
     match &cli.command {
         Command::Run(args) => run(args, lib),
         Command::Bench(args) => bench::run(args, lib),
-        Command::Devices => {
+        Command::Devices { properties } => {
             for (name, full) in ovstream::engine::devices(lib)? {
                 println!("{name:<10} {full}");
+            }
+            if *properties {
+                for (device, props) in ovstream::engine::device_properties(lib)? {
+                    println!("\n{device}:");
+                    for p in props.iter().filter(|p| p.name != "SUPPORTED_PROPERTIES") {
+                        let mode = format!("{} ", p.mode);
+                        println!("  {:<40} {:<3}{}", p.name, mode.trim_start(), p.value);
+                    }
+                }
             }
             println!("OpenVINO {}", ovstream::engine::runtime_version());
             Ok(exit_code::OK)
@@ -226,9 +261,18 @@ pub(crate) fn load_config(o: &Overrides) -> Result<PipelineConfig, Error> {
     c.model.cache_dir = o.cache_dir.clone().or(c.model.cache_dir);
     c.model.cache &= !o.no_cache;
     c.model.input_size = o.input_size.or(c.model.input_size);
-    c.detect.threshold = o.threshold.unwrap_or(c.detect.threshold);
+    if let Some(t) = o.threshold {
+        c.detect.threshold = t;
+        c.detect.threshold_given = true;
+    }
     if let Some(v) = &o.classes {
         c.detect.classes = v.clone();
+    }
+    c.model.adapter = o.adapter.clone().or(c.model.adapter.take());
+    c.detect.labels_file = o.labels.clone().or(c.detect.labels_file.take());
+    c.detect.iou = o.iou.or(c.detect.iou);
+    for (k, v) in &o.ov_property {
+        c.model.properties.insert(k.clone(), v.clone());
     }
     match (&o.gallery, c.recognize.as_mut()) {
         (Some(dir), Some(r)) => r.gallery = dir.clone(),
@@ -374,6 +418,7 @@ fn run(args: &RunArgs, lib: Option<&Path>) -> anyhow::Result<i32> {
         // With tracking, the analytics stage runs even without zones: the pipeline file may
         // get some while this runs (hot reload).
         analytics: config.track.enabled,
+        alerts: config.alerts.clone().into(),
     };
     let analytics: Vec<_> = names.iter().map(|n| config.analytics_for(n)).collect();
     let inputs = sources

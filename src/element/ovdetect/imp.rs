@@ -121,6 +121,7 @@ impl OvDetect {
             c.model.cache_dir = Some(PathBuf::from(&settings.cache_dir));
         }
         c.detect.threshold = settings.threshold;
+        c.detect.threshold_given = settings.threshold != DEFAULT_THRESHOLD;
         if !settings.labels.is_empty() {
             c.detect.labels = Some(comma_list(&settings.labels));
         }

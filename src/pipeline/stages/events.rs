@@ -4,6 +4,8 @@
 //! frame records on MQTT. `end` for every live track when its source ends (EOS, SIGINT,
 //! removal). Frames pass through unchanged.
 
+use crate::alerts::{AlertEvent, Alerts};
+use crate::config::alerts::AlertConfig;
 use crate::error::Result;
 use crate::events::{Event, EventTracker};
 use crate::frame::AnalyzedFrame;
@@ -11,19 +13,23 @@ use crate::pipeline::registry::Registry;
 use crate::pipeline::stage::{Emit, SourceId, Stage};
 use crate::sink::events::EventSinks;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 pub struct Events<'a> {
     pub registry: &'a Registry,
     /// Frames without a track after which it has ended (the tracker's buffer).
     pub lost_after: u64,
-    /// Per source seen so far: its tracker and outputs (`None`: it has none).
-    pub sources: HashMap<SourceId, Option<(EventTracker, EventSinks)>>,
+    /// `[[alerts]]` rules (may be empty).
+    pub alerts: Arc<[AlertConfig]>,
+    /// Per source seen so far: its tracker, alerts and outputs (`None`: it has none).
+    pub sources: HashMap<SourceId, Option<(EventTracker, Alerts, EventSinks)>>,
     pub scratch: Vec<Event>,
+    pub alert_scratch: Vec<AlertEvent>,
 }
 
 impl Events<'_> {
     fn close(&mut self, id: SourceId) -> Result<()> {
-        let Some(Some((mut tracker, mut sinks))) = self.sources.remove(&id) else {
+        let Some(Some((mut tracker, _, mut sinks))) = self.sources.remove(&id) else {
             return Ok(());
         };
         self.scratch.clear();
@@ -39,17 +45,26 @@ impl Stage for Events<'_> {
 
     fn process(&mut self, frame: AnalyzedFrame, out: &mut Emit<AnalyzedFrame>) -> Result<()> {
         let id = frame.frame.source_id;
-        let (registry, lost_after) = (self.registry, self.lost_after);
+        let (registry, lost_after, rules) = (self.registry, self.lost_after, &self.alerts);
         let entry = self.sources.entry(id).or_insert_with(|| {
             registry
                 .take_event_sinks(id)
                 .filter(|s| !s.is_empty())
-                .map(|s| (EventTracker::new(&s.source, lost_after), s))
+                .map(|s| {
+                    (
+                        EventTracker::new(&s.source, lost_after),
+                        Alerts::new(&s.source, Arc::clone(rules)),
+                        s,
+                    )
+                })
         });
-        if let Some((tracker, sinks)) = entry {
+        if let Some((tracker, alerts, sinks)) = entry {
             self.scratch.clear();
             tracker.frame(&frame, &mut self.scratch);
             sinks.write(&self.scratch)?;
+            self.alert_scratch.clear();
+            alerts.frame(&frame, &mut self.alert_scratch);
+            sinks.write_alerts(&self.alert_scratch)?;
             if let Some(a) = &frame.analytics {
                 sinks.write_analytics(&a.events)?;
             }

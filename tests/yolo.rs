@@ -1,0 +1,236 @@
+//! YOLO (fall-yolov8, a real Ultralytics YOLOv8 export) end to end: boxes against the
+//! OpenVINO-Python golden decoded the Ultralytics way, a model file by path with the adapter
+//! chosen from its output shapes, `--labels` checks, device properties from the command line,
+//! and the `fall` alert on a clip whose ground truth is known (`tests/clips/fall_clip.py`).
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+const GOLDEN: &str = "tests/golden/fall_vtest.json";
+const MODEL_FILE: &str = "models/fall-yolov8/best_fp16.onnx";
+/// Frames compared with the golden file (f32 YOLOv8 640 runs ~5 FPS here).
+const GOLDEN_FRAMES: usize = 40;
+
+/// The golden file cut to its first `n` frames, written into `dir`.
+fn golden_prefix(dir: &Path, n: usize) -> PathBuf {
+    let text = std::fs::read_to_string(root().join(GOLDEN)).unwrap();
+    let mut gold: Value = serde_json::from_str(&text).unwrap();
+    let frames = gold["frames"].as_array_mut().unwrap();
+    assert!(frames.len() >= n, "golden file has {} frames", frames.len());
+    frames.truncate(n);
+    let path = dir.join("golden.json");
+    std::fs::write(&path, gold.to_string()).unwrap();
+    path
+}
+
+#[test]
+fn yolo_boxes_match_openvino_python_golden_at_f32() {
+    let dir = tempfile::tempdir().unwrap();
+    let jsonl = dir.path().join("out.jsonl");
+    let pipeline = model_pipeline_file(dir.path(), "fall-yolov8", "", &jsonl);
+    let out = ovstream(&[
+        "run",
+        pipeline.to_str().unwrap(),
+        "--precision",
+        "f32",
+        "--threshold",
+        "0.45",
+        "--limit",
+        &GOLDEN_FRAMES.to_string(),
+        "--no-progress",
+    ]);
+    assert_ok(&out);
+    let golden = golden_prefix(dir.path(), GOLDEN_FRAMES);
+    let lines = read_jsonl(&jsonl);
+    let checked = assert_matches_golden(&lines, golden.to_str().unwrap(), None);
+    assert!(checked >= 20, "too few golden boxes checked ({checked})");
+    let labels: Vec<&str> = lines
+        .iter()
+        .flat_map(|l| l["objects"].as_array().unwrap())
+        .map(|o| o["detection"]["label"].as_str().unwrap())
+        .collect();
+    assert!(
+        labels.iter().all(|l| ["Normal", "Fall"].contains(l)),
+        "{labels:?}"
+    );
+}
+
+#[test]
+fn a_model_file_by_path_gets_its_adapter_from_the_output_shapes() {
+    let dir = tempfile::tempdir().unwrap();
+    let jsonl = dir.path().join("out.jsonl");
+    let model = root().join(MODEL_FILE);
+    let pipeline = model_pipeline_file(dir.path(), model.to_str().unwrap(), "", &jsonl);
+    let labels = dir.path().join("labels.txt");
+    std::fs::write(&labels, "Normal\nFall\n").unwrap();
+    let p = pipeline.to_str().unwrap();
+    let out = ovstream(&[
+        "run",
+        p,
+        "--labels",
+        labels.to_str().unwrap(),
+        "--threshold",
+        "0.3",
+        "--limit",
+        "3",
+        "--no-progress",
+    ]);
+    assert_ok(&out);
+    // No adapter named anywhere: the YOLO labels in the output show the shapes chose it.
+    let lines = read_jsonl(&jsonl);
+    assert_eq!(lines.len(), 3);
+    assert!(lines.iter().any(|l| l["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|o| o["detection"]["label"] == "Normal")));
+    // One name for two classes.
+    std::fs::write(&labels, "person\n").unwrap();
+    let out = ovstream(&[
+        "run",
+        p,
+        "--labels",
+        labels.to_str().unwrap(),
+        "--limit",
+        "1",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("2 classes but 1 labels"),
+        "{}",
+        stderr(&out)
+    );
+    // Outputs no adapter knows: listed, with the adapters to choose from.
+    let classifier = root().join("tests/data/classifier.xml");
+    let out = ovstream(&[
+        "run",
+        p,
+        "--model",
+        classifier.to_str().unwrap(),
+        "--limit",
+        "1",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("logits [1, 3] f32"), "{err}");
+    assert!(err.contains("--adapter (ssd, blazeface, yolo)"), "{err}");
+}
+
+#[test]
+fn ov_properties_reach_the_device_and_unknown_keys_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let jsonl = dir.path().join("out.jsonl");
+    let pipeline = pipeline_file(dir.path(), "", &jsonl);
+    let p = pipeline.to_str().unwrap();
+    let run = |extra: &[&str]| {
+        let mut args = vec!["run", p, "--limit", "2", "--no-progress", "--no-cache"];
+        args.extend_from_slice(extra);
+        ovstream(&args)
+    };
+    let one = assert_ok(&run(&["--ov-property", "PERFORMANCE_HINT_NUM_REQUESTS=1"]));
+    assert!(one.contains("nireq 1; streams 1"), "{one}");
+    let out = run(&["--ov-property", "NO_SUCH_KEY=1"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("property NO_SUCH_KEY is not supported by device CPU"),
+        "{err}"
+    );
+    assert!(
+        err.contains("PERFORMANCE_HINT_NUM_REQUESTS"),
+        "lists what CPU supports: {err}"
+    );
+    // The same from the pipeline file.
+    let text = std::fs::read_to_string(&pipeline).unwrap().replace(
+        "[model]\n",
+        "[model]\nproperties = { PERFORMANCE_HINT_NUM_REQUESTS = 1 }\n",
+    );
+    std::fs::write(&pipeline, text).unwrap();
+    let from_file = assert_ok(&run(&[]));
+    assert!(from_file.contains("nireq 1; streams 1"), "{from_file}");
+}
+
+/// A fall clip (`tests/clips/fall_clip.py`, 10 fps) run through `pipelines/falls.toml`'s
+/// model, tracker and alert; returns (frame records, events).
+fn run_fall_clip(dir: &Path, segments: &str) -> (Vec<Value>, Vec<Value>) {
+    let clip = dir.join("clip.avi");
+    let status = std::process::Command::new(root().join(".venv/bin/python"))
+        .arg(root().join("tests/clips/fall_clip.py"))
+        .arg(vtest())
+        .arg(&clip)
+        .args(["--fps", "10", "--segments", segments])
+        .status()
+        .expect("run the clip script (make setup makes .venv)");
+    assert!(status.success(), "clip script failed");
+    let (jsonl, events) = (dir.join("out.jsonl"), dir.join("events.jsonl"));
+    let text = std::fs::read_to_string(root().join("pipelines/falls.toml"))
+        .unwrap()
+        .replace(
+            "input = \"samples/vtest.avi\"",
+            &format!("input = \"{}\"", clip.display()),
+        )
+        .replace("mp4 = \"out/falls.mp4\"\n", "")
+        .replace("out/falls.jsonl", jsonl.to_str().unwrap())
+        .replace("out/falls-events.jsonl", events.to_str().unwrap());
+    let pipeline = dir.join("falls.toml");
+    std::fs::write(&pipeline, text).unwrap();
+    assert_ok(&ovstream(&[
+        "run",
+        pipeline.to_str().unwrap(),
+        "--no-progress",
+    ]));
+    (read_jsonl(&jsonl), read_jsonl(&events))
+}
+
+fn fall_frames(records: &[Value]) -> usize {
+    records
+        .iter()
+        .filter(|r| {
+            r["objects"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|o| o["detection"]["label"] == "Fall")
+        })
+        .count()
+}
+
+#[test]
+fn a_fall_held_two_seconds_is_one_alert_and_a_flicker_is_none() {
+    let dir = tempfile::tempdir().unwrap();
+    // Upright 1 s, lying 4 s (frames 10..49), upright 1 s.
+    let (records, events) = run_fall_clip(dir.path(), "up:10,fall:40,up:10");
+    assert!(fall_frames(&records) >= 35, "the model sees the fall");
+    let falls: Vec<&Value> = events.iter().filter(|e| e["type"] == "fall").collect();
+    assert_eq!(falls.len(), 1, "{falls:?}");
+    let fall = falls[0];
+    let frame = fall["frame"].as_u64().unwrap();
+    assert!(
+        (28..=32).contains(&frame),
+        "fires 2 s after the fall began: {fall}"
+    );
+    assert!(fall["held_seconds"].as_f64().unwrap() >= 2.0, "{fall}");
+    assert_eq!(fall["label"], "Fall");
+    let track = fall["track_key"].as_str().unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|e| e["type"] == "new" && e["track_key"] == track),
+        "the alert belongs to a tracked object's events"
+    );
+    // Lying 1.5 s, upright 1 s, three times: never 2 s in a row.
+    let dir = tempfile::tempdir().unwrap();
+    let (records, events) = run_fall_clip(dir.path(), "fall:15,up:10,fall:15,up:10,fall:15,up:10");
+    assert!(fall_frames(&records) >= 35, "the model sees each fall");
+    assert!(
+        events.iter().all(|e| e["type"] != "fall"),
+        "{:?}",
+        events
+            .iter()
+            .filter(|e| e["type"] == "fall")
+            .collect::<Vec<_>>()
+    );
+}
