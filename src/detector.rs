@@ -20,7 +20,7 @@ pub struct Detector {
 }
 
 /// Where a model comes from after resolving the config's `model.model`.
-pub(crate) struct ResolvedModel {
+pub struct ResolvedModel {
     pub path: PathBuf,
     pub labels: Vec<String>,
     pub input_size: Option<[u32; 2]>,
@@ -252,7 +252,7 @@ pub fn engine_options(config: &PipelineConfig, openvino_lib: Option<&Path>) -> E
 }
 
 /// A manifest id or a model file path → the file and what the manifest says about it.
-pub(crate) fn resolve_model(name: &str) -> Result<ResolvedModel> {
+pub fn resolve_model(name: &str) -> Result<ResolvedModel> {
     let as_path = Path::new(name);
     let looks_like_path = as_path.extension().is_some() || name.contains('/');
     if !looks_like_path {

@@ -189,6 +189,65 @@ impl ModelInfo {
     }
 }
 
+/// The `model_info` an adapter's preprocessing implies, with `labels` and the thresholds:
+/// `(key, value)` pairs as the Model API stores them (what `ovstream models annotate` writes).
+///
+/// # Errors
+/// An adapter the Model API has no `model_type` for (BlazeFace), or a label with whitespace
+/// that the space-separated list would split (named).
+pub fn annotation(
+    adapter: &str,
+    labels: &[String],
+    confidence_threshold: Option<f32>,
+    iou_threshold: Option<f32>,
+) -> Result<Vec<(&'static str, String)>, String> {
+    let (model_type, letterbox, pad, scale) = match adapter {
+        adapters::YOLO => ("YOLO", true, 114, 255.0),
+        adapters::SSD => ("SSD", false, 0, 1.0),
+        other => {
+            return Err(format!(
+                "adapter `{other}`: the Model API has a model_type for ssd and yolo only"
+            ))
+        }
+    };
+    if let Some(l) = labels
+        .iter()
+        .find(|l| l.chars().any(char::is_whitespace) || l.is_empty())
+    {
+        return Err(format!(
+            "label {l:?}: model_info labels are space-separated; use _ for spaces"
+        ));
+    }
+    let mut out = vec![
+        ("model_type", model_type.to_string()),
+        (
+            "resize_type",
+            if letterbox {
+                "fit_to_window_letterbox"
+            } else {
+                "standard"
+            }
+            .to_string(),
+        ),
+        ("reverse_input_channels", "YES".to_string()),
+        ("scale_values", format!("{scale}")),
+        ("mean_values", "0".to_string()),
+    ];
+    if letterbox {
+        out.push(("pad_value", pad.to_string()));
+    }
+    if !labels.is_empty() {
+        out.push(("labels", labels.join(" ")));
+    }
+    if let Some(t) = confidence_threshold {
+        out.push(("confidence_threshold", t.to_string()));
+    }
+    if let Some(t) = iou_threshold {
+        out.push(("iou_threshold", t.to_string()));
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -225,6 +284,27 @@ mod tests {
         let ssd = adapters::input_format(adapters::SSD).unwrap();
         let e = info.check_input(adapters::SSD, &ssd).unwrap_err();
         assert!(e.contains("resize_type"), "{e}");
+    }
+
+    #[test]
+    fn an_annotation_reads_back_as_the_adapter_it_names() {
+        let labels = vec!["Normal".to_string(), "Fall".to_string()];
+        let pairs = annotation(adapters::YOLO, &labels, Some(0.4), None).unwrap();
+        let xml = format!(
+            "<net><rt_info><model_info>{}</model_info></rt_info></net>",
+            pairs
+                .iter()
+                .map(|(k, v)| format!("<{k} value=\"{v}\"/>"))
+                .collect::<String>()
+        );
+        let info = ModelInfo::parse(&xml).unwrap();
+        assert_eq!(info.adapter(), Ok(Some(adapters::YOLO)));
+        assert_eq!(info.labels.as_deref(), Some(&labels[..]));
+        assert_eq!(info.confidence_threshold, Some(0.4));
+        let format = adapters::input_format(adapters::YOLO).unwrap();
+        assert_eq!(info.check_input(adapters::YOLO, &format), Ok(()));
+        assert!(annotation(adapters::YOLO, &["two words".into()], None, None).is_err());
+        assert!(annotation(adapters::BLAZEFACE, &[], None, None).is_err());
     }
 
     #[test]

@@ -106,6 +106,15 @@ fn load_checked(lib: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The project's `.venv` Python (where the OpenVINO wheel lives), found as the library is: next
+/// to the executable's project tree or the tree it was built from; `None` without one.
+pub fn venv_python() -> Option<PathBuf> {
+    venv_roots()
+        .into_iter()
+        .map(|r| r.join(".venv/bin/python"))
+        .find(|p| p.is_file())
+}
+
 /// Folders that may hold the project's `.venv`: the executable's ancestors and the folder this
 /// crate was built from (never the working directory's: see the module docs).
 fn venv_roots() -> Vec<PathBuf> {

@@ -7,7 +7,6 @@ use clap::{Args, Parser, Subcommand};
 use ovstream::config::{Hint, PipelineConfig, Precision, RtspTransport};
 use ovstream::detector::Detector;
 use ovstream::error::{exit_code, Error};
-use ovstream::manifest::{FetchState, Manifest};
 use ovstream::pipeline::{self, RunOptions};
 use ovstream::sink::sinks_for_sources;
 use ovstream::source::supervise::{Supervision, DEFAULT_STALL_TIMEOUT};
@@ -21,6 +20,7 @@ use std::time::Duration;
 
 mod bench;
 mod gallery;
+mod models;
 mod reload;
 mod serve;
 
@@ -59,8 +59,9 @@ enum Command {
         #[arg(long)]
         properties: bool,
     },
-    /// List the model manifest: fetched or not, checksum, weight precision.
-    Models,
+    /// List the model manifest (fetched or not, checksum, weight precision); `models annotate`
+    /// stores a model's settings into an IR.
+    Models(models::ModelsArgs),
     /// Face gallery: enroll people from photos or a video frame, list them.
     Gallery(GalleryArgs),
     /// Service mode: streams added, changed and removed over a REST API.
@@ -236,7 +237,7 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
             println!("OpenVINO {}", ovstream::engine::runtime_version());
             Ok(exit_code::OK)
         }
-        Command::Models => models(),
+        Command::Models(args) => models::run(args),
         Command::Gallery(args) => gallery::run(args, lib),
         Command::Serve(args) => serve::run(args, lib),
     }
@@ -467,30 +468,6 @@ fn run(args: &RunArgs, lib: Option<&Path>) -> anyhow::Result<i32> {
     if summary.interrupted {
         eprintln!("interrupted: outputs finalized");
         return Ok(exit_code::INTERRUPTED);
-    }
-    Ok(exit_code::OK)
-}
-
-fn models() -> anyhow::Result<i32> {
-    let manifest = Manifest::load(&Manifest::default_dir())?;
-    println!(
-        "{:<22} {:<9} {:<10} {:<40} path",
-        "id", "weights", "state", "package"
-    );
-    for m in &manifest.models {
-        let state = match manifest.fetch_state(m) {
-            FetchState::Ok => "ok",
-            FetchState::Missing => "missing",
-            FetchState::ChecksumMismatch { .. } => "BAD-SHA256",
-        };
-        println!(
-            "{:<22} {:<9} {:<10} {:<40} {}",
-            m.id,
-            m.precision,
-            state,
-            format!("{} {}=={}", m.source, m.package, m.version),
-            manifest.path_of(m).display()
-        );
     }
     Ok(exit_code::OK)
 }
