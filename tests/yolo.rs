@@ -302,7 +302,7 @@ fn an_annotated_ir_runs_by_path_with_no_flags_and_gives_the_same_boxes() {
     assert!(checked >= 5, "too few golden boxes checked ({checked})");
     let lowest = lines
         .iter()
-        .flat_map(|l| objects(l))
+        .flat_map(objects)
         .map(|o| o.score)
         .fold(1.0, f64::min);
     assert!(
