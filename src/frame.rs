@@ -21,6 +21,9 @@ pub struct Frame {
     pub info: gst_video::VideoInfo,
     /// When the frame left the decoder (appsink); end-to-end latency is measured from here.
     pub arrival: Instant,
+    /// The detector ran on it; `false` between detections (`[detect] interval`): its
+    /// detections are its source's last inferred frame's.
+    pub inferred: bool,
 }
 
 impl Frame {
@@ -39,6 +42,7 @@ impl Frame {
             buffer,
             info,
             arrival: Instant::now(),
+            inferred: true,
         }
     }
 }

@@ -29,7 +29,8 @@ pub struct InFlight {
 /// A frame with the outputs of its inference.
 pub struct Inferred {
     pub frame: Frame,
-    pub outputs: Outputs,
+    /// `None`: not inferred (`frame.inferred` is false; the detection interval skipped it).
+    pub outputs: Option<Outputs>,
 }
 
 /// One compiled model's input spec and the adapter that reads its outputs.

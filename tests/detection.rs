@@ -111,3 +111,55 @@ fn limit_and_loop_continue_numbering_past_the_end_of_the_file() {
         lines[0]["objects"].as_array().unwrap().len()
     );
 }
+
+#[test]
+fn detect_interval_infers_every_third_frame_and_carries_boxes_between() {
+    let dir = tempfile::tempdir().unwrap();
+    let jsonl = dir.path().join("out.jsonl");
+    let pipeline = pipeline_file(dir.path(), "", &jsonl);
+    let text = std::fs::read_to_string(&pipeline).unwrap() + "[detect]\ninterval = 3\n";
+    std::fs::write(&pipeline, text).unwrap();
+    let p = pipeline.to_str().unwrap();
+    let err = assert_ok(&ovstream(&["run", p, "--limit", "30", "--no-progress"]));
+    assert!(err.contains("10 frame(s) inferred, 20 carried"), "{err}");
+    let lines = read_jsonl(&jsonl);
+    assert_eq!(lines.len(), 30);
+    for (i, line) in lines.iter().enumerate() {
+        assert_eq!(
+            line["frame"].as_u64(),
+            Some(i as u64),
+            "numbering continues"
+        );
+        let inferred = line.get("inferred").is_none();
+        assert_eq!(inferred, i % 3 == 0, "frame {i}: {line}");
+        if !inferred {
+            let before = &lines[i - i % 3];
+            assert_eq!(
+                line["objects"],
+                before["objects"],
+                "frame {i} carries frame {}",
+                i - i % 3
+            );
+        }
+    }
+    let carried = lines
+        .iter()
+        .filter(|l| l.get("inferred").is_some())
+        .filter(|l| !l["objects"].as_array().unwrap().is_empty())
+        .count();
+    assert!(
+        carried >= 10,
+        "skipped frames carry boxes ({carried} of 20)"
+    );
+    let bad = std::fs::read_to_string(&pipeline)
+        .unwrap()
+        .replace("interval = 3", "interval = 0");
+    std::fs::write(&pipeline, bad).unwrap();
+    let out = ovstream(&["run", p, "--limit", "3"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("detect.interval = 0"),
+        "{}",
+        stderr(&out)
+    );
+}

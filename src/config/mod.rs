@@ -302,6 +302,17 @@ pub struct DetectConfig {
     /// default: the model file's `iou_threshold`, else 0.45.
     #[serde(default)]
     pub iou: Option<f32>,
+    /// Infer every `interval`-th frame (1: every frame); the frames between carry the last
+    /// inferred frame's tracked boxes (JSON `inferred: false`).
+    #[serde(default = "default_interval")]
+    pub interval: u32,
+}
+
+/// Largest `[detect] interval`.
+pub const MAX_INTERVAL: u32 = 1000;
+
+fn default_interval() -> u32 {
+    1
 }
 
 impl Default for DetectConfig {
@@ -313,6 +324,7 @@ impl Default for DetectConfig {
             classes: Vec::new(),
             iou: None,
             threshold_given: false,
+            interval: 1,
         }
     }
 }
@@ -411,6 +423,12 @@ impl PipelineConfig {
         }
         if !self.alerts.is_empty() && !self.track.enabled {
             return bad("[[alerts]] follow tracked objects: turn [track] enabled back on".into());
+        }
+        if !(1..=MAX_INTERVAL).contains(&self.detect.interval) {
+            return bad(format!(
+                "detect.interval = {} is outside 1..={MAX_INTERVAL}",
+                self.detect.interval
+            ));
         }
         if let Some(iou) = self.detect.iou.filter(|v| !(*v > 0.0 && *v <= 1.0)) {
             return bad(format!("detect.iou = {iou} is outside (0, 1]"));

@@ -101,6 +101,12 @@ impl Endpoint {
         let compile = Gauge::<f64, AtomicU64>::default();
         let mut registry = Registry::with_prefix("ovstream");
         registry.register("frames", "Frames written by the sinks", frames.clone());
+        let skipped = Family::<Labels, Counter>::default();
+        registry.register(
+            "frames_skipped",
+            "Frames not inferred (detection interval): they carry the last inferred boxes",
+            skipped.clone(),
+        );
         registry.register("fps", "Frames per second since the start", fps.clone());
         registry.register(
             "source_health",
@@ -188,6 +194,7 @@ impl Endpoint {
         let mut mqtt_seen = [0u64; 2];
         compile.set(sources.compile_seconds);
         let mut frames_seen: Vec<u64> = Vec::new();
+        let mut skipped_seen: Vec<u64> = Vec::new();
         let mut decoded_drops_seen: Vec<u64> = Vec::new();
         let mut drops_seen = vec![0u64; sources.edges.len()];
         // Refreshes the counters and gauges from the live stats and encodes them (one scrape
@@ -197,6 +204,7 @@ impl Endpoint {
             let elapsed = sources.started.elapsed().as_secs_f64().max(1e-9);
             let list = sources.sources.snapshot();
             frames_seen.resize(list.len(), 0);
+            skipped_seen.resize(list.len(), 0);
             decoded_drops_seen.resize(list.len(), 0);
             for (i, s) in list.iter().enumerate() {
                 let source: &Labels = &vec![("source".to_string(), s.name.clone())];
@@ -205,6 +213,11 @@ impl Endpoint {
                     .get_or_create(source)
                     .inc_by(written - frames_seen[i]);
                 frames_seen[i] = written;
+                let n = s.skipped.load(std::sync::atomic::Ordering::Relaxed);
+                skipped
+                    .get_or_create(source)
+                    .inc_by(n.saturating_sub(skipped_seen[i]));
+                skipped_seen[i] = n;
                 fps.get_or_create(source).set(written as f64 / elapsed);
                 let now = s.health.get();
                 for state in [

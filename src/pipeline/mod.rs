@@ -263,7 +263,9 @@ where
                 free: free_rx,
                 decoded: RoundRobin::joining(joins_rx),
                 batch: inference.spec().batch,
+                interval: u64::from(options.interval.max(1)),
                 spare: None,
+                held: None,
             };
             let stage = preprocess::Preprocess {
                 inference,
@@ -292,6 +294,8 @@ where
                 registry: &ctx.registry,
                 filters: HashMap::new(),
                 version: 0,
+                last: HashMap::new(),
+                skipping: options.interval > 1,
             },
             inferred_rx,
             Outlet::Edge(detected_tx, &edges.detected),

@@ -39,6 +39,9 @@ pub struct RunOptions {
     pub analytics: bool,
     /// `[[alerts]]` rules, applied by the events stage to every source with event outputs.
     pub alerts: Arc<[crate::config::alerts::AlertConfig]>,
+    /// Infer every `interval`-th frame of each source (`[detect] interval`; 0 and 1: all);
+    /// the frames between repeat the last inferred frame's detections, `inferred: false`.
+    pub interval: u32,
 }
 
 /// One source of a run, its outputs (`sinks.source` is its name) and its zones and lines.

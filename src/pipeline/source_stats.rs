@@ -18,6 +18,8 @@ pub struct SourceStats {
     pub decoded: Edge,
     /// Frames written by the sink stage.
     pub written: AtomicU64,
+    /// Frames the detection interval passed without inference.
+    pub skipped: AtomicU64,
     pub health: HealthCell,
     pub end_to_end: StageStats,
     /// Wall time between consecutive written frames (the pacing a viewer sees).
@@ -83,6 +85,7 @@ impl SourceStats {
             uri: uri.to_string(),
             decoded: Edge::new("decoded", decoded_capacity),
             written: AtomicU64::new(0),
+            skipped: AtomicU64::new(0),
             health: HealthCell::default(),
             end_to_end: StageStats::new("end-to-end"),
             frame_gap: StageStats::new("frame gap"),
@@ -143,6 +146,8 @@ pub struct SourceSummary {
     pub end_to_end: LatencySummary,
     /// Frames dropped on the `decoded` edge (live sources under overload).
     pub drops: u64,
+    /// Frames not inferred (`[detect] interval`): they carry the last inferred detections.
+    pub skipped: u64,
     pub reconnects: u32,
     pub health: String,
     /// Decode problems that lost frames (see `source::Damage`).
@@ -159,6 +164,7 @@ impl SourceSummary {
             fps: stats.written() as f64 / seconds.max(1e-9),
             end_to_end: stats.end_to_end.summary(),
             drops: stats.decoded.drops(),
+            skipped: stats.skipped.load(Ordering::Relaxed),
             reconnects: report.reconnects,
             health: report.health.to_string(),
             // A file that lost frames is an input error; a live stream that lost some on the

@@ -61,6 +61,14 @@ impl fmt::Display for Summary {
                 ""
             }
         )?;
+        let skipped: u64 = self.sources.iter().map(|s| s.skipped).sum();
+        if skipped > 0 {
+            writeln!(
+                f,
+                "  detection interval: {} frame(s) inferred, {skipped} carried the last boxes",
+                self.frames.saturating_sub(skipped)
+            )?;
+        }
         if self.reconnects > 0 {
             writeln!(
                 f,

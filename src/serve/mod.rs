@@ -357,6 +357,7 @@ pub fn run(
         events: true,
         analytics: config.track.enabled,
         alerts: config.alerts.clone().into(),
+        interval: config.detect.interval,
         supervision: crate::source::supervise::Supervision {
             max_reconnects: config.source.max_reconnects,
             ..Default::default()

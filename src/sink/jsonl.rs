@@ -31,6 +31,13 @@ struct FrameRecord<'a> {
     objects: Vec<ObjectRecord<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     analytics: Option<&'a FrameAnalytics>,
+    /// `false` on frames between detections (`[detect] interval`); absent when inferred.
+    #[serde(skip_serializing_if = "is_true")]
+    inferred: bool,
+}
+
+fn is_true(v: &bool) -> bool {
+    *v
 }
 
 #[derive(Serialize)]
@@ -130,14 +137,16 @@ impl JsonlSink {
         let f = &frame.frame;
         let (width, height) = (f.info.width(), f.info.height());
         let analytics = frame.analytics.as_deref();
-        self.write_record(
+        let mut record = record(
             f.seq,
             f.pts,
             (width, height),
             &frame.detections,
             analytics,
             source,
-        )
+        );
+        record.inferred = f.inferred;
+        self.write_value(&record)
     }
 
     /// Writes the line for frame number `seq` at `pts` (ns) of `size` (width, height) pixels,
@@ -191,7 +200,9 @@ pub fn frame_json(frame: &AnalyzedFrame, source: &str) -> Vec<u8> {
     let f = &frame.frame;
     let size = (f.info.width(), f.info.height());
     let analytics = frame.analytics.as_deref();
-    frame_record_json(f.seq, f.pts, size, &frame.detections, analytics, source)
+    let mut record = record(f.seq, f.pts, size, &frame.detections, analytics, source);
+    record.inferred = f.inferred;
+    serde_json::to_vec(&record).expect("a frame record serializes")
 }
 
 /// The JSON record of frame `seq` (as [`JsonlSink::write_record`] writes it), as bytes.
@@ -220,6 +231,7 @@ fn record<'a>(
         timestamp: pts,
         source,
         resolution: Resolution { width, height },
+        inferred: true,
         objects: detections
             .iter()
             .map(|d| {

@@ -420,6 +420,7 @@ fn run(args: &RunArgs, lib: Option<&Path>) -> anyhow::Result<i32> {
         // get some while this runs (hot reload).
         analytics: config.track.enabled,
         alerts: config.alerts.clone().into(),
+        interval: config.detect.interval,
     };
     let analytics: Vec<_> = names.iter().map(|n| config.analytics_for(n)).collect();
     let inputs = sources

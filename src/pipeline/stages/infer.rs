@@ -3,9 +3,17 @@
 
 use crate::engine::Request;
 use crate::error::Result;
+use crate::frame::Frame;
 use crate::inference::{InFlight, Inference, Inferred};
 use crate::pipeline::stage::{Emit, Inlet, Msg, Stage};
 use crossbeam::channel::{Receiver, Sender};
+
+/// What preprocess hands on, in frame order: a started request, or a frame the detection
+/// interval skips (it waits behind the requests started before it, so order holds).
+pub enum Submission {
+    Started(InFlight),
+    Skipped(Frame),
+}
 
 /// Collects finished requests through the inference core.
 pub struct Infer<'a> {
@@ -15,10 +23,20 @@ pub struct Infer<'a> {
 }
 
 impl Stage for Infer<'_> {
-    type In = InFlight;
+    type In = Submission;
     type Out = Inferred;
 
-    fn process(&mut self, input: InFlight, out: &mut Emit<Inferred>) -> Result<()> {
+    fn process(&mut self, input: Submission, out: &mut Emit<Inferred>) -> Result<()> {
+        let input = match input {
+            Submission::Started(i) => i,
+            Submission::Skipped(frame) => {
+                out.push(Inferred {
+                    frame,
+                    outputs: None,
+                });
+                return Ok(());
+            }
+        };
         let InFlight {
             frames,
             mut request,
@@ -28,7 +46,10 @@ impl Stage for Infer<'_> {
         // A closed pool means preprocess is done, which is fine.
         let _ = self.free.send(request);
         for (frame, outputs) in frames.into_iter().zip(outputs?) {
-            out.push(Inferred { frame, outputs });
+            out.push(Inferred {
+                frame,
+                outputs: Some(outputs),
+            });
         }
         out.set_latency(started.elapsed());
         Ok(())
@@ -37,10 +58,10 @@ impl Stage for Infer<'_> {
 
 /// The `submitted` edge's receiving end. When the stage stops early (downstream closed), the
 /// requests still in flight are waited for on drop, so none is freed mid-inference.
-pub struct Submitted(pub Receiver<Msg<InFlight>>);
+pub struct Submitted(pub Receiver<Msg<Submission>>);
 
-impl Inlet<InFlight> for Submitted {
-    fn recv(&mut self) -> Option<Msg<InFlight>> {
+impl Inlet<Submission> for Submitted {
+    fn recv(&mut self) -> Option<Msg<Submission>> {
         self.0.recv().ok()
     }
 }
@@ -48,7 +69,7 @@ impl Inlet<InFlight> for Submitted {
 impl Drop for Submitted {
     fn drop(&mut self) {
         while let Ok(msg) = self.0.try_recv() {
-            if let Msg::Item(mut rest) = msg {
+            if let Msg::Item(Submission::Started(mut rest)) = msg {
                 let _ = rest.request.wait();
             }
         }

@@ -20,6 +20,11 @@ pub struct Postprocess<'a> {
     pub registry: &'a Registry,
     pub filters: HashMap<SourceId, DetectFilter>,
     pub version: u64,
+    /// Each source's last inferred detections (tracked), repeated on the frames the detection
+    /// interval skips.
+    pub last: HashMap<SourceId, Vec<crate::frame::Detection>>,
+    /// The detection interval is above 1 (keep `last`).
+    pub skipping: bool,
 }
 
 impl Stage for Postprocess<'_> {
@@ -28,6 +33,20 @@ impl Stage for Postprocess<'_> {
 
     fn process(&mut self, input: Inferred, out: &mut Emit<AnalyzedFrame>) -> Result<()> {
         let Inferred { frame, outputs } = input;
+        let Some(outputs) = outputs else {
+            if let Some(stats) = self.registry.list.get(frame.source_id) {
+                stats
+                    .skipped
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            let detections = self.last.get(&frame.source_id).cloned().unwrap_or_default();
+            out.push(AnalyzedFrame {
+                frame,
+                detections,
+                analytics: None,
+            });
+            return Ok(());
+        };
         let mut detections = self.inference.decode(&outputs, &frame);
         let version = self.registry.filters_version();
         if version != self.version {
@@ -48,6 +67,9 @@ impl Stage for Postprocess<'_> {
                 .or_insert_with(|| Tracker::new(threshold, buffer))
                 .update(&mut detections, frame.info.width(), frame.info.height());
         }
+        if self.skipping {
+            self.last.insert(frame.source_id, detections.clone());
+        }
         out.push(AnalyzedFrame {
             frame,
             detections,
@@ -59,6 +81,7 @@ impl Stage for Postprocess<'_> {
     fn end_source(&mut self, id: SourceId) -> Result<()> {
         self.trackers.remove(&id);
         self.filters.remove(&id);
+        self.last.remove(&id);
         Ok(())
     }
 }

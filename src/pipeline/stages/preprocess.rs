@@ -8,6 +8,7 @@ use crate::frame::Frame;
 use crate::inference::{InFlight, Inference};
 use crate::pipeline::round_robin::RoundRobin;
 use crate::pipeline::stage::{Emit, Inlet, Msg, Stage};
+use crate::pipeline::stages::infer::Submission;
 use crate::preprocess::Scratch;
 use crossbeam::channel::Receiver;
 use std::time::Instant;
@@ -16,35 +17,67 @@ use std::time::Instant;
 /// request while fresher ones arrive behind it (live sources keep only the newest in
 /// `decoded`). With `batch` > 1 a request takes the next frame (waiting for it) plus whatever
 /// frames are ready then, in turn across sources, up to `batch`; it never waits to fill one.
+///
+/// With a detection `interval` N > 1 only frames whose number is a multiple of N are inferred;
+/// the others pass as [`Work::Skip`] (no request used: it stays spare).
 pub struct Ready {
     pub free: Receiver<Request>,
     pub decoded: RoundRobin<Frame>,
     pub batch: usize,
-    /// A request taken before a source's end was the next message.
+    /// Infer every `interval`-th frame of each source (1: all).
+    pub interval: u64,
+    /// A request taken before a source's end or a skipped frame was the next message.
     pub spare: Option<Request>,
+    /// A skipped frame met while a batch was gathered: the next message.
+    pub held: Option<Frame>,
 }
 
-impl Inlet<(Request, Vec<Frame>)> for Ready {
-    fn recv(&mut self) -> Option<Msg<(Request, Vec<Frame>)>> {
+/// What the preprocess stage gets: a request and the frames to infer, or a frame to skip.
+pub enum Work {
+    Infer(Request, Vec<Frame>),
+    Skip(Frame),
+}
+
+impl Ready {
+    fn skips(&self, frame: &Frame) -> bool {
+        self.interval > 1 && !frame.seq.is_multiple_of(self.interval)
+    }
+}
+
+impl Inlet<Work> for Ready {
+    fn recv(&mut self) -> Option<Msg<Work>> {
         let request = match self.spare.take() {
             Some(r) => r,
             None => self.free.recv().ok()?, // the infer stage is gone
         };
-        match self.decoded.recv()? {
+        let next = match self.held.take() {
+            Some(frame) => Msg::Item(frame),
+            None => self.decoded.recv()?,
+        };
+        match next {
             Msg::End(id) => {
                 self.spare = Some(request);
                 Some(Msg::End(id))
+            }
+            Msg::Item(mut first) if self.skips(&first) => {
+                self.spare = Some(request);
+                first.inferred = false;
+                Some(Msg::Item(Work::Skip(first)))
             }
             Msg::Item(first) => {
                 let mut frames = Vec::with_capacity(self.batch);
                 frames.push(first);
                 while frames.len() < self.batch {
                     match self.decoded.try_recv() {
+                        Some(frame) if self.skips(&frame) => {
+                            self.held = Some(frame);
+                            break;
+                        }
                         Some(frame) => frames.push(frame),
                         None => break,
                     }
                 }
-                Some(Msg::Item((request, frames)))
+                Some(Msg::Item(Work::Infer(request, frames)))
             }
         }
     }
@@ -57,18 +90,25 @@ pub struct Preprocess<'a> {
 }
 
 impl Stage for Preprocess<'_> {
-    type In = (Request, Vec<Frame>);
-    type Out = InFlight;
+    type In = Work;
+    type Out = Submission;
 
-    fn process(&mut self, (mut request, frames): Self::In, out: &mut Emit<InFlight>) -> Result<()> {
+    fn process(&mut self, work: Work, out: &mut Emit<Submission>) -> Result<()> {
+        let (mut request, frames) = match work {
+            Work::Infer(request, frames) => (request, frames),
+            Work::Skip(frame) => {
+                out.push(Submission::Skipped(frame));
+                return Ok(());
+            }
+        };
         self.inference
             .start(&mut request, &frames, &mut self.scratch)?;
         out.count_frames(frames.len());
-        out.push(InFlight {
+        out.push(Submission::Started(InFlight {
             frames,
             request,
             started: Instant::now(),
-        });
+        }));
         Ok(())
     }
 }
