@@ -52,8 +52,8 @@ impl ModelInfo {
         let is_ir = path
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("xml"));
-        if !is_ir {
-            return Ok(ModelInfo::default());
+        if !is_ir || !path.is_file() {
+            return Ok(ModelInfo::default()); // a missing file is reported when it is loaded
         }
         let text = crate::config::read_capped(path, MAX_IR_XML)
             .map_err(|e| format!("{}: {e}", path.display()))?;

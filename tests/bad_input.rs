@@ -54,7 +54,15 @@ fn unknown_model_id() {
 #[test]
 fn model_whose_outputs_match_no_adapter() {
     let model = asset("tests/data/classifier.xml");
+    // No adapter named: nothing fits its outputs, which is the user's choice to make (exit 2).
     let out = run_with(&["--model", model.to_str().unwrap()]);
+    assert_fails(
+        &out,
+        EXIT_CONFIG,
+        &["classifier.xml", "logits [1, 3]", "no adapter fits", "--adapter"],
+    );
+    // The adapter named, the outputs do not match it: the model's problem (exit 4).
+    let out = run_with(&["--model", model.to_str().unwrap(), "--adapter", "ssd"]);
     assert_fails(
         &out,
         EXIT_MODEL,
