@@ -59,7 +59,12 @@ fn model_whose_outputs_match_no_adapter() {
     assert_fails(
         &out,
         EXIT_CONFIG,
-        &["classifier.xml", "logits [1, 3]", "no adapter fits", "--adapter"],
+        &[
+            "classifier.xml",
+            "logits [1, 3]",
+            "no adapter fits",
+            "--adapter",
+        ],
     );
     // The adapter named, the outputs do not match it: the model's problem (exit 4).
     let out = run_with(&["--model", model.to_str().unwrap(), "--adapter", "ssd"]);

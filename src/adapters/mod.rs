@@ -25,7 +25,21 @@ const YOLO_PAD: u8 = 114;
 pub fn fitting(outputs: &[OutputSpec], input: Option<(i64, i64)>) -> Vec<&'static str> {
     let mut fit = Vec::new();
     let named = |n: &str| outputs.iter().any(|o| o.name == n);
+    // TF-OD-API by shape too (a frozen graph's outputs may be read under other names):
+    // boxes [N, K, 4], scores and classes [N, K], num_detections [N].
+    let tf_od_api_shapes = outputs.iter().any(|b| {
+        b.shape.len() == 3 && b.shape[2] == 4 && {
+            let k = b.shape[1];
+            outputs
+                .iter()
+                .filter(|o| o.shape.len() == 2 && o.shape[1] == k)
+                .count()
+                == 2
+                && outputs.iter().any(|o| o.shape.len() == 1)
+        }
+    });
     if ssd::TF_OD_API_OUTPUTS.iter().all(|n| named(n))
+        || tf_od_api_shapes
         || outputs
             .iter()
             .any(|o| o.shape.len() == 4 && o.shape[3] == 7)

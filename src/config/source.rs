@@ -52,6 +52,10 @@ pub struct SourceConfig {
     pub height: Option<u32>,
     #[serde(default)]
     pub framerate: Option<u32>,
+    /// Files: read at their own frame rate and treated as live (drop-oldest, never
+    /// blocking), so a file stands in for a camera; with `loop` it runs until stopped.
+    #[serde(default)]
+    pub realtime: bool,
 }
 
 impl SourceConfig {
@@ -64,6 +68,7 @@ impl SourceConfig {
             width: self.width,
             height: self.height,
             framerate: self.framerate,
+            realtime: self.realtime,
         }
     }
 }

@@ -76,7 +76,7 @@ impl<'scope> Pipeline<'scope, '_> {
         let Some(joins) = joins.as_ref() else {
             return Err(closed());
         };
-        let live = source.live;
+        let live = source.drops_oldest();
         let capacity = if live {
             LIVE_DECODED_CAPACITY
         } else {

@@ -154,9 +154,12 @@ impl Source {
         } else {
             "uridecodebin name=decode".to_string()
         };
+        // A file played in real time: the appsink waits for each frame's time on the clock
+        // (the file's own rate); the pipeline then treats it as live (see `drops_oldest`).
+        let sync = options.realtime && head.starts_with("uridecodebin");
         let description = format!(
             "{head} ! videoconvert ! video/x-raw,format={FRAME_FORMAT} ! \
-             appsink name=sink sync=false enable-last-sample=false max-buffers={APPSINK_MAX_BUFFERS}"
+             appsink name=sink sync={sync} enable-last-sample=false max-buffers={APPSINK_MAX_BUFFERS}"
         );
         let pipeline = gst::parse::launch(&description)
             .map_err(|e| Error::Input {
@@ -201,6 +204,12 @@ impl Source {
             tracing::warn!(uri = %source.uri, "{}", t.describe());
         }
         source.preroll()
+    }
+
+    /// Frames are dropped (oldest first, counted) rather than waited for when inference falls
+    /// behind: live sources, and files played in real time (`realtime`).
+    pub fn drops_oldest(&self) -> bool {
+        self.live || self.options.realtime
     }
 
     fn preroll(mut self) -> Result<Source> {

@@ -55,6 +55,9 @@ pub struct SourceOptions {
     pub width: Option<u32>,
     pub height: Option<u32>,
     pub framerate: Option<u32>,
+    /// Files: play at the file's own frame rate and treat the input as live (drop the oldest
+    /// frame when inference falls behind, never block the decoder): a file as a camera.
+    pub realtime: bool,
 }
 
 impl Default for SourceOptions {
@@ -65,6 +68,7 @@ impl Default for SourceOptions {
             width: None,
             height: None,
             framerate: None,
+            realtime: false,
         }
     }
 }

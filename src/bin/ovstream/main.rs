@@ -172,6 +172,9 @@ struct RunArgs {
     /// Restart the file at EOS.
     #[arg(long = "loop")]
     looping: bool,
+    /// Play files at their own frame rate as live cameras (drop-oldest, never blocking).
+    #[arg(long)]
+    realtime: bool,
     /// Live sources: give up after N reconnects in a row (default: retry forever).
     #[arg(long)]
     max_reconnects: Option<u32>,
@@ -326,6 +329,7 @@ fn run(args: &RunArgs, lib: Option<&Path>) -> anyhow::Result<i32> {
         config.output.rtsp = Some(v.clone());
     }
     config.source.looping |= args.looping;
+    config.source.realtime |= args.realtime;
     config.source.limit = args.limit.or(config.source.limit);
     config.source.max_reconnects = args.max_reconnects.or(config.source.max_reconnects);
     config.source.rtsp_transport = args.rtsp_transport.or(config.source.rtsp_transport);
