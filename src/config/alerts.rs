@@ -10,6 +10,7 @@
 //! max_gap = 0.5          # seconds it may be missed (other label, not detected) within a run
 //! ```
 
+use super::MAX_SECONDS;
 use serde::Deserialize;
 
 /// Default seconds a label must be held.
@@ -18,8 +19,6 @@ pub const DEFAULT_MIN_DURATION: f64 = 2.0;
 pub const DEFAULT_MAX_GAP: f64 = 0.5;
 /// Most `[[alerts]]` tables.
 pub const MAX_ALERTS: usize = 32;
-/// Longest duration or gap, seconds (one day).
-const MAX_SECONDS: f64 = 86_400.0;
 /// Event types the object events already use.
 const RESERVED: [&str; 3] = ["new", "update", "end"];
 

@@ -5,13 +5,16 @@
 use crate::error::{Error, Result};
 pub mod alerts;
 pub mod analytics;
+mod detect;
 mod model;
 pub mod names;
 pub mod output;
 mod source;
+mod validate;
 
 pub use crate::source::RtspTransport;
 pub use analytics::AnalyticsConfig;
+pub use detect::{DetectConfig, TrackConfig, MAX_INTERVAL};
 pub use model::{Hint, ModelConfig, Nireq, Precision};
 pub use output::{MqttConfig, OutputConfig};
 use serde::Deserialize;
@@ -149,17 +152,6 @@ impl RecognizeConfig {
     }
 }
 
-/// Object tracking (ByteTrack from `trackforge`): stable ids across frames.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TrackConfig {
-    #[serde(default = "default_true")]
-    pub enabled: bool,
-    /// Frames a lost track is kept for re-association.
-    #[serde(default = "default_track_buffer")]
-    pub track_buffer: usize,
-}
-
 impl PipelineConfig {
     /// A pipeline of `input` (path or URI; empty for one whose sources are added at run time)
     /// through `model` (manifest id or path), every other table at its defaults (no outputs,
@@ -256,15 +248,6 @@ impl PipelineConfig {
     }
 }
 
-impl Default for TrackConfig {
-    fn default() -> Self {
-        TrackConfig {
-            enabled: true,
-            track_buffer: DEFAULT_TRACK_BUFFER,
-        }
-    }
-}
-
 fn default_embedder() -> String {
     "facenet".into()
 }
@@ -274,68 +257,9 @@ fn default_similarity() -> f32 {
 fn default_reidentify_interval() -> u32 {
     DEFAULT_REIDENTIFY_INTERVAL
 }
-fn default_track_buffer() -> usize {
-    DEFAULT_TRACK_BUFFER
-}
-
-/// Detection postprocessing.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DetectConfig {
-    /// Confidence below which detections are dropped; default: the model file's
-    /// `confidence_threshold` (IR `model_info`), else 0.5.
-    #[serde(default = "default_threshold")]
-    pub threshold: f32,
-    /// `threshold` was set (in the file or by `--threshold`), so it wins over the model's.
-    #[serde(skip)]
-    pub threshold_given: bool,
-    /// Class names (label id L is `labels[L-1]`); default: from the manifest.
-    #[serde(default)]
-    pub labels: Option<Vec<String>>,
-    /// A file with one class name per line (overrides `labels`).
-    #[serde(default)]
-    pub labels_file: Option<PathBuf>,
-    /// Keep only these class names; empty keeps all.
-    #[serde(default)]
-    pub classes: Vec<String>,
-    /// IoU above which NMS drops a box of the same class (adapters that run NMS: YOLO);
-    /// default: the model file's `iou_threshold`, else 0.45.
-    #[serde(default)]
-    pub iou: Option<f32>,
-    /// Infer every `interval`-th frame (1: every frame); the frames between carry the last
-    /// inferred frame's tracked boxes (JSON `inferred: false`).
-    #[serde(default = "default_interval")]
-    pub interval: u32,
-}
-
-/// Largest `[detect] interval`.
-pub const MAX_INTERVAL: u32 = 1000;
-
-fn default_interval() -> u32 {
-    1
-}
-
-impl Default for DetectConfig {
-    fn default() -> Self {
-        DetectConfig {
-            threshold: DEFAULT_THRESHOLD,
-            labels: None,
-            labels_file: None,
-            classes: Vec::new(),
-            iou: None,
-            threshold_given: false,
-            interval: 1,
-        }
-    }
-}
-
 pub(crate) fn default_true() -> bool {
     true
 }
-fn default_threshold() -> f32 {
-    DEFAULT_THRESHOLD
-}
-
 impl PipelineConfig {
     /// Reads and validates a pipeline file.
     ///
@@ -394,142 +318,6 @@ impl PipelineConfig {
         let config = Self::from_toml(&text, path)?;
         config.validate_settings(path)?;
         Ok(config)
-    }
-
-    /// [`Self::validate`] without requiring an input.
-    ///
-    /// # Errors
-    /// As [`Self::validate`].
-    pub fn validate_settings(&self, path: &Path) -> Result<()> {
-        let bad = |message: String| {
-            Err(Error::Config {
-                path: path.to_path_buf(),
-                message,
-            })
-        };
-        if !self.source.input.is_empty() && !self.sources.is_empty() {
-            return bad(
-                "inputs given twice: use `[source] input` or `[[sources]]`, not both".into(),
-            );
-        }
-        if let Err(message) = self.streams() {
-            return bad(message);
-        }
-        if let Err(message) = crate::config::names::check_templates(&self.output) {
-            return bad(message);
-        }
-        if let Err(message) = alerts::validate(&self.alerts) {
-            return bad(message);
-        }
-        if !self.alerts.is_empty() && !self.track.enabled {
-            return bad("[[alerts]] follow tracked objects: turn [track] enabled back on".into());
-        }
-        if !(1..=MAX_INTERVAL).contains(&self.detect.interval) {
-            return bad(format!(
-                "detect.interval = {} is outside 1..={MAX_INTERVAL}",
-                self.detect.interval
-            ));
-        }
-        if let Some(iou) = self.detect.iou.filter(|v| !(*v > 0.0 && *v <= 1.0)) {
-            return bad(format!("detect.iou = {iou} is outside (0, 1]"));
-        }
-        if !(0.0..=1.0).contains(&self.detect.threshold) {
-            return bad(format!(
-                "detect.threshold = {} is outside [0, 1]",
-                self.detect.threshold
-            ));
-        }
-        if let Some(t) = self.source.stall_timeout {
-            if !(t > 0.0 && t <= MAX_SECONDS) {
-                return bad(format!(
-                    "source.stall_timeout = {t:?}: expected seconds in (0, {MAX_SECONDS}]"
-                ));
-            }
-        }
-        let s = &self.source;
-        if [s.width, s.height, s.framerate].contains(&Some(0)) {
-            return bad("source.width, height and framerate must be positive".into());
-        }
-        if let Some(t) = self.output.stats_interval {
-            if !(t == 0.0 || (MIN_STATS_INTERVAL..=MAX_SECONDS).contains(&t)) {
-                return bad(format!(
-                    "output.stats_interval = {t:?}: expected 0 (off) or seconds in \
-                     [{MIN_STATS_INTERVAL}, {MAX_SECONDS}]"
-                ));
-            }
-        }
-        if let Some(m) = &self.output.mqtt {
-            // URL, QoS, queue, TLS files, password variable: checked before anything starts.
-            m.target()?;
-        }
-        if let Some(r) = &self.recognize {
-            if !(-1.0..=1.0).contains(&r.threshold) {
-                return bad(format!(
-                    "recognize.threshold = {} is outside [-1, 1]",
-                    r.threshold
-                ));
-            }
-            if r.reidentify_interval == 0 || r.nireq == Some(0) {
-                return bad("recognize.reidentify_interval and nireq must be at least 1".into());
-            }
-        }
-        if self.model.nireq == Some(Nireq::Count(0)) {
-            return bad("model.nireq must be at least 1".into());
-        }
-        if self.model.batch == 0 {
-            return bad("model.batch must be at least 1".into());
-        }
-        if self.model.batch > 1 && self.recognize.is_some() {
-            return bad(
-                "model.batch > 1 is for detection pipelines; face recognition (the gallery's \
-                 face finder, one photo at a time) needs batch = 1"
-                    .into(),
-            );
-        }
-        if let Some(n) = &self.model.nstreams {
-            let ok = n.eq_ignore_ascii_case("auto")
-                || n.parse::<usize>().is_ok_and(|v| (1..=256).contains(&v));
-            if !ok {
-                return bad(format!(
-                    "model.nstreams = `{n}`: expected a number of streams from 1 to 256, or \"auto\""
-                ));
-            }
-        }
-        if self.detect.classes.iter().any(|c| c.trim().is_empty()) {
-            return bad(format!(
-                "detect.classes = {:?}: empty class names (a list like person,car)",
-                self.detect.classes
-            ));
-        }
-        if let Some([h, w]) = self.model.input_size {
-            if h % 2 != 0 || w % 2 != 0 {
-                return bad(format!(
-                    "model.input_size = [{h}, {w}]: height and width must be even (the frame is \
-                     resized as I420)"
-                ));
-            }
-            if h == 0 || w == 0 {
-                return bad("model.input_size must be positive [height, width]".into());
-            }
-        }
-        for a in std::iter::once(&self.analytics)
-            .chain(self.sources.iter().filter_map(|s| s.analytics.as_ref()))
-        {
-            if let Err(message) = a.validate() {
-                return bad(message);
-            }
-        }
-        if self.has_analytics() && !self.track.enabled {
-            return bad(
-                "analytics (zones, lines) work on track ids: turn tracking on ([track] enabled \
-                 = true)"
-                    .into(),
-            );
-        }
-        if self.model.device.trim().is_empty() {
-            return bad("model.device is empty".into());
-        }
-        Ok(())
     }
 }
 

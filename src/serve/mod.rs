@@ -10,6 +10,7 @@ pub(crate) mod control;
 mod entry;
 mod openapi;
 pub mod outputs;
+pub mod refusal;
 mod state;
 pub mod streams;
 

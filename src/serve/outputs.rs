@@ -1,7 +1,7 @@
 //! A stream's own output files (`outputs` in `POST /api/streams`), kept under the operator's
 //! `[serve] output_root`.
 
-use super::streams::Refusal;
+use super::refusal::Refusal;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 pub use super::outputs::StreamOutputs;
+pub use super::refusal::Refusal;
 
 /// Longest stream name.
 pub const MAX_NAME_LEN: usize = 64;
@@ -59,22 +60,6 @@ pub struct StreamPatch {
 pub struct Model {
     pub threshold: f32,
     pub labels: Vec<String>,
-}
-
-/// Why a request is refused: the HTTP status and the message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refusal {
-    pub status: u16,
-    pub message: String,
-}
-
-impl Refusal {
-    pub fn new(status: u16, message: impl Into<String>) -> Self {
-        Refusal {
-            status,
-            message: message.into(),
-        }
-    }
 }
 
 impl StreamSpec {

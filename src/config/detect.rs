@@ -1,0 +1,84 @@
+//! `[detect]` (thresholds, labels, classes, NMS IoU, detection interval) and `[track]`.
+
+use super::{default_true, DEFAULT_THRESHOLD, DEFAULT_TRACK_BUFFER};
+use serde::Deserialize;
+use std::path::PathBuf;
+
+/// Detection postprocessing.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DetectConfig {
+    /// Confidence below which detections are dropped; default: the model file's
+    /// `confidence_threshold` (IR `model_info`), else 0.5.
+    #[serde(default = "default_threshold")]
+    pub threshold: f32,
+    /// `threshold` was set (in the file or by `--threshold`), so it wins over the model's.
+    #[serde(skip)]
+    pub threshold_given: bool,
+    /// Class names (label id L is `labels[L-1]`); default: from the manifest.
+    #[serde(default)]
+    pub labels: Option<Vec<String>>,
+    /// A file with one class name per line (overrides `labels`).
+    #[serde(default)]
+    pub labels_file: Option<PathBuf>,
+    /// Keep only these class names; empty keeps all.
+    #[serde(default)]
+    pub classes: Vec<String>,
+    /// IoU above which NMS drops a box of the same class (adapters that run NMS: YOLO);
+    /// default: the model file's `iou_threshold`, else 0.45.
+    #[serde(default)]
+    pub iou: Option<f32>,
+    /// Infer every `interval`-th frame (1: every frame); the frames between carry the last
+    /// inferred frame's tracked boxes (JSON `inferred: false`).
+    #[serde(default = "default_interval")]
+    pub interval: u32,
+}
+
+/// Largest `[detect] interval`.
+pub const MAX_INTERVAL: u32 = 1000;
+
+fn default_interval() -> u32 {
+    1
+}
+
+impl Default for DetectConfig {
+    fn default() -> Self {
+        DetectConfig {
+            threshold: DEFAULT_THRESHOLD,
+            labels: None,
+            labels_file: None,
+            classes: Vec::new(),
+            iou: None,
+            threshold_given: false,
+            interval: 1,
+        }
+    }
+}
+
+fn default_threshold() -> f32 {
+    DEFAULT_THRESHOLD
+}
+
+/// Object tracking (ByteTrack from `trackforge`): stable ids across frames.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrackConfig {
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Frames a lost track is kept for re-association.
+    #[serde(default = "default_track_buffer")]
+    pub track_buffer: usize,
+}
+
+impl Default for TrackConfig {
+    fn default() -> Self {
+        TrackConfig {
+            enabled: true,
+            track_buffer: DEFAULT_TRACK_BUFFER,
+        }
+    }
+}
+
+fn default_track_buffer() -> usize {
+    DEFAULT_TRACK_BUFFER
+}

@@ -1,0 +1,143 @@
+//! Value checks of a pipeline config, run after loading and after every override.
+
+use super::{alerts, Nireq, PipelineConfig, MAX_INTERVAL, MAX_SECONDS, MIN_STATS_INTERVAL};
+use crate::error::{Error, Result};
+use std::path::Path;
+
+impl PipelineConfig {
+    /// [`Self::validate`] without requiring an input.
+    ///
+    /// # Errors
+    /// As [`Self::validate`].
+    pub fn validate_settings(&self, path: &Path) -> Result<()> {
+        let bad = |message: String| {
+            Err(Error::Config {
+                path: path.to_path_buf(),
+                message,
+            })
+        };
+        if !self.source.input.is_empty() && !self.sources.is_empty() {
+            return bad(
+                "inputs given twice: use `[source] input` or `[[sources]]`, not both".into(),
+            );
+        }
+        if let Err(message) = self.streams() {
+            return bad(message);
+        }
+        if let Err(message) = crate::config::names::check_templates(&self.output) {
+            return bad(message);
+        }
+        if let Err(message) = alerts::validate(&self.alerts) {
+            return bad(message);
+        }
+        if !self.alerts.is_empty() && !self.track.enabled {
+            return bad("[[alerts]] follow tracked objects: turn [track] enabled back on".into());
+        }
+        if !(1..=MAX_INTERVAL).contains(&self.detect.interval) {
+            return bad(format!(
+                "detect.interval = {} is outside 1..={MAX_INTERVAL}",
+                self.detect.interval
+            ));
+        }
+        if let Some(iou) = self.detect.iou.filter(|v| !(*v > 0.0 && *v <= 1.0)) {
+            return bad(format!("detect.iou = {iou} is outside (0, 1]"));
+        }
+        if !(0.0..=1.0).contains(&self.detect.threshold) {
+            return bad(format!(
+                "detect.threshold = {} is outside [0, 1]",
+                self.detect.threshold
+            ));
+        }
+        if let Some(t) = self.source.stall_timeout {
+            if !(t > 0.0 && t <= MAX_SECONDS) {
+                return bad(format!(
+                    "source.stall_timeout = {t:?}: expected seconds in (0, {MAX_SECONDS}]"
+                ));
+            }
+        }
+        let s = &self.source;
+        if [s.width, s.height, s.framerate].contains(&Some(0)) {
+            return bad("source.width, height and framerate must be positive".into());
+        }
+        if let Some(t) = self.output.stats_interval {
+            if !(t == 0.0 || (MIN_STATS_INTERVAL..=MAX_SECONDS).contains(&t)) {
+                return bad(format!(
+                    "output.stats_interval = {t:?}: expected 0 (off) or seconds in \
+                     [{MIN_STATS_INTERVAL}, {MAX_SECONDS}]"
+                ));
+            }
+        }
+        if let Some(m) = &self.output.mqtt {
+            // URL, QoS, queue, TLS files, password variable: checked before anything starts.
+            m.target()?;
+        }
+        if let Some(r) = &self.recognize {
+            if !(-1.0..=1.0).contains(&r.threshold) {
+                return bad(format!(
+                    "recognize.threshold = {} is outside [-1, 1]",
+                    r.threshold
+                ));
+            }
+            if r.reidentify_interval == 0 || r.nireq == Some(0) {
+                return bad("recognize.reidentify_interval and nireq must be at least 1".into());
+            }
+        }
+        if self.model.nireq == Some(Nireq::Count(0)) {
+            return bad("model.nireq must be at least 1".into());
+        }
+        if self.model.batch == 0 {
+            return bad("model.batch must be at least 1".into());
+        }
+        if self.model.batch > 1 && self.recognize.is_some() {
+            return bad(
+                "model.batch > 1 is for detection pipelines; face recognition (the gallery's \
+                 face finder, one photo at a time) needs batch = 1"
+                    .into(),
+            );
+        }
+        if let Some(n) = &self.model.nstreams {
+            let ok = n.eq_ignore_ascii_case("auto")
+                || n.parse::<usize>().is_ok_and(|v| (1..=256).contains(&v));
+            if !ok {
+                return bad(format!(
+                    "model.nstreams = `{n}`: expected a number of streams from 1 to 256, or \"auto\""
+                ));
+            }
+        }
+        if self.detect.classes.iter().any(|c| c.trim().is_empty()) {
+            return bad(format!(
+                "detect.classes = {:?}: empty class names (a list like person,car)",
+                self.detect.classes
+            ));
+        }
+        if let Some([h, w]) = self.model.input_size {
+            if h % 2 != 0 || w % 2 != 0 {
+                return bad(format!(
+                    "model.input_size = [{h}, {w}]: height and width must be even (the frame is \
+                     resized as I420)"
+                ));
+            }
+            if h == 0 || w == 0 {
+                return bad("model.input_size must be positive [height, width]".into());
+            }
+        }
+        for a in std::iter::once(&self.analytics)
+            .chain(self.sources.iter().filter_map(|s| s.analytics.as_ref()))
+        {
+            if let Err(message) = a.validate() {
+                return bad(message);
+            }
+        }
+        if self.has_analytics() && !self.track.enabled {
+            return bad(
+                "analytics (zones, lines) work on track ids: turn tracking on ([track] enabled \
+                 = true)"
+                    .into(),
+            );
+        }
+        if self.model.device.trim().is_empty() {
+            return bad("model.device is empty".into());
+        }
+        Ok(())
+    }
+}
