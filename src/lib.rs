@@ -29,6 +29,7 @@ pub mod geometry;
 pub mod inference;
 pub mod manifest;
 pub mod model_info;
+pub mod motion;
 pub mod overlay;
 pub mod pipeline;
 pub mod preprocess;

@@ -32,6 +32,30 @@ pub struct DetectConfig {
     /// inferred frame's tracked boxes (JSON `inferred: false`).
     #[serde(default = "default_interval")]
     pub interval: u32,
+    /// `always`: every frame (of the interval) is inferred; `motion`: only frames with motion
+    /// (`[motion]`), the ones just after, and one every `max_idle_seconds`. Default: `always`
+    /// for files, `motion` when any input is live (a camera watches a mostly empty scene).
+    #[serde(default)]
+    pub mode: Option<DetectMode>,
+    /// `motion` mode: seconds of stream time after which a frame is inferred even without
+    /// motion (objects that arrived and stopped); default 5.
+    #[serde(default = "default_max_idle")]
+    pub max_idle_seconds: f64,
+}
+
+/// When the detector runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DetectMode {
+    Always,
+    Motion,
+}
+
+/// Default `max_idle_seconds`.
+pub const DEFAULT_MAX_IDLE: f64 = 5.0;
+
+fn default_max_idle() -> f64 {
+    DEFAULT_MAX_IDLE
 }
 
 /// Largest `[detect] interval`.
@@ -51,6 +75,8 @@ impl Default for DetectConfig {
             iou: None,
             threshold_given: false,
             interval: 1,
+            mode: None,
+            max_idle_seconds: DEFAULT_MAX_IDLE,
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod alerts;
 pub mod analytics;
 mod detect;
 mod model;
+pub mod motion;
 pub mod names;
 pub mod output;
 mod source;
@@ -14,7 +15,7 @@ mod validate;
 
 pub use crate::source::RtspTransport;
 pub use analytics::AnalyticsConfig;
-pub use detect::{DetectConfig, TrackConfig, MAX_INTERVAL};
+pub use detect::{DetectConfig, DetectMode, TrackConfig, MAX_INTERVAL};
 pub use model::{Hint, ModelConfig, Nireq, Precision};
 pub use output::{MqttConfig, OutputConfig};
 use serde::Deserialize;
@@ -88,6 +89,9 @@ pub struct PipelineConfig {
     /// Zones and lines for every source (`[[analytics.zones]]`, `[[analytics.lines]]`).
     #[serde(default)]
     pub analytics: AnalyticsConfig,
+    /// The motion detector (`[detect] mode = "motion"`).
+    #[serde(default)]
+    pub motion: motion::MotionConfig,
     /// Alert events: a tracked label held long enough (`[[alerts]]`).
     #[serde(default)]
     pub alerts: Vec<alerts::AlertConfig>,
@@ -171,6 +175,7 @@ impl PipelineConfig {
             track: TrackConfig::default(),
             analytics: AnalyticsConfig::default(),
             alerts: Vec::new(),
+            motion: Default::default(),
             serve: ServeConfig::default(),
         }
     }

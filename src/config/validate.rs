@@ -33,6 +33,15 @@ impl PipelineConfig {
         if !self.alerts.is_empty() && !self.track.enabled {
             return bad("[[alerts]] follow tracked objects: turn [track] enabled back on".into());
         }
+        if let Err(message) = self.motion.validate() {
+            return bad(message);
+        }
+        let idle = self.detect.max_idle_seconds;
+        if !(idle > 0.0 && idle <= MAX_SECONDS) {
+            return bad(format!(
+                "detect.max_idle_seconds = {idle} is outside (0, {MAX_SECONDS}]"
+            ));
+        }
         if !(1..=MAX_INTERVAL).contains(&self.detect.interval) {
             return bad(format!(
                 "detect.interval = {} is outside 1..={MAX_INTERVAL}",

@@ -17,6 +17,7 @@
 //! closed stops quietly; the stage that failed reports the error.
 
 mod edges;
+pub mod gate;
 mod handle;
 pub mod metrics;
 mod options;
@@ -263,7 +264,7 @@ where
                 free: free_rx,
                 decoded: RoundRobin::joining(joins_rx),
                 batch: inference.spec().batch,
-                interval: u64::from(options.interval.max(1)),
+                gate: gate::Gate::new(u64::from(options.interval.max(1)), options.motion.clone()),
                 spare: None,
                 held: None,
             };
@@ -295,7 +296,7 @@ where
                 filters: HashMap::new(),
                 version: 0,
                 last: HashMap::new(),
-                skipping: options.interval > 1,
+                skipping: options.interval > 1 || options.motion.is_some(),
             },
             inferred_rx,
             Outlet::Edge(detected_tx, &edges.detected),

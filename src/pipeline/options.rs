@@ -42,6 +42,8 @@ pub struct RunOptions {
     /// Infer every `interval`-th frame of each source (`[detect] interval`; 0 and 1: all);
     /// the frames between repeat the last inferred frame's detections, `inferred: false`.
     pub interval: u32,
+    /// `[detect] mode = "motion"`: infer only frames with motion (and the idle checks).
+    pub motion: Option<super::gate::MotionGate>,
 }
 
 /// One source of a run, its outputs (`sinks.source` is its name) and its zones and lines.

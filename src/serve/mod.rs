@@ -359,6 +359,8 @@ pub fn run(
         analytics: config.track.enabled,
         alerts: config.alerts.clone().into(),
         interval: config.detect.interval,
+        // Streams come and go: the mode is the file's (`always` unless it says `motion`).
+        motion: crate::pipeline::gate::MotionGate::for_config(config, false),
         supervision: crate::source::supervise::Supervision {
             max_reconnects: config.source.max_reconnects,
             ..Default::default()

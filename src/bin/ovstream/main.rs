@@ -425,6 +425,7 @@ fn run(args: &RunArgs, lib: Option<&Path>) -> anyhow::Result<i32> {
         analytics: config.track.enabled,
         alerts: config.alerts.clone().into(),
         interval: config.detect.interval,
+        motion: ovstream::pipeline::gate::MotionGate::for_config(&config, live),
     };
     let analytics: Vec<_> = names.iter().map(|n| config.analytics_for(n)).collect();
     let inputs = sources

@@ -6,6 +6,7 @@ use crate::engine::Request;
 use crate::error::Result;
 use crate::frame::Frame;
 use crate::inference::{InFlight, Inference};
+use crate::pipeline::gate::Gate;
 use crate::pipeline::round_robin::RoundRobin;
 use crate::pipeline::stage::{Emit, Inlet, Msg, Stage};
 use crate::pipeline::stages::infer::Submission;
@@ -18,14 +19,13 @@ use std::time::Instant;
 /// `decoded`). With `batch` > 1 a request takes the next frame (waiting for it) plus whatever
 /// frames are ready then, in turn across sources, up to `batch`; it never waits to fill one.
 ///
-/// With a detection `interval` N > 1 only frames whose number is a multiple of N are inferred;
-/// the others pass as [`Work::Skip`] (no request used: it stays spare).
+/// Frames the [`Gate`] does not admit (detection interval, motion mode) pass as
+/// [`Work::Skip`] (no request used: it stays spare).
 pub struct Ready {
     pub free: Receiver<Request>,
     pub decoded: RoundRobin<Frame>,
     pub batch: usize,
-    /// Infer every `interval`-th frame of each source (1: all).
-    pub interval: u64,
+    pub gate: Gate,
     /// A request taken before a source's end or a skipped frame was the next message.
     pub spare: Option<Request>,
     /// A skipped frame met while a batch was gathered: the next message.
@@ -39,8 +39,8 @@ pub enum Work {
 }
 
 impl Ready {
-    fn skips(&self, frame: &Frame) -> bool {
-        self.interval > 1 && !frame.seq.is_multiple_of(self.interval)
+    fn skips(&mut self, frame: &Frame) -> bool {
+        !self.gate.admits(frame)
     }
 }
 
@@ -57,6 +57,7 @@ impl Inlet<Work> for Ready {
         match next {
             Msg::End(id) => {
                 self.spare = Some(request);
+                self.gate.end_source(id);
                 Some(Msg::End(id))
             }
             Msg::Item(mut first) if self.skips(&first) => {
