@@ -308,6 +308,20 @@ impl Engine {
 
 /// Lists available devices with their FULL_DEVICE_NAME.
 pub fn devices(openvino_lib: Option<&Path>) -> Result<Vec<(String, String)>> {
+    each_device(openvino_lib, |core, d| {
+        core.get_property(d, &PropertyKey::DeviceFullName)
+            .unwrap_or_default()
+    })
+}
+
+/// `(name, what(core, device))` for each available device.
+///
+/// # Errors
+/// [`Error::Library`] when OpenVINO cannot be loaded; the OpenVINO error listing devices.
+fn each_device<T>(
+    openvino_lib: Option<&Path>,
+    what: impl Fn(&Core, &DeviceType) -> T,
+) -> Result<Vec<(String, T)>> {
     library::load(openvino_lib)?;
     let core = Core::new().map_err(|e| Error::Library(e.to_string()))?;
     let devices = core
@@ -315,12 +329,7 @@ pub fn devices(openvino_lib: Option<&Path>) -> Result<Vec<(String, String)>> {
         .map_err(|e| Error::openvino("available_devices", e))?;
     Ok(devices
         .iter()
-        .map(|d| {
-            let name = core
-                .get_property(d, &PropertyKey::DeviceFullName)
-                .unwrap_or_default();
-            (d.as_ref().to_string(), name)
-        })
+        .map(|d| (d.as_ref().to_string(), what(&core, d)))
         .collect())
 }
 

@@ -2,7 +2,7 @@
 //! `[model] properties` / `--ov-property` before compiling and for `ovstream devices
 //! --properties`.
 
-use super::{library, ov_message, EngineOptions};
+use super::{ov_message, EngineOptions};
 use crate::error::{Error, Result};
 use openvino::{Core, DeviceType, PropertyKey, RwPropertyKey};
 use std::path::{Path, PathBuf};
@@ -42,26 +42,17 @@ pub struct DeviceProperty {
 pub fn device_properties(
     openvino_lib: Option<&Path>,
 ) -> Result<Vec<(String, Vec<DeviceProperty>)>> {
-    library::load(openvino_lib)?;
-    let core = Core::new().map_err(|e| Error::Library(e.to_string()))?;
-    let devices = core
-        .available_devices()
-        .map_err(|e| Error::openvino("available_devices", e))?;
-    Ok(devices
-        .iter()
-        .map(|d| {
-            let props = supported_properties(&core, d)
-                .into_iter()
-                .map(|(name, mode)| {
-                    let value = core
-                        .get_property(d, &PropertyKey::Other(name.clone().into()))
-                        .unwrap_or_default();
-                    DeviceProperty { name, mode, value }
-                })
-                .collect();
-            (d.as_ref().to_string(), props)
-        })
-        .collect())
+    super::each_device(openvino_lib, |core, d| {
+        supported_properties(core, d)
+            .into_iter()
+            .map(|(name, mode)| {
+                let value = core
+                    .get_property(d, &PropertyKey::Other(name.clone().into()))
+                    .unwrap_or_default();
+                DeviceProperty { name, mode, value }
+            })
+            .collect()
+    })
 }
 
 /// Sets the hint, precision, streams, cache and `options.properties` on the device (the part

@@ -44,19 +44,8 @@ pub fn save_state(path: &Path, streams: &[StreamSpec]) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::streams::spec;
     use super::*;
-
-    fn spec(name: &str, input: &str) -> StreamSpec {
-        StreamSpec {
-            name: name.into(),
-            input: input.into(),
-            zones: None,
-            lines: None,
-            threshold: None,
-            classes: None,
-            outputs: None,
-        }
-    }
 
     #[test]
     fn the_state_file_round_trips_atomically() {

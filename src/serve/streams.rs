@@ -299,21 +299,23 @@ pub struct FrameGap {
     pub max: f64,
 }
 
+/// A stream of `name` on `input` with nothing else set (the tests' stream).
+#[cfg(test)]
+pub(super) fn spec(name: &str, input: &str) -> StreamSpec {
+    StreamSpec {
+        name: name.into(),
+        input: input.into(),
+        zones: None,
+        lines: None,
+        threshold: None,
+        classes: None,
+        outputs: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn spec(name: &str, input: &str) -> StreamSpec {
-        StreamSpec {
-            name: name.into(),
-            input: input.into(),
-            zones: None,
-            lines: None,
-            threshold: None,
-            classes: None,
-            outputs: None,
-        }
-    }
 
     #[test]
     fn names_schemes_and_media_roots_are_checked() {

@@ -224,25 +224,33 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
     match &cli.command {
         Command::Run(args) => run(args, lib),
         Command::Bench(args) => bench::run(args, lib),
-        Command::Devices { properties } => {
-            for (name, full) in ovstream::engine::devices(lib)? {
-                println!("{name:<10} {full}");
-            }
-            if *properties {
-                for (device, props) in ovstream::engine::device_properties(lib)? {
-                    println!("\n{device}:");
-                    for p in props.iter().filter(|p| p.name != "SUPPORTED_PROPERTIES") {
-                        let mode = format!("{} ", p.mode);
-                        println!("  {:<40} {:<3}{}", p.name, mode.trim_start(), p.value);
-                    }
-                }
-            }
-            println!("OpenVINO {}", ovstream::engine::runtime_version());
-            Ok(exit_code::OK)
-        }
+        Command::Devices { properties } => devices(*properties, lib),
         Command::Models(args) => models::run(args),
         Command::Gallery(args) => gallery::run(args, lib),
         Command::Serve(args) => serve::run(args, lib),
+    }
+}
+
+/// `ovstream devices [--properties]`. A closed stdout (`| head`) ends the listing quietly.
+fn devices(properties: bool, lib: Option<&Path>) -> anyhow::Result<i32> {
+    use std::io::Write;
+    let mut text = String::new();
+    for (name, full) in ovstream::engine::devices(lib)? {
+        text += &format!("{name:<10} {full}\n");
+    }
+    if properties {
+        for (device, props) in ovstream::engine::device_properties(lib)? {
+            text += &format!("\n{device}:\n");
+            for p in props.iter().filter(|p| p.name != "SUPPORTED_PROPERTIES") {
+                let mode = format!("{} ", p.mode);
+                text += &format!("  {:<40} {:<3}{}\n", p.name, mode.trim_start(), p.value);
+            }
+        }
+    }
+    text += &format!("OpenVINO {}\n", ovstream::engine::runtime_version());
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(exit_code::OK),
     }
 }
 
