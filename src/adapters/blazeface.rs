@@ -13,6 +13,7 @@
 //! `TensorsToDetectionsCalculator` (scales = input size); NMS is MediaPipe's
 //! `NonMaxSuppressionCalculator` with `WEIGHTED` blending at IoU 0.3.
 
+use super::iou;
 pub use crate::engine::Letterbox;
 use crate::frame::{BBox, Detection};
 use std::sync::Arc;
@@ -205,18 +206,6 @@ impl BlazeFaceAdapter {
                 }
             })
             .collect()
-    }
-}
-
-fn iou(a: &[f32; 4], b: &[f32; 4]) -> f32 {
-    let iw = (a[2].min(b[2]) - a[0].max(b[0])).max(0.0);
-    let ih = (a[3].min(b[3]) - a[1].max(b[1])).max(0.0);
-    let inter = iw * ih;
-    let union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter;
-    if union <= 0.0 {
-        0.0
-    } else {
-        inter / union
     }
 }
 

@@ -133,3 +133,18 @@ impl Adapter {
         .expect("known adapter")
     }
 }
+
+/// Intersection over union of two `[x_min, y_min, x_max, y_max]` boxes (any one unit); 0 for
+/// boxes without area. The NMS of the YOLO and BlazeFace adapters.
+pub(crate) fn iou(a: &[f32; 4], b: &[f32; 4]) -> f32 {
+    let w = (a[2].min(b[2]) - a[0].max(b[0])).max(0.0);
+    let h = (a[3].min(b[3]) - a[1].max(b[1])).max(0.0);
+    let inter = w * h;
+    let area = |r: &[f32; 4]| (r[2] - r[0]).max(0.0) * (r[3] - r[1]).max(0.0);
+    let union = area(a) + area(b) - inter;
+    if union <= 0.0 {
+        0.0
+    } else {
+        inter / union
+    }
+}

@@ -16,6 +16,7 @@
 //! are mapped back through [`Letterbox`]. Class ids are 0-based (`labels[id]`), as Ultralytics
 //! numbers them.
 
+use super::iou;
 use crate::engine::{Letterbox, OutputSpec};
 use crate::frame::{BBox, Detection};
 use std::sync::Arc;
@@ -300,19 +301,6 @@ struct Candidate {
     corners: [f32; 4],
     score: f32,
     class: usize,
-}
-
-fn iou(a: &[f32; 4], b: &[f32; 4]) -> f32 {
-    let w = (a[2].min(b[2]) - a[0].max(b[0])).max(0.0);
-    let h = (a[3].min(b[3]) - a[1].max(b[1])).max(0.0);
-    let inter = w * h;
-    let area = |r: &[f32; 4]| (r[2] - r[0]).max(0.0) * (r[3] - r[1]).max(0.0);
-    let union = area(a) + area(b) - inter;
-    if union <= 0.0 {
-        0.0
-    } else {
-        inter / union
-    }
 }
 
 /// Greedy NMS within each class: best first, a box whose IoU with a kept box of its class is
