@@ -2,7 +2,7 @@
 CARGO ?= cargo
 BIN := target/release/ovstream
 
-.PHONY: setup build demo faces test lint bench bench-live bench-faces golden
+.PHONY: setup build demo faces test lint bench bench-live bench-faces bench-density golden
 
 setup:
 	./scripts/setup.sh
@@ -32,6 +32,10 @@ bench: build
 
 bench-live: build
 	$(BIN) bench pipelines/pedestrians.toml --live
+
+# Stream density per detection mode on the camera stand-in clip (~10 min).
+bench-density: build
+	$(BIN) bench pipelines/camera.toml --density --json out/density.json
 
 bench-faces: build
 	$(BIN) gallery add caller --video samples/carphone.mp4 --frame 0

@@ -42,3 +42,5 @@ say "models"
 python3 models/fetch
 say "samples"
 python3 samples/fetch
+say "camera stand-in clip (made from vtest.avi)"
+.venv/bin/python scripts/camera_clip.py

@@ -24,6 +24,9 @@ pub struct Frame {
     /// The detector ran on it; `false` between detections (`[detect] interval`): its
     /// detections are its source's last inferred frame's.
     pub inferred: bool,
+    /// Motion boxes (normalized) from the motion detector in `[detect] mode = "motion"`;
+    /// `None` where no motion detector looked at the frame (other modes, interval-skipped).
+    pub motion: Option<Vec<BBox>>,
 }
 
 impl Frame {
@@ -43,6 +46,7 @@ impl Frame {
             info,
             arrival: Instant::now(),
             inferred: true,
+            motion: None,
         }
     }
 }

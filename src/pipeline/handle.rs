@@ -5,7 +5,7 @@
 use super::registry::Registry;
 use super::source_stats::SourceStats;
 use super::stage::SourceId;
-use super::{RunOptions, EDGE_CAPACITY, LIVE_DECODED_CAPACITY};
+use super::{RunOptions, EDGE_CAPACITY, GATED_LIVE_DECODED_CAPACITY, LIVE_DECODED_CAPACITY};
 use crate::config::AnalyticsConfig;
 use crate::error::{Error, Result};
 use crate::frame::Frame;
@@ -77,7 +77,10 @@ impl<'scope> Pipeline<'scope, '_> {
             return Err(closed());
         };
         let live = source.drops_oldest();
-        let capacity = if live {
+        let gated = self.ctx.options.interval > 1 || self.ctx.options.motion.is_some();
+        let capacity = if live && gated {
+            GATED_LIVE_DECODED_CAPACITY
+        } else if live {
             LIVE_DECODED_CAPACITY
         } else {
             EDGE_CAPACITY

@@ -62,6 +62,10 @@ const EDGE_CAPACITY: usize = 4;
 /// Capacity of the `decoded` edge for live sources: only the freshest frame waits for a free
 /// infer request (older ones are dropped), which bounds end-to-end latency under overload.
 const LIVE_DECODED_CAPACITY: usize = 1;
+/// … when a gate (detection interval, motion mode) lets frames pass without a request: one
+/// more frame of slack (a frame interval of latency) so a still camera's frames are not dropped
+/// while the preprocess thread waits for a request for a moving one's.
+const GATED_LIVE_DECODED_CAPACITY: usize = 2;
 /// Frames without a track after which its `end` event is sent, when tracking is off.
 const DEFAULT_LOST_AFTER: u64 = 30;
 
@@ -267,6 +271,7 @@ where
                 gate: gate::Gate::new(u64::from(options.interval.max(1)), options.motion.clone()),
                 spare: None,
                 held: None,
+                admitted: None,
             };
             let stage = preprocess::Preprocess {
                 inference,

@@ -8,6 +8,16 @@ use super::stage::{Msg, SourceId};
 use crossbeam::channel::{Receiver, Select, TryRecvError};
 use std::collections::VecDeque;
 
+/// What [`RoundRobin::recv_or`] woke for.
+pub enum Next<T> {
+    /// A frame or a source's end.
+    Msg(Msg<T>),
+    /// The other channel has an item (or closed).
+    Other,
+    /// Every source ended and none can join.
+    Done,
+}
+
 /// Round-robin receiver over the sources' channels; ends when every source has ended and no
 /// more can join (`joins` closed).
 pub struct RoundRobin<T> {
@@ -86,19 +96,31 @@ impl<T> RoundRobin<T> {
     /// The next frame, in turn from the sources that have one, or the end of a source; blocks
     /// while there is neither; `None` when every source has ended and none can join (EOS).
     pub fn recv(&mut self) -> Option<Msg<T>> {
+        match self.recv_or::<()>(None) {
+            Next::Msg(msg) => Some(msg),
+            Next::Done | Next::Other => None,
+        }
+    }
+
+    /// [`Self::recv`], but also wakes when `other` has an item or closes: then
+    /// [`Next::Other`] (the item stays in `other`).
+    pub fn recv_or<U>(&mut self, other: Option<&Receiver<U>>) -> Next<T> {
         loop {
+            if other.is_some_and(|o| !o.is_empty()) {
+                return Next::Other;
+            }
             self.take_joins();
             if let Some(id) = self.ended.pop_front() {
-                return Some(Msg::End(id));
+                return Next::Msg(Msg::End(id));
             }
             if let Some(item) = self.try_recv() {
-                return Some(Msg::Item(item));
+                return Next::Msg(Msg::Item(item));
             }
             if !self.ended.is_empty() {
                 continue;
             }
             if self.rxs.is_empty() && self.joins.is_none() {
-                return None;
+                return Next::Done;
             }
             // Sleep until some channel has an item or closes, or a source joins, then take
             // turns again (a live source's own drop-oldest may take the item first: that just
@@ -110,7 +132,11 @@ impl<T> RoundRobin<T> {
             if let Some(joins) = &self.joins {
                 select.recv(joins);
             }
-            select.ready();
+            let other_index = other.map(|o| select.recv(o));
+            let ready = select.ready();
+            if other_index.is_some_and(|i| i == ready) {
+                return Next::Other;
+            }
         }
     }
 }

@@ -48,6 +48,8 @@ pub struct ServeOptions {
     pub state_file: PathBuf,
     /// Allow a non-loopback `api` without a token.
     pub insecure: bool,
+    /// Run only the pipeline file's inputs of this shard (see [`crate::shard`]).
+    pub shard: Option<crate::shard::Shard>,
 }
 
 /// Default state file: `$XDG_STATE_HOME/ovstream/streams.json` (`~/.local/state/…`).
@@ -296,12 +298,18 @@ pub fn run(
     });
     // The pipeline file's inputs, then the state file's streams (which win on a name).
     let mut initial: BTreeMap<String, StreamSpec> = BTreeMap::new();
+    let mut configured = 0;
     if !config.source.input.is_empty() || !config.sources.is_empty() {
-        for s in config.streams().map_err(|message| Error::Config {
+        let streams = config.streams().map_err(|message| Error::Config {
             path: "pipeline".into(),
             message,
-        })? {
+        })?;
+        configured = streams.len();
+        for s in streams {
             let name = s.name.clone().unwrap_or_default();
+            if options.shard.is_some_and(|shard| !shard.owns(&name)) {
+                continue;
+            }
             initial.insert(
                 name.clone(),
                 StreamSpec {
@@ -315,6 +323,12 @@ pub fn run(
                 },
             );
         }
+    }
+    if let Some(shard) = options.shard {
+        tracing::info!(
+            "shard {shard}: running {} of the pipeline file's {configured} input(s)",
+            initial.len()
+        );
     }
     for spec in restored {
         initial.insert(spec.name.clone(), spec);

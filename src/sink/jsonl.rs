@@ -13,10 +13,13 @@
 //! With zone/line analytics each object has `"zones": ["loading_bay"]` and the frame
 //! `"analytics": {"zones": {"loading_bay": {"person": 2}}, "lines": {"door": {"in": 14, "out": 9}}}`
 //! (objects inside each zone now, per label; crossings of each line so far).
+//! Frames between detections have `"inferred": false`; in `[detect] mode = "motion"` each frame
+//! the motion detector looked at has `"motion": [{"x_min": …, "y_min": …, "x_max": …,
+//! "y_max": …}, …]` (normalized; empty when nothing moved).
 
 use crate::error::{Error, Result};
 use crate::frame::analytics::FrameAnalytics;
-use crate::frame::{AnalyzedFrame, Detection};
+use crate::frame::{AnalyzedFrame, BBox, Detection};
 use serde::Serialize;
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -34,6 +37,9 @@ struct FrameRecord<'a> {
     /// `false` on frames between detections (`[detect] interval`); absent when inferred.
     #[serde(skip_serializing_if = "is_true")]
     inferred: bool,
+    /// Motion boxes (normalized), on frames the motion detector looked at (`mode = "motion"`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    motion: Option<Vec<BoxRecord>>,
 }
 
 fn is_true(v: &bool) -> bool {
@@ -85,6 +91,21 @@ struct BoxRecord {
     y_min: f32,
     x_max: f32,
     y_max: f32,
+}
+
+impl From<&BBox> for BoxRecord {
+    fn from(b: &BBox) -> Self {
+        BoxRecord {
+            x_min: b.x_min,
+            y_min: b.y_min,
+            x_max: b.x_max,
+            y_max: b.y_max,
+        }
+    }
+}
+
+fn motion_records(motion: Option<&Vec<BBox>>) -> Option<Vec<BoxRecord>> {
+    motion.map(|boxes| boxes.iter().map(BoxRecord::from).collect())
 }
 
 /// A [`JsonlSink`] that several sources' [`crate::sink::Sinks`] write to.
@@ -146,6 +167,7 @@ impl JsonlSink {
             source,
         );
         record.inferred = f.inferred;
+        record.motion = motion_records(f.motion.as_ref());
         self.write_value(&record)
     }
 
@@ -202,6 +224,7 @@ pub fn frame_json(frame: &AnalyzedFrame, source: &str) -> Vec<u8> {
     let analytics = frame.analytics.as_deref();
     let mut record = record(f.seq, f.pts, size, &frame.detections, analytics, source);
     record.inferred = f.inferred;
+    record.motion = motion_records(f.motion.as_ref());
     serde_json::to_vec(&record).expect("a frame record serializes")
 }
 
@@ -232,6 +255,7 @@ fn record<'a>(
         source,
         resolution: Resolution { width, height },
         inferred: true,
+        motion: None,
         objects: detections
             .iter()
             .map(|d| {
@@ -250,12 +274,7 @@ fn record<'a>(
                         similarity: i.similarity,
                     }),
                     detection: DetectionRecord {
-                        bounding_box: BoxRecord {
-                            x_min: d.bbox.x_min,
-                            y_min: d.bbox.y_min,
-                            x_max: d.bbox.x_max,
-                            y_max: d.bbox.y_max,
-                        },
+                        bounding_box: BoxRecord::from(&d.bbox),
                         confidence: d.confidence,
                         label: &d.label,
                         label_id: d.label_id,

@@ -178,6 +178,12 @@ impl Source {
                 None
             });
         }
+        pipeline.connect("deep-element-added", false, |args| {
+            if let Some(element) = args.get(2).and_then(|v| v.get::<gst::Element>().ok()) {
+                plugins::single_threaded_decoder(&element);
+            }
+            None
+        });
         if let (Some(camera), Some(device)) =
             (pipeline.by_name("camera"), uri.strip_prefix(V4L2_SCHEME))
         {
@@ -204,6 +210,30 @@ impl Source {
             tracing::warn!(uri = %source.uri, "{}", t.describe());
         }
         source.preroll()
+    }
+
+    /// Starts a file at `seconds` from its beginning instead of 0 (frame-accurate; timestamps
+    /// then start there). The benchmarks use it to give streams of one clip different phases.
+    ///
+    /// # Errors
+    /// [`Error::Input`] for a live input or a failed seek.
+    pub fn seek(&self, seconds: f64) -> Result<()> {
+        let bad = |message: String| Error::Input {
+            uri: self.uri.clone(),
+            message,
+        };
+        if self.live {
+            return Err(bad("cannot seek a live input".into()));
+        }
+        self.pipeline
+            .seek_simple(
+                gst::SeekFlags::FLUSH | gst::SeekFlags::ACCURATE,
+                gst::ClockTime::from_nseconds((seconds.max(0.0) * 1e9) as u64),
+            )
+            .map_err(|e| bad(format!("seek to {seconds:.2} s failed: {e}")))?;
+        let (done, _, _) = self.pipeline.state(OPEN_TIMEOUT);
+        done.map_err(|e| bad(format!("seek to {seconds:.2} s: {e}")))?;
+        Ok(())
     }
 
     /// Frames are dropped (oldest first, counted) rather than waited for when inference falls

@@ -1,5 +1,9 @@
 //! Which Debian package provides a missing GStreamer decoder, from the caps GStreamer names in
-//! its "missing plug-in" error (`Missing decoder: DivX MPEG-4 Version 3 (video/x-divx, …)`).
+//! its "missing plug-in" error (`Missing decoder: DivX MPEG-4 Version 3 (video/x-divx, …)`),
+//! and how the decoders are set up.
+
+use gstreamer as gst;
+use gstreamer::prelude::*;
 
 /// Media types decoded by FFmpeg's GStreamer wrapper (`avdec_*`).
 const LIBAV: &[&str] = &[
@@ -46,9 +50,34 @@ pub fn debian_package_hint(debug: &str) -> String {
     }
 }
 
+/// One decoding thread per stream: libav's decoders (`avdec_*`) default to one thread per core
+/// with frame threading, which on a box running many streams oversubscribes the cores (each
+/// stream's threads compete with inference) and holds frames back (frame threading delays
+/// output by one frame per thread). Streams are the parallelism here, not slices of a frame.
+pub(super) fn single_threaded_decoder(element: &gst::Element) {
+    let is_libav = element
+        .factory()
+        .is_some_and(|f| f.name().starts_with("avdec_"));
+    if is_libav && element.find_property("max-threads").is_some() {
+        element.set_property("max-threads", 1i32);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn libav_decoders_get_one_thread() {
+        crate::gst_init().unwrap();
+        let h264 = gst::ElementFactory::make("avdec_h264").build().unwrap();
+        assert_eq!(h264.property::<i32>("max-threads"), 0);
+        single_threaded_decoder(&h264);
+        assert_eq!(h264.property::<i32>("max-threads"), 1);
+        // Other elements are left alone.
+        let queue = gst::ElementFactory::make("queue").build().unwrap();
+        single_threaded_decoder(&queue);
+    }
 
     #[test]
     fn known_media_types_name_their_package() {

@@ -47,6 +47,24 @@ pub(crate) struct BenchArgs {
     /// alternating in one run (metadata-only and overlay+mp4), `--limit` frames per run.
     #[arg(long)]
     analytics: bool,
+    /// Stream density instead: real-time streams of the pipeline's input (a camera clip,
+    /// e.g. pipelines/camera.toml) added one at a time per detection mode (always, interval 3,
+    /// motion) until one falls below 95% of its frame rate or p99 passes 500 ms; track recall
+    /// of interval and motion against always.
+    #[arg(long)]
+    density: bool,
+    /// Seconds per step of the density benchmark.
+    #[arg(long, default_value_t = 20.0)]
+    density_seconds: f64,
+    /// Most streams the density benchmark tries per mode.
+    #[arg(long, default_value_t = 32)]
+    max_streams: usize,
+    /// Detection modes the density benchmark measures.
+    #[arg(long, value_delimiter = ',', default_value = "always,interval,motion")]
+    density_modes: Vec<ovstream::bench::density::Mode>,
+    /// Frames of the clip in the density benchmark's recall runs (default: all of it).
+    #[arg(long)]
+    density_frames: Option<u64>,
 }
 
 pub(crate) fn run(args: &BenchArgs, lib: Option<&Path>) -> anyhow::Result<i32> {
@@ -73,6 +91,26 @@ pub(crate) fn run(args: &BenchArgs, lib: Option<&Path>) -> anyhow::Result<i32> {
     }
     if args.faces {
         let report = ovstream::bench::faces::run(&config, args.limit, &scratch, lib);
+        let _ = std::fs::remove_dir_all(&scratch);
+        return publish(&report?, args.json.as_deref());
+    }
+    if args.density {
+        anyhow::ensure!(
+            args.density_seconds > 0.0 && args.density_seconds <= 3600.0,
+            "--density-seconds: give 0 < seconds <= 3600"
+        );
+        let report = ovstream::bench::density::run(
+            &config,
+            config.first_input(),
+            &ovstream::bench::density::DensityOptions {
+                window: Duration::from_secs_f64(args.density_seconds),
+                max_streams: args.max_streams.clamp(1, 256),
+                modes: args.density_modes.clone(),
+                recall_frames: args.density_frames,
+            },
+            &scratch,
+            lib,
+        );
         let _ = std::fs::remove_dir_all(&scratch);
         return publish(&report?, args.json.as_deref());
     }

@@ -23,6 +23,7 @@ mod gallery;
 mod models;
 mod reload;
 mod serve;
+mod shards;
 
 use bench::BenchArgs;
 use gallery::GalleryArgs;
@@ -66,6 +67,8 @@ enum Command {
     Gallery(GalleryArgs),
     /// Service mode: streams added, changed and removed over a REST API.
     Serve(serve::ServeArgs),
+    /// Which replica (`serve --shard K/N`) runs which of a pipeline file's inputs.
+    Shards(shards::ShardsArgs),
 }
 
 #[derive(Args, Clone)]
@@ -228,6 +231,7 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
         Command::Models(args) => models::run(args),
         Command::Gallery(args) => gallery::run(args, lib),
         Command::Serve(args) => serve::run(args, lib),
+        Command::Shards(args) => shards::run(args),
     }
 }
 

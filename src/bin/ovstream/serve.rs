@@ -26,6 +26,42 @@ pub(crate) struct ServeArgs {
     /// Allow a non-loopback --api without a token.
     #[arg(long)]
     insecure: bool,
+    /// Run only the pipeline file's inputs of shard K of N (`K/N`, K from 0; rendezvous hashing
+    /// of their names: `ovstream shards FILE --replicas N` prints the table). Overrides
+    /// `[serve] shard`.
+    #[arg(long, env = "OVSTREAM_SHARD", value_name = "K/N")]
+    shard: Option<ovstream::shard::Shard>,
+    /// Take K from this host's name, a StatefulSet pod's `name-K`, of `--shard-count` shards.
+    #[arg(long, requires = "shard_count", conflicts_with = "shard")]
+    shard_from_hostname: bool,
+    /// N for `--shard-from-hostname`: the StatefulSet's replica count.
+    #[arg(long, env = "OVSTREAM_SHARD_COUNT", value_name = "N")]
+    shard_count: Option<u32>,
+}
+
+/// The shard this process runs: `--shard`, else the hostname's ordinal, else `[serve] shard`.
+fn shard(
+    args: &ServeArgs,
+    config: &PipelineConfig,
+) -> anyhow::Result<Option<ovstream::shard::Shard>> {
+    let config_error = |message: String| ovstream::Error::Config {
+        path: args.pipeline.clone(),
+        message,
+    };
+    if let Some(shard) = args.shard {
+        return Ok(Some(shard));
+    }
+    if args.shard_from_hostname {
+        let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_string())
+            .or_else(|_| std::env::var("HOSTNAME"))
+            .context("reading this host's name for --shard-from-hostname")?;
+        let count = args.shard_count.unwrap_or(1);
+        let shard = ovstream::shard::Shard::from_hostname(&hostname, count)
+            .map_err(|m| config_error(format!("--shard-from-hostname: {m}")))?;
+        return Ok(Some(shard));
+    }
+    Ok(config.serve.shard().map_err(config_error)?)
 }
 
 pub(crate) fn run(args: &ServeArgs, lib: Option<&Path>) -> anyhow::Result<i32> {
@@ -46,11 +82,13 @@ pub(crate) fn run(args: &ServeArgs, lib: Option<&Path>) -> anyhow::Result<i32> {
         }
         None => None,
     };
+    let shard = shard(args, &config)?;
     let options = ServeOptions {
         api: args.api.clone(),
         token,
         state_file: args.state.clone().unwrap_or_else(default_state_file),
         insecure: args.insecure,
+        shard,
     };
     let stop = crate::install_signal_handler()?;
     let summary = ovstream::serve::run(&config, &options, lib, &stop)?;

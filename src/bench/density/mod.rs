@@ -1,0 +1,332 @@
+//! Stream density (`ovstream bench --density`): how many real-time camera streams one box
+//! analyses, per detection mode — `always` (every frame), `interval` (every 3rd frame) and
+//! `motion` (frames with motion; see `pipeline::gate`).
+//!
+//! Per mode, N streams of the camera clip (each played in real time, looped, as a live camera:
+//! drop-oldest) run for `window` seconds, N = 1, 2, …; a run *holds* when every stream kept
+//! ≥ [`HOLD_RATE`] × the clip's frame rate (frames written per second) and the end-to-end p99
+//! stayed ≤ [`MAX_P99_MS`]. The mode's density is the largest N that held before the first
+//! that did not. Stream k of N starts `k × clip length / N` into the clip, so at any moment
+//! about the clip's share of active streams are active (a site's cameras are not in step).
+//! Each N is a fresh run on the one compiled model.
+//!
+//! Recall: the whole clip once per mode as a file (full speed, one stream, tracking on),
+//! compared by [`super::recall::track_recall`] with the `always` run. CPU of idle and active
+//! stretches: `motion` mode on the clip's first idle stretch alone and on idle + the first
+//! active stretch; the difference is the active stretch's cost.
+
+mod report;
+
+pub use report::{Densities, DensityReport, DensityStep, Mode, ModeDensity, DENSITY_INTERVAL};
+
+use super::recall;
+use super::{resources, scratch_outputs};
+use crate::config::{DetectMode, PipelineConfig};
+use crate::detector::Detector;
+use crate::error::{Error, Result};
+use crate::pipeline::{self, Input, RunOptions};
+use crate::sink::sinks_for_sources;
+use crate::source::Source;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// A stream holds while it keeps this share of the clip's frame rate.
+pub const HOLD_RATE: f64 = 0.95;
+/// … and its end-to-end p99 latency stays within this, ms.
+pub const MAX_P99_MS: f64 = 500.0;
+/// The camera clip's first idle stretch and the active stretch after it, seconds (see
+/// `scripts/camera_clip.py`).
+const IDLE_STRETCH: f64 = 10.0;
+const ACTIVE_STRETCH: f64 = 10.0;
+
+/// What `ovstream bench --density` is asked to measure.
+#[derive(Debug, Clone)]
+pub struct DensityOptions {
+    /// Seconds per step.
+    pub window: Duration,
+    /// Most streams tried per mode.
+    pub max_streams: usize,
+    /// The modes measured.
+    pub modes: Vec<Mode>,
+    /// Frames of the clip in the recall runs (`None`: all).
+    pub recall_frames: Option<u64>,
+}
+
+/// Measures the three modes on `clip` (see the module docs): streams added up to
+/// `max_streams`, `window` each; the recall runs on the first `recall_frames` frames (all).
+///
+/// # Errors
+/// Model, input and output errors.
+pub fn run(
+    config: &PipelineConfig,
+    clip: &str,
+    options: &DensityOptions,
+    scratch: &Path,
+    openvino_lib: Option<&Path>,
+) -> Result<DensityReport> {
+    let DensityOptions {
+        window,
+        max_streams,
+        modes: ref measured,
+        recall_frames,
+    } = *options;
+    let mut detector = Detector::from_config(config, openvino_lib)?;
+    let probe = Source::open(clip, &config.source.options())?;
+    let clip_fps = probe.framerate().unwrap_or(30.0);
+    let clip_seconds = probe
+        .duration
+        .map(|d| d.nseconds() as f64 / 1e9)
+        .filter(|&s| s > 0.0)
+        .ok_or_else(|| Error::Input {
+            uri: probe.uri.clone(),
+            message: "the density benchmark needs a file of known duration".into(),
+        })?;
+    drop(probe);
+    // `always` is the recall reference, so its clip run is always made.
+    let runs = Mode::ALL
+        .iter()
+        .filter(|&&m| m == Mode::Always || measured.contains(&m))
+        .map(|&m| {
+            Ok((
+                m,
+                full_clip(&mut detector, config, clip, m, recall_frames, scratch)?,
+            ))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let mut modes = [None, None, None];
+    for (mode, (jsonl, inferred_share)) in &runs {
+        let mode = *mode;
+        if !measured.contains(&mode) {
+            continue;
+        }
+        let recall_detail = if mode == Mode::Always {
+            None
+        } else {
+            Some(recall::track_recall(
+                &runs[0].1 .0,
+                jsonl,
+                recall::MIN_TRACK_SECONDS,
+            )?)
+        };
+        tracing::info!(mode = mode.name(), ?recall_detail, "recall");
+        let mut steps = Vec::new();
+        for n in 1..=max_streams.max(1) {
+            let step = streams(
+                &mut detector,
+                config,
+                clip,
+                (clip_seconds, clip_fps),
+                mode,
+                n,
+                window,
+                scratch,
+            )?;
+            tracing::info!(mode = mode.name(), ?step, "density step");
+            let held = step.held;
+            steps.push(step);
+            if !held {
+                break;
+            }
+        }
+        let best = steps.iter().rev().find(|s| s.held).or(steps.first());
+        modes[mode as usize] = Some(ModeDensity {
+            streams: steps.iter().take_while(|s| s.held).count(),
+            cpu_ms_per_frame: best.map_or(0.0, |s| s.cpu_ms_per_frame),
+            inferred_share: *inferred_share,
+            recall: recall_detail.as_ref().map(|r| r.recall),
+            first_report_delay_ms: recall_detail.as_ref().map(|r| r.first_report_delay_ms),
+            recall_detail,
+            steps,
+        });
+    }
+    let (idle, active) = stretch_cpu(&mut detector, config, clip, clip_fps, scratch)?;
+    let [always, interval, motion] = modes;
+    Ok(DensityReport {
+        clip: clip.to_string(),
+        model: detector.model.clone(),
+        execution_devices: detector.engine.execution_devices.clone(),
+        nireq: detector.engine.nireq,
+        clip_fps,
+        window_seconds: window.as_secs_f64(),
+        motion_to_always: match (&motion, &always) {
+            (Some(m), Some(a)) => Some(m.streams as f64 / a.streams.max(1) as f64),
+            _ => None,
+        },
+        density: Densities {
+            always,
+            interval,
+            motion,
+        },
+        idle_cpu_ms_per_frame: idle,
+        active_cpu_ms_per_frame: active,
+        idle_to_active: idle / active.max(1e-9),
+    })
+}
+
+/// The whole clip as a file in `mode` (one stream, full speed): its metadata file and the
+/// share of frames inferred.
+fn full_clip(
+    detector: &mut Detector,
+    config: &PipelineConfig,
+    clip: &str,
+    mode: Mode,
+    frames: Option<u64>,
+    scratch: &Path,
+) -> Result<(std::path::PathBuf, f64)> {
+    let cfg = scratch_outputs(&mode.config(config), scratch, mode.name(), false);
+    let summary = run_clip(detector, &cfg, clip, 0.0, frames)?;
+    let skipped: u64 = summary.sources.iter().map(|s| s.skipped).sum();
+    let path = scratch.join(format!("{}.jsonl", mode.name()));
+    Ok((path, 1.0 - skipped as f64 / summary.frames.max(1) as f64))
+}
+
+/// One file run of `clip` from `start` seconds, `limit` frames at most, at full speed.
+fn run_clip(
+    detector: &mut Detector,
+    cfg: &PipelineConfig,
+    clip: &str,
+    start: f64,
+    limit: Option<u64>,
+) -> Result<pipeline::Summary> {
+    let mut options = cfg.source.options();
+    options.realtime = false;
+    let source = Source::open(clip, &options)?;
+    if start > 0.0 {
+        source.seek(start)?;
+    }
+    let sinks = sinks_for_sources(cfg, &["clip".to_string()])?;
+    let inputs = vec![Input {
+        source,
+        sinks: sinks.into_iter().next().expect("one source's sinks"),
+        analytics: None,
+    }];
+    let mode_options = if cfg.detect.mode == Some(DetectMode::Motion) {
+        Mode::Motion
+    } else {
+        Mode::Always
+    }
+    .run_options(cfg);
+    let options = RunOptions {
+        limit,
+        ..mode_options
+    };
+    pipeline::run_many(
+        inputs,
+        &mut detector.engine,
+        &detector.adapter,
+        None,
+        &options,
+        &AtomicBool::new(false),
+    )
+}
+
+/// `motion` mode CPU ms per frame on the idle stretch, and on the active stretch (the
+/// difference of a run over idle + active and one over idle alone).
+fn stretch_cpu(
+    detector: &mut Detector,
+    config: &PipelineConfig,
+    clip: &str,
+    fps: f64,
+    scratch: &Path,
+) -> Result<(f64, f64)> {
+    let cfg = scratch_outputs(&Mode::Motion.config(config), scratch, "stretch", false);
+    let idle_frames = (IDLE_STRETCH * fps).round() as u64;
+    let active_frames = (ACTIVE_STRETCH * fps).round() as u64;
+    let mut cpu_of = |frames: u64| -> Result<Duration> {
+        let before = resources::cpu_time();
+        run_clip(detector, &cfg, clip, 0.0, Some(frames))?;
+        Ok(resources::cpu_time().saturating_sub(before))
+    };
+    let idle = cpu_of(idle_frames)?;
+    let both = cpu_of(idle_frames + active_frames)?;
+    let ms = |d: Duration, n: u64| d.as_secs_f64() * 1000.0 / n.max(1) as f64;
+    Ok((
+        ms(idle, idle_frames),
+        ms(both.saturating_sub(idle), active_frames),
+    ))
+}
+
+/// `n` real-time streams of `clip` in `mode` for `window`.
+#[allow(clippy::too_many_arguments)]
+fn streams(
+    detector: &mut Detector,
+    config: &PipelineConfig,
+    clip: &str,
+    (clip_seconds, clip_fps): (f64, f64),
+    mode: Mode,
+    n: usize,
+    window: Duration,
+    scratch: &Path,
+) -> Result<DensityStep> {
+    let base = mode.config(config);
+    let cfg = scratch_outputs(
+        &base,
+        scratch,
+        &format!("{}-{n}-{{name}}", mode.name()),
+        false,
+    );
+    let names: Vec<String> = (1..=n).map(|i| format!("cam{i}")).collect();
+    let sinks = sinks_for_sources(&cfg, &names)?;
+    let mut options = cfg.source.options();
+    options.realtime = true;
+    let mut inputs = Vec::with_capacity(n);
+    for (k, sinks) in sinks.into_iter().enumerate() {
+        let source = Source::open(clip, &options)?;
+        source.seek(k as f64 * clip_seconds / n as f64)?;
+        inputs.push(Input {
+            source,
+            sinks,
+            analytics: None,
+        });
+    }
+    let run_options = RunOptions {
+        looping: true,
+        ..mode.run_options(&cfg)
+    };
+    let stop = AtomicBool::new(false);
+    let cpu = resources::cpu_time();
+    let summary = std::thread::scope(|s| {
+        s.spawn(|| {
+            let deadline = Instant::now() + window;
+            while Instant::now() < deadline && !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            stop.store(true, Ordering::Relaxed);
+        });
+        let summary = pipeline::run_many(
+            inputs,
+            &mut detector.engine,
+            &detector.adapter,
+            None,
+            &run_options,
+            &stop,
+        );
+        stop.store(true, Ordering::Relaxed);
+        summary
+    })?;
+    let cpu = resources::cpu_time().saturating_sub(cpu);
+    for name in &names {
+        let _ = std::fs::remove_file(scratch.join(format!("{}-{n}-{name}.jsonl", mode.name())));
+    }
+    let slowest_fps = summary
+        .sources
+        .iter()
+        .map(|s| s.fps)
+        .fold(f64::INFINITY, f64::min);
+    let p99_ms = summary
+        .sources
+        .iter()
+        .map(|s| s.end_to_end.p99_ms)
+        .fold(0.0, f64::max);
+    let skipped: u64 = summary.sources.iter().map(|s| s.skipped).sum();
+    Ok(DensityStep {
+        streams: n,
+        slowest_fps,
+        p99_ms,
+        cpu_ms_per_frame: cpu.as_secs_f64() * 1000.0 / summary.frames.max(1) as f64,
+        inferred_share: 1.0 - skipped as f64 / summary.frames.max(1) as f64,
+        drops: summary.sources.iter().map(|s| s.drops).sum(),
+        held: slowest_fps >= HOLD_RATE * clip_fps && p99_ms <= MAX_P99_MS,
+    })
+}
