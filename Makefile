@@ -2,7 +2,7 @@
 CARGO ?= cargo
 BIN := target/release/ovstream
 
-.PHONY: setup build demo faces test lint bench bench-live bench-faces bench-density golden
+.PHONY: setup build demo faces test lint bench bench-live bench-faces bench-density golden image image-test
 
 setup:
 	./scripts/setup.sh
@@ -19,6 +19,14 @@ demo: build
 faces: build
 	$(BIN) gallery add caller --video samples/carphone.mp4 --frame 0
 	$(BIN) run pipelines/faces.toml
+
+# Container image localhost/ovstream:latest (podman; base from Debian packages by mmdebstrap).
+image: build
+	./scripts/image.sh
+
+# Builds the image (if needed) and runs it: a short pipeline matching the host's, /healthz.
+image-test: setup
+	$(CARGO) test --release --locked --test image -- --nocapture
 
 test: setup
 	$(CARGO) test --release --locked

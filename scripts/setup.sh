@@ -12,6 +12,7 @@ APT_PACKAGES=(
   gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-rtsp gstreamer1.0-tools
   gstreamer1.0-plugins-base-apps python3-venv
   mosquitto mosquitto-clients libssl-dev openssl
+  podman runc mmdebstrap uidmap
 )
 
 say() { printf '==> %s\n' "$*" >&2; }
