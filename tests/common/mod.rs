@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod broker;
+pub mod http;
 
 use gstreamer as gst;
 use gstreamer::prelude::*;
