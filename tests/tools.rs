@@ -78,6 +78,27 @@ fn models_reports_fetched_and_verified() {
     assert!(line.contains("FP32"), "{line}");
 }
 
+/// `ovstream models | true` and `devices | true`: a reader that closed stdout before the
+/// listing is written (both commands take a while: checksums, device enumeration) ends it
+/// quietly — exit 0, no panic message.
+#[test]
+fn listings_end_quietly_on_a_closed_stdout() {
+    for args in ["models", "devices"] {
+        let out = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(format!(
+                "set -o pipefail; {} {args} | true",
+                env!("CARGO_BIN_EXE_ovstream")
+            ))
+            .current_dir(root())
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert!(!err.contains("panicked"), "{args}: {err}");
+        assert!(out.status.success(), "{args}: {:?} {err}", out.status);
+    }
+}
+
 #[test]
 fn metadata_to_stdout_is_pure_json_lines() {
     let dir = tempfile::tempdir().unwrap();

@@ -134,10 +134,12 @@ fn annotate(
     Ok(exit_code::OK)
 }
 
+/// The manifest as a table. A closed stdout (`| head`) ends the listing quietly.
 fn list() -> anyhow::Result<i32> {
+    use std::io::Write;
     let manifest = Manifest::load(&Manifest::default_dir())?;
-    println!(
-        "{:<22} {:<9} {:<10} {:<40} path",
+    let mut text = format!(
+        "{:<22} {:<9} {:<10} {:<40} path\n",
         "id", "weights", "state", "package"
     );
     for m in &manifest.models {
@@ -146,8 +148,8 @@ fn list() -> anyhow::Result<i32> {
             FetchState::Missing => "missing",
             FetchState::ChecksumMismatch { .. } => "BAD-SHA256",
         };
-        println!(
-            "{:<22} {:<9} {:<10} {:<40} {}",
+        text += &format!(
+            "{:<22} {:<9} {:<10} {:<40} {}\n",
             m.id,
             m.precision,
             state,
@@ -155,5 +157,6 @@ fn list() -> anyhow::Result<i32> {
             manifest.path_of(m).display()
         );
     }
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
     Ok(exit_code::OK)
 }
