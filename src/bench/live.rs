@@ -6,7 +6,7 @@
 //! arrival at the appsink to the sink's write), drop rate, and the goal
 //! `p99 ≤ 3 frame intervals + one inference latency` (the infer stage's p50).
 
-use super::raw_throughput;
+use super::{raw_throughput, run_for};
 use crate::config::PipelineConfig;
 use crate::detector::Detector;
 use crate::error::Result;
@@ -14,7 +14,6 @@ use crate::pipeline::{self, RunOptions};
 use crate::sink::sinks_from_config;
 use crate::source::Source;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// Size of the camera stand-in's frames (vtest.avi's size).
@@ -69,26 +68,16 @@ pub fn run(
         let source_fps = (load * raw_fps).round().max(1.0) as u32;
         let src = Source::open(&test_source(source_fps), &cfg.source.options())?;
         let sinks = sinks_from_config(&cfg, &src.uri)?;
-        let stop = AtomicBool::new(false);
-        let summary = std::thread::scope(|s| {
-            s.spawn(|| {
-                let deadline = std::time::Instant::now() + duration;
-                while std::time::Instant::now() < deadline && !stop.load(Ordering::Relaxed) {
-                    std::thread::sleep(Duration::from_millis(100));
-                }
-                stop.store(true, Ordering::Relaxed);
-            });
-            let summary = pipeline::run(
+        let summary = run_for(duration, |stop| {
+            pipeline::run(
                 src,
                 &mut detector.engine,
                 &detector.adapter,
                 sinks,
                 None,
                 &RunOptions::default(),
-                &stop,
-            );
-            stop.store(true, Ordering::Relaxed);
-            summary
+                stop,
+            )
         })?;
         let stage = |name: &str| summary.stages.iter().find(|s| s.name == name).cloned();
         let e2e = stage("end-to-end").expect("end-to-end stage");

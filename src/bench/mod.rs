@@ -21,7 +21,7 @@ use crate::pipeline::{self, RunOptions, Summary};
 use crate::sink::sinks_for_sources;
 use crate::source::{first_frame, Source};
 use std::path::Path;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// Raw throughput measurement (the mean of one measurement before and one after the pipeline
@@ -116,6 +116,24 @@ pub fn raw_throughput(
         nireq,
         batch: engine.input.batch,
         cpu_ms_per_frame: cpu.as_secs_f64() * 1000.0 / count.max(1) as f64,
+    })
+}
+
+/// Calls `run` with a stop flag that is raised after `duration` (a pipeline given it then ends
+/// its sources, drains and returns), or once `run` returned.
+pub(crate) fn run_for<T>(duration: Duration, run: impl FnOnce(&AtomicBool) -> T) -> T {
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let deadline = std::time::Instant::now() + duration;
+            while std::time::Instant::now() < deadline && !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            stop.store(true, Ordering::Relaxed);
+        });
+        let out = run(&stop);
+        stop.store(true, Ordering::Relaxed);
+        out
     })
 }
 

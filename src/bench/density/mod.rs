@@ -20,7 +20,7 @@ mod report;
 pub use report::{Densities, DensityReport, DensityStep, Mode, ModeDensity, DENSITY_INTERVAL};
 
 use super::recall;
-use super::{resources, scratch_outputs};
+use super::{resources, run_for, scratch_outputs};
 use crate::config::{DetectMode, PipelineConfig};
 use crate::detector::Detector;
 use crate::error::{Error, Result};
@@ -28,8 +28,8 @@ use crate::pipeline::{self, Input, RunOptions};
 use crate::sink::sinks_for_sources;
 use crate::source::Source;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
 
 /// A stream holds while it keeps this share of the clip's frame rate.
 pub const HOLD_RATE: f64 = 0.95;
@@ -284,26 +284,16 @@ fn streams(
         looping: true,
         ..mode.run_options(&cfg)
     };
-    let stop = AtomicBool::new(false);
     let cpu = resources::cpu_time();
-    let summary = std::thread::scope(|s| {
-        s.spawn(|| {
-            let deadline = Instant::now() + window;
-            while Instant::now() < deadline && !stop.load(Ordering::Relaxed) {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            stop.store(true, Ordering::Relaxed);
-        });
-        let summary = pipeline::run_many(
+    let summary = run_for(window, |stop| {
+        pipeline::run_many(
             inputs,
             &mut detector.engine,
             &detector.adapter,
             None,
             &run_options,
-            &stop,
-        );
-        stop.store(true, Ordering::Relaxed);
-        summary
+            stop,
+        )
     })?;
     let cpu = resources::cpu_time().saturating_sub(cpu);
     for name in &names {
