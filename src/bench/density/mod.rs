@@ -21,9 +21,10 @@ pub use report::{Densities, DensityReport, DensityStep, Mode, ModeDensity, DENSI
 
 use super::recall;
 use super::{resources, run_for, scratch_outputs};
-use crate::config::{DetectMode, PipelineConfig};
+use crate::config::PipelineConfig;
 use crate::detector::Detector;
 use crate::error::{Error, Result};
+use crate::pipeline::gate::MotionGate;
 use crate::pipeline::{self, Input, RunOptions};
 use crate::sink::sinks_for_sources;
 use crate::source::Source;
@@ -175,41 +176,42 @@ fn full_clip(
     scratch: &Path,
 ) -> Result<(std::path::PathBuf, f64)> {
     let cfg = scratch_outputs(&mode.config(config), scratch, mode.name(), false);
-    let summary = run_clip(detector, &cfg, clip, 0.0, frames)?;
+    let summary = run_clip(detector, &cfg, clip, frames)?;
     let skipped: u64 = summary.sources.iter().map(|s| s.skipped).sum();
     let path = scratch.join(format!("{}.jsonl", mode.name()));
     Ok((path, 1.0 - skipped as f64 / summary.frames.max(1) as f64))
 }
 
-/// One file run of `clip` from `start` seconds, `limit` frames at most, at full speed.
+/// What a run of `cfg` (a [`Mode::config`]) does: its detection interval, its motion gate,
+/// tracking.
+fn run_options(cfg: &PipelineConfig) -> RunOptions {
+    RunOptions {
+        track: cfg.track_options(),
+        interval: cfg.detect.interval,
+        motion: MotionGate::for_config(cfg, true),
+        ..RunOptions::default()
+    }
+}
+
+/// One file run of `clip` from its start, `limit` frames at most, at full speed.
 fn run_clip(
     detector: &mut Detector,
     cfg: &PipelineConfig,
     clip: &str,
-    start: f64,
     limit: Option<u64>,
 ) -> Result<pipeline::Summary> {
     let mut options = cfg.source.options();
     options.realtime = false;
     let source = Source::open(clip, &options)?;
-    if start > 0.0 {
-        source.seek(start)?;
-    }
     let sinks = sinks_for_sources(cfg, &["clip".to_string()])?;
     let inputs = vec![Input {
         source,
         sinks: sinks.into_iter().next().expect("one source's sinks"),
         analytics: None,
     }];
-    let mode_options = if cfg.detect.mode == Some(DetectMode::Motion) {
-        Mode::Motion
-    } else {
-        Mode::Always
-    }
-    .run_options(cfg);
     let options = RunOptions {
         limit,
-        ..mode_options
+        ..run_options(cfg)
     };
     pipeline::run_many(
         inputs,
@@ -235,7 +237,7 @@ fn stretch_cpu(
     let active_frames = (ACTIVE_STRETCH * fps).round() as u64;
     let mut cpu_of = |frames: u64| -> Result<Duration> {
         let before = resources::cpu_time();
-        run_clip(detector, &cfg, clip, 0.0, Some(frames))?;
+        run_clip(detector, &cfg, clip, Some(frames))?;
         Ok(resources::cpu_time().saturating_sub(before))
     };
     let idle = cpu_of(idle_frames)?;
@@ -282,7 +284,7 @@ fn streams(
     }
     let run_options = RunOptions {
         looping: true,
-        ..mode.run_options(&cfg)
+        ..run_options(&cfg)
     };
     let cpu = resources::cpu_time();
     let summary = run_for(window, |stop| {

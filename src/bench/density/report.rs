@@ -3,8 +3,6 @@
 use super::{HOLD_RATE, MAX_P99_MS};
 use crate::bench::recall::TrackRecall;
 use crate::config::{DetectMode, PipelineConfig};
-use crate::pipeline::gate::MotionGate;
-use crate::pipeline::RunOptions;
 
 /// `[detect] interval` of the `interval` mode.
 pub const DENSITY_INTERVAL: u32 = 3;
@@ -56,16 +54,6 @@ impl Mode {
             DetectMode::Always
         });
         cfg
-    }
-
-    pub(super) fn run_options(self, cfg: &PipelineConfig) -> RunOptions {
-        RunOptions {
-            looping: false,
-            track: cfg.track_options(),
-            interval: cfg.detect.interval,
-            motion: MotionGate::for_config(cfg, true),
-            ..RunOptions::default()
-        }
     }
 }
 
