@@ -184,13 +184,23 @@ fn bench_density_reports_streams_recall_and_delay_per_mode() {
     let d = &report["density"];
     for mode in ["always", "interval", "motion"] {
         let m = &d[mode];
-        // One real-time 720p30 stream holds on any machine this project runs on.
-        assert_eq!(m["streams"], 1, "{mode}: {m}");
-        let step = &m["steps"][0];
+        // One step (--max-streams 1); whether it held is the machine's speed, not asserted
+        // here, but the density must agree with it.
+        let steps = m["steps"].as_array().unwrap();
+        assert_eq!(steps.len(), 1, "{mode}: {m}");
+        let step = &steps[0];
+        assert_eq!(step["streams"], 1, "{mode}: {step}");
+        let held = step["held"].as_bool().unwrap();
+        assert_eq!(m["streams"], u64::from(held), "{mode}: {m}");
         assert!(
-            step["slowest_fps"].as_f64().unwrap() >= 28.5,
+            step["slowest_fps"].as_f64().unwrap() > 0.0,
             "{mode}: {step}"
         );
+        // The clip's layout (camera_walkway.json) placed the stream: its window holds at least
+        // the clip's active quarter.
+        assert_eq!(step["starts"].as_array().unwrap().len(), 1, "{step}");
+        assert!(step["active_share"].as_f64().unwrap() >= 0.25, "{step}");
+        assert_eq!(step["peak_active"], 1, "{step}");
         if mode == "always" {
             assert!(m["recall"].is_null(), "{m}");
         } else {

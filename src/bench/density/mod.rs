@@ -6,8 +6,9 @@
 //! drop-oldest) run for `window` seconds, N = 1, 2, …; a run *holds* when every stream kept
 //! ≥ [`HOLD_RATE`] × the clip's frame rate (frames written per second) and the end-to-end p99
 //! stayed ≤ [`MAX_P99_MS`]. The mode's density is the largest N that held before the first
-//! that did not. Stream k of N starts `k × clip length / N` into the clip, so at any moment
-//! about the clip's share of active streams are active (a site's cameras are not in step).
+//! that did not. Where the streams start in the clip is `phases`' job: the window holds at least
+//! the clip's active share of stream-seconds, spread so that as few streams as that allows are
+//! active at once (a site's cameras are not in step).
 //! Each N is a fresh run on the one compiled model.
 //!
 //! Recall: the whole clip once per mode as a file (full speed, one stream, tracking on),
@@ -15,7 +16,10 @@
 //! stretches: `motion` mode on the clip's first idle stretch alone and on idle + the first
 //! active stretch; the difference is the active stretch's cost.
 
+mod phases;
 mod report;
+
+pub use phases::Layout;
 
 pub use report::{Densities, DensityReport, DensityStep, Mode, ModeDensity, DENSITY_INTERVAL};
 
@@ -84,6 +88,7 @@ pub fn run(
             message: "the density benchmark needs a file of known duration".into(),
         })?;
     drop(probe);
+    let layout = Layout::beside(clip)?;
     // `always` is the recall reference, so its clip run is always made.
     let runs = Mode::ALL
         .iter()
@@ -117,7 +122,7 @@ pub fn run(
                 &mut detector,
                 config,
                 clip,
-                (clip_seconds, clip_fps),
+                (clip_seconds, clip_fps, layout.as_ref()),
                 mode,
                 n,
                 window,
@@ -141,7 +146,14 @@ pub fn run(
             steps,
         });
     }
-    let (idle, active) = stretch_cpu(&mut detector, config, clip, clip_fps, scratch)?;
+    let (idle, active) = stretch_cpu(
+        &mut detector,
+        config,
+        clip,
+        clip_fps,
+        layout.as_ref(),
+        scratch,
+    )?;
     let [always, interval, motion] = modes;
     Ok(DensityReport {
         clip: clip.to_string(),
@@ -224,17 +236,24 @@ fn run_clip(
 }
 
 /// `motion` mode CPU ms per frame on the idle stretch, and on the active stretch (the
-/// difference of a run over idle + active and one over idle alone).
+/// difference of a run over idle + active and one over idle alone). The stretches are the
+/// clip's first two (from its `layout`, else [`IDLE_STRETCH`] and [`ACTIVE_STRETCH`]).
 fn stretch_cpu(
     detector: &mut Detector,
     config: &PipelineConfig,
     clip: &str,
     fps: f64,
+    layout: Option<&Layout>,
     scratch: &Path,
 ) -> Result<(f64, f64)> {
     let cfg = scratch_outputs(&Mode::Motion.config(config), scratch, "stretch", false);
-    let idle_frames = (IDLE_STRETCH * fps).round() as u64;
-    let active_frames = (ACTIVE_STRETCH * fps).round() as u64;
+    let (idle_frames, active_frames) = match layout.and_then(|l| l.active.first()) {
+        Some(&(first, end)) if first > 0 => (first, end - first),
+        _ => (
+            (IDLE_STRETCH * fps).round() as u64,
+            (ACTIVE_STRETCH * fps).round() as u64,
+        ),
+    };
     let mut cpu_of = |frames: u64| -> Result<Duration> {
         let before = resources::cpu_time();
         run_clip(detector, &cfg, clip, Some(frames))?;
@@ -255,7 +274,7 @@ fn streams(
     detector: &mut Detector,
     config: &PipelineConfig,
     clip: &str,
-    (clip_seconds, clip_fps): (f64, f64),
+    (clip_seconds, clip_fps, layout): (f64, f64, Option<&Layout>),
     mode: Mode,
     n: usize,
     window: Duration,
@@ -272,10 +291,11 @@ fn streams(
     let sinks = sinks_for_sources(&cfg, &names)?;
     let mut options = cfg.source.options();
     options.realtime = true;
+    let phases = phases::starts(n, window.as_secs_f64(), clip_seconds, layout);
     let mut inputs = Vec::with_capacity(n);
-    for (k, sinks) in sinks.into_iter().enumerate() {
+    for (sinks, &start) in sinks.into_iter().zip(&phases.starts) {
         let source = Source::open(clip, &options)?;
-        source.seek(k as f64 * clip_seconds / n as f64)?;
+        source.seek(start)?;
         inputs.push(Input {
             source,
             sinks,
@@ -319,6 +339,9 @@ fn streams(
         cpu_ms_per_frame: cpu.as_secs_f64() * 1000.0 / summary.frames.max(1) as f64,
         inferred_share: 1.0 - skipped as f64 / summary.frames.max(1) as f64,
         drops: summary.sources.iter().map(|s| s.drops).sum(),
+        starts: phases.starts,
+        active_share: phases.active_share,
+        peak_active: phases.peak_active,
         held: slowest_fps >= HOLD_RATE * clip_fps && p99_ms <= MAX_P99_MS,
     })
 }

@@ -70,6 +70,14 @@ pub struct DensityStep {
     /// Share of the written frames that were inferred.
     pub inferred_share: f64,
     pub drops: u64,
+    /// Where each stream started, seconds into the clip (see `phases`).
+    pub starts: Vec<f64>,
+    /// Share of the window's stream-seconds that the clip's layout marks active.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub active_share: Option<f64>,
+    /// Most streams active at once in the window, per the layout.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peak_active: Option<usize>,
     pub held: bool,
 }
 
@@ -139,7 +147,8 @@ impl std::fmt::Display for DensityReport {
         )?;
         writeln!(
             f,
-            "  {:<9} {:>7} {:>9} {:>9} {:>7} {:>10}   steps (streams: slowest fps / p99 ms)",
+            "  {:<9} {:>7} {:>9} {:>9} {:>7} {:>10}   steps (streams: slowest fps / p99 ms \
+             [most streams active at once])",
             "mode", "streams", "CPU ms/f", "inferred", "recall", "1st report"
         )?;
         let d = &self.density;
@@ -152,7 +161,10 @@ impl std::fmt::Display for DensityReport {
             let steps: Vec<String> = m
                 .steps
                 .iter()
-                .map(|s| format!("{}: {:.1}/{:.0}", s.streams, s.slowest_fps, s.p99_ms))
+                .map(|s| {
+                    let peak = s.peak_active.map_or(String::new(), |p| format!(" [{p}]"));
+                    format!("{}: {:.1}/{:.0}{peak}", s.streams, s.slowest_fps, s.p99_ms)
+                })
                 .collect();
             writeln!(
                 f,
