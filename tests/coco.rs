@@ -1,11 +1,13 @@
-//! COCO SSD-MobileNet-V2 (Coral INT8 TFLite, converted to IR by models/fetch): golden boxes for
-//! person and car, the frame-0 scene, and the fetch checksum guard on the TFLite file.
+//! COCO SSD-MobileNet-V2 (Coral INT8 TFLite, converted to IR by models/fetch): boxes for person
+//! and car against OpenVINO's Python API on this CPU, the frame-0 scene, and the fetch checksum
+//! guard on the TFLite file.
 
 mod common;
 
 use common::*;
+use std::path::{Path, PathBuf};
 
-const GOLDEN: &str = "tests/golden/coco_vtest.json";
+const MODEL: &str = "models/coco-ssd-mobilenet-v2/model.xml";
 const PERSON: u64 = 1;
 const CAR: u64 = 3;
 
@@ -34,11 +36,35 @@ fn person_and_car_match_openvino_python_golden_at_f32() {
             assert!(label == "person" || label == "car", "filtered out: {label}");
         }
     }
-    let checked = assert_matches_golden(&lines, GOLDEN, Some(&[PERSON, CAR]));
+    let golden = reference_on_this_cpu(dir.path());
+    let checked = assert_matches_golden(&lines, golden.to_str().unwrap(), Some(&[PERSON, CAR]));
     assert!(
         checked > 3000,
         "golden file has too few person/car boxes ({checked})"
     );
+}
+
+/// The golden file for this model, written here and now by `tests/golden/ssd_reference.py`
+/// (OpenVINO's Python API). The model is INT8 and OpenVINO's CPU plugin runs its int8 layers with
+/// kernels chosen by the CPU's instruction set (AVX2, AVX-512 VNNI, AMX): a reference made on
+/// an AVX-512 VM failed 134 of 4,980 checks on an AVX2 one, every one a ~30 px walker in a crowd
+/// moved by ~0.001 (past IoU 0.95) or an NMS tie resolved the other way. Our output on a CPU is
+/// held to the reference on the same CPU, at the same tolerances. (The f32 models' goldens are
+/// committed: f32 results agree across these CPUs.)
+fn reference_on_this_cpu(dir: &Path) -> PathBuf {
+    let golden = dir.join("coco_vtest.json");
+    let out = std::process::Command::new(root().join(".venv/bin/python"))
+        .arg(root().join("tests/golden/ssd_reference.py"))
+        .args([asset(MODEL), vtest(), golden.clone()])
+        .current_dir(root())
+        .output()
+        .expect("run tests/golden/ssd_reference.py (make setup makes .venv)");
+    assert!(
+        out.status.success(),
+        "ssd_reference.py failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    golden
 }
 
 #[test]
