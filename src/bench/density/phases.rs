@@ -34,8 +34,12 @@ impl Layout {
     /// # Errors
     /// [`Error::Input`] when the JSON exists but cannot be read or parsed.
     pub fn beside(clip: &str) -> Result<Option<Layout>> {
-        let path = Path::new(clip.strip_prefix("file://").unwrap_or(clip)).with_extension("json");
-        if clip.contains("://") && !clip.starts_with("file://") || !path.is_file() {
+        let local = clip.strip_prefix("file://").unwrap_or(clip);
+        if local.contains("://") {
+            return Ok(None);
+        }
+        let path = Path::new(local).with_extension("json");
+        if !path.is_file() {
             return Ok(None);
         }
         let bad = |message: String| Error::Input {
