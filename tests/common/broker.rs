@@ -8,6 +8,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// How long the broker may take to listen and a subscriber to receive its probe: on a loaded
+/// 2-core box (the test files' tests run in parallel, each with its pipelines) it took over 10 s
+/// once.
+const READY_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// A free TCP port on 127.0.0.1 (bound, then released).
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -68,7 +73,7 @@ impl Broker {
             .spawn()
             .expect("mosquitto runs (scripts/setup.sh installs it)");
         self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + READY_TIMEOUT;
         while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
             assert!(
                 Instant::now() < deadline,
@@ -135,7 +140,7 @@ impl Subscriber {
             child,
         };
         let probe = format!("{prefix}/probe");
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + READY_TIMEOUT;
         loop {
             let _ = Command::new("mosquitto_pub")
                 .args([
