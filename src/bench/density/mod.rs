@@ -19,7 +19,7 @@
 mod phases;
 mod report;
 
-pub use phases::Layout;
+use phases::Layout;
 
 pub use report::{Densities, DensityReport, DensityStep, Mode, ModeDensity, DENSITY_INTERVAL};
 
