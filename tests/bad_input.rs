@@ -123,3 +123,51 @@ fn camera_that_does_not_exist() {
     let out = run_with(&["--input", "/dev/video97"]);
     assert_fails(&out, EXIT_INPUT, &["v4l2:///dev/video97", "/dev/video97"]);
 }
+
+/// A pipeline file that names no input runs once `--input` gives one: the flags are merged
+/// before the config is validated (it used to fail with "no input").
+#[test]
+fn input_flag_completes_a_pipeline_file_without_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("no-input.toml");
+    let jsonl = dir.path().join("out.jsonl");
+    std::fs::write(
+        &path,
+        format!(
+            "[model]\nmodel = \"pedestrian-ssdlite\"\n[output]\nmetadata = \"{}\"\n",
+            jsonl.display()
+        ),
+    )
+    .unwrap();
+    let out = ovstream(&["run", path.to_str().unwrap(), "--no-progress"]);
+    assert_fails(&out, EXIT_CONFIG, &["no-input.toml", "no input"]);
+    let vtest = vtest();
+    let out = ovstream(&[
+        "run",
+        path.to_str().unwrap(),
+        "--input",
+        vtest.to_str().unwrap(),
+        "--limit",
+        "3",
+        "--no-progress",
+    ]);
+    assert_ok(&out);
+    assert_eq!(read_jsonl(&jsonl).len(), 3);
+}
+
+/// An unreadable token file is a bad setting (exit 2) naming the file, before anything starts.
+#[test]
+fn unreadable_api_token_file_is_a_config_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-token");
+    let out = ovstream(&[
+        "serve",
+        "pipelines/pedestrians.toml",
+        "--api",
+        "127.0.0.1:0",
+        "--api-token-file",
+        missing.to_str().unwrap(),
+    ]);
+    assert_fails(&out, EXIT_CONFIG, &["no-such-token", "--api-token-file"]);
+    assert!(!stderr(&out).contains("GStreamer"), "{}", stderr(&out));
+}

@@ -383,6 +383,45 @@ fn an_unreachable_camera_reconnects_without_touching_the_others() {
     assert_eq!(code, Some(0), "{err}");
 }
 
+/// One build path: a `[source]` key reaches a stream of `serve` exactly as it reaches `run`
+/// (serve used to drop `stall_timeout`, so its streams waited the default 5 s). A listener
+/// that accepts and never answers stands in for a camera that hangs: with `stall_timeout = 1`
+/// and `max_reconnects = 1` both give up after one reconnect, saying "no frame for 1 s".
+#[test]
+fn source_settings_reach_serve_streams_as_they_reach_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let black_hole = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = black_hole.local_addr().unwrap().port();
+    let uri = format!("rtsp://127.0.0.1:{port}/cam");
+    let file = pipeline(
+        dir.path(),
+        "[source]\nstall_timeout = 1.0\nmax_reconnects = 1\n",
+    );
+    let out = ovstream(&[
+        "run",
+        file.to_str().unwrap(),
+        "--input",
+        &uri,
+        "--no-progress",
+    ]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("gave up after 1 reconnect(s)"), "{err}");
+    assert!(err.contains("no frame for 1 s"), "{err}");
+
+    let s = Service::start(dir.path(), &file);
+    assert_eq!(add(&s, "hung", &uri).0, 201);
+    wait_for(
+        "the hung camera to give up",
+        Duration::from_secs(60),
+        || s.stream("hung")["state"] == "failed",
+    );
+    let view = s.stream("hung");
+    let why = view["last_error"].as_str().unwrap_or_default();
+    assert!(why.contains("no frame for 1 s"), "{view}");
+    assert_eq!(view["reconnects"], 1, "{view}");
+}
+
 #[test]
 fn a_line_and_a_threshold_patched_onto_a_running_stream_apply_at_once() {
     let dir = tempfile::tempdir().unwrap();

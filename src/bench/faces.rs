@@ -74,8 +74,7 @@ pub fn run(
         let options = RunOptions {
             looping: true,
             limit: Some(limit),
-            track: cfg.track_options(),
-            ..RunOptions::default()
+            ..RunOptions::for_config(&cfg, false)
         };
         let summary = pipeline::run(
             source,

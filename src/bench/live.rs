@@ -63,6 +63,12 @@ pub fn run(
     let cfg = super::scratch_outputs(config, scratch, "live", false);
     let mut detector = Detector::from_config(&cfg, openvino_lib)?;
     let raw_fps = raw_throughput(&mut detector, &test_source(30), CALIBRATION)?.fps;
+    // Every frame inferred, whatever the file's mode: the load is what is measured.
+    let options = RunOptions {
+        motion: None,
+        interval: 1,
+        ..RunOptions::for_config(&cfg, false)
+    };
     let mut runs = Vec::new();
     for &load in loads {
         let source_fps = (load * raw_fps).round().max(1.0) as u32;
@@ -75,7 +81,7 @@ pub fn run(
                 &detector.adapter,
                 sinks,
                 None,
-                &RunOptions::default(),
+                &options,
                 stop,
             )
         })?;

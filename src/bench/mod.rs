@@ -262,9 +262,7 @@ fn run_streams(
     let options = RunOptions {
         looping: true,
         limit: Some((limit / n as u64).max(1)),
-        progress: false,
-        track: config.track_options(),
-        ..RunOptions::default()
+        ..RunOptions::for_config(config, false)
     };
     resources::reset_peak_rss();
     let cpu = resources::cpu_time();

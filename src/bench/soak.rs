@@ -46,8 +46,7 @@ pub fn run(
     let options = RunOptions {
         looping: true,
         limit: Some(frames),
-        track: cfg.track_options(),
-        ..RunOptions::default()
+        ..RunOptions::for_config(&cfg, false)
     };
     let done = AtomicBool::new(false);
     let started = Instant::now();

@@ -50,7 +50,7 @@ fn first_result(
     let sinks = sinks_from_config(config, "startup")?;
     let options = RunOptions {
         limit: Some(1),
-        ..RunOptions::default()
+        ..RunOptions::for_config(config, false)
     };
     pipeline::run(
         source,

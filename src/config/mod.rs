@@ -10,6 +10,7 @@ mod model;
 pub mod motion;
 pub mod names;
 pub mod output;
+mod overrides;
 mod source;
 mod validate;
 
@@ -18,6 +19,7 @@ pub use analytics::AnalyticsConfig;
 pub use detect::{DetectConfig, DetectMode, TrackConfig, MAX_INTERVAL};
 pub use model::{Hint, ModelConfig, Nireq, Precision};
 pub use output::{MqttConfig, OutputConfig};
+pub use overrides::{parse_property, parse_size, Inputs, Override, Overrides, RunOverrides};
 use serde::Deserialize;
 pub use source::{NamedSource, SourceConfig};
 
@@ -283,17 +285,27 @@ pub(crate) fn default_true() -> bool {
     true
 }
 impl PipelineConfig {
-    /// Reads and validates a pipeline file.
+    /// Reads and validates a pipeline file (inputs required).
     ///
     /// # Errors
     /// [`Error::Config`] naming `path` when it cannot be read, is not valid TOML, has an unknown
     /// or missing key (with line and column), or a value out of range.
     pub fn load(path: &Path) -> Result<Self> {
+        Self::load_with(path, &[], Inputs::Required)
+    }
+
+    /// Reads a pipeline file without validating it: [`Self::load_with`] validates once the
+    /// overrides are merged.
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming `path` when it cannot be read, is not valid TOML or has an
+    /// unknown or missing key (with line and column).
+    pub fn read(path: &Path) -> Result<Self> {
         let text = read_capped(path, MAX_TEXT_FILE_BYTES).map_err(|e| Error::Config {
             path: path.to_path_buf(),
             message: format!("cannot read: {e}"),
         })?;
-        Self::parse(&text, path)
+        Self::from_toml(&text, path)
     }
 
     /// Parses pipeline TOML; `path` is only used in error messages.
@@ -316,7 +328,8 @@ impl PipelineConfig {
         Ok(config)
     }
 
-    /// Checks value ranges; called after every override too.
+    /// Checks value ranges and that there is an input ([`Self::load_with`] calls it once,
+    /// after the overrides).
     pub fn validate(&self, path: &Path) -> Result<()> {
         if self.source.input.is_empty() && self.sources.is_empty() {
             return Err(Error::Config {
@@ -333,13 +346,7 @@ impl PipelineConfig {
     /// # Errors
     /// As [`Self::load`].
     pub fn load_for_service(path: &Path) -> Result<Self> {
-        let text = read_capped(path, MAX_TEXT_FILE_BYTES).map_err(|e| Error::Config {
-            path: path.to_path_buf(),
-            message: format!("cannot read: {e}"),
-        })?;
-        let config = Self::from_toml(&text, path)?;
-        config.validate_settings(path)?;
-        Ok(config)
+        Self::load_with(path, &[], Inputs::Optional)
     }
 }
 

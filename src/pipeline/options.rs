@@ -1,10 +1,11 @@
 //! What a run is asked to do ([`RunOptions`]) and what each of its sources brings ([`Input`]).
 
 use super::metrics;
-use crate::config::AnalyticsConfig;
+use crate::config::{AnalyticsConfig, PipelineConfig};
 use crate::sink::Sinks;
 use crate::source::{supervise, Source};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// What to do with the sources.
 #[derive(Debug, Clone, Default)]
@@ -44,6 +45,44 @@ pub struct RunOptions {
     pub interval: u32,
     /// `[detect] mode = "motion"`: infer only frames with motion (and the idle checks).
     pub motion: Option<super::gate::MotionGate>,
+}
+
+impl RunOptions {
+    /// Everything a pipeline file says about running its sources, for sources that are `live`
+    /// or not: `[source]` loop, limit, stall timeout and reconnects, `[output]` stats
+    /// interval, `[track]`, `[detect]` interval and mode (with `[motion]`), `[[alerts]]`. The
+    /// one place a config becomes run options: `run`, `serve`, the benchmarks and the elements
+    /// start from it and set only what is not in a config (progress bar, metrics endpoint,
+    /// stages a dynamic pipeline must have).
+    ///
+    /// With tracking on, the analytics stage runs even without zones: zones may come later
+    /// (hot reload, `serve`'s API). The overlay and events stages are left to
+    /// [`super::run_many`], which turns them on when an output needs them.
+    pub fn for_config(config: &PipelineConfig, live: bool) -> RunOptions {
+        let source = &config.source;
+        RunOptions {
+            looping: source.looping,
+            limit: source.limit,
+            progress: false,
+            supervision: supervise::Supervision {
+                stall_timeout: source
+                    .stall_timeout
+                    .map_or(supervise::DEFAULT_STALL_TIMEOUT, Duration::from_secs_f64),
+                max_reconnects: source.max_reconnects,
+                ..supervise::Supervision::default()
+            },
+            stats_interval: config.output.stats_interval(live),
+            track: config.track_options(),
+            metrics: None,
+            metrics_endpoint: None,
+            overlay: false,
+            events: false,
+            analytics: config.track.enabled,
+            alerts: config.alerts.clone().into(),
+            interval: config.detect.interval,
+            motion: super::gate::MotionGate::for_config(config, live),
+        }
+    }
 }
 
 /// One source of a run, its outputs (`sinks.source` is its name) and its zones and lines.

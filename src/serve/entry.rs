@@ -44,7 +44,10 @@ impl Entry {
             None if self.failed => Health::Failed.to_string(),
             None if self.open_attempts > 0 => Health::Reconnecting.to_string(),
             None => Health::Starting.to_string(),
-            Some(s) if s.ended.load(Ordering::Relaxed) => "finished".into(),
+            // A source that gave up ended too, but it failed: say so.
+            Some(s) if s.ended.load(Ordering::Relaxed) && s.health.get() != Health::Failed => {
+                "finished".into()
+            }
             Some(s) => s.health.get().to_string(),
         }
     }

@@ -364,22 +364,14 @@ pub fn run(
         })
     };
     eprintln!("serving the API at http://{addr}/api/streams");
+    // Streams come and go: the detection mode is the file's (`always` unless it says
+    // `motion`); loop and limit apply per stream (`control`).
     let run_options = RunOptions {
-        track: config.track_options(),
         metrics_endpoint: Some(metrics),
         overlay: config.output.mp4.is_some(),
         // Every stream's events go to the ring behind `GET /api/events`.
         events: true,
-        analytics: config.track.enabled,
-        alerts: config.alerts.clone().into(),
-        interval: config.detect.interval,
-        // Streams come and go: the mode is the file's (`always` unless it says `motion`).
-        motion: crate::pipeline::gate::MotionGate::for_config(config, false),
-        supervision: crate::source::supervise::Supervision {
-            max_reconnects: config.source.max_reconnects,
-            ..Default::default()
-        },
-        ..RunOptions::default()
+        ..RunOptions::for_config(config, false)
     };
     let control = Control {
         service: Arc::clone(&service),

@@ -28,7 +28,6 @@ use super::{resources, run_for, scratch_outputs};
 use crate::config::PipelineConfig;
 use crate::detector::Detector;
 use crate::error::{Error, Result};
-use crate::pipeline::gate::MotionGate;
 use crate::pipeline::{self, Input, RunOptions};
 use crate::sink::sinks_for_sources;
 use crate::source::Source;
@@ -195,13 +194,12 @@ fn full_clip(
 }
 
 /// What a run of `cfg` (a [`Mode::config`]) does: its detection interval, its motion gate,
-/// tracking.
+/// tracking — as a camera's (live) run of it would, less the stats lines (the benchmark
+/// reports its own figures).
 fn run_options(cfg: &PipelineConfig) -> RunOptions {
     RunOptions {
-        track: cfg.track_options(),
-        interval: cfg.detect.interval,
-        motion: MotionGate::for_config(cfg, true),
-        ..RunOptions::default()
+        stats_interval: None,
+        ..RunOptions::for_config(cfg, true)
     }
 }
 

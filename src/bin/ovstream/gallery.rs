@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 use clap::{Args, Subcommand};
-use ovstream::config::PipelineConfig;
+use ovstream::config::{Inputs, Overrides, PipelineConfig};
 use ovstream::error::{exit_code, Error};
 use std::path::{Path, PathBuf};
 
@@ -36,13 +36,14 @@ enum GalleryAction {
     List,
 }
 
-/// Overrides shared by `run` and `bench`.
+/// `gallery add` and `gallery list` on the pipeline's `[recognize]` gallery (or `--gallery`).
 pub(crate) fn run(args: &GalleryArgs, lib: Option<&Path>) -> Result<i32> {
     use ovstream::face::enroll;
-    let mut config = PipelineConfig::load(&args.pipeline)?;
-    if let (Some(dir), Some(r)) = (&args.gallery, config.recognize.as_mut()) {
-        r.gallery = dir.clone();
-    }
+    let flags = Overrides {
+        gallery: args.gallery.clone(),
+        ..Overrides::default()
+    };
+    let config = PipelineConfig::load_with(&args.pipeline, &[&flags], Inputs::Optional)?;
     match &args.action {
         GalleryAction::Add {
             name,

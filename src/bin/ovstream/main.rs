@@ -4,19 +4,17 @@ extern crate gstovstream as ovstream;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use ovstream::config::{Hint, PipelineConfig, Precision, RtspTransport};
+use ovstream::config::{Inputs, PipelineConfig};
 use ovstream::detector::Detector;
 use ovstream::error::{exit_code, Error};
 use ovstream::pipeline::{self, RunOptions};
 use ovstream::sink::sinks_for_sources;
-use ovstream::source::supervise::{Supervision, DEFAULT_STALL_TIMEOUT};
 use ovstream::source::Source;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 mod bench;
 mod gallery;
@@ -71,126 +69,22 @@ enum Command {
     Shards(shards::ShardsArgs),
 }
 
+/// The pipeline file and the flags every pipeline command merges onto it.
 #[derive(Args, Clone)]
 pub(crate) struct Overrides {
     /// Pipeline file.
     #[arg(default_value = DEFAULT_PIPELINE)]
     pipeline: PathBuf,
-    /// Input file or URI; repeat for several sources in one process (one model, one request
-    /// pool; names from the file stem or host, `{name}` in output paths).
-    #[arg(long)]
-    input: Vec<String>,
-    /// Model: manifest id or path to a model file.
-    #[arg(long)]
-    model: Option<String>,
-    /// OpenVINO device string: CPU, GPU, GPU.1, NPU, AUTO, HETERO:GPU,CPU, …
-    #[arg(long)]
-    device: Option<String>,
-    /// Infer requests in flight, or `auto` to measure (default: OPTIMAL_NUMBER_OF_INFER_REQUESTS).
-    #[arg(long)]
-    nireq: Option<ovstream::config::Nireq>,
-    /// PERFORMANCE_HINT: latency or throughput.
-    #[arg(long)]
-    hint: Option<Hint>,
-    /// INFERENCE_PRECISION_HINT: f32, f16 or bf16.
-    #[arg(long)]
-    precision: Option<Precision>,
-    /// Images per inference, gathered across sources (default 1).
-    #[arg(long)]
-    batch: Option<usize>,
-    /// NUM_STREAMS: a number, or `auto` to measure (default: the device's choice for the hint).
-    #[arg(long)]
-    nstreams: Option<String>,
-    /// Static model input size `HEIGHTxWIDTH` (e.g. 300x300); needed for a model file with a
-    /// dynamic input that is not in the manifest.
-    #[arg(long, value_parser = parse_size)]
-    input_size: Option<[u32; 2]>,
-    /// Detection confidence threshold in [0, 1].
-    #[arg(long)]
-    threshold: Option<f32>,
-    /// Keep only these classes (comma-separated names).
-    #[arg(long, value_delimiter = ',')]
-    classes: Option<Vec<String>>,
-    /// Compiled-model cache directory.
-    #[arg(long)]
-    cache_dir: Option<PathBuf>,
-    /// Disable the compiled-model cache.
-    #[arg(long)]
-    no_cache: bool,
-    /// Face gallery folder (pipelines with [recognize]).
-    #[arg(long)]
-    gallery: Option<PathBuf>,
-    /// Output decoder for a model file: ssd, blazeface or yolo (default: the manifest, the
-    /// model file's rt_info, else chosen from the output shapes).
-    #[arg(long)]
-    adapter: Option<String>,
-    /// Class names, one per line (line i is class i for YOLO, label id i+1 for SSD).
-    #[arg(long)]
-    labels: Option<PathBuf>,
-    /// NMS IoU threshold in (0, 1] (YOLO; default 0.45).
-    #[arg(long)]
-    iou: Option<f32>,
-    /// An OpenVINO property set on the device before compiling, KEY=VALUE (repeatable;
-    /// added to `[model] properties`).
-    #[arg(long = "ov-property", value_parser = parse_property)]
-    ov_property: Vec<(String, String)>,
-}
-
-/// `KEY=VALUE`.
-fn parse_property(s: &str) -> Result<(String, String), String> {
-    match s.split_once('=') {
-        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.trim().to_string())),
-        _ => Err(format!("expected KEY=VALUE, got {s:?}")),
-    }
+    #[command(flatten)]
+    flags: ovstream::config::Overrides,
 }
 
 #[derive(Args)]
 struct RunArgs {
     #[command(flatten)]
     overrides: Overrides,
-    /// Annotated H.264 MP4 output.
-    #[arg(long)]
-    output: Option<PathBuf>,
-    /// JSON-lines metadata output (`-` for stdout).
-    #[arg(long)]
-    metadata: Option<String>,
-    /// Object events (new/update/end per track), one JSON object per line.
-    #[arg(long)]
-    events: Option<String>,
-    /// Publish events to MQTT: mqtt://[user[:password]@]host[:port][/prefix] (or mqtts://).
-    #[arg(long)]
-    mqtt: Option<String>,
-    /// MQTT QoS: 0, 1 (default) or 2.
-    #[arg(long)]
-    mqtt_qos: Option<u8>,
-    /// Show the annotated video.
-    #[arg(long)]
-    display: bool,
-    /// Serve the annotated video over RTSP, e.g. rtsp://127.0.0.1:8554/ovstream.
-    #[arg(long)]
-    rtsp_out: Option<String>,
-    /// Stop after N frames (of each source).
-    #[arg(long)]
-    limit: Option<u64>,
-    /// Restart the file at EOS.
-    #[arg(long = "loop")]
-    looping: bool,
-    /// Play files at their own frame rate as live cameras (drop-oldest, never blocking).
-    #[arg(long)]
-    realtime: bool,
-    /// Live sources: give up after N reconnects in a row (default: retry forever).
-    #[arg(long)]
-    max_reconnects: Option<u32>,
-    /// RTSP inputs: lower transport: tcp, udp or auto.
-    #[arg(long)]
-    rtsp_transport: Option<RtspTransport>,
-    /// RTSP inputs: jitter-buffer latency in ms (default 200).
-    #[arg(long)]
-    rtsp_latency: Option<u32>,
-    /// Seconds between stats lines (health, FPS, drops, latency); 0: off. Default: 10 for
-    /// live sources, off for files.
-    #[arg(long)]
-    stats_interval: Option<f64>,
+    #[command(flatten)]
+    run: ovstream::config::RunOverrides,
     /// Serve Prometheus metrics at http://HOST:PORT/metrics (e.g. 127.0.0.1:9464).
     #[arg(long)]
     metrics: Option<String>,
@@ -258,96 +152,18 @@ fn devices(properties: bool, lib: Option<&Path>) -> anyhow::Result<i32> {
     }
 }
 
+/// The pipeline file with `o`'s flags merged, validated once (an input required).
 pub(crate) fn load_config(o: &Overrides) -> Result<PipelineConfig, Error> {
-    let mut c = PipelineConfig::load(&o.pipeline)?;
-    if !o.input.is_empty() {
-        c.set_inputs(&o.input);
-    }
-    if let Some(v) = &o.model {
-        c.model.model = v.clone();
-    }
-    if let Some(v) = &o.device {
-        c.model.device = v.clone();
-    }
-    c.model.nireq = o.nireq.or(c.model.nireq);
-    c.model.hint = o.hint.unwrap_or(c.model.hint);
-    c.model.precision = o.precision.or(c.model.precision);
-    c.model.nstreams = o.nstreams.clone().or(c.model.nstreams);
-    c.model.batch = o.batch.unwrap_or(c.model.batch);
-    c.model.cache_dir = o.cache_dir.clone().or(c.model.cache_dir);
-    c.model.cache &= !o.no_cache;
-    c.model.input_size = o.input_size.or(c.model.input_size);
-    if let Some(t) = o.threshold {
-        c.detect.threshold = t;
-        c.detect.threshold_given = true;
-    }
-    if let Some(v) = &o.classes {
-        c.detect.classes = v.clone();
-    }
-    c.model.adapter = o.adapter.clone().or(c.model.adapter.take());
-    c.detect.labels_file = o.labels.clone().or(c.detect.labels_file.take());
-    c.detect.iou = o.iou.or(c.detect.iou);
-    for (k, v) in &o.ov_property {
-        c.model.properties.insert(k.clone(), v.clone());
-    }
-    match (&o.gallery, c.recognize.as_mut()) {
-        (Some(dir), Some(r)) => r.gallery = dir.clone(),
-        (Some(_), None) => {
-            return Err(Error::Config {
-                path: o.pipeline.clone(),
-                message: "--gallery needs a pipeline with a [recognize] table \
-                          (e.g. pipelines/faces.toml)"
-                    .into(),
-            })
-        }
-        _ => {}
-    }
-    c.validate(Path::new("command line"))?;
-    Ok(c)
+    PipelineConfig::load_with(&o.pipeline, &[&o.flags], Inputs::Required)
 }
 
 fn run(args: &RunArgs, lib: Option<&Path>) -> anyhow::Result<i32> {
     let loaded = reload::stamp(&args.overrides.pipeline);
-    let mut config = load_config(&args.overrides)?;
-    if let Some(v) = &args.output {
-        config.output.mp4 = Some(v.clone());
-    }
-    if let Some(v) = &args.metadata {
-        config.output.metadata = Some(v.clone());
-    }
-    if let Some(v) = &args.events {
-        config.output.events = Some(v.clone());
-    }
-    if let Some(url) = &args.mqtt {
-        let mut m = config
-            .output
-            .mqtt
-            .take()
-            .unwrap_or_else(|| ovstream::config::MqttConfig::new(url.clone()));
-        m.url = url.clone();
-        config.output.mqtt = Some(m);
-    }
-    if let Some(qos) = args.mqtt_qos {
-        match config.output.mqtt.as_mut() {
-            Some(m) => m.qos = qos,
-            None => anyhow::bail!(Error::Config {
-                path: "command line".into(),
-                message: "--mqtt-qos needs --mqtt or [output.mqtt]".into(),
-            }),
-        }
-    }
-    config.output.display |= args.display;
-    if let Some(v) = &args.rtsp_out {
-        config.output.rtsp = Some(v.clone());
-    }
-    config.source.looping |= args.looping;
-    config.source.realtime |= args.realtime;
-    config.source.limit = args.limit.or(config.source.limit);
-    config.source.max_reconnects = args.max_reconnects.or(config.source.max_reconnects);
-    config.source.rtsp_transport = args.rtsp_transport.or(config.source.rtsp_transport);
-    config.source.rtsp_latency = args.rtsp_latency.or(config.source.rtsp_latency);
-    config.output.stats_interval = args.stats_interval.or(config.output.stats_interval);
-    config.validate(Path::new("command line"))?;
+    let config = PipelineConfig::load_with(
+        &args.overrides.pipeline,
+        &[&args.overrides.flags, &args.run],
+        Inputs::Required,
+    )?;
 
     // Open the inputs first: a bad input fails before the (slow) model compile.
     let streams = config.streams().map_err(|message| Error::Config {
@@ -414,30 +230,10 @@ fn run(args: &RunArgs, lib: Option<&Path>) -> anyhow::Result<i32> {
     }
     let stop = install_signal_handler()?;
     let options = RunOptions {
-        looping: config.source.looping,
-        limit: config.source.limit,
         progress: !args.no_progress && std::io::stderr().is_terminal(),
-        supervision: Supervision {
-            stall_timeout: config
-                .source
-                .stall_timeout
-                .map_or(DEFAULT_STALL_TIMEOUT, Duration::from_secs_f64),
-            max_reconnects: config.source.max_reconnects,
-            ..Supervision::default()
-        },
-        stats_interval: config.output.stats_interval(live),
-        track: config.track_options(),
         metrics: args.metrics.clone(),
         metrics_endpoint,
-        // run_many adds the overlay and events stages when an output needs them.
-        overlay: false,
-        events: false,
-        // With tracking, the analytics stage runs even without zones: the pipeline file may
-        // get some while this runs (hot reload).
-        analytics: config.track.enabled,
-        alerts: config.alerts.clone().into(),
-        interval: config.detect.interval,
-        motion: ovstream::pipeline::gate::MotionGate::for_config(&config, live),
+        ..RunOptions::for_config(&config, live)
     };
     let analytics: Vec<_> = names.iter().map(|n| config.analytics_for(n)).collect();
     let inputs = sources
@@ -488,15 +284,6 @@ fn run(args: &RunArgs, lib: Option<&Path>) -> anyhow::Result<i32> {
         return Ok(exit_code::INTERRUPTED);
     }
     Ok(exit_code::OK)
-}
-
-/// Parses `HEIGHTxWIDTH`.
-fn parse_size(s: &str) -> Result<[u32; 2], String> {
-    let (h, w) = s
-        .split_once(['x', 'X'])
-        .ok_or_else(|| format!("`{s}`: expected HEIGHTxWIDTH, e.g. 300x300"))?;
-    let num = |v: &str| v.trim().parse::<u32>().map_err(|e| format!("`{s}`: {e}"));
-    Ok([num(h)?, num(w)?])
 }
 
 /// First SIGINT/SIGTERM: stop the sources (EOS flows, outputs are finalized). Second: exit now.

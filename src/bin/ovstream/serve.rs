@@ -2,17 +2,18 @@
 
 use anyhow::Context;
 use clap::Args;
-use ovstream::config::PipelineConfig;
+use ovstream::config::{Inputs, PipelineConfig};
 use ovstream::error::exit_code;
 use ovstream::serve::{default_state_file, ServeOptions, DEFAULT_API};
 use std::path::{Path, PathBuf};
 
 #[derive(Args)]
 pub(crate) struct ServeArgs {
-    /// Pipeline file: the defaults of every stream (model, detect, track, analytics, outputs
-    /// with `{name}`, MQTT); its inputs, if any, are the first streams.
-    #[arg(default_value = crate::DEFAULT_PIPELINE)]
-    pipeline: PathBuf,
+    /// The pipeline file — the defaults of every stream (model, detect, track, analytics,
+    /// outputs with `{name}`, MQTT); its inputs, if any, are the first streams — and the flags
+    /// merged onto it, as `ovstream run` takes them.
+    #[command(flatten)]
+    overrides: crate::Overrides,
     /// Address of the API (HOST:PORT).
     #[arg(long, default_value = DEFAULT_API)]
     api: String,
@@ -45,7 +46,7 @@ fn shard(
     config: &PipelineConfig,
 ) -> anyhow::Result<Option<ovstream::shard::Shard>> {
     let config_error = |message: String| ovstream::Error::Config {
-        path: args.pipeline.clone(),
+        path: args.overrides.pipeline.clone(),
         message,
     };
     if let Some(shard) = args.shard {
@@ -64,24 +65,32 @@ fn shard(
     Ok(config.serve.shard().map_err(config_error)?)
 }
 
-pub(crate) fn run(args: &ServeArgs, lib: Option<&Path>) -> anyhow::Result<i32> {
-    let config = PipelineConfig::load_for_service(&args.pipeline)?;
-    let token = match &args.api_token_file {
-        Some(path) => {
-            let text = ovstream::config::read_capped(path, 4096)
-                .with_context(|| format!("reading the token file {}", path.display()))?;
-            let token = text.trim().to_string();
-            anyhow::ensure!(
-                !token.is_empty(),
-                ovstream::Error::Config {
-                    path: path.clone(),
-                    message: "the token file is empty".into(),
-                }
-            );
-            Some(token)
-        }
-        None => None,
+/// Largest token file read.
+const MAX_TOKEN_BYTES: u64 = 4096;
+
+/// The bearer token in `path` (surrounding whitespace trimmed).
+///
+/// # Errors
+/// [`ovstream::Error::Config`] naming the file when it cannot be read, is larger than
+/// [`MAX_TOKEN_BYTES`] or holds only whitespace (exit code 2, as any bad setting).
+fn read_token(path: &Path) -> Result<String, ovstream::Error> {
+    let bad = |message: String| ovstream::Error::Config {
+        path: path.to_path_buf(),
+        message,
     };
+    let text = ovstream::config::read_capped(path, MAX_TOKEN_BYTES)
+        .map_err(|e| bad(format!("cannot read the --api-token-file: {e}")))?;
+    let token = text.trim();
+    if token.is_empty() {
+        return Err(bad("the token file is empty".into()));
+    }
+    Ok(token.to_string())
+}
+
+pub(crate) fn run(args: &ServeArgs, lib: Option<&Path>) -> anyhow::Result<i32> {
+    let o = &args.overrides;
+    let config = PipelineConfig::load_with(&o.pipeline, &[&o.flags], Inputs::Optional)?;
+    let token = args.api_token_file.as_deref().map(read_token).transpose()?;
     let shard = shard(args, &config)?;
     let options = ServeOptions {
         api: args.api.clone(),
