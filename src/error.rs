@@ -26,9 +26,13 @@ pub mod exit_code {
 /// Everything that can go wrong in ovstream. Each variant names the file, URI or key involved.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// A pipeline file or CLI setting is invalid.
+    /// A pipeline file is unreadable or invalid; `path` is the file.
     #[error("config {path}: {message}")]
     Config { path: PathBuf, message: String },
+    /// A setting that does not come from a file is invalid: a flag (`--api`), a table applied
+    /// at run time (`analytics`, `[output.mqtt]`), a stream (`serve`); `key` names it.
+    #[error("config {key}: {message}")]
+    Setting { key: String, message: String },
     /// The OpenVINO C library could not be found or loaded.
     #[error("OpenVINO library: {0}")]
     Library(String),
@@ -48,6 +52,24 @@ pub enum Error {
     /// A GStreamer pipeline could not be built or failed while running.
     #[error("GStreamer {context}: {message}")]
     Gst { context: String, message: String },
+    /// An OpenCV call failed (drawing, warps, resizes).
+    #[error("OpenCV {context}: {source}")]
+    OpenCv {
+        context: String,
+        #[source]
+        source: opencv::Error,
+    },
+    /// A frame or tensor has not the size, format or alignment a stage needs (a frame smaller
+    /// than its caps, a pixel format a stage does not draw on, a batch larger than the model's).
+    #[error("{context}: {message}")]
+    Layout { context: String, message: String },
+    /// The service's HTTP runtime (tokio) could not start or serve.
+    #[error("HTTP server {context}: {source}")]
+    Http {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
     /// An output file could not be written.
     #[error("output {path}: {message}")]
     Output { path: PathBuf, message: String },
@@ -60,12 +82,16 @@ impl Error {
     /// The process exit code for this error (see [`exit_code`]).
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Config { .. } | Error::Library(_) => exit_code::CONFIG,
+            Error::Config { .. } | Error::Setting { .. } | Error::Library(_) => exit_code::CONFIG,
             Error::Input { .. } => exit_code::INPUT,
             Error::Model { .. } => exit_code::MODEL,
             Error::Output { .. } => exit_code::OUTPUT,
             Error::Interrupted => exit_code::INTERRUPTED,
-            Error::OpenVino { .. } | Error::Gst { .. } => exit_code::FAILURE,
+            Error::OpenVino { .. }
+            | Error::Gst { .. }
+            | Error::OpenCv { .. }
+            | Error::Layout { .. }
+            | Error::Http { .. } => exit_code::FAILURE,
         }
     }
 
@@ -76,10 +102,59 @@ impl Error {
         }
     }
 
+    pub(crate) fn opencv(context: impl Into<String>, source: opencv::Error) -> Self {
+        Error::OpenCv {
+            context: context.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn layout(context: impl Into<String>, message: impl std::fmt::Display) -> Self {
+        Error::Layout {
+            context: context.into(),
+            message: message.to_string(),
+        }
+    }
+
     pub(crate) fn openvino(context: impl Into<String>, source: openvino::InferenceError) -> Self {
         Error::OpenVino {
             context: context.into(),
             source,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each cause says what it is: only GStreamer failures say "GStreamer".
+    #[test]
+    fn messages_name_their_cause() {
+        let cv = opencv::Error::new(opencv::core::StsError, "bad size");
+        let io = std::io::Error::other("no threads");
+        let not_gst = [
+            Error::opencv("overlay", cv),
+            Error::layout("preprocess", "frame buffer too small"),
+            Error::Http {
+                context: "runtime".into(),
+                source: io,
+            },
+            Error::Setting {
+                key: "--api".into(),
+                message: "taken".into(),
+            },
+        ];
+        for e in &not_gst {
+            assert!(!e.to_string().contains("GStreamer"), "{e}");
+            assert_ne!(e.exit_code(), exit_code::OK);
+        }
+        assert!(not_gst[0].to_string().starts_with("OpenCV overlay"));
+        assert!(std::error::Error::source(&not_gst[0]).is_some());
+        assert!(std::error::Error::source(&not_gst[2]).is_some());
+        assert_eq!(not_gst[3].exit_code(), exit_code::CONFIG);
+        assert!(Error::gst("source", "x")
+            .to_string()
+            .starts_with("GStreamer"));
     }
 }

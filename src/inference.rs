@@ -64,8 +64,8 @@ impl Inference {
     /// starts it. Unused slots keep older pixels; their outputs are never read.
     ///
     /// # Errors
-    /// [`Error::Gst`] when a frame cannot be mapped or does not fit; [`Error::OpenVino`] when
-    /// the request cannot be started.
+    /// [`Error::Gst`] when a frame cannot be mapped, [`Error::Layout`] when it does not fit;
+    /// [`Error::OpenVino`] when the request cannot be started.
     pub fn start(
         &self,
         request: &mut Request,
@@ -87,7 +87,7 @@ impl Inference {
         scratch: &mut Scratch,
     ) -> Result<()> {
         if frames.len() > self.spec.batch {
-            return Err(Error::gst(
+            return Err(Error::layout(
                 "preprocess",
                 format!("{} frames for a batch of {}", frames.len(), self.spec.batch),
             ));

@@ -73,7 +73,7 @@ pub fn draw_on(
     let format = info.format();
     let packed = packed_layout(format);
     if format != gstreamer_video::VideoFormat::I420 && packed.is_none() {
-        return Err(Error::gst(
+        return Err(Error::layout(
             "overlay",
             format!("format {format:?}: I420, BGR, RGB, BGRx, BGRA, RGBx, RGBA only"),
         ));
@@ -82,7 +82,7 @@ pub fn draw_on(
     let mut map = buffer
         .map_writable()
         .map_err(|e| Error::gst("overlay: map frame writable", e))?;
-    let cv = |e: opencv::Error| Error::gst("overlay (OpenCV)", e);
+    let cv = |e: opencv::Error| Error::opencv("overlay", e);
     // (rows, cols, Mat type, offset, stride) of each plane.
     let layout: Vec<(i32, i32, i32, usize, usize, usize)> = match packed {
         None => (0..3)
@@ -105,7 +105,10 @@ pub fn draw_on(
     let mut planes = Vec::with_capacity(layout.len());
     for (rows, cols, typ, offset, stride, bpp) in layout {
         if map.len() < offset + stride * (rows as usize - 1) + cols as usize * bpp {
-            return Err(Error::gst("overlay", "frame buffer smaller than its caps"));
+            return Err(Error::layout(
+                "overlay",
+                "frame buffer smaller than its caps",
+            ));
         }
         // SAFETY: the Mats borrow disjoint planes of the mapped buffer, which outlives them.
         let mat = unsafe {

@@ -24,7 +24,7 @@ unsafe fn plane_mat(data: &[u8], frame: &Frame, plane: usize, rows: i32, cols: i
     let offset = frame.info.offset()[plane];
     let stride = frame.info.stride()[plane] as usize;
     if data.len() < offset + stride * (rows as usize - 1) + cols as usize {
-        return Err(Error::gst(
+        return Err(Error::layout(
             "preprocess",
             format!("frame buffer too small for plane {plane}"),
         ));
@@ -40,7 +40,7 @@ unsafe fn plane_mat(data: &[u8], frame: &Frame, plane: usize, rows: i32, cols: i
 }
 
 fn cv_err(e: opencv::Error) -> Error {
-    Error::gst("preprocess (OpenCV)", e)
+    Error::opencv("preprocess", e)
 }
 
 /// Writes `frame` (I420) into `input` (`[1, H, W, 3]` u8 NHWC RGB at `spec`'s size).
@@ -52,7 +52,8 @@ fn cv_err(e: opencv::Error) -> Error {
 /// even.
 ///
 /// # Errors
-/// [`Error::Gst`] when the buffer cannot be mapped or sizes do not fit.
+/// [`Error::Gst`] when the buffer cannot be mapped; [`Error::Layout`] when sizes do not fit;
+/// [`Error::OpenCv`] when a resize fails.
 pub fn resize_into(
     frame: &Frame,
     spec: &InputSpec,
@@ -60,7 +61,7 @@ pub fn resize_into(
     scratch: &mut Vec<u8>,
 ) -> Result<()> {
     if input.len() != spec.byte_size() {
-        return Err(Error::gst(
+        return Err(Error::layout(
             "preprocess",
             format!(
                 "input tensor has {} bytes, want {}",
@@ -85,7 +86,7 @@ pub fn resize_into(
 /// [`crate::engine::Letterbox`]).
 ///
 /// # Errors
-/// As [`resize_into`]; [`Error::Gst`] for [`InputElement::F32`], which its caller fills.
+/// As [`resize_into`]; [`Error::Layout`] for [`InputElement::F32`], which its caller fills.
 pub fn fill_input(
     frame: &Frame,
     spec: &InputSpec,
@@ -119,7 +120,7 @@ pub fn fill_input(
     match format.element {
         InputElement::U8 => input.copy_from_slice(work),
         InputElement::F32 => {
-            return Err(Error::gst(
+            return Err(Error::layout(
                 "preprocess",
                 "f32 inputs are filled by their stage",
             ));
@@ -156,7 +157,7 @@ fn resize_rgb(
 ) -> Result<()> {
     let needed = row_bytes * (mh as usize - 1) + mw as usize * 3;
     if input.len() < needed || row_bytes < mw as usize * 3 || mw % 2 != 0 || mh % 2 != 0 {
-        return Err(Error::gst(
+        return Err(Error::layout(
             "preprocess",
             format!(
                 "input tensor {} bytes for {mw}x{mh} (even sizes only)",

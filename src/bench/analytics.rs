@@ -53,8 +53,8 @@ pub fn run(
 ) -> Result<AnalyticsReport> {
     let analytics = config.analytics.clone();
     if analytics.is_empty() {
-        return Err(Error::Config {
-            path: "bench --analytics".into(),
+        return Err(Error::Setting {
+            key: "bench --analytics".into(),
             message: "the pipeline file has no [[analytics.zones]] or [[analytics.lines]]".into(),
         });
     }

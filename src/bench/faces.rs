@@ -45,8 +45,8 @@ pub fn run(
     scratch: &Path,
     openvino_lib: Option<&Path>,
 ) -> Result<FacesReport> {
-    let recognize = config.recognize.clone().ok_or_else(|| Error::Config {
-        path: "pipeline".into(),
+    let recognize = config.recognize.clone().ok_or_else(|| Error::Setting {
+        key: "pipeline".into(),
         message: "bench --faces needs a pipeline with a [recognize] table".into(),
     })?;
     let cfg = super::scratch_outputs(config, scratch, "faces", false);

@@ -150,8 +150,8 @@ impl MqttConfig {
     /// queue out of range, a password environment variable that is not set, a TLS file that
     /// does not exist.
     pub fn target(&self) -> Result<MqttTarget> {
-        let err = |message: String| Error::Config {
-            path: "[output.mqtt]".into(),
+        let err = |message: String| Error::Setting {
+            key: "[output.mqtt]".into(),
             message,
         };
         let url = url::Url::parse(&self.url)

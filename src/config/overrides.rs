@@ -33,8 +33,8 @@ pub enum Inputs {
 const COMMAND_LINE: &str = "command line";
 
 fn flag_error(message: impl Into<String>) -> Error {
-    Error::Config {
-        path: PathBuf::from(COMMAND_LINE),
+    Error::Setting {
+        key: COMMAND_LINE.into(),
         message: message.into(),
     }
 }

@@ -16,7 +16,7 @@ use opencv::prelude::*;
 pub const CROP_MARGIN: f32 = 1.25;
 
 fn cv_err(e: opencv::Error) -> Error {
-    Error::gst("face alignment (OpenCV)", e)
+    Error::opencv("face alignment", e)
 }
 
 /// An RGB copy of an I420 frame, made once per frame that has faces.
@@ -30,12 +30,13 @@ impl RgbFrame {
     /// Converts `frame` (I420) to RGB (`COLOR_YUV2RGB_I420`, BT.601).
     ///
     /// # Errors
-    /// [`Error::Gst`] when the buffer cannot be mapped or is not I420 of its caps' size.
+    /// [`Error::Gst`] when the buffer cannot be mapped; [`Error::Layout`] when it is not I420 of
+    /// its caps' size.
     pub fn from_frame(frame: &Frame) -> Result<RgbFrame> {
         // cvtColor needs even sizes: an odd last row or column is left out.
         let (w, h) = (frame.info.width() & !1, frame.info.height() & !1);
         if w == 0 || h == 0 {
-            return Err(Error::gst("face alignment", "empty frame"));
+            return Err(Error::layout("face alignment", "empty frame"));
         }
         let map = frame
             .buffer
@@ -51,9 +52,9 @@ impl RgbFrame {
             );
             for r in 0..rows {
                 let start = offset + r * stride;
-                let row = map
-                    .get(start..start + cols)
-                    .ok_or_else(|| Error::gst("face alignment", "frame smaller than its caps"))?;
+                let row = map.get(start..start + cols).ok_or_else(|| {
+                    Error::layout("face alignment", "frame smaller than its caps")
+                })?;
                 packed.extend_from_slice(row);
             }
         }
@@ -74,7 +75,7 @@ impl RgbFrame {
     /// The aligned `side` x `side` RGB u8 crop of `face`.
     ///
     /// # Errors
-    /// [`Error::Gst`] on an OpenCV failure.
+    /// [`Error::OpenCv`] on an OpenCV failure.
     pub fn aligned(&self, face: &Detection, side: i32) -> Result<Mat> {
         let (w, h) = (self.width as f32, self.height as f32);
         let b = &face.bbox;
@@ -117,11 +118,11 @@ impl RgbFrame {
 /// FaceNet prewhitening of an RGB u8 image into `out` (f32, same element count).
 ///
 /// # Errors
-/// [`Error::Gst`] when the sizes differ or the Mat is not continuous.
+/// [`Error::Layout`] when the sizes differ; [`Error::OpenCv`] when the Mat is not continuous.
 pub fn prewhiten(rgb: &Mat, out: &mut [f32]) -> Result<()> {
     let data = rgb.data_bytes().map_err(cv_err)?;
     if data.len() != out.len() {
-        return Err(Error::gst(
+        return Err(Error::layout(
             "face alignment",
             format!("crop has {} values, input wants {}", data.len(), out.len()),
         ));

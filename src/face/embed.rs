@@ -79,7 +79,7 @@ impl Embedder {
                 // SAFETY: the tensor is f32 (InputElement::F32); OpenVINO aligns tensor memory.
                 let (head, floats, tail) = unsafe { input.align_to_mut::<f32>() };
                 if !head.is_empty() || !tail.is_empty() {
-                    return Err(Error::gst("embedding", "input tensor not f32-aligned"));
+                    return Err(Error::layout("embedding", "input tensor not f32-aligned"));
                 }
                 prewhiten(&crop, floats)?;
                 req.start()?;

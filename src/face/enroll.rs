@@ -25,8 +25,8 @@ fn gallery_dir(config: &PipelineConfig) -> Result<PathBuf> {
         .recognize
         .as_ref()
         .map(|r| r.gallery.clone())
-        .ok_or_else(|| Error::Config {
-            path: "pipeline".into(),
+        .ok_or_else(|| Error::Setting {
+            key: "pipeline".into(),
             message: "no [recognize] table: give --gallery DIR".into(),
         })
 }
@@ -38,8 +38,8 @@ fn person_dir(config: &PipelineConfig, name: &str) -> Result<PathBuf> {
         || name.contains(['/', '\\'])
         || name.chars().any(char::is_control)
     {
-        return Err(Error::Config {
-            path: "gallery".into(),
+        return Err(Error::Setting {
+            key: "gallery".into(),
             message: format!("`{name}` is not a usable person name (a folder name)"),
         });
     }

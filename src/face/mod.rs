@@ -26,8 +26,8 @@ pub fn embedder_from_config(
     let r = config
         .recognize
         .as_ref()
-        .ok_or_else(|| crate::Error::Config {
-            path: "pipeline".into(),
+        .ok_or_else(|| crate::Error::Setting {
+            key: "pipeline".into(),
             message:
                 "no [recognize] table (face recognition needs an embedding model and a gallery)"
                     .into(),

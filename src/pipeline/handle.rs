@@ -149,8 +149,8 @@ impl<'scope> Pipeline<'scope, '_> {
     /// [`Error::Config`] for an unknown id, invalid geometry, or a pipeline without the
     /// analytics stage.
     pub fn set_analytics(&self, id: SourceId, config: Option<Arc<AnalyticsConfig>>) -> Result<()> {
-        let bad = |message: String| Error::Config {
-            path: "analytics".into(),
+        let bad = |message: String| Error::Setting {
+            key: "analytics".into(),
             message,
         };
         if self.ctx.registry.list.get(id).is_none() {
@@ -175,8 +175,8 @@ impl<'scope> Pipeline<'scope, '_> {
     /// # Errors
     /// [`Error::Config`] for an unknown id or a threshold outside [0, 1].
     pub fn set_filter(&self, id: SourceId, filter: super::DetectFilter) -> Result<()> {
-        let bad = |message: String| Error::Config {
-            path: "detect filter".into(),
+        let bad = |message: String| Error::Setting {
+            key: "detect filter".into(),
             message,
         };
         if self.ctx.registry.list.get(id).is_none() {
@@ -219,8 +219,8 @@ impl<'scope> Pipeline<'scope, '_> {
 }
 
 fn closed() -> Error {
-    Error::Config {
-        path: "pipeline".into(),
+    Error::Setting {
+        key: "pipeline".into(),
         message: "the pipeline has ended; it takes no more sources".into(),
     }
 }

@@ -202,7 +202,7 @@ where
 {
     // OpenCV's own thread pool would compete with OpenVINO's inference threads for the same
     // cores; the images it works on here are small, so one thread each stage is faster.
-    opencv::core::set_num_threads(1).map_err(|e| crate::Error::gst("OpenCV threads", e))?;
+    opencv::core::set_num_threads(1).map_err(|e| crate::Error::opencv("set_num_threads", e))?;
     let nireq = engine.nireq;
     let (free_tx, free_rx) = bounded(nireq);
     for r in engine.create_requests(nireq)? {

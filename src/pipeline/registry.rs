@@ -212,8 +212,8 @@ impl Registry {
 }
 
 fn no_source(id: SourceId) -> Error {
-    Error::Config {
-        path: "pipeline".into(),
+    Error::Setting {
+        key: "pipeline".into(),
         message: format!("no source with id {id}"),
     }
 }

@@ -202,8 +202,8 @@ fn per_stream_outputs(config: &PipelineConfig) -> Result<PipelineConfig> {
     use crate::config::names::mp4_template;
     let mut c = config.clone();
     if c.output.rtsp.is_some() || c.output.display {
-        return Err(Error::Config {
-            path: "serve".into(),
+        return Err(Error::Setting {
+            key: "serve".into(),
             message: "[output] rtsp and display are not served by `ovstream serve` yet; write \
                       mp4/metadata/events files or publish to MQTT"
                 .into(),
@@ -241,8 +241,8 @@ pub fn run(
         message: e.to_string(),
     })?;
     if !addr.ip().is_loopback() && options.token.is_none() && !options.insecure {
-        return Err(Error::Config {
-            path: "--api".into(),
+        return Err(Error::Setting {
+            key: "--api".into(),
             message: format!(
                 "{addr} is reachable from other machines and no --api-token-file is given: \
                  anyone could add or remove streams. Give a token, bind 127.0.0.1, or pass \
@@ -262,8 +262,8 @@ pub fn run(
     let mut detector = Detector::from_config(config, openvino_lib)?;
     let mut recognizer = crate::face::recognizer_from_config(config, openvino_lib, &mut detector)?;
     if let Some(root) = &config.serve.output_root {
-        std::fs::create_dir_all(root).map_err(|e| Error::Config {
-            path: "serve".into(),
+        std::fs::create_dir_all(root).map_err(|e| Error::Setting {
+            key: "serve".into(),
             message: format!("[serve] output_root {}: {e}", root.display()),
         })?;
     }
@@ -300,8 +300,8 @@ pub fn run(
     let mut initial: BTreeMap<String, StreamSpec> = BTreeMap::new();
     let mut configured = 0;
     if !config.source.input.is_empty() || !config.sources.is_empty() {
-        let streams = config.streams().map_err(|message| Error::Config {
-            path: "pipeline".into(),
+        let streams = config.streams().map_err(|message| Error::Setting {
+            key: "pipeline".into(),
             message,
         })?;
         configured = streams.len();
@@ -342,7 +342,10 @@ pub fn run(
         .on_thread_start(lower_priority)
         .enable_all()
         .build()
-        .map_err(|e| Error::gst("HTTP runtime", e))?;
+        .map_err(|source| Error::Http {
+            context: "runtime".into(),
+            source,
+        })?;
     let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
     let server = {
         let _guard = runtime.enter();

@@ -99,8 +99,8 @@ impl Mqtt {
     /// [`Error::Config`] for an unusable URL or a TLS file that cannot be read.
     pub fn start(config: &MqttConfig) -> Result<Mqtt> {
         let target = config.target()?;
-        let err = |message: String| Error::Config {
-            path: "[output.mqtt]".into(),
+        let err = |message: String| Error::Setting {
+            key: "[output.mqtt]".into(),
             message,
         };
         let mut options = MqttOptions::new(config.client_id(), &target.host, target.port);

@@ -16,7 +16,7 @@ const TIMEOUT: gst::ClockTime = gst::ClockTime::from_seconds(5);
 /// drawn on a copy first (the frame itself is not touched).
 ///
 /// # Errors
-/// [`Error::Gst`]-style errors from the overlay or the encoder.
+/// [`Error::OpenCv`] or [`Error::Layout`] from the overlay; [`Error::Gst`] from the encoder.
 pub fn jpeg(frame: &AnalyzedFrame, annotate: bool) -> Result<Vec<u8>> {
     let mut frame = frame.clone();
     if annotate {

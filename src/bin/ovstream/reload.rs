@@ -37,8 +37,8 @@ pub fn watch(
 ) -> ovstream::Result<()> {
     let hup = Arc::new(AtomicBool::new(false));
     signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&hup)).map_err(|e| {
-        ovstream::Error::Config {
-            path: "SIGHUP".into(),
+        ovstream::Error::Setting {
+            key: "SIGHUP".into(),
             message: format!("cannot install the reload handler: {e}"),
         }
     })?;
