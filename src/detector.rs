@@ -1,9 +1,7 @@
 //! From a pipeline config to a compiled detection model and the adapter that decodes it.
 
-use crate::adapters::blazeface::BlazeFaceAdapter;
-use crate::adapters::ssd::SsdAdapter;
-use crate::adapters::yolo::{self, YoloAdapter, YoloLayout};
-use crate::adapters::{self, Adapter};
+use crate::adapters::yolo;
+use crate::adapters::{self, Adapter, BuildError};
 use crate::config::PipelineConfig;
 use crate::engine::{Engine, EngineOptions};
 use crate::error::{Error, Result};
@@ -54,12 +52,13 @@ impl Detector {
             Some(name) => name,
             None => guess_adapter(&resolved.path, config, openvino_lib)?,
         };
-        let format = adapters::input_format(&adapter_name).ok_or_else(|| {
+        let registration = adapters::find(&adapter_name).ok_or_else(|| {
             config_err(format!(
-                "adapter `{adapter_name}` cannot detect (known: {})",
-                adapters::DETECTORS.join(", ")
+                "adapter `{adapter_name}` is not registered (registered: {})",
+                adapters::names().join(", ")
             ))
         })?;
+        let format = (registration.input_format)();
         info.check_input(&adapter_name, &format)
             .map_err(config_err)?;
         let threshold = match info.confidence_threshold {
@@ -88,41 +87,24 @@ impl Detector {
         if m.nireq == Some(crate::config::Nireq::Auto) {
             engine.nireq = crate::tune::pick_nireq(&mut engine, m.hint)?;
         }
-        let adapter = match adapter_name.as_str() {
-            adapters::BLAZEFACE => {
-                let outputs: Vec<(String, Vec<i64>)> = engine
-                    .outputs
-                    .iter()
-                    .map(|o| (o.name.clone(), o.shape.clone()))
-                    .collect();
-                BlazeFaceAdapter::new(&outputs, engine.input.width as u32, threshold)
-                    .map(Adapter::BlazeFace)
-            }
-            adapters::YOLO => {
-                let input = (engine.input.height as i64, engine.input.width as i64);
-                let labels = yolo_labels(&engine.outputs, input, labels, &resolved.path)?;
-                YoloAdapter::new(
-                    &engine.outputs,
-                    input,
-                    labels,
-                    threshold,
-                    iou,
-                    &config.detect.classes,
-                )
-                .map(Adapter::Yolo)
-            }
-            _ => SsdAdapter::new(
-                &engine.outputs,
-                |name| engine.has_output(name),
-                labels,
-                threshold,
-                &config.detect.classes,
-            )
-            .map(Adapter::Ssd),
-        }
-        .map_err(|message| Error::Model {
-            path: resolved.path.clone(),
-            message,
+        let build = adapters::Build {
+            outputs: &engine.outputs,
+            has_output: &|name| engine.has_output(name),
+            input: (engine.input.height as i64, engine.input.width as i64),
+            labels,
+            threshold,
+            iou,
+            classes: &config.detect.classes,
+        };
+        let adapter = (registration.build)(&build).map_err(|e| match e {
+            BuildError::Config(message) => Error::Config {
+                path: resolved.path.clone(),
+                message,
+            },
+            BuildError::Model(message) => Error::Model {
+                path: resolved.path.clone(),
+                message,
+            },
         })?;
         let labels = adapter.labels();
         if let Some(a) = config
@@ -188,39 +170,9 @@ fn guess_adapter(
                 } else {
                     format!("these fit: {}", fits.join(", "))
                 },
-                adapters::DETECTORS.join(", ")
+                adapters::names().join(", ")
             ),
         }),
-    }
-}
-
-/// A YOLO model's class names: `labels` when they name every class the head scores, the class
-/// ids as names when there are none.
-///
-/// # Errors
-/// [`Error::Config`] when the count differs from the model's classes.
-fn yolo_labels(
-    outputs: &[crate::engine::OutputSpec],
-    input: (i64, i64),
-    labels: Vec<String>,
-    path: &Path,
-) -> Result<Vec<String>> {
-    let classes = outputs
-        .iter()
-        .find_map(|o| YoloLayout::of(&o.shape, input))
-        .and_then(|l| l.classes());
-    match classes {
-        Some(nc) if labels.is_empty() => Ok((0..nc).map(|c| c.to_string()).collect()),
-        Some(nc) if labels.len() != nc => Err(Error::Config {
-            path: path.to_path_buf(),
-            message: format!(
-                "the model scores {nc} classes but {} labels were given ({}); give one name \
-                 per class, one per line (--labels FILE)",
-                labels.len(),
-                labels.join(", ")
-            ),
-        }),
-        _ => Ok(labels),
     }
 }
 

@@ -171,3 +171,15 @@ fn unreadable_api_token_file_is_a_config_error() {
     assert_fails(&out, EXIT_CONFIG, &["no-such-token", "--api-token-file"]);
     assert!(!stderr(&out).contains("GStreamer"), "{}", stderr(&out));
 }
+
+/// An adapter name nobody registered is a settings error listing the registered ones (no
+/// silent fallback to SSD).
+#[test]
+fn unregistered_adapter_lists_the_registered_ones() {
+    let out = run_with(&["--adapter", "retinanet"]);
+    assert_fails(
+        &out,
+        EXIT_CONFIG,
+        &["retinanet", "not registered", "ssd, blazeface, yolo"],
+    );
+}

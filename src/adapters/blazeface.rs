@@ -13,8 +13,9 @@
 //! `TensorsToDetectionsCalculator` (scales = input size); NMS is MediaPipe's
 //! `NonMaxSuppressionCalculator` with `WEIGHTED` blending at IoU 0.3.
 
-use super::iou;
+use super::{iou, Adapter, Build, BuildError, Decode, Registration};
 pub use crate::engine::Letterbox;
+use crate::engine::{InputElement, InputFormat, InputSpec, OutputSpec};
 use crate::frame::{BBox, Detection};
 use std::sync::Arc;
 
@@ -239,6 +240,58 @@ fn weighted_nms(mut candidates: Vec<Candidate>, threshold: f32) -> Vec<Candidate
         out.push(blended);
     }
     out
+}
+
+/// BlazeFace (MediaPipe): regressors `[1, N, 16]` and logits `[1, N, 1]` on SSD anchors; f32
+/// RGB input in [-1, 1], letterboxed with black bars.
+pub static REGISTRATION: Registration = Registration {
+    name: super::BLAZEFACE,
+    input_format: || InputFormat {
+        element: InputElement::F32Symmetric,
+        letterbox: true,
+        pad: 0,
+    },
+    fits,
+    build,
+};
+
+fn fits(outputs: &[OutputSpec], _input: Option<(i64, i64)>) -> bool {
+    let last = |v: i64| {
+        outputs
+            .iter()
+            .any(|o| o.shape.len() == 3 && o.shape[2] == v)
+    };
+    last(REGRESSORS as i64) && last(1)
+}
+
+fn build(b: &Build<'_>) -> Result<Adapter, BuildError> {
+    let outputs: Vec<(String, Vec<i64>)> = b
+        .outputs
+        .iter()
+        .map(|o| (o.name.clone(), o.shape.clone()))
+        .collect();
+    BlazeFaceAdapter::new(&outputs, b.input.1 as u32, b.threshold)
+        .map(|a| Adapter::new(&REGISTRATION, a))
+        .map_err(BuildError::Model)
+}
+
+impl Decode for BlazeFaceAdapter {
+    fn output_names(&self) -> Vec<String> {
+        BlazeFaceAdapter::output_names(self)
+    }
+
+    fn decode(
+        &self,
+        outputs: &[Vec<f32>],
+        (w, h): (u32, u32),
+        input: &InputSpec,
+    ) -> Vec<Detection> {
+        BlazeFaceAdapter::decode(self, outputs, &input.letterbox(w, h))
+    }
+
+    fn labels(&self) -> Vec<Arc<str>> {
+        vec![self.label()]
+    }
 }
 
 #[cfg(test)]

@@ -13,7 +13,8 @@
 //!
 //! Both already contain NMS, so decoding is thresholding, label lookup and class filtering.
 
-use crate::engine::OutputSpec;
+use super::{Adapter, Build, BuildError, Decode, Registration};
+use crate::engine::{InputFormat, InputSpec, OutputSpec};
 use crate::frame::{BBox, Detection};
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -182,6 +183,68 @@ impl SsdAdapter {
             bbox: bbox.clamped(),
             ..Detection::default()
         });
+    }
+}
+
+/// The SSD family: TF-OD-API outputs (by name, or by shape: boxes `[N, K, 4]`, scores and
+/// classes `[N, K]`, count `[N]`) or OpenVINO's DetectionOutput `[1, 1, N, 7]`; u8 RGB input,
+/// stretched.
+pub static REGISTRATION: Registration = Registration {
+    name: super::SSD,
+    input_format: InputFormat::default,
+    fits,
+    build,
+};
+
+fn fits(outputs: &[OutputSpec], _input: Option<(i64, i64)>) -> bool {
+    let named = |n: &str| outputs.iter().any(|o| o.name == n);
+    // TF-OD-API by shape too (a frozen graph's outputs may be read under other names).
+    let tf_od_api_shapes = outputs.iter().any(|b| {
+        b.shape.len() == 3 && b.shape[2] == 4 && {
+            let k = b.shape[1];
+            outputs
+                .iter()
+                .filter(|o| o.shape.len() == 2 && o.shape[1] == k)
+                .count()
+                == 2
+                && outputs.iter().any(|o| o.shape.len() == 1)
+        }
+    });
+    TF_OD_API_OUTPUTS.iter().all(|n| named(n))
+        || tf_od_api_shapes
+        || outputs
+            .iter()
+            .any(|o| o.shape.len() == 4 && o.shape[3] == DETECTION_OUTPUT_ROW as i64)
+}
+
+fn build(b: &Build<'_>) -> Result<Adapter, BuildError> {
+    SsdAdapter::new(
+        b.outputs,
+        b.has_output,
+        b.labels.clone(),
+        b.threshold,
+        b.classes,
+    )
+    .map(|a| Adapter::new(&REGISTRATION, a))
+    .map_err(BuildError::Model)
+}
+
+impl Decode for SsdAdapter {
+    fn output_names(&self) -> Vec<String> {
+        SsdAdapter::output_names(self)
+    }
+
+    fn decode(
+        &self,
+        outputs: &[Vec<f32>],
+        _frame: (u32, u32),
+        _input: &InputSpec,
+    ) -> Vec<Detection> {
+        SsdAdapter::decode(self, outputs)
+    }
+
+    fn labels(&self) -> Vec<Arc<str>> {
+        SsdAdapter::labels(self)
     }
 }
 

@@ -16,8 +16,8 @@
 //! are mapped back through [`Letterbox`]. Class ids are 0-based (`labels[id]`), as Ultralytics
 //! numbers them.
 
-use super::iou;
-use crate::engine::{Letterbox, OutputSpec};
+use super::{iou, Adapter, Build, BuildError, Decode, Registration};
+use crate::engine::{InputElement, InputFormat, InputSpec, Letterbox, OutputSpec};
 use crate::frame::{BBox, Detection};
 use std::sync::Arc;
 
@@ -320,6 +320,73 @@ fn nms_per_class(mut candidates: Vec<Candidate>, threshold: f32) -> Vec<Candidat
         }
     }
     kept
+}
+
+/// Gray of Ultralytics' letterbox bars.
+const YOLO_PAD: u8 = 114;
+
+/// YOLO (Ultralytics v5/v8/v11 heads, end-to-end v10): f32 RGB input in [0, 1], letterboxed
+/// with gray bars; NMS per class.
+pub static REGISTRATION: Registration = Registration {
+    name: super::YOLO,
+    input_format: || InputFormat {
+        element: InputElement::F32Unit,
+        letterbox: true,
+        pad: YOLO_PAD,
+    },
+    fits,
+    build,
+};
+
+fn fits(outputs: &[OutputSpec], input: Option<(i64, i64)>) -> bool {
+    input.is_some_and(|hw| {
+        outputs
+            .iter()
+            .any(|o| YoloLayout::of(&o.shape, hw).is_some())
+    })
+}
+
+/// Labels must name every class the head scores; without any, the class ids are the names.
+fn build(b: &Build<'_>) -> Result<Adapter, BuildError> {
+    let classes = b
+        .outputs
+        .iter()
+        .find_map(|o| YoloLayout::of(&o.shape, b.input))
+        .and_then(|l| l.classes());
+    let labels = match classes {
+        Some(nc) if b.labels.is_empty() => (0..nc).map(|c| c.to_string()).collect(),
+        Some(nc) if b.labels.len() != nc => {
+            return Err(BuildError::Config(format!(
+                "the model scores {nc} classes but {} labels were given ({}); give one name \
+                 per class, one per line (--labels FILE)",
+                b.labels.len(),
+                b.labels.join(", ")
+            )))
+        }
+        _ => b.labels.clone(),
+    };
+    YoloAdapter::new(b.outputs, b.input, labels, b.threshold, b.iou, b.classes)
+        .map(|a| Adapter::new(&REGISTRATION, a))
+        .map_err(BuildError::Model)
+}
+
+impl Decode for YoloAdapter {
+    fn output_names(&self) -> Vec<String> {
+        YoloAdapter::output_names(self)
+    }
+
+    fn decode(
+        &self,
+        outputs: &[Vec<f32>],
+        (w, h): (u32, u32),
+        input: &InputSpec,
+    ) -> Vec<Detection> {
+        YoloAdapter::decode(self, outputs, &input.letterbox(w, h))
+    }
+
+    fn labels(&self) -> Vec<Arc<str>> {
+        YoloAdapter::labels(self)
+    }
 }
 
 #[cfg(test)]

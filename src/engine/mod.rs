@@ -2,6 +2,7 @@
 //! input, add preprocessing (u8 NHWC tensor in, whatever the model wants inside), set device
 //! properties, compile (with the compiled-model cache), and hand out infer requests.
 
+pub mod fake;
 mod input;
 pub mod library;
 mod peek;
@@ -82,10 +83,18 @@ pub struct OutputSpec {
     pub shape: Vec<i64>,
 }
 
+/// What runs the inferences: OpenVINO, or the test seam's [`fake::FakeModel`].
+enum Backend {
+    OpenVino {
+        compiled: CompiledModel,
+        _core: Core,
+    },
+    Fake(std::sync::Arc<fake::Clock>),
+}
+
 /// A compiled model and what the pipeline needs to know about it.
 pub struct Engine {
-    compiled: CompiledModel,
-    _core: Core,
+    backend: Backend,
     pub model_path: PathBuf,
     pub device: String,
     pub input: InputSpec,
@@ -265,8 +274,10 @@ impl Engine {
             }
         }
         Ok(Engine {
-            compiled,
-            _core: core,
+            backend: Backend::OpenVino {
+                compiled,
+                _core: core,
+            },
             model_path: model_path.to_path_buf(),
             device: options.device.clone(),
             input: InputSpec {
@@ -286,15 +297,26 @@ impl Engine {
 
     /// Whether the compiled model has an output with this tensor name (any of its names).
     pub fn has_output(&self, name: &str) -> bool {
-        self.compiled.get_output_by_name(name).is_ok()
+        match &self.backend {
+            Backend::OpenVino { compiled, .. } => compiled.get_output_by_name(name).is_ok(),
+            Backend::Fake(_) => self.outputs.iter().any(|o| o.name == name),
+        }
     }
 
     /// Creates `n` infer requests with their input tensors ready to be written.
     pub fn create_requests(&mut self, n: usize) -> Result<Vec<Request>> {
+        let compiled = match &mut self.backend {
+            Backend::OpenVino { compiled, .. } => compiled,
+            Backend::Fake(clock) => {
+                let bytes = self.input.byte_size();
+                return Ok((0..n)
+                    .map(|_| Request::fake(clock.request(bytes)))
+                    .collect());
+            }
+        };
         (0..n)
             .map(|_| {
-                let req = self
-                    .compiled
+                let req = compiled
                     .create_infer_request()
                     .map_err(|e| Error::openvino("create_infer_request", e))?;
                 let input = req

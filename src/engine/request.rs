@@ -9,35 +9,54 @@ const WAIT_SLICE_MS: i64 = 1000;
 
 /// One infer request with its input tensor. Owned by one stage at a time (it moves, it is not
 /// shared): preprocess writes the input and starts it, infer waits and reads the outputs.
-pub struct Request {
-    req: InferRequest,
-    input: Tensor,
+pub struct Request(Inner);
+
+enum Inner {
+    OpenVino { req: InferRequest, input: Tensor },
+    Fake(super::fake::FakeRequest),
 }
 
 impl Request {
     pub(crate) fn new(req: InferRequest, input: Tensor) -> Self {
-        Request { req, input }
+        Request(Inner::OpenVino { req, input })
+    }
+
+    pub(super) fn fake(req: super::fake::FakeRequest) -> Self {
+        Request(Inner::Fake(req))
     }
 
     /// The input tensor's raw bytes: `[batch, H, W, 3]` NHWC RGB, u8 or f32 as the
     /// [`crate::engine::InputSpec`] the model was compiled with says (f32 is native-endian).
     pub fn input_mut(&mut self) -> Result<&mut [u8]> {
-        self.input
-            .get_raw_data_mut()
-            .map_err(|e| Error::openvino("input tensor data", e))
+        match &mut self.0 {
+            Inner::OpenVino { input, .. } => input
+                .get_raw_data_mut()
+                .map_err(|e| Error::openvino("input tensor data", e)),
+            Inner::Fake(f) => Ok(f.input_mut()),
+        }
     }
 
     /// Starts inference asynchronously.
     pub fn start(&mut self) -> Result<()> {
-        self.req
-            .infer_async()
-            .map_err(|e| Error::openvino("start_async", e))
+        match &mut self.0 {
+            Inner::OpenVino { req, .. } => req
+                .infer_async()
+                .map_err(|e| Error::openvino("start_async", e)),
+            Inner::Fake(f) => {
+                f.start();
+                Ok(())
+            }
+        }
     }
 
     /// Blocks until the started inference completes.
     pub fn wait(&mut self) -> Result<()> {
+        let req = match &mut self.0 {
+            Inner::OpenVino { req, .. } => req,
+            Inner::Fake(f) => return f.wait(),
+        };
         loop {
-            match self.req.wait(WAIT_SLICE_MS) {
+            match req.wait(WAIT_SLICE_MS) {
                 Ok(()) => return Ok(()),
                 Err(e) if e.kind == InferenceErrorKind::ResultNotReady => continue,
                 Err(e) => return Err(Error::openvino("wait", e)),
@@ -47,7 +66,13 @@ impl Request {
 
     /// Runs inference synchronously.
     pub fn infer(&mut self) -> Result<()> {
-        self.req.infer().map_err(|e| Error::openvino("infer", e))
+        match &mut self.0 {
+            Inner::OpenVino { req, .. } => req.infer().map_err(|e| Error::openvino("infer", e)),
+            Inner::Fake(f) => {
+                f.start();
+                f.wait()
+            }
+        }
     }
 
     /// Copies the f32 output tensor `name` into `into` (cleared first).
@@ -55,8 +80,11 @@ impl Request {
     /// # Errors
     /// [`Error::OpenVino`] when there is no such output or it is not f32.
     pub fn read_output(&self, name: &str, into: &mut Vec<f32>) -> Result<()> {
-        let tensor = self
-            .req
+        let req = match &self.0 {
+            Inner::OpenVino { req, .. } => req,
+            Inner::Fake(f) => return f.read_output(name, into),
+        };
+        let tensor = req
             .get_tensor(name)
             .map_err(|e| Error::openvino(format!("output `{name}`"), e))?;
         let data = tensor

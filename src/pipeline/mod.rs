@@ -446,3 +446,6 @@ where
 {
     s.spawn(move || stage::run(stage, rx, outlet, stats))
 }
+
+#[cfg(test)]
+mod seam_tests;
