@@ -26,10 +26,11 @@ image: build
 
 # Builds the image (if needed) and runs it: a short pipeline matching the host's, /healthz.
 image-test: setup
-	$(CARGO) test --release --locked --test image -- --nocapture
+	$(CARGO) nextest run --release --locked --test image --no-capture
 
+# Every test binary's tests from one pool (cargo-nextest; groups in .config/nextest.toml).
 test: setup
-	$(CARGO) test --release --locked
+	$(CARGO) nextest run --release --locked
 
 lint:
 	$(CARGO) fmt --check

@@ -30,6 +30,11 @@ fi
 
 command -v cargo >/dev/null || {
   echo "error: cargo not found; install Rust >= 1.92 (rustup.rs) first" >&2; exit 1; }
+# `make test` runs the suite with cargo-nextest (one pool for every test binary).
+if ! cargo nextest --version >/dev/null 2>&1; then
+  say "installing cargo-nextest (crates.io)"
+  cargo install --locked cargo-nextest
+fi
 
 req_sha=$(sha256sum requirements.txt | cut -d' ' -f1)
 if [ ! -x .venv/bin/python ] || [ "$(cat .venv/.requirements.sha256 2>/dev/null)" != "$req_sha" ]; then

@@ -44,14 +44,29 @@ fn person_and_car_match_openvino_python_golden_at_f32() {
     );
 }
 
-/// The golden file for this model, written here and now by `tests/golden/ssd_reference.py`
-/// (OpenVINO's Python API). The model is INT8 and OpenVINO's CPU plugin runs its int8 layers with
+/// The golden file for this model, made by `tests/golden/ssd_reference.py` (OpenVINO's Python
+/// API) on this CPU. The model is INT8 and OpenVINO's CPU plugin runs its int8 layers with
 /// kernels chosen by the CPU's instruction set (AVX2, AVX-512 VNNI, AMX): a reference made on
 /// an AVX-512 VM failed 134 of 4,980 checks on an AVX2 one, every one a ~30 px walker in a crowd
 /// moved by ~0.001 (past IoU 0.95) or an NMS tie resolved the other way. Our output on a CPU is
 /// held to the reference on the same CPU, at the same tolerances. (The f32 models' goldens are
 /// committed: f32 results agree across these CPUs.)
+///
+/// The reference takes ~25 s, so it is kept in `~/.cache/ovstream/golden` (or
+/// `$OVSTREAM_CACHE/golden`) under a key of everything it depends on: the model files, the clip,
+/// the script, the Python requirements (OpenVINO's version) and this CPU's model name and
+/// flags. A change to any of them makes a new one.
 fn reference_on_this_cpu(dir: &Path) -> PathBuf {
+    let key = reference_key();
+    let cache = std::env::var_os("OVSTREAM_CACHE")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache/ovstream")))
+        .unwrap_or_else(|| dir.to_path_buf())
+        .join("golden");
+    let cached = cache.join(format!("coco_vtest-{key}.json"));
+    if cached.is_file() {
+        return cached;
+    }
     let golden = dir.join("coco_vtest.json");
     let out = std::process::Command::new(root().join(".venv/bin/python"))
         .arg(root().join("tests/golden/ssd_reference.py"))
@@ -64,7 +79,38 @@ fn reference_on_this_cpu(dir: &Path) -> PathBuf {
         "ssd_reference.py failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // Kept for the next run; written to a temporary name first so a reader never sees half.
+    if std::fs::create_dir_all(&cache).is_ok() {
+        let partial = cache.join(format!(".coco_vtest-{key}.{}", std::process::id()));
+        if std::fs::copy(&golden, &partial).is_ok() {
+            let _ = std::fs::rename(&partial, &cached);
+        }
+    }
     golden
+}
+
+/// SHA-256 (hex, first 16 bytes) of what the reference depends on.
+fn reference_key() -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for file in [
+        MODEL,
+        "models/coco-ssd-mobilenet-v2/model.bin",
+        "samples/vtest.avi",
+        "tests/golden/ssd_reference.py",
+        "requirements.txt",
+    ] {
+        h.update(std::fs::read(asset(file)).unwrap());
+    }
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    for field in ["model name", "flags"] {
+        let line = cpuinfo.lines().find(|l| l.starts_with(field));
+        h.update(line.unwrap_or_default().as_bytes());
+    }
+    h.finalize()[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 #[test]

@@ -225,12 +225,25 @@ fn a_full_queue_drops_the_oldest_and_counts_them() {
         "--no-progress",
         "--loop",
         "--limit",
-        "2000",
+        "600",
         "--metrics",
         &metrics,
     ]);
-    std::thread::sleep(Duration::from_secs(6));
-    let scrape = http_get(&metrics);
+    // Scrape while it runs until the queue has dropped something (100 frame records fill it).
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    let scrape = loop {
+        let scrape = try_http_get(&metrics).unwrap_or_default();
+        if scrape.contains("ovstream_mqtt_messages_total{state=\"dropped\"}")
+            && metric(&scrape, "ovstream_mqtt_messages_total{state=\"dropped\"}") > 0.0
+        {
+            break scrape;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no drop within 120 s: {scrape}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
     let out = run.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr).to_string();
     assert!(
@@ -248,14 +261,14 @@ fn a_full_queue_drops_the_oldest_and_counts_them() {
     assert!(!line.contains(" 0 dropped"), "{line}");
 }
 
-/// GET http://addr/metrics.
-fn http_get(addr: &str) -> String {
+/// GET http://addr/metrics; `None` while nothing listens there (yet, or any more).
+fn try_http_get(addr: &str) -> Option<String> {
     use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    write!(s, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut s = std::net::TcpStream::connect(addr).ok()?;
+    write!(s, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").ok()?;
     let mut body = String::new();
-    s.read_to_string(&mut body).unwrap();
-    body
+    s.read_to_string(&mut body).ok()?;
+    Some(body)
 }
 
 fn metric(text: &str, name: &str) -> f64 {

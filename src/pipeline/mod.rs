@@ -22,6 +22,7 @@ mod handle;
 pub mod metrics;
 mod options;
 mod periodic;
+mod plan;
 mod progress;
 mod registry;
 pub mod round_robin;
@@ -42,12 +43,13 @@ use crate::face::recognizer::Recognizer;
 use crate::inference::Inference;
 use crate::sink::Sinks;
 use crate::source::Source;
-use crate::telemetry::StageStats;
+use crate::telemetry::{Edge, StageStats};
 use crossbeam::channel::{bounded, unbounded, Receiver};
 use edges::{Edges, Stages};
 use handle::Context;
 use indicatif::ProgressBar;
 use parking_lot::Mutex;
+use plan::{Optional, Plan};
 use registry::Registry;
 use round_robin::RoundRobin;
 use stage::{Outlet, Stage};
@@ -230,32 +232,17 @@ where
     let (submitted_tx, submitted_rx) = bounded(nireq);
     let (inferred_tx, inferred_rx) = bounded(EDGE_CAPACITY);
     let (detected_tx, detected_rx) = bounded(EDGE_CAPACITY);
-    // The optional stages splice themselves into the chain after postprocess.
-    let mut last_rx = detected_rx;
-    let identify_io = recognizer.map(|r| {
-        let (tx, rx) = bounded(EDGE_CAPACITY);
-        (std::mem::replace(&mut last_rx, rx), tx, r)
-    });
-    let analytics_io = options.analytics.then(|| {
-        let (tx, rx) = bounded(EDGE_CAPACITY);
-        (std::mem::replace(&mut last_rx, rx), tx)
-    });
-    let events_io = options.events.then(|| {
-        let (tx, rx) = bounded(EDGE_CAPACITY);
-        (std::mem::replace(&mut last_rx, rx), tx)
-    });
-    let overlay_io = options.overlay.then(|| {
-        let (tx, rx) = bounded(EDGE_CAPACITY);
-        (std::mem::replace(&mut last_rx, rx), tx)
-    });
-    let recognize = identify_io.is_some();
-    let sink_rx = last_rx;
+    // The optional stages between postprocess and sink, from the plan, in one loop.
+    let plan = Plan::new(options, recognizer.is_some());
+    let (links, sink_rx) = plan.chain(detected_rx, EDGE_CAPACITY);
+    let mut recognizer = recognizer;
     let (device, execution_devices) = (engine.device.as_str(), engine.execution_devices.as_str());
     let compile_seconds = engine.compile_time.as_secs_f64();
     let started = Instant::now();
     let finished = AtomicBool::new(false);
 
     let (ctx, edges, stages, inference) = (&ctx, &edges, &stages, &inference);
+    let plan_ref = &plan;
     let (progress_ref, finished_ref) = (&progress, &finished);
     let (control_result, results) = std::thread::scope(|s| {
         let pipeline = Pipeline {
@@ -307,43 +294,48 @@ where
             Outlet::Edge(detected_tx, &edges.detected),
             &stages.postprocess,
         );
-        let idn = identify_io.map(|(rx, tx, recognizer)| {
-            let stage = identify::Identify { recognizer };
-            let outlet = Outlet::Edge(tx, &edges.identified);
-            spawn_stage(s, stage, rx, outlet, &stages.identify)
-        });
         let lost_after = options
             .track
             .map_or(DEFAULT_LOST_AFTER, |(_, buffer)| buffer as u64);
-        let anl = analytics_io.map(|(rx, tx)| {
-            let stage = analytics::Analytics {
-                registry: &ctx.registry,
-                lost_after,
-                sources: HashMap::new(),
-                version: 0,
-            };
-            let outlet = Outlet::Edge(tx, &edges.analyzed);
-            spawn_stage(s, stage, rx, outlet, &stages.analytics)
-        });
-        let evt = events_io.map(|(rx, tx)| {
-            let stage = events::Events {
-                registry: &ctx.registry,
-                lost_after,
-                alerts: std::sync::Arc::clone(&options.alerts),
-                sources: HashMap::new(),
-                scratch: Vec::new(),
-                alert_scratch: Vec::new(),
-            };
-            let outlet = Outlet::Edge(tx, &edges.evented);
-            spawn_stage(s, stage, rx, outlet, &stages.events)
-        });
-        let ovl = overlay_io.map(|(rx, tx)| {
-            let stage = overlay::Overlay {
-                sources: &ctx.registry.list,
-            };
-            let outlet = Outlet::Edge(tx, &edges.rendered);
-            spawn_stage(s, stage, rx, outlet, &stages.overlay)
-        });
+        let optional: Vec<_> = links
+            .into_iter()
+            .map(|(stage, rx, tx)| {
+                let outlet = Outlet::Edge(tx, stage.edge(edges));
+                let stats = stage.stats(stages);
+                match stage {
+                    Optional::Identify => {
+                        let recognizer = recognizer.take().expect("planned with a recognizer");
+                        spawn_stage(s, identify::Identify { recognizer }, rx, outlet, stats)
+                    }
+                    Optional::Analytics => {
+                        let stage = analytics::Analytics {
+                            registry: &ctx.registry,
+                            lost_after,
+                            sources: HashMap::new(),
+                            version: 0,
+                        };
+                        spawn_stage(s, stage, rx, outlet, stats)
+                    }
+                    Optional::Events => {
+                        let stage = events::Events {
+                            registry: &ctx.registry,
+                            lost_after,
+                            alerts: std::sync::Arc::clone(&options.alerts),
+                            sources: HashMap::new(),
+                            scratch: Vec::new(),
+                            alert_scratch: Vec::new(),
+                        };
+                        spawn_stage(s, stage, rx, outlet, stats)
+                    }
+                    Optional::Overlay => {
+                        let stage = overlay::Overlay {
+                            sources: &ctx.registry.list,
+                        };
+                        spawn_stage(s, stage, rx, outlet, stats)
+                    }
+                }
+            })
+            .collect();
         let snk = spawn_stage(
             s,
             sink::Sink {
@@ -368,7 +360,13 @@ where
         });
         let scrape = endpoint.as_ref().map(|endpoint| {
             s.spawn(move || {
-                let (shared, all_stages) = (edges.all(), stages.all());
+                // Only what this run has, as in the summary.
+                let shared: Vec<&Edge> = (edges.all().into_iter())
+                    .filter(|e| plan_ref.has_edge(e.name))
+                    .collect();
+                let all_stages: Vec<&StageStats> = (stages.all().into_iter())
+                    .filter(|st| plan_ref.has_stage(st.name))
+                    .collect();
                 let sources = metrics::Sources {
                     sources: &ctx.registry.list,
                     edges: &shared,
@@ -388,10 +386,7 @@ where
             h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))
         };
         let mut results = vec![joined(pre), joined(inf), joined(post)];
-        results.extend(idn.map(joined));
-        results.extend(anl.map(joined));
-        results.extend(evt.map(joined));
-        results.extend(ovl.map(joined));
+        results.extend(optional.into_iter().map(joined));
         results.push(joined(snk));
         finished_ref.store(true, Ordering::Relaxed);
         for h in periodic.into_iter().chain(scrape) {
@@ -405,27 +400,11 @@ where
         started,
         results,
         control: control_result,
-        stages: stages
-            .all()
-            .into_iter()
-            .filter(|s| match s.name {
-                "overlay" => options.overlay,
-                "identify" => recognize,
-                "analytics" => options.analytics,
-                "events" => options.events,
-                _ => true,
-            })
+        stages: (stages.all().into_iter())
+            .filter(|s| plan.has_stage(s.name))
             .collect(),
-        edges: edges
-            .all()
-            .into_iter()
-            .filter(|e| match e.name {
-                "rendered" => options.overlay,
-                "identified" => recognize,
-                "analyzed" => options.analytics,
-                "evented" => options.events,
-                _ => true,
-            })
+        edges: (edges.all().into_iter())
+            .filter(|e| plan.has_edge(e.name))
             .collect(),
         nireq,
         device: device.to_string(),

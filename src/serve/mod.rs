@@ -19,6 +19,7 @@ use crate::detector::Detector;
 use crate::error::{Error, Result};
 use crate::pipeline::{self, metrics::Endpoint, RunOptions, Summary};
 use crate::sink::events::EventRing;
+use crate::sink::output::same_file;
 use crate::source::supervise::Health;
 use control::{Command, Control};
 pub use entry::Entry;
@@ -156,8 +157,9 @@ impl Service {
                     .spec
                     .output_files(self.output_root.as_deref())
                     .unwrap_or_default();
-                if let Some((key, path)) =
-                    mine.iter().find(|(_, p)| theirs.iter().any(|t| t.1 == *p))
+                if let Some((key, path)) = mine
+                    .iter()
+                    .find(|(_, p)| theirs.iter().any(|t| same_file(&t.1, p)))
                 {
                     return Err(streams::Refusal::new(
                         409,

@@ -217,6 +217,21 @@ impl JsonlSink {
     }
 }
 
+/// The JSON-lines output of a source (a file of its own, or shared with the other sources).
+impl crate::sink::Output for SharedJsonl {
+    fn describe(&self) -> String {
+        format!("metadata {}", self.lock().target)
+    }
+
+    fn write(&mut self, frame: &mut AnalyzedFrame, source: &str) -> Result<()> {
+        self.lock().write(frame, source)
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        self.lock().finish()
+    }
+}
+
 /// The JSON record of `frame` (one line of `--metadata`), as bytes.
 pub fn frame_json(frame: &AnalyzedFrame, source: &str) -> Vec<u8> {
     let f = &frame.frame;

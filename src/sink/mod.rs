@@ -3,6 +3,7 @@
 pub mod events;
 pub mod jsonl;
 pub mod mqtt;
+pub mod output;
 pub mod rtsp;
 pub mod snapshot;
 pub mod video;
@@ -12,64 +13,53 @@ use crate::error::Result;
 use crate::frame::AnalyzedFrame;
 use gstreamer as gst;
 use jsonl::{JsonlSink, SharedJsonl};
+pub use output::{Claim, Claims, Output};
 use rtsp::RtspSink;
 use std::path::Path;
 use video::VideoSink;
 
-/// The outputs of one source.
+/// The outputs of one source: [`Output`] components, written in order and finished once;
+/// its object events go through the events stage instead.
 pub struct Sinks {
-    /// Written into each JSON line's `source`.
+    /// The source's name: written into each JSON line's `source`.
     pub source: String,
-    /// JSON lines; possibly one file shared with the other sources.
-    pub metadata: Option<SharedJsonl>,
-    pub videos: Vec<VideoSink>,
-    /// `--rtsp-out`: the annotated stream served over RTSP.
-    pub rtsp: Option<RtspSink>,
+    pub outputs: Vec<Box<dyn Output>>,
     /// Object events (events file, MQTT); the pipeline's events stage writes them.
     pub events: Option<events::EventSinks>,
 }
 
 impl Sinks {
+    /// Whether an output shows pixels (the overlay stage must draw).
     pub fn needs_pixels(&self) -> bool {
-        !self.videos.is_empty() || self.rtsp.is_some()
+        self.outputs.iter().any(|o| o.needs_pixels())
     }
 
-    /// Writes `frame` to every output (MP4 and RTSP get its PTS as the output timestamp).
+    /// Writes `frame` to every output, in the order they were opened (video outputs get its
+    /// PTS as the output timestamp).
     ///
     /// # Errors
     /// [`crate::Error::Output`] when an output fails.
     pub fn write(&mut self, frame: &mut AnalyzedFrame) -> Result<()> {
-        if let Some(m) = &self.metadata {
-            m.lock().write(frame, &self.source)?;
-        }
         if self.needs_pixels() {
-            // Continuous timestamps across loops, so the muxer sees a monotonic stream.
+            // Continuous timestamps across loops, so a muxer sees a monotonic stream.
             let pts = gst::ClockTime::from_nseconds(frame.frame.pts);
             if frame.frame.buffer.pts() != Some(pts) {
                 frame.frame.buffer.make_mut().set_pts(pts);
             }
-            for v in &mut self.videos {
-                v.push(&frame.frame)?;
-            }
-            if let Some(r) = self.rtsp.as_mut() {
-                r.push(&frame.frame)?;
-            }
+        }
+        for o in &mut self.outputs {
+            o.write(frame, &self.source)?;
         }
         Ok(())
     }
 
-    /// Finalizes every output (mp4 `moov`, JSON flush); reports the first failure.
+    /// Finalizes every output (MP4 `moov`, JSON flush), even after one failed; reports the
+    /// first failure.
     pub fn finish(&mut self) -> Result<()> {
         let mut first = Ok(());
-        if let Some(m) = &self.metadata {
-            first = first.and(m.lock().finish());
-        }
-        for v in &mut self.videos {
-            let r = v.finish();
+        for o in &mut self.outputs {
+            let r = o.finish();
             first = first.and(r);
-        }
-        if let Some(r) = self.rtsp.as_mut() {
-            first = first.and(r.finish());
         }
         first
     }
@@ -136,22 +126,26 @@ pub fn sinks_sharing(
         let frames = out.mqtt.as_ref().is_some_and(|m| m.frames);
         let events =
             events::EventSinks::new(name, events_files.for_source(name)?, mqtt.clone(), frames);
-        let metadata = metadata_files.for_source(name)?;
-        let mut videos = Vec::new();
+        // The outputs, in the order they are written: one line per kind.
+        let mut outputs: Vec<Box<dyn Output>> = Vec::new();
+        if let Some(m) = metadata_files.for_source(name)? {
+            outputs.push(Box::new(m));
+        }
         if let Some(path) = &out.mp4 {
             let template = mp4_template(&path.display().to_string(), names.len());
             let path = expand(&template, name);
-            videos.push(VideoSink::mp4(Path::new(&path))?);
+            outputs.push(Box::new(VideoSink::mp4(Path::new(&path))?));
         }
         if out.display {
             check_display()?;
-            videos.push(VideoSink::display());
+            outputs.push(Box::new(VideoSink::display()));
+        }
+        if let Some(r) = rtsp.next() {
+            outputs.push(Box::new(r));
         }
         all.push(Sinks {
             source: name.clone(),
-            metadata,
-            videos,
-            rtsp: rtsp.next(),
+            outputs,
             events: (!events.is_empty()).then_some(events),
         });
     }
@@ -217,120 +211,60 @@ pub fn warn_if_unauthenticated(what: &str, host: &str) {
     }
 }
 
-/// An output path that can be written: not a folder, and its folder (the nearest one that
-/// exists; the rest is created) writable.
+/// Refuses outputs that would destroy an input or each other: an MP4, metadata or events file
+/// that is the same file as an input (`--output IN.avi`), or as another output
+/// (`--output X --metadata X`); an RTSP port or MQTT topic taken twice. Files are compared by
+/// identity (device and inode, links and `..` resolved), not by name. A JSON-lines path
+/// without `{name}` is one shared file for all sources, which is not a clash.
 ///
 /// # Errors
-/// [`crate::Error::Output`] naming the path.
-fn check_writable(path: &Path) -> Result<()> {
-    let err = |message: String| crate::Error::Output {
-        path: path.to_path_buf(),
-        message,
-    };
-    if path.is_dir() {
-        return Err(err("is a folder; give a file name".into()));
-    }
-    let mut dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    while !dir.exists() {
-        match dir.parent() {
-            Some(p) if !p.as_os_str().is_empty() => dir = p,
-            _ => {
-                dir = Path::new(".");
-                break;
-            }
+/// [`crate::Error::Setting`] naming both claimants; [`crate::Error::Output`] for a path that
+/// cannot be written.
+pub fn check_outputs(config: &PipelineConfig, names: &[String], inputs: &[String]) -> Result<()> {
+    let mut claims = Claims::default();
+    for input in inputs {
+        let path = input.strip_prefix("file://").unwrap_or(input);
+        if Path::new(path).is_file() {
+            claims.claim(&format!("input {input}"), Claim::Input(path.into()))?;
         }
     }
-    let c_dir = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes())
-        .map_err(|_| err("path contains a NUL byte".into()))?;
-    // SAFETY: access(2) on a valid C string.
-    if !dir.is_dir() || unsafe { libc::access(c_dir.as_ptr(), libc::W_OK) } != 0 {
-        return Err(err(format!("folder {} is not writable", dir.display())));
+    for (who, claim) in claims_of(config, names) {
+        claims.claim(&who, claim)?;
     }
     Ok(())
 }
 
-/// What makes two paths the same file: device and inode when it exists, else the canonical
-/// folder and the name it would be created with.
-#[derive(Debug, PartialEq, Eq, Hash, Clone)]
-enum FileId {
-    Inode(u64, u64),
-    Planned(std::path::PathBuf, std::ffi::OsString),
-}
-
-fn file_id(path: &Path) -> Option<FileId> {
-    use std::os::unix::fs::MetadataExt;
-    if let Ok(m) = std::fs::metadata(path) {
-        return Some(FileId::Inode(m.dev(), m.ino()));
-    }
-    let parent = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    Some(FileId::Planned(
-        parent.canonicalize().ok()?,
-        path.file_name()?.to_os_string(),
-    ))
-}
-
-/// Refuses outputs that would destroy an input or each other: an MP4, metadata or events file
-/// that is the same file as an input (`--output IN.avi`), or as another output
-/// (`--output X --metadata X`); files are compared by identity (device and inode, links and
-/// `..` resolved), not by name. A JSON-lines path without `{name}` is one shared file for all
-/// sources, which is not a clash.
-///
-/// # Errors
-/// [`crate::Error::Config`] naming both paths.
-pub fn check_outputs(config: &PipelineConfig, names: &[String], inputs: &[String]) -> Result<()> {
-    use crate::config::names::{expand, mp4_template};
-    use std::collections::HashMap;
+/// What the outputs of `config` for the sources `names` claim, each with who claims it.
+pub fn claims_of(config: &PipelineConfig, names: &[String]) -> Vec<(String, Claim)> {
+    use crate::config::names::{expand, mp4_template, rtsp_template};
     let out = &config.output;
-    let mut seen: HashMap<FileId, String> = HashMap::new();
-    for input in inputs {
-        let path = input.strip_prefix("file://").unwrap_or(input);
-        if let Some(id) = Path::new(path)
-            .is_file()
-            .then(|| file_id(Path::new(path)))
-            .flatten()
-        {
-            seen.insert(id, format!("input {input}"));
-        }
-    }
-    let mut outputs: Vec<(String, String)> = Vec::new();
+    let mut all = Vec::new();
     for (what, template) in [("metadata", &out.metadata), ("events", &out.events)] {
         if let Some(t) = template.as_deref().filter(|t| *t != "-") {
             let mut paths: Vec<String> = names.iter().map(|n| expand(t, n)).collect();
             paths.dedup(); // no `{name}`: one shared file
-            outputs.extend(
+            all.extend(
                 paths
                     .into_iter()
-                    .map(|p| (format!("--{what} output {p}"), p)),
+                    .map(|p| (format!("--{what} output {p}"), Claim::File(p.into()))),
             );
         }
     }
     if let Some(mp4) = &out.mp4 {
         let template = mp4_template(&mp4.display().to_string(), names.len());
-        outputs.extend(
+        all.extend(names.iter().map(|n| {
+            let p = expand(&template, n);
+            (format!("--output {p}"), Claim::File(p.into()))
+        }));
+    }
+    if let Some(url) = out.rtsp.as_deref() {
+        let url = rtsp_template(url, names.len());
+        all.extend(
             names
                 .iter()
-                .map(|n| expand(&template, n))
-                .map(|p| (format!("--output {p}"), p)),
+                .map(|n| expand(&url, n))
+                .map(|u| (format!("--rtsp-out {u}"), Claim::Url(u))),
         );
     }
-    for (what, path) in outputs {
-        check_writable(Path::new(&path))?;
-        let Some(id) = file_id(Path::new(&path)) else {
-            continue; // a folder that does not exist: the sink reports it when it opens
-        };
-        if let Some(other) = seen.get(&id) {
-            return Err(crate::Error::Config {
-                path: path.into(),
-                message: format!("{what} is the same file as {other}; refusing to overwrite it"),
-            });
-        }
-        seen.insert(id, what);
-    }
-    Ok(())
+    all
 }

@@ -276,6 +276,25 @@ impl RtspSink {
     }
 }
 
+/// A mount of the RTSP server: the annotated frames to every client watching.
+impl crate::sink::Output for RtspSink {
+    fn describe(&self) -> String {
+        self.url.clone()
+    }
+
+    fn needs_pixels(&self) -> bool {
+        true
+    }
+
+    fn write(&mut self, frame: &mut crate::frame::AnalyzedFrame, _source: &str) -> Result<()> {
+        self.push(&frame.frame)
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        RtspSink::finish(self)
+    }
+}
+
 impl Drop for RtspSink {
     fn drop(&mut self) {
         let _ = self.finish();

@@ -174,6 +174,25 @@ fn shape(frame: &Frame) -> (u32, u32, gstreamer_video::VideoFormat) {
     (frame.info.width(), frame.info.height(), frame.info.format())
 }
 
+/// An MP4 file or a window: the annotated frames, encoded or shown.
+impl crate::sink::Output for VideoSink {
+    fn describe(&self) -> String {
+        self.what.display().to_string()
+    }
+
+    fn needs_pixels(&self) -> bool {
+        true
+    }
+
+    fn write(&mut self, frame: &mut crate::frame::AnalyzedFrame, _source: &str) -> Result<()> {
+        self.push(&frame.frame)
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        VideoSink::finish(self)
+    }
+}
+
 impl Drop for VideoSink {
     fn drop(&mut self) {
         let _ = self.finish();
