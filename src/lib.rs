@@ -16,6 +16,7 @@
 pub mod adapters;
 pub mod alerts;
 pub mod analytics;
+pub mod backoff;
 pub mod bench;
 pub mod config;
 pub mod detector;

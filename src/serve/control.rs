@@ -8,6 +8,7 @@
 use super::state::save_state;
 use super::streams::{Refusal, StreamPatch, StreamSpec};
 use super::Service;
+use crate::backoff::Backoff;
 use crate::config::PipelineConfig;
 use crate::error::Result;
 use crate::pipeline::{Pipeline, Play};
@@ -25,6 +26,8 @@ const TICK: Duration = Duration::from_millis(100);
 /// Backoff between attempts to open a stream's input: first, and longest.
 const OPEN_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_OPEN_BACKOFF: Duration = Duration::from_secs(30);
+/// How often a backoff wait checks whether the stream was removed.
+const OPEN_POLL: Duration = Duration::from_millis(50);
 
 /// What the API asks the control loop to do.
 pub enum Command {
@@ -103,7 +106,7 @@ impl Control<'_> {
         let options = self.config.source.options();
         let service = Arc::clone(&self.service);
         std::thread::spawn(move || {
-            let mut backoff = OPEN_BACKOFF;
+            let mut backoff = Backoff::new(OPEN_BACKOFF, MAX_OPEN_BACKOFF);
             while !cancel.load(Ordering::Relaxed) {
                 match Source::open(&input, &options) {
                     Ok(source) => {
@@ -120,11 +123,7 @@ impl Control<'_> {
                         }
                     }
                 }
-                let until = Instant::now() + backoff;
-                while Instant::now() < until && !cancel.load(Ordering::Relaxed) {
-                    std::thread::sleep(Duration::from_millis(50));
-                }
-                backoff = (backoff * 2).min(MAX_OPEN_BACKOFF);
+                backoff.wait(OPEN_POLL, || cancel.load(Ordering::Relaxed));
             }
         });
     }

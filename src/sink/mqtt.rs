@@ -10,6 +10,7 @@
 //! Topics (`{prefix}` = `topic_prefix`, default `ovstream`): `{prefix}/available` is `online`
 //! (retained) on every connect and `offline` (retained) as the last will and at shutdown.
 
+use crate::backoff::Backoff;
 use crate::config::MqttConfig;
 use crate::error::{Error, Result};
 use parking_lot::{Condvar, Mutex};
@@ -262,7 +263,7 @@ fn run(
     let mut inflight: HashMap<u16, (u64, Message)> = HashMap::new();
     let mut connected = false;
     let mut ever_connected = false;
-    let mut backoff = BACKOFF_INITIAL;
+    let mut backoff = Backoff::new(BACKOFF_INITIAL, BACKOFF_MAX);
     let mut draining_since: Option<Instant> = None;
     loop {
         let (closed, waiting) = {
@@ -313,7 +314,7 @@ fn run(
                     shared.stats.reconnects.fetch_add(1, Ordering::Relaxed);
                 }
                 ever_connected = true;
-                backoff = BACKOFF_INITIAL;
+                backoff.reset();
                 tracing::info!("mqtt: connected to {label}");
                 let mut online = Publish::new(available, QoS::AtLeastOnce, "online");
                 online.retain = true;
@@ -376,13 +377,12 @@ fn run(
                     continue;
                 }
                 // Back off; new messages do not wake this, shutdown does.
-                let until = Instant::now() + backoff;
+                let until = Instant::now() + backoff.next_delay();
                 let mut q = shared.queue.lock();
                 while !q.closed && Instant::now() < until {
                     let _ = shared.wake.wait_until(&mut q, until);
                 }
                 drop(q);
-                backoff = (backoff * 2).min(BACKOFF_MAX);
             }
         }
     }

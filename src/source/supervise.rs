@@ -3,6 +3,7 @@
 //! [`Cursor`] outlives each connection). Files run once: their end is the end.
 
 use super::{Cursor, Output, Playback, Source, SourceEnd, SourceReport};
+use crate::backoff::Backoff;
 use crate::error::{Error, Result};
 use std::fmt;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -156,7 +157,7 @@ pub fn run(
     }
     let mut next = Some(first);
     let mut reconnects = 0u32;
-    let mut backoff = policy.backoff_initial;
+    let mut backoff = Backoff::new(policy.backoff_initial, policy.backoff_max);
     loop {
         let attempt = match next.take() {
             Some(source) => Ok(source),
@@ -182,7 +183,7 @@ pub fn run(
         };
         if started.elapsed() >= policy.healthy_after {
             reconnects = 0;
-            backoff = policy.backoff_initial;
+            backoff.reset();
         }
         if policy.max_reconnects.is_some_and(|m| reconnects >= m) {
             set_health(&label, &mut health, out.health, Health::Failed, &why);
@@ -197,27 +198,23 @@ pub fn run(
             &mut health,
             out.health,
             Health::Reconnecting,
-            &format!("{why}; retry in {} s", backoff.as_secs_f64()),
+            &format!("{why}; retry in {} s", backoff.peek().as_secs_f64()),
         );
-        let wake = Instant::now() + backoff;
-        while Instant::now() < wake {
-            let removed = out.remove.load(Ordering::Relaxed);
-            if removed || out.stop.load(Ordering::Relaxed) {
-                return Ok(SupervisedReport {
-                    report: SourceReport {
-                        end: if removed {
-                            SourceEnd::Removed
-                        } else {
-                            SourceEnd::Stopped
-                        },
-                        damage: Default::default(),
-                    },
-                    reconnects,
-                    health,
-                });
-            }
-            std::thread::sleep(SLEEP_STEP);
+        let ended = || out.remove.load(Ordering::Relaxed) || out.stop.load(Ordering::Relaxed);
+        if !backoff.wait(SLEEP_STEP, ended) {
+            let end = if out.remove.load(Ordering::Relaxed) {
+                SourceEnd::Removed
+            } else {
+                SourceEnd::Stopped
+            };
+            return Ok(SupervisedReport {
+                report: SourceReport {
+                    end,
+                    damage: Default::default(),
+                },
+                reconnects,
+                health,
+            });
         }
-        backoff = (backoff * 2).min(policy.backoff_max);
     }
 }
