@@ -438,7 +438,7 @@ fn on_vtest_the_events_the_frame_counts_and_the_metrics_agree() {
     config.validate(Path::new("test")).unwrap();
     let mut detector = Detector::from_config(&config, None).unwrap();
     let endpoint = Arc::new(Endpoint::bind("127.0.0.1:0").unwrap());
-    let addr = endpoint.addr;
+    let addr = endpoint.addr.expect("a bound listener");
     let sinks = sinks_for_sources(&config, &["vtest".to_string()]).unwrap();
     let input = pipeline::Input {
         source: Source::open(&config.source.input, &SourceOptions::default()).unwrap(),

@@ -1,13 +1,17 @@
 //! Prometheus text endpoint (`--metrics 127.0.0.1:9464`): per-source frames, FPS, drops,
 //! health; per-stage latency histograms (seconds); per-edge queue depth, high water and drops; the
-//! inference device and model compile time. Served over plain HTTP by a thread of the run
-//! (any request path answers the metrics), encoded with `prometheus-client`.
+//! inference device and model compile time. Rendered in one place (`Endpoint::serve`, encoded
+//! with `prometheus-client`) by a thread of the run, and handed either to a plain HTTP listener
+//! of its own (`run --metrics`; any request path answers the metrics) or, in `serve`, straight
+//! to the API server's `/metrics` handler through a channel ([`Endpoint::in_process`]): no
+//! second server, no loopback hop.
 
 use super::source_stats::SourceList;
 use crate::error::{Error, Result};
 use crate::sink::mqtt::MqttStats;
 use crate::source::supervise::Health;
 use crate::telemetry::{Edge, StageStats};
+use crossbeam::channel::{bounded, Receiver, Sender};
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -63,11 +67,38 @@ pub struct Sources<'a> {
     pub mqtt: &'a (dyn Fn() -> Option<std::sync::Arc<MqttStats>> + Sync),
 }
 
-/// A bound metrics listener.
+/// How long an in-process scrape waits for the text.
+pub const SCRAPE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Where the rendered text goes.
+#[derive(Debug)]
+enum Transport {
+    /// A listener of its own.
+    Tcp(TcpListener),
+    /// Scrape requests from another server in this process, each with its reply channel.
+    InProcess(Receiver<Sender<String>>),
+}
+
+/// Where a run's metrics are served: a bound listener, or another server of the process.
 #[derive(Debug)]
 pub struct Endpoint {
-    listener: TcpListener,
-    pub addr: SocketAddr,
+    transport: Transport,
+    /// The listener's address (`None` in process).
+    pub addr: Option<SocketAddr>,
+}
+
+/// The asking side of [`Endpoint::in_process`]: the API server's `/metrics` handler.
+#[derive(Debug, Clone)]
+pub struct Scraper(Sender<Sender<String>>);
+
+impl Scraper {
+    /// The metrics text, rendered by the running pipeline; `None` when it does not answer
+    /// within `timeout` (not started, or ended). Blocks: call it off the async runtime.
+    pub fn scrape(&self, timeout: Duration) -> Option<String> {
+        let (tx, rx) = bounded(1);
+        self.0.send_timeout(tx, timeout).ok()?;
+        rx.recv_timeout(timeout).ok()
+    }
 }
 
 impl Endpoint {
@@ -87,7 +118,21 @@ impl Endpoint {
         let addr = listener.local_addr().map_err(|e| err(e.to_string()))?;
         crate::sink::warn_if_unauthenticated("--metrics", &addr.ip().to_string());
         eprintln!("metrics at http://{addr}/metrics");
-        Ok(Endpoint { listener, addr })
+        Ok(Endpoint {
+            transport: Transport::Tcp(listener),
+            addr: Some(addr),
+        })
+    }
+
+    /// An endpoint answered through the returned [`Scraper`] (by another HTTP server of this
+    /// process, such as `serve`'s API) instead of a listener.
+    pub fn in_process() -> (Endpoint, Scraper) {
+        let (tx, rx) = bounded(MAX_CONNECTIONS);
+        let endpoint = Endpoint {
+            transport: Transport::InProcess(rx),
+            addr: None,
+        };
+        (endpoint, Scraper(tx))
     }
 
     /// Answers scrapes until `done`.
@@ -295,31 +340,52 @@ impl Endpoint {
             encode(&mut body, &registry).ok()?;
             Some(body)
         });
-        let active = AtomicUsize::new(0);
-        std::thread::scope(|scope| {
-            while !done.load(Ordering::Relaxed) {
-                let stream = match self.listener.accept() {
-                    Ok((stream, _)) => stream,
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                        std::thread::sleep(POLL);
-                        continue;
+        match &self.transport {
+            Transport::Tcp(listener) => serve_tcp(listener, &render, done),
+            Transport::InProcess(requests) => {
+                while !done.load(Ordering::Relaxed) {
+                    if let Ok(reply) = requests.recv_timeout(POLL) {
+                        if let Some(text) = (render.lock())() {
+                            let _ = reply.try_send(text);
+                        }
                     }
-                    Err(e) => {
-                        tracing::warn!("metrics: accept failed: {e}");
-                        std::thread::sleep(POLL);
-                        continue;
-                    }
-                };
-                if active.load(Ordering::Relaxed) >= MAX_CONNECTIONS {
-                    continue; // dropped: closed at once
                 }
-                active.fetch_add(1, Ordering::Relaxed);
-                let (render, active) = (&render, &active);
-                scope.spawn(move || {
-                    answer(stream, || (render.lock())());
-                    active.fetch_sub(1, Ordering::Relaxed);
-                });
             }
-        });
+        }
     }
+}
+
+/// Answers the connections of `listener` with what `render` gives, until `done`: at most
+/// [`MAX_CONNECTIONS`] at once, each bounded in time.
+fn serve_tcp(
+    listener: &TcpListener,
+    render: &parking_lot::Mutex<impl FnMut() -> Option<String> + Send>,
+    done: &AtomicBool,
+) {
+    let active = AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        while !done.load(Ordering::Relaxed) {
+            let stream = match listener.accept() {
+                Ok((stream, _)) => stream,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    std::thread::sleep(POLL);
+                    continue;
+                }
+                Err(e) => {
+                    tracing::warn!("metrics: accept failed: {e}");
+                    std::thread::sleep(POLL);
+                    continue;
+                }
+            };
+            if active.load(Ordering::Relaxed) >= MAX_CONNECTIONS {
+                continue; // dropped: closed at once
+            }
+            active.fetch_add(1, Ordering::Relaxed);
+            let active = &active;
+            scope.spawn(move || {
+                answer(stream, || (render.lock())());
+                active.fetch_sub(1, Ordering::Relaxed);
+            });
+        }
+    });
 }

@@ -16,6 +16,8 @@
 //! | GET | `/healthz`, `/readyz`, `/metrics` | liveness, readiness, Prometheus text |
 
 use super::control::Command;
+use super::openapi::ErrorBody;
+use super::streams::StreamView;
 use super::streams::{Refusal, StreamPatch, StreamSpec};
 use super::Service;
 use axum::body::Bytes;
@@ -27,7 +29,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::de::DeserializeOwned;
-use std::io::{Read, Write};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -52,13 +53,19 @@ pub fn router(service: Shared) -> Router {
         ));
     Router::new()
         .merge(api)
-        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/healthz", get(healthz))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such endpoint") })
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(middleware::from_fn(timeout))
         .with_state(service)
+}
+
+/// 200 while the process serves.
+#[utoipa::path(get, path = "/healthz", security(()), responses((status = 200, description = "Alive")))]
+pub(super) async fn healthz() -> &'static str {
+    "ok\n"
 }
 
 fn error(status: StatusCode, message: impl Into<String>) -> Response {
@@ -125,18 +132,40 @@ fn body<T: DeserializeOwned>(bytes: Result<Bytes, BytesRejection>) -> Result<T, 
     })
 }
 
-async fn list(State(service): State<Shared>) -> Response {
+/// Every stream.
+#[utoipa::path(get, path = "/api/streams", responses(
+    (status = 200, description = "The streams", body = [StreamView]),
+    (status = 401, description = "Missing or wrong token", body = ErrorBody),
+))]
+pub(super) async fn list(State(service): State<Shared>) -> Response {
     Json(service.list()).into_response()
 }
 
-async fn one(State(service): State<Shared>, Path(name): Path<String>) -> Response {
+/// One stream.
+#[utoipa::path(get, path = "/api/streams/{name}", params(("name" = String, Path, description = "The stream's name, `[A-Za-z0-9_-]{1,64}`")), responses(
+    (status = 200, description = "The stream", body = StreamView),
+    (status = 404, description = "No such stream", body = ErrorBody),
+))]
+pub(super) async fn one(State(service): State<Shared>, Path(name): Path<String>) -> Response {
     match service.get(&name) {
         Some(v) => Json(v).into_response(),
         None => error(StatusCode::NOT_FOUND, format!("no stream named {name}")),
     }
 }
 
-async fn add(State(service): State<Shared>, bytes: Result<Bytes, BytesRejection>) -> Response {
+/// Add a stream; it opens in the background.
+#[utoipa::path(post, path = "/api/streams", request_body = StreamSpec, responses(
+    (status = 201, description = "Added (it opens in the background)", body = StreamView),
+    (status = 400, description = "Malformed JSON", body = ErrorBody),
+    (status = 401, description = "Missing or wrong token", body = ErrorBody),
+    (status = 409, description = "The name or an output file is taken", body = ErrorBody),
+    (status = 413, description = "Body over 64 KiB", body = ErrorBody),
+    (status = 422, description = "Invalid name, input, geometry or outputs", body = ErrorBody),
+))]
+pub(super) async fn add(
+    State(service): State<Shared>,
+    bytes: Result<Bytes, BytesRejection>,
+) -> Response {
     let spec: StreamSpec = match body(bytes) {
         Ok(s) => s,
         Err(r) => return *r,
@@ -153,7 +182,14 @@ async fn add(State(service): State<Shared>, bytes: Result<Bytes, BytesRejection>
     }
 }
 
-async fn patch(
+/// Change zones, lines, threshold or classes while it runs (decode untouched).
+#[utoipa::path(patch, path = "/api/streams/{name}", params(("name" = String, Path, description = "The stream's name, `[A-Za-z0-9_-]{1,64}`")), request_body = StreamPatch,
+    responses(
+        (status = 200, description = "Changed", body = StreamView),
+        (status = 404, description = "No such stream", body = ErrorBody),
+        (status = 422, description = "Invalid geometry or filter", body = ErrorBody),
+    ))]
+pub(super) async fn patch(
     State(service): State<Shared>,
     Path(name): Path<String>,
     bytes: Result<Bytes, BytesRejection>,
@@ -174,7 +210,12 @@ async fn patch(
     }
 }
 
-async fn remove(State(service): State<Shared>, Path(name): Path<String>) -> Response {
+/// Stop it and finalize its outputs.
+#[utoipa::path(delete, path = "/api/streams/{name}", params(("name" = String, Path, description = "The stream's name, `[A-Za-z0-9_-]{1,64}`")), responses(
+    (status = 204, description = "Removed; its outputs are finalized"),
+    (status = 404, description = "No such stream", body = ErrorBody),
+))]
+pub(super) async fn remove(State(service): State<Shared>, Path(name): Path<String>) -> Response {
     let (tx, rx) = tokio::sync::oneshot::channel();
     service.send(Command::Remove(name, tx));
     match rx.await {
@@ -185,12 +226,23 @@ async fn remove(State(service): State<Shared>, Path(name): Path<String>) -> Resp
 }
 
 #[derive(serde::Deserialize)]
-struct SnapshotQuery {
+pub(super) struct SnapshotQuery {
     #[serde(default)]
     raw: Option<String>,
 }
 
-async fn snapshot(
+/// The last frame as JPEG, annotated unless `raw=1`.
+#[utoipa::path(get, path = "/api/streams/{name}/snapshot.jpg",
+    params(
+        ("name" = String, Path, description = "The stream's name"),
+        ("raw" = Option<String>, Query, description = "`1`: the frame as decoded"),
+    ),
+    responses(
+        (status = 200, description = "JPEG", content_type = "image/jpeg"),
+        (status = 404, description = "No such stream", body = ErrorBody),
+        (status = 409, description = "No frame yet, or no raw frame kept", body = ErrorBody),
+    ))]
+pub(super) async fn snapshot(
     State(service): State<Shared>,
     Path(name): Path<String>,
     Query(q): Query<SnapshotQuery>,
@@ -209,14 +261,25 @@ async fn snapshot(
 const DEFAULT_EVENTS: usize = 100;
 
 #[derive(serde::Deserialize)]
-struct EventsQuery {
+pub(super) struct EventsQuery {
     source: Option<String>,
     #[serde(rename = "type")]
     kind: Option<String>,
     limit: Option<usize>,
 }
 
-async fn events(State(service): State<Shared>, Query(q): Query<EventsQuery>) -> Response {
+/// The most recent events (object and analytics events, as in the events file), newest first.
+#[utoipa::path(get, path = "/api/events",
+    params(
+        ("source" = Option<String>, Query, description = "Only this stream's"),
+        ("type" = Option<String>, Query, description = "Only this type (`new`, `end`, `zone_enter`, …)"),
+        ("limit" = Option<usize>, Query, description = "At most this many (default 100, at most 1000)"),
+    ),
+    responses((status = 200, description = "Events", body = [Object])))]
+pub(super) async fn events(
+    State(service): State<Shared>,
+    Query(q): Query<EventsQuery>,
+) -> Response {
     let limit = q.limit.unwrap_or(DEFAULT_EVENTS).min(super::MAX_EVENTS);
     let events = service.events.recent(limit, |e| {
         q.source.as_deref().is_none_or(|s| e["source"] == s)
@@ -225,11 +288,18 @@ async fn events(State(service): State<Shared>, Query(q): Query<EventsQuery>) -> 
     Json(events).into_response()
 }
 
-async fn openapi() -> Response {
+/// This document (OpenAPI 3, generated from the handlers and their body types).
+#[utoipa::path(get, path = "/api/openapi.json", responses((status = 200, description = "OpenAPI 3")))]
+pub(super) async fn openapi() -> Response {
     Json(super::openapi::document()).into_response()
 }
 
-async fn ready(State(service): State<Shared>) -> Response {
+/// 200 when the model is compiled and no stream is starting.
+#[utoipa::path(get, path = "/readyz", security(()), responses(
+    (status = 200, description = "Ready"),
+    (status = 503, description = "Not ready", body = ErrorBody),
+))]
+pub(super) async fn ready(State(service): State<Shared>) -> Response {
     if service.ready() {
         (StatusCode::OK, "ready\n").into_response()
     } else {
@@ -240,23 +310,18 @@ async fn ready(State(service): State<Shared>) -> Response {
     }
 }
 
-/// The pipeline's Prometheus text, fetched from its loopback endpoint.
-async fn metrics(State(service): State<Shared>) -> Response {
-    let addr = service.metrics_addr;
-    let fetched = tokio::task::spawn_blocking(move || -> std::io::Result<String> {
-        let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
-        s.set_read_timeout(Some(Duration::from_secs(5)))?;
-        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")?;
-        let mut text = String::new();
-        s.read_to_string(&mut text)?;
-        Ok(text
-            .split_once("\r\n\r\n")
-            .map(|(_, b)| b.to_string())
-            .unwrap_or_default())
-    })
-    .await;
+/// The pipeline's Prometheus text, rendered by the pipeline on request (no second server).
+/// Prometheus text, as `run --metrics` serves it.
+#[utoipa::path(get, path = "/metrics", security(()), responses(
+    (status = 200, description = "OpenMetrics text"),
+    (status = 503, description = "The pipeline does not answer", body = ErrorBody),
+))]
+pub(super) async fn metrics(State(service): State<Shared>) -> Response {
+    let scraper = service.metrics.clone();
+    let timeout = crate::pipeline::metrics::SCRAPE_TIMEOUT;
+    let fetched = tokio::task::spawn_blocking(move || scraper.scrape(timeout)).await;
     match fetched {
-        Ok(Ok(body)) => (
+        Ok(Some(body)) => (
             [(
                 header::CONTENT_TYPE,
                 "application/openmetrics-text; version=1.0.0; charset=utf-8",

@@ -25,7 +25,6 @@ use control::{Command, Control};
 pub use entry::Entry;
 use parking_lot::RwLock;
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -71,8 +70,8 @@ pub struct Service {
     /// `[serve] output_root`: where a stream's own `outputs` go.
     pub output_root: Option<PathBuf>,
     pub model: String,
-    /// The pipeline's own metrics endpoint (loopback), proxied at `/metrics`.
-    pub metrics_addr: SocketAddr,
+    /// Asks the running pipeline for its metrics text (`GET /metrics`).
+    pub metrics: crate::pipeline::metrics::Scraper,
     pub state_file: PathBuf,
     /// The model is compiled and the pipeline runs.
     pub compiled: AtomicBool,
@@ -269,7 +268,8 @@ pub fn run(
             message: format!("[serve] output_root {}: {e}", root.display()),
         })?;
     }
-    let metrics = Arc::new(Endpoint::bind("127.0.0.1:0")?);
+    let (metrics, scraper) = Endpoint::in_process();
+    let metrics = Arc::new(metrics);
     let mqtt = config
         .output
         .mqtt
@@ -284,7 +284,7 @@ pub fn run(
         media_roots: config.serve.media_roots.clone(),
         output_root: config.serve.output_root.clone(),
         model: detector.model.clone(),
-        metrics_addr: metrics.addr,
+        metrics: scraper,
         state_file: options.state_file.clone(),
         compiled: AtomicBool::new(false),
         events: Arc::new(EventRing::new(MAX_EVENTS)),

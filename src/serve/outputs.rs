@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 /// as paths relative to `[serve] output_root` (`{name}` is the stream's name). A key left out
 /// keeps the pipeline file's output. Absolute paths, `..` and symlinks out of the root are
 /// refused, so a client can never write outside the folder the operator gave.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StreamOutputs {
     /// Annotated H.264 MP4.

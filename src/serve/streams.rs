@@ -16,7 +16,7 @@ pub const MAX_NAME_LEN: usize = 64;
 const NETWORK_SCHEMES: [&str; 5] = ["rtsp://", "rtsps://", "http://", "https://", "test://"];
 
 /// One stream as added over the API (and kept in the state file).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StreamSpec {
     /// `[A-Za-z0-9_-]{1,64}`: the stream's id in paths, outputs (`{name}`), events, metrics.
@@ -42,7 +42,7 @@ pub struct StreamSpec {
 }
 
 /// `PATCH /api/streams/{name}`: what changes while the stream runs.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StreamPatch {
     #[serde(default)]
@@ -254,7 +254,7 @@ fn check_input(input: &str, media_roots: &[PathBuf]) -> Result<(), Refusal> {
 }
 
 /// One stream in `GET /api/streams`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct StreamView {
     pub name: String,
     /// The input with any password shown as `***`.
@@ -285,14 +285,14 @@ pub struct StreamView {
 }
 
 /// End-to-end latency (decode to sink), ms.
-#[derive(Debug, Clone, Copy, Default, Serialize)]
+#[derive(Debug, Clone, Copy, Default, Serialize, utoipa::ToSchema)]
 pub struct Latency {
     pub p50: f64,
     pub p99: f64,
 }
 
 /// Time between consecutive results of a stream, ms.
-#[derive(Debug, Clone, Copy, Default, Serialize)]
+#[derive(Debug, Clone, Copy, Default, Serialize, utoipa::ToSchema)]
 pub struct FrameGap {
     pub p50: f64,
     pub p99: f64,
