@@ -262,6 +262,9 @@ fn run_streams(
     let options = RunOptions {
         looping: true,
         limit: Some((limit / n as u64).max(1)),
+        // No hot reload here: the analytics stage runs only for the file's zones and lines
+        // (run_many turns it on for inputs that have some).
+        analytics: false,
         ..RunOptions::for_config(config, false)
     };
     resources::reset_peak_rss();
