@@ -73,6 +73,14 @@ pub enum Error {
     /// An output file could not be written.
     #[error("output {path}: {message}")]
     Output { path: PathBuf, message: String },
+    /// An endpoint could not listen on its address (`--api`, `--metrics`).
+    #[error("output {what} {addr}: {source}")]
+    Listen {
+        what: &'static str,
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
     /// The run was interrupted by a signal; outputs were finalized.
     #[error("interrupted by signal; outputs were finalized")]
     Interrupted,
@@ -85,7 +93,7 @@ impl Error {
             Error::Config { .. } | Error::Setting { .. } | Error::Library(_) => exit_code::CONFIG,
             Error::Input { .. } => exit_code::INPUT,
             Error::Model { .. } => exit_code::MODEL,
-            Error::Output { .. } => exit_code::OUTPUT,
+            Error::Output { .. } | Error::Listen { .. } => exit_code::OUTPUT,
             Error::Interrupted => exit_code::INTERRUPTED,
             Error::OpenVino { .. }
             | Error::Gst { .. }

@@ -105,17 +105,16 @@ impl Endpoint {
     /// Binds `addr` (`HOST:PORT`).
     ///
     /// # Errors
-    /// [`Error::Output`] naming the address when it cannot be parsed or bound.
+    /// [`Error::Listen`] naming the address when it cannot be parsed or bound.
     pub fn bind(addr: &str) -> Result<Endpoint> {
-        let err = |m: String| Error::Output {
-            path: format!("metrics {addr}").into(),
-            message: m,
+        let err = |source| Error::Listen {
+            what: "metrics",
+            addr: addr.to_string(),
+            source,
         };
-        let listener = TcpListener::bind(addr).map_err(|e| err(e.to_string()))?;
-        listener
-            .set_nonblocking(true)
-            .map_err(|e| err(e.to_string()))?;
-        let addr = listener.local_addr().map_err(|e| err(e.to_string()))?;
+        let listener = TcpListener::bind(addr).map_err(err)?;
+        listener.set_nonblocking(true).map_err(err)?;
+        let addr = listener.local_addr().map_err(err)?;
         crate::sink::warn_if_unauthenticated("--metrics", &addr.ip().to_string());
         eprintln!("metrics at http://{addr}/metrics");
         Ok(Endpoint {

@@ -225,7 +225,7 @@ fn per_stream_outputs(config: &PipelineConfig) -> Result<PipelineConfig> {
 ///
 /// # Errors
 /// [`Error::Config`] for a non-loopback address without a token (unless `insecure`), a bad
-/// state file or unsupported outputs; [`Error::Output`] for an address that cannot be bound;
+/// state file or unsupported outputs; [`Error::Listen`] for an address that cannot be bound;
 /// model errors.
 pub fn run(
     config: &PipelineConfig,
@@ -233,14 +233,13 @@ pub fn run(
     openvino_lib: Option<&Path>,
     stop: &AtomicBool,
 ) -> Result<Summary> {
-    let listener = std::net::TcpListener::bind(&options.api).map_err(|e| Error::Output {
-        path: format!("--api {}", options.api).into(),
-        message: e.to_string(),
-    })?;
-    let addr = listener.local_addr().map_err(|e| Error::Output {
-        path: format!("--api {}", options.api).into(),
-        message: e.to_string(),
-    })?;
+    let listen = |source| Error::Listen {
+        what: "--api",
+        addr: options.api.clone(),
+        source,
+    };
+    let listener = std::net::TcpListener::bind(&options.api).map_err(listen)?;
+    let addr = listener.local_addr().map_err(listen)?;
     if !addr.ip().is_loopback() && options.token.is_none() && !options.insecure {
         return Err(Error::Setting {
             key: "--api".into(),
@@ -251,10 +250,7 @@ pub fn run(
             ),
         });
     }
-    listener.set_nonblocking(true).map_err(|e| Error::Output {
-        path: "--api".into(),
-        message: e.to_string(),
-    })?;
+    listener.set_nonblocking(true).map_err(listen)?;
     let restored = state::load_state(&options.state_file).map_err(|message| Error::Config {
         path: options.state_file.clone(),
         message,
@@ -351,10 +347,7 @@ pub fn run(
     let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
     let server = {
         let _guard = runtime.enter();
-        let listener = tokio::net::TcpListener::from_std(listener).map_err(|e| Error::Output {
-            path: "--api".into(),
-            message: e.to_string(),
-        })?;
+        let listener = tokio::net::TcpListener::from_std(listener).map_err(listen)?;
         let router = api::router(Arc::clone(&service));
         runtime.spawn(async move {
             let shutdown = async {
