@@ -35,6 +35,7 @@ test: setup
 lint:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --release --locked --all-targets -- -D warnings
+	$(CARGO) clippy --release --locked --lib --no-default-features -- -D warnings
 
 bench: build
 	$(BIN) bench pipelines/pedestrians.toml

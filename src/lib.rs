@@ -17,6 +17,7 @@ pub mod adapters;
 pub mod alerts;
 pub mod analytics;
 pub mod backoff;
+#[cfg(feature = "cli")]
 pub mod bench;
 pub mod config;
 pub mod detector;
@@ -32,9 +33,11 @@ pub mod manifest;
 pub mod model_info;
 pub mod motion;
 pub mod overlay;
+#[cfg(feature = "cli")]
 pub mod pipeline;
 pub mod preprocess;
 pub mod redact;
+#[cfg(feature = "cli")]
 pub mod serve;
 pub mod shard;
 pub mod sink;

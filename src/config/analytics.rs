@@ -42,7 +42,8 @@ pub struct AnalyticsConfig {
 }
 
 /// How the coordinates of a zone or line are given.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[cfg_attr(feature = "cli", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Units {
     /// Fractions of the frame width (x) and height (y), in `[0, 1]`.
@@ -53,7 +54,8 @@ pub enum Units {
 }
 
 /// The point of an object's box that is tested against zones and lines.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[cfg_attr(feature = "cli", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum TestPoint {
     /// Middle of the box's bottom edge: where a person or car touches the ground.
@@ -64,12 +66,13 @@ pub enum TestPoint {
 }
 
 /// `[[analytics.zones]]`: a polygon; objects entering, leaving, dwelling, crowding.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[cfg_attr(feature = "cli", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ZoneConfig {
     pub name: String,
     /// Corners `[x, y]` in order (≥ 3, not self-intersecting), in `units`.
-    #[schema(value_type = Vec<[f32; 2]>)]
+    #[cfg_attr(feature = "cli", schema(value_type = Vec<[f32; 2]>))]
     pub polygon: Vec<Point>,
     /// Only objects of these labels; default: all.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -90,17 +93,18 @@ pub struct ZoneConfig {
 }
 
 /// `[[analytics.lines]]`: a directed segment; objects crossing it `in` or `out`.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[cfg_attr(feature = "cli", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LineConfig {
     pub name: String,
     /// The segment's two ends `[x, y]`, first to second, in `units`.
-    #[schema(value_type = Vec<[f32; 2]>)]
+    #[cfg_attr(feature = "cli", schema(value_type = Vec<[f32; 2]>))]
     pub points: Vec<Point>,
     /// The direction of travel that counts as `in` (any length, not along the line); default:
     /// second point minus first, turned 90° clockwise on screen (x right, y down).
     #[serde(default, rename = "in", skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<[f32; 2]>)]
+    #[cfg_attr(feature = "cli", schema(value_type = Option<[f32; 2]>))]
     pub in_direction: Option<Point>,
     /// Only objects of these labels; default: all.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -6,6 +6,8 @@ use crate::error::{Error, Result};
 pub mod alerts;
 pub mod analytics;
 mod detect;
+#[cfg(feature = "cli")]
+mod flags;
 mod model;
 pub mod motion;
 pub mod names;
@@ -17,9 +19,11 @@ mod validate;
 pub use crate::source::RtspTransport;
 pub use analytics::AnalyticsConfig;
 pub use detect::{DetectConfig, DetectMode, TrackConfig, MAX_INTERVAL};
+#[cfg(feature = "cli")]
+pub use flags::{Overrides, RunOverrides};
 pub use model::{Hint, ModelConfig, Nireq, Precision};
 pub use output::{MqttConfig, OutputConfig};
-pub use overrides::{parse_property, parse_size, Inputs, Override, Overrides, RunOverrides};
+pub use overrides::{parse_property, parse_size, Inputs, Override};
 use serde::Deserialize;
 pub use source::{NamedSource, SourceConfig};
 
