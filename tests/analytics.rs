@@ -588,6 +588,7 @@ fn a_line_added_to_the_pipeline_file_while_running_starts_counting() {
         ])
         .current_dir(root())
         .env("OVSTREAM_LOG", "warn")
+        .env("XDG_CACHE_HOME", test_cache())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();

@@ -8,40 +8,34 @@ use common::*;
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 const TOKEN: &str = "s3cret-token";
 
-/// A running `ovstream serve`, killed (SIGINT, then waited for) when dropped.
+/// A running `ovstream serve` on a port the kernel picked, killed when dropped.
 struct Service {
-    child: Option<Child>,
+    served: common::serve::Served,
     port: u16,
 }
 
 impl Service {
     fn start(dir: &Path, pipeline: &Path) -> Service {
         std::fs::write(dir.join("token"), format!("{TOKEN}\n")).unwrap();
-        let port = free_port();
-        let child = Command::new(env!("CARGO_BIN_EXE_ovstream"))
-            .args(["serve", pipeline.to_str().unwrap()])
-            .args(["--api", &format!("127.0.0.1:{port}")])
-            .args(["--api-token-file", dir.join("token").to_str().unwrap()])
-            .args(["--state", dir.join("state.json").to_str().unwrap()])
-            .current_dir(root())
-            .env("OVSTREAM_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let s = Service {
-            child: Some(child),
-            port,
-        };
-        wait_for("the API", Duration::from_secs(60), || {
-            s.call("GET", "/healthz", None, None).0 == 200
-        });
-        s
+        let token = dir.join("token");
+        let state = dir.join("state.json");
+        let served = common::serve::start(
+            &[
+                pipeline.to_str().unwrap(),
+                "--api-token-file",
+                token.to_str().unwrap(),
+                "--state",
+                state.to_str().unwrap(),
+            ],
+            Duration::from_secs(60),
+        );
+        let port = served.port;
+        Service { served, port }
     }
 
     /// `method path` with an optional token and body: (status, body).
@@ -122,26 +116,13 @@ impl Service {
 
     /// SIGTERM; waits for the exit; returns (exit code, stderr).
     fn stop(mut self) -> (Option<i32>, String) {
-        let child = self.child.take().unwrap();
         let status = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
+            .args(["-TERM", &self.served.child.id().to_string()])
             .status()
             .unwrap();
         assert!(status.success());
-        let out = child.wait_with_output().unwrap();
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stderr).to_string(),
-        )
-    }
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+        let (status, log) = self.served.wait();
+        (status.code(), log)
     }
 }
 

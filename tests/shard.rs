@@ -3,12 +3,11 @@
 
 mod common;
 
-use common::broker::{free_port, Broker, Subscriber};
+use common::broker::{Broker, Subscriber};
 use common::*;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const CAMERAS: usize = 6;
@@ -35,36 +34,28 @@ fn pipeline(dir: &Path, broker: u16) -> PathBuf {
     path
 }
 
-/// A running `ovstream serve --shard K/N`, killed when dropped.
+/// A running `ovstream serve --shard K/N` on a port the kernel picked, killed when dropped.
 struct Replica {
-    child: Child,
+    served: common::serve::Served,
     port: u16,
 }
 
 impl Replica {
     fn start(dir: &Path, pipeline: &Path, shard: u32) -> Replica {
-        let port = free_port();
-        let child = Command::new(env!("CARGO_BIN_EXE_ovstream"))
-            .args(["serve", pipeline.to_str().unwrap()])
-            .args(["--api", &format!("127.0.0.1:{port}")])
-            .args([
+        let state = dir.join(format!("state-{shard}.json"));
+        let shard_arg = format!("{shard}/{REPLICAS}");
+        let served = common::serve::start(
+            &[
+                pipeline.to_str().unwrap(),
                 "--state",
-                dir.join(format!("state-{shard}.json")).to_str().unwrap(),
-            ])
-            .args(["--shard", &format!("{shard}/{REPLICAS}")])
-            .current_dir(root())
-            .env("OVSTREAM_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let r = Replica { child, port };
-        let deadline = Instant::now() + Duration::from_secs(90);
-        while r.get("/healthz").0 != 200 {
-            assert!(Instant::now() < deadline, "replica {shard} never answered");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        r
+                state.to_str().unwrap(),
+                "--shard",
+                &shard_arg,
+            ],
+            Duration::from_secs(90),
+        );
+        let port = served.port;
+        Replica { served, port }
     }
 
     fn get(&self, path: &str) -> (u16, String) {
@@ -81,13 +72,6 @@ impl Replica {
             .iter()
             .map(|s| s["name"].as_str().unwrap().to_string())
             .collect()
-    }
-}
-
-impl Drop for Replica {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -176,8 +160,8 @@ fn three_replicas_split_six_cameras_and_a_killed_one_stops_only_its_own() {
         .collect();
     {
         let r = &mut replicas[victim as usize];
-        r.child.kill().unwrap();
-        r.child.wait().unwrap();
+        r.served.child.kill().unwrap();
+        r.served.wait();
     }
     std::thread::sleep(Duration::from_secs(1)); // what was in flight lands
     let before = frames_per_camera(&sub);

@@ -16,7 +16,6 @@
 //! | GET | `/healthz`, `/readyz`, `/metrics` | liveness, readiness, Prometheus text |
 
 use super::control::Command;
-use super::openapi::ErrorBody;
 use super::streams::StreamView;
 use super::streams::{Refusal, StreamPatch, StreamSpec};
 use super::Service;
@@ -38,6 +37,13 @@ pub const MAX_BODY: usize = 64 * 1024;
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 type Shared = Arc<Service>;
+
+/// The body of every error response.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// What went wrong, naming the field, file or stream.
+    pub error: String,
+}
 
 /// The API's routes over `service`.
 pub fn router(service: Shared) -> Router {
@@ -69,7 +75,9 @@ pub(super) async fn healthz() -> &'static str {
 }
 
 fn error(status: StatusCode, message: impl Into<String>) -> Response {
-    let body = serde_json::json!({ "error": message.into() });
+    let body = ErrorBody {
+        error: message.into(),
+    };
     (status, Json(body)).into_response()
 }
 
@@ -290,8 +298,8 @@ pub(super) async fn events(
 
 /// This document (OpenAPI 3, generated from the handlers and their body types).
 #[utoipa::path(get, path = "/api/openapi.json", responses((status = 200, description = "OpenAPI 3")))]
-pub(super) async fn openapi() -> Response {
-    Json(super::openapi::document()).into_response()
+pub(super) async fn openapi(State(service): State<Shared>) -> Response {
+    Json(service.openapi.as_ref()).into_response()
 }
 
 /// 200 when the model is compiled and no stream is starting.

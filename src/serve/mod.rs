@@ -75,6 +75,8 @@ pub struct Service {
     pub state_file: PathBuf,
     /// The model is compiled and the pipeline runs.
     pub compiled: AtomicBool,
+    /// The OpenAPI document served at `/api/openapi.json` (made once at start).
+    pub openapi: Arc<serde_json::Value>,
     /// The most recent events of every stream.
     pub events: Arc<EventRing>,
     /// What a stream's `threshold` and `classes` are checked against.
@@ -283,6 +285,7 @@ pub fn run(
         metrics: scraper,
         state_file: options.state_file.clone(),
         compiled: AtomicBool::new(false),
+        openapi: Arc::new(openapi::document()),
         events: Arc::new(EventRing::new(MAX_EVENTS)),
         detect: streams::Model {
             threshold: config.detect.threshold,

@@ -8,13 +8,6 @@ use serde_json::Value;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::OpenApi;
 
-/// The body of every error response.
-#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
-pub struct ErrorBody {
-    /// What went wrong, naming the field, file or stream.
-    pub error: String,
-}
-
 #[derive(OpenApi)]
 #[openapi(
     info(

@@ -4,6 +4,7 @@
 
 pub mod broker;
 pub mod http;
+pub mod serve;
 
 use gstreamer as gst;
 use gstreamer::prelude::*;
@@ -31,6 +32,13 @@ pub fn vtest() -> PathBuf {
     asset("samples/vtest.avi")
 }
 
+/// The caches (compiled models, measured nireq/nstreams) of the binaries the tests start:
+/// private to this checkout's test runs (`target/tmp/cache`), never the user's
+/// `~/.cache/ovstream`; a test that needs its own sets `XDG_CACHE_HOME` itself.
+pub fn test_cache() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("cache")
+}
+
 /// Runs `ovstream ARGS…` from the repository root.
 pub fn ovstream(args: &[&str]) -> Output {
     ovstream_with_env(args, &[])
@@ -42,6 +50,7 @@ pub fn ovstream_with_env(args: &[&str], envs: &[(&str, &str)]) -> Output {
         .args(args)
         .current_dir(root())
         .env("OVSTREAM_LOG", "warn")
+        .env("XDG_CACHE_HOME", test_cache())
         .envs(envs.iter().copied())
         .output()
         .expect("spawn ovstream")
@@ -53,6 +62,7 @@ pub fn spawn_ovstream(args: &[&str]) -> Child {
         .args(args)
         .current_dir(root())
         .env("OVSTREAM_LOG", "warn")
+        .env("XDG_CACHE_HOME", test_cache())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
