@@ -294,48 +294,7 @@ where
             Outlet::Edge(detected_tx, &edges.detected),
             &stages.postprocess,
         );
-        let lost_after = options
-            .track
-            .map_or(DEFAULT_LOST_AFTER, |(_, buffer)| buffer as u64);
-        let optional: Vec<_> = links
-            .into_iter()
-            .map(|(stage, rx, tx)| {
-                let outlet = Outlet::Edge(tx, stage.edge(edges));
-                let stats = stage.stats(stages);
-                match stage {
-                    Optional::Identify => {
-                        let recognizer = recognizer.take().expect("planned with a recognizer");
-                        spawn_stage(s, identify::Identify { recognizer }, rx, outlet, stats)
-                    }
-                    Optional::Analytics => {
-                        let stage = analytics::Analytics {
-                            registry: &ctx.registry,
-                            lost_after,
-                            sources: HashMap::new(),
-                            version: 0,
-                        };
-                        spawn_stage(s, stage, rx, outlet, stats)
-                    }
-                    Optional::Events => {
-                        let stage = events::Events {
-                            registry: &ctx.registry,
-                            lost_after,
-                            alerts: std::sync::Arc::clone(&options.alerts),
-                            sources: HashMap::new(),
-                            scratch: Vec::new(),
-                            alert_scratch: Vec::new(),
-                        };
-                        spawn_stage(s, stage, rx, outlet, stats)
-                    }
-                    Optional::Overlay => {
-                        let stage = overlay::Overlay {
-                            sources: &ctx.registry.list,
-                        };
-                        spawn_stage(s, stage, rx, outlet, stats)
-                    }
-                }
-            })
-            .collect();
+        let optional = spawn_optional(s, links, ctx, edges, stages, recognizer.take());
         let snk = spawn_stage(
             s,
             sink::Sink {
@@ -410,6 +369,60 @@ where
         device: device.to_string(),
         execution_devices: execution_devices.to_string(),
     })
+}
+
+/// Spawns the optional stages of the plan, each reading the edge before it (see
+/// [`Plan::chain`]); `recognizer` goes to the identify stage.
+fn spawn_optional<'scope>(
+    s: &'scope Scope<'scope, '_>,
+    links: Vec<plan::Link>,
+    ctx: &'scope Context<'scope>,
+    edges: &'scope Edges,
+    stages: &'scope Stages,
+    mut recognizer: Option<&'scope mut Recognizer>,
+) -> Vec<ScopedJoinHandle<'scope, Result<()>>> {
+    let options = ctx.options;
+    let lost_after = options
+        .track
+        .map_or(DEFAULT_LOST_AFTER, |(_, buffer)| buffer as u64);
+    let mut handles = Vec::with_capacity(links.len());
+    for (stage, rx, tx) in links {
+        let outlet = Outlet::Edge(tx, stage.edge(edges));
+        let stats = stage.stats(stages);
+        handles.push(match stage {
+            Optional::Identify => {
+                let recognizer = recognizer.take().expect("planned with a recognizer");
+                spawn_stage(s, identify::Identify { recognizer }, rx, outlet, stats)
+            }
+            Optional::Analytics => {
+                let stage = analytics::Analytics {
+                    registry: &ctx.registry,
+                    lost_after,
+                    sources: HashMap::new(),
+                    version: 0,
+                };
+                spawn_stage(s, stage, rx, outlet, stats)
+            }
+            Optional::Events => {
+                let stage = events::Events {
+                    registry: &ctx.registry,
+                    lost_after,
+                    alerts: std::sync::Arc::clone(&options.alerts),
+                    sources: HashMap::new(),
+                    scratch: Vec::new(),
+                    alert_scratch: Vec::new(),
+                };
+                spawn_stage(s, stage, rx, outlet, stats)
+            }
+            Optional::Overlay => {
+                let stage = overlay::Overlay {
+                    sources: &ctx.registry.list,
+                };
+                spawn_stage(s, stage, rx, outlet, stats)
+            }
+        });
+    }
+    handles
 }
 
 /// Spawns `stage` on its own thread of `s`, reading `rx`.
