@@ -18,37 +18,14 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
-use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-/// Connections served at once; more are closed at once.
-const MAX_CONNECTIONS: usize = 16;
-/// A client gets this long to send its request, and to take the answer.
-const CONNECTION_TIMEOUT: Duration = Duration::from_secs(2);
+/// Scrape requests waiting at once; more wait for a free place (bounded in time).
+const MAX_WAITING: usize = 16;
 
-/// Answers one connection: reads the request (bounded in size and time), then writes the
-/// metrics `render` gives.
-fn answer(mut stream: std::net::TcpStream, render: impl FnOnce() -> Option<String>) {
-    let _ = stream.set_nonblocking(false);
-    let _ = stream.set_read_timeout(Some(CONNECTION_TIMEOUT));
-    let _ = stream.set_write_timeout(Some(CONNECTION_TIMEOUT));
-    let mut request = [0u8; 1024];
-    match stream.read(&mut request) {
-        Ok(n) if n > 0 => {}
-        _ => return, // idle or closed: no answer
-    }
-    let Some(body) = render() else { return };
-    let _ = write!(
-        stream,
-        "HTTP/1.1 200 OK\r\nContent-Type: application/openmetrics-text; version=1.0.0; \
-         charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-}
-
-/// How often the accept loop checks for the end of the run.
+/// How often the render loop checks for the end of the run.
 const POLL: Duration = Duration::from_millis(50);
 
 type Labels = Vec<(String, String)>;
@@ -70,21 +47,16 @@ pub struct Sources<'a> {
 /// How long an in-process scrape waits for the text.
 pub const SCRAPE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Where the rendered text goes.
-#[derive(Debug)]
-enum Transport {
-    /// A listener of its own.
-    Tcp(TcpListener),
-    /// Scrape requests from another server in this process, each with its reply channel.
-    InProcess(Receiver<Sender<String>>),
-}
-
-/// Where a run's metrics are served: a bound listener, or another server of the process.
+/// Where a run's metrics are asked for: its own HTTP server (`run --metrics`), or another
+/// server of the process (`serve`'s API). Either way the requests reach the render loop of
+/// [`Endpoint::serve`] through one channel.
 #[derive(Debug)]
 pub struct Endpoint {
-    transport: Transport,
-    /// The listener's address (`None` in process).
+    requests: Receiver<Sender<String>>,
+    /// The address its own server listens on (`None` in process).
     pub addr: Option<SocketAddr>,
+    /// Its own server, stopped with the endpoint.
+    _server: Option<super::metrics_server::MetricsServer>,
 }
 
 /// The asking side of [`Endpoint::in_process`]: the API server's `/metrics` handler.
@@ -113,23 +85,23 @@ impl Endpoint {
             source,
         };
         let listener = TcpListener::bind(addr).map_err(err)?;
-        listener.set_nonblocking(true).map_err(err)?;
         let addr = listener.local_addr().map_err(err)?;
+        let (mut endpoint, scraper) = Endpoint::in_process();
+        endpoint._server = Some(super::metrics_server::start(listener, scraper)?);
+        endpoint.addr = Some(addr);
         crate::sink::warn_if_unauthenticated("--metrics", &addr.ip().to_string());
         eprintln!("metrics at http://{addr}/metrics");
-        Ok(Endpoint {
-            transport: Transport::Tcp(listener),
-            addr: Some(addr),
-        })
+        Ok(endpoint)
     }
 
     /// An endpoint answered through the returned [`Scraper`] (by another HTTP server of this
     /// process, such as `serve`'s API) instead of a listener.
     pub fn in_process() -> (Endpoint, Scraper) {
-        let (tx, rx) = bounded(MAX_CONNECTIONS);
+        let (tx, rx) = bounded(MAX_WAITING);
         let endpoint = Endpoint {
-            transport: Transport::InProcess(rx),
+            requests: rx,
             addr: None,
+            _server: None,
         };
         (endpoint, Scraper(tx))
     }
@@ -339,52 +311,12 @@ impl Endpoint {
             encode(&mut body, &registry).ok()?;
             Some(body)
         });
-        match &self.transport {
-            Transport::Tcp(listener) => serve_tcp(listener, &render, done),
-            Transport::InProcess(requests) => {
-                while !done.load(Ordering::Relaxed) {
-                    if let Ok(reply) = requests.recv_timeout(POLL) {
-                        if let Some(text) = (render.lock())() {
-                            let _ = reply.try_send(text);
-                        }
-                    }
+        while !done.load(Ordering::Relaxed) {
+            if let Ok(reply) = self.requests.recv_timeout(POLL) {
+                if let Some(text) = (render.lock())() {
+                    let _ = reply.try_send(text);
                 }
             }
         }
     }
-}
-
-/// Answers the connections of `listener` with what `render` gives, until `done`: at most
-/// [`MAX_CONNECTIONS`] at once, each bounded in time.
-fn serve_tcp(
-    listener: &TcpListener,
-    render: &parking_lot::Mutex<impl FnMut() -> Option<String> + Send>,
-    done: &AtomicBool,
-) {
-    let active = AtomicUsize::new(0);
-    std::thread::scope(|scope| {
-        while !done.load(Ordering::Relaxed) {
-            let stream = match listener.accept() {
-                Ok((stream, _)) => stream,
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                    std::thread::sleep(POLL);
-                    continue;
-                }
-                Err(e) => {
-                    tracing::warn!("metrics: accept failed: {e}");
-                    std::thread::sleep(POLL);
-                    continue;
-                }
-            };
-            if active.load(Ordering::Relaxed) >= MAX_CONNECTIONS {
-                continue; // dropped: closed at once
-            }
-            active.fetch_add(1, Ordering::Relaxed);
-            let active = &active;
-            scope.spawn(move || {
-                answer(stream, || (render.lock())());
-                active.fetch_sub(1, Ordering::Relaxed);
-            });
-        }
-    });
 }

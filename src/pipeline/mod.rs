@@ -20,6 +20,7 @@ mod edges;
 pub mod gate;
 mod handle;
 pub mod metrics;
+pub mod metrics_server;
 mod options;
 mod periodic;
 mod plan;

@@ -325,20 +325,7 @@ pub(super) async fn ready(State(service): State<Shared>) -> Response {
     (status = 503, description = "The pipeline does not answer", body = ErrorBody),
 ))]
 pub(super) async fn metrics(State(service): State<Shared>) -> Response {
-    let scraper = service.metrics.clone();
-    let timeout = crate::pipeline::metrics::SCRAPE_TIMEOUT;
-    let fetched = tokio::task::spawn_blocking(move || scraper.scrape(timeout)).await;
-    match fetched {
-        Ok(Some(body)) => (
-            [(
-                header::CONTENT_TYPE,
-                "application/openmetrics-text; version=1.0.0; charset=utf-8",
-            )],
-            body,
-        )
-            .into_response(),
-        _ => error(StatusCode::SERVICE_UNAVAILABLE, "metrics are not available"),
-    }
+    crate::pipeline::metrics_server::respond(service.metrics.clone()).await
 }
 
 #[cfg(test)]
