@@ -6,6 +6,7 @@
 //! to the API server's `/metrics` handler through a channel ([`Endpoint::in_process`]): no
 //! second server, no loopback hop.
 
+pub use super::http::{Scraper, SCRAPE_TIMEOUT};
 use super::source_stats::SourceList;
 use crate::error::{Error, Result};
 use crate::sink::mqtt::MqttStats;
@@ -44,9 +45,6 @@ pub struct Sources<'a> {
     pub mqtt: &'a (dyn Fn() -> Option<std::sync::Arc<MqttStats>> + Sync),
 }
 
-/// How long an in-process scrape waits for the text.
-pub const SCRAPE_TIMEOUT: Duration = Duration::from_secs(5);
-
 /// Where a run's metrics are asked for: its own HTTP server (`run --metrics`), or another
 /// server of the process (`serve`'s API). Either way the requests reach the render loop of
 /// [`Endpoint::serve`] through one channel.
@@ -56,21 +54,7 @@ pub struct Endpoint {
     /// The address its own server listens on (`None` in process).
     pub addr: Option<SocketAddr>,
     /// Its own server, stopped with the endpoint.
-    _server: Option<super::metrics_server::MetricsServer>,
-}
-
-/// The asking side of [`Endpoint::in_process`]: the API server's `/metrics` handler.
-#[derive(Debug, Clone)]
-pub struct Scraper(Sender<Sender<String>>);
-
-impl Scraper {
-    /// The metrics text, rendered by the running pipeline; `None` when it does not answer
-    /// within `timeout` (not started, or ended). Blocks: call it off the async runtime.
-    pub fn scrape(&self, timeout: Duration) -> Option<String> {
-        let (tx, rx) = bounded(1);
-        self.0.send_timeout(tx, timeout).ok()?;
-        rx.recv_timeout(timeout).ok()
-    }
+    _server: Option<super::http::HttpServer>,
 }
 
 impl Endpoint {
@@ -87,7 +71,7 @@ impl Endpoint {
         let listener = TcpListener::bind(addr).map_err(err)?;
         let addr = listener.local_addr().map_err(err)?;
         let (mut endpoint, scraper) = Endpoint::in_process();
-        endpoint._server = Some(super::metrics_server::start(listener, scraper)?);
+        endpoint._server = Some(super::http::metrics_server(listener, scraper)?);
         endpoint.addr = Some(addr);
         crate::sink::warn_if_unauthenticated("--metrics", &addr.ip().to_string());
         eprintln!("metrics at http://{addr}/metrics");
@@ -103,7 +87,7 @@ impl Endpoint {
             addr: None,
             _server: None,
         };
-        (endpoint, Scraper(tx))
+        (endpoint, Scraper::new(tx))
     }
 
     /// Answers scrapes until `done`.

@@ -19,8 +19,8 @@
 mod edges;
 pub mod gate;
 mod handle;
+pub mod http;
 pub mod metrics;
-pub mod metrics_server;
 mod options;
 mod periodic;
 mod plan;

@@ -325,7 +325,7 @@ pub(super) async fn ready(State(service): State<Shared>) -> Response {
     (status = 503, description = "The pipeline does not answer", body = ErrorBody),
 ))]
 pub(super) async fn metrics(State(service): State<Shared>) -> Response {
-    crate::pipeline::metrics_server::respond(service.metrics.clone()).await
+    crate::pipeline::http::respond(service.metrics.clone()).await
 }
 
 #[cfg(test)]

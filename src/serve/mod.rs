@@ -17,6 +17,7 @@ pub mod streams;
 use crate::config::PipelineConfig;
 use crate::detector::Detector;
 use crate::error::{Error, Result};
+use crate::pipeline::http::HttpServer;
 use crate::pipeline::{self, metrics::Endpoint, RunOptions, Summary};
 use crate::sink::events::EventRing;
 use crate::sink::output::same_file;
@@ -32,8 +33,6 @@ use streams::{StreamSpec, StreamView};
 
 /// Default API address (loopback).
 pub const DEFAULT_API: &str = "127.0.0.1:8080";
-/// Threads of the HTTP runtime (the pipeline has the cores).
-const HTTP_THREADS: usize = 1;
 /// Events kept for `GET /api/events`.
 pub const MAX_EVENTS: usize = 1000;
 
@@ -182,23 +181,6 @@ impl Service {
     }
 }
 
-/// Nice value of the HTTP threads: under a flood of requests the pipeline's threads (nice 0)
-/// win the CPU, so cameras keep their frame rate and the API answers more slowly instead.
-const HTTP_NICE: i32 = 10;
-
-/// Lowers the calling thread's priority to [`HTTP_NICE`] (Linux: nice is per thread). A
-/// failure only leaves it at the default priority.
-fn lower_priority() {
-    // SAFETY: setpriority reads no memory; `who = 0` is the calling thread on Linux.
-    let rc = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, HTTP_NICE) };
-    if rc != 0 {
-        tracing::debug!(
-            "HTTP thread keeps its priority: {}",
-            std::io::Error::last_os_error()
-        );
-    }
-}
-
 /// The per-stream form of the outputs: `-{name}` before the extension of MP4, JSON and events
 /// paths that lack `{name}` (streams come one at a time and must not share or truncate a file).
 fn per_stream_outputs(config: &PipelineConfig) -> Result<PipelineConfig> {
@@ -337,33 +319,7 @@ pub fn run(
     for spec in initial.into_values() {
         let _ = service.add(spec);
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(HTTP_THREADS)
-        .thread_name("ovstream-api")
-        .on_thread_start(lower_priority)
-        .enable_all()
-        .build()
-        .map_err(|source| Error::Http {
-            context: "runtime".into(),
-            source,
-        })?;
-    let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = {
-        let _guard = runtime.enter();
-        let listener = tokio::net::TcpListener::from_std(listener).map_err(listen)?;
-        let router = api::router(Arc::clone(&service));
-        runtime.spawn(async move {
-            let shutdown = async {
-                let _ = shutdown_rx.await;
-            };
-            if let Err(e) = axum::serve(listener, router)
-                .with_graceful_shutdown(shutdown)
-                .await
-            {
-                tracing::error!("API server: {e}");
-            }
-        })
-    };
+    let http = HttpServer::start("--api", listener, api::router(Arc::clone(&service)))?;
     eprintln!("serving the API at http://{addr}/api/streams");
     // Streams come and go: the detection mode is the file's (`always` unless it says
     // `motion`); loop and limit apply per stream (`control`).
@@ -389,11 +345,10 @@ pub fn run(
         stop,
         |p| {
             let result = control.run(p);
-            let _ = shutdown_tx.send(());
+            http.stop();
             result
         },
     );
-    let _ = runtime.block_on(server);
-    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    drop(http);
     summary
 }
