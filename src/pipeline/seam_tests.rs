@@ -323,3 +323,38 @@ fn stop_ends_a_live_run_with_its_outputs_finalized() {
     assert!(mp4.windows(4).any(|w| w == b"moov"), "MP4 finalized");
     assert!(frames(&lines(dir.path(), "cam")).len() as u64 == summary.frames);
 }
+
+#[test]
+fn motion_mode_infers_moving_scenes_and_only_the_idle_checks_of_still_ones() {
+    let run = |pattern: &str, frames: u64| {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut engine, adapter) = fake(&FakeModel::default());
+        let cfg = config(
+            dir.path(),
+            "[detect]\nmode = \"motion\"\nmax_idle_seconds = 0.2\n",
+        );
+        let options = RunOptions {
+            limit: Some(frames),
+            stats_interval: None,
+            ..RunOptions::for_config(&cfg, true)
+        };
+        assert!(options.motion.is_some());
+        let cam = format!("test://?pattern={pattern}&fps=100&width=160&height=120");
+        let ins = inputs(&cfg, vec![("cam", open(&cam))]);
+        let stop = AtomicBool::new(false);
+        let summary = run_many(ins, &mut engine, &adapter, None, &options, &stop).unwrap();
+        let s = &summary.sources[0];
+        (s.frames, s.skipped)
+    };
+    // A still scene: the first frame, then one per 0.2 s of stream time (0.6 s here).
+    let (written, skipped) = run("black", 60);
+    assert!(written >= 50, "{written}");
+    let inferred = written - skipped;
+    assert!(
+        (1..=6).contains(&inferred),
+        "{inferred} of {written} inferred"
+    );
+    // A moving ball: nearly every frame.
+    let (written, skipped) = run("ball", 40);
+    assert!(skipped * 4 < written, "{skipped} of {written} skipped");
+}
