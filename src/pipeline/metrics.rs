@@ -198,8 +198,8 @@ impl Endpoint {
         let mut decoded_drops_seen: Vec<u64> = Vec::new();
         let mut drops_seen = vec![0u64; sources.edges.len()];
         // Refreshes the counters and gauges from the live stats and encodes them (one scrape
-        // at a time; connections are served concurrently around it).
-        let render = parking_lot::Mutex::new(move || -> Option<String> {
+        // at a time: the requests of every server reach this loop through one channel).
+        let mut render = move || -> Option<String> {
             // Refresh the counters and gauges from the live stats.
             let elapsed = sources.started.elapsed().as_secs_f64().max(1e-9);
             let list = sources.sources.snapshot();
@@ -294,10 +294,10 @@ impl Endpoint {
             let mut body = String::new();
             encode(&mut body, &registry).ok()?;
             Some(body)
-        });
+        };
         while !done.load(Ordering::Relaxed) {
             if let Ok(reply) = self.requests.recv_timeout(POLL) {
-                if let Some(text) = (render.lock())() {
+                if let Some(text) = render() {
                     let _ = reply.try_send(text);
                 }
             }

@@ -236,7 +236,6 @@ where
     // The optional stages between postprocess and sink, from the plan, in one loop.
     let plan = Plan::new(options, recognizer.is_some());
     let (links, sink_rx) = plan.chain(detected_rx, EDGE_CAPACITY);
-    let mut recognizer = recognizer;
     let (device, execution_devices) = (engine.device.as_str(), engine.execution_devices.as_str());
     let compile_seconds = engine.compile_time.as_secs_f64();
     let started = Instant::now();
@@ -295,7 +294,7 @@ where
             Outlet::Edge(detected_tx, &edges.detected),
             &stages.postprocess,
         );
-        let optional = spawn_optional(s, links, ctx, edges, stages, recognizer.take());
+        let optional = spawn_optional(s, links, ctx, edges, stages, recognizer);
         let snk = spawn_stage(
             s,
             sink::Sink {

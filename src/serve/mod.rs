@@ -234,7 +234,6 @@ pub fn run(
             ),
         });
     }
-    listener.set_nonblocking(true).map_err(listen)?;
     let restored = state::load_state(&options.state_file).map_err(|message| Error::Config {
         path: options.state_file.clone(),
         message,

@@ -35,7 +35,7 @@ pub trait Output: Send {
 
 /// A resource an output takes for itself; two outputs (or an output and an input) may not
 /// claim the same one.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Claim {
     /// A file it writes (created or truncated), by path; compared by identity.
     File(PathBuf),
@@ -86,16 +86,6 @@ pub fn same_file(a: &Path, b: &Path) -> bool {
 pub struct Claims {
     files: HashMap<FileId, String>,
     others: HashMap<Claim, String>,
-}
-
-impl std::hash::Hash for Claim {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        std::mem::discriminant(self).hash(state);
-        match self {
-            Claim::File(p) | Claim::Input(p) => p.hash(state),
-            Claim::Port(s) | Claim::Topic(s) | Claim::Url(s) => s.hash(state),
-        }
-    }
 }
 
 impl Claims {
