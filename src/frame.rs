@@ -16,6 +16,11 @@ pub struct Frame {
     pub seq: u64,
     /// Presentation time in ns, increasing across loops (buffer PTS + loop offset).
     pub pts: u64,
+    /// The buffer's own PTS in ns, as its source pipeline stamped it (restarts with each
+    /// loop and connection): where the frame sits in the source's encoded stream.
+    pub raw_pts: u64,
+    /// The source's segment it was decoded in ([`crate::source::tap`]; 0 without a tap).
+    pub segment: u32,
     /// The pixels: planar I420 (`info` gives size, plane offsets and strides).
     pub buffer: gst::Buffer,
     pub info: gst_video::VideoInfo,
@@ -38,10 +43,13 @@ impl Frame {
         source_id: usize,
         seq: u64,
     ) -> Frame {
+        let pts = buffer.pts().map_or(0, |p| p.nseconds());
         Frame {
             source_id,
             seq,
-            pts: buffer.pts().map_or(0, |p| p.nseconds()),
+            pts,
+            raw_pts: pts,
+            segment: 0,
             buffer,
             info,
             arrival: Instant::now(),

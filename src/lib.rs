@@ -36,6 +36,7 @@ pub mod overlay;
 #[cfg(feature = "cli")]
 pub mod pipeline;
 pub mod preprocess;
+pub mod record;
 pub mod redact;
 #[cfg(feature = "cli")]
 pub mod serve;

@@ -176,6 +176,49 @@ pub struct RunOverrides {
     /// live sources, off for files.
     #[arg(long)]
     pub stats_interval: Option<f64>,
+    /// Event recordings (clips with pre-capture) into this folder (`[record] dir`).
+    #[arg(long, value_name = "DIR")]
+    pub record: Option<PathBuf>,
+    /// Seconds kept before a clip's trigger, 0..=60 (`[record] pre_capture`; default 5).
+    #[arg(long, value_name = "S")]
+    pub pre_capture: Option<f64>,
+    /// Seconds kept after a clip's last trigger, 0..=300 (`[record] post_capture`; default 5).
+    #[arg(long, value_name = "S")]
+    pub post_capture: Option<f64>,
+    /// Labels whose tracks keep a clip active, comma-separated (`[record] labels`; default
+    /// person).
+    #[arg(long, value_delimiter = ',', value_name = "LABELS")]
+    pub record_labels: Option<Vec<String>>,
+}
+
+impl RunOverrides {
+    /// `--record` and its companions onto `[record]` and every `[sources.record]`.
+    fn apply_record(&self, c: &mut PipelineConfig) -> Result<()> {
+        if let Some(dir) = &self.record {
+            match c.record.as_mut() {
+                Some(r) => r.dir = dir.clone(),
+                None => c.record = Some(crate::config::RecordConfig::new(dir.clone())),
+            }
+        }
+        let tuned = self.pre_capture.is_some()
+            || self.post_capture.is_some()
+            || self.record_labels.is_some();
+        let own = c.sources.iter_mut().filter_map(|s| s.record.as_mut());
+        let records: Vec<_> = c.record.iter_mut().chain(own).collect();
+        if tuned && records.is_empty() {
+            return Err(flag_error(
+                "--pre-capture, --post-capture and --record-labels need --record DIR or [record]",
+            ));
+        }
+        for r in records {
+            r.pre_capture = self.pre_capture.unwrap_or(r.pre_capture);
+            r.post_capture = self.post_capture.unwrap_or(r.post_capture);
+            if let Some(labels) = &self.record_labels {
+                r.labels = labels.clone();
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Override for RunOverrides {
@@ -216,7 +259,7 @@ impl Override for RunOverrides {
         c.source.rtsp_transport = self.rtsp_transport.or(c.source.rtsp_transport);
         c.source.rtsp_latency = self.rtsp_latency.or(c.source.rtsp_latency);
         c.output.stats_interval = self.stats_interval.or(c.output.stats_interval);
-        Ok(())
+        self.apply_record(c)
     }
 }
 
@@ -300,5 +343,38 @@ mod tests {
         let err = PipelineConfig::load_with(&path, &[&gallery], Inputs::Required).unwrap_err();
         assert!(err.to_string().contains("--gallery needs"), "{err}");
         assert_eq!(err.exit_code(), crate::error::exit_code::CONFIG);
+        let pre = RunOverrides {
+            pre_capture: Some(2.0),
+            ..Default::default()
+        };
+        let err = PipelineConfig::load_with(&path, &[&pre], Inputs::Required).unwrap_err();
+        assert!(err.to_string().contains("need --record"), "{err}");
+    }
+
+    #[test]
+    fn record_flags_fill_the_record_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(
+            dir.path(),
+            "[source]\ninput = \"a.mp4\"\n[model]\nmodel = \"m\"\n",
+        );
+        let flags = RunOverrides {
+            record: Some("rec".into()),
+            pre_capture: Some(3.0),
+            record_labels: Some(vec!["person".into(), "car".into()]),
+            ..Default::default()
+        };
+        let c = PipelineConfig::load_with(&path, &[&flags], Inputs::Required).unwrap();
+        let r = c.record_for("a").unwrap();
+        assert_eq!((r.dir.as_path(), r.pre_capture), (Path::new("rec"), 3.0));
+        assert_eq!(r.post_capture, crate::config::record::DEFAULT_POST_CAPTURE);
+        assert_eq!(r.labels, ["person", "car"]);
+        let too_long = RunOverrides {
+            record: Some("rec".into()),
+            pre_capture: Some(90.0),
+            ..Default::default()
+        };
+        let err = PipelineConfig::load_with(&path, &[&too_long], Inputs::Required).unwrap_err();
+        assert!(err.to_string().contains("record.pre_capture = 90"), "{err}");
     }
 }

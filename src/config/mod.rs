@@ -13,6 +13,7 @@ pub mod motion;
 pub mod names;
 pub mod output;
 mod overrides;
+pub mod record;
 mod source;
 mod validate;
 
@@ -24,6 +25,7 @@ pub use flags::{Overrides, RunOverrides};
 pub use model::{Hint, ModelConfig, Nireq, Precision};
 pub use output::{MqttConfig, OutputConfig};
 pub use overrides::{parse_property, parse_size, Inputs, Override};
+pub use record::RecordConfig;
 use serde::Deserialize;
 pub use source::{NamedSource, SourceConfig};
 
@@ -101,6 +103,10 @@ pub struct PipelineConfig {
     /// Alert events: a tracked label held long enough (`[[alerts]]`).
     #[serde(default)]
     pub alerts: Vec<alerts::AlertConfig>,
+    /// Event recordings with pre-capture for every source (`[record]`; a `[[sources]]` entry's
+    /// own `record` replaces it for that source).
+    #[serde(default)]
+    pub record: Option<RecordConfig>,
     /// `ovstream serve` settings.
     #[serde(default)]
     pub serve: ServeConfig,
@@ -199,6 +205,7 @@ impl PipelineConfig {
             analytics: AnalyticsConfig::default(),
             alerts: Vec::new(),
             motion: Default::default(),
+            record: None,
             serve: ServeConfig::default(),
         }
     }
@@ -213,6 +220,7 @@ impl PipelineConfig {
                 name: None,
                 input: self.source.input.clone(),
                 analytics: None,
+                record: None,
             };
             return crate::config::names::resolve_names(&[single]);
         }
@@ -233,6 +241,7 @@ impl PipelineConfig {
                         name: None,
                         input: input.clone(),
                         analytics: None,
+                        record: None,
                     })
                     .collect()
             }
@@ -257,6 +266,18 @@ impl PipelineConfig {
             .and_then(|s| s.analytics);
         let config = own.unwrap_or_else(|| self.analytics.clone());
         (!config.is_empty()).then(|| std::sync::Arc::new(config))
+    }
+
+    /// The recordings of the source named `name` (its own `record`, else `[record]`); `None`
+    /// when it records nothing.
+    pub fn record_for(&self, name: &str) -> Option<std::sync::Arc<RecordConfig>> {
+        let own = self
+            .streams()
+            .ok()?
+            .into_iter()
+            .find(|s| s.name.as_deref() == Some(name))
+            .and_then(|s| s.record);
+        own.or_else(|| self.record.clone()).map(std::sync::Arc::new)
     }
 
     /// Whether any source has zones or lines.

@@ -106,6 +106,7 @@ pub fn resolve_names(sources: &[NamedSource]) -> Result<Vec<NamedSource>, String
             name: Some(name),
             input: s.input.clone(),
             analytics: s.analytics.clone(),
+            record: s.record.clone(),
         });
     }
     Ok(out)
@@ -180,6 +181,7 @@ mod tests {
                 name: None,
                 input: i.to_string(),
                 analytics: None,
+                record: None,
             })
             .collect()
     }

@@ -17,6 +17,10 @@ pub struct NamedSource {
     /// top-level `[analytics]` for it.
     #[serde(default)]
     pub analytics: Option<crate::config::AnalyticsConfig>,
+    /// This source's event recordings (`[sources.record]`); replaces the top-level `[record]`
+    /// for it.
+    #[serde(default)]
+    pub record: Option<crate::config::RecordConfig>,
 }
 
 /// Where frames come from.

@@ -33,6 +33,12 @@ impl PipelineConfig {
         if !self.alerts.is_empty() && !self.track.enabled {
             return bad("[[alerts]] follow tracked objects: turn [track] enabled back on".into());
         }
+        let own_records = self.sources.iter().filter_map(|s| s.record.as_ref());
+        for record in self.record.iter().chain(own_records) {
+            if let Err(message) = record.validate() {
+                return bad(message);
+            }
+        }
         if let Err(message) = self.motion.validate() {
             return bad(message);
         }

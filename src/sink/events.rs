@@ -28,7 +28,8 @@ impl EventRing {
         }
     }
 
-    fn push<T: serde::Serialize>(&self, events: &[T]) {
+    /// Adds `events` (the oldest go when it is full).
+    pub(crate) fn push<T: serde::Serialize>(&self, events: &[T]) {
         if events.is_empty() {
             return;
         }

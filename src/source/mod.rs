@@ -9,12 +9,14 @@ mod options;
 mod plugins;
 mod run;
 pub mod supervise;
+pub mod tap;
 mod truncation;
 mod uri;
 
 pub use damage::Damage;
 pub use options::{RtspTransport, SourceOptions, DEFAULT_RTSP_LATENCY_MS};
 pub use run::{Cursor, Output, Playback, SourceEnd, SourceReport};
+pub use tap::Tap;
 use uri::{camera_head, test_pattern_head};
 pub use uri::{check_syntax, input_uri, TEST_SCHEME, V4L2_SCHEME};
 
@@ -50,6 +52,8 @@ pub struct Source {
     pub options: SourceOptions,
     /// A file shorter than its container declares (reported as damage at its end).
     pub truncated: Option<truncation::Truncation>,
+    /// The encoded stream tapped before the decoder (recordings), kept across reconnects.
+    pub(crate) tap: Option<Tap>,
 }
 
 impl Source {
@@ -63,6 +67,15 @@ impl Source {
     /// # Errors
     /// [`Error::Input`] naming the input with GStreamer's reason.
     pub fn open(input: &str, options: &SourceOptions) -> Result<Source> {
+        Self::open_tapped(input, options, None)
+    }
+
+    /// [`Self::open`], with the encoded stream fed to `tap` before the decoder (H.264/H.265
+    /// packets; see [`tap`]) from the first packet on, preroll included.
+    ///
+    /// # Errors
+    /// As [`Self::open`].
+    pub fn open_tapped(input: &str, options: &SourceOptions, tap: Option<Tap>) -> Result<Source> {
         // Error::Input shows its URI with the password redacted.
         crate::gst_init()?;
         let uri = input_uri(input)?;
@@ -101,9 +114,13 @@ impl Source {
                 None
             });
         }
-        pipeline.connect("deep-element-added", false, |args| {
+        let decoder_tap = tap.clone();
+        pipeline.connect("deep-element-added", false, move |args| {
             if let Some(element) = args.get(2).and_then(|v| v.get::<gst::Element>().ok()) {
                 plugins::single_threaded_decoder(&element);
+                if let Some(tap) = &decoder_tap {
+                    tap.attach(&element);
+                }
             }
             None
         });
@@ -128,6 +145,7 @@ impl Source {
             truncated: gst::glib::filename_from_uri(&source_uri)
                 .ok()
                 .and_then(|(path, _)| truncation::check(&path)),
+            tap,
         };
         if let Some(t) = &source.truncated {
             tracing::warn!(uri = %source.uri, "{}", t.describe());

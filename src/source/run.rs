@@ -263,6 +263,7 @@ impl Source {
             last_frame = Instant::now();
             let mut frame = Frame::from_buffer(buffer, info, source_id, seq);
             frame.pts = pts;
+            frame.segment = self.tap.as_ref().map_or(0, |t| t.segment());
             let sent = match drop_oldest {
                 Some(oldest) => edge.send_or_drop_oldest(decoded_tx, oldest, frame),
                 None => edge.send(decoded_tx, frame),

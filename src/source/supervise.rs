@@ -149,6 +149,7 @@ pub fn run(
     let label = format!("{} ({uri})", out.name);
     let live = first.live;
     let options = first.options;
+    let tap = first.tap.clone();
     let mut health = Health::Starting;
     let mut cursor = Cursor::default();
     let mut playback = playback;
@@ -161,7 +162,7 @@ pub fn run(
     loop {
         let attempt = match next.take() {
             Some(source) => Ok(source),
-            None => Source::open(&open_uri, &options),
+            None => Source::open_tapped(&open_uri, &options, tap.clone()),
         };
         let started = Instant::now();
         let result = attempt.and_then(|source| {

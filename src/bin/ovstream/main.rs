@@ -8,6 +8,7 @@ use ovstream::config::{Inputs, PipelineConfig};
 use ovstream::detector::Detector;
 use ovstream::error::{exit_code, Error};
 use ovstream::pipeline::{self, RunOptions};
+use ovstream::record::Recording;
 use ovstream::sink::sinks_for_sources;
 use ovstream::source::Source;
 use std::io::IsTerminal;
@@ -170,11 +171,21 @@ fn run(args: &RunArgs, lib: Option<&Path>) -> anyhow::Result<i32> {
         path: args.overrides.pipeline.clone(),
         message,
     })?;
-    let mut sources = Vec::with_capacity(streams.len());
-    for s in &streams {
-        sources.push(Source::open(&s.input, &config.source.options())?);
-    }
     let names: Vec<String> = streams.iter().filter_map(|s| s.name.clone()).collect();
+    // Recordings first: their taps see the encoded stream from the first packet (preroll).
+    let mut recordings: Vec<Option<Recording>> = names
+        .iter()
+        .map(|n| config.record_for(n).map(|r| Recording::build(r, n, None)))
+        .collect();
+    let mut sources = Vec::with_capacity(streams.len());
+    for (s, rec) in streams.iter().zip(&recordings) {
+        let tap = rec.as_ref().and_then(|r| r.tap.clone());
+        sources.push(Source::open_tapped(
+            &s.input,
+            &config.source.options(),
+            tap,
+        )?);
+    }
     let live = sources.iter().any(|s| s.live);
     let inputs: Vec<String> = streams.iter().map(|s| s.input.clone()).collect();
     ovstream::sink::check_outputs(&config, &names, &inputs)?;
@@ -222,7 +233,12 @@ fn run(args: &RunArgs, lib: Option<&Path>) -> anyhow::Result<i32> {
         .map(ovstream::pipeline::metrics::Endpoint::bind)
         .transpose()?
         .map(Arc::new);
-    let sinks = sinks_for_sources(&config, &names)?;
+    let mut sinks = sinks_for_sources(&config, &names)?;
+    for (sinks, rec) in sinks.iter_mut().zip(&mut recordings) {
+        if let Some(rec) = rec.take() {
+            rec.attach(sinks);
+        }
+    }
     if names.len() > 1 {
         for (s, src) in names.iter().zip(&sources) {
             eprintln!("source {s}: {}", src.uri);

@@ -1,0 +1,105 @@
+//! Event recordings with pre-capture (`[record]`): clips of what happened, cut from the
+//! camera's own encoded stream without re-encoding (DeepStream's Smart Record, Frigate's
+//! `pre_capture`/`post_capture`).
+//!
+//! - The source's H.264/H.265 packets are tapped before its decoder into a ring
+//!   ([`crate::source::tap`]); sources with nothing to copy (raw cameras, `test://`, other
+//!   codecs) and `annotated = true` are encoded once by [`encoder::Encoder`] into the same kind
+//!   of ring.
+//! - [`Recorder`] is the source's [`Output`]: a frame with a detection of a `labels` label or an
+//!   analytics event of `events` triggers; a clip starts at the last keyframe at or before
+//!   `trigger - pre_capture` and stays open until `post_capture` after the last trigger
+//!   (overlapping triggers extend one clip), split at a keyframe after `max_clip`.
+//! - Files: `{dir}/{source}/{YYYY-MM-DD}/{HH-MM-SS}-{clip_id}.mp4` (UTC), a `.json` sidecar
+//!   ([`sidecar::Sidecar`]) and a `.jpg` thumbnail; `clip_start` / `clip_end` events go to the
+//!   events file, the service's event ring and MQTT `{prefix}/{source}/clips`.
+//! - Retention ([`retention`]) at start and every minute; a full disk ends the clip, counts
+//!   the error, and recording resumes when space returns — detection never waits for it.
+
+pub mod clip;
+pub mod encoder;
+mod recorder;
+pub mod retention;
+pub mod sidecar;
+mod trigger;
+
+use crate::config::RecordConfig;
+use crate::sink::Sinks;
+use crate::source::Tap;
+pub use recorder::Recorder;
+use sidecar::ClipEvents;
+use std::path::Path;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How often retention runs while recording.
+pub const SWEEP_INTERVAL: Duration = Duration::from_secs(60);
+/// After a write error (a full disk), no clip starts for this long (stream time).
+pub const ERROR_PAUSE: Duration = Duration::from_secs(5);
+/// Longest clip id.
+const MAX_ID_LEN: usize = 128;
+
+/// Whether `id` is a clip id the recorder makes (`{source}-{unix_ms}`): letters, digits, `.`,
+/// `_`, `-`, not starting with `.` or `-`, at most 128 characters — never a path.
+pub fn valid_clip_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_ID_LEN
+        && !id.starts_with(['.', '-'])
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
+/// Counters of one source's recordings (Prometheus `ovstream_clips_total`,
+/// `ovstream_record_bytes`, `ovstream_record_errors_total`).
+#[derive(Debug, Default)]
+pub struct RecordStats {
+    pub clips: AtomicU64,
+    pub bytes: AtomicU64,
+    /// Clips that could not be written or finished (a full disk, an unwritable folder).
+    pub write_errors: AtomicU64,
+    /// Clips that could not start: too little free space even after retention.
+    pub disk_full: AtomicU64,
+    /// Packets a clip lost because the ring overflowed.
+    pub overflow: AtomicU64,
+}
+
+/// What a source records with: the tap its source feeds (`None`: the recorder encodes its
+/// frames itself), and the recorder output.
+pub struct Recording {
+    /// Give it to [`crate::source::Source::open_tapped`].
+    pub tap: Option<Tap>,
+    pub recorder: Recorder,
+}
+
+impl Recording {
+    /// The recordings of source `source` as `config` asks, into `config.dir` (relative to
+    /// `root` when given, as `serve` does). Runs retention once.
+    pub fn build(config: Arc<RecordConfig>, source: &str, root: Option<&Path>) -> Recording {
+        let dir = match root {
+            Some(r) if config.dir.is_relative() => r.join(&config.dir),
+            _ => config.dir.clone(),
+        };
+        let tap = Tap::new(Duration::from_secs_f64(config.pre_capture));
+        let recorder = Recorder::new(Arc::clone(&config), source, dir, tap.clone());
+        Recording {
+            tap: (!config.annotated).then_some(tap),
+            recorder,
+        }
+    }
+
+    /// Adds the recorder to `sinks` (after its other outputs: it sees the frames as they are
+    /// written, annotated when another output draws). Its clip events go where the source's
+    /// events go.
+    pub fn attach(mut self, sinks: &mut Sinks) {
+        let annotate = !(sinks.needs_pixels() || self.recorder.annotated());
+        let events = sinks
+            .events
+            .as_ref()
+            .map(ClipEvents::like)
+            .unwrap_or_default();
+        self.recorder.connect(events, annotate);
+        sinks.outputs.push(Box::new(self.recorder));
+    }
+}

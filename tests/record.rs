@@ -1,0 +1,418 @@
+//! Event recordings (`--record`, `[record]`): clips cut from the camera's own H.264 packets
+//! with pre/post-capture, sidecars, thumbnails and clip events; a SIGKILL leaves a playable
+//! partial clip; retention by size; a full file system; sources without H.264 to copy go
+//! through the recorder's encoder. The camera stand-in clip has walkers in three stretches
+//! (`samples/camera_walkway.json`): 10–20 s, 45–55 s, 80–90 s, a keyframe every 2 s.
+
+mod common;
+
+use common::*;
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use gstreamer_app as gst_app;
+use serde_json::Value;
+use std::collections::HashSet;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+const FPS: f64 = 30.0;
+/// The stand-in clip's keyframe interval (s).
+const GOP: f64 = 2.0;
+const PRE: f64 = 3.0;
+const POST: f64 = 3.0;
+
+fn walkway() -> PathBuf {
+    asset("samples/camera_walkway.mp4")
+}
+
+/// A pipeline file of `input` (motion-gated pedestrian detection, tracked) writing metadata and
+/// events into `dir`, with `extra` TOML appended.
+fn pipeline(dir: &Path, input: &Path, extra: &str) -> PathBuf {
+    let path = dir.join("record.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[source]\ninput = \"{}\"\n[model]\nmodel = \"pedestrian-ssdlite\"\n[detect]\n\
+             mode = \"motion\"\n[track]\n[output]\nmetadata = \"{}\"\nevents = \"{}\"\n{extra}",
+            input.display(),
+            dir.join("meta.jsonl").display(),
+            dir.join("events.jsonl").display()
+        ),
+    )
+    .unwrap();
+    path
+}
+
+/// One demuxed packet: its keyframe flag and a hash of its bytes.
+#[derive(Debug, Clone, Copy)]
+struct Packet {
+    key: bool,
+    hash: u64,
+}
+
+/// Every video packet of an MP4 in decode order, as `qtdemux` gives them (no parser, no
+/// decoder: the bytes as stored).
+fn packets(mp4: &Path) -> Vec<Packet> {
+    gst::init().unwrap();
+    let pipeline = gst::parse::launch(
+        "filesrc name=file ! qtdemux ! video/x-h264 ! appsink name=sink sync=false",
+    )
+    .unwrap()
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    pipeline
+        .by_name("file")
+        .unwrap()
+        .set_property("location", mp4.to_str().unwrap());
+    let sink = pipeline
+        .by_name("sink")
+        .unwrap()
+        .downcast::<gst_app::AppSink>()
+        .unwrap();
+    let mut out = Vec::new();
+    for sample in pull_all(&pipeline, &sink, mp4) {
+        let b = sample.buffer().unwrap();
+        let mut h = DefaultHasher::new();
+        b.map_readable().unwrap().as_slice().hash(&mut h);
+        out.push(Packet {
+            key: !b.flags().contains(gst::BufferFlags::DELTA_UNIT),
+            hash: h.finish(),
+        });
+    }
+    out
+}
+
+/// Every sample `sink` gets until EOS; panics naming `what` on an error or a stall.
+fn pull_all(pipeline: &gst::Pipeline, sink: &gst_app::AppSink, what: &Path) -> Vec<gst::Sample> {
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let bus = pipeline.bus().unwrap();
+    let mut out = Vec::new();
+    loop {
+        if let Some(msg) = bus.pop_filtered(&[gst::MessageType::Error]) {
+            pipeline.set_state(gst::State::Null).unwrap();
+            panic!("{}: {msg:?}", what.display());
+        }
+        match sink.try_pull_sample(gst::ClockTime::from_seconds(10)) {
+            Some(sample) => out.push(sample),
+            None if sink.is_eos() => break,
+            None => panic!("{}: no sample for 10 s", what.display()),
+        }
+    }
+    pipeline.set_state(gst::State::Null).unwrap();
+    out
+}
+
+/// Frames of `mp4` that decode (`qtdemux ! h264parse ! avdec_h264`).
+fn decoded_frames(mp4: &Path) -> usize {
+    gst::init().unwrap();
+    let pipeline = gst::parse::launch(
+        "filesrc name=file ! qtdemux ! h264parse ! avdec_h264 ! appsink name=sink sync=false",
+    )
+    .unwrap()
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    pipeline
+        .by_name("file")
+        .unwrap()
+        .set_property("location", mp4.to_str().unwrap());
+    let sink = pipeline
+        .by_name("sink")
+        .unwrap()
+        .downcast::<gst_app::AppSink>()
+        .unwrap();
+    pull_all(&pipeline, &sink, mp4).len()
+}
+
+/// The clips (MP4s) under `dir`, oldest first.
+fn clips(dir: &Path) -> Vec<PathBuf> {
+    let mut all: Vec<PathBuf> = glob::glob(&format!("{}/*/*/*.mp4", dir.display()))
+        .unwrap()
+        .flatten()
+        .collect();
+    all.sort();
+    all
+}
+
+fn sidecar(mp4: &Path) -> Value {
+    let path = mp4.with_extension("json");
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!("{}: {e}", path.display());
+    }))
+    .unwrap()
+}
+
+/// `[first, last]` stream seconds of each stretch of frames with a person, stretches split by
+/// gaps longer than `gap` seconds.
+fn person_stretches(meta: &[Value], gap: f64) -> Vec<(f64, f64)> {
+    let mut out: Vec<(f64, f64)> = Vec::new();
+    for line in meta.iter().filter(|l| !objects(l).is_empty()) {
+        let t = line["frame"].as_u64().unwrap() as f64 / FPS;
+        match out.last_mut() {
+            Some(s) if t - s.1 <= gap => s.1 = t,
+            _ => out.push((t, t)),
+        }
+    }
+    out
+}
+
+#[test]
+fn clips_are_the_cameras_own_packets_with_pre_and_post_capture() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("clips");
+    let toml = pipeline(dir.path(), &walkway(), "");
+    assert_ok(&ovstream(&[
+        "run",
+        toml.to_str().unwrap(),
+        "--record",
+        rec.to_str().unwrap(),
+        "--pre-capture",
+        &PRE.to_string(),
+        "--post-capture",
+        &POST.to_string(),
+        "--no-progress",
+    ]));
+    let meta = read_jsonl(&dir.path().join("meta.jsonl"));
+    assert_eq!(meta.len(), 3600, "detection saw every frame");
+    let people = person_stretches(&meta, PRE + POST);
+    assert_eq!(people.len(), 3, "three stretches of walkers: {people:?}");
+    let found = clips(&rec);
+    assert_eq!(found.len(), 3, "one clip per stretch: {found:?}");
+
+    let source = packets(&walkway());
+    let by_hash: HashSet<u64> = source.iter().map(|p| p.hash).collect();
+    let events = read_jsonl(&dir.path().join("events.jsonl"));
+    for (clip, (first, last)) in found.iter().zip(&people) {
+        let side = sidecar(clip);
+        let start = side["start_seconds"].as_f64().unwrap();
+        let end = side["end_seconds"].as_f64().unwrap();
+        // Starts on a keyframe at or before (first person − pre), at most one GOP earlier.
+        assert!(
+            start <= first - PRE + 1e-6 && start >= first - PRE - GOP - 1e-6,
+            "{}: starts at {start} s, first person at {first} s",
+            clip.display()
+        );
+        assert!(
+            end >= last + POST - 1.0 / FPS - 1e-6,
+            "{}: ends at {end} s, last person at {last} s",
+            clip.display()
+        );
+        let mine = packets(clip);
+        assert!(
+            mine[0].key,
+            "{}: first packet is not a keyframe",
+            clip.display()
+        );
+        let copied = mine.iter().filter(|p| by_hash.contains(&p.hash)).count();
+        assert_eq!(copied, mine.len(), "{}: re-encoded packets", clip.display());
+        // The first packet is the source's packet at the clip's start time.
+        let at = (start * FPS).round() as usize;
+        assert_eq!(
+            mine[0].hash,
+            source[at].hash,
+            "{}: first packet",
+            clip.display()
+        );
+        let expected = ((end - start) * FPS).round() as usize;
+        assert!(
+            mine.len().abs_diff(expected) <= 1,
+            "{}: {} packets for {start}..{end} s",
+            clip.display(),
+            mine.len()
+        );
+        assert!(
+            side["triggers"].as_array().unwrap()[0]["label"] == "person"
+                && !side["objects"].as_array().unwrap().is_empty(),
+            "{side}"
+        );
+        let jpeg = std::fs::read(clip.with_extension("jpg")).unwrap();
+        assert!(
+            jpeg.starts_with(&[0xFF, 0xD8]) && jpeg.len() > 10_000,
+            "thumbnail"
+        );
+        let id = side["clip_id"].as_str().unwrap();
+        for kind in ["clip_start", "clip_end"] {
+            assert!(
+                events
+                    .iter()
+                    .any(|e| e["type"] == kind && e["clip_id"] == id),
+                "no {kind} event for {id}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_killed_run_leaves_a_playable_partial_clip() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("clips");
+    let toml = pipeline(dir.path(), &walkway(), "");
+    let mut child = spawn_ovstream(&[
+        "run",
+        toml.to_str().unwrap(),
+        "--record",
+        rec.to_str().unwrap(),
+        "--no-progress",
+    ]);
+    // Wait for a clip with a few fragments written but no sidecar yet (still being written).
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let active = loop {
+        let open = clips(&rec).into_iter().find(|c| {
+            !c.with_extension("json").exists()
+                && std::fs::metadata(c).is_ok_and(|m| m.len() > 1_500_000)
+        });
+        if let Some(c) = open {
+            break c;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "ovstream ended before a clip was under way"
+        );
+        assert!(Instant::now() < deadline, "no clip under way");
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert!(
+        !active.with_extension("json").exists(),
+        "the clip had ended"
+    );
+    let mine = packets(&active);
+    assert!(mine.len() >= 90 && mine[0].key, "{} packets", mine.len());
+    let frames = decoded_frames(&active);
+    assert!(frames >= 90, "{frames} frames decode from the killed clip");
+}
+
+#[test]
+fn retention_deletes_the_oldest_clips_over_max_bytes_and_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("clips");
+    // An old clip of ours (by name) and a file of the user's, both in the folder.
+    let old_day = rec.join("camera_walkway/2020-01-01");
+    std::fs::create_dir_all(&old_day).unwrap();
+    let old = old_day.join("00-00-00-camera_walkway-1.mp4");
+    std::fs::write(&old, vec![0u8; 1 << 20]).unwrap();
+    std::fs::write(old.with_extension("json"), b"{}").unwrap();
+    let foreign = old_day.join("holiday.mp4");
+    std::fs::write(&foreign, vec![0u8; 3 << 20]).unwrap();
+    // Each clip is ~4 MB: two fit in 9 MB.
+    let extra = format!(
+        "[record]\ndir = \"{}\"\npre_capture = {PRE}\npost_capture = {POST}\nmax_bytes = \"9MB\"\n",
+        rec.display()
+    );
+    let toml = pipeline(dir.path(), &walkway(), &extra);
+    assert_ok(&ovstream(&["run", toml.to_str().unwrap(), "--no-progress"]));
+    assert!(
+        !old.exists() && !old.with_extension("json").exists(),
+        "oldest first"
+    );
+    assert!(foreign.exists(), "a file the recorder did not write stays");
+    let kept = clips(&rec);
+    let ours: Vec<_> = kept.iter().filter(|c| **c != foreign).collect();
+    assert_eq!(ours.len(), 2, "the two newest clips: {kept:?}");
+    let starts: Vec<f64> = ours
+        .iter()
+        .map(|c| sidecar(c)["start_seconds"].as_f64().unwrap())
+        .collect();
+    assert!(
+        starts.iter().all(|s| *s > 30.0),
+        "the first clip went: {starts:?}"
+    );
+    let total: u64 = glob::glob(&format!(
+        "{}/camera_walkway/*/*-camera_walkway-*",
+        rec.display()
+    ))
+    .unwrap()
+    .flatten()
+    .map(|p| std::fs::metadata(p).unwrap().len())
+    .sum();
+    assert!(total <= 9_000_000, "{total} bytes kept");
+}
+
+#[test]
+fn sources_without_h264_are_encoded_into_clips() {
+    // vtest.avi is MS-MPEG-4: nothing to copy, so the recorder encodes the frames (as for raw
+    // cameras and test:// patterns).
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("clips");
+    let toml = pipeline(dir.path(), &vtest(), "");
+    assert_ok(&ovstream(&[
+        "run",
+        toml.to_str().unwrap(),
+        "--record",
+        rec.to_str().unwrap(),
+        "--pre-capture",
+        "1",
+        "--post-capture",
+        "1",
+        "--limit",
+        "100",
+        "--no-progress",
+    ]));
+    let found = clips(&rec);
+    assert_eq!(found.len(), 1, "{found:?}");
+    let side = sidecar(&found[0]);
+    assert_eq!(side["codec"], "h264");
+    // vtest is 10 fps: 100 frames are 10 s, people in all of them.
+    let frames = decoded_frames(&found[0]);
+    let stored = packets(&found[0]).len();
+    assert!(
+        (95..=100).contains(&frames),
+        "{frames} frames decode of {stored} packets: {}",
+        side["duration"]
+    );
+    assert_eq!(side["start_seconds"].as_f64().unwrap(), 0.0, "{side}");
+}
+
+#[test]
+fn a_full_file_system_ends_the_clip_and_recording_resumes_when_space_returns() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("small");
+    std::fs::create_dir_all(&rec).unwrap();
+    // A 6 MiB file system: the first clip (~4 MB) fits, the second fills it.
+    let mounted = std::process::Command::new("mount")
+        .args([
+            "-t",
+            "tmpfs",
+            "-o",
+            "size=6m",
+            "tmpfs",
+            rec.to_str().unwrap(),
+        ])
+        .status()
+        .expect("run mount");
+    assert!(
+        mounted.success(),
+        "this test mounts a small tmpfs: run it as root (CI does)"
+    );
+    struct Unmount(PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _unmount = Unmount(rec.clone());
+    let extra = format!(
+        "[record]\ndir = \"{}\"\npre_capture = {PRE}\npost_capture = {POST}\nmin_free = \"1MiB\"\n",
+        rec.display()
+    );
+    let toml = pipeline(dir.path(), &walkway(), &extra);
+    assert_ok(&ovstream(&["run", toml.to_str().unwrap(), "--no-progress"]));
+    let meta = read_jsonl(&dir.path().join("meta.jsonl"));
+    assert_eq!(meta.len(), 3600, "detection went on");
+    let events = read_jsonl(&dir.path().join("events.jsonl"));
+    let errors: Vec<_> = events
+        .iter()
+        .filter(|e| e["type"] == "record_error")
+        .collect();
+    assert!(!errors.is_empty(), "the full disk was reported");
+    assert!(
+        events.iter().any(|e| e["type"] == "end"),
+        "object events went on"
+    );
+    // Retention freed the oldest clip for the last one, which is complete.
+    let last = clips(&rec).pop().expect("a clip after the error");
+    let side = sidecar(&last);
+    assert!(side["start_seconds"].as_f64().unwrap() > 70.0, "{side}");
+    assert!(decoded_frames(&last) > 300);
+}
