@@ -416,3 +416,170 @@ fn a_full_file_system_ends_the_clip_and_recording_resumes_when_space_returns() {
     assert!(side["start_seconds"].as_f64().unwrap() > 70.0, "{side}");
     assert!(decoded_frames(&last) > 300);
 }
+
+const TOKEN: &str = "clips-test-token";
+
+/// `method path` on the service with `headers`: (status, head, body bytes).
+fn http(port: u16, method: &str, path: &str, headers: &str) -> (u16, String, Vec<u8>) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n{headers}\
+         Content-Length: 0\r\n\r\n"
+    );
+    s.write_all(request.as_bytes()).unwrap();
+    let mut all = Vec::new();
+    s.read_to_end(&mut all).unwrap();
+    let split = all.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&all[..split]).to_string();
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (status, head, all[split + 4..].to_vec())
+}
+
+fn authed(port: u16, method: &str, path: &str, extra: &str) -> (u16, String, Vec<u8>) {
+    http(
+        port,
+        method,
+        path,
+        &format!("Authorization: Bearer {TOKEN}\r\n{extra}"),
+    )
+}
+
+#[test]
+fn serve_records_a_posted_stream_and_serves_its_clips() {
+    let dir = tempfile::tempdir().unwrap();
+    let own = dir.path().join("own");
+    std::fs::create_dir_all(&own).unwrap();
+    let file = dir.path().join("serve.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[model]\nmodel = \"pedestrian-ssdlite\"\n[detect]\nmode = \"motion\"\n[track]\n\
+             [serve]\nmedia_roots = [\"{}\"]\noutput_root = \"{}\"\n",
+            root().join("samples").display(),
+            own.display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("token"), format!("{TOKEN}\n")).unwrap();
+    let token = dir.path().join("token");
+    let state = dir.path().join("state.json");
+    let served = common::serve::start(
+        &[
+            file.to_str().unwrap(),
+            "--api-token-file",
+            token.to_str().unwrap(),
+            "--state",
+            state.to_str().unwrap(),
+        ],
+        Duration::from_secs(60),
+    );
+    let port = served.port;
+    let body = |name: &str, dir: &str| {
+        serde_json::json!({
+            "name": name,
+            "input": walkway(),
+            "record": {"dir": dir, "pre_capture": PRE, "post_capture": POST},
+        })
+        .to_string()
+    };
+    let post = |b: String| {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let request = format!(
+            "POST /api/streams HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\
+             Authorization: Bearer {TOKEN}\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\n\r\n{b}",
+            b.len()
+        );
+        s.write_all(request.as_bytes()).unwrap();
+        let mut text = String::new();
+        s.read_to_string(&mut text).unwrap();
+        text
+    };
+    let refused = post(body("bad", "../clips"));
+    assert!(
+        refused.starts_with("HTTP/1.1 422") && refused.contains("record.dir"),
+        "{refused}"
+    );
+    let added = post(body("walk", "clips"));
+    assert!(added.starts_with("HTTP/1.1 201"), "{added}");
+
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let list = loop {
+        let (status, _, body) = authed(port, "GET", "/api/clips?source=walk", "");
+        assert_eq!(status, 200);
+        let list: Vec<Value> = serde_json::from_slice(&body).unwrap();
+        if list.len() == 3 {
+            break list;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "clips: {list:?}\n{}",
+            served.log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let starts: Vec<&str> = list.iter().map(|c| c["start"].as_str().unwrap()).collect();
+    assert!(
+        starts.windows(2).all(|w| w[0] >= w[1]),
+        "newest first: {starts:?}"
+    );
+    assert!(
+        list.iter().all(|c| c["triggers"][0] == "person"),
+        "{list:?}"
+    );
+    let (status, _, body) = authed(port, "GET", "/api/clips?label=car", "");
+    assert_eq!((status, body.as_slice()), (200, b"[]".as_slice()));
+
+    let id = list[0]["id"].as_str().unwrap();
+    let (status, _, side) = authed(port, "GET", &format!("/api/clips/{id}"), "");
+    assert_eq!(status, 200);
+    let side: Value = serde_json::from_slice(&side).unwrap();
+    assert_eq!(side["clip_id"], id);
+    let mp4 = clips(&own.join("clips"))
+        .into_iter()
+        .find(|p| p.to_string_lossy().ends_with(&format!("-{id}.mp4")))
+        .expect("the clip's file");
+    let bytes = std::fs::read(&mp4).unwrap();
+    let (status, head, part) = authed(
+        port,
+        "GET",
+        &format!("/api/clips/{id}.mp4"),
+        "Range: bytes=100-1099\r\n",
+    );
+    assert_eq!(status, 206, "{head}");
+    assert!(
+        head.to_lowercase()
+            .contains(&format!("content-range: bytes 100-1099/{}", bytes.len())),
+        "{head}"
+    );
+    assert_eq!(part, bytes[100..1100]);
+    let (status, head, whole) = authed(port, "GET", &format!("/api/clips/{id}.mp4"), "");
+    assert_eq!((status, whole.len()), (200, bytes.len()), "{head}");
+    let (status, head, jpeg) = authed(port, "GET", &format!("/api/clips/{id}.jpg"), "");
+    assert_eq!(status, 200, "{head}");
+    assert!(jpeg.starts_with(&[0xFF, 0xD8]), "{head}");
+
+    assert_eq!(http(port, "GET", "/api/clips", "").0, 401, "token required");
+    for bad in [
+        "..%2F..%2Fetc%2Fpasswd",
+        "%2Fetc%2Fpasswd.mp4",
+        "nope-1.jpg",
+    ] {
+        let (status, _, _) = authed(port, "GET", &format!("/api/clips/{bad}"), "");
+        assert_eq!(status, 404, "{bad}");
+    }
+    let (status, _, _) = authed(port, "DELETE", &format!("/api/clips/{id}"), "");
+    assert_eq!(status, 204);
+    assert!(!mp4.exists() && !mp4.with_extension("json").exists());
+    assert_eq!(authed(port, "GET", &format!("/api/clips/{id}"), "").0, 404);
+    let (status, _, body) = authed(port, "GET", "/api/clips", "");
+    assert_eq!(status, 200);
+    assert_eq!(
+        serde_json::from_slice::<Vec<Value>>(&body).unwrap().len(),
+        2
+    );
+    drop(served);
+}

@@ -27,11 +27,13 @@ pub const DEFAULT_EVENTS: [&str; 5] = ["zone_enter", "line_cross", "loitering", 
 
 /// Event recordings of one source.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[cfg_attr(feature = "cli", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RecordConfig {
     /// Folder of the clips: `{dir}/{source}/{YYYY-MM-DD}/{HH-MM-SS}-{clip_id}.mp4` (UTC), each
     /// with a `.json` sidecar and a `.jpg` thumbnail. In `serve`, relative to `[serve]
     /// output_root`.
+    #[cfg_attr(feature = "cli", schema(value_type = String))]
     pub dir: PathBuf,
     /// Seconds of video kept before the trigger, in `0..=60`; the clip starts at the last
     /// keyframe at or before `trigger - pre_capture`.
@@ -60,9 +62,11 @@ pub struct RecordConfig {
     /// Most bytes of clips (and their sidecars) under `dir`; the oldest go first (e.g.
     /// `"20GiB"`).
     #[serde(default = "default_max_bytes")]
+    #[cfg_attr(feature = "cli", schema(value_type = String))]
     pub max_bytes: ByteSize,
     /// Free space kept on the file system of `dir`; below it the oldest clips go first.
     #[serde(default = "default_min_free")]
+    #[cfg_attr(feature = "cli", schema(value_type = String))]
     pub min_free: ByteSize,
 }
 

@@ -18,6 +18,7 @@
 
 pub mod clip;
 pub mod encoder;
+pub mod library;
 mod recorder;
 pub mod retention;
 pub mod sidecar;

@@ -123,6 +123,18 @@ impl Sidecar {
         }
     }
 
+    /// Labels and event types that triggered the clip, each once.
+    pub fn trigger_names(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for t in &self.triggers {
+            let name = t.label.clone().unwrap_or_else(|| t.kind.clone());
+            if !out.contains(&name) {
+                out.push(name);
+            }
+        }
+        out
+    }
+
     /// Notes the triggers of a frame `at` seconds into the clip (each track once).
     pub fn add_triggers(&mut self, found: &super::trigger::Found, at: f64) {
         for (label, id) in &found.objects {
@@ -234,13 +246,6 @@ pub struct ClipEvent {
 
 impl ClipEvent {
     fn new(kind: &'static str, s: &Sidecar, path: String) -> Self {
-        let mut triggers: Vec<String> = Vec::new();
-        for t in &s.triggers {
-            let name = t.label.clone().unwrap_or_else(|| t.kind.clone());
-            if !triggers.contains(&name) {
-                triggers.push(name);
-            }
-        }
         ClipEvent {
             kind,
             clip_id: s.clip_id.clone(),
@@ -250,7 +255,7 @@ impl ClipEvent {
             end: None,
             duration: None,
             bytes: None,
-            triggers,
+            triggers: s.trigger_names(),
             wall_time: crate::events::rfc3339_now(),
         }
     }

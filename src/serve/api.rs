@@ -12,6 +12,9 @@
 //! | DELETE | `/api/streams/{name}` | stop it, finalize its outputs → 204 |
 //! | GET | `/api/streams/{name}/snapshot.jpg` | its last frame, annotated (`?raw=1`: as decoded) |
 //! | GET | `/api/events?source=&type=&limit=` | the most recent events, newest first |
+//! | GET | `/api/clips?source=&since=&until=&label=&limit=` | event recordings, newest first |
+//! | GET | `/api/clips/{id}` (`.mp4`, `.jpg`) | a clip's sidecar, video (HTTP Range), thumbnail |
+//! | DELETE | `/api/clips/{id}` | delete a finished clip → 204 |
 //! | GET | `/api/openapi.json` | an OpenAPI 3 description of this API |
 //! | GET | `/healthz`, `/readyz`, `/metrics` | liveness, readiness, Prometheus text |
 
@@ -52,6 +55,11 @@ pub fn router(service: Shared) -> Router {
         .route("/api/streams/{name}", get(one).patch(patch).delete(remove))
         .route("/api/streams/{name}/snapshot.jpg", get(snapshot))
         .route("/api/events", get(events))
+        .route("/api/clips", get(super::clips::list))
+        .route(
+            "/api/clips/{id}",
+            get(super::clips::get_one).delete(super::clips::remove),
+        )
         .route("/api/openapi.json", get(openapi))
         .route_layer(middleware::from_fn_with_state(
             Arc::clone(&service),
@@ -74,7 +82,7 @@ pub(super) async fn healthz() -> &'static str {
     "ok\n"
 }
 
-fn error(status: StatusCode, message: impl Into<String>) -> Response {
+pub(super) fn error(status: StatusCode, message: impl Into<String>) -> Response {
     let body = ErrorBody {
         error: message.into(),
     };

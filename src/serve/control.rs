@@ -12,6 +12,7 @@ use crate::backoff::Backoff;
 use crate::config::PipelineConfig;
 use crate::error::Result;
 use crate::pipeline::{Pipeline, Play};
+use crate::record::Recording;
 use crate::sink::events::EventSinks;
 use crate::sink::mqtt::Mqtt;
 use crate::source::Source;
@@ -34,7 +35,8 @@ pub enum Command {
     /// Start opening the stream already listed under this name.
     Add(String),
     /// Its input opened: join it to the pipeline.
-    Opened(String, Box<Source>),
+    /// The stream's input opened, with its recordings (their tap already fed by it).
+    Opened(String, Box<(Source, Option<Recording>)>),
     Remove(String, oneshot::Sender<std::result::Result<(), Refusal>>),
     Patch(
         String,
@@ -81,7 +83,10 @@ impl Control<'_> {
                 self.save();
                 self.open(name);
             }
-            Command::Opened(name, source) => self.join(pipeline, &name, *source),
+            Command::Opened(name, opened) => {
+                let (source, recording) = *opened;
+                self.join(pipeline, &name, source, recording)
+            }
             Command::Remove(name, reply) => {
                 let _ = reply.send(self.remove(pipeline, &name));
             }
@@ -94,25 +99,27 @@ impl Control<'_> {
     /// Opens the stream's input on its own thread, retrying with backoff until it opens, the
     /// stream is removed, or the service stops.
     fn open(&self, name: String) {
-        let Some((input, cancel)) = self
-            .service
-            .streams
-            .read()
-            .get(&name)
-            .map(|e| (e.spec.input.clone(), Arc::clone(&e.cancel)))
-        else {
+        let Some((input, cancel, record)) = self.service.streams.read().get(&name).map(|e| {
+            let record = self.service.record_for(&e.spec);
+            (e.spec.input.clone(), Arc::clone(&e.cancel), record)
+        }) else {
             return;
         };
+        let root = self.service.output_root.clone();
         let options = self.config.source.options();
         let service = Arc::clone(&self.service);
         std::thread::spawn(move || {
             let mut backoff = Backoff::new(OPEN_BACKOFF, MAX_OPEN_BACKOFF);
             while !cancel.load(Ordering::Relaxed) {
-                match Source::open(&input, &options) {
+                // A fresh recording per attempt: its tap sees this connection from its start.
+                let recording = record
+                    .clone()
+                    .map(|r| Recording::build(Arc::new(r), &name, root.as_deref()));
+                let tap = recording.as_ref().and_then(|r| r.tap.clone());
+                match Source::open_tapped(&input, &options, tap) {
                     Ok(source) => {
-                        let _ = service
-                            .commands
-                            .send(Command::Opened(name, Box::new(source)));
+                        let opened = Box::new((source, recording));
+                        let _ = service.commands.send(Command::Opened(name, opened));
                         return;
                     }
                     Err(e) => {
@@ -129,7 +136,13 @@ impl Control<'_> {
     }
 
     /// Joins an opened stream to the pipeline with its outputs and zones.
-    fn join(&self, pipeline: &Pipeline<'_, '_>, name: &str, source: Source) {
+    fn join(
+        &self,
+        pipeline: &Pipeline<'_, '_>,
+        name: &str,
+        source: Source,
+        recording: Option<Recording>,
+    ) {
         let Some(spec) = self
             .service
             .streams
@@ -166,6 +179,9 @@ impl Control<'_> {
                     .events
                     .get_or_insert_with(|| EventSinks::new(name, None, None, false))
                     .ring = Some(Arc::clone(&self.service.events));
+                if let Some(recording) = recording {
+                    recording.attach(&mut sinks);
+                }
                 pipeline.add_source_with(source, sinks, play)
             });
         let mut streams = self.service.streams.write();

@@ -6,6 +6,7 @@
 //! state file and restored at the next start.
 
 pub mod api;
+mod clips;
 pub(crate) mod control;
 mod entry;
 mod openapi;
@@ -80,9 +81,35 @@ pub struct Service {
     pub events: Arc<EventRing>,
     /// What a stream's `threshold` and `classes` are checked against.
     pub detect: streams::Model,
+    /// The pipeline file's `[record]`: every stream's recordings unless it has its own.
+    pub record: Option<crate::config::RecordConfig>,
 }
 
 impl Service {
+    /// The recordings of stream `spec`: its own `record`, else the pipeline file's.
+    pub fn record_for(&self, spec: &StreamSpec) -> Option<crate::config::RecordConfig> {
+        spec.record.clone().or_else(|| self.record.clone())
+    }
+
+    /// Every folder clips may be in: the pipeline file's `[record] dir` and each stream's
+    /// own, resolved against `[serve] output_root`.
+    pub fn clip_dirs(&self) -> Vec<PathBuf> {
+        let resolve = |dir: &Path| match &self.output_root {
+            Some(root) if dir.is_relative() => root.join(dir),
+            _ => dir.to_path_buf(),
+        };
+        let own = self.streams.read();
+        let mut dirs: Vec<PathBuf> = self
+            .record
+            .iter()
+            .chain(own.values().filter_map(|e| e.spec.record.as_ref()))
+            .map(|r| resolve(&r.dir))
+            .collect();
+        dirs.sort();
+        dirs.dedup();
+        dirs
+    }
+
     /// Every stream, by name.
     pub fn list(&self) -> Vec<StreamView> {
         self.streams
@@ -277,6 +304,7 @@ pub fn run(
                 .map(|l| l.to_string())
                 .collect(),
         },
+        record: config.record.clone(),
     });
     // The pipeline file's inputs, then the state file's streams (which win on a name).
     let mut initial: BTreeMap<String, StreamSpec> = BTreeMap::new();
@@ -302,6 +330,7 @@ pub fn run(
                     threshold: None,
                     classes: None,
                     outputs: None,
+                    record: s.record,
                 },
             );
         }

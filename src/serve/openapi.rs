@@ -3,7 +3,7 @@
 //! they name (their doc comments become the descriptions), so it cannot drift from the code; a
 //! test checks that every route is in it.
 
-use super::api;
+use super::{api, clips};
 use serde_json::Value;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::OpenApi;
@@ -23,6 +23,11 @@ use utoipa::OpenApi;
         api::remove,
         api::snapshot,
         api::events,
+        clips::list,
+        clips::sidecar,
+        clips::video,
+        clips::thumbnail,
+        clips::remove,
         api::openapi,
         api::healthz,
         api::ready,

@@ -39,6 +39,10 @@ pub struct StreamSpec {
     /// This stream's files instead of the pipeline file's `[output]` ones.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outputs: Option<StreamOutputs>,
+    /// This stream's event recordings (the pipeline file's `[record]` keys); `dir` is relative
+    /// to `[serve] output_root`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record: Option<crate::config::RecordConfig>,
 }
 
 /// `PATCH /api/streams/{name}`: what changes while the stream runs.
@@ -137,6 +141,10 @@ impl StreamSpec {
                 format!("outputs.{key}: is the stream's input; an input is never overwritten"),
             ));
         }
+        if let Some(r) = &self.record {
+            r.validate().map_err(|m| Refusal::new(422, m))?;
+            check_record_dir(&r.dir, output_root)?;
+        }
         self.analytics(&AnalyticsConfig::default())
             .validate()
             .map_err(|m| Refusal::new(422, m))
@@ -179,6 +187,32 @@ impl StreamSpec {
         }
         Ok(out)
     }
+}
+
+/// A stream's `record.dir`: a relative path without `..` under a configured `output_root`.
+///
+/// # Errors
+/// A 422 [`Refusal`] naming the rule.
+fn check_record_dir(dir: &Path, output_root: Option<&Path>) -> Result<(), Refusal> {
+    if output_root.is_none() {
+        return Err(Refusal::new(
+            422,
+            "record: per-stream recordings need [serve] output_root in the pipeline file",
+        ));
+    }
+    let normal = dir
+        .components()
+        .all(|c| matches!(c, std::path::Component::Normal(_)));
+    if !normal || dir.as_os_str().len() > 1024 {
+        return Err(Refusal::new(
+            422,
+            format!(
+                "record.dir {:?}: expected a path relative to [serve] output_root, without `..`",
+                dir.display().to_string()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// `[A-Za-z0-9_-]{1,64}`.
@@ -310,6 +344,7 @@ pub(super) fn spec(name: &str, input: &str) -> StreamSpec {
         threshold: None,
         classes: None,
         outputs: None,
+        record: None,
     }
 }
 
