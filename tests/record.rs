@@ -521,6 +521,14 @@ fn serve_records_a_posted_stream_and_serves_its_clips() {
         );
         std::thread::sleep(Duration::from_millis(200));
     };
+    let (_, _, metrics) = http(port, "GET", "/metrics", "");
+    let metrics = String::from_utf8(metrics).unwrap();
+    assert!(
+        metrics.contains("ovstream_clips_total{source=\"walk\"} 3")
+            && metrics.contains("ovstream_record_bytes ")
+            && metrics.contains("ovstream_record_errors_total{source=\"walk\",cause=\"write\"} 0"),
+        "{metrics}"
+    );
     let starts: Vec<&str> = list.iter().map(|c| c["start"].as_str().unwrap()).collect();
     assert!(
         starts.windows(2).all(|w| w[0] >= w[1]),

@@ -85,7 +85,9 @@ impl<'scope> Pipeline<'scope, '_> {
         } else {
             EDGE_CAPACITY
         };
-        let stats = SourceStats::new(&sinks.source, &source.uri, capacity, sinks.needs_pixels());
+        let mut stats =
+            SourceStats::new(&sinks.source, &source.uri, capacity, sinks.needs_pixels());
+        stats.record = sinks.record.clone();
         let (id, remove) = self.ctx.registry.add(stats, live, sinks);
         self.ctx.registry.set_analytics(id, play.analytics.clone());
         self.ctx.registry.set_filter(id, play.filter.clone());

@@ -34,6 +34,8 @@ pub struct SourceStats {
     /// Keep the last written frame in `latest` (the service's snapshots; off by default).
     pub keep_latest: std::sync::atomic::AtomicBool,
     pub latest: parking_lot::Mutex<Option<crate::frame::AnalyzedFrame>>,
+    /// Its recorder's counters (clips, bytes, errors), when it records.
+    pub record: Option<Arc<crate::record::RecordStats>>,
 }
 
 /// One source's zone and line totals, as the metrics report them.
@@ -95,6 +97,7 @@ impl SourceStats {
             analytics: Default::default(),
             keep_latest: Default::default(),
             latest: Default::default(),
+            record: None,
         }
     }
 

@@ -101,6 +101,7 @@ impl Recording {
             .map(ClipEvents::like)
             .unwrap_or_default();
         self.recorder.connect(events, annotate);
+        sinks.record = Some(Arc::clone(&self.recorder.stats));
         sinks.outputs.push(Box::new(self.recorder));
     }
 }

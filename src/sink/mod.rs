@@ -26,6 +26,8 @@ pub struct Sinks {
     pub outputs: Vec<Box<dyn Output>>,
     /// Object events (events file, MQTT); the pipeline's events stage writes them.
     pub events: Option<events::EventSinks>,
+    /// The recorder's counters, when one of the outputs records clips (the metrics).
+    pub record: Option<std::sync::Arc<crate::record::RecordStats>>,
 }
 
 impl Sinks {
@@ -147,6 +149,7 @@ pub fn sinks_sharing(
             source: name.clone(),
             outputs,
             events: (!events.is_empty()).then_some(events),
+            record: None,
         });
     }
     Ok(all)
