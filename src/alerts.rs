@@ -145,6 +145,7 @@ mod tests {
             frame: f,
             detections: Vec::new(),
             analytics: None,
+            alerts: Vec::new(),
         };
         f.detections = labels
             .iter()

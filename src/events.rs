@@ -315,6 +315,7 @@ mod tests {
                 })
                 .collect(),
             analytics: None,
+            alerts: Vec::new(),
         }
     }
 

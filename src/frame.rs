@@ -127,4 +127,6 @@ pub struct AnalyzedFrame {
     pub detections: Vec<Detection>,
     /// Zone and line results (the analytics stage; `None` for a source without analytics).
     pub analytics: Option<Arc<analytics::FrameAnalytics>>,
+    /// Types of the `[[alerts]]` that fired on this frame (`fall`; the events stage).
+    pub alerts: Vec<Arc<str>>,
 }

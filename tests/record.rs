@@ -591,3 +591,154 @@ fn serve_records_a_posted_stream_and_serves_its_clips() {
     );
     drop(served);
 }
+
+/// The slices (NAL types 1 and 5) of an AVC packet (4-byte lengths), hashed: parameter sets,
+/// SEI and delimiters differ between a file and an RTSP stream of it; the pictures do not.
+fn slice_hash(avc: &[u8]) -> u64 {
+    let mut h = DefaultHasher::new();
+    let mut rest = avc;
+    while rest.len() > 4 {
+        let n = u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+        let nal = &rest[4..(4 + n).min(rest.len())];
+        if matches!(nal.first().map(|b| b & 0x1f), Some(1 | 5)) {
+            nal.hash(&mut h);
+        }
+        rest = &rest[(4 + n).min(rest.len())..];
+    }
+    h.finish()
+}
+
+/// Each packet's slice hash, in decode order.
+fn slices(mp4: &Path) -> Vec<u64> {
+    gst::init().unwrap();
+    let pipeline = gst::parse::launch(
+        "filesrc name=file ! qtdemux ! video/x-h264,stream-format=avc ! appsink name=sink sync=false",
+    )
+    .unwrap()
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    pipeline
+        .by_name("file")
+        .unwrap()
+        .set_property("location", mp4.to_str().unwrap());
+    let sink = pipeline
+        .by_name("sink")
+        .unwrap()
+        .downcast::<gst_app::AppSink>()
+        .unwrap();
+    pull_all(&pipeline, &sink, mp4)
+        .iter()
+        .map(|s| slice_hash(s.buffer().unwrap().map_readable().unwrap().as_slice()))
+        .collect()
+}
+
+/// An RTSP server on 127.0.0.1 (a port the kernel picks) playing the stand-in clip in real
+/// time at `/cam`, with its own GLib main loop thread.
+struct Camera {
+    port: u16,
+    main_loop: gstreamer_rtsp_server::glib::MainLoop,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Camera {
+    fn start() -> Camera {
+        use gstreamer_rtsp_server as rtsp;
+        use gstreamer_rtsp_server::glib;
+        use gstreamer_rtsp_server::prelude::*;
+        gst::init().unwrap();
+        let server = rtsp::RTSPServer::new();
+        server.set_address("127.0.0.1");
+        server.set_service("0");
+        let factory = rtsp::RTSPMediaFactory::new();
+        factory.set_launch(&format!(
+            "( filesrc location=\"{}\" ! qtdemux ! h264parse ! rtph264pay name=pay0 pt=96 )",
+            walkway().display()
+        ));
+        server.mount_points().unwrap().add_factory("/cam", factory);
+        let context = glib::MainContext::new();
+        let main_loop = glib::MainLoop::new(Some(&context), false);
+        server.attach(Some(&context)).expect("RTSP server listens");
+        let port = u16::try_from(server.bound_port()).expect("a bound port");
+        let ml = main_loop.clone();
+        let thread = Some(std::thread::spawn(move || {
+            context.with_thread_default(|| ml.run()).unwrap();
+            drop(server);
+        }));
+        Camera {
+            port,
+            main_loop,
+            thread,
+        }
+    }
+}
+
+impl Drop for Camera {
+    fn drop(&mut self) {
+        self.main_loop.quit();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+#[test]
+fn an_rtsp_camera_is_recorded_from_its_own_packets() {
+    let camera = Camera::start();
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("clips");
+    let url = format!("rtsp://127.0.0.1:{}/cam", camera.port);
+    let toml = pipeline(dir.path(), Path::new(&url), "");
+    let mut child = spawn_ovstream(&[
+        "run",
+        toml.to_str().unwrap(),
+        "--record",
+        rec.to_str().unwrap(),
+        "--pre-capture",
+        &PRE.to_string(),
+        "--post-capture",
+        &POST.to_string(),
+        "--rtsp-transport",
+        "tcp",
+        "--no-progress",
+    ]);
+    // The first stretch of walkers is 10–20 s into the stream: its clip ends ~23 s in.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let clip = loop {
+        if let Some(c) = clips(&rec)
+            .into_iter()
+            .find(|c| c.with_extension("json").exists())
+        {
+            break c;
+        }
+        assert!(child.try_wait().unwrap().is_none(), "ovstream ended early");
+        assert!(Instant::now() < deadline, "no clip from the RTSP camera");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    interrupt(&child);
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "interrupted: {status}");
+    let side = sidecar(&clip);
+    let meta = read_jsonl(&dir.path().join("meta.jsonl"));
+    let first = meta
+        .iter()
+        .find(|l| !objects(l).is_empty())
+        .map(|l| l["timestamp"].as_f64().unwrap() / 1e9)
+        .expect("a person seen");
+    let start = side["start_seconds"].as_f64().unwrap();
+    // Live timestamps carry network jitter: 0.2 s of slack around the keyframe rule.
+    assert!(
+        start <= first - PRE + 0.2 && start >= first - PRE - GOP - 0.2,
+        "starts at {start} s, first person at {first} s"
+    );
+    let source: HashSet<u64> = slices(&walkway()).into_iter().collect();
+    let mine = slices(&clip);
+    assert!(mine.len() >= 300, "{} packets", mine.len());
+    let copied = mine.iter().filter(|h| source.contains(h)).count();
+    assert_eq!(
+        copied,
+        mine.len(),
+        "pictures not copied from the camera's stream"
+    );
+    assert!(packets(&clip)[0].key, "starts on a keyframe");
+    assert!(decoded_frames(&clip) >= mine.len() - 1);
+}

@@ -312,6 +312,7 @@ impl Endpoint {
 struct RecordMetrics {
     clips: Family<Labels, Counter>,
     bytes: Gauge,
+    ring: Family<Labels, Gauge>,
     errors: Family<Labels, Counter>,
     /// Values already added, per label set (the recorders' counters are absolute).
     seen: std::collections::HashMap<Labels, u64>,
@@ -322,6 +323,7 @@ impl RecordMetrics {
         let m = RecordMetrics {
             clips: Family::default(),
             bytes: Gauge::default(),
+            ring: Family::default(),
             errors: Family::default(),
             seen: Default::default(),
         };
@@ -330,6 +332,11 @@ impl RecordMetrics {
             "record_bytes",
             "Bytes of the event clips this process wrote",
             m.bytes.clone(),
+        );
+        registry.register(
+            "record_ring_bytes",
+            "Bytes of encoded video held for pre-capture",
+            m.ring.clone(),
         );
         registry.register(
             "record_errors",
@@ -346,6 +353,10 @@ impl RecordMetrics {
             let Some(r) = &s.record else { continue };
             bytes += r.bytes.load(Ordering::Relaxed);
             let source = ("source".to_string(), s.name.clone());
+            let held = r.ring_bytes.load(Ordering::Relaxed);
+            self.ring
+                .get_or_create(&vec![source.clone()])
+                .set(held as i64);
             let mut add = |family: &Family<Labels, Counter>, l: Labels, total: u64| {
                 let seen = self.seen.entry(l.clone()).or_default();
                 family.get_or_create(&l).inc_by(total.saturating_sub(*seen));

@@ -64,6 +64,8 @@ pub struct RecordStats {
     pub disk_full: AtomicU64,
     /// Packets a clip lost because the ring overflowed.
     pub overflow: AtomicU64,
+    /// Bytes the ring of encoded packets holds now (pre-capture plus a GOP).
+    pub ring_bytes: AtomicU64,
 }
 
 /// What a source records with: the tap its source feeds (`None`: the recorder encodes its

@@ -387,6 +387,8 @@ impl Output for Recorder {
             }
         }
         self.drain(Some(frame));
+        let held = self.tap.bytes() as u64;
+        self.stats.ring_bytes.store(held, Ordering::Relaxed);
         if self.clip.as_ref().is_some_and(|a| time > a.until) {
             self.end("post_capture");
         }

@@ -10,8 +10,8 @@ use std::sync::Arc;
 pub struct Found {
     /// `(label, track id)` of each triggering detection (id `None` without tracking).
     pub objects: Vec<(Arc<str>, Option<u64>)>,
-    /// Types of the triggering analytics events (`zone_enter`, …).
-    pub events: Vec<&'static str>,
+    /// Types of the triggering analytics and alert events (`zone_enter`, `fall`, …).
+    pub events: Vec<String>,
     /// Best confidence among the triggering detections.
     pub best_score: Option<f32>,
 }
@@ -52,10 +52,55 @@ impl Triggers {
             for e in &a.events {
                 let kind = e.kind.as_str();
                 if self.events.iter().any(|t| t == kind) {
-                    found.events.push(kind);
+                    found.events.push(kind.to_string());
                 }
             }
         }
+        for kind in &frame.alerts {
+            if let Some(t) = self.events.iter().find(|t| **t == **kind) {
+                found.events.push(t.clone());
+            }
+        }
         (!found.objects.is_empty() || !found.events.is_empty()).then_some(found)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::Detection;
+
+    fn frame(labels: &[&str], alerts: &[&str]) -> AnalyzedFrame {
+        gstreamer::init().unwrap();
+        let info = gstreamer_video::VideoInfo::builder(gstreamer_video::VideoFormat::I420, 4, 4)
+            .build()
+            .unwrap();
+        let buffer = gstreamer::Buffer::with_size(info.size()).unwrap();
+        AnalyzedFrame {
+            frame: crate::frame::Frame::from_buffer(buffer, info, 0, 0),
+            detections: labels
+                .iter()
+                .enumerate()
+                .map(|(i, l)| Detection {
+                    label: Arc::from(*l),
+                    confidence: 0.5 + i as f32 / 10.0,
+                    track_id: Some(i as u64),
+                    ..Detection::default()
+                })
+                .collect(),
+            analytics: None,
+            alerts: alerts.iter().map(|a| Arc::from(*a)).collect(),
+        }
+    }
+
+    #[test]
+    fn labels_and_alert_types_trigger_and_nothing_else_does() {
+        let t = Triggers::new(&RecordConfig::new("rec"));
+        assert_eq!(t.check(&frame(&["car", "dog"], &[])), None);
+        let found = t.check(&frame(&["car", "person", "person"], &[])).unwrap();
+        assert_eq!(found.objects.len(), 2);
+        assert_eq!(found.best_score, Some(0.7));
+        let found = t.check(&frame(&[], &["fall", "speeding"])).unwrap();
+        assert_eq!(found.events, ["fall"]);
     }
 }

@@ -235,6 +235,7 @@ impl BaseTransformImpl for OvIdentify {
             frame: Frame::from_buffer(buf.to_owned(), info, 0, state.seq),
             detections: faces,
             analytics: None,
+            alerts: Vec::new(),
         };
         state.seq += 1;
         if let Err(e) = state.recognizer.identify(&mut frame) {

@@ -43,7 +43,7 @@ impl Stage for Events<'_> {
     type In = AnalyzedFrame;
     type Out = AnalyzedFrame;
 
-    fn process(&mut self, frame: AnalyzedFrame, out: &mut Emit<AnalyzedFrame>) -> Result<()> {
+    fn process(&mut self, mut frame: AnalyzedFrame, out: &mut Emit<AnalyzedFrame>) -> Result<()> {
         let id = frame.frame.source_id;
         let (registry, lost_after, rules) = (self.registry, self.lost_after, &self.alerts);
         let entry = self.sources.entry(id).or_insert_with(|| {
@@ -65,6 +65,9 @@ impl Stage for Events<'_> {
             self.alert_scratch.clear();
             alerts.frame(&frame, &mut self.alert_scratch);
             sinks.write_alerts(&self.alert_scratch)?;
+            frame
+                .alerts
+                .extend(self.alert_scratch.iter().map(|a| a.kind.clone()));
             if let Some(a) = &frame.analytics {
                 sinks.write_analytics(&a.events)?;
             }

@@ -44,6 +44,7 @@ impl Stage for Postprocess<'_> {
                 frame,
                 detections,
                 analytics: None,
+                alerts: Vec::new(),
             });
             return Ok(());
         };
@@ -74,6 +75,7 @@ impl Stage for Postprocess<'_> {
             frame,
             detections,
             analytics: None,
+            alerts: Vec::new(),
         });
         Ok(())
     }
