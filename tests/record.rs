@@ -369,13 +369,15 @@ fn a_full_file_system_ends_the_clip_and_recording_resumes_when_space_returns() {
     let dir = tempfile::tempdir().unwrap();
     let rec = dir.path().join("small");
     std::fs::create_dir_all(&rec).unwrap();
-    // A 6 MiB file system: the first clip (~4 MB) fits, the second fills it.
+    // A 10 MiB file system holding a 2 MB file of the user's and an old 5 MB clip: the first
+    // clip (~4 MB) fills it and fails; retention (under min_free) then deletes the old clip,
+    // and the recordings go on, each clip complete.
     let mounted = std::process::Command::new("mount")
         .args([
             "-t",
             "tmpfs",
             "-o",
-            "size=6m",
+            "size=10m",
             "tmpfs",
             rec.to_str().unwrap(),
         ])
@@ -392,8 +394,15 @@ fn a_full_file_system_ends_the_clip_and_recording_resumes_when_space_returns() {
         }
     }
     let _unmount = Unmount(rec.clone());
+    let old_day = rec.join("camera_walkway/2020-01-01");
+    std::fs::create_dir_all(&old_day).unwrap();
+    let old = old_day.join("00-00-00-camera_walkway-1.mp4");
+    std::fs::write(&old, vec![0u8; 5_000_000]).unwrap();
+    std::fs::write(old.with_extension("json"), b"{}").unwrap();
+    let foreign = rec.join("keep.bin");
+    std::fs::write(&foreign, vec![0u8; 2_000_000]).unwrap();
     let extra = format!(
-        "[record]\ndir = \"{}\"\npre_capture = {PRE}\npost_capture = {POST}\nmin_free = \"1MiB\"\n",
+        "[record]\ndir = \"{}\"\npre_capture = {PRE}\npost_capture = {POST}\nmin_free = \"3MiB\"\n",
         rec.display()
     );
     let toml = pipeline(dir.path(), &walkway(), &extra);
@@ -410,7 +419,9 @@ fn a_full_file_system_ends_the_clip_and_recording_resumes_when_space_returns() {
         events.iter().any(|e| e["type"] == "end"),
         "object events went on"
     );
-    // Retention freed the oldest clip for the last one, which is complete.
+    assert!(!old.exists(), "retention made room");
+    assert!(foreign.exists(), "a file the recorder did not write stays");
+    // Retention freed room for the last one, which is complete.
     let last = clips(&rec).pop().expect("a clip after the error");
     let side = sidecar(&last);
     assert!(side["start_seconds"].as_f64().unwrap() > 70.0, "{side}");

@@ -26,6 +26,8 @@ pub struct ClipWriter {
     pub first_time: u64,
     pub last_time: u64,
     pub packets: u64,
+    /// Retention passes this clip over while it is written.
+    _hold: super::retention::Hold,
 }
 
 impl ClipWriter {
@@ -80,6 +82,7 @@ impl ClipWriter {
             first_time: first.time,
             last_time: first.time,
             packets: 0,
+            _hold: super::retention::Hold::new(path),
         })
     }
 

@@ -18,6 +18,7 @@
 
 pub mod clip;
 pub mod encoder;
+mod finish;
 pub mod library;
 mod recorder;
 pub mod retention;

@@ -3,6 +3,7 @@
 
 use super::clip::ClipWriter;
 use super::encoder::Encoder;
+use super::finish::Finishing;
 use super::retention;
 use super::sidecar::{ClipEvent, ClipEvents, RecordError, Sidecar};
 use super::trigger::Triggers;
@@ -63,6 +64,8 @@ pub struct Recorder {
     last_sweep: Option<Instant>,
     last_id_ms: u64,
     pub stats: Arc<RecordStats>,
+    /// Clips being finished on their own threads.
+    finishers: Vec<std::thread::JoinHandle<()>>,
 }
 
 impl Recorder {
@@ -83,6 +86,7 @@ impl Recorder {
             last_sweep: None,
             last_id_ms: 0,
             stats: Arc::default(),
+            finishers: Vec::new(),
             config,
         }
     }
@@ -294,17 +298,24 @@ impl Recorder {
             .emit(&RecordError::new(&self.source, cause, message));
     }
 
-    /// Ends the clip after a write error: the file keeps what was written.
+    /// Ends the clip after a write error: the file keeps what was written (it plays up to its
+    /// last fragment); its sidecar says so when there is room for it.
     fn fail(&mut self) {
-        if let Some(a) = self.clip.take() {
-            a.writer.abandon();
+        if let Some(mut a) = self.clip.take() {
             self.tap.pin(None);
+            let (first, last) = (a.writer.first_time, a.writer.last_time);
+            let path = a.writer.path.clone();
+            a.writer.abandon();
+            let bytes = std::fs::metadata(&path).map_or(0, |m| m.len());
+            let duration = Duration::from_nanos(last.saturating_sub(first));
+            a.sidecar.finish(duration, bytes, "write error");
+            let _ = a.sidecar.write(&path.with_extension("json"));
         }
     }
 
     /// Finishes the clip: the MP4, its sidecar and thumbnail, the `clip_end` event.
-    fn end(&mut self, why: &str) {
-        let Some(mut a) = self.clip.take() else {
+    fn end(&mut self, why: &'static str) {
+        let Some(a) = self.clip.take() else {
             return;
         };
         self.tap.pin(None);
@@ -314,31 +325,19 @@ impl Recorder {
             let _ = std::fs::remove_file(path);
             return;
         }
-        let (first, last) = (a.writer.first_time, a.writer.last_time);
-        let path = a.writer.path.clone();
-        if let Err(e) = a.writer.finish() {
-            self.error("write", e.to_string());
-            return;
-        }
-        let bytes = std::fs::metadata(&path).map_or(0, |m| m.len());
-        a.sidecar
-            .finish(Duration::from_nanos(last - first), bytes, why);
-        if let Some((_, frame)) = &a.best {
-            match crate::sink::snapshot::jpeg(frame, self.annotate_thumbnail) {
-                Ok(jpeg) => {
-                    let _ = std::fs::write(path.with_extension("jpg"), jpeg);
-                }
-                Err(e) => tracing::warn!(source = %self.source, "clip thumbnail: {e}"),
-            }
-        }
-        if let Err(e) = a.sidecar.write(&path.with_extension("json")) {
-            self.error("write", e.to_string());
-        }
-        self.stats.clips.fetch_add(1, Ordering::Relaxed);
-        self.stats.bytes.fetch_add(bytes, Ordering::Relaxed);
-        self.events.emit(&ClipEvent::end(&a.sidecar, &path));
-        self.last_sweep = None; // retention right away: max_bytes holds after every clip
-        tracing::info!(source = %self.source, clip = %path.display(), "clip written");
+        let finishing = Finishing {
+            writer: a.writer,
+            sidecar: a.sidecar,
+            best: a.best.map(|(_, frame)| frame),
+            annotate: self.annotate_thumbnail,
+            why,
+            events: self.events.clone(),
+            stats: Arc::clone(&self.stats),
+            dir: self.dir.clone(),
+            policy: self.policy(),
+        };
+        self.finishers.retain(|f| !f.is_finished());
+        self.finishers.push(finishing.spawn());
     }
 }
 
@@ -403,6 +402,9 @@ impl Output for Recorder {
         }
         self.drain(None);
         self.end("end of stream");
+        for f in self.finishers.drain(..) {
+            let _ = f.join();
+        }
         Ok(())
     }
 }

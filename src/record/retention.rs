@@ -6,6 +6,27 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
+/// The clips this process is writing now: retention never deletes them.
+static RECORDING: std::sync::LazyLock<parking_lot::Mutex<std::collections::HashSet<PathBuf>>> =
+    std::sync::LazyLock::new(Default::default);
+
+/// Marks a clip as being written until dropped ([`sweep`] passes it over).
+#[derive(Debug)]
+pub struct Hold(PathBuf);
+
+impl Hold {
+    pub fn new(mp4: &Path) -> Hold {
+        RECORDING.lock().insert(mp4.to_path_buf());
+        Hold(mp4.to_path_buf())
+    }
+}
+
+impl Drop for Hold {
+    fn drop(&mut self) {
+        RECORDING.lock().remove(&self.0);
+    }
+}
+
 /// What retention keeps.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Policy {
@@ -137,7 +158,9 @@ pub fn sweep(dir: &Path, policy: &Policy, keep: Option<&Path>) -> Vec<PathBuf> {
     let mut total: u64 = all.iter().map(|c| c.bytes).sum();
     let mut free = free_bytes(dir);
     let mut deleted = Vec::new();
-    all.retain(|c| Some(c.mp4.as_path()) != keep);
+    // Never a clip being written.
+    let recording = RECORDING.lock().clone();
+    all.retain(|c| Some(c.mp4.as_path()) != keep && !recording.contains(&c.mp4));
     for clip in all {
         let old = now
             .duration_since(clip.modified)

@@ -216,8 +216,11 @@ impl Sidecar {
         };
         let tmp = path.with_extension("json.part");
         let text = serde_json::to_vec_pretty(self).expect("a sidecar serializes");
-        std::fs::write(&tmp, text).map_err(err)?;
-        std::fs::rename(&tmp, path).map_err(err)
+        let written = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, path));
+        if written.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        written.map_err(err)
     }
 }
 
@@ -301,7 +304,7 @@ impl RecordError {
 
 /// Where a recorder's clip events go: the source's events file and event ring, and MQTT
 /// `{prefix}/{source}/clips`.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct ClipEvents {
     file: Option<SharedJsonl>,
     ring: Option<Arc<EventRing>>,
