@@ -353,7 +353,7 @@ pub fn run(
     // `motion`); loop and limit apply per stream (`control`).
     let run_options = RunOptions {
         metrics_endpoint: Some(metrics),
-        overlay: config.output.mp4.is_some(),
+        overlay: config.output.mp4.is_some() || config.record.as_ref().is_some_and(|r| r.annotated),
         // Every stream's events go to the ring behind `GET /api/events`.
         events: true,
         ..RunOptions::for_config(config, false)
