@@ -183,3 +183,16 @@ fn unregistered_adapter_lists_the_registered_ones() {
         &["retinanet", "not registered", "ssd, blazeface, yolo"],
     );
 }
+
+#[test]
+fn recordings_folder_that_cannot_be_made() {
+    // A file where the folder would go: exit 5 naming it, before any model is compiled.
+    let dir = tempfile::tempdir().unwrap();
+    let blocker = dir.path().join("not-a-folder");
+    std::fs::write(&blocker, b"x").unwrap();
+    let target = blocker.join("clips");
+    let out = run_with(&["--record", target.to_str().unwrap()]);
+    assert_fails(&out, 5, &[target.to_str().unwrap(), "recordings folder"]);
+    let out = run_with(&["--post-capture", "3"]);
+    assert_fails(&out, EXIT_CONFIG, &["--post-capture", "--record"]);
+}

@@ -79,18 +79,30 @@ pub struct Recording {
 
 impl Recording {
     /// The recordings of source `source` as `config` asks, into `config.dir` (relative to
-    /// `root` when given, as `serve` does). Runs retention once.
-    pub fn build(config: Arc<RecordConfig>, source: &str, root: Option<&Path>) -> Recording {
+    /// `root` when given, as `serve` does); the folder is created here, so one that cannot be
+    /// fails before anything runs.
+    ///
+    /// # Errors
+    /// [`crate::Error::Output`] naming the folder when it cannot be created.
+    pub fn build(
+        config: Arc<RecordConfig>,
+        source: &str,
+        root: Option<&Path>,
+    ) -> crate::error::Result<Recording> {
         let dir = match root {
             Some(r) if config.dir.is_relative() => r.join(&config.dir),
             _ => config.dir.clone(),
         };
+        std::fs::create_dir_all(&dir).map_err(|e| crate::Error::Output {
+            path: dir.clone(),
+            message: format!("cannot create the recordings folder: {e}"),
+        })?;
         let tap = Tap::new(Duration::from_secs_f64(config.pre_capture));
         let recorder = Recorder::new(Arc::clone(&config), source, dir, tap.clone());
-        Recording {
+        Ok(Recording {
             tap: (!config.annotated).then_some(tap),
             recorder,
-        }
+        })
     }
 
     /// Adds the recorder to `sinks` (after its other outputs: it sees the frames as they are

@@ -114,12 +114,17 @@ impl Control<'_> {
                 // A fresh recording per attempt: its tap sees this connection from its start.
                 let recording = record
                     .clone()
-                    .map(|r| Recording::build(Arc::new(r), &name, root.as_deref()));
-                let tap = recording.as_ref().and_then(|r| r.tap.clone());
-                match Source::open_tapped(&input, &options, tap) {
-                    Ok(source) => {
-                        let opened = Box::new((source, recording));
-                        let _ = service.commands.send(Command::Opened(name, opened));
+                    .map(|r| Recording::build(Arc::new(r), &name, root.as_deref()))
+                    .transpose();
+                let opened = recording.and_then(|recording| {
+                    let tap = recording.as_ref().and_then(|r| r.tap.clone());
+                    Source::open_tapped(&input, &options, tap).map(|s| (s, recording))
+                });
+                match opened {
+                    Ok(opened) => {
+                        let _ = service
+                            .commands
+                            .send(Command::Opened(name, Box::new(opened)));
                         return;
                     }
                     Err(e) => {

@@ -175,8 +175,13 @@ fn run(args: &RunArgs, lib: Option<&Path>) -> anyhow::Result<i32> {
     // Recordings first: their taps see the encoded stream from the first packet (preroll).
     let mut recordings: Vec<Option<Recording>> = names
         .iter()
-        .map(|n| config.record_for(n).map(|r| Recording::build(r, n, None)))
-        .collect();
+        .map(|n| {
+            config
+                .record_for(n)
+                .map(|r| Recording::build(r, n, None))
+                .transpose()
+        })
+        .collect::<Result<_, _>>()?;
     let mut sources = Vec::with_capacity(streams.len());
     for (s, rec) in streams.iter().zip(&recordings) {
         let tap = rec.as_ref().and_then(|r| r.tap.clone());
