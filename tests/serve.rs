@@ -542,3 +542,82 @@ fn sigterm_finalizes_every_mp4() {
     let events = read_jsonl(&own.join("cams/m3-events.jsonl"));
     assert!(events.iter().all(|e| e["source"] == "m3"), "{events:?}");
 }
+
+/// A raw request to the service: (status, body).
+fn raw(port: u16, request: &str) -> (u16, String) {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    s.write_all(request.as_bytes()).unwrap();
+    let mut text = String::new();
+    let _ = s.read_to_string(&mut text);
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (
+        status,
+        text.split_once("\r\n\r\n")
+            .map_or("", |(_, b)| b)
+            .to_string(),
+    )
+}
+
+#[test]
+fn cross_site_requests_and_foreign_hosts_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = pipeline(dir.path(), "");
+    let s = Service::start(dir.path(), &file);
+    let port = s.port;
+    let post = |name: &str, headers: &str| {
+        let body = format!(r#"{{"name":"{name}","input":"test://?fps=5&width=160&height=120"}}"#);
+        raw(
+            port,
+            &format!(
+                "POST /api/streams HTTP/1.1\r\nConnection: close\r\n\
+                 Authorization: Bearer {TOKEN}\r\n{headers}Content-Length: {}\r\n\r\n{body}",
+                body.len()
+            ),
+        )
+    };
+    let own = format!("Host: 127.0.0.1:{port}\r\n");
+    // A form or text/plain post is what a foreign page sends without a CORS preflight.
+    let (status, body) = post("a", &format!("{own}Content-Type: text/plain\r\n"));
+    assert_eq!(status, 415, "{body}");
+    let (status, body) = post(
+        "b",
+        &format!("{own}Origin: http://evil.example\r\nContent-Type: application/json\r\n"),
+    );
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("evil.example"), "{body}");
+    // DNS rebinding: a name that resolves to 127.0.0.1 but is not this service's.
+    let (status, body) = post(
+        "c",
+        &format!("Host: rebind.example:{port}\r\nContent-Type: application/json\r\n"),
+    );
+    assert_eq!(status, 403, "{body}");
+    let (status, _) = raw(
+        port,
+        &format!(
+            "GET /api/streams HTTP/1.1\r\nConnection: close\r\nHost: rebind.example\r\n\
+             Authorization: Bearer {TOKEN}\r\n\r\n"
+        ),
+    );
+    assert_eq!(status, 403, "reading through a rebound name");
+    // The service's own page (same origin) and plain clients work.
+    let (status, body) = post(
+        "ok",
+        &format!(
+            "Host: localhost:{port}\r\nOrigin: http://localhost:{port}\r\n\
+             Content-Type: application/json; charset=utf-8\r\n"
+        ),
+    );
+    assert_eq!(status, 201, "{body}");
+    let names: Vec<Value> = s.streams().iter().map(|v| v["name"].clone()).collect();
+    assert_eq!(names, ["ok"], "nothing refused was added");
+    let (status, _) = raw(
+        port,
+        "GET /healthz HTTP/1.1\r\nConnection: close\r\nHost: x\r\n\r\n",
+    );
+    assert_eq!(status, 200, "probes stay open");
+}

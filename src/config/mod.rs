@@ -128,6 +128,11 @@ pub struct ServeConfig {
     /// see [`crate::shard`]); `--shard`, `OVSTREAM_SHARD` and `--shard-from-hostname` override.
     #[serde(default)]
     pub shard: Option<String>,
+    /// `Host` names (`name` or `name:port`) the API answers to besides the address it is bound
+    /// to (a reverse proxy's, a DNS name in front of it); any other is refused (403), so a web
+    /// page cannot reach the API through DNS rebinding.
+    #[serde(default)]
+    pub allowed_hosts: Vec<String>,
 }
 
 impl ServeConfig {

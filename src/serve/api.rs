@@ -1,6 +1,7 @@
 //! The HTTP API (axum): JSON in and out, errors as `{"error": "…"}` with the status that
 //! says why. `/api/*` needs `Authorization: Bearer <token>` when the service has a token
-//! (compared in constant time); `/healthz`, `/readyz` and `/metrics` stay open. Bodies over
+//! (compared in constant time); `/healthz`, `/readyz` and `/metrics` stay open. Cross-site
+//! requests and foreign `Host`s are refused before that ([`super::guard`]). Bodies over
 //! [`MAX_BODY`] are refused (413); every request has [`REQUEST_TIMEOUT`].
 //!
 //! | method | path | does |
@@ -64,6 +65,10 @@ pub fn router(service: Shared) -> Router {
         .route_layer(middleware::from_fn_with_state(
             Arc::clone(&service),
             authorize,
+        ))
+        .route_layer(middleware::from_fn_with_state(
+            Arc::clone(&service),
+            super::guard::same_site,
         ));
     Router::new()
         .merge(api)

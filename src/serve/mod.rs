@@ -9,6 +9,7 @@ pub mod api;
 mod clips;
 pub(crate) mod control;
 mod entry;
+mod guard;
 mod openapi;
 pub mod outputs;
 pub mod refusal;
@@ -83,6 +84,10 @@ pub struct Service {
     pub detect: streams::Model,
     /// The pipeline file's `[record]`: every stream's recordings unless it has its own.
     pub record: Option<crate::config::RecordConfig>,
+    /// The address the API is bound to, and the other `Host` names it answers to (`[serve]
+    /// allowed_hosts`): anything else is a cross-site or DNS-rebinding request.
+    pub api_addr: std::net::SocketAddr,
+    pub allowed_hosts: Vec<String>,
 }
 
 impl Service {
@@ -305,6 +310,8 @@ pub fn run(
                 .collect(),
         },
         record: config.record.clone(),
+        api_addr: addr,
+        allowed_hosts: config.serve.allowed_hosts.clone(),
     });
     // The pipeline file's inputs, then the state file's streams (which win on a name).
     let mut initial: BTreeMap<String, StreamSpec> = BTreeMap::new();
