@@ -621,3 +621,53 @@ fn cross_site_requests_and_foreign_hosts_are_refused() {
     );
     assert_eq!(status, 200, "probes stay open");
 }
+
+#[test]
+fn idle_connections_cannot_exhaust_the_service() {
+    use common::serve::start_limited;
+    let dir = tempfile::tempdir().unwrap();
+    let file = pipeline(dir.path(), "");
+    // 256 file descriptors, 300 sockets that never send a byte.
+    let served = start_limited(
+        &[file.to_str().unwrap()],
+        Duration::from_secs(60),
+        Some(256),
+    );
+    let port = served.port;
+    let idle: Vec<std::net::TcpStream> = (0..300)
+        .map(|_| std::net::TcpStream::connect(("127.0.0.1", port)).unwrap())
+        .collect();
+    // Over the connection cap: a clear 503 at once, not a hang.
+    let started = Instant::now();
+    let (status, body) = common::http::get(port, "/healthz");
+    assert!(
+        (status == 503 && body.contains("too many connections")) || status == 200,
+        "{status} {body}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    // The idle ones are closed after the header timeout (10 s); then the service answers.
+    wait_for(
+        "the idle sockets to be closed",
+        Duration::from_secs(30),
+        || common::http::get(port, "/healthz").0 == 200,
+    );
+    let mut closed = 0;
+    for mut s in idle {
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let mut buf = [0u8; 512];
+        if s.read(&mut buf).is_ok() {
+            closed += 1; // EOF, or the 503 of one over the cap
+        }
+    }
+    assert_eq!(closed, 300, "every idle socket was answered or closed");
+    let log = served.log();
+    let accept_lines = log.matches("accept failed").count();
+    assert!(
+        accept_lines <= 3,
+        "{accept_lines} accept errors logged:\n{log}"
+    );
+}

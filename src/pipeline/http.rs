@@ -2,7 +2,8 @@
 //! lower priority than the pipeline's ([`HttpServer`]). `serve` runs its API on it and
 //! `run --metrics` its metrics; both answer `/metrics` with [`respond`], which asks the
 //! running pipeline's one renderer for the text ([`Scraper`], see
-//! [`super::metrics::Endpoint`]).
+//! [`super::metrics::Endpoint`]). Connections are bounded and timed out
+//! ([`super::http_conn`]).
 
 use crate::error::{Error, Result};
 use axum::http::{header, StatusCode};
@@ -16,7 +17,7 @@ pub const SCRAPE_TIMEOUT: Duration = Duration::from_secs(5);
 /// The content type of the Prometheus text.
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 /// How long a server gets to finish its requests when it stops.
-const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(2);
+pub(super) const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(2);
 /// Threads of an HTTP runtime (the pipeline has the cores).
 const HTTP_THREADS: usize = 1;
 /// Nice value of the HTTP threads: under a flood of requests the pipeline's threads (nice 0)
@@ -122,17 +123,7 @@ impl HttpServer {
             let _guard = runtime.enter();
             listener.set_nonblocking(true).map_err(listen)?;
             let listener = tokio::net::TcpListener::from_std(listener).map_err(listen)?;
-            runtime.spawn(async move {
-                let shutdown = async {
-                    let _ = rx.await;
-                };
-                if let Err(e) = axum::serve(listener, router)
-                    .with_graceful_shutdown(shutdown)
-                    .await
-                {
-                    tracing::error!("{what} server: {e}");
-                }
-            })
+            runtime.spawn(super::http_conn::serve(what, listener, router, rx))
         };
         Ok(HttpServer {
             runtime: Some(runtime),

@@ -20,6 +20,7 @@ mod edges;
 pub mod gate;
 mod handle;
 pub mod http;
+mod http_conn;
 pub mod metrics;
 mod options;
 mod periodic;

@@ -22,7 +22,29 @@ const READY_LINE: &str = "serving the API at http://127.0.0.1:";
 /// Starts `ovstream serve ARGS… --api 127.0.0.1:0` from the repository root and waits (up to
 /// `within`) until it serves; panics with its stderr when it exits or times out first.
 pub fn start(args: &[&str], within: Duration) -> Served {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ovstream"))
+    start_limited(args, within, None)
+}
+
+/// [`start`] with at most `nofile` open file descriptors in the service (`ulimit -n`).
+pub fn start_limited(args: &[&str], within: Duration, nofile: Option<u64>) -> Served {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ovstream"));
+    if let Some(n) = nofile {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: setrlimit is async-signal-safe; nothing else runs between fork and exec.
+        unsafe {
+            command.pre_exec(move || {
+                let limit = libc::rlimit {
+                    rlim_cur: n,
+                    rlim_max: n,
+                };
+                if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
+    let mut child = command
         .arg("serve")
         .args(args)
         .args(["--api", "127.0.0.1:0"])
