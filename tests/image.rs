@@ -203,8 +203,20 @@ fn the_image_runs_the_sample_like_the_host_and_serves_healthz() {
     std::fs::create_dir_all(&cache).unwrap();
     std::fs::set_permissions(&cache, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
     let name = format!("ovstream-test-{}", std::process::id());
-    let cold = serve_until_ready(&name, free_port(), dir.path(), Some(&cache));
-    let warm = serve_until_ready(&name, free_port(), dir.path(), Some(&cache));
+    // Two names: `--rm` removes a stopped container asynchronously, so reusing one name can
+    // race with that removal ("the container name … is already in use").
+    let cold = serve_until_ready(
+        &format!("{name}-cold"),
+        free_port(),
+        dir.path(),
+        Some(&cache),
+    );
+    let warm = serve_until_ready(
+        &format!("{name}-warm"),
+        free_port(),
+        dir.path(),
+        Some(&cache),
+    );
     let inspect = podman(&["image", "inspect", IMAGE, "--format", "{{.Size}}"]);
     let size: u64 = String::from_utf8_lossy(&inspect.stdout)
         .trim()

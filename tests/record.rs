@@ -51,16 +51,14 @@ struct Packet {
     hash: u64,
 }
 
-/// Every video packet of an MP4 in decode order, as `qtdemux` gives them (no parser, no
-/// decoder: the bytes as stored).
-fn packets(mp4: &Path) -> Vec<Packet> {
+/// Every sample of `description` (a pipeline from `filesrc name=file` to `appsink
+/// name=sink`) reading `mp4`.
+fn samples(description: &str, mp4: &Path) -> Vec<gst::Sample> {
     gst::init().unwrap();
-    let pipeline = gst::parse::launch(
-        "filesrc name=file ! qtdemux ! video/x-h264 ! appsink name=sink sync=false",
-    )
-    .unwrap()
-    .downcast::<gst::Pipeline>()
-    .unwrap();
+    let pipeline = gst::parse::launch(description)
+        .unwrap()
+        .downcast::<gst::Pipeline>()
+        .unwrap();
     pipeline
         .by_name("file")
         .unwrap()
@@ -70,17 +68,25 @@ fn packets(mp4: &Path) -> Vec<Packet> {
         .unwrap()
         .downcast::<gst_app::AppSink>()
         .unwrap();
-    let mut out = Vec::new();
-    for sample in pull_all(&pipeline, &sink, mp4) {
-        let b = sample.buffer().unwrap();
-        let mut h = DefaultHasher::new();
-        b.map_readable().unwrap().as_slice().hash(&mut h);
-        out.push(Packet {
-            key: !b.flags().contains(gst::BufferFlags::DELTA_UNIT),
-            hash: h.finish(),
-        });
-    }
-    out
+    pull_all(&pipeline, &sink, mp4)
+}
+
+/// Every video packet of an MP4 in decode order, as `qtdemux` gives them (no parser, no
+/// decoder: the bytes as stored).
+fn packets(mp4: &Path) -> Vec<Packet> {
+    let demux = "filesrc name=file ! qtdemux ! video/x-h264 ! appsink name=sink sync=false";
+    samples(demux, mp4)
+        .iter()
+        .map(|sample| {
+            let b = sample.buffer().unwrap();
+            let mut h = DefaultHasher::new();
+            b.map_readable().unwrap().as_slice().hash(&mut h);
+            Packet {
+                key: !b.flags().contains(gst::BufferFlags::DELTA_UNIT),
+                hash: h.finish(),
+            }
+        })
+        .collect()
 }
 
 /// Every sample `sink` gets until EOS; panics naming `what` on an error or a stall.
@@ -105,23 +111,9 @@ fn pull_all(pipeline: &gst::Pipeline, sink: &gst_app::AppSink, what: &Path) -> V
 
 /// Frames of `mp4` that decode (`qtdemux ! h264parse ! avdec_h264`).
 fn decoded_frames(mp4: &Path) -> usize {
-    gst::init().unwrap();
-    let pipeline = gst::parse::launch(
-        "filesrc name=file ! qtdemux ! h264parse ! avdec_h264 ! appsink name=sink sync=false",
-    )
-    .unwrap()
-    .downcast::<gst::Pipeline>()
-    .unwrap();
-    pipeline
-        .by_name("file")
-        .unwrap()
-        .set_property("location", mp4.to_str().unwrap());
-    let sink = pipeline
-        .by_name("sink")
-        .unwrap()
-        .downcast::<gst_app::AppSink>()
-        .unwrap();
-    pull_all(&pipeline, &sink, mp4).len()
+    let decode =
+        "filesrc name=file ! qtdemux ! h264parse ! avdec_h264 ! appsink name=sink sync=false";
+    samples(decode, mp4).len()
 }
 
 /// The clips (MP4s) under `dir`, oldest first.
@@ -432,20 +424,13 @@ const TOKEN: &str = "clips-test-token";
 
 /// `method path` on the service with `headers`: (status, head, body bytes).
 fn http(port: u16, method: &str, path: &str, headers: &str) -> (u16, String, Vec<u8>) {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-    let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n{headers}\
-         Content-Length: 0\r\n\r\n"
-    );
-    s.write_all(request.as_bytes()).unwrap();
-    let mut all = Vec::new();
-    s.read_to_end(&mut all).unwrap();
-    let split = all.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
-    let head = String::from_utf8_lossy(&all[..split]).to_string();
-    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
-    (status, head, all[split + 4..].to_vec())
+    common::http::request(
+        port,
+        &format!(
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n{headers}\
+             Content-Length: 0\r\n\r\n"
+        ),
+    )
 }
 
 fn authed(port: u16, method: &str, path: &str, extra: &str) -> (u16, String, Vec<u8>) {
@@ -496,18 +481,16 @@ fn serve_records_a_posted_stream_and_serves_its_clips() {
         .to_string()
     };
     let post = |b: String| {
-        use std::io::{Read, Write};
-        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-        let request = format!(
-            "POST /api/streams HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\
-             Authorization: Bearer {TOKEN}\r\nContent-Type: application/json\r\n\
-             Content-Length: {}\r\n\r\n{b}",
-            b.len()
+        let (_, head, body) = common::http::request(
+            port,
+            &format!(
+                "POST /api/streams HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\
+                 Authorization: Bearer {TOKEN}\r\nContent-Type: application/json\r\n\
+                 Content-Length: {}\r\n\r\n{b}",
+                b.len()
+            ),
         );
-        s.write_all(request.as_bytes()).unwrap();
-        let mut text = String::new();
-        s.read_to_string(&mut text).unwrap();
-        text
+        format!("{head}\r\n\r\n{}", String::from_utf8_lossy(&body))
     };
     let refused = post(body("bad", "../clips"));
     assert!(
@@ -621,23 +604,9 @@ fn slice_hash(avc: &[u8]) -> u64 {
 
 /// Each packet's slice hash, in decode order.
 fn slices(mp4: &Path) -> Vec<u64> {
-    gst::init().unwrap();
-    let pipeline = gst::parse::launch(
-        "filesrc name=file ! qtdemux ! video/x-h264,stream-format=avc ! appsink name=sink sync=false",
-    )
-    .unwrap()
-    .downcast::<gst::Pipeline>()
-    .unwrap();
-    pipeline
-        .by_name("file")
-        .unwrap()
-        .set_property("location", mp4.to_str().unwrap());
-    let sink = pipeline
-        .by_name("sink")
-        .unwrap()
-        .downcast::<gst_app::AppSink>()
-        .unwrap();
-    pull_all(&pipeline, &sink, mp4)
+    let demux =
+        "filesrc name=file ! qtdemux ! video/x-h264,stream-format=avc ! appsink name=sink sync=false";
+    samples(demux, mp4)
         .iter()
         .map(|s| slice_hash(s.buffer().unwrap().map_readable().unwrap().as_slice()))
         .collect()

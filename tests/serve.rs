@@ -545,22 +545,8 @@ fn sigterm_finalizes_every_mp4() {
 
 /// A raw request to the service: (status, body).
 fn raw(port: u16, request: &str) -> (u16, String) {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    s.write_all(request.as_bytes()).unwrap();
-    let mut text = String::new();
-    let _ = s.read_to_string(&mut text);
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    (
-        status,
-        text.split_once("\r\n\r\n")
-            .map_or("", |(_, b)| b)
-            .to_string(),
-    )
+    let (status, _, body) = common::http::request(port, request);
+    (status, String::from_utf8_lossy(&body).to_string())
 }
 
 #[test]

@@ -173,14 +173,7 @@ impl Tap {
         if ring.caps.is_none() || ring.encoded {
             return; // not a codec a clip can copy, or an encoder feeds the ring instead
         }
-        let packet = Packet {
-            index: self.inner.next_index.fetch_add(1, Ordering::Relaxed),
-            segment: self.segment(),
-            keyframe: !buffer.flags().contains(gst::BufferFlags::DELTA_UNIT),
-            time,
-            buffer,
-        };
-        self.push_packet(&mut ring, packet);
+        self.push_packet(&mut ring, buffer, time);
     }
 
     /// From now on the ring holds only what [`Self::push_encoded`] adds (the source's packets
@@ -211,6 +204,11 @@ impl Tap {
             }
             ring.caps = Some(caps.clone());
         }
+        self.push_packet(&mut ring, buffer, time);
+    }
+
+    /// Appends `buffer` (at `time`) to the current segment and trims the ring.
+    fn push_packet(&self, ring: &mut Ring, buffer: gst::Buffer, time: u64) {
         let packet = Packet {
             index: self.inner.next_index.fetch_add(1, Ordering::Relaxed),
             segment: self.segment(),
@@ -218,10 +216,6 @@ impl Tap {
             time,
             buffer,
         };
-        self.push_packet(&mut ring, packet);
-    }
-
-    fn push_packet(&self, ring: &mut Ring, packet: Packet) {
         ring.bytes += packet.buffer.size();
         ring.packets.push_back(packet);
         self.trim(ring);

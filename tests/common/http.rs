@@ -24,3 +24,31 @@ pub fn get(port: u16, path: &str) -> (u16, String) {
     let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
     (status, body.to_string())
 }
+
+/// Sends `request` (a whole raw HTTP/1.1 request, `Connection: close`) to `127.0.0.1:port`:
+/// (status, head, body bytes); status 0 when nothing answers.
+pub fn request(port: u16, request: &str) -> (u16, String, Vec<u8>) {
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return (0, String::new(), Vec::new());
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(60)));
+    if s.write_all(request.as_bytes()).is_err() {
+        return (0, String::new(), Vec::new());
+    }
+    let mut all = Vec::new();
+    let _ = s.read_to_end(&mut all);
+    let split = all.windows(4).position(|w| w == b"\r\n\r\n");
+    let (head, body) = match split {
+        Some(i) => (
+            String::from_utf8_lossy(&all[..i]).to_string(),
+            all[i + 4..].to_vec(),
+        ),
+        None => (String::from_utf8_lossy(&all).to_string(), Vec::new()),
+    };
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, head, body)
+}
