@@ -148,22 +148,36 @@ fn person_stretches(meta: &[Value], gap: f64) -> Vec<(f64, f64)> {
     out
 }
 
-#[test]
-fn clips_are_the_cameras_own_packets_with_pre_and_post_capture() {
-    let dir = tempfile::tempdir().unwrap();
-    let rec = dir.path().join("clips");
-    let toml = pipeline(dir.path(), &walkway(), "");
-    assert_ok(&ovstream(&[
+/// `ovstream run` of `input` recording into `rec` with `[pre, post]` capture seconds and
+/// `extra` flags; panics with its stderr when it fails.
+fn record_run(dir: &Path, input: &Path, rec: &Path, capture: &[&str; 2], extra: &[&str]) {
+    let toml = pipeline(dir, input, "");
+    let mut args = vec![
         "run",
         toml.to_str().unwrap(),
         "--record",
         rec.to_str().unwrap(),
         "--pre-capture",
-        &PRE.to_string(),
+        capture[0],
         "--post-capture",
-        &POST.to_string(),
+        capture[1],
         "--no-progress",
-    ]));
+    ];
+    args.extend_from_slice(extra);
+    assert_ok(&ovstream(&args));
+}
+
+#[test]
+fn clips_are_the_cameras_own_packets_with_pre_and_post_capture() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("clips");
+    record_run(
+        dir.path(),
+        &walkway(),
+        &rec,
+        &[&PRE.to_string(), &POST.to_string()],
+        &[],
+    );
     let meta = read_jsonl(&dir.path().join("meta.jsonl"));
     assert_eq!(meta.len(), 3600, "detection saw every frame");
     let people = person_stretches(&meta, PRE + POST);
@@ -327,20 +341,7 @@ fn sources_without_h264_are_encoded_into_clips() {
     // cameras and test:// patterns).
     let dir = tempfile::tempdir().unwrap();
     let rec = dir.path().join("clips");
-    let toml = pipeline(dir.path(), &vtest(), "");
-    assert_ok(&ovstream(&[
-        "run",
-        toml.to_str().unwrap(),
-        "--record",
-        rec.to_str().unwrap(),
-        "--pre-capture",
-        "1",
-        "--post-capture",
-        "1",
-        "--limit",
-        "100",
-        "--no-progress",
-    ]));
+    record_run(dir.path(), &vtest(), &rec, &["1", "1"], &["--limit", "100"]);
     let found = clips(&rec);
     assert_eq!(found.len(), 1, "{found:?}");
     let side = sidecar(&found[0]);
@@ -458,19 +459,7 @@ fn serve_records_a_posted_stream_and_serves_its_clips() {
         ),
     )
     .unwrap();
-    std::fs::write(dir.path().join("token"), format!("{TOKEN}\n")).unwrap();
-    let token = dir.path().join("token");
-    let state = dir.path().join("state.json");
-    let served = common::serve::start(
-        &[
-            file.to_str().unwrap(),
-            "--api-token-file",
-            token.to_str().unwrap(),
-            "--state",
-            state.to_str().unwrap(),
-        ],
-        Duration::from_secs(60),
-    );
+    let served = common::serve::start_with_token(dir.path(), &file, TOKEN);
     let port = served.port;
     let body = |name: &str, dir: &str| {
         serde_json::json!({

@@ -21,19 +21,7 @@ struct Service {
 
 impl Service {
     fn start(dir: &Path, pipeline: &Path) -> Service {
-        std::fs::write(dir.join("token"), format!("{TOKEN}\n")).unwrap();
-        let token = dir.join("token");
-        let state = dir.join("state.json");
-        let served = common::serve::start(
-            &[
-                pipeline.to_str().unwrap(),
-                "--api-token-file",
-                token.to_str().unwrap(),
-                "--state",
-                state.to_str().unwrap(),
-            ],
-            Duration::from_secs(60),
-        );
+        let served = common::serve::start_with_token(dir, pipeline, TOKEN);
         let port = served.port;
         Service { served, port }
     }

@@ -25,6 +25,24 @@ pub fn start(args: &[&str], within: Duration) -> Served {
     start_limited(args, within, None)
 }
 
+/// [`start`] on `pipeline` with `token` (written to `dir/token`) and the state file
+/// `dir/state.json`.
+pub fn start_with_token(dir: &std::path::Path, pipeline: &std::path::Path, token: &str) -> Served {
+    let token_file = dir.join("token");
+    std::fs::write(&token_file, format!("{token}\n")).unwrap();
+    let state = dir.join("state.json");
+    start(
+        &[
+            pipeline.to_str().unwrap(),
+            "--api-token-file",
+            token_file.to_str().unwrap(),
+            "--state",
+            state.to_str().unwrap(),
+        ],
+        Duration::from_secs(60),
+    )
+}
+
 /// [`start`] with at most `nofile` open file descriptors in the service (`ulimit -n`).
 pub fn start_limited(args: &[&str], within: Duration, nofile: Option<u64>) -> Served {
     let mut command = Command::new(env!("CARGO_BIN_EXE_ovstream"));
