@@ -29,16 +29,34 @@ pub fn load_state(path: &Path) -> Result<Vec<StreamSpec>, String> {
 /// # Errors
 /// The I/O error, naming the file.
 pub fn save_state(path: &Path, streams: &[StreamSpec]) -> Result<(), String> {
+    use std::io::Write;
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
     let err = |e: std::io::Error| format!("{}: {e}", path.display());
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(err)?;
+        // A folder made here is the owner's only (0700); an existing one is left as it is.
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(err)?;
     }
     let text = serde_json::to_string_pretty(&StateFile {
         streams: streams.to_vec(),
     })
     .expect("streams serialize");
+    // It holds the inputs' URLs, camera passwords included: readable by the owner only.
     let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
-    std::fs::write(&tmp, text).map_err(err)?;
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .and_then(|mut f| f.write_all(text.as_bytes()).and_then(|()| f.sync_all()));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(err(e));
+    }
     std::fs::rename(&tmp, path).map_err(err)
 }
 
@@ -57,5 +75,21 @@ mod tests {
         assert_eq!(load_state(&path).unwrap(), streams);
         let leftovers = std::fs::read_dir(path.parent().unwrap()).unwrap().count();
         assert_eq!(leftovers, 1, "no temporary file left");
+    }
+
+    #[test]
+    fn the_state_file_is_the_owners_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let path = dir.path().join("new/streams.json");
+        save_state(&path, &[spec("cam", "rtsp://admin:hunter2@cam/1")]).unwrap();
+        assert_eq!(mode(&path), 0o600, "credentials at rest");
+        assert_eq!(mode(path.parent().unwrap()), 0o700, "a folder made for it");
+        assert_eq!(mode(dir.path()), 0o755, "an existing folder is left alone");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        save_state(&path, &[]).unwrap();
+        assert_eq!(mode(&path), 0o600, "rewritten 0600");
     }
 }
