@@ -138,3 +138,25 @@ fn sigint_finalizes_the_mp4_with_every_frame_written() {
     let (frames, _, _) = decode_mp4(&mp4);
     assert_eq!(frames, lines.len(), "mp4 decodes to the frames written");
 }
+
+#[test]
+fn odd_frame_sizes_are_encoded_at_the_even_size_below() {
+    // x264 refuses odd 4:2:0 sizes: a 161x121 camera used to leave a 0-byte MP4 and exit 5.
+    let dir = tempfile::tempdir().unwrap();
+    let jsonl = dir.path().join("out.jsonl");
+    let mp4 = dir.path().join("odd.mp4");
+    let pipeline = pipeline_file(dir.path(), "", &jsonl);
+    let out = ovstream(&[
+        "run",
+        pipeline.to_str().unwrap(),
+        "--input",
+        "test://?width=161&height=121&fps=10",
+        "--limit",
+        "20",
+        "--output",
+        mp4.to_str().unwrap(),
+        "--no-progress",
+    ]);
+    assert_ok(&out);
+    assert_eq!(decode_mp4(&mp4), (20, 160, 120));
+}

@@ -37,9 +37,11 @@ impl Encoder {
             30.0
         };
         let key_int = ((rate * f64::from(GOP_SECONDS)).round() as u32).max(1);
+        let (width, height) = crate::sink::video::even_size(frame);
         let description = format!(
             "appsrc name=src format=time max-buffers={APPSRC_MAX_BUFFERS} block=true ! \
-             videoconvert ! video/x-raw,format=I420 ! \
+             videoconvert ! videoscale ! \
+             video/x-raw,format=I420,width={width},height={height} ! \
              x264enc speed-preset=ultrafast tune=zerolatency key-int-max={key_int} ! \
              h264parse ! video/x-h264,stream-format=avc,alignment=au ! \
              appsink name=out sync=false enable-last-sample=false"

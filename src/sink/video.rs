@@ -82,12 +82,10 @@ impl VideoSink {
 
     /// Builds the pipeline on the first frame (its caps give size and format).
     fn start(&mut self, frame: &Frame) -> Result<()> {
-        // The output keeps the first frame's size.
-        let size = format!(
-            ",width={},height={}",
-            frame.info.width(),
-            frame.info.height()
-        );
+        // The output keeps the first frame's size, made even (x264 refuses odd 4:2:0 sizes: a
+        // 161x121 camera is scaled to 160x120).
+        let (width, height) = even_size(frame);
+        let size = format!(",width={width},height={height}");
         let description = format!(
             "appsrc name=src format=time max-buffers={APPSRC_MAX_BUFFERS} block=true ! {}",
             self.tail.replace("{size}", &size)
@@ -168,6 +166,12 @@ impl VideoSink {
             _ => Err(self.error(format!("not finalized within {FINISH_TIMEOUT}"))),
         }
     }
+}
+
+/// The frame's size rounded down to even numbers (at least 2x2): what H.264 4:2:0 encodes.
+pub fn even_size(frame: &Frame) -> (u32, u32) {
+    let even = |v: u32| (v & !1).max(2);
+    (even(frame.info.width()), even(frame.info.height()))
 }
 
 fn shape(frame: &Frame) -> (u32, u32, gstreamer_video::VideoFormat) {
