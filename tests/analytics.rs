@@ -608,8 +608,17 @@ fn a_line_added_to_the_pipeline_file_while_running_starts_counting() {
         .unwrap();
     drop(f);
     std::thread::sleep(Duration::from_secs(3));
+    // SIGHUP asks for a reload; it never ends the run.
+    let hup = std::process::Command::new("kill")
+        .args(["-HUP", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(hup.success());
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(child.try_wait().unwrap().is_none(), "SIGHUP ended the run");
     interrupt(&child);
     let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "interrupted");
     let err = String::from_utf8_lossy(&out.stderr).to_string();
     assert!(
         err.contains("analytics reloaded from") && err.contains("2 line(s)"),

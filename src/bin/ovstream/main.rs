@@ -14,7 +14,7 @@ use ovstream::source::Source;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 mod bench;
@@ -249,7 +249,7 @@ fn run(args: &RunArgs, lib: Option<&Path>) -> anyhow::Result<i32> {
             eprintln!("source {s}: {}", src.uri);
         }
     }
-    let stop = install_signal_handler()?;
+    let Signals { stop, hup } = install_signal_handler()?;
     let options = RunOptions {
         progress: !args.no_progress && std::io::stderr().is_terminal(),
         metrics: args.metrics.clone(),
@@ -277,7 +277,7 @@ fn run(args: &RunArgs, lib: Option<&Path>) -> anyhow::Result<i32> {
         |p, ids| {
             let watch = options.analytics && !args.no_reload;
             match watch {
-                true => reload::watch(p, ids, &names, &args.overrides, analytics, loaded),
+                true => reload::watch(p, ids, &names, &args.overrides, analytics, loaded, &hup),
                 false => Ok(()),
             }
         },
@@ -307,19 +307,40 @@ fn run(args: &RunArgs, lib: Option<&Path>) -> anyhow::Result<i32> {
     Ok(exit_code::OK)
 }
 
+/// The process's signals: SIGINT and SIGTERM raise `stop` (a second one exits at once with
+/// 130); SIGHUP raises `hup` (`run` re-reads its analytics; nothing else ends on it).
+pub(crate) struct Signals {
+    pub stop: Arc<AtomicBool>,
+    pub hup: Arc<AtomicBool>,
+}
+
 /// First SIGINT/SIGTERM: stop the sources (EOS flows, outputs are finalized). Second: exit now.
-pub(crate) fn install_signal_handler() -> anyhow::Result<Arc<AtomicBool>> {
+/// SIGHUP never ends the process (before, ctrlc's `termination` feature caught it as a stop).
+pub(crate) fn install_signal_handler() -> anyhow::Result<Signals> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
+        .context("installing the signal handlers")?;
     let stop = Arc::new(AtomicBool::new(false));
-    let count = AtomicUsize::new(0);
-    let flag = Arc::clone(&stop);
-    ctrlc::set_handler(move || {
-        if count.fetch_add(1, Ordering::SeqCst) == 0 {
-            eprintln!("\nstopping: finalizing outputs (again to exit at once)");
-            flag.store(true, Ordering::SeqCst);
-        } else {
-            std::process::exit(exit_code::INTERRUPTED);
-        }
-    })
-    .context("installing the SIGINT handler")?;
-    Ok(stop)
+    let hup = Arc::new(AtomicBool::new(false));
+    let (flag, reload) = (Arc::clone(&stop), Arc::clone(&hup));
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            let mut stops = 0;
+            for signal in signals.forever() {
+                if signal == SIGHUP {
+                    reload.store(true, Ordering::SeqCst);
+                    continue;
+                }
+                stops += 1;
+                if stops == 1 {
+                    eprintln!("\nstopping: finalizing outputs (again to exit at once)");
+                    flag.store(true, Ordering::SeqCst);
+                } else {
+                    std::process::exit(exit_code::INTERRUPTED);
+                }
+            }
+        })
+        .context("starting the signal thread")?;
+    Ok(Signals { stop, hup })
 }

@@ -20,13 +20,13 @@ pub fn stamp(path: &std::path::Path) -> Option<(SystemTime, u64)> {
     Some((m.modified().ok()?, m.len()))
 }
 
-/// Watches the pipeline file of `overrides` and SIGHUP until every source of `pipeline` has
-/// ended; `current[i]` is what source `ids[i]` (named `names[i]`) runs with now, read from the
-/// file when its stamp was `loaded` (taken before the model compiled, so an edit made while it
-/// compiled is picked up at once).
+/// Watches the pipeline file of `overrides` and `hup` (raised on SIGHUP) until every source of
+/// `pipeline` has ended; `current[i]` is what source `ids[i]` (named `names[i]`) runs with now,
+/// read from the file when its stamp was `loaded` (taken before the model compiled, so an edit
+/// made while it compiled is picked up at once).
 ///
 /// # Errors
-/// When the SIGHUP handler cannot be installed.
+/// None today (the signature matches the pipeline's control hook).
 pub fn watch(
     pipeline: &Pipeline<'_, '_>,
     ids: &[SourceId],
@@ -34,14 +34,8 @@ pub fn watch(
     overrides: &Overrides,
     mut current: Vec<Option<Arc<AnalyticsConfig>>>,
     loaded: Option<(SystemTime, u64)>,
+    hup: &AtomicBool,
 ) -> ovstream::Result<()> {
-    let hup = Arc::new(AtomicBool::new(false));
-    signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&hup)).map_err(|e| {
-        ovstream::Error::Setting {
-            key: "SIGHUP".into(),
-            message: format!("cannot install the reload handler: {e}"),
-        }
-    })?;
     let path = overrides.pipeline.as_path();
     let mut last = loaded;
     while !pipeline.all_ended() {

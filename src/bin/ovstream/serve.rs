@@ -99,7 +99,7 @@ pub(crate) fn run(args: &ServeArgs, lib: Option<&Path>) -> anyhow::Result<i32> {
         insecure: args.insecure,
         shard,
     };
-    let stop = crate::install_signal_handler()?;
+    let stop = crate::install_signal_handler()?.stop;
     let summary = ovstream::serve::run(&config, &options, lib, &stop)?;
     eprintln!("{summary}");
     Ok(exit_code::OK)
