@@ -299,6 +299,10 @@ fn bad_requests_get_the_right_status_and_a_json_error() {
     assert!(v["error"].as_str().unwrap().contains("stream name"), "{v}");
     let (status, v) = add(&s, "e", "test://?colour=red");
     assert_eq!(status, 422, "{v}");
+    // Only /dev/videoN (or a link to one) reaches v4l2src.
+    let (status, v) = add(&s, "e", "/dev/video../../etc/passwd");
+    assert_eq!(status, 422, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("/dev/video0"), "{v}");
     let low = r#"{"name": "g", "input": "test://", "threshold": 0.2}"#;
     let (status, v) = s.api("POST", "/api/streams", Some(low));
     assert_eq!(status, 422, "{v}");

@@ -56,13 +56,33 @@ const V4L2_DEVICE_PREFIX: &str = "/dev/video";
 /// The source elements for a `v4l2://` URI's device path; `caps` restricts size and rate.
 /// decodebin takes raw or MJPEG, whichever the camera negotiates.
 pub(crate) fn camera_head(device: &str, caps: Option<&str>) -> std::result::Result<String, String> {
-    if !device.starts_with('/') || device.chars().any(|c| c.is_whitespace() || c == '!') {
-        return Err(format!(
-            "expected a device path such as v4l2:///dev/video0, got `{device}`"
-        ));
-    }
+    check_device(device)?;
     let filter = caps.map_or(String::new(), |c| format!(" ! capsfilter caps=\"{c}\""));
     Ok(format!("v4l2src name=camera{filter} ! decodebin"))
+}
+
+/// Whether `path` is `/dev/videoN` (N digits).
+fn is_video_node(path: &str) -> bool {
+    path.strip_prefix(V4L2_DEVICE_PREFIX)
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// The camera device `device` names: `/dev/videoN`, or a link to one (`/dev/v4l/by-id/…`),
+/// resolved. Anything else (`/dev/video../../etc/passwd`, a file) is refused before GStreamer
+/// sees it.
+///
+/// # Errors
+/// A message naming the path and what is expected.
+pub(crate) fn check_device(device: &str) -> std::result::Result<String, String> {
+    let bad = || format!("expected a camera device such as v4l2:///dev/video0, got `{device}`");
+    if is_video_node(device) {
+        return Ok(device.to_string());
+    }
+    let real = Path::new(device).canonicalize().map_err(|_| bad())?;
+    real.to_str()
+        .filter(|r| is_video_node(r))
+        .map(str::to_string)
+        .ok_or_else(bad)
 }
 
 /// Turns a path or URI into a URI; a path must exist. `/dev/videoN` becomes `v4l2:///dev/videoN`.
@@ -146,17 +166,21 @@ pub fn network_unreachable(uri: &str) -> Option<String> {
 }
 
 /// Checks what can be checked of `input` without opening it: the URI syntax and, for
-/// `test://`, its query keys (the service refuses such input at once rather than retrying it).
+/// `test://`, its query keys, and for a camera, that it is `/dev/videoN` (the service refuses
+/// such input at once rather than retrying it).
 ///
 /// # Errors
 /// [`crate::Error::Input`] naming the input and what is wrong.
 pub fn check_syntax(input: &str) -> crate::error::Result<()> {
     let uri = input_uri(input)?;
+    let bad = |message| crate::Error::Input {
+        uri: crate::redact::redact(&uri),
+        message,
+    };
     if let Some(query) = uri.strip_prefix(TEST_SCHEME) {
-        test_pattern_head(query).map_err(|message| crate::Error::Input {
-            uri: crate::redact::redact(&uri),
-            message,
-        })?;
+        test_pattern_head(query).map_err(bad)?;
+    } else if let Some(device) = uri.strip_prefix(V4L2_SCHEME) {
+        check_device(device).map_err(bad)?;
     }
     Ok(())
 }
@@ -175,6 +199,21 @@ mod tests {
         assert!(head.ends_with("! decodebin"), "{head}");
         assert!(camera_head("video0", None).is_err());
         assert!(camera_head("/dev/video0 ! fakesrc", None).is_err());
+        for bad in [
+            "/dev/video../../etc/passwd",
+            "/etc/passwd",
+            "/dev/video",
+            "/dev/null",
+        ] {
+            assert!(camera_head(bad, None).is_err(), "{bad}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let link = dir.path().join("cam");
+        std::os::unix::fs::symlink("/etc/passwd", &link).unwrap();
+        assert!(
+            check_device(link.to_str().unwrap()).is_err(),
+            "a link to a file"
+        );
     }
 
     #[test]
