@@ -11,6 +11,7 @@ mod request;
 
 pub use input::{InputElement, InputFormat, InputSpec, Letterbox};
 pub use peek::{peek, ModelShape};
+mod cache_lock;
 use properties::set_properties;
 pub use properties::{device_properties, DeviceProperty};
 pub use request::Request;
@@ -223,7 +224,13 @@ impl Engine {
         };
 
         let device = DeviceType::from(options.device.as_str());
-        let compiled = match core.compile_model(&model, device) {
+        let lock = options
+            .cache_dir
+            .as_deref()
+            .and_then(cache_lock::CacheLock::take);
+        let compiled = core.compile_model(&model, device);
+        drop(lock);
+        let compiled = match compiled {
             Ok(c) => c,
             Err(e) => {
                 // A device that is not here is the user's setting (exit 2), not the model's.
