@@ -476,3 +476,37 @@ fn ovmetapublish_fails_its_start_after_max_connect_attempts() {
         String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
     assert!(err.contains("no connection after 1 attempt"), "{err}");
 }
+
+#[test]
+fn an_unreachable_broker_at_shutdown_is_retried_with_backoff_not_in_a_loop() {
+    // Nothing listens on port 1: every connect is refused at once. Draining the undelivered
+    // events at the end used to retry without a pause (~700,000 warnings in 10 s).
+    let dir = tempfile::tempdir().unwrap();
+    let jsonl = dir.path().join("out.jsonl");
+    let pipeline = pipeline_file(dir.path(), "", &jsonl);
+    let started = std::time::Instant::now();
+    let out = ovstream_with_env(
+        &[
+            "run",
+            pipeline.to_str().unwrap(),
+            "--mqtt",
+            "mqtt://127.0.0.1:1/t7",
+            "--limit",
+            "5",
+            "--no-progress",
+        ],
+        &[("OVSTREAM_LOG", "warn")],
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let retries = err.matches("retrying").count();
+    assert!(
+        (1..=20).contains(&retries),
+        "{retries} retry warnings:\n{err}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "{:?}",
+        started.elapsed()
+    );
+}

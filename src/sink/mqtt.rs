@@ -376,10 +376,14 @@ fn run(
                 if closed && draining_since.is_some_and(|s| s.elapsed() > DRAIN_TIMEOUT) {
                     continue;
                 }
-                // Back off; new messages do not wake this, shutdown does.
+                // Back off; new messages do not wake this, shutdown does (once: while draining
+                // the retries keep their backoff, bounded by the drain time, instead of
+                // spinning on a broker that refuses).
                 let until = Instant::now() + backoff.next_delay();
+                let until = draining_since.map_or(until, |s| until.min(s + DRAIN_TIMEOUT));
                 let mut q = shared.queue.lock();
-                while !q.closed && Instant::now() < until {
+                let draining = q.closed;
+                while (draining || !q.closed) && Instant::now() < until {
                     let _ = shared.wake.wait_until(&mut q, until);
                 }
                 drop(q);
