@@ -87,6 +87,15 @@ impl RecordConfig {
         }
     }
 
+    /// The folder clips go under: `dir`, relative to `root` when given (`[serve] output_root`)
+    /// and `dir` is relative.
+    pub fn dir_under(&self, root: Option<&std::path::Path>) -> PathBuf {
+        match root {
+            Some(r) if self.dir.is_relative() => r.join(&self.dir),
+            _ => self.dir.clone(),
+        }
+    }
+
     /// Checks the ranges.
     ///
     /// # Errors

@@ -89,10 +89,7 @@ impl Recording {
         source: &str,
         root: Option<&Path>,
     ) -> crate::error::Result<Recording> {
-        let dir = match root {
-            Some(r) if config.dir.is_relative() => r.join(&config.dir),
-            _ => config.dir.clone(),
-        };
+        let dir = config.dir_under(root);
         std::fs::create_dir_all(&dir).map_err(|e| crate::Error::Output {
             path: dir.clone(),
             message: format!("cannot create the recordings folder: {e}"),

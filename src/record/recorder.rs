@@ -197,6 +197,8 @@ impl Recorder {
         }
         let (_, now_key) = self.key(frame);
         let behind = Duration::from_nanos(now_key.saturating_sub(key.time));
+        // Stream time minus ring time: the sidecar's stream seconds.
+        let to_stream = i128::from(frame.frame.pts) - i128::from(now_key);
         let wall = SystemTime::now()
             .checked_sub(behind)
             .unwrap_or_else(SystemTime::now);
@@ -223,7 +225,6 @@ impl Recorder {
                 return;
             }
         };
-        let to_stream = i128::from(frame.frame.pts) - i128::from(self.key(frame).1);
         let sidecar = Sidecar::new(&id, &self.source, &path, wall, &caps, {
             let start = i128::from(key.time) + to_stream;
             start.max(0) as f64 / 1e9

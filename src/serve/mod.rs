@@ -99,16 +99,12 @@ impl Service {
     /// Every folder clips may be in: the pipeline file's `[record] dir` and each stream's
     /// own, resolved against `[serve] output_root`.
     pub fn clip_dirs(&self) -> Vec<PathBuf> {
-        let resolve = |dir: &Path| match &self.output_root {
-            Some(root) if dir.is_relative() => root.join(dir),
-            _ => dir.to_path_buf(),
-        };
         let own = self.streams.read();
         let mut dirs: Vec<PathBuf> = self
             .record
             .iter()
             .chain(own.values().filter_map(|e| e.spec.record.as_ref()))
-            .map(|r| resolve(&r.dir))
+            .map(|r| r.dir_under(self.output_root.as_deref()))
             .collect();
         dirs.sort();
         dirs.dedup();

@@ -69,22 +69,7 @@ impl StreamOutputs {
         for (key, raw) in given {
             let bad = |why: &str| Refusal::new(422, format!("outputs.{key} {raw:?}: {why}"));
             let expanded = crate::config::names::expand(raw, name);
-            let rel = Path::new(&expanded);
-            if expanded.is_empty() || expanded.len() > MAX_OUTPUT_PATH {
-                return Err(bad("expected 1 to 1024 bytes"));
-            }
-            if !rel
-                .components()
-                .all(|c| matches!(c, std::path::Component::Normal(_)))
-            {
-                return Err(bad(
-                    "expected a path relative to [serve] output_root, without `..`",
-                ));
-            }
-            let path = real_root.join(rel);
-            if !inside(&path, &real_root) {
-                return Err(bad("leads out of [serve] output_root (a symlink)"));
-            }
+            let path = under_root(&expanded, &real_root).map_err(bad)?;
             if path.is_dir() {
                 return Err(bad("is a folder"));
             }
@@ -95,6 +80,28 @@ impl StreamOutputs {
         }
         Ok(out)
     }
+}
+
+/// `rel`, a path relative to `[serve] output_root` (`real_root`, canonical), as a path under
+/// it: 1 to 1024 bytes, no `..` or absolute part, no symlink leading out.
+///
+/// # Errors
+/// What is wrong with it, for the caller's message.
+pub(super) fn under_root(rel: &str, real_root: &Path) -> Result<PathBuf, &'static str> {
+    if rel.is_empty() || rel.len() > MAX_OUTPUT_PATH {
+        return Err("expected 1 to 1024 bytes");
+    }
+    if !Path::new(rel)
+        .components()
+        .all(|c| matches!(c, std::path::Component::Normal(_)))
+    {
+        return Err("expected a path relative to [serve] output_root, without `..`");
+    }
+    let path = real_root.join(rel);
+    if !inside(&path, real_root) {
+        return Err("leads out of [serve] output_root (a symlink)");
+    }
+    Ok(path)
 }
 
 /// `path` (which may not exist yet) stays under `root` once its existing part is resolved.

@@ -189,30 +189,28 @@ impl StreamSpec {
     }
 }
 
-/// A stream's `record.dir`: a relative path without `..` under a configured `output_root`.
+/// A stream's `record.dir`: a path under a configured `output_root` (the rules of the
+/// per-stream outputs: relative, no `..`, no symlink leading out).
 ///
 /// # Errors
 /// A 422 [`Refusal`] naming the rule.
 fn check_record_dir(dir: &Path, output_root: Option<&Path>) -> Result<(), Refusal> {
-    if output_root.is_none() {
+    let Some(root) = output_root else {
         return Err(Refusal::new(
             422,
             "record: per-stream recordings need [serve] output_root in the pipeline file",
         ));
-    }
-    let normal = dir
-        .components()
-        .all(|c| matches!(c, std::path::Component::Normal(_)));
-    if !normal || dir.as_os_str().len() > 1024 {
-        return Err(Refusal::new(
+    };
+    let real_root = root.canonicalize().map_err(|e| {
+        Refusal::new(
             422,
-            format!(
-                "record.dir {:?}: expected a path relative to [serve] output_root, without `..`",
-                dir.display().to_string()
-            ),
-        ));
-    }
-    Ok(())
+            format!("record: [serve] output_root {}: {e}", root.display()),
+        )
+    })?;
+    let shown = dir.display().to_string();
+    super::outputs::under_root(&shown, &real_root)
+        .map(|_| ())
+        .map_err(|why| Refusal::new(422, format!("record.dir {shown:?}: {why}")))
 }
 
 /// `[A-Za-z0-9_-]{1,64}`.

@@ -142,13 +142,13 @@ impl Tap {
     }
 
     fn event(&self, event: &gst::Event) {
-        if self.inner.ring.lock().encoded {
+        let mut ring = self.inner.ring.lock();
+        if ring.encoded {
             return;
         }
         match event.view() {
             gst::EventView::Caps(c) => {
                 let caps = c.caps_owned();
-                let mut ring = self.inner.ring.lock();
                 if ring.caps.as_ref() != Some(&caps) {
                     if ring.caps.is_some() {
                         self.new_segment();
