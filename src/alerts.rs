@@ -146,6 +146,7 @@ mod tests {
             detections: Vec::new(),
             analytics: None,
             alerts: Vec::new(),
+            drawn: false,
         };
         f.detections = labels
             .iter()

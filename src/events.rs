@@ -316,6 +316,7 @@ mod tests {
                 .collect(),
             analytics: None,
             alerts: Vec::new(),
+            drawn: false,
         }
     }
 

@@ -129,4 +129,6 @@ pub struct AnalyzedFrame {
     pub analytics: Option<Arc<analytics::FrameAnalytics>>,
     /// Types of the `[[alerts]]` that fired on this frame (`fall`; the events stage).
     pub alerts: Vec<Arc<str>>,
+    /// The overlay is drawn on its pixels ([`crate::overlay::draw`]).
+    pub drawn: bool,
 }

@@ -29,6 +29,8 @@ pub mod face;
 pub mod frame;
 pub mod geometry;
 pub mod inference;
+#[cfg(feature = "cli")]
+pub mod live;
 pub mod manifest;
 pub mod model_info;
 pub mod motion;

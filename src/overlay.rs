@@ -53,7 +53,9 @@ pub fn draw(frame: &mut AnalyzedFrame) -> Result<()> {
         &info,
         &frame.detections,
         analytics.as_deref(),
-    )
+    )?;
+    frame.drawn = true;
+    Ok(())
 }
 
 /// Draws `detections` (and `analytics`, when given) on `buffer` laid out as `info` (the
@@ -239,8 +241,7 @@ fn draw_one(canvas: &mut Canvas, index: u32, det: &Detection) -> opencv::Result<
     let text = label_text(det);
     let mut baseline = 0;
     let size = imgproc::get_text_size(&text, FONT, FONT_SCALE, 1, &mut baseline)?;
-    let top = (y - size.height - baseline).max(0);
-    let label_bg = Rect::new(x, top, size.width + 4, size.height + baseline + 2);
+    let label_bg = label_rect(x, y, size, baseline, (w as i32, h as i32));
     for (plane, color, scale, thickness) in canvas.painted(index) {
         let half = |r: Rect| Rect::new(r.x / scale, r.y / scale, r.width / scale, r.height / scale);
         imgproc::rectangle(
@@ -275,7 +276,7 @@ fn draw_one(canvas: &mut Canvas, index: u32, det: &Detection) -> opencv::Result<
     imgproc::put_text(
         &mut canvas.planes[0],
         &text,
-        Point::new(x + 2, top + size.height + 1),
+        Point::new(label_bg.x + 2, label_bg.y + size.height + 1),
         FONT,
         FONT_SCALE,
         text_color,
@@ -283,6 +284,16 @@ fn draw_one(canvas: &mut Canvas, index: u32, det: &Detection) -> opencv::Result<
         imgproc::LINE_AA,
         false,
     )
+}
+
+/// The label's background for a box whose top-left corner is `(x, y)`: above the box, moved
+/// inside the `frame` (width, height) where it would leave it (a box at the right edge keeps
+/// its whole `person 79%`, not `person 7`).
+fn label_rect(x: i32, y: i32, text: opencv::core::Size, baseline: i32, frame: (i32, i32)) -> Rect {
+    let (width, height) = (text.width + 4, text.height + baseline + 2);
+    let left = x.min(frame.0 - width).max(0);
+    let top = (y - text.height - baseline).min(frame.1 - height).max(0);
+    Rect::new(left, top, width, height)
 }
 
 /// `obama 0.71 #3` for a recognized face, `person 97% #3` for a tracked object.
@@ -294,5 +305,28 @@ fn label_text(det: &Detection) -> String {
     match det.track_id {
         Some(t) => format!("{what} #{t}"),
         None => what,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use opencv::core::{Rect, Size};
+
+    #[test]
+    fn a_label_stays_inside_the_frame() {
+        let text = Size::new(80, 12);
+        // Room above the box: there, at its left edge.
+        assert_eq!(
+            super::label_rect(100, 50, text, 4, (768, 576)),
+            Rect::new(100, 34, 84, 18)
+        );
+        // At the right edge: moved left so all of it shows.
+        assert_eq!(super::label_rect(740, 50, text, 4, (768, 576)).x, 768 - 84);
+        // At the top and in the bottom-left corner.
+        assert_eq!(
+            super::label_rect(-5, 3, text, 4, (768, 576)),
+            Rect::new(0, 0, 84, 18)
+        );
+        assert_eq!(super::label_rect(0, 600, text, 4, (768, 576)).y, 576 - 18);
     }
 }

@@ -133,9 +133,42 @@ pub struct ServeConfig {
     /// page cannot reach the API through DNS rebinding.
     #[serde(default)]
     pub allowed_hosts: Vec<String>,
+    /// Most live viewers of one stream, all kinds together (`live.mp4`, `live.mjpeg`); one
+    /// more gets 503. Default 16.
+    #[serde(default)]
+    pub max_viewers: Option<usize>,
+    /// Seconds a live viewer may stay behind (its queue full, its socket not taking bytes)
+    /// before it is disconnected. Default 10.
+    #[serde(default)]
+    pub viewer_timeout: Option<f64>,
 }
 
+/// Largest `[serve] max_viewers`.
+pub const MAX_VIEWERS: usize = 1024;
+/// Shortest and longest `[serve] viewer_timeout`, seconds.
+pub const VIEWER_TIMEOUTS: std::ops::RangeInclusive<f64> = 1.0..=300.0;
+
 impl ServeConfig {
+    /// Checks `max_viewers` (1 to [`MAX_VIEWERS`]) and `viewer_timeout` ([`VIEWER_TIMEOUTS`]).
+    ///
+    /// # Errors
+    /// The key and its allowed range.
+    pub fn validate_live(&self) -> std::result::Result<(), String> {
+        if let Some(n) = self.max_viewers.filter(|n| !(1..=MAX_VIEWERS).contains(n)) {
+            return Err(format!(
+                "serve.max_viewers = {n} is outside 1..={MAX_VIEWERS}"
+            ));
+        }
+        if let Some(t) = self.viewer_timeout.filter(|t| !VIEWER_TIMEOUTS.contains(t)) {
+            return Err(format!(
+                "serve.viewer_timeout = {t} is outside {}..={} seconds",
+                VIEWER_TIMEOUTS.start(),
+                VIEWER_TIMEOUTS.end()
+            ));
+        }
+        Ok(())
+    }
+
     /// The `shard` value, parsed.
     ///
     /// # Errors

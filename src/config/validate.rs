@@ -42,7 +42,7 @@ impl PipelineConfig {
         if let Err(message) = self.motion.validate() {
             return bad(message);
         }
-        if let Err(message) = self.serve.shard() {
+        if let Err(message) = self.serve.shard().and_then(|_| self.serve.validate_live()) {
             return bad(message);
         }
         let idle = self.detect.max_idle_seconds;

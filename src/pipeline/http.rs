@@ -93,12 +93,18 @@ impl std::fmt::Debug for HttpServer {
 
 impl HttpServer {
     /// Serves `router` on `listener` (already bound, so a taken port failed before anything
-    /// else); `what` names it in errors and thread names (`--api`, `metrics`).
+    /// else); `what` names it in errors and thread names (`--api`, `metrics`); a response the
+    /// client takes no bytes of for `write_timeout` is cut.
     ///
     /// # Errors
     /// [`Error::Http`] when the runtime cannot start; [`Error::Listen`] when the listener
     /// cannot be handed to it.
-    pub fn start(what: &'static str, listener: TcpListener, router: axum::Router) -> Result<Self> {
+    pub fn start(
+        what: &'static str,
+        listener: TcpListener,
+        router: axum::Router,
+        write_timeout: Duration,
+    ) -> Result<Self> {
         let addr = listener
             .local_addr()
             .map(|a| a.to_string())
@@ -123,7 +129,13 @@ impl HttpServer {
             let _guard = runtime.enter();
             listener.set_nonblocking(true).map_err(listen)?;
             let listener = tokio::net::TcpListener::from_std(listener).map_err(listen)?;
-            runtime.spawn(super::http_conn::serve(what, listener, router, rx))
+            runtime.spawn(super::http_conn::serve(
+                what,
+                listener,
+                router,
+                write_timeout,
+                rx,
+            ))
         };
         Ok(HttpServer {
             runtime: Some(runtime),
@@ -157,5 +169,5 @@ impl Drop for HttpServer {
 /// As [`HttpServer::start`].
 pub fn metrics_server(listener: TcpListener, scraper: Scraper) -> Result<HttpServer> {
     let router = axum::Router::new().fallback(move || respond(scraper.clone()));
-    HttpServer::start("metrics", listener, router)
+    HttpServer::start("metrics", listener, router, super::http_conn::WRITE_TIMEOUT)
 }

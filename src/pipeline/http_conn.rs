@@ -5,6 +5,9 @@
 //!   error and closed at once (it never waits holding a file descriptor).
 //! - A connection has [`HEADER_TIMEOUT`] to send a request's header, the first one and each
 //!   next one on a kept-alive connection: idle and slow-loris sockets are closed.
+//! - A response whose bytes the client does not take for a `write_timeout` (default
+//!   [`WRITE_TIMEOUT`]; `serve` uses `[serve] viewer_timeout`) is cut: a stalled live viewer or
+//!   a client that stopped reading does not hold a connection and its buffers forever.
 //! - A failed `accept` (out of file descriptors) waits [`ACCEPT_BACKOFF`] before the next try
 //!   and is logged at most once per [`LOG_EVERY`], with the count since the last line.
 //! - Stopping ends the loop; requests under way get [`super::http::SHUTDOWN_TIMEOUT`].
@@ -21,6 +24,12 @@ use tokio::sync::Semaphore;
 pub const MAX_CONNECTIONS: usize = 128;
 /// Longest time to receive a request's header (and idle time between kept-alive requests).
 pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// The kernel's send buffer of a connection, bytes (fixed: no autotuning to megabytes per
+/// client); with hyper's own buffer, what a client that stopped reading can hold up before
+/// its writes wait and [`WRITE_TIMEOUT`] runs.
+pub const SEND_BUFFER: usize = 256 * 1024;
+/// Default longest time a write to a client may wait for the client to take bytes.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Wait after a failed `accept` (e.g. no file descriptor left) before trying again.
 pub const ACCEPT_BACKOFF: Duration = Duration::from_millis(500);
 /// At most one log line about failed accepts per this long.
@@ -56,6 +65,7 @@ pub(super) async fn serve(
     what: &'static str,
     listener: tokio::net::TcpListener,
     router: axum::Router,
+    write_timeout: Duration,
     mut stop: tokio::sync::oneshot::Receiver<()>,
 ) {
     let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
@@ -83,11 +93,14 @@ pub(super) async fn serve(
             continue;
         };
         let _ = stream.set_nodelay(true);
+        limit_send_buffer(&stream);
+        let mut stream = tokio_io_timeout::TimeoutStream::new(stream);
+        stream.set_write_timeout(Some(write_timeout));
         let service = TowerToHyperService::new(router.clone());
         let connection = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(HEADER_TIMEOUT)
-            .serve_connection(TokioIo::new(stream), service);
+            .serve_connection(TokioIo::new(Box::pin(stream)), service);
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
             let _ = connection.await;
@@ -95,6 +108,25 @@ pub(super) async fn serve(
         });
     }
     let _ = tokio::time::timeout(super::http::SHUTDOWN_TIMEOUT, graceful.shutdown()).await;
+}
+
+/// Sets the connection's `SO_SNDBUF` to [`SEND_BUFFER`] (a failure keeps the default).
+fn limit_send_buffer(stream: &tokio::net::TcpStream) {
+    use std::os::fd::AsRawFd;
+    let size = SEND_BUFFER as libc::c_int;
+    // SAFETY: a valid socket, a pointer to a c_int and its size.
+    let rc = unsafe {
+        libc::setsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_SNDBUF,
+            (&size as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        tracing::debug!("SO_SNDBUF: {}", std::io::Error::last_os_error());
+    }
 }
 
 /// Answers `503` and closes (a connection over the limit).

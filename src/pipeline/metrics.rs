@@ -7,6 +7,7 @@
 //! second server, no loopback hop.
 
 pub use super::http::{Scraper, SCRAPE_TIMEOUT};
+use super::output_metrics::{LiveMetrics, RecordMetrics};
 use super::source_stats::SourceList;
 use crate::error::{Error, Result};
 use crate::sink::mqtt::MqttStats;
@@ -190,6 +191,7 @@ impl Endpoint {
             zone_events.clone(),
         );
         let mut recordings = RecordMetrics::register(&mut registry);
+        let mut live = LiveMetrics::register(&mut registry);
         // Counter values already added, per label set (the totals are absolute).
         let mut analytics_seen: std::collections::HashMap<Labels, u64> = Default::default();
         let mut mqtt_seen = [0u64; 2];
@@ -270,6 +272,7 @@ impl Endpoint {
                 }
             }
             recordings.refresh(&list);
+            live.refresh(&list);
             for (e, seen) in sources.edges.iter().zip(drops_seen.iter_mut()) {
                 let l = vec![("edge".to_string(), e.name.to_string())];
                 let d = e.drops();
@@ -304,78 +307,5 @@ impl Endpoint {
                 }
             }
         }
-    }
-}
-
-/// The recorders' metrics: `ovstream_clips_total{source}`, `ovstream_record_bytes`,
-/// `ovstream_record_errors_total{source,cause}` (`cause`: `write`, `disk_full`, `overflow`).
-struct RecordMetrics {
-    clips: Family<Labels, Counter>,
-    bytes: Gauge,
-    ring: Family<Labels, Gauge>,
-    errors: Family<Labels, Counter>,
-    /// Values already added, per label set (the recorders' counters are absolute).
-    seen: std::collections::HashMap<Labels, u64>,
-}
-
-impl RecordMetrics {
-    fn register(registry: &mut Registry) -> Self {
-        let m = RecordMetrics {
-            clips: Family::default(),
-            bytes: Gauge::default(),
-            ring: Family::default(),
-            errors: Family::default(),
-            seen: Default::default(),
-        };
-        registry.register("clips", "Event clips written", m.clips.clone());
-        registry.register(
-            "record_bytes",
-            "Bytes of the event clips this process wrote",
-            m.bytes.clone(),
-        );
-        registry.register(
-            "record_ring_bytes",
-            "Bytes of encoded video held for pre-capture",
-            m.ring.clone(),
-        );
-        registry.register(
-            "record_errors",
-            "Recording errors by cause: write (a clip failed), disk_full (no clip started: \
-             under min_free), overflow (packets a clip lost to a full ring)",
-            m.errors.clone(),
-        );
-        m
-    }
-
-    fn refresh(&mut self, list: &[std::sync::Arc<super::source_stats::SourceStats>]) {
-        let mut bytes = 0;
-        for s in list {
-            let Some(r) = &s.record else { continue };
-            bytes += r.bytes.load(Ordering::Relaxed);
-            let source = ("source".to_string(), s.name.clone());
-            let held = r.ring_bytes.load(Ordering::Relaxed);
-            self.ring
-                .get_or_create(&vec![source.clone()])
-                .set(held as i64);
-            let mut add = |family: &Family<Labels, Counter>, l: Labels, total: u64| {
-                let seen = self.seen.entry(l.clone()).or_default();
-                family.get_or_create(&l).inc_by(total.saturating_sub(*seen));
-                *seen = (*seen).max(total);
-            };
-            add(
-                &self.clips,
-                vec![source.clone()],
-                r.clips.load(Ordering::Relaxed),
-            );
-            for (cause, n) in [
-                ("write", &r.write_errors),
-                ("disk_full", &r.disk_full),
-                ("overflow", &r.overflow),
-            ] {
-                let l = vec![source.clone(), ("cause".to_string(), cause.to_string())];
-                add(&self.errors, l, n.load(Ordering::Relaxed));
-            }
-        }
-        self.bytes.set(bytes as i64);
     }
 }

@@ -23,6 +23,7 @@ pub mod http;
 mod http_conn;
 pub mod metrics;
 mod options;
+mod output_metrics;
 mod periodic;
 mod plan;
 mod progress;

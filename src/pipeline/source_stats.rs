@@ -36,6 +36,8 @@ pub struct SourceStats {
     pub latest: parking_lot::Mutex<Option<crate::frame::AnalyzedFrame>>,
     /// Its recorder's counters (clips, bytes, errors), when it records.
     pub record: Option<Arc<crate::record::RecordStats>>,
+    /// Its live view (the service's streams), for the metrics.
+    pub live: std::sync::OnceLock<Arc<crate::live::Live>>,
 }
 
 /// One source's zone and line totals, as the metrics report them.
@@ -98,6 +100,7 @@ impl SourceStats {
             keep_latest: Default::default(),
             latest: Default::default(),
             record: None,
+            live: Default::default(),
         }
     }
 

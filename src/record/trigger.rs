@@ -90,6 +90,7 @@ mod tests {
                 .collect(),
             analytics: None,
             alerts: alerts.iter().map(|a| Arc::from(*a)).collect(),
+            drawn: false,
         }
     }
 

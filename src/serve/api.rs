@@ -12,6 +12,9 @@
 //! | PATCH | `/api/streams/{name}` | `{"zones"?, "lines"?, "threshold"?, "classes"?}` live, decode untouched |
 //! | DELETE | `/api/streams/{name}` | stop it, finalize its outputs → 204 |
 //! | GET | `/api/streams/{name}/snapshot.jpg` | its last frame, annotated (`?raw=1`: as decoded) |
+//! | GET | `/api/streams/{name}/live.mp4` | annotated fragmented MP4 (H.264) for MSE, chunked |
+//! | GET | `/api/streams/{name}/live.mjpeg?fps=&width=` | annotated MJPEG (`multipart/x-mixed-replace`) |
+//! | GET | `/api/streams/{name}/live` | codecs, viewers and URLs of its live view |
 //! | GET | `/api/events?source=&type=&limit=` | the most recent events, newest first |
 //! | GET | `/api/clips?source=&since=&until=&label=&limit=` | event recordings, newest first |
 //! | GET | `/api/clips/{id}` (`.mp4`, `.jpg`) | a clip's sidecar, video (HTTP Range), thumbnail |
@@ -55,6 +58,9 @@ pub fn router(service: Shared) -> Router {
         .route("/api/streams", get(list).post(add))
         .route("/api/streams/{name}", get(one).patch(patch).delete(remove))
         .route("/api/streams/{name}/snapshot.jpg", get(snapshot))
+        .route("/api/streams/{name}/live", get(super::live::info))
+        .route("/api/streams/{name}/live.mp4", get(super::live::mp4))
+        .route("/api/streams/{name}/live.mjpeg", get(super::live::mjpeg))
         .route("/api/events", get(events))
         .route("/api/clips", get(super::clips::list))
         .route(
@@ -94,7 +100,7 @@ pub(super) fn error(status: StatusCode, message: impl Into<String>) -> Response 
     (status, Json(body)).into_response()
 }
 
-fn refused(r: Refusal) -> Response {
+pub(super) fn refused(r: Refusal) -> Response {
     let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     error(status, r.message)
 }

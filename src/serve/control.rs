@@ -11,6 +11,7 @@ use super::Service;
 use crate::backoff::Backoff;
 use crate::config::PipelineConfig;
 use crate::error::Result;
+use crate::live::{output::LiveOutput, Live};
 use crate::pipeline::{Pipeline, Play};
 use crate::record::Recording;
 use crate::sink::events::EventSinks;
@@ -187,19 +188,27 @@ impl Control<'_> {
                 if let Some(recording) = recording {
                     recording.attach(&mut sinks);
                 }
-                pipeline.add_source_with(source, sinks, play)
+                let live = Arc::new(Live::new(name, self.service.live));
+                sinks
+                    .outputs
+                    .push(Box::new(LiveOutput::new(Arc::clone(&live))?));
+                pipeline
+                    .add_source_with(source, sinks, play)
+                    .map(|id| (id, live))
             });
         let mut streams = self.service.streams.write();
         let Some(entry) = streams.get_mut(name) else {
             return;
         };
         match joined {
-            Ok(id) => {
+            Ok((id, live)) => {
                 entry.id = Some(id);
                 entry.stats = pipeline.source_stats(id);
                 if let Some(stats) = &entry.stats {
                     stats.keep_latest.store(true, Ordering::Relaxed);
+                    let _ = stats.live.set(Arc::clone(&live));
                 }
+                entry.live = Some(live);
                 entry.joined = Some(Instant::now());
                 entry.last_error = None;
                 tracing::info!(stream = name, id, "stream joined");

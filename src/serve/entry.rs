@@ -22,6 +22,8 @@ pub struct Entry {
     pub failed: bool,
     /// Raised when it is removed (an opener still trying gives up).
     pub cancel: Arc<AtomicBool>,
+    /// Its live view (set when it joined).
+    pub live: Option<Arc<crate::live::Live>>,
 }
 
 impl Entry {
@@ -35,6 +37,7 @@ impl Entry {
             open_attempts: 0,
             failed: false,
             cancel: Arc::new(AtomicBool::new(false)),
+            live: None,
         }
     }
 

@@ -10,6 +10,7 @@ mod clips;
 pub(crate) mod control;
 mod entry;
 mod guard;
+mod live;
 mod openapi;
 pub mod outputs;
 pub mod refusal;
@@ -88,6 +89,8 @@ pub struct Service {
     /// allowed_hosts`): anything else is a cross-site or DNS-rebinding request.
     pub api_addr: std::net::SocketAddr,
     pub allowed_hosts: Vec<String>,
+    /// `[serve] max_viewers` and `viewer_timeout`: every stream's live view.
+    pub live: crate::live::LiveOptions,
 }
 
 impl Service {
@@ -209,6 +212,17 @@ impl Service {
     }
 }
 
+/// The live view's limits from `[serve]` (validated with the pipeline file).
+fn live_options(serve: &crate::config::ServeConfig) -> crate::live::LiveOptions {
+    let defaults = crate::live::LiveOptions::default();
+    crate::live::LiveOptions {
+        max_viewers: serve.max_viewers.unwrap_or(defaults.max_viewers),
+        viewer_timeout: serve
+            .viewer_timeout
+            .map_or(defaults.viewer_timeout, std::time::Duration::from_secs_f64),
+    }
+}
+
 /// The per-stream form of the outputs: `-{name}` before the extension of MP4, JSON and events
 /// paths that lack `{name}` (streams come one at a time and must not share or truncate a file).
 fn per_stream_outputs(config: &PipelineConfig) -> Result<PipelineConfig> {
@@ -308,6 +322,7 @@ pub fn run(
         record: config.record.clone(),
         api_addr: addr,
         allowed_hosts: config.serve.allowed_hosts.clone(),
+        live: live_options(&config.serve),
     });
     // The pipeline file's inputs, then the state file's streams (which win on a name).
     let mut initial: BTreeMap<String, StreamSpec> = BTreeMap::new();
@@ -350,7 +365,12 @@ pub fn run(
     for spec in initial.into_values() {
         let _ = service.add(spec);
     }
-    let http = HttpServer::start("--api", listener, api::router(Arc::clone(&service)))?;
+    let http = HttpServer::start(
+        "--api",
+        listener,
+        api::router(Arc::clone(&service)),
+        service.live.viewer_timeout,
+    )?;
     eprintln!("serving the API at http://{addr}/api/streams");
     // Streams come and go: the detection mode is the file's (`always` unless it says
     // `motion`); loop and limit apply per stream (`control`).

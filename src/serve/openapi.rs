@@ -3,7 +3,7 @@
 //! they name (their doc comments become the descriptions), so it cannot drift from the code; a
 //! test checks that every route is in it.
 
-use super::{api, clips};
+use super::{api, clips, live};
 use serde_json::Value;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::OpenApi;
@@ -22,6 +22,9 @@ use utoipa::OpenApi;
         api::patch,
         api::remove,
         api::snapshot,
+        live::info,
+        live::mp4,
+        live::mjpeg,
         api::events,
         clips::list,
         clips::sidecar,

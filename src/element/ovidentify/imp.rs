@@ -236,6 +236,7 @@ impl BaseTransformImpl for OvIdentify {
             detections: faces,
             analytics: None,
             alerts: Vec::new(),
+            drawn: false,
         };
         state.seq += 1;
         if let Err(e) = state.recognizer.identify(&mut frame) {

@@ -45,6 +45,7 @@ impl Stage for Postprocess<'_> {
                 detections,
                 analytics: None,
                 alerts: Vec::new(),
+                drawn: false,
             });
             return Ok(());
         };
@@ -76,6 +77,7 @@ impl Stage for Postprocess<'_> {
             detections,
             analytics: None,
             alerts: Vec::new(),
+            drawn: false,
         });
         Ok(())
     }

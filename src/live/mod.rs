@@ -1,0 +1,480 @@
+//! Live view: what a stream sees now, annotated, to any number of viewers — fragmented MP4
+//! (H.264, for a browser's Media Source Extensions) and MJPEG. One [`Live`] per stream is the
+//! hub: viewers join it (bounded by [`LiveOptions::max_viewers`]), its [`output::LiveOutput`]
+//! (an [`crate::sink::Output`] of the stream) feeds it frames, and a worker thread encodes
+//! them only while someone watches: with no viewer, a frame costs one atomic load.
+//!
+//! A viewer never slows the pipeline: frames reach the worker through a queue of
+//! [`WORKER_QUEUE`] that drops when full; each viewer has its own bounded queue
+//! ([`MP4_QUEUE`] fragments, [`MJPEG_QUEUE`] pictures). A viewer whose queue is full misses
+//! fragments until the next one that starts at a keyframe, and is dropped once it has been
+//! behind for [`LiveOptions::viewer_timeout`] (its connection is closed by the server's write
+//! timeout, the same length).
+
+mod encoder;
+pub mod fmp4;
+pub mod mjpeg;
+pub mod output;
+
+use crate::telemetry::StageStats;
+use axum::body::Bytes;
+use parking_lot::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+/// Default most viewers of one stream (all kinds together).
+pub const DEFAULT_MAX_VIEWERS: usize = 16;
+/// Default time a viewer may stay behind before it is disconnected.
+pub const DEFAULT_VIEWER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Fragments queued per MP4 viewer (about 3 s of video at 0.1 s fragments).
+pub const MP4_QUEUE: usize = 32;
+/// Pictures queued per MJPEG viewer.
+pub const MJPEG_QUEUE: usize = 2;
+/// Frames queued between the stream's sink and its live worker.
+pub const WORKER_QUEUE: usize = 2;
+/// Default and largest MJPEG rate, pictures per second.
+pub const DEFAULT_MJPEG_FPS: f64 = 5.0;
+pub const MAX_MJPEG_FPS: f64 = 30.0;
+/// Narrowest and widest MJPEG picture a viewer may ask for, pixels.
+pub const MJPEG_WIDTHS: std::ops::RangeInclusive<u32> = 16..=3840;
+
+/// `[serve]` settings of the live view.
+#[derive(Debug, Clone, Copy)]
+pub struct LiveOptions {
+    pub max_viewers: usize,
+    pub viewer_timeout: Duration,
+}
+
+impl Default for LiveOptions {
+    fn default() -> Self {
+        LiveOptions {
+            max_viewers: DEFAULT_MAX_VIEWERS,
+            viewer_timeout: DEFAULT_VIEWER_TIMEOUT,
+        }
+    }
+}
+
+/// What a viewer receives: bytes, and when the frame they start with reached the sink (the
+/// latency from a frame's result to its bytes on the socket).
+#[derive(Debug, Clone)]
+pub struct Chunk {
+    pub bytes: Bytes,
+    pub first_frame: Option<Instant>,
+}
+
+/// Viewer kinds, as the metrics label them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Mp4,
+    Mjpeg,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Mp4 => "mp4",
+            Kind::Mjpeg => "mjpeg",
+        }
+    }
+}
+
+/// A stream's live counters (the metrics and `GET /api/streams/{name}/live`).
+#[derive(Default)]
+pub struct LiveStats {
+    pub mp4_viewers: AtomicUsize,
+    pub mjpeg_viewers: AtomicUsize,
+    /// Bytes handed to viewers' sockets, by kind.
+    pub mp4_bytes: AtomicU64,
+    pub mjpeg_bytes: AtomicU64,
+    /// Fragments or pictures a viewer missed (its queue was full).
+    pub drops: AtomicU64,
+    /// Viewers disconnected for staying behind.
+    pub evicted: AtomicU64,
+    /// The H.264 encoder runs (someone watches `live.mp4`).
+    pub encoding: AtomicBool,
+    /// Frames the worker's queue dropped (the encoders were busy).
+    pub frames_dropped: AtomicU64,
+    latency: Mutex<Option<StageStats>>,
+}
+
+impl LiveStats {
+    /// Counts `n` bytes sent to a viewer of `kind`, and the latency of the frame they start with.
+    pub fn sent(&self, kind: Kind, n: usize, first_frame: Option<Instant>) {
+        let counter = match kind {
+            Kind::Mp4 => &self.mp4_bytes,
+            Kind::Mjpeg => &self.mjpeg_bytes,
+        };
+        counter.fetch_add(n as u64, Ordering::Relaxed);
+        if let Some(t) = first_frame {
+            self.latency
+                .lock()
+                .get_or_insert_with(|| StageStats::new("live"))
+                .record(t.elapsed());
+        }
+    }
+
+    /// p50 and p99 of the latency from a frame at the sink to its bytes on a socket, ms.
+    pub fn latency_ms(&self) -> Option<(f64, f64)> {
+        self.latency.lock().as_ref().map(|s| {
+            let l = s.summary();
+            (l.p50_ms, l.p99_ms)
+        })
+    }
+
+    pub fn viewers(&self, kind: Kind) -> usize {
+        match kind {
+            Kind::Mp4 => self.mp4_viewers.load(Ordering::Relaxed),
+            Kind::Mjpeg => self.mjpeg_viewers.load(Ordering::Relaxed),
+        }
+    }
+}
+
+struct Mp4Viewer {
+    tx: mpsc::Sender<Chunk>,
+    /// It got the current init segment.
+    has_init: bool,
+    /// Skipping to the next keyframe (it just joined, or its queue was full).
+    waiting: bool,
+    behind_since: Option<Instant>,
+}
+
+struct MjpegViewer {
+    tx: mpsc::Sender<Chunk>,
+    interval: Duration,
+    next_due: Instant,
+    width: Option<u32>,
+    behind_since: Option<Instant>,
+}
+
+#[derive(Default)]
+struct Viewers {
+    mp4: Vec<Mp4Viewer>,
+    mjpeg: Vec<MjpegViewer>,
+    init: Option<Bytes>,
+    codecs: Option<String>,
+    /// A viewer joined: the encoder should start a GOP now.
+    want_keyframe: bool,
+}
+
+/// The stream has [`LiveOptions::max_viewers`] viewers already.
+#[derive(Debug)]
+pub struct Full(pub usize);
+
+/// The live view of one stream: its viewers and counters.
+pub struct Live {
+    pub name: String,
+    pub options: LiveOptions,
+    viewers: Mutex<Viewers>,
+    /// Viewers of any kind (read by the sink on every frame, without the lock).
+    watched: AtomicUsize,
+    pub stats: LiveStats,
+}
+
+/// How a send to one viewer went.
+enum Sent {
+    Ok,
+    Behind,
+    Gone,
+}
+
+impl Live {
+    pub fn new(name: &str, options: LiveOptions) -> Self {
+        Live {
+            name: name.to_string(),
+            options,
+            viewers: Mutex::default(),
+            watched: AtomicUsize::new(0),
+            stats: LiveStats::default(),
+        }
+    }
+
+    /// Whether anyone watches (a closed viewer counts until the worker notices).
+    pub fn watched(&self) -> bool {
+        self.watched.load(Ordering::Relaxed) > 0
+    }
+
+    /// The MSE codecs string of the stream's H.264 (known once the encoder ran).
+    pub fn codecs(&self) -> Option<String> {
+        self.viewers.lock().codecs.clone()
+    }
+
+    fn admit(&self, v: &Viewers) -> Result<(), Full> {
+        if v.mp4.len() + v.mjpeg.len() >= self.options.max_viewers {
+            return Err(Full(self.options.max_viewers));
+        }
+        Ok(())
+    }
+
+    fn recount(&self, v: &Viewers) {
+        self.stats.mp4_viewers.store(v.mp4.len(), Ordering::Relaxed);
+        self.stats
+            .mjpeg_viewers
+            .store(v.mjpeg.len(), Ordering::Relaxed);
+        self.watched
+            .store(v.mp4.len() + v.mjpeg.len(), Ordering::Relaxed);
+    }
+
+    /// A new `live.mp4` viewer: it gets the init segment, then fragments from a keyframe on.
+    ///
+    /// # Errors
+    /// [`Full`] at [`LiveOptions::max_viewers`].
+    pub fn join_mp4(&self) -> Result<mpsc::Receiver<Chunk>, Full> {
+        let mut v = self.viewers.lock();
+        self.admit(&v)?;
+        let (tx, rx) = mpsc::channel(MP4_QUEUE);
+        v.mp4.push(Mp4Viewer {
+            tx,
+            has_init: false,
+            waiting: true,
+            behind_since: None,
+        });
+        v.want_keyframe = true;
+        self.recount(&v);
+        Ok(rx)
+    }
+
+    /// A new `live.mjpeg` viewer at `fps` pictures per second, scaled to `width` (aspect kept).
+    ///
+    /// # Errors
+    /// [`Full`] at [`LiveOptions::max_viewers`].
+    pub fn join_mjpeg(&self, fps: f64, width: Option<u32>) -> Result<mpsc::Receiver<Chunk>, Full> {
+        let mut v = self.viewers.lock();
+        self.admit(&v)?;
+        let (tx, rx) = mpsc::channel(MJPEG_QUEUE);
+        v.mjpeg.push(MjpegViewer {
+            tx,
+            interval: Duration::from_secs_f64(1.0 / fps.clamp(0.1, MAX_MJPEG_FPS)),
+            next_due: Instant::now(),
+            width,
+            behind_since: None,
+        });
+        self.recount(&v);
+        Ok(rx)
+    }
+
+    /// Sends `chunk` to one viewer's queue; a full queue counts a drop.
+    fn offer(&self, tx: &mpsc::Sender<Chunk>, chunk: &Chunk) -> Sent {
+        match tx.try_send(chunk.clone()) {
+            Ok(()) => Sent::Ok,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.stats.drops.fetch_add(1, Ordering::Relaxed);
+                Sent::Behind
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => Sent::Gone,
+        }
+    }
+
+    /// Whether a viewer behind since `since` has been behind too long (it is then dropped).
+    fn expired(&self, since: &mut Option<Instant>, now: Instant) -> bool {
+        let late = since.get_or_insert(now).elapsed() > self.options.viewer_timeout;
+        if late {
+            self.stats.evicted.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(
+                stream = self.name,
+                "a live viewer stayed behind: disconnected"
+            );
+        }
+        late
+    }
+
+    /// What the worker should do now: whether MP4 viewers wait (and one asked for a keyframe),
+    /// and the widths MJPEG viewers are due a picture at. Drops viewers that left.
+    pub(crate) fn wanted(&self, now: Instant) -> Wanted {
+        let mut v = self.viewers.lock();
+        v.mp4.retain(|m| !m.tx.is_closed());
+        v.mjpeg.retain(|m| !m.tx.is_closed());
+        self.recount(&v);
+        let mut widths: Vec<Option<u32>> = v
+            .mjpeg
+            .iter()
+            .filter(|m| m.next_due <= now)
+            .map(|m| m.width)
+            .collect();
+        widths.sort_unstable();
+        widths.dedup();
+        Wanted {
+            mp4: !v.mp4.is_empty(),
+            keyframe: std::mem::take(&mut v.want_keyframe),
+            jpeg_widths: widths,
+        }
+    }
+
+    /// The encoder (re)started with this init segment: every MP4 viewer needs it before the
+    /// next keyframe fragment.
+    pub(crate) fn publish_init(&self, init: Vec<u8>) {
+        let mut v = self.viewers.lock();
+        v.codecs = fmp4::codecs(&init);
+        v.init = Some(Bytes::from(init));
+        for m in &mut v.mp4 {
+            m.has_init = false;
+            m.waiting = true;
+        }
+    }
+
+    /// A fragment of the encoder: to every MP4 viewer not skipping to a keyframe.
+    pub(crate) fn publish_fragment(&self, fragment: Chunk, keyframe: bool) {
+        let now = Instant::now();
+        let mut guard = self.viewers.lock();
+        let v = &mut *guard;
+        let init = v.init.clone();
+        let before = v.mp4.len();
+        v.mp4.retain_mut(|m| {
+            if m.waiting && !keyframe {
+                return !m.tx.is_closed();
+            }
+            if !m.has_init {
+                let Some(init) = &init else { return true };
+                let init = Chunk {
+                    bytes: init.clone(),
+                    first_frame: None,
+                };
+                match self.offer(&m.tx, &init) {
+                    Sent::Ok => m.has_init = true,
+                    Sent::Behind => return !self.expired(&mut m.behind_since, now),
+                    Sent::Gone => return false,
+                }
+            }
+            match self.offer(&m.tx, &fragment) {
+                Sent::Ok => {
+                    m.waiting = false;
+                    m.behind_since = None;
+                    true
+                }
+                Sent::Behind => {
+                    m.waiting = true;
+                    !self.expired(&mut m.behind_since, now)
+                }
+                Sent::Gone => false,
+            }
+        });
+        if v.mp4.len() != before {
+            self.recount(v);
+        }
+    }
+
+    /// A JPEG at `width`: to the MJPEG viewers of that width that are due one.
+    pub(crate) fn publish_jpeg(&self, width: Option<u32>, picture: Chunk) {
+        let now = Instant::now();
+        let mut v = self.viewers.lock();
+        let before = v.mjpeg.len();
+        v.mjpeg.retain_mut(|m| {
+            if m.width != width || m.next_due > now {
+                return true;
+            }
+            // Even pacing: the next is due one interval after this one was, unless that is
+            // already past (frames came slower than asked).
+            m.next_due = (m.next_due + m.interval).max(now);
+            match self.offer(&m.tx, &picture) {
+                Sent::Ok => {
+                    m.behind_since = None;
+                    true
+                }
+                Sent::Behind => !self.expired(&mut m.behind_since, now),
+                Sent::Gone => false,
+            }
+        });
+        if v.mjpeg.len() != before {
+            self.recount(&v);
+        }
+    }
+
+    /// The encoder stopped or failed: MP4 viewers' streams end (a browser reconnects).
+    pub(crate) fn end_mp4(&self) {
+        let mut v = self.viewers.lock();
+        v.mp4.clear();
+        v.init = None;
+        self.recount(&v);
+    }
+
+    /// The stream ended: every viewer's response ends.
+    pub(crate) fn close(&self) {
+        let mut v = self.viewers.lock();
+        v.mp4.clear();
+        v.mjpeg.clear();
+        v.init = None;
+        self.recount(&v);
+    }
+}
+
+/// What the live worker is asked for on one frame.
+#[derive(Debug, Default)]
+pub(crate) struct Wanted {
+    pub mp4: bool,
+    pub keyframe: bool,
+    pub jpeg_widths: Vec<Option<u32>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunk(b: &'static [u8]) -> Chunk {
+        Chunk {
+            bytes: Bytes::from_static(b),
+            first_frame: None,
+        }
+    }
+
+    #[test]
+    fn a_viewer_gets_the_init_then_fragments_from_a_keyframe() {
+        let live = Live::new("cam", LiveOptions::default());
+        let mut rx = live.join_mp4().unwrap();
+        assert!(live.watched());
+        live.publish_init(b"init".to_vec());
+        live.publish_fragment(chunk(b"delta"), false);
+        live.publish_fragment(chunk(b"key"), true);
+        live.publish_fragment(chunk(b"delta2"), false);
+        let got: Vec<Bytes> = std::iter::from_fn(|| rx.try_recv().ok().map(|c| c.bytes)).collect();
+        assert_eq!(
+            got,
+            ["init", "key", "delta2"].map(|s| Bytes::from_static(s.as_bytes()))
+        );
+    }
+
+    #[test]
+    fn a_full_queue_skips_to_the_next_keyframe_and_a_stalled_viewer_is_dropped() {
+        let options = LiveOptions {
+            max_viewers: 2,
+            viewer_timeout: Duration::from_millis(50),
+        };
+        let live = Live::new("cam", options);
+        let mut rx = live.join_mp4().unwrap();
+        let _stalled = live.join_mp4().unwrap();
+        assert!(matches!(live.join_mjpeg(5.0, None), Err(Full(2))));
+        live.publish_init(b"init".to_vec());
+        live.publish_fragment(chunk(b"key"), true);
+        for _ in 0..MP4_QUEUE {
+            live.publish_fragment(chunk(b"delta"), false);
+        }
+        assert!(live.stats.drops.load(Ordering::Relaxed) >= 2);
+        // The reader catches up: it resumes at a keyframe, not at the next delta.
+        while rx.try_recv().is_ok() {}
+        live.publish_fragment(chunk(b"delta"), false);
+        assert!(rx.try_recv().is_err());
+        live.publish_fragment(chunk(b"key2"), true);
+        assert_eq!(rx.try_recv().unwrap().bytes, "key2");
+        std::thread::sleep(Duration::from_millis(60));
+        live.publish_fragment(chunk(b"key3"), true);
+        assert_eq!(live.stats.viewers(Kind::Mp4), 1, "the stalled one is gone");
+        assert_eq!(live.stats.evicted.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn mjpeg_viewers_get_pictures_at_their_own_pace() {
+        let live = Live::new("cam", LiveOptions::default());
+        let mut fast = live.join_mjpeg(30.0, None).unwrap();
+        let mut slow = live.join_mjpeg(0.5, Some(320)).unwrap();
+        let wanted = live.wanted(Instant::now());
+        assert_eq!(wanted.jpeg_widths, vec![None, Some(320)]);
+        live.publish_jpeg(None, chunk(b"a"));
+        live.publish_jpeg(Some(320), chunk(b"b"));
+        assert_eq!(fast.try_recv().unwrap().bytes, "a");
+        assert_eq!(slow.try_recv().unwrap().bytes, "b");
+        std::thread::sleep(Duration::from_millis(40));
+        assert_eq!(live.wanted(Instant::now()).jpeg_widths, vec![None]);
+        drop(fast);
+        assert!(live.wanted(Instant::now()).jpeg_widths.is_empty());
+        assert_eq!(live.stats.viewers(Kind::Mjpeg), 1);
+    }
+}
