@@ -331,3 +331,94 @@ fn viewers_that_never_read_do_not_slow_the_stream_and_are_cut_off() {
     }
     reader.set_state(gst::State::Null).unwrap();
 }
+
+/// An RTSP client of `url` (with the token as Basic password unless `password` is None).
+fn rtsp_client(url: &str, password: Option<&str>) -> (gst::Pipeline, gst_app::AppSink) {
+    gst::init().unwrap();
+    let credentials = password.map_or(String::new(), |p| format!("user-id=ovstream user-pw={p}"));
+    let pipeline = gst::parse::launch(&format!(
+        "rtspsrc location={url} {credentials} latency=100 protocols=tcp ! rtph264depay ! \
+         h264parse ! avdec_h264 ! appsink name=out sync=false"
+    ))
+    .unwrap()
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    let sink = pipeline
+        .by_name("out")
+        .unwrap()
+        .downcast::<gst_app::AppSink>()
+        .unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    (pipeline, sink)
+}
+
+/// Whether `pipeline` reports an error within `limit` (a refused or missing mount).
+fn fails(pipeline: &gst::Pipeline, limit: Duration) -> bool {
+    let bus = pipeline.bus().unwrap();
+    let failed = bus
+        .timed_pop_filtered(
+            gst::ClockTime::from_nseconds(limit.as_nanos() as u64),
+            &[gst::MessageType::Error],
+        )
+        .is_some();
+    pipeline.set_state(gst::State::Null).unwrap();
+    failed
+}
+
+#[test]
+fn every_stream_is_restreamed_over_rtsp_from_its_one_encoder() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = common::broker::free_port();
+    let file = pipeline(dir.path(), &format!("rtsp = \"127.0.0.1:{port}\"\n"));
+    let s = common::serve::start_with_token(dir.path(), &file, TOKEN);
+    add_stream(s.port, "cam", "test://?width=320&height=240&fps=10");
+    let body = r#"{"name": "quiet", "input": "test://?width=160&height=120&fps=5",
+                   "outputs": {"rtsp": false}}"#;
+    assert_eq!(call(s.port, "POST", "/api/streams", true, body).0, 201);
+    let url = format!("rtsp://127.0.0.1:{port}/cam");
+    let view = json(s.port, "/api/streams/cam/live");
+    assert_eq!(view["urls"]["rtsp"], url.as_str(), "{view}");
+    assert_eq!(view["encoding"], false, "{view}");
+    wait_for("the second stream", Duration::from_secs(30), || {
+        call(s.port, "GET", "/api/streams/quiet/live", true, "").0 == 200
+    });
+    assert!(json(s.port, "/api/streams/quiet/live")["urls"]["rtsp"].is_null());
+
+    // Without the token: refused.
+    let (anonymous, _) = rtsp_client(&url, None);
+    assert!(fails(&anonymous, Duration::from_secs(20)), "no credentials");
+
+    let (watcher, sink) = rtsp_client(&url, Some(TOKEN));
+    for i in 0..20 {
+        let sample = sink.try_pull_sample(gst::ClockTime::from_seconds(20));
+        let sample = sample.unwrap_or_else(|| panic!("frame {i} over RTSP"));
+        assert_eq!(width_height(&sample.caps().unwrap().to_owned()), (320, 240));
+    }
+    let view = json(s.port, "/api/streams/cam/live");
+    assert_eq!(view["encoding"], true, "{view}");
+    assert_eq!(view["viewers"]["rtsp"], 1, "{view}");
+    // A live.mp4 viewer shares that encoder.
+    let (player, mp4) = client(
+        s.port,
+        "/api/streams/cam/live.mp4",
+        "qtdemux ! h264parse ! avdec_h264",
+    );
+    assert!(mp4
+        .try_pull_sample(gst::ClockTime::from_seconds(20))
+        .is_some());
+    player.set_state(gst::State::Null).unwrap();
+
+    // Removing the stream ends the client's stream and the mount.
+    assert_eq!(call(s.port, "DELETE", "/api/streams/cam", true, "").0, 204);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !sink.is_eos() {
+        assert!(
+            Instant::now() < deadline,
+            "the RTSP client's stream did not end"
+        );
+        let _ = sink.try_pull_sample(gst::ClockTime::from_mseconds(200));
+    }
+    watcher.set_state(gst::State::Null).unwrap();
+    let (late, _) = rtsp_client(&url, Some(TOKEN));
+    assert!(fails(&late, Duration::from_secs(20)), "the mount is gone");
+}

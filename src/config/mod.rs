@@ -141,6 +141,10 @@ pub struct ServeConfig {
     /// before it is disconnected. Default 10.
     #[serde(default)]
     pub viewer_timeout: Option<f64>,
+    /// `HOST:PORT`: every stream is also served annotated at `rtsp://HOST:PORT/{name}` (from
+    /// its one live encoder); a stream's `outputs.rtsp = false` leaves it out. Default none.
+    #[serde(default)]
+    pub rtsp: Option<String>,
 }
 
 /// Largest `[serve] max_viewers`.

@@ -1,6 +1,8 @@
-//! The live view's H.264 encoder, one per watched stream: `appsrc (leaky) ! videoconvert !
-//! I420 ! x264enc (ultrafast, zero latency, no B-frames, a keyframe every [`GOP_SECONDS`] or
-//! when a viewer joins) ! h264parse ! mp4mux fragment-duration=100 streamable=true ! appsink`.
+//! The live view's H.264 encoder, one per watched stream, shared by its `live.mp4` viewers and
+//! its RTSP mount: `appsrc (leaky) ! videoconvert ! I420 ! x264enc (ultrafast, zero latency,
+//! no B-frames, a keyframe every [`GOP_SECONDS`] or when a viewer joins) ! h264parse ! tee`,
+//! one branch `! mp4mux fragment-duration=100 streamable=true ! appsink`, the other the access
+//! units themselves (`! appsink`, for RTSP).
 //! mp4mux starts a fragment at every keyframe and at most every [`FRAGMENT_MS`]; the byte
 //! stream is cut into the init segment and fragments ([`super::fmp4::Splitter`]) and handed to
 //! the stream's [`Live`] hub from the appsink's thread.
@@ -58,9 +60,11 @@ impl Mp4Encoder {
              videoconvert ! videoscale ! \
              video/x-raw,format=I420,width={width},height={height} ! \
              x264enc name=enc speed-preset=ultrafast tune=zerolatency bframes=0 \
-             key-int-max={key_int} ! video/x-h264,profile=baseline ! h264parse ! \
-             mp4mux fragment-duration={FRAGMENT_MS} streamable=true trak-timescale={TIMESCALE} ! \
-             appsink name=out sync=false enable-last-sample=false"
+             key-int-max={key_int} ! video/x-h264,profile=baseline ! h264parse ! tee name=t \
+             t. ! queue ! mux.video_0 \
+             mp4mux name=mux fragment-duration={FRAGMENT_MS} streamable=true \
+             trak-timescale={TIMESCALE} ! appsink name=out sync=false enable-last-sample=false \
+             t. ! queue ! appsink name=h264 sync=false enable-last-sample=false"
         );
         let what = format!("live encoder of {}", live.name);
         let pipeline = gst::parse::launch(&description)
@@ -75,6 +79,20 @@ impl Mp4Encoder {
             .by_name("out")
             .and_then(|e| e.downcast::<gst_app::AppSink>().ok())
             .expect("named in the description");
+        let units = pipeline
+            .by_name("h264")
+            .and_then(|e| e.downcast::<gst_app::AppSink>().ok())
+            .expect("named in the description");
+        let to_rtsp = Arc::clone(&live);
+        units.set_callbacks(
+            gst_app::AppSinkCallbacks::builder()
+                .new_sample(move |sink| {
+                    let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                    to_rtsp.publish_h264(&sample);
+                    Ok(gst::FlowSuccess::Ok)
+                })
+                .build(),
+        );
         let pushed: Arc<Mutex<VecDeque<(u64, Instant)>>> = Arc::default();
         let mut splitter = Splitter::default();
         let times = Arc::clone(&pushed);

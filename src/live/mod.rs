@@ -15,6 +15,7 @@ mod encoder;
 pub mod fmp4;
 pub mod mjpeg;
 pub mod output;
+pub mod rtsp;
 
 use crate::telemetry::StageStats;
 use axum::body::Bytes;
@@ -91,8 +92,12 @@ pub struct LiveStats {
     pub drops: AtomicU64,
     /// Viewers disconnected for staying behind.
     pub evicted: AtomicU64,
-    /// The H.264 encoder runs (someone watches `live.mp4`).
+    /// The H.264 encoder runs (someone watches `live.mp4` or the RTSP mount).
     pub encoding: AtomicBool,
+    /// RTSP media of the stream's mount being fed (one per mount, shared by its clients).
+    pub rtsp_media: AtomicUsize,
+    /// Bytes of H.264 handed to RTSP media.
+    pub rtsp_bytes: AtomicU64,
     /// Frames the worker's queue dropped (the encoders were busy).
     pub frames_dropped: AtomicU64,
     latency: Mutex<Option<StageStats>>,
@@ -147,10 +152,18 @@ struct MjpegViewer {
     behind_since: Option<Instant>,
 }
 
+/// The appsrc of an RTSP media (shared by that mount's clients).
+struct RtspFeed {
+    appsrc: gstreamer_app::AppSrc,
+    /// Skipping to the first keyframe.
+    waiting: bool,
+}
+
 #[derive(Default)]
 struct Viewers {
     mp4: Vec<Mp4Viewer>,
     mjpeg: Vec<MjpegViewer>,
+    rtsp: Vec<RtspFeed>,
     init: Option<Bytes>,
     codecs: Option<String>,
     /// A viewer joined: the encoder should start a GOP now.
@@ -165,6 +178,8 @@ pub struct Full(pub usize);
 pub struct Live {
     pub name: String,
     pub options: LiveOptions,
+    /// Its RTSP mount and URL (`[serve] rtsp`), until the stream ends.
+    mount: Mutex<Option<(rtsp::Mount, String)>>,
     viewers: Mutex<Viewers>,
     /// Viewers of any kind (read by the sink on every frame, without the lock).
     watched: AtomicUsize,
@@ -183,10 +198,21 @@ impl Live {
         Live {
             name: name.to_string(),
             options,
+            mount: Mutex::default(),
             viewers: Mutex::default(),
             watched: AtomicUsize::new(0),
             stats: LiveStats::default(),
         }
+    }
+
+    /// Keeps the stream's RTSP mount (at `url`) until it ends.
+    pub fn set_mount(&self, mount: rtsp::Mount, url: String) {
+        *self.mount.lock() = Some((mount, url));
+    }
+
+    /// `rtsp://…/{name}` while the stream is mounted.
+    pub fn rtsp_url(&self) -> Option<String> {
+        self.mount.lock().as_ref().map(|(_, url)| url.clone())
     }
 
     /// Whether anyone watches (a closed viewer counts until the worker notices).
@@ -211,8 +237,66 @@ impl Live {
         self.stats
             .mjpeg_viewers
             .store(v.mjpeg.len(), Ordering::Relaxed);
-        self.watched
-            .store(v.mp4.len() + v.mjpeg.len(), Ordering::Relaxed);
+        self.stats.rtsp_media.store(v.rtsp.len(), Ordering::Relaxed);
+        self.watched.store(
+            v.mp4.len() + v.mjpeg.len() + v.rtsp.len(),
+            Ordering::Relaxed,
+        );
+    }
+
+    /// An RTSP client started the mount's media: it is fed the encoder's access units from the
+    /// next keyframe on (one is asked for now).
+    pub(crate) fn join_rtsp(&self, appsrc: gstreamer_app::AppSrc) {
+        let mut v = self.viewers.lock();
+        v.rtsp.push(RtspFeed {
+            appsrc,
+            waiting: true,
+        });
+        v.want_keyframe = true;
+        self.recount(&v);
+    }
+
+    /// One access unit of the encoder (with its caps): to every RTSP media, timestamped by the
+    /// media's own clock on arrival. A media whose clients left refuses it and is dropped.
+    pub(crate) fn publish_h264(&self, sample: &gstreamer::Sample) {
+        use gstreamer::prelude::*;
+        let mut v = self.viewers.lock();
+        if v.rtsp.is_empty() {
+            return;
+        }
+        let Some(buffer) = sample.buffer() else {
+            return;
+        };
+        let keyframe = !buffer.flags().contains(gstreamer::BufferFlags::DELTA_UNIT);
+        let mut unit = buffer.copy();
+        {
+            let b = unit.make_mut();
+            b.set_pts(gstreamer::ClockTime::NONE);
+            b.set_dts(gstreamer::ClockTime::NONE);
+        }
+        let caps = sample.caps().map(|c| c.to_owned());
+        let mut builder = gstreamer::Sample::builder().buffer(&unit);
+        if let Some(caps) = &caps {
+            builder = builder.caps(caps);
+        }
+        let unit = builder.build();
+        let before = v.rtsp.len();
+        v.rtsp.retain_mut(|feed| {
+            if feed.waiting && !keyframe {
+                return feed.appsrc.current_state() != gstreamer::State::Null;
+            }
+            feed.waiting = false;
+            let sent = feed.appsrc.push_sample(&unit).is_ok();
+            if sent {
+                self.stats
+                    .rtsp_bytes
+                    .fetch_add(buffer.size() as u64, Ordering::Relaxed);
+            }
+            sent
+        });
+        if v.rtsp.len() != before {
+            self.recount(&v);
+        }
     }
 
     /// A new `live.mp4` viewer: it gets the init segment, then fragments from a keyframe on.
@@ -278,7 +362,7 @@ impl Live {
         late
     }
 
-    /// What the worker should do now: whether MP4 viewers wait (and one asked for a keyframe),
+    /// What the worker should do now: whether H.264 is wanted (and a keyframe was asked for),
     /// and the widths MJPEG viewers are due a picture at. Drops viewers that left.
     pub(crate) fn wanted(&self, now: Instant) -> Wanted {
         let mut v = self.viewers.lock();
@@ -294,7 +378,7 @@ impl Live {
         widths.sort_unstable();
         widths.dedup();
         Wanted {
-            mp4: !v.mp4.is_empty(),
+            h264: !v.mp4.is_empty() || !v.rtsp.is_empty(),
             keyframe: std::mem::take(&mut v.want_keyframe),
             jpeg_widths: widths,
         }
@@ -379,19 +463,27 @@ impl Live {
         }
     }
 
-    /// The encoder stopped or failed: MP4 viewers' streams end (a browser reconnects).
+    /// The encoder stopped or failed: MP4 viewers' streams end (a browser reconnects); RTSP
+    /// media wait for the next keyframe.
     pub(crate) fn end_mp4(&self) {
         let mut v = self.viewers.lock();
         v.mp4.clear();
+        for feed in &mut v.rtsp {
+            feed.waiting = true;
+        }
         v.init = None;
         self.recount(&v);
     }
 
-    /// The stream ended: every viewer's response ends.
+    /// The stream ended: every viewer's response ends, RTSP clients get the end of stream.
     pub(crate) fn close(&self) {
         let mut v = self.viewers.lock();
         v.mp4.clear();
         v.mjpeg.clear();
+        for feed in v.rtsp.drain(..) {
+            let _ = feed.appsrc.end_of_stream();
+        }
+        drop(self.mount.lock().take()); // unmounted: new clients get 404
         v.init = None;
         self.recount(&v);
     }
@@ -400,7 +492,8 @@ impl Live {
 /// What the live worker is asked for on one frame.
 #[derive(Debug, Default)]
 pub(crate) struct Wanted {
-    pub mp4: bool,
+    /// `live.mp4` viewers or RTSP clients wait: the H.264 encoder runs.
+    pub h264: bool,
     pub keyframe: bool,
     pub jpeg_widths: Vec<Option<u32>>,
 }

@@ -16,6 +16,9 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
+/// How long the encoders are not restarted after one failed.
+const RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The live view of one stream, as its output.
 pub struct LiveOutput {
     live: Arc<Live>,
@@ -86,6 +89,8 @@ impl Drop for LiveOutput {
 struct Worker {
     live: Arc<Live>,
     mp4: Option<Mp4Encoder>,
+    /// When the H.264 encoder last failed: it is not restarted for [`RETRY_AFTER`].
+    failed: Option<Instant>,
     jpeg: HashMap<Option<u32>, JpegEncoder>,
 }
 
@@ -94,6 +99,7 @@ impl Worker {
         Worker {
             live,
             mp4: None,
+            failed: None,
             jpeg: HashMap::new(),
         }
     }
@@ -105,6 +111,7 @@ impl Worker {
                 tracing::warn!(stream = self.live.name, "live view: {e}");
                 self.stop_mp4();
                 self.live.end_mp4();
+                self.failed = Some(Instant::now());
             }
         }
         self.stop_mp4();
@@ -119,11 +126,14 @@ impl Worker {
 
     /// Encodes `frame` for what `wanted` says.
     fn serve(&mut self, mut frame: AnalyzedFrame, at: Instant, wanted: &Wanted) -> Result<()> {
-        if !wanted.mp4 {
+        if self.failed.is_some_and(|t| t.elapsed() < RETRY_AFTER) {
+            return Ok(()); // an encoder just failed: not every frame
+        }
+        if !wanted.h264 {
             self.stop_mp4();
         }
         self.jpeg.retain(|w, _| wanted.jpeg_widths.contains(w));
-        if !wanted.mp4 && wanted.jpeg_widths.is_empty() {
+        if !wanted.h264 && wanted.jpeg_widths.is_empty() {
             return Ok(());
         }
         if !frame.drawn {
@@ -134,7 +144,7 @@ impl Worker {
                 .map_err(|e| crate::Error::gst("live view copy", e))?;
             crate::overlay::draw(&mut frame)?;
         }
-        if wanted.mp4 {
+        if wanted.h264 {
             if self.mp4.as_ref().is_some_and(|e| !e.fits(&frame.frame)) {
                 // A new size: viewers start over with the new init segment.
                 self.stop_mp4();

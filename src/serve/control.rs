@@ -189,6 +189,10 @@ impl Control<'_> {
                     recording.attach(&mut sinks);
                 }
                 let live = Arc::new(Live::new(name, self.service.live));
+                let restream = spec.outputs.as_ref().and_then(|o| o.rtsp) != Some(false);
+                if let Some(server) = self.service.rtsp.as_ref().filter(|_| restream) {
+                    live.set_mount(server.mount(&live), server.url(name));
+                }
                 sinks
                     .outputs
                     .push(Box::new(LiveOutput::new(Arc::clone(&live))?));

@@ -164,7 +164,7 @@ pub struct LiveView {
     /// Viewers now, by kind (`mp4`, `mjpeg`), and the most allowed (all kinds together).
     pub viewers: Viewers,
     pub max_viewers: usize,
-    /// The H.264 encoder runs (only while `live.mp4` has viewers).
+    /// The H.264 encoder runs (only while `live.mp4` has viewers or the RTSP mount clients).
     pub encoding: bool,
     /// Latency from a frame's result to its bytes on a socket, ms (`null` before any).
     pub latency_ms: Option<super::streams::Latency>,
@@ -177,6 +177,8 @@ pub struct LiveView {
 pub struct Viewers {
     pub mp4: usize,
     pub mjpeg: usize,
+    /// RTSP media being fed (one per mount, shared by all its clients).
+    pub rtsp: usize,
 }
 
 /// Paths of the stream's live views (relative to the API's origin).
@@ -185,6 +187,9 @@ pub struct Urls {
     pub mp4: String,
     pub mjpeg: String,
     pub snapshot: String,
+    /// `rtsp://HOST:PORT/{name}` when `[serve] rtsp` re-streams it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rtsp: Option<String>,
 }
 
 /// Codecs, viewer counts and URLs of the stream's live view.
@@ -210,6 +215,7 @@ pub(super) async fn info(State(service): State<Shared>, Path(name): Path<String>
         viewers: Viewers {
             mp4: s.viewers(Kind::Mp4),
             mjpeg: s.viewers(Kind::Mjpeg),
+            rtsp: s.rtsp_media.load(std::sync::atomic::Ordering::Relaxed),
         },
         max_viewers: live.options.max_viewers,
         encoding: s.encoding.load(std::sync::atomic::Ordering::Relaxed),
@@ -221,6 +227,7 @@ pub(super) async fn info(State(service): State<Shared>, Path(name): Path<String>
             mp4: format!("{base}/live.mp4"),
             mjpeg: format!("{base}/live.mjpeg"),
             snapshot: format!("{base}/snapshot.jpg"),
+            rtsp: live.rtsp_url(),
         },
         name,
     })

@@ -91,6 +91,8 @@ pub struct Service {
     pub allowed_hosts: Vec<String>,
     /// `[serve] max_viewers` and `viewer_timeout`: every stream's live view.
     pub live: crate::live::LiveOptions,
+    /// `[serve] rtsp`: the server every stream is mounted on.
+    pub rtsp: Option<Arc<crate::live::rtsp::RtspService>>,
 }
 
 impl Service {
@@ -231,8 +233,9 @@ fn per_stream_outputs(config: &PipelineConfig) -> Result<PipelineConfig> {
     if c.output.rtsp.is_some() || c.output.display {
         return Err(Error::Setting {
             key: "serve".into(),
-            message: "[output] rtsp and display are not served by `ovstream serve` yet; write \
-                      mp4/metadata/events files or publish to MQTT"
+            message: "[output] rtsp and display are not for `ovstream serve`: its streams are \
+                      re-streamed with [serve] rtsp = \"HOST:PORT\" (and watched in a browser at \
+                      /api/streams/{name}/live.mp4)"
                 .into(),
         });
     }
@@ -289,6 +292,14 @@ pub fn run(
             message: format!("[serve] output_root {}: {e}", root.display()),
         })?;
     }
+    let rtsp = config
+        .serve
+        .rtsp
+        .as_deref()
+        .map(|a| {
+            crate::live::rtsp::RtspService::start(a, options.token.as_deref(), options.insecure)
+        })
+        .transpose()?;
     let (metrics, scraper) = Endpoint::in_process();
     let metrics = Arc::new(metrics);
     let mqtt = config
@@ -323,6 +334,7 @@ pub fn run(
         api_addr: addr,
         allowed_hosts: config.serve.allowed_hosts.clone(),
         live: live_options(&config.serve),
+        rtsp,
     });
     // The pipeline file's inputs, then the state file's streams (which win on a name).
     let mut initial: BTreeMap<String, StreamSpec> = BTreeMap::new();

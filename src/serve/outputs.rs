@@ -21,6 +21,9 @@ pub struct StreamOutputs {
     /// Object and analytics events, one JSON object per line.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub events: Option<String>,
+    /// `false`: not re-streamed on `[serve] rtsp` (default: it is, when that is set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rtsp: Option<bool>,
 }
 
 /// Longest path of a per-stream output, bytes.
