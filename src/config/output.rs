@@ -89,6 +89,25 @@ pub struct MqttConfig {
     /// Messages held while the broker is unreachable; beyond it the oldest are dropped.
     #[serde(default = "default_queue")]
     pub queue: usize,
+    /// `serve`: publish Home Assistant MQTT discovery configs (retained, under
+    /// `homeassistant/…/config`) for each stream — a camera fed with the annotated JPEG on
+    /// `{prefix}/{source}/snapshot`, a sensor per label count, binary sensors for motion and
+    /// each zone's occupancy — and clear them when the stream is removed.
+    #[serde(default)]
+    pub home_assistant: bool,
+    /// Seconds between the JPEGs on `{prefix}/{source}/snapshot` (with `home_assistant`;
+    /// 0.5 to 3600, default 2).
+    #[serde(default = "default_snapshot_interval")]
+    pub snapshot_interval: f64,
+}
+
+/// Default seconds between Home Assistant camera snapshots.
+pub const DEFAULT_SNAPSHOT_INTERVAL: f64 = 2.0;
+/// Allowed `snapshot_interval`, seconds.
+pub const SNAPSHOT_INTERVALS: std::ops::RangeInclusive<f64> = 0.5..=3600.0;
+
+fn default_snapshot_interval() -> f64 {
+    DEFAULT_SNAPSHOT_INTERVAL
 }
 
 fn default_qos() -> u8 {
@@ -130,6 +149,8 @@ impl MqttConfig {
             keep_alive: default_keep_alive(),
             frames: false,
             queue: default_queue(),
+            home_assistant: false,
+            snapshot_interval: DEFAULT_SNAPSHOT_INTERVAL,
         }
     }
 
@@ -179,6 +200,14 @@ impl MqttConfig {
             return Err(err(format!(
                 "queue {}: expected 1 to {MAX_MQTT_QUEUE}",
                 self.queue
+            )));
+        }
+        if !SNAPSHOT_INTERVALS.contains(&self.snapshot_interval) {
+            return Err(err(format!(
+                "snapshot_interval {}: expected {} to {} seconds",
+                self.snapshot_interval,
+                SNAPSHOT_INTERVALS.start(),
+                SNAPSHOT_INTERVALS.end()
             )));
         }
         for (name, file) in [("ca", &self.ca), ("cert", &self.cert), ("key", &self.key)] {

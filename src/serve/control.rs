@@ -213,6 +213,7 @@ impl Control<'_> {
                     let _ = stats.live.set(Arc::clone(&live));
                 }
                 entry.live = Some(live);
+                entry.announced = self.announce(&spec);
                 entry.joined = Some(Instant::now());
                 entry.last_error = None;
                 tracing::info!(stream = name, id, "stream joined");
@@ -220,6 +221,48 @@ impl Control<'_> {
             Err(e) => {
                 drop(streams);
                 self.fail(name, e.to_string());
+            }
+        }
+    }
+
+    /// Publishes the stream's Home Assistant discovery configs (with `home_assistant`); returns
+    /// their topics.
+    fn announce(&self, spec: &StreamSpec) -> Vec<String> {
+        let Some(mqtt) = self.mqtt.as_ref().filter(|_| {
+            self.config
+                .output
+                .mqtt
+                .as_ref()
+                .is_some_and(|m| m.home_assistant)
+        }) else {
+            return Vec::new();
+        };
+        let labels = spec
+            .classes
+            .clone()
+            .unwrap_or_else(|| self.service.detect.labels.clone());
+        let zones: Vec<String> = spec
+            .analytics(&self.config.analytics)
+            .zones
+            .iter()
+            .map(|z| z.name.clone())
+            .collect();
+        let motion = self.config.detect.mode == Some(crate::config::DetectMode::Motion);
+        let announce = super::home_assistant::Announce {
+            source: &spec.name,
+            labels: &labels,
+            zones: &zones,
+            motion,
+        };
+        super::home_assistant::announce(mqtt, &self.service.model, &announce)
+    }
+
+    /// Clears the Home Assistant configs of `topics` (a removed stream's, or a patched one's
+    /// before it is announced again).
+    fn unannounce(&self, name: &str, topics: &[String]) {
+        if let Some(mqtt) = &self.mqtt {
+            if !topics.is_empty() {
+                super::home_assistant::clear(mqtt, name, topics);
             }
         }
     }
@@ -241,6 +284,7 @@ impl Control<'_> {
             .remove(name)
             .ok_or_else(|| Refusal::new(404, format!("no stream named {name}")))?;
         entry.cancel.store(true, Ordering::Relaxed);
+        self.unannounce(name, &entry.announced);
         self.save();
         if let Some(id) = entry.id {
             // Its outputs are finalized when this returns; a failure of its own is reported
@@ -286,6 +330,16 @@ impl Control<'_> {
                 .map_err(|e| Refusal::new(422, e.to_string()))?;
         }
         entry.spec = spec.clone();
+        if !entry.announced.is_empty() {
+            // Zones or classes may have changed: the entities follow.
+            let old = std::mem::take(&mut entry.announced);
+            entry.announced = self.announce(&spec);
+            if let Some(mqtt) = &self.mqtt {
+                for t in old.into_iter().filter(|t| !entry.announced.contains(t)) {
+                    mqtt.publish(t, Vec::new(), true);
+                }
+            }
+        }
         drop(streams);
         self.save();
         Ok(spec)

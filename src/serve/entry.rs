@@ -24,6 +24,8 @@ pub struct Entry {
     pub cancel: Arc<AtomicBool>,
     /// Its live view (set when it joined).
     pub live: Option<Arc<crate::live::Live>>,
+    /// The Home Assistant discovery topics announced for it (cleared when it goes).
+    pub announced: Vec<String>,
 }
 
 impl Entry {
@@ -38,6 +40,7 @@ impl Entry {
             failed: false,
             cancel: Arc::new(AtomicBool::new(false)),
             live: None,
+            announced: Vec::new(),
         }
     }
 

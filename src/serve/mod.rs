@@ -10,6 +10,7 @@ mod clips;
 pub(crate) mod control;
 mod entry;
 mod guard;
+mod home_assistant;
 mod live;
 mod openapi;
 pub mod outputs;
@@ -377,6 +378,21 @@ pub fn run(
     for spec in initial.into_values() {
         let _ = service.add(spec);
     }
+    // Home Assistant: every stream's annotated JPEG for its camera entity.
+    let _snapshots = match (&mqtt, &config.output.mqtt) {
+        (Some(m), Some(c)) if c.home_assistant => Some(
+            home_assistant::Snapshots::start(
+                Arc::clone(&service),
+                m.clone(),
+                std::time::Duration::from_secs_f64(c.snapshot_interval),
+            )
+            .map_err(|e| Error::Setting {
+                key: "output.mqtt.home_assistant".into(),
+                message: e.to_string(),
+            })?,
+        ),
+        _ => None,
+    };
     let http = HttpServer::start(
         "--api",
         listener,

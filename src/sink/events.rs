@@ -1,7 +1,10 @@
 //! Where a source's events go: the events file (`--events`, one JSON object per line) and
 //! MQTT (`{prefix}/{source}/events`; zone and line events on `{prefix}/{source}/analytics`;
 //! `{prefix}/{source}/frames` with `frames = true`;
-//! `{prefix}/{source}/{label}`: the current count of that label, retained, on change).
+//! `{prefix}/{source}/{label}`: the current count of that label, retained, on change;
+//! `{prefix}/{source}/motion` and `{prefix}/{source}/zones/{zone}/occupancy`: `ON`/`OFF`,
+//! retained, on change — motion where the stream has a motion detector, occupancy where it has
+//! zones).
 
 use super::jsonl::{frame_json, SharedJsonl};
 use super::mqtt::Mqtt;
@@ -77,7 +80,14 @@ pub struct EventSinks {
     analytics_topic: String,
     /// Last published count per label.
     counts: BTreeMap<Arc<str>, usize>,
+    /// Last published motion state and zone occupancy (zone name → occupied).
+    motion: Option<bool>,
+    occupied: BTreeMap<Arc<str>, bool>,
 }
+
+/// The payloads of a binary state (Home Assistant's defaults).
+pub const ON: &str = "ON";
+pub const OFF: &str = "OFF";
 
 impl EventSinks {
     pub fn new(source: &str, file: Option<SharedJsonl>, mqtt: Option<Mqtt>, frames: bool) -> Self {
@@ -95,6 +105,8 @@ impl EventSinks {
             ring: None,
             frames,
             counts: BTreeMap::new(),
+            motion: None,
+            occupied: BTreeMap::new(),
         }
     }
 
@@ -171,6 +183,26 @@ impl EventSinks {
             }
         }
         self.counts = now;
+        let state = |on: bool| if on { ON } else { OFF }.as_bytes().to_vec();
+        if let Some(regions) = &frame.frame.motion {
+            let moving = !regions.is_empty();
+            if self.motion != Some(moving) {
+                let topic = mqtt.topic(&format!("{}/motion", self.source));
+                mqtt.publish(topic, state(moving), true);
+                self.motion = Some(moving);
+            }
+        }
+        if let Some(a) = &frame.analytics {
+            for (zone, counts) in a.geometry.zones.iter().zip(&a.zone_counts) {
+                let inside = counts.values().any(|n| *n > 0);
+                if self.occupied.get(&zone.name) != Some(&inside) {
+                    let topic =
+                        mqtt.topic(&format!("{}/zones/{}/occupancy", self.source, zone.name));
+                    mqtt.publish(topic, state(inside), true);
+                    self.occupied.insert(zone.name.clone(), inside);
+                }
+            }
+        }
     }
 
     /// Flushes the events file.
