@@ -422,3 +422,115 @@ fn every_stream_is_restreamed_over_rtsp_from_its_one_encoder() {
     let (late, _) = rtsp_client(&url, Some(TOKEN));
     assert!(fails(&late, Duration::from_secs(20)), "the mount is gone");
 }
+
+/// The NAL units of an AVC (length-prefixed) access unit without SEI, SPS, PPS and AUD: what
+/// a re-muxer may add or drop while the coded slices stay the camera's.
+fn slices(au: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i + 4 <= au.len() {
+        let n = u32::from_be_bytes(au[i..i + 4].try_into().unwrap()) as usize;
+        let nal = &au[i + 4..(i + 4 + n).min(au.len())];
+        if !nal.is_empty() && !matches!(nal[0] & 0x1f, 6..=9) {
+            out.extend_from_slice(nal);
+        }
+        i += 4 + n;
+    }
+    out
+}
+
+/// Every access unit `qtdemux` gives for `source`, as [`slices`].
+fn access_units(source: &str, limit: Duration) -> Vec<Vec<u8>> {
+    gst::init().unwrap();
+    let pipeline = gst::parse::launch(&format!("{source} ! qtdemux ! appsink name=out sync=false"))
+        .unwrap()
+        .downcast::<gst::Pipeline>()
+        .unwrap();
+    if let Some(src) = pipeline.by_name("src") {
+        let headers = gst::Structure::builder("headers")
+            .field("Authorization", format!("Bearer {TOKEN}"))
+            .build();
+        src.set_property("extra-headers", headers);
+    }
+    let sink = pipeline
+        .by_name("out")
+        .unwrap()
+        .downcast::<gst_app::AppSink>()
+        .unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let deadline = Instant::now() + limit;
+    let mut units = Vec::new();
+    while Instant::now() < deadline {
+        let Some(sample) = sink.try_pull_sample(gst::ClockTime::from_seconds(5)) else {
+            break;
+        };
+        let map = sample.buffer().unwrap().map_readable().unwrap();
+        units.push(slices(&map));
+    }
+    pipeline.set_state(gst::State::Null).unwrap();
+    units
+}
+
+#[test]
+fn raw_is_the_cameras_own_h264_copied_or_the_decoded_frames_encoded() {
+    let dir = tempfile::tempdir().unwrap();
+    let samples = common::root().join("samples");
+    let file = dir.path().join("serve.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[model]\nmodel = \"pedestrian-ssdlite\"\n[source]\nloop = true\nrealtime = true\n\
+             [serve]\nmedia_roots = [\"{}\"]\n",
+            samples.display()
+        ),
+    )
+    .unwrap();
+    let s = common::serve::start_with_token(dir.path(), &file, TOKEN);
+    let clip = samples.join("camera_walkway.mp4");
+    add_stream(s.port, "walk", clip.to_str().unwrap());
+    let url = format!(
+        "http://127.0.0.1:{}/api/streams/walk/live.mp4?raw=1",
+        s.port
+    );
+    let received = access_units(
+        &format!("souphttpsrc name=src location={url}"),
+        Duration::from_secs(4),
+    );
+    assert!(
+        received.len() >= 30,
+        "{} access units in 4 s",
+        received.len()
+    );
+    let view = json(s.port, "/api/streams/walk/live");
+    assert_eq!(view["raw_copied"], true, "{view}");
+    assert!(
+        view["raw_mime"].as_str().unwrap().contains("avc1.4D"),
+        "the camera's Main profile: {view}"
+    );
+    let own: std::collections::HashSet<Vec<u8>> = access_units(
+        &format!("filesrc location={}", clip.display()),
+        Duration::from_secs(60),
+    )
+    .into_iter()
+    .collect();
+    assert!(received.iter().all(|au| !au.is_empty()), "coded slices in every unit");
+    assert!(received.iter().any(|au| au.len() > 10_000), "a keyframe's slices");
+    let copied = received.iter().filter(|au| own.contains(*au)).count();
+    assert_eq!(
+        copied,
+        received.len(),
+        "every access unit is one of the file's own"
+    );
+
+    // A test pattern has nothing to copy: its frames as decoded, encoded.
+    add_stream(s.port, "cam", "test://?width=320&height=240&fps=10");
+    let (player, sink) = client(
+        s.port,
+        "/api/streams/cam/live.mp4?raw=1",
+        "qtdemux ! h264parse ! avdec_h264",
+    );
+    let frames = read_for(&sink, Duration::from_secs(2), || {});
+    player.set_state(gst::State::Null).unwrap();
+    assert!(frames.len() >= 15, "{} frames in 2 s", frames.len());
+    assert_eq!(json(s.port, "/api/streams/cam/live")["raw_copied"], false);
+}

@@ -8,7 +8,7 @@
 //! the stream's [`Live`] hub from the appsink's thread.
 
 use super::fmp4::{Piece, Splitter};
-use super::{Chunk, Live};
+use super::{Chunk, Live, Track};
 use crate::error::{Error, Result};
 use crate::frame::Frame;
 use gstreamer as gst;
@@ -25,7 +25,7 @@ pub const FRAGMENT_MS: u32 = 100;
 /// Seconds between keyframes when no viewer joins.
 pub const GOP_SECONDS: f64 = 2.0;
 /// The track's timescale (ticks per second): `tfdt` is read back in it.
-const TIMESCALE: u64 = 90_000;
+pub(super) const TIMESCALE: u64 = 90_000;
 /// Frames waiting at the encoder; more are dropped (a viewer never slows the stream).
 const APPSRC_MAX_BUFFERS: u64 = 2;
 /// When frames were pushed, kept to find the frame a fragment starts with.
@@ -38,7 +38,7 @@ pub struct Mp4Encoder {
     shape: (u32, u32, gst_video::VideoFormat),
     /// PTS of the first frame: the stream starts at 0.
     base: Option<u64>,
-    pushed: Arc<Mutex<VecDeque<(u64, Instant)>>>,
+    pushed: Pushed,
 }
 
 impl Mp4Encoder {
@@ -46,7 +46,7 @@ impl Mp4Encoder {
     ///
     /// # Errors
     /// [`Error::Gst`] when the pipeline cannot be made or started.
-    pub fn start(frame: &Frame, live: Arc<Live>) -> Result<Mp4Encoder> {
+    pub fn start(frame: &Frame, live: Arc<Live>, track: Track) -> Result<Mp4Encoder> {
         let fps = frame.info.fps();
         let rate = if fps.numer() > 0 && fps.denom() > 0 {
             fps.numer() as f64 / fps.denom() as f64
@@ -64,7 +64,7 @@ impl Mp4Encoder {
              t. ! queue ! mux.video_0 \
              mp4mux name=mux fragment-duration={FRAGMENT_MS} streamable=true \
              trak-timescale={TIMESCALE} ! appsink name=out sync=false enable-last-sample=false \
-             t. ! queue ! appsink name=h264 sync=false enable-last-sample=false"
+             t. ! queue ! appsink name=h264 sync=false enable-last-sample=false max-buffers=1 drop=true"
         );
         let what = format!("live encoder of {}", live.name);
         let pipeline = gst::parse::launch(&description)
@@ -83,38 +83,20 @@ impl Mp4Encoder {
             .by_name("h264")
             .and_then(|e| e.downcast::<gst_app::AppSink>().ok())
             .expect("named in the description");
-        let to_rtsp = Arc::clone(&live);
-        units.set_callbacks(
-            gst_app::AppSinkCallbacks::builder()
-                .new_sample(move |sink| {
-                    let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
-                    to_rtsp.publish_h264(&sample);
-                    Ok(gst::FlowSuccess::Ok)
-                })
-                .build(),
-        );
+        if track == Track::Annotated {
+            let to_rtsp = Arc::clone(&live);
+            units.set_callbacks(
+                gst_app::AppSinkCallbacks::builder()
+                    .new_sample(move |sink| {
+                        let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                        to_rtsp.publish_h264(&sample);
+                        Ok(gst::FlowSuccess::Ok)
+                    })
+                    .build(),
+            );
+        }
         let pushed: Arc<Mutex<VecDeque<(u64, Instant)>>> = Arc::default();
-        let mut splitter = Splitter::default();
-        let times = Arc::clone(&pushed);
-        appsink.set_callbacks(
-            gst_app::AppSinkCallbacks::builder()
-                .new_sample(move |sink| {
-                    let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
-                    let Some(buffer) = sample.buffer() else {
-                        return Ok(gst::FlowSuccess::Ok);
-                    };
-                    let map = buffer.map_readable().map_err(|_| gst::FlowError::Error)?;
-                    let pieces = splitter.push(&map).map_err(|e| {
-                        tracing::error!(stream = live.name, "live encoder: {e}");
-                        gst::FlowError::Error
-                    })?;
-                    for piece in pieces {
-                        deliver(&live, &times, piece);
-                    }
-                    Ok(gst::FlowSuccess::Ok)
-                })
-                .build(),
-        );
+        appsink.set_callbacks(muxed_to(live, track, Some(Arc::clone(&pushed))));
         let caps = frame.info.to_caps().map_err(|e| Error::gst(&what, e))?;
         appsrc.set_caps(Some(&caps));
         pipeline
@@ -185,17 +167,48 @@ impl Mp4Encoder {
     }
 }
 
+/// When frames were pushed into a muxer: relative PTS (ns) → the time the frame reached the
+/// sink.
+pub(super) type Pushed = Arc<Mutex<VecDeque<(u64, Instant)>>>;
+
+/// The callbacks of an appsink after `mp4mux`: its byte stream cut into the init segment and
+/// fragments, handed to `track` of `live` (from the appsink's thread).
+pub(super) fn muxed_to(
+    live: Arc<Live>,
+    track: Track,
+    pushed: Option<Pushed>,
+) -> gst_app::AppSinkCallbacks {
+    let mut splitter = Splitter::default();
+    gst_app::AppSinkCallbacks::builder()
+        .new_sample(move |sink| {
+            let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+            let Some(buffer) = sample.buffer() else {
+                return Ok(gst::FlowSuccess::Ok);
+            };
+            let map = buffer.map_readable().map_err(|_| gst::FlowError::Error)?;
+            let pieces = splitter.push(&map).map_err(|e| {
+                tracing::error!(stream = live.name, "live muxer: {e}");
+                gst::FlowError::Error
+            })?;
+            for piece in pieces {
+                deliver(&live, track, pushed.as_ref(), piece);
+            }
+            Ok(gst::FlowSuccess::Ok)
+        })
+        .build()
+}
+
 /// Hands one piece of the muxer's output to the hub; a fragment carries the time its first
 /// frame reached the sink (found by its `tfdt`).
-fn deliver(live: &Live, pushed: &Mutex<VecDeque<(u64, Instant)>>, piece: Piece) {
+fn deliver(live: &Live, track: Track, pushed: Option<&Pushed>, piece: Piece) {
     match piece {
-        Piece::Init(init) => live.publish_init(init),
+        Piece::Init(init) => live.publish_init(track, init),
         Piece::Fragment {
             bytes,
             keyframe,
             decode_time,
         } => {
-            let first_frame = decode_time.and_then(|t| {
+            let first_frame = decode_time.zip(pushed).and_then(|(t, pushed)| {
                 let ns = t * 1_000_000_000 / TIMESCALE;
                 let pushed = pushed.lock();
                 // Within a tick's rounding of the frame's own PTS.
@@ -205,6 +218,7 @@ fn deliver(live: &Live, pushed: &Mutex<VecDeque<(u64, Instant)>>, piece: Piece) 
                     .map(|(_, at)| *at)
             });
             live.publish_fragment(
+                track,
                 Chunk {
                     bytes: bytes.into(),
                     first_frame,

@@ -11,7 +11,9 @@
 //! behind for [`LiveOptions::viewer_timeout`] (its connection is closed by the server's write
 //! timeout, the same length).
 
+mod copy;
 mod encoder;
+mod feed;
 pub mod fmp4;
 pub mod mjpeg;
 pub mod output;
@@ -21,6 +23,7 @@ use crate::telemetry::StageStats;
 use axum::body::Bytes;
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
@@ -135,15 +138,6 @@ impl LiveStats {
     }
 }
 
-struct Mp4Viewer {
-    tx: mpsc::Sender<Chunk>,
-    /// It got the current init segment.
-    has_init: bool,
-    /// Skipping to the next keyframe (it just joined, or its queue was full).
-    waiting: bool,
-    behind_since: Option<Instant>,
-}
-
 struct MjpegViewer {
     tx: mpsc::Sender<Chunk>,
     interval: Duration,
@@ -159,15 +153,34 @@ struct RtspFeed {
     waiting: bool,
 }
 
+/// What a `live.mp4` viewer watches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Track {
+    /// The annotated frames, encoded (H.264).
+    Annotated,
+    /// The camera's own video: its H.264 packets copied when it has them (no re-encode),
+    /// else the frames as decoded, encoded.
+    Raw,
+}
+
 #[derive(Default)]
 struct Viewers {
-    mp4: Vec<Mp4Viewer>,
+    /// `live.mp4` feeds: annotated, raw.
+    mp4: [feed::Feed; 2],
     mjpeg: Vec<MjpegViewer>,
     rtsp: Vec<RtspFeed>,
-    init: Option<Bytes>,
-    codecs: Option<String>,
     /// A viewer joined: the encoder should start a GOP now.
     want_keyframe: bool,
+}
+
+impl Viewers {
+    fn feed(&mut self, track: Track) -> &mut feed::Feed {
+        &mut self.mp4[track as usize]
+    }
+
+    fn mp4_count(&self) -> usize {
+        self.mp4.iter().map(|f| f.viewers.len()).sum()
+    }
 }
 
 /// The stream has [`LiveOptions::max_viewers`] viewers already.
@@ -183,6 +196,10 @@ pub struct Live {
     viewers: Mutex<Viewers>,
     /// Viewers of any kind (read by the sink on every frame, without the lock).
     watched: AtomicUsize,
+    /// `live.mp4?raw=1` viewers (read by the tap's listener on every packet).
+    raw_viewers: AtomicUsize,
+    /// The source's encoded stream, when it was opened with one (`?raw=1` copies from it).
+    tap: std::sync::OnceLock<crate::source::Tap>,
     pub stats: LiveStats,
 }
 
@@ -193,6 +210,31 @@ enum Sent {
     Gone,
 }
 
+impl LiveStats {
+    /// Sends `chunk` to one viewer's queue; a full queue counts a drop.
+    fn offer(&self, tx: &mpsc::Sender<Chunk>, chunk: &Chunk) -> Sent {
+        match tx.try_send(chunk.clone()) {
+            Ok(()) => Sent::Ok,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.drops.fetch_add(1, Ordering::Relaxed);
+                Sent::Behind
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => Sent::Gone,
+        }
+    }
+
+    /// Whether a viewer behind since `since` has been behind longer than `timeout` (it is
+    /// then dropped, and counted).
+    fn expired(&self, since: &mut Option<Instant>, now: Instant, timeout: Duration) -> bool {
+        let late = since.get_or_insert(now).elapsed() > timeout;
+        if late {
+            self.evicted.fetch_add(1, Ordering::Relaxed);
+            tracing::info!("a live viewer stayed behind: disconnected");
+        }
+        late
+    }
+}
+
 impl Live {
     pub fn new(name: &str, options: LiveOptions) -> Self {
         Live {
@@ -201,6 +243,8 @@ impl Live {
             mount: Mutex::default(),
             viewers: Mutex::default(),
             watched: AtomicUsize::new(0),
+            raw_viewers: AtomicUsize::new(0),
+            tap: std::sync::OnceLock::new(),
             stats: LiveStats::default(),
         }
     }
@@ -215,104 +259,72 @@ impl Live {
         self.mount.lock().as_ref().map(|(_, url)| url.clone())
     }
 
+    /// Copies the source's own packets to `?raw=1` viewers from `tap` (a listener on it).
+    pub fn copy_from(self: &Arc<Self>, tap: &crate::source::Tap) {
+        let copier = copy::Copier::new(Arc::clone(self));
+        tap.set_listener(Some(Arc::new(move |caps, packet| {
+            copier.packet(caps, packet)
+        })));
+        let _ = self.tap.set(tap.clone());
+    }
+
+    /// Whether `?raw=1` is the camera's own H.264, copied (else the decoded frames, encoded).
+    pub fn copies(&self) -> bool {
+        self.tap
+            .get()
+            .and_then(crate::source::Tap::caps)
+            .and_then(|c| c.structure(0).map(|s| s.name() == "video/x-h264"))
+            .unwrap_or(false)
+    }
+
+    /// Raw viewers wait and the source has H.264 to copy.
+    pub(crate) fn wants_raw_copy(&self) -> bool {
+        self.raw_viewers.load(Ordering::Relaxed) > 0 && self.copies()
+    }
+
     /// Whether anyone watches (a closed viewer counts until the worker notices).
     pub fn watched(&self) -> bool {
         self.watched.load(Ordering::Relaxed) > 0
     }
 
-    /// The MSE codecs string of the stream's H.264 (known once the encoder ran).
-    pub fn codecs(&self) -> Option<String> {
-        self.viewers.lock().codecs.clone()
+    /// The MSE codecs string of `track`'s H.264 (known once its muxer ran).
+    pub fn codecs(&self, track: Track) -> Option<String> {
+        self.viewers.lock().feed(track).codecs.clone()
     }
 
     fn admit(&self, v: &Viewers) -> Result<(), Full> {
-        if v.mp4.len() + v.mjpeg.len() >= self.options.max_viewers {
+        if v.mp4_count() + v.mjpeg.len() >= self.options.max_viewers {
             return Err(Full(self.options.max_viewers));
         }
         Ok(())
     }
 
     fn recount(&self, v: &Viewers) {
-        self.stats.mp4_viewers.store(v.mp4.len(), Ordering::Relaxed);
+        self.stats
+            .mp4_viewers
+            .store(v.mp4_count(), Ordering::Relaxed);
+        self.raw_viewers
+            .store(v.mp4[Track::Raw as usize].viewers.len(), Ordering::Relaxed);
         self.stats
             .mjpeg_viewers
             .store(v.mjpeg.len(), Ordering::Relaxed);
         self.stats.rtsp_media.store(v.rtsp.len(), Ordering::Relaxed);
         self.watched.store(
-            v.mp4.len() + v.mjpeg.len() + v.rtsp.len(),
+            v.mp4_count() + v.mjpeg.len() + v.rtsp.len(),
             Ordering::Relaxed,
         );
     }
 
-    /// An RTSP client started the mount's media: it is fed the encoder's access units from the
-    /// next keyframe on (one is asked for now).
-    pub(crate) fn join_rtsp(&self, appsrc: gstreamer_app::AppSrc) {
-        let mut v = self.viewers.lock();
-        v.rtsp.push(RtspFeed {
-            appsrc,
-            waiting: true,
-        });
-        v.want_keyframe = true;
-        self.recount(&v);
-    }
-
-    /// One access unit of the encoder (with its caps): to every RTSP media, timestamped by the
-    /// media's own clock on arrival. A media whose clients left refuses it and is dropped.
-    pub(crate) fn publish_h264(&self, sample: &gstreamer::Sample) {
-        use gstreamer::prelude::*;
-        let mut v = self.viewers.lock();
-        if v.rtsp.is_empty() {
-            return;
-        }
-        let Some(buffer) = sample.buffer() else {
-            return;
-        };
-        let keyframe = !buffer.flags().contains(gstreamer::BufferFlags::DELTA_UNIT);
-        let mut unit = buffer.copy();
-        {
-            let b = unit.make_mut();
-            b.set_pts(gstreamer::ClockTime::NONE);
-            b.set_dts(gstreamer::ClockTime::NONE);
-        }
-        let caps = sample.caps().map(|c| c.to_owned());
-        let mut builder = gstreamer::Sample::builder().buffer(&unit);
-        if let Some(caps) = &caps {
-            builder = builder.caps(caps);
-        }
-        let unit = builder.build();
-        let before = v.rtsp.len();
-        v.rtsp.retain_mut(|feed| {
-            if feed.waiting && !keyframe {
-                return feed.appsrc.current_state() != gstreamer::State::Null;
-            }
-            feed.waiting = false;
-            let sent = feed.appsrc.push_sample(&unit).is_ok();
-            if sent {
-                self.stats
-                    .rtsp_bytes
-                    .fetch_add(buffer.size() as u64, Ordering::Relaxed);
-            }
-            sent
-        });
-        if v.rtsp.len() != before {
-            self.recount(&v);
-        }
-    }
-
-    /// A new `live.mp4` viewer: it gets the init segment, then fragments from a keyframe on.
+    /// A new `live.mp4` viewer of `track`: it gets the init segment, then fragments from a
+    /// keyframe on.
     ///
     /// # Errors
     /// [`Full`] at [`LiveOptions::max_viewers`].
-    pub fn join_mp4(&self) -> Result<mpsc::Receiver<Chunk>, Full> {
+    pub fn join_mp4(&self, track: Track) -> Result<mpsc::Receiver<Chunk>, Full> {
         let mut v = self.viewers.lock();
         self.admit(&v)?;
         let (tx, rx) = mpsc::channel(MP4_QUEUE);
-        v.mp4.push(Mp4Viewer {
-            tx,
-            has_init: false,
-            waiting: true,
-            behind_since: None,
-        });
+        v.feed(track).join(tx);
         v.want_keyframe = true;
         self.recount(&v);
         Ok(rx)
@@ -337,36 +349,13 @@ impl Live {
         Ok(rx)
     }
 
-    /// Sends `chunk` to one viewer's queue; a full queue counts a drop.
-    fn offer(&self, tx: &mpsc::Sender<Chunk>, chunk: &Chunk) -> Sent {
-        match tx.try_send(chunk.clone()) {
-            Ok(()) => Sent::Ok,
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                self.stats.drops.fetch_add(1, Ordering::Relaxed);
-                Sent::Behind
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => Sent::Gone,
-        }
-    }
-
-    /// Whether a viewer behind since `since` has been behind too long (it is then dropped).
-    fn expired(&self, since: &mut Option<Instant>, now: Instant) -> bool {
-        let late = since.get_or_insert(now).elapsed() > self.options.viewer_timeout;
-        if late {
-            self.stats.evicted.fetch_add(1, Ordering::Relaxed);
-            tracing::info!(
-                stream = self.name,
-                "a live viewer stayed behind: disconnected"
-            );
-        }
-        late
-    }
-
     /// What the worker should do now: whether H.264 is wanted (and a keyframe was asked for),
     /// and the widths MJPEG viewers are due a picture at. Drops viewers that left.
     pub(crate) fn wanted(&self, now: Instant) -> Wanted {
         let mut v = self.viewers.lock();
-        v.mp4.retain(|m| !m.tx.is_closed());
+        for f in &mut v.mp4 {
+            f.viewers.retain(|m| !m.tx.is_closed());
+        }
         v.mjpeg.retain(|m| !m.tx.is_closed());
         self.recount(&v);
         let mut widths: Vec<Option<u32>> = v
@@ -378,62 +367,26 @@ impl Live {
         widths.sort_unstable();
         widths.dedup();
         Wanted {
-            h264: !v.mp4.is_empty() || !v.rtsp.is_empty(),
+            h264: !v.mp4[Track::Annotated as usize].viewers.is_empty() || !v.rtsp.is_empty(),
+            raw: !v.mp4[Track::Raw as usize].viewers.is_empty(),
             keyframe: std::mem::take(&mut v.want_keyframe),
             jpeg_widths: widths,
         }
     }
 
-    /// The encoder (re)started with this init segment: every MP4 viewer needs it before the
-    /// next keyframe fragment.
-    pub(crate) fn publish_init(&self, init: Vec<u8>) {
-        let mut v = self.viewers.lock();
-        v.codecs = fmp4::codecs(&init);
-        v.init = Some(Bytes::from(init));
-        for m in &mut v.mp4 {
-            m.has_init = false;
-            m.waiting = true;
-        }
+    /// `track`'s muxer (re)started with this init segment.
+    pub(crate) fn publish_init(&self, track: Track, init: Vec<u8>) {
+        self.viewers.lock().feed(track).publish_init(init);
     }
 
-    /// A fragment of the encoder: to every MP4 viewer not skipping to a keyframe.
-    pub(crate) fn publish_fragment(&self, fragment: Chunk, keyframe: bool) {
-        let now = Instant::now();
-        let mut guard = self.viewers.lock();
-        let v = &mut *guard;
-        let init = v.init.clone();
-        let before = v.mp4.len();
-        v.mp4.retain_mut(|m| {
-            if m.waiting && !keyframe {
-                return !m.tx.is_closed();
-            }
-            if !m.has_init {
-                let Some(init) = &init else { return true };
-                let init = Chunk {
-                    bytes: init.clone(),
-                    first_frame: None,
-                };
-                match self.offer(&m.tx, &init) {
-                    Sent::Ok => m.has_init = true,
-                    Sent::Behind => return !self.expired(&mut m.behind_since, now),
-                    Sent::Gone => return false,
-                }
-            }
-            match self.offer(&m.tx, &fragment) {
-                Sent::Ok => {
-                    m.waiting = false;
-                    m.behind_since = None;
-                    true
-                }
-                Sent::Behind => {
-                    m.waiting = true;
-                    !self.expired(&mut m.behind_since, now)
-                }
-                Sent::Gone => false,
-            }
-        });
-        if v.mp4.len() != before {
-            self.recount(v);
+    /// A fragment of `track`'s muxer: to its viewers not skipping to a keyframe.
+    pub(crate) fn publish_fragment(&self, track: Track, fragment: Chunk, keyframe: bool) {
+        let mut v = self.viewers.lock();
+        let timeout = self.options.viewer_timeout;
+        if v.feed(track)
+            .publish_fragment(&fragment, keyframe, &self.stats, timeout)
+        {
+            self.recount(&v);
         }
     }
 
@@ -449,12 +402,16 @@ impl Live {
             // Even pacing: the next is due one interval after this one was, unless that is
             // already past (frames came slower than asked).
             m.next_due = (m.next_due + m.interval).max(now);
-            match self.offer(&m.tx, &picture) {
+            match self.stats.offer(&m.tx, &picture) {
                 Sent::Ok => {
                     m.behind_since = None;
                     true
                 }
-                Sent::Behind => !self.expired(&mut m.behind_since, now),
+                Sent::Behind => {
+                    !self
+                        .stats
+                        .expired(&mut m.behind_since, now, self.options.viewer_timeout)
+                }
                 Sent::Gone => false,
             }
         });
@@ -463,28 +420,33 @@ impl Live {
         }
     }
 
-    /// The encoder stopped or failed: MP4 viewers' streams end (a browser reconnects); RTSP
-    /// media wait for the next keyframe.
-    pub(crate) fn end_mp4(&self) {
+    /// `track`'s muxer stopped or failed: its viewers' streams end (a browser reconnects);
+    /// for the annotated track, RTSP media wait for the next keyframe.
+    pub(crate) fn end_mp4(&self, track: Track) {
         let mut v = self.viewers.lock();
-        v.mp4.clear();
-        for feed in &mut v.rtsp {
-            feed.waiting = true;
+        v.feed(track).end();
+        if track == Track::Annotated {
+            for feed in &mut v.rtsp {
+                feed.waiting = true;
+            }
         }
-        v.init = None;
         self.recount(&v);
     }
 
     /// The stream ended: every viewer's response ends, RTSP clients get the end of stream.
     pub(crate) fn close(&self) {
         let mut v = self.viewers.lock();
-        v.mp4.clear();
+        for f in &mut v.mp4 {
+            f.end();
+        }
         v.mjpeg.clear();
         for feed in v.rtsp.drain(..) {
             let _ = feed.appsrc.end_of_stream();
         }
         drop(self.mount.lock().take()); // unmounted: new clients get 404
-        v.init = None;
+        if let Some(tap) = self.tap.get() {
+            tap.set_listener(None); // the copier (and its hold on this hub) goes
+        }
         self.recount(&v);
     }
 }
@@ -492,8 +454,10 @@ impl Live {
 /// What the live worker is asked for on one frame.
 #[derive(Debug, Default)]
 pub(crate) struct Wanted {
-    /// `live.mp4` viewers or RTSP clients wait: the H.264 encoder runs.
+    /// Annotated `live.mp4` viewers or RTSP clients wait: the H.264 encoder runs.
     pub h264: bool,
+    /// Raw `live.mp4` viewers wait (copied from the tap when it has packets, else encoded).
+    pub raw: bool,
     pub keyframe: bool,
     pub jpeg_widths: Vec<Option<u32>>,
 }
@@ -512,12 +476,12 @@ mod tests {
     #[test]
     fn a_viewer_gets_the_init_then_fragments_from_a_keyframe() {
         let live = Live::new("cam", LiveOptions::default());
-        let mut rx = live.join_mp4().unwrap();
+        let mut rx = live.join_mp4(Track::Annotated).unwrap();
         assert!(live.watched());
-        live.publish_init(b"init".to_vec());
-        live.publish_fragment(chunk(b"delta"), false);
-        live.publish_fragment(chunk(b"key"), true);
-        live.publish_fragment(chunk(b"delta2"), false);
+        live.publish_init(Track::Annotated, b"init".to_vec());
+        live.publish_fragment(Track::Annotated, chunk(b"delta"), false);
+        live.publish_fragment(Track::Annotated, chunk(b"key"), true);
+        live.publish_fragment(Track::Annotated, chunk(b"delta2"), false);
         let got: Vec<Bytes> = std::iter::from_fn(|| rx.try_recv().ok().map(|c| c.bytes)).collect();
         assert_eq!(
             got,
@@ -532,23 +496,23 @@ mod tests {
             viewer_timeout: Duration::from_millis(50),
         };
         let live = Live::new("cam", options);
-        let mut rx = live.join_mp4().unwrap();
-        let _stalled = live.join_mp4().unwrap();
+        let mut rx = live.join_mp4(Track::Annotated).unwrap();
+        let _stalled = live.join_mp4(Track::Annotated).unwrap();
         assert!(matches!(live.join_mjpeg(5.0, None), Err(Full(2))));
-        live.publish_init(b"init".to_vec());
-        live.publish_fragment(chunk(b"key"), true);
+        live.publish_init(Track::Annotated, b"init".to_vec());
+        live.publish_fragment(Track::Annotated, chunk(b"key"), true);
         for _ in 0..MP4_QUEUE {
-            live.publish_fragment(chunk(b"delta"), false);
+            live.publish_fragment(Track::Annotated, chunk(b"delta"), false);
         }
         assert!(live.stats.drops.load(Ordering::Relaxed) >= 2);
         // The reader catches up: it resumes at a keyframe, not at the next delta.
         while rx.try_recv().is_ok() {}
-        live.publish_fragment(chunk(b"delta"), false);
+        live.publish_fragment(Track::Annotated, chunk(b"delta"), false);
         assert!(rx.try_recv().is_err());
-        live.publish_fragment(chunk(b"key2"), true);
+        live.publish_fragment(Track::Annotated, chunk(b"key2"), true);
         assert_eq!(rx.try_recv().unwrap().bytes, "key2");
         std::thread::sleep(Duration::from_millis(60));
-        live.publish_fragment(chunk(b"key3"), true);
+        live.publish_fragment(Track::Annotated, chunk(b"key3"), true);
         assert_eq!(live.stats.viewers(Kind::Mp4), 1, "the stalled one is gone");
         assert_eq!(live.stats.evicted.load(Ordering::Relaxed), 1);
     }

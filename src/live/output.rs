@@ -6,7 +6,7 @@
 
 use super::encoder::Mp4Encoder;
 use super::mjpeg::{self, JpegEncoder};
-use super::{Chunk, Live, Wanted, WORKER_QUEUE};
+use super::{Chunk, Live, Track, Wanted, WORKER_QUEUE};
 use crate::error::Result;
 use crate::frame::AnalyzedFrame;
 use crate::sink::Output;
@@ -89,6 +89,8 @@ impl Drop for LiveOutput {
 struct Worker {
     live: Arc<Live>,
     mp4: Option<Mp4Encoder>,
+    /// `?raw=1` of a source with no H.264 to copy: the decoded frames, encoded.
+    raw: Option<Mp4Encoder>,
     /// When the H.264 encoder last failed: it is not restarted for [`RETRY_AFTER`].
     failed: Option<Instant>,
     jpeg: HashMap<Option<u32>, JpegEncoder>,
@@ -99,6 +101,7 @@ impl Worker {
         Worker {
             live,
             mp4: None,
+            raw: None,
             failed: None,
             jpeg: HashMap::new(),
         }
@@ -110,7 +113,8 @@ impl Worker {
             if let Err(e) = self.serve(frame, at, &wanted) {
                 tracing::warn!(stream = self.live.name, "live view: {e}");
                 self.stop_mp4();
-                self.live.end_mp4();
+                self.live.end_mp4(Track::Annotated);
+                self.live.end_mp4(Track::Raw);
                 self.failed = Some(Instant::now());
             }
         }
@@ -122,6 +126,31 @@ impl Worker {
             e.stop();
             self.live.stats.encoding.store(false, Ordering::Relaxed);
         }
+        self.stop_raw();
+    }
+
+    fn stop_raw(&mut self) {
+        if let Some(e) = self.raw.take() {
+            e.stop();
+        }
+    }
+
+    /// Encodes the frame as decoded for `?raw=1` viewers (before any drawing on a copy).
+    fn serve_raw(&mut self, frame: &AnalyzedFrame, at: Instant, keyframe: bool) -> Result<()> {
+        if self.raw.as_ref().is_some_and(|e| !e.fits(&frame.frame)) {
+            self.stop_raw();
+            self.live.end_mp4(Track::Raw);
+            return Ok(());
+        }
+        let encoder = match &mut self.raw {
+            Some(e) => e,
+            None => self.raw.insert(Mp4Encoder::start(
+                &frame.frame,
+                Arc::clone(&self.live),
+                Track::Raw,
+            )?),
+        };
+        encoder.push(frame.frame.buffer.clone(), frame.frame.pts, at, keyframe)
     }
 
     /// Encodes `frame` for what `wanted` says.
@@ -130,7 +159,16 @@ impl Worker {
             return Ok(()); // an encoder just failed: not every frame
         }
         if !wanted.h264 {
-            self.stop_mp4();
+            if let Some(e) = self.mp4.take() {
+                e.stop();
+                self.live.stats.encoding.store(false, Ordering::Relaxed);
+            }
+        }
+        let raw = wanted.raw && !self.live.copies() && !frame.drawn;
+        if raw {
+            self.serve_raw(&frame, at, wanted.keyframe)?;
+        } else {
+            self.stop_raw();
         }
         self.jpeg.retain(|w, _| wanted.jpeg_widths.contains(w));
         if !wanted.h264 && wanted.jpeg_widths.is_empty() {
@@ -148,13 +186,14 @@ impl Worker {
             if self.mp4.as_ref().is_some_and(|e| !e.fits(&frame.frame)) {
                 // A new size: viewers start over with the new init segment.
                 self.stop_mp4();
-                self.live.end_mp4();
+                self.live.end_mp4(Track::Annotated);
                 return Ok(());
             }
             let encoder = match &mut self.mp4 {
                 Some(e) => e,
                 None => {
-                    let e = Mp4Encoder::start(&frame.frame, Arc::clone(&self.live))?;
+                    let e =
+                        Mp4Encoder::start(&frame.frame, Arc::clone(&self.live), Track::Annotated)?;
                     self.live.stats.encoding.store(true, Ordering::Relaxed);
                     self.mp4.insert(e)
                 }

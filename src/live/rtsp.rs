@@ -7,7 +7,7 @@
 //! mount. With a token (`--api-token-file`), clients authenticate with HTTP Basic as user
 //! [`RTSP_USER`] and the token as password; without one the server must listen on loopback.
 
-use super::Live;
+use super::{Live, RtspFeed};
 use crate::error::{Error, Result};
 use gstreamer as gst;
 use gstreamer::glib;
@@ -16,6 +16,7 @@ use gstreamer_app as gst_app;
 use gstreamer_rtsp_server as rtsp;
 use gstreamer_rtsp_server::prelude::*;
 use parking_lot::Mutex;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 
 /// The user name of RTSP Basic authentication (the password is the API token).
@@ -158,6 +159,63 @@ impl Drop for RtspService {
         self.main_loop.quit();
         if let Some(t) = self.thread.lock().take() {
             let _ = t.join();
+        }
+    }
+}
+
+impl Live {
+    /// An RTSP client started the mount's media: it is fed the encoder's access units from the
+    /// next keyframe on (one is asked for now).
+    pub(crate) fn join_rtsp(&self, appsrc: gstreamer_app::AppSrc) {
+        let mut v = self.viewers.lock();
+        v.rtsp.push(RtspFeed {
+            appsrc,
+            waiting: true,
+        });
+        v.want_keyframe = true;
+        self.recount(&v);
+    }
+
+    /// One access unit of the encoder (with its caps): to every RTSP media, timestamped by the
+    /// media's own clock on arrival. A media whose clients left refuses it and is dropped.
+    pub(crate) fn publish_h264(&self, sample: &gstreamer::Sample) {
+        use gstreamer::prelude::*;
+        let mut v = self.viewers.lock();
+        if v.rtsp.is_empty() {
+            return;
+        }
+        let Some(buffer) = sample.buffer() else {
+            return;
+        };
+        let keyframe = !buffer.flags().contains(gstreamer::BufferFlags::DELTA_UNIT);
+        let mut unit = buffer.copy();
+        {
+            let b = unit.make_mut();
+            b.set_pts(gstreamer::ClockTime::NONE);
+            b.set_dts(gstreamer::ClockTime::NONE);
+        }
+        let caps = sample.caps().map(|c| c.to_owned());
+        let mut builder = gstreamer::Sample::builder().buffer(&unit);
+        if let Some(caps) = &caps {
+            builder = builder.caps(caps);
+        }
+        let unit = builder.build();
+        let before = v.rtsp.len();
+        v.rtsp.retain_mut(|feed| {
+            if feed.waiting && !keyframe {
+                return feed.appsrc.current_state() != gstreamer::State::Null;
+            }
+            feed.waiting = false;
+            let sent = feed.appsrc.push_sample(&unit).is_ok();
+            if sent {
+                self.stats
+                    .rtsp_bytes
+                    .fetch_add(buffer.size() as u64, Ordering::Relaxed);
+            }
+            sent
+        });
+        if v.rtsp.len() != before {
+            self.recount(&v);
         }
     }
 }

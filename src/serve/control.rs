@@ -16,7 +16,7 @@ use crate::pipeline::{Pipeline, Play};
 use crate::record::Recording;
 use crate::sink::events::EventSinks;
 use crate::sink::mqtt::Mqtt;
-use crate::source::Source;
+use crate::source::{Source, Tap};
 use crossbeam::channel::{Receiver, RecvTimeoutError};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -37,7 +37,7 @@ pub enum Command {
     Add(String),
     /// Its input opened: join it to the pipeline.
     /// The stream's input opened, with its recordings (their tap already fed by it).
-    Opened(String, Box<(Source, Option<Recording>)>),
+    Opened(String, Box<(Source, Option<Recording>, Tap)>),
     Remove(String, oneshot::Sender<std::result::Result<(), Refusal>>),
     Patch(
         String,
@@ -85,8 +85,8 @@ impl Control<'_> {
                 self.open(name);
             }
             Command::Opened(name, opened) => {
-                let (source, recording) = *opened;
-                self.join(pipeline, &name, source, recording)
+                let (source, recording, tap) = *opened;
+                self.join(pipeline, &name, source, recording, tap)
             }
             Command::Remove(name, reply) => {
                 let _ = reply.send(self.remove(pipeline, &name));
@@ -118,8 +118,13 @@ impl Control<'_> {
                     .map(|r| Recording::build(Arc::new(r), &name, root.as_deref()))
                     .transpose();
                 let opened = recording.and_then(|recording| {
-                    let tap = recording.as_ref().and_then(|r| r.tap.clone());
-                    Source::open_tapped(&input, &options, tap).map(|s| (s, recording))
+                    // The recorder's tap, else one for the live view's `?raw=1` copies.
+                    let tap = recording
+                        .as_ref()
+                        .and_then(|r| r.tap.clone())
+                        .unwrap_or_else(|| Tap::new(Duration::ZERO));
+                    Source::open_tapped(&input, &options, Some(tap.clone()))
+                        .map(|s| (s, recording, tap))
                 });
                 match opened {
                     Ok(opened) => {
@@ -148,6 +153,7 @@ impl Control<'_> {
         name: &str,
         source: Source,
         recording: Option<Recording>,
+        tap: Tap,
     ) {
         let Some(spec) = self
             .service
@@ -189,6 +195,7 @@ impl Control<'_> {
                     recording.attach(&mut sinks);
                 }
                 let live = Arc::new(Live::new(name, self.service.live));
+                live.copy_from(&tap);
                 let restream = spec.outputs.as_ref().and_then(|o| o.rtsp) != Some(false);
                 if let Some(server) = self.service.rtsp.as_ref().filter(|_| restream) {
                     live.set_mount(server.mount(&live), server.url(name));

@@ -7,7 +7,7 @@
 use super::api::{error, refused, ErrorBody};
 use super::streams::Refusal;
 use super::Service;
-use crate::live::{self, Chunk, Kind, Live};
+use crate::live::{self, Chunk, Kind, Live, Track};
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
@@ -73,24 +73,59 @@ fn streaming(content_type: &str, body: Body) -> Response {
 }
 
 /// Annotated fragmented MP4 (H.264): the init segment, then fragments from a keyframe on,
+/// (`?raw=1`: the camera's own video — its H.264 packets copied, no re-encode, when it has
+/// them; else the frames as decoded, encoded),
 /// each at most 0.1 s long (a frame longer at low rates). Play it with `MediaSource` and the codecs of `…/live`.
 #[utoipa::path(get, path = "/api/streams/{name}/live.mp4",
-    params(("name" = String, Path, description = "The stream's name")),
+    params(
+        ("name" = String, Path, description = "The stream's name"),
+        ("raw" = Option<String>, Query, description = "`1`: the camera's own video (copied when it is H.264)"),
+    ),
     responses(
         (status = 200, description = "Fragmented MP4, chunked, until the stream ends", content_type = "video/mp4"),
         (status = 404, description = "No such stream", body = ErrorBody),
-        (status = 409, description = "The stream has not started", body = ErrorBody),
+        (status = 409, description = "The stream has not started, or `raw` of a stream drawn on in place with nothing to copy", body = ErrorBody),
         (status = 503, description = "max_viewers reached", body = ErrorBody),
     ))]
-pub(super) async fn mp4(State(service): State<Shared>, Path(name): Path<String>) -> Response {
+pub(super) async fn mp4(
+    State(service): State<Shared>,
+    Path(name): Path<String>,
+    Query(q): Query<Mp4Query>,
+) -> Response {
     let live = match hub(&service, &name) {
         Ok(l) => l,
         Err(r) => return refused(r),
     };
-    match live.join_mp4() {
+    let raw = q.raw.as_deref().is_some_and(|v| v == "1" || v == "true");
+    if raw && !live.copies() && draws_in_place(&service, &name) {
+        return error(
+            StatusCode::CONFLICT,
+            format!(
+                "stream {name} writes annotated video and has no H.264 to copy: its frames are \
+                 drawn on, no raw frame is kept"
+            ),
+        );
+    }
+    let track = if raw { Track::Raw } else { Track::Annotated };
+    match live.join_mp4(track) {
         Ok(rx) => streaming("video/mp4", body(Arc::clone(&live), Kind::Mp4, rx)),
         Err(live::Full(max)) => full(&live, max),
     }
+}
+
+#[derive(serde::Deserialize)]
+pub(super) struct Mp4Query {
+    raw: Option<String>,
+}
+
+/// Whether the stream's own outputs draw on its frames (then no undrawn frame exists).
+fn draws_in_place(service: &Service, name: &str) -> bool {
+    service
+        .streams
+        .read()
+        .get(name)
+        .and_then(|e| e.stats.as_ref().map(|s| s.draw))
+        .unwrap_or(false)
 }
 
 #[derive(serde::Deserialize)]
@@ -161,6 +196,10 @@ pub struct LiveView {
     /// For `MediaSource.isTypeSupported` / `addSourceBuffer`: `video/mp4; codecs="avc1.42C01F"`
     /// (the running encoder's; before it ran, Constrained Baseline level 4.0).
     pub mime: String,
+    /// The same for `?raw=1`, once its muxer ran (the camera's own profile when copied).
+    pub raw_mime: Option<String>,
+    /// `?raw=1` copies the camera's own H.264 (no re-encode); else it encodes the frames.
+    pub raw_copied: bool,
     /// Viewers now, by kind (`mp4`, `mjpeg`), and the most allowed (all kinds together).
     pub viewers: Viewers,
     pub max_viewers: usize,
@@ -185,6 +224,8 @@ pub struct Viewers {
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct Urls {
     pub mp4: String,
+    /// The camera's own video.
+    pub raw: String,
     pub mjpeg: String,
     pub snapshot: String,
     /// `rtsp://HOST:PORT/{name}` when `[serve] rtsp` re-streams it.
@@ -210,8 +251,14 @@ pub(super) async fn info(State(service): State<Shared>, Path(name): Path<String>
     Json(LiveView {
         mime: format!(
             "video/mp4; codecs=\"{}\"",
-            live.codecs().as_deref().unwrap_or(DEFAULT_CODECS)
+            live.codecs(Track::Annotated)
+                .as_deref()
+                .unwrap_or(DEFAULT_CODECS)
         ),
+        raw_mime: live
+            .codecs(Track::Raw)
+            .map(|c| format!("video/mp4; codecs=\"{c}\"")),
+        raw_copied: live.copies(),
         viewers: Viewers {
             mp4: s.viewers(Kind::Mp4),
             mjpeg: s.viewers(Kind::Mjpeg),
@@ -225,6 +272,7 @@ pub(super) async fn info(State(service): State<Shared>, Path(name): Path<String>
         drops: s.drops.load(std::sync::atomic::Ordering::Relaxed),
         urls: Urls {
             mp4: format!("{base}/live.mp4"),
+            raw: format!("{base}/live.mp4?raw=1"),
             mjpeg: format!("{base}/live.mjpeg"),
             snapshot: format!("{base}/snapshot.jpg"),
             rtsp: live.rtsp_url(),

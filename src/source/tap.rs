@@ -54,6 +54,18 @@ struct Ring {
     encoded: bool,
 }
 
+/// Called with each packet the source's decoder receives (and the caps of its segment), on the
+/// source's streaming thread: it must not block.
+pub type Listener = Arc<dyn Fn(&gst::Caps, &Packet) + Send + Sync>;
+
+struct Listening(Option<Listener>);
+
+impl std::fmt::Debug for Listening {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() { "listener" } else { "none" })
+    }
+}
+
 #[derive(Debug)]
 struct Inner {
     segment: AtomicU32,
@@ -62,6 +74,7 @@ struct Inner {
     /// Time kept before the newest packet, from a keyframe.
     keep: Duration,
     ring: Mutex<Ring>,
+    listener: Mutex<Listening>,
 }
 
 /// A source's encoded stream (cheap to clone: all clones share one ring).
@@ -87,6 +100,7 @@ impl Tap {
                 overflows: AtomicU64::new(0),
                 keep: pre_capture + LAG_MARGIN,
                 ring: Mutex::new(Ring::default()),
+                listener: Mutex::new(Listening(None)),
             }),
         }
     }
@@ -173,7 +187,19 @@ impl Tap {
         if ring.caps.is_none() || ring.encoded {
             return; // not a codec a clip can copy, or an encoder feeds the ring instead
         }
-        self.push_packet(&mut ring, buffer, time);
+        let packet = self.push_packet(&mut ring, buffer, time);
+        let caps = ring.caps.clone();
+        drop(ring);
+        let listener = self.inner.listener.lock().0.clone();
+        if let (Some(listen), Some(caps)) = (listener, caps) {
+            listen(&caps, &packet);
+        }
+    }
+
+    /// Sets (or with `None` removes) the one listener of the source's own packets (not those
+    /// of [`Self::push_encoded`]).
+    pub fn set_listener(&self, listener: Option<Listener>) {
+        self.inner.listener.lock().0 = listener;
     }
 
     /// From now on the ring holds only what [`Self::push_encoded`] adds (the source's packets
@@ -208,7 +234,7 @@ impl Tap {
     }
 
     /// Appends `buffer` (at `time`) to the current segment and trims the ring.
-    fn push_packet(&self, ring: &mut Ring, buffer: gst::Buffer, time: u64) {
+    fn push_packet(&self, ring: &mut Ring, buffer: gst::Buffer, time: u64) -> Packet {
         let packet = Packet {
             index: self.inner.next_index.fetch_add(1, Ordering::Relaxed),
             segment: self.segment(),
@@ -217,8 +243,9 @@ impl Tap {
             buffer,
         };
         ring.bytes += packet.buffer.size();
-        ring.packets.push_back(packet);
+        ring.packets.push_back(packet.clone());
         self.trim(ring);
+        packet
     }
 
     /// Drops whole GOPs from the front while the rest still covers `keep` from a keyframe

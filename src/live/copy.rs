@@ -1,0 +1,142 @@
+//! The camera's own video for `live.mp4?raw=1`, stream-copied: the source's H.264 packets as
+//! its decoder receives them ([`crate::source::Tap`], no re-encode) are muxed into fragmented
+//! MP4 (`appsrc ! [h264parse !] mp4mux fragment-duration=100 ! appsink`, the parser only for
+//! byte-stream input) while raw viewers wait, starting at a keyframe. A new segment of the
+//! source (a reconnect, a loop, new caps) restarts the muxer: viewers get the new init segment
+//! and the stream goes on from its first keyframe.
+
+use super::encoder::{muxed_to, FRAGMENT_MS, TIMESCALE};
+use super::{Live, Track};
+use crate::error::{Error, Result};
+use crate::source::tap::Packet;
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use gstreamer_app as gst_app;
+use parking_lot::Mutex;
+use std::sync::Arc;
+
+/// Packets queued at the muxer; more are dropped (a viewer never slows the source).
+const APPSRC_MAX_BUFFERS: u64 = 60;
+
+/// A running copy muxer.
+struct Muxer {
+    pipeline: gst::Pipeline,
+    appsrc: gst_app::AppSrc,
+    caps: gst::Caps,
+    segment: u32,
+    /// Decode time of the first packet: the stream starts at 0.
+    base: u64,
+}
+
+impl Muxer {
+    fn start(live: &Arc<Live>, caps: &gst::Caps, segment: u32, base: u64) -> Result<Muxer> {
+        let what = format!("live copy of {}", live.name);
+        let byte_stream = caps
+            .structure(0)
+            .and_then(|s| s.get::<&str>("stream-format").ok())
+            .is_none_or(|f| f == "byte-stream");
+        let parse = if byte_stream { "h264parse ! " } else { "" };
+        let pipeline = gst::parse::launch(&format!(
+            "appsrc name=src format=time leaky-type=downstream \
+             max-buffers={APPSRC_MAX_BUFFERS} ! {parse}mux.video_0 \
+             mp4mux name=mux fragment-duration={FRAGMENT_MS} streamable=true \
+             trak-timescale={TIMESCALE} ! appsink name=out sync=false enable-last-sample=false"
+        ))
+        .map_err(|e| Error::gst(&what, e))?
+        .downcast::<gst::Pipeline>()
+        .map_err(|_| Error::gst(&what, "not a pipeline"))?;
+        let appsrc = pipeline
+            .by_name("src")
+            .and_then(|e| e.downcast::<gst_app::AppSrc>().ok())
+            .expect("named in the description");
+        let appsink = pipeline
+            .by_name("out")
+            .and_then(|e| e.downcast::<gst_app::AppSink>().ok())
+            .expect("named in the description");
+        appsink.set_callbacks(muxed_to(Arc::clone(live), Track::Raw, None));
+        appsrc.set_caps(Some(caps));
+        pipeline
+            .set_state(gst::State::Playing)
+            .map_err(|e| Error::gst(&what, e))?;
+        Ok(Muxer {
+            pipeline,
+            appsrc,
+            caps: caps.clone(),
+            segment,
+            base,
+        })
+    }
+
+    /// Pushes `packet` (shared, re-stamped relative to the first).
+    fn push(&self, packet: &Packet) {
+        let mut buffer = packet.buffer.copy();
+        let b = buffer.make_mut();
+        let shift = |t: Option<gst::ClockTime>| {
+            t.map(|t| gst::ClockTime::from_nseconds(t.nseconds().saturating_sub(self.base)))
+        };
+        let (pts, dts) = (shift(b.pts()), shift(b.dts()));
+        b.set_pts(pts);
+        b.set_dts(dts);
+        let _ = self.appsrc.push_buffer(buffer);
+    }
+}
+
+impl Drop for Muxer {
+    fn drop(&mut self) {
+        let _ = self.pipeline.set_state(gst::State::Null);
+    }
+}
+
+/// The tap's listener of one stream: copies packets to its raw viewers while there are any.
+pub struct Copier {
+    live: Arc<Live>,
+    muxer: Mutex<Option<Muxer>>,
+}
+
+impl Copier {
+    pub fn new(live: Arc<Live>) -> Arc<Copier> {
+        Arc::new(Copier {
+            live,
+            muxer: Mutex::new(None),
+        })
+    }
+
+    /// One packet of the source with the caps of its segment (called on the source's
+    /// streaming thread; never blocks).
+    pub fn packet(&self, caps: &gst::Caps, packet: &Packet) {
+        let mut muxer = self.muxer.lock();
+        if !self.live.wants_raw_copy() {
+            if muxer.take().is_some() {
+                self.live.end_mp4(Track::Raw);
+            }
+            return;
+        }
+        let current = muxer
+            .as_ref()
+            .is_some_and(|m| m.segment == packet.segment && &m.caps == caps);
+        if !current {
+            if muxer.take().is_some() {
+                self.live.end_mp4(Track::Raw); // viewers reconnect to the new segment
+            }
+            if !packet.keyframe {
+                return; // a stream starts at a keyframe
+            }
+            let base = packet
+                .buffer
+                .dts()
+                .or(packet.buffer.pts())
+                .map_or(0, |t| t.nseconds());
+            match Muxer::start(&self.live, caps, packet.segment, base) {
+                Ok(m) => *muxer = Some(m),
+                Err(e) => {
+                    tracing::warn!(stream = self.live.name, "live copy: {e}");
+                    self.live.end_mp4(Track::Raw);
+                    return;
+                }
+            }
+        }
+        if let Some(m) = muxer.as_ref() {
+            m.push(packet);
+        }
+    }
+}
