@@ -513,8 +513,14 @@ fn raw_is_the_cameras_own_h264_copied_or_the_decoded_frames_encoded() {
     )
     .into_iter()
     .collect();
-    assert!(received.iter().all(|au| !au.is_empty()), "coded slices in every unit");
-    assert!(received.iter().any(|au| au.len() > 10_000), "a keyframe's slices");
+    assert!(
+        received.iter().all(|au| !au.is_empty()),
+        "coded slices in every unit"
+    );
+    assert!(
+        received.iter().any(|au| au.len() > 10_000),
+        "a keyframe's slices"
+    );
     let copied = received.iter().filter(|au| own.contains(*au)).count();
     assert_eq!(
         copied,
