@@ -18,11 +18,14 @@ pub mod fmp4;
 pub mod mjpeg;
 pub mod output;
 pub mod rtsp;
+mod stats;
 
-use crate::telemetry::StageStats;
+use stats::Sent;
+pub use stats::{Kind, LiveStats};
+
 use axum::body::Bytes;
 use parking_lot::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
@@ -65,77 +68,6 @@ impl Default for LiveOptions {
 pub struct Chunk {
     pub bytes: Bytes,
     pub first_frame: Option<Instant>,
-}
-
-/// Viewer kinds, as the metrics label them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Mp4,
-    Mjpeg,
-}
-
-impl Kind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Mp4 => "mp4",
-            Kind::Mjpeg => "mjpeg",
-        }
-    }
-}
-
-/// A stream's live counters (the metrics and `GET /api/streams/{name}/live`).
-#[derive(Default)]
-pub struct LiveStats {
-    pub mp4_viewers: AtomicUsize,
-    pub mjpeg_viewers: AtomicUsize,
-    /// Bytes handed to viewers' sockets, by kind.
-    pub mp4_bytes: AtomicU64,
-    pub mjpeg_bytes: AtomicU64,
-    /// Fragments or pictures a viewer missed (its queue was full).
-    pub drops: AtomicU64,
-    /// Viewers disconnected for staying behind.
-    pub evicted: AtomicU64,
-    /// The H.264 encoder runs (someone watches `live.mp4` or the RTSP mount).
-    pub encoding: AtomicBool,
-    /// RTSP media of the stream's mount being fed (one per mount, shared by its clients).
-    pub rtsp_media: AtomicUsize,
-    /// Bytes of H.264 handed to RTSP media.
-    pub rtsp_bytes: AtomicU64,
-    /// Frames the worker's queue dropped (the encoders were busy).
-    pub frames_dropped: AtomicU64,
-    latency: Mutex<Option<StageStats>>,
-}
-
-impl LiveStats {
-    /// Counts `n` bytes sent to a viewer of `kind`, and the latency of the frame they start with.
-    pub fn sent(&self, kind: Kind, n: usize, first_frame: Option<Instant>) {
-        let counter = match kind {
-            Kind::Mp4 => &self.mp4_bytes,
-            Kind::Mjpeg => &self.mjpeg_bytes,
-        };
-        counter.fetch_add(n as u64, Ordering::Relaxed);
-        if let Some(t) = first_frame {
-            self.latency
-                .lock()
-                .get_or_insert_with(|| StageStats::new("live"))
-                .record(t.elapsed());
-        }
-    }
-
-    /// p50 and p99 of the latency from a frame at the sink to its bytes on a socket, ms.
-    pub fn latency_ms(&self) -> Option<(f64, f64)> {
-        self.latency.lock().as_ref().map(|s| {
-            let l = s.summary();
-            (l.p50_ms, l.p99_ms)
-        })
-    }
-
-    pub fn viewers(&self, kind: Kind) -> usize {
-        match kind {
-            Kind::Mp4 => self.mp4_viewers.load(Ordering::Relaxed),
-            Kind::Mjpeg => self.mjpeg_viewers.load(Ordering::Relaxed),
-        }
-    }
 }
 
 struct MjpegViewer {
@@ -201,38 +133,6 @@ pub struct Live {
     /// The source's encoded stream, when it was opened with one (`?raw=1` copies from it).
     tap: std::sync::OnceLock<crate::source::Tap>,
     pub stats: LiveStats,
-}
-
-/// How a send to one viewer went.
-enum Sent {
-    Ok,
-    Behind,
-    Gone,
-}
-
-impl LiveStats {
-    /// Sends `chunk` to one viewer's queue; a full queue counts a drop.
-    fn offer(&self, tx: &mpsc::Sender<Chunk>, chunk: &Chunk) -> Sent {
-        match tx.try_send(chunk.clone()) {
-            Ok(()) => Sent::Ok,
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                self.drops.fetch_add(1, Ordering::Relaxed);
-                Sent::Behind
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => Sent::Gone,
-        }
-    }
-
-    /// Whether a viewer behind since `since` has been behind longer than `timeout` (it is
-    /// then dropped, and counted).
-    fn expired(&self, since: &mut Option<Instant>, now: Instant, timeout: Duration) -> bool {
-        let late = since.get_or_insert(now).elapsed() > timeout;
-        if late {
-            self.evicted.fetch_add(1, Ordering::Relaxed);
-            tracing::info!("a live viewer stayed behind: disconnected");
-        }
-        late
-    }
 }
 
 impl Live {
@@ -463,75 +363,4 @@ pub(crate) struct Wanted {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn chunk(b: &'static [u8]) -> Chunk {
-        Chunk {
-            bytes: Bytes::from_static(b),
-            first_frame: None,
-        }
-    }
-
-    #[test]
-    fn a_viewer_gets_the_init_then_fragments_from_a_keyframe() {
-        let live = Live::new("cam", LiveOptions::default());
-        let mut rx = live.join_mp4(Track::Annotated).unwrap();
-        assert!(live.watched());
-        live.publish_init(Track::Annotated, b"init".to_vec());
-        live.publish_fragment(Track::Annotated, chunk(b"delta"), false);
-        live.publish_fragment(Track::Annotated, chunk(b"key"), true);
-        live.publish_fragment(Track::Annotated, chunk(b"delta2"), false);
-        let got: Vec<Bytes> = std::iter::from_fn(|| rx.try_recv().ok().map(|c| c.bytes)).collect();
-        assert_eq!(
-            got,
-            ["init", "key", "delta2"].map(|s| Bytes::from_static(s.as_bytes()))
-        );
-    }
-
-    #[test]
-    fn a_full_queue_skips_to_the_next_keyframe_and_a_stalled_viewer_is_dropped() {
-        let options = LiveOptions {
-            max_viewers: 2,
-            viewer_timeout: Duration::from_millis(50),
-        };
-        let live = Live::new("cam", options);
-        let mut rx = live.join_mp4(Track::Annotated).unwrap();
-        let _stalled = live.join_mp4(Track::Annotated).unwrap();
-        assert!(matches!(live.join_mjpeg(5.0, None), Err(Full(2))));
-        live.publish_init(Track::Annotated, b"init".to_vec());
-        live.publish_fragment(Track::Annotated, chunk(b"key"), true);
-        for _ in 0..MP4_QUEUE {
-            live.publish_fragment(Track::Annotated, chunk(b"delta"), false);
-        }
-        assert!(live.stats.drops.load(Ordering::Relaxed) >= 2);
-        // The reader catches up: it resumes at a keyframe, not at the next delta.
-        while rx.try_recv().is_ok() {}
-        live.publish_fragment(Track::Annotated, chunk(b"delta"), false);
-        assert!(rx.try_recv().is_err());
-        live.publish_fragment(Track::Annotated, chunk(b"key2"), true);
-        assert_eq!(rx.try_recv().unwrap().bytes, "key2");
-        std::thread::sleep(Duration::from_millis(60));
-        live.publish_fragment(Track::Annotated, chunk(b"key3"), true);
-        assert_eq!(live.stats.viewers(Kind::Mp4), 1, "the stalled one is gone");
-        assert_eq!(live.stats.evicted.load(Ordering::Relaxed), 1);
-    }
-
-    #[test]
-    fn mjpeg_viewers_get_pictures_at_their_own_pace() {
-        let live = Live::new("cam", LiveOptions::default());
-        let mut fast = live.join_mjpeg(30.0, None).unwrap();
-        let mut slow = live.join_mjpeg(0.5, Some(320)).unwrap();
-        let wanted = live.wanted(Instant::now());
-        assert_eq!(wanted.jpeg_widths, vec![None, Some(320)]);
-        live.publish_jpeg(None, chunk(b"a"));
-        live.publish_jpeg(Some(320), chunk(b"b"));
-        assert_eq!(fast.try_recv().unwrap().bytes, "a");
-        assert_eq!(slow.try_recv().unwrap().bytes, "b");
-        std::thread::sleep(Duration::from_millis(40));
-        assert_eq!(live.wanted(Instant::now()).jpeg_widths, vec![None]);
-        drop(fast);
-        assert!(live.wanted(Instant::now()).jpeg_widths.is_empty());
-        assert_eq!(live.stats.viewers(Kind::Mjpeg), 1);
-    }
-}
+mod tests;

@@ -133,6 +133,30 @@ pub struct Snapshots {
 const TICK: Duration = Duration::from_millis(100);
 
 impl Snapshots {
+    /// The thread `[output.mqtt]` asks for (`home_assistant = true`), publishing on `mqtt`.
+    ///
+    /// # Errors
+    /// [`crate::Error::Setting`] when the thread cannot start.
+    pub fn for_config(
+        config: &crate::config::PipelineConfig,
+        mqtt: Option<&Mqtt>,
+        service: &Arc<Service>,
+    ) -> crate::error::Result<Option<Self>> {
+        let (Some(m), Some(c)) = (mqtt, &config.output.mqtt) else {
+            return Ok(None);
+        };
+        if !c.home_assistant {
+            return Ok(None);
+        }
+        let interval = Duration::from_secs_f64(c.snapshot_interval);
+        Snapshots::start(Arc::clone(service), m.clone(), interval)
+            .map(Some)
+            .map_err(|e| crate::Error::Setting {
+                key: "output.mqtt.home_assistant".into(),
+                message: e.to_string(),
+            })
+    }
+
     pub fn start(service: Arc<Service>, mqtt: Mqtt, interval: Duration) -> std::io::Result<Self> {
         let stop = Arc::new(AtomicBool::new(false));
         let done = Arc::clone(&stop);

@@ -18,6 +18,17 @@ use tokio::sync::mpsc;
 
 type Shared = Arc<Service>;
 
+/// The live view's limits from `[serve]` (validated with the pipeline file).
+pub(super) fn options(serve: &crate::config::ServeConfig) -> crate::live::LiveOptions {
+    let defaults = crate::live::LiveOptions::default();
+    crate::live::LiveOptions {
+        max_viewers: serve.max_viewers.unwrap_or(defaults.max_viewers),
+        viewer_timeout: serve
+            .viewer_timeout
+            .map_or(defaults.viewer_timeout, std::time::Duration::from_secs_f64),
+    }
+}
+
 /// The stream's hub, or why there is none.
 fn hub(service: &Service, name: &str) -> Result<Arc<Live>, Refusal> {
     let streams = service.streams.read();

@@ -215,17 +215,6 @@ impl Service {
     }
 }
 
-/// The live view's limits from `[serve]` (validated with the pipeline file).
-fn live_options(serve: &crate::config::ServeConfig) -> crate::live::LiveOptions {
-    let defaults = crate::live::LiveOptions::default();
-    crate::live::LiveOptions {
-        max_viewers: serve.max_viewers.unwrap_or(defaults.max_viewers),
-        viewer_timeout: serve
-            .viewer_timeout
-            .map_or(defaults.viewer_timeout, std::time::Duration::from_secs_f64),
-    }
-}
-
 /// The per-stream form of the outputs: `-{name}` before the extension of MP4, JSON and events
 /// paths that lack `{name}` (streams come one at a time and must not share or truncate a file).
 fn per_stream_outputs(config: &PipelineConfig) -> Result<PipelineConfig> {
@@ -334,7 +323,7 @@ pub fn run(
         record: config.record.clone(),
         api_addr: addr,
         allowed_hosts: config.serve.allowed_hosts.clone(),
-        live: live_options(&config.serve),
+        live: live::options(&config.serve),
         rtsp,
     });
     // The pipeline file's inputs, then the state file's streams (which win on a name).
@@ -379,20 +368,7 @@ pub fn run(
         let _ = service.add(spec);
     }
     // Home Assistant: every stream's annotated JPEG for its camera entity.
-    let _snapshots = match (&mqtt, &config.output.mqtt) {
-        (Some(m), Some(c)) if c.home_assistant => Some(
-            home_assistant::Snapshots::start(
-                Arc::clone(&service),
-                m.clone(),
-                std::time::Duration::from_secs_f64(c.snapshot_interval),
-            )
-            .map_err(|e| Error::Setting {
-                key: "output.mqtt.home_assistant".into(),
-                message: e.to_string(),
-            })?,
-        ),
-        _ => None,
-    };
+    let _snapshots = home_assistant::Snapshots::for_config(config, mqtt.as_ref(), &service)?;
     let http = HttpServer::start(
         "--api",
         listener,
