@@ -29,6 +29,7 @@ pub mod face;
 pub mod frame;
 pub mod geometry;
 pub mod inference;
+pub mod launch;
 #[cfg(feature = "cli")]
 pub mod live;
 pub mod manifest;

@@ -36,23 +36,19 @@ impl Muxer {
             .and_then(|s| s.get::<&str>("stream-format").ok())
             .is_none_or(|f| f == "byte-stream");
         let parse = if byte_stream { "h264parse ! " } else { "" };
-        let pipeline = gst::parse::launch(&format!(
-            "appsrc name=src format=time leaky-type=downstream \
-             max-buffers={APPSRC_MAX_BUFFERS} ! {parse}mux.video_0 \
-             mp4mux name=mux fragment-duration={FRAGMENT_MS} streamable=true \
-             trak-timescale={TIMESCALE} ! appsink name=out sync=false enable-last-sample=false"
-        ))
-        .map_err(|e| Error::gst(&what, e))?
-        .downcast::<gst::Pipeline>()
-        .map_err(|_| Error::gst(&what, "not a pipeline"))?;
-        let appsrc = pipeline
-            .by_name("src")
-            .and_then(|e| e.downcast::<gst_app::AppSrc>().ok())
-            .expect("named in the description");
-        let appsink = pipeline
-            .by_name("out")
-            .and_then(|e| e.downcast::<gst_app::AppSink>().ok())
-            .expect("named in the description");
+        let crate::launch::AppPipeline {
+            pipeline,
+            src: appsrc,
+            out: appsink,
+        } = crate::launch::app_pipeline(
+            &format!(
+                "appsrc name=src format=time leaky-type=downstream \
+                 max-buffers={APPSRC_MAX_BUFFERS} ! {parse}mux.video_0 \
+                 mp4mux name=mux fragment-duration={FRAGMENT_MS} streamable=true \
+                 trak-timescale={TIMESCALE} ! appsink name=out sync=false enable-last-sample=false"
+            ),
+            &what,
+        )?;
         appsink.set_callbacks(muxed_to(Arc::clone(live), Track::Raw, None));
         appsrc.set_caps(Some(caps));
         pipeline

@@ -67,18 +67,11 @@ impl Mp4Encoder {
              t. ! queue ! appsink name=h264 sync=false enable-last-sample=false max-buffers=1 drop=true"
         );
         let what = format!("live encoder of {}", live.name);
-        let pipeline = gst::parse::launch(&description)
-            .map_err(|e| Error::gst(&what, e))?
-            .downcast::<gst::Pipeline>()
-            .map_err(|_| Error::gst(&what, "not a pipeline"))?;
-        let appsrc = pipeline
-            .by_name("src")
-            .and_then(|e| e.downcast::<gst_app::AppSrc>().ok())
-            .expect("named in the description");
-        let appsink = pipeline
-            .by_name("out")
-            .and_then(|e| e.downcast::<gst_app::AppSink>().ok())
-            .expect("named in the description");
+        let crate::launch::AppPipeline {
+            pipeline,
+            src: appsrc,
+            out: appsink,
+        } = crate::launch::app_pipeline(&description, &what)?;
         let units = pipeline
             .by_name("h264")
             .and_then(|e| e.downcast::<gst_app::AppSink>().ok())

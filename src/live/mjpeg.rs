@@ -47,22 +47,18 @@ impl JpegEncoder {
     pub fn start(frame: &Frame, width: Option<u32>) -> Result<JpegEncoder> {
         let info = &frame.info;
         let (w, h) = scaled(info.width(), info.height(), width);
-        let pipeline = gst::parse::launch(&format!(
-            "appsrc name=src format=time ! videoconvert ! videoscale ! \
-             video/x-raw,format=I420,width={w},height={h},pixel-aspect-ratio=1/1 ! \
-             jpegenc quality={QUALITY} ! appsink name=out sync=false enable-last-sample=false"
-        ))
-        .map_err(|e| Error::gst("live JPEG encoder", e))?
-        .downcast::<gst::Pipeline>()
-        .map_err(|_| Error::gst("live JPEG encoder", "not a pipeline"))?;
-        let appsrc = pipeline
-            .by_name("src")
-            .and_then(|e| e.downcast::<gst_app::AppSrc>().ok())
-            .expect("named in the description");
-        let appsink = pipeline
-            .by_name("out")
-            .and_then(|e| e.downcast::<gst_app::AppSink>().ok())
-            .expect("named in the description");
+        let crate::launch::AppPipeline {
+            pipeline,
+            src: appsrc,
+            out: appsink,
+        } = crate::launch::app_pipeline(
+            &format!(
+                "appsrc name=src format=time ! videoconvert ! videoscale ! \
+                 video/x-raw,format=I420,width={w},height={h},pixel-aspect-ratio=1/1 ! \
+                 jpegenc quality={QUALITY} ! appsink name=out sync=false enable-last-sample=false"
+            ),
+            "live JPEG encoder",
+        )?;
         let caps = info
             .to_caps()
             .map_err(|e| Error::gst("live JPEG encoder", e))?;

@@ -131,7 +131,8 @@ pub struct Live {
     /// `live.mp4?raw=1` viewers (read by the tap's listener on every packet).
     raw_viewers: AtomicUsize,
     /// The source's encoded stream, when it was opened with one (`?raw=1` copies from it).
-    tap: std::sync::OnceLock<crate::source::Tap>,
+    /// (Let go when the stream ends: a removed stream's hub outlives it in the metrics.)
+    tap: Mutex<Option<crate::source::Tap>>,
     pub stats: LiveStats,
 }
 
@@ -144,7 +145,7 @@ impl Live {
             viewers: Mutex::default(),
             watched: AtomicUsize::new(0),
             raw_viewers: AtomicUsize::new(0),
-            tap: std::sync::OnceLock::new(),
+            tap: Mutex::new(None),
             stats: LiveStats::default(),
         }
     }
@@ -165,13 +166,14 @@ impl Live {
         tap.set_listener(Some(Arc::new(move |caps, packet| {
             copier.packet(caps, packet)
         })));
-        let _ = self.tap.set(tap.clone());
+        *self.tap.lock() = Some(tap.clone());
     }
 
     /// Whether `?raw=1` is the camera's own H.264, copied (else the decoded frames, encoded).
     pub fn copies(&self) -> bool {
         self.tap
-            .get()
+            .lock()
+            .as_ref()
             .and_then(crate::source::Tap::caps)
             .and_then(|c| c.structure(0).map(|s| s.name() == "video/x-h264"))
             .unwrap_or(false)
@@ -335,19 +337,24 @@ impl Live {
 
     /// The stream ended: every viewer's response ends, RTSP clients get the end of stream.
     pub(crate) fn close(&self) {
-        let mut v = self.viewers.lock();
-        for f in &mut v.mp4 {
-            f.end();
-        }
-        v.mjpeg.clear();
-        for feed in v.rtsp.drain(..) {
-            let _ = feed.appsrc.end_of_stream();
+        {
+            let mut v = self.viewers.lock();
+            for f in &mut v.mp4 {
+                f.end();
+            }
+            v.mjpeg.clear();
+            for feed in v.rtsp.drain(..) {
+                let _ = feed.appsrc.end_of_stream();
+            }
+            self.recount(&v);
         }
         drop(self.mount.lock().take()); // unmounted: new clients get 404
-        if let Some(tap) = self.tap.get() {
+                                        // Without the viewers' lock: the copier's muxer, stopping, waits for its appsink
+                                        // thread, which may be waiting for that lock.
+        let tap = self.tap.lock().take();
+        if let Some(tap) = tap {
             tap.set_listener(None); // the copier (and its hold on this hub) goes
         }
-        self.recount(&v);
     }
 }
 

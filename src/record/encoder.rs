@@ -46,18 +46,11 @@ impl Encoder {
              h264parse ! video/x-h264,stream-format=avc,alignment=au ! \
              appsink name=out sync=false enable-last-sample=false"
         );
-        let pipeline = gst::parse::launch(&description)
-            .map_err(|e| Error::gst("record encoder", e))?
-            .downcast::<gst::Pipeline>()
-            .map_err(|_| Error::gst("record encoder", "not a pipeline"))?;
-        let appsrc = pipeline
-            .by_name("src")
-            .and_then(|e| e.downcast::<gst_app::AppSrc>().ok())
-            .expect("named in the description");
-        let appsink = pipeline
-            .by_name("out")
-            .and_then(|e| e.downcast::<gst_app::AppSink>().ok())
-            .expect("named in the description");
+        let crate::launch::AppPipeline {
+            pipeline,
+            src: appsrc,
+            out: appsink,
+        } = crate::launch::app_pipeline(&description, "record encoder")?;
         let into = tap.clone();
         appsink.set_callbacks(
             gst_app::AppSinkCallbacks::builder()

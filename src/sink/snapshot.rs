@@ -5,7 +5,6 @@ use crate::error::{Error, Result};
 use crate::frame::AnalyzedFrame;
 use gstreamer as gst;
 use gstreamer::prelude::*;
-use gstreamer_app as gst_app;
 
 /// JPEG quality of snapshots.
 const QUALITY: i32 = 85;
@@ -29,21 +28,13 @@ pub fn jpeg(frame: &AnalyzedFrame, annotate: bool) -> Result<Vec<u8>> {
     }
     let info = &frame.frame.info;
     let caps = info.to_caps().map_err(|e| Error::gst("snapshot caps", e))?;
-    let pipeline = gst::parse::launch(&format!(
-        "appsrc name=src format=time ! videoconvert ! jpegenc quality={QUALITY} ! \
-         appsink name=out sync=false"
-    ))
-    .map_err(|e| Error::gst("snapshot pipeline", e))?
-    .downcast::<gst::Pipeline>()
-    .map_err(|_| Error::gst("snapshot pipeline", "not a pipeline"))?;
-    let src = pipeline
-        .by_name("src")
-        .and_then(|e| e.downcast::<gst_app::AppSrc>().ok())
-        .ok_or_else(|| Error::gst("snapshot pipeline", "no appsrc"))?;
-    let out = pipeline
-        .by_name("out")
-        .and_then(|e| e.downcast::<gst_app::AppSink>().ok())
-        .ok_or_else(|| Error::gst("snapshot pipeline", "no appsink"))?;
+    let crate::launch::AppPipeline { pipeline, src, out } = crate::launch::app_pipeline(
+        &format!(
+            "appsrc name=src format=time ! videoconvert ! jpegenc quality={QUALITY} ! \
+             appsink name=out sync=false"
+        ),
+        "snapshot pipeline",
+    )?;
     src.set_caps(Some(&caps));
     pipeline
         .set_state(gst::State::Playing)
