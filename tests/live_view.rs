@@ -68,23 +68,20 @@ fn add_stream(port: u16, name: &str, input: &str) {
     });
 }
 
-/// A GStreamer pipeline reading `path` of the service with the token, ending in appsink `out`.
-fn client(port: u16, path: &str, tail: &str) -> (gst::Pipeline, gst_app::AppSink) {
+/// Plays `description ! appsink name=out`; an element named `src` (souphttpsrc) sends the
+/// token.
+fn play(description: &str) -> (gst::Pipeline, gst_app::AppSink) {
     gst::init().unwrap();
-    let pipeline = gst::parse::launch(&format!(
-        "souphttpsrc name=src location=http://127.0.0.1:{port}{path} ! {tail} ! \
-         appsink name=out sync=false"
-    ))
-    .unwrap()
-    .downcast::<gst::Pipeline>()
-    .unwrap();
-    let headers = gst::Structure::builder("headers")
-        .field("Authorization", format!("Bearer {TOKEN}"))
-        .build();
-    pipeline
-        .by_name("src")
+    let pipeline = gst::parse::launch(&format!("{description} ! appsink name=out sync=false"))
         .unwrap()
-        .set_property("extra-headers", headers);
+        .downcast::<gst::Pipeline>()
+        .unwrap();
+    if let Some(src) = pipeline.by_name("src") {
+        let headers = gst::Structure::builder("headers")
+            .field("Authorization", format!("Bearer {TOKEN}"))
+            .build();
+        src.set_property("extra-headers", headers);
+    }
     let sink = pipeline
         .by_name("out")
         .unwrap()
@@ -92,6 +89,13 @@ fn client(port: u16, path: &str, tail: &str) -> (gst::Pipeline, gst_app::AppSink
         .unwrap();
     pipeline.set_state(gst::State::Playing).unwrap();
     (pipeline, sink)
+}
+
+/// A GStreamer client of `path` of the service (with the token) through `tail`.
+fn client(port: u16, path: &str, tail: &str) -> (gst::Pipeline, gst_app::AppSink) {
+    play(&format!(
+        "souphttpsrc name=src location=http://127.0.0.1:{port}{path} ! {tail}"
+    ))
 }
 
 /// Samples pulled for `window` after the first one (which starts the clock), and the caps of
@@ -334,22 +338,11 @@ fn viewers_that_never_read_do_not_slow_the_stream_and_are_cut_off() {
 
 /// An RTSP client of `url` (with the token as Basic password unless `password` is None).
 fn rtsp_client(url: &str, password: Option<&str>) -> (gst::Pipeline, gst_app::AppSink) {
-    gst::init().unwrap();
     let credentials = password.map_or(String::new(), |p| format!("user-id=ovstream user-pw={p}"));
-    let pipeline = gst::parse::launch(&format!(
+    play(&format!(
         "rtspsrc location={url} {credentials} latency=100 protocols=tcp ! rtph264depay ! \
-         h264parse ! avdec_h264 ! appsink name=out sync=false"
+         h264parse ! avdec_h264"
     ))
-    .unwrap()
-    .downcast::<gst::Pipeline>()
-    .unwrap();
-    let sink = pipeline
-        .by_name("out")
-        .unwrap()
-        .downcast::<gst_app::AppSink>()
-        .unwrap();
-    pipeline.set_state(gst::State::Playing).unwrap();
-    (pipeline, sink)
 }
 
 /// Whether `pipeline` reports an error within `limit` (a refused or missing mount).
@@ -441,23 +434,7 @@ fn slices(au: &[u8]) -> Vec<u8> {
 
 /// Every access unit `qtdemux` gives for `source`, as [`slices`].
 fn access_units(source: &str, limit: Duration) -> Vec<Vec<u8>> {
-    gst::init().unwrap();
-    let pipeline = gst::parse::launch(&format!("{source} ! qtdemux ! appsink name=out sync=false"))
-        .unwrap()
-        .downcast::<gst::Pipeline>()
-        .unwrap();
-    if let Some(src) = pipeline.by_name("src") {
-        let headers = gst::Structure::builder("headers")
-            .field("Authorization", format!("Bearer {TOKEN}"))
-            .build();
-        src.set_property("extra-headers", headers);
-    }
-    let sink = pipeline
-        .by_name("out")
-        .unwrap()
-        .downcast::<gst_app::AppSink>()
-        .unwrap();
-    pipeline.set_state(gst::State::Playing).unwrap();
+    let (pipeline, sink) = play(&format!("{source} ! qtdemux"));
     let deadline = Instant::now() + limit;
     let mut units = Vec::new();
     while Instant::now() < deadline {

@@ -11,8 +11,6 @@ use super::{Live, RtspFeed};
 use crate::error::{Error, Result};
 use gstreamer as gst;
 use gstreamer::glib;
-use gstreamer::prelude::*;
-use gstreamer_app as gst_app;
 use gstreamer_rtsp_server as rtsp;
 use gstreamer_rtsp_server::prelude::*;
 use parking_lot::Mutex;
@@ -129,12 +127,7 @@ impl RtspService {
         }
         let hub: Weak<Live> = Arc::downgrade(live);
         factory.connect_media_configure(move |_, media| {
-            let appsrc = media
-                .element()
-                .downcast::<gst::Bin>()
-                .ok()
-                .and_then(|bin| bin.by_name_recurse_up("src"))
-                .and_then(|e| e.downcast::<gst_app::AppSrc>().ok());
+            let appsrc = crate::sink::rtsp::media_appsrc(media);
             if let (Some(appsrc), Some(live)) = (appsrc, hub.upgrade()) {
                 tracing::info!(stream = live.name, "an RTSP client started the mount");
                 live.join_rtsp(appsrc);

@@ -98,6 +98,16 @@ fn parse_url(url: &str) -> std::result::Result<(String, u16, String), String> {
     Ok((host.to_string(), port, format!("/{path}")))
 }
 
+/// The `appsrc` named `src` of a media's pipeline (what a mount feeds).
+pub(crate) fn media_appsrc(media: &rtsp::RTSPMedia) -> Option<gst_app::AppSrc> {
+    media
+        .element()
+        .downcast::<gst::Bin>()
+        .ok()
+        .and_then(|bin| bin.by_name_recurse_up("src"))
+        .and_then(|e| e.downcast::<gst_app::AppSrc>().ok())
+}
+
 /// The media factory of one mount; its configured appsrcs land in `feed`.
 fn factory(feed: &Arc<Mutex<Feed>>) -> rtsp::RTSPMediaFactory {
     let factory = rtsp::RTSPMediaFactory::new();
@@ -109,12 +119,7 @@ fn factory(feed: &Arc<Mutex<Feed>>) -> rtsp::RTSPMediaFactory {
     factory.set_shared(true);
     let on_configure = Arc::clone(feed);
     factory.connect_media_configure(move |_, media| {
-        let appsrc = media
-            .element()
-            .downcast::<gst::Bin>()
-            .ok()
-            .and_then(|bin| bin.by_name_recurse_up("src"))
-            .and_then(|e| e.downcast::<gst_app::AppSrc>().ok());
+        let appsrc = media_appsrc(media);
         let size = media
             .element()
             .downcast::<gst::Bin>()
