@@ -517,3 +517,54 @@ fn raw_is_the_cameras_own_h264_copied_or_the_decoded_frames_encoded() {
     assert!(frames.len() >= 15, "{} frames in 2 s", frames.len());
     assert_eq!(json(s.port, "/api/streams/cam/live")["raw_copied"], false);
 }
+
+#[test]
+fn a_stream_with_an_mp4_output_shares_its_encoder_with_the_live_view() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let port = common::broker::free_port();
+    let file = pipeline(
+        dir.path(),
+        &format!(
+            "output_root = \"{}\"\nrtsp = \"127.0.0.1:{port}\"\n",
+            out.display()
+        ),
+    );
+    let s = common::serve::start_with_token(dir.path(), &file, TOKEN);
+    let body = r#"{"name": "cam", "input": "test://?width=320&height=240&fps=10",
+                   "outputs": {"mp4": "{name}.mp4"}}"#;
+    assert_eq!(call(s.port, "POST", "/api/streams", true, body).0, 201);
+    wait_for("the stream to stream", Duration::from_secs(60), || {
+        let v = json(s.port, "/api/streams/cam");
+        v["state"] == "streaming" && v["frames"].as_u64().unwrap() > 5
+    });
+    let (player, sink) = client(
+        s.port,
+        "/api/streams/cam/live.mp4",
+        "qtdemux ! h264parse ! avdec_h264",
+    );
+    let (watcher, rtsp) = rtsp_client(&format!("rtsp://127.0.0.1:{port}/cam"), Some(TOKEN));
+    let mut during = None;
+    let frames = read_for(&sink, Duration::from_secs(4), || {
+        during = Some(json(s.port, "/api/streams/cam/live"));
+    });
+    assert!(
+        rtsp.try_pull_sample(gst::ClockTime::from_seconds(20))
+            .is_some(),
+        "RTSP frames from the shared encoder"
+    );
+    player.set_state(gst::State::Null).unwrap();
+    watcher.set_state(gst::State::Null).unwrap();
+    assert!(frames.len() >= 30, "{} frames in 4 s", frames.len());
+    let during = during.unwrap();
+    assert_eq!(during["shared_encoder"], true, "{during}");
+    assert_eq!(
+        during["encoding"], false,
+        "no encoder of the live view's own: {during}"
+    );
+    // The file is whole: the share took nothing from it.
+    assert_eq!(call(s.port, "DELETE", "/api/streams/cam", true, "").0, 204);
+    let (decoded, w, h) = common::decode_mp4(&out.join("cam.mp4"));
+    assert!(decoded > 40, "{decoded} frames in the MP4 output");
+    assert_eq!((w, h), (320, 240));
+}

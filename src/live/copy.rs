@@ -1,9 +1,10 @@
-//! The camera's own video for `live.mp4?raw=1`, stream-copied: the source's H.264 packets as
-//! its decoder receives them ([`crate::source::Tap`], no re-encode) are muxed into fragmented
-//! MP4 (`appsrc ! [h264parse !] mp4mux fragment-duration=100 ! appsink`, the parser only for
-//! byte-stream input) while raw viewers wait, starting at a keyframe. A new segment of the
-//! source (a reconnect, a loop, new caps) restarts the muxer: viewers get the new init segment
-//! and the stream goes on from its first keyframe.
+//! H.264 made elsewhere, re-muxed into fragmented MP4 for `live.mp4` viewers without an
+//! encode: the camera's own packets as its decoder receives them ([`crate::source::Tap`], for
+//! `?raw=1`), or the access units of the stream's MP4 output's encoder (annotated, shared with
+//! the file: [`crate::sink::Output::share_encoder`]). `appsrc ! [h264parse !] mp4mux
+//! fragment-duration=100 ! appsink` (the parser only for byte-stream input) runs while the
+//! track's viewers wait, starting at a keyframe. A new segment (a reconnect, a loop, new caps)
+//! restarts the muxer: viewers get the new init segment and go on from its first keyframe.
 
 use super::encoder::{muxed_to, FRAGMENT_MS, TIMESCALE};
 use super::{Live, Track};
@@ -29,7 +30,13 @@ struct Muxer {
 }
 
 impl Muxer {
-    fn start(live: &Arc<Live>, caps: &gst::Caps, segment: u32, base: u64) -> Result<Muxer> {
+    fn start(
+        live: &Arc<Live>,
+        track: Track,
+        caps: &gst::Caps,
+        segment: u32,
+        base: u64,
+    ) -> Result<Muxer> {
         let what = format!("live copy of {}", live.name);
         let byte_stream = caps
             .structure(0)
@@ -49,7 +56,7 @@ impl Muxer {
             ),
             &what,
         )?;
-        appsink.set_callbacks(muxed_to(Arc::clone(live), Track::Raw, None));
+        appsink.set_callbacks(muxed_to(Arc::clone(live), track, None));
         appsrc.set_caps(Some(caps));
         pipeline
             .set_state(gst::State::Playing)
@@ -83,27 +90,36 @@ impl Drop for Muxer {
     }
 }
 
-/// The tap's listener of one stream: copies packets to its raw viewers while there are any.
+/// Re-muxes packets of one stream into `track` while it has viewers.
 pub struct Copier {
     live: Arc<Live>,
+    track: Track,
     muxer: Mutex<Option<Muxer>>,
 }
 
 impl Copier {
-    pub fn new(live: Arc<Live>) -> Arc<Copier> {
+    pub fn new(live: Arc<Live>, track: Track) -> Arc<Copier> {
         Arc::new(Copier {
             live,
+            track,
             muxer: Mutex::new(None),
         })
+    }
+
+    fn wanted(&self) -> bool {
+        match self.track {
+            Track::Raw => self.live.wants_raw_copy(),
+            Track::Annotated => self.live.wants_annotated(),
+        }
     }
 
     /// One packet of the source with the caps of its segment (called on the source's
     /// streaming thread; never blocks).
     pub fn packet(&self, caps: &gst::Caps, packet: &Packet) {
         let mut muxer = self.muxer.lock();
-        if !self.live.wants_raw_copy() {
+        if !self.wanted() {
             if muxer.take().is_some() {
-                self.live.end_mp4(Track::Raw);
+                self.live.end_mp4(self.track);
             }
             return;
         }
@@ -112,7 +128,7 @@ impl Copier {
             .is_some_and(|m| m.segment == packet.segment && &m.caps == caps);
         if !current {
             if muxer.take().is_some() {
-                self.live.end_mp4(Track::Raw); // viewers reconnect to the new segment
+                self.live.end_mp4(self.track); // viewers reconnect to the new segment
             }
             if !packet.keyframe {
                 return; // a stream starts at a keyframe
@@ -122,11 +138,11 @@ impl Copier {
                 .dts()
                 .or(packet.buffer.pts())
                 .map_or(0, |t| t.nseconds());
-            match Muxer::start(&self.live, caps, packet.segment, base) {
+            match Muxer::start(&self.live, self.track, caps, packet.segment, base) {
                 Ok(m) => *muxer = Some(m),
                 Err(e) => {
                     tracing::warn!(stream = self.live.name, "live copy: {e}");
-                    self.live.end_mp4(Track::Raw);
+                    self.live.end_mp4(self.track);
                     return;
                 }
             }

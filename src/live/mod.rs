@@ -25,7 +25,7 @@ pub use stats::{Kind, LiveStats};
 
 use axum::body::Bytes;
 use parking_lot::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
@@ -130,6 +130,10 @@ pub struct Live {
     watched: AtomicUsize,
     /// `live.mp4?raw=1` viewers (read by the tap's listener on every packet).
     raw_viewers: AtomicUsize,
+    /// Annotated `live.mp4` viewers (read on every access unit of a shared encoder).
+    annotated_viewers: AtomicUsize,
+    /// The MP4 output's encoder, when the stream shares it ([`Self::encoder_share`]).
+    shared: Mutex<Option<Arc<crate::sink::EncoderShare>>>,
     /// The source's encoded stream, when it was opened with one (`?raw=1` copies from it).
     /// (Let go when the stream ends: a removed stream's hub outlives it in the metrics.)
     tap: Mutex<Option<crate::source::Tap>>,
@@ -145,6 +149,8 @@ impl Live {
             viewers: Mutex::default(),
             watched: AtomicUsize::new(0),
             raw_viewers: AtomicUsize::new(0),
+            annotated_viewers: AtomicUsize::new(0),
+            shared: Mutex::new(None),
             tap: Mutex::new(None),
             stats: LiveStats::default(),
         }
@@ -162,7 +168,7 @@ impl Live {
 
     /// Copies the source's own packets to `?raw=1` viewers from `tap` (a listener on it).
     pub fn copy_from(self: &Arc<Self>, tap: &crate::source::Tap) {
-        let copier = copy::Copier::new(Arc::clone(self));
+        let copier = copy::Copier::new(Arc::clone(self), Track::Raw);
         tap.set_listener(Some(Arc::new(move |caps, packet| {
             copier.packet(caps, packet)
         })));
@@ -177,6 +183,48 @@ impl Live {
             .and_then(crate::source::Tap::caps)
             .and_then(|c| c.structure(0).map(|s| s.name() == "video/x-h264"))
             .unwrap_or(false)
+    }
+
+    /// What an MP4 output of the stream is offered ([`crate::sink::Output::share_encoder`]):
+    /// its annotated H.264 instead of an encoder of the live view's own — every access unit
+    /// goes to RTSP and, re-muxed, to `live.mp4` viewers. Taken, it is kept with
+    /// [`Self::set_shared`].
+    pub fn encoder_share(self: &Arc<Self>) -> Arc<crate::sink::EncoderShare> {
+        let copier = copy::Copier::new(Arc::clone(self), Track::Annotated);
+        let hub = Arc::downgrade(self);
+        let share = Arc::new(crate::sink::EncoderShare {
+            on_unit: Box::new(move |sample| {
+                let Some(live) = hub.upgrade() else { return };
+                live.publish_h264(sample);
+                if let (Some(caps), Some(buffer)) = (sample.caps(), sample.buffer_owned()) {
+                    let packet = crate::source::tap::Packet {
+                        index: 0,
+                        segment: 0,
+                        keyframe: !buffer.flags().contains(gstreamer::BufferFlags::DELTA_UNIT),
+                        time: buffer.pts().map_or(0, |t| t.nseconds()),
+                        buffer,
+                    };
+                    copier.packet(&caps.to_owned(), &packet);
+                }
+            }),
+            want_keyframe: AtomicBool::new(false),
+        });
+        share
+    }
+
+    /// An output took `share`: the live view encodes nothing itself.
+    pub fn set_shared(&self, share: Arc<crate::sink::EncoderShare>) {
+        *self.shared.lock() = Some(share);
+    }
+
+    /// The stream's encoder is its MP4 output's (the live view runs none of its own).
+    pub fn shares_encoder(&self) -> bool {
+        self.shared.lock().is_some()
+    }
+
+    /// Annotated `live.mp4` viewers wait.
+    pub(crate) fn wants_annotated(&self) -> bool {
+        self.annotated_viewers.load(Ordering::Relaxed) > 0
     }
 
     /// Raw viewers wait and the source has H.264 to copy.
@@ -207,6 +255,10 @@ impl Live {
             .store(v.mp4_count(), Ordering::Relaxed);
         self.raw_viewers
             .store(v.mp4[Track::Raw as usize].viewers.len(), Ordering::Relaxed);
+        self.annotated_viewers.store(
+            v.mp4[Track::Annotated as usize].viewers.len(),
+            Ordering::Relaxed,
+        );
         self.stats
             .mjpeg_viewers
             .store(v.mjpeg.len(), Ordering::Relaxed);
@@ -271,9 +323,20 @@ impl Live {
         Wanted {
             h264: !v.mp4[Track::Annotated as usize].viewers.is_empty() || !v.rtsp.is_empty(),
             raw: !v.mp4[Track::Raw as usize].viewers.is_empty(),
-            keyframe: std::mem::take(&mut v.want_keyframe),
+            keyframe: self.keyframe_wanted(&mut v),
             jpeg_widths: widths,
         }
+    }
+
+    /// Whether a viewer asked for a keyframe; a shared encoder is asked directly.
+    fn keyframe_wanted(&self, v: &mut Viewers) -> bool {
+        let wanted = std::mem::take(&mut v.want_keyframe);
+        if wanted {
+            if let Some(share) = self.shared.lock().as_ref() {
+                share.want_keyframe.store(true, Ordering::Relaxed);
+            }
+        }
+        wanted
     }
 
     /// `track`'s muxer (re)started with this init segment.

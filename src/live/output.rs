@@ -158,7 +158,9 @@ impl Worker {
         if self.failed.is_some_and(|t| t.elapsed() < RETRY_AFTER) {
             return Ok(()); // an encoder just failed: not every frame
         }
-        if !wanted.h264 {
+        // A stream with an MP4 output shares its encoder: no second one here.
+        let own = wanted.h264 && !self.live.shares_encoder();
+        if !own {
             if let Some(e) = self.mp4.take() {
                 e.stop();
                 self.live.stats.encoding.store(false, Ordering::Relaxed);
@@ -171,7 +173,7 @@ impl Worker {
             self.stop_raw();
         }
         self.jpeg.retain(|w, _| wanted.jpeg_widths.contains(w));
-        if !wanted.h264 && wanted.jpeg_widths.is_empty() {
+        if !own && wanted.jpeg_widths.is_empty() {
             return Ok(());
         }
         if !frame.drawn {
@@ -182,7 +184,7 @@ impl Worker {
                 .map_err(|e| crate::Error::gst("live view copy", e))?;
             crate::overlay::draw(&mut frame)?;
         }
-        if wanted.h264 {
+        if own {
             if self.mp4.as_ref().is_some_and(|e| !e.fits(&frame.frame)) {
                 // A new size: viewers start over with the new init segment.
                 self.stop_mp4();

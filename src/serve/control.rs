@@ -196,6 +196,14 @@ impl Control<'_> {
                 }
                 let live = Arc::new(Live::new(name, self.service.live));
                 live.copy_from(&tap);
+                let share = live.encoder_share();
+                if sinks
+                    .outputs
+                    .iter_mut()
+                    .any(|o| o.share_encoder(Arc::clone(&share)))
+                {
+                    live.set_shared(share);
+                }
                 let restream = spec.outputs.as_ref().and_then(|o| o.rtsp) != Some(false);
                 if let Some(server) = self.service.rtsp.as_ref().filter(|_| restream) {
                     live.set_mount(server.mount(&live), server.url(name));

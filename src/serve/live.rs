@@ -211,6 +211,9 @@ pub struct LiveView {
     pub raw_mime: Option<String>,
     /// `?raw=1` copies the camera's own H.264 (no re-encode); else it encodes the frames.
     pub raw_copied: bool,
+    /// The annotated H.264 is the stream's MP4 output's (one encoder for the file, the viewers
+    /// and RTSP); `encoding` is then about the live view's own encoder (never started).
+    pub shared_encoder: bool,
     /// Viewers now, by kind (`mp4`, `mjpeg`), and the most allowed (all kinds together).
     pub viewers: Viewers,
     pub max_viewers: usize,
@@ -270,6 +273,7 @@ pub(super) async fn info(State(service): State<Shared>, Path(name): Path<String>
             .codecs(Track::Raw)
             .map(|c| format!("video/mp4; codecs=\"{c}\"")),
         raw_copied: live.copies(),
+        shared_encoder: live.shares_encoder(),
         viewers: Viewers {
             mp4: s.viewers(Kind::Mp4),
             mjpeg: s.viewers(Kind::Mjpeg),

@@ -13,7 +13,7 @@ use crate::error::Result;
 use crate::frame::AnalyzedFrame;
 use gstreamer as gst;
 use jsonl::{JsonlSink, SharedJsonl};
-pub use output::{Claim, Claims, Output};
+pub use output::{Claim, Claims, EncoderShare, Output};
 use rtsp::RtspSink;
 use std::path::Path;
 use video::VideoSink;

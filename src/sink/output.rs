@@ -31,6 +31,21 @@ pub trait Output: Send {
     /// # Errors
     /// [`Error::Output`] naming what could not be finalized.
     fn finish(&mut self) -> Result<()>;
+
+    /// Shares its H.264 encoder (an MP4 output's): each access unit also goes to
+    /// `share.on_unit`, and a keyframe is made when `share.want_keyframe` is raised. Returns
+    /// whether it encodes H.264 and took the share (the default: it does not).
+    fn share_encoder(&mut self, _share: std::sync::Arc<EncoderShare>) -> bool {
+        false
+    }
+}
+
+/// The other side of [`Output::share_encoder`]: who else takes the encoded video (the live
+/// view of the stream), and its wish for a keyframe (a viewer joined).
+pub struct EncoderShare {
+    /// Called with each access unit (with its caps) on the encoder's thread; must not block.
+    pub on_unit: Box<dyn Fn(&gstreamer::Sample) + Send + Sync>,
+    pub want_keyframe: std::sync::atomic::AtomicBool,
 }
 
 /// A resource an output takes for itself; two outputs (or an output and an input) may not

@@ -33,7 +33,14 @@ pub struct VideoSink {
     appsrc: Option<gst_app::AppSrc>,
     /// Size and format of the appsrc caps now (they follow the frames).
     shape: Option<(u32, u32, gstreamer_video::VideoFormat)>,
+    /// Who else takes the encoded video ([`crate::sink::Output::share_encoder`]).
+    share: Option<std::sync::Arc<crate::sink::EncoderShare>>,
 }
+
+/// With a share: the encoder's output is split, one branch to the muxer, one to `units`.
+const SHARED_TEE: &str = "tee name=t t. ! queue ! mux.video_0 ";
+const SHARED_BRANCH: &str =
+    " t. ! queue leaky=downstream max-size-buffers=30 ! appsink name=units sync=false async=false";
 
 impl VideoSink {
     /// An MP4 (H.264) file at `path`; parent folders are created.
@@ -49,8 +56,8 @@ impl VideoSink {
             path,
             &format!(
                 "videoconvert ! videoscale ! video/x-raw,format=I420{{size}} ! \
-                 x264enc speed-preset=ultrafast ! h264parse ! \
-                 mp4mux fragment-duration={FRAGMENT_MS} ! filesink name=file"
+                 x264enc speed-preset=ultrafast ! h264parse ! {{tee}}\
+                 mp4mux name=mux fragment-duration={FRAGMENT_MS} ! filesink name=file{{branch}}"
             ),
         ))
     }
@@ -70,6 +77,7 @@ impl VideoSink {
             pipeline: None,
             appsrc: None,
             shape: None,
+            share: None,
         }
     }
 
@@ -86,9 +94,17 @@ impl VideoSink {
         // 161x121 camera is scaled to 160x120).
         let (width, height) = even_size(frame);
         let size = format!(",width={width},height={height}");
+        let (tee, branch) = if self.share.is_some() {
+            (SHARED_TEE, SHARED_BRANCH)
+        } else {
+            ("", "")
+        };
         let description = format!(
             "appsrc name=src format=time max-buffers={APPSRC_MAX_BUFFERS} block=true ! {}",
-            self.tail.replace("{size}", &size)
+            self.tail
+                .replace("{size}", &size)
+                .replace("{tee}", tee)
+                .replace("{branch}", branch)
         );
         let pipeline = gst::parse::launch(&description)
             .map_err(|e| self.error(e))?
@@ -101,6 +117,21 @@ impl VideoSink {
             .by_name("src")
             .and_then(|e| e.downcast::<gst_app::AppSrc>().ok())
             .ok_or_else(|| self.error("no appsrc"))?;
+        if let (Some(share), Some(units)) = (&self.share, pipeline.by_name("units")) {
+            let share = std::sync::Arc::clone(share);
+            let units = units
+                .downcast::<gst_app::AppSink>()
+                .map_err(|_| self.error("units is not an appsink"))?;
+            units.set_callbacks(
+                gst_app::AppSinkCallbacks::builder()
+                    .new_sample(move |sink| {
+                        let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                        (share.on_unit)(&sample);
+                        Ok(gst::FlowSuccess::Ok)
+                    })
+                    .build(),
+            );
+        }
         let caps = frame.info.to_caps().map_err(|e| self.error(e))?;
         appsrc.set_caps(Some(&caps));
         self.shape = Some(shape(frame));
@@ -129,6 +160,17 @@ impl VideoSink {
             );
             appsrc.set_caps(Some(&caps));
             self.shape = Some(shape(frame));
+        }
+        if let Some(share) = &self.share {
+            if share
+                .want_keyframe
+                .swap(false, std::sync::atomic::Ordering::Relaxed)
+            {
+                let event = gstreamer_video::DownstreamForceKeyUnitEvent::builder()
+                    .all_headers(true)
+                    .build();
+                appsrc.send_event(event);
+            }
         }
         appsrc
             .push_buffer(frame.buffer.clone())
@@ -194,6 +236,15 @@ impl crate::sink::Output for VideoSink {
 
     fn finish(&mut self) -> Result<()> {
         VideoSink::finish(self)
+    }
+
+    /// An MP4 output shares its encoder (a display has none); only before its first frame.
+    fn share_encoder(&mut self, share: std::sync::Arc<crate::sink::EncoderShare>) -> bool {
+        if !self.tail.contains("{tee}") || self.pipeline.is_some() {
+            return false;
+        }
+        self.share = Some(share);
+        true
     }
 }
 
