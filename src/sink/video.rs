@@ -9,7 +9,9 @@
 //! [`FRAGMENT_MS`]: a run killed without a chance to finish (SIGKILL, a second SIGINT, power
 //! loss) leaves a file that plays up to its last fragment; the price is a slightly larger
 //! file. `finish()` sends EOS and waits for it, so the file is complete after a normal end or
-//! one SIGINT.
+//! one SIGINT. An MP4 output may share its encoder ([`crate::sink::Output::share_encoder`]):
+//! `h264parse ! tee`, one branch to the muxer, one (leaky) to an appsink whose access units go
+//! to the stream's live view; a keyframe is forced when the live view asks for one.
 
 use crate::error::{Error, Result};
 use crate::frame::Frame;
