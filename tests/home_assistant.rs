@@ -113,7 +113,9 @@ fn each_stream_is_a_home_assistant_device_until_it_is_removed() {
     )
     .unwrap();
     let s = common::serve::start_with_token(dir.path(), &pipeline, TOKEN);
-    let body = r#"{"name": "door", "input": "test://?width=320&height=240&fps=10",
+    // Noise: each snapshot is a JPEG of some 100 KiB, over rumqttc's 10 KiB default packet
+    // size (which jammed the queue), under ovstream's 1 MiB.
+    let body = r#"{"name": "door", "input": "test://?pattern=snow&width=640&height=480&fps=10",
         "zones": [{"name": "left", "polygon": [[0,0],[0.5,0],[0.5,1],[0,1]]}]}"#;
     assert_eq!(call(s.port, "POST", "/api/streams", body), 201);
     let states = Subscriber::start(broker.port, "ovs", &dir.path().join("states.txt"), &[]);
@@ -178,7 +180,8 @@ fn each_stream_is_a_home_assistant_device_until_it_is_removed() {
     let pictures = binary_messages(broker.port, "ovs/door/snapshot", 3);
     assert_eq!(pictures.len(), 3, "three snapshots within a minute");
     for (_, jpeg) in &pictures {
-        assert_eq!(decode(jpeg.clone()), Some((320, 240)));
+        assert!(jpeg.len() > 10 * 1024, "a {}-byte snapshot", jpeg.len());
+        assert_eq!(decode(jpeg.clone()), Some((640, 480)));
     }
     let gap = (pictures[2].0 - pictures[0].0) / 2.0;
     assert!(

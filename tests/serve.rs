@@ -297,6 +297,9 @@ fn bad_requests_get_the_right_status_and_a_json_error() {
     let (status, v) = add(&s, "bad name!", "test://");
     assert_eq!(status, 422);
     assert!(v["error"].as_str().unwrap().contains("stream name"), "{v}");
+    let (status, v) = add(&s, "huge", "test://?width=16000&height=16000");
+    assert_eq!(status, 422, "a test pattern over 7680x4320: {v}");
+    assert!(v["error"].as_str().unwrap().contains("1 to 7680"), "{v}");
     let (status, v) = add(&s, "e", "test://?colour=red");
     assert_eq!(status, 422, "{v}");
     // Only /dev/videoN (or a link to one) reaches v4l2src.

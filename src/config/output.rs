@@ -99,6 +99,21 @@ pub struct MqttConfig {
     /// 0.5 to 3600, default 2).
     #[serde(default = "default_snapshot_interval")]
     pub snapshot_interval: f64,
+    /// Largest MQTT packet sent or received (`"1MiB"`, bytes); a bigger message is dropped
+    /// (counted, logged), never sent. Default 1 MiB (a 1080p snapshot fits; rumqttc's own
+    /// default, 10 KiB, made a bigger one jam the queue in a reconnect loop).
+    #[serde(default = "default_max_packet_size")]
+    pub max_packet_size: bytesize::ByteSize,
+}
+
+/// Default and allowed `max_packet_size` (MQTT allows up to 256 MiB).
+pub const DEFAULT_MQTT_MAX_PACKET: u64 = 1 << 20;
+pub const MQTT_MAX_PACKETS: std::ops::RangeInclusive<u64> = 1024..=(256 << 20);
+/// Longest `topic_prefix`, bytes.
+pub const MAX_TOPIC_PREFIX: usize = 128;
+
+fn default_max_packet_size() -> bytesize::ByteSize {
+    bytesize::ByteSize::b(DEFAULT_MQTT_MAX_PACKET)
 }
 
 /// Default seconds between Home Assistant camera snapshots.
@@ -151,6 +166,7 @@ impl MqttConfig {
             queue: default_queue(),
             home_assistant: false,
             snapshot_interval: DEFAULT_SNAPSHOT_INTERVAL,
+            max_packet_size: default_max_packet_size(),
         }
     }
 
@@ -202,6 +218,12 @@ impl MqttConfig {
                 self.queue
             )));
         }
+        if !MQTT_MAX_PACKETS.contains(&self.max_packet_size.as_u64()) {
+            return Err(err(format!(
+                "max_packet_size {}: expected 1 KiB to 256 MiB",
+                self.max_packet_size
+            )));
+        }
         if !SNAPSHOT_INTERVALS.contains(&self.snapshot_interval) {
             return Err(err(format!(
                 "snapshot_interval {}: expected {} to {} seconds",
@@ -241,9 +263,9 @@ impl MqttConfig {
             .clone()
             .or_else(|| (!path.is_empty()).then(|| path.to_string()))
             .unwrap_or_else(|| DEFAULT_TOPIC_PREFIX.to_string());
-        if prefix.is_empty() || prefix.contains(['#', '+']) {
+        if prefix.is_empty() || prefix.contains(['#', '+']) || prefix.len() > MAX_TOPIC_PREFIX {
             return Err(err(format!(
-                "topic prefix `{prefix}`: no wildcards, not empty"
+                "topic prefix `{prefix}`: no wildcards, not empty, at most {MAX_TOPIC_PREFIX} bytes"
             )));
         }
         Ok(MqttTarget {
@@ -278,6 +300,21 @@ fn percent_decode(s: &str) -> std::result::Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn packet_size_and_prefix_are_bounded() {
+        let mut c = MqttConfig::new("mqtt://127.0.0.1:1883");
+        assert_eq!(c.max_packet_size.as_u64(), DEFAULT_MQTT_MAX_PACKET);
+        c.max_packet_size = bytesize::ByteSize::b(100);
+        assert!(c
+            .target()
+            .unwrap_err()
+            .to_string()
+            .contains("max_packet_size"));
+        c.max_packet_size = bytesize::ByteSize::mib(1);
+        c.topic_prefix = Some("p".repeat(MAX_TOPIC_PREFIX + 1));
+        assert!(c.target().unwrap_err().to_string().contains("at most"));
+    }
 
     #[test]
     fn urls_give_host_port_tls_credentials_and_prefix() {

@@ -159,7 +159,8 @@ impl Endpoint {
         let mqtt_queue = Gauge::<i64, std::sync::atomic::AtomicI64>::default();
         registry.register(
             "mqtt_messages",
-            "MQTT messages by state: published (acknowledged) or dropped (queue full)",
+            "MQTT messages by state: published (acknowledged), dropped (queue full) or oversized \
+             (over max_packet_size, never sent)",
             mqtt_messages.clone(),
         );
         registry.register(
@@ -194,7 +195,7 @@ impl Endpoint {
         let mut live = LiveMetrics::register(&mut registry);
         // Counter values already added, per label set (the totals are absolute).
         let mut analytics_seen: std::collections::HashMap<Labels, u64> = Default::default();
-        let mut mqtt_seen = [0u64; 2];
+        let mut mqtt_seen = [0u64; 3];
         compile.set(sources.compile_seconds);
         let mut frames_seen: Vec<u64> = Vec::new();
         let mut skipped_seen: Vec<u64> = Vec::new();
@@ -285,6 +286,7 @@ impl Endpoint {
                 for (i, (state, v)) in [
                     ("published", m.published.load(Ordering::Relaxed)),
                     ("dropped", m.dropped.load(Ordering::Relaxed)),
+                    ("oversized", m.oversized.load(Ordering::Relaxed)),
                 ]
                 .into_iter()
                 .enumerate()

@@ -51,6 +51,8 @@ pub struct MqttStats {
     pub published: AtomicU64,
     /// Dropped because the queue overflowed.
     pub dropped: AtomicU64,
+    /// Dropped because they were over `max_packet_size` (never sent).
+    pub oversized: AtomicU64,
     /// Connections made after the first.
     pub reconnects: AtomicU64,
     /// Connection attempts that failed (refused, unreachable, TLS, login).
@@ -73,6 +75,8 @@ struct Shared {
     stats: Arc<MqttStats>,
     /// Raised when a drop burst was logged; cleared when the queue has room again.
     burst_logged: AtomicBool,
+    /// Largest packet the connection takes (`max_packet_size`).
+    max_packet: usize,
 }
 
 /// The publisher: a handle the sources clone, and the connection thread.
@@ -109,6 +113,8 @@ impl Mqtt {
         // Every connect is a new session: what the broker did not acknowledge is sent again
         // from our own queue (rumqttc drops its pending list on a new session).
         options.set_clean_session(true);
+        let max_packet = config.max_packet_size.as_u64() as usize;
+        options.set_max_packet_size(max_packet, max_packet);
         let prefix: Arc<str> = target.prefix.clone().into();
         let available = format!("{prefix}/available");
         options.set_last_will(LastWill::new(&available, "offline", QoS::AtLeastOnce, true));
@@ -146,6 +152,7 @@ impl Mqtt {
             capacity: config.queue.max(1),
             stats: Arc::default(),
             burst_logged: AtomicBool::new(false),
+            max_packet,
         });
         let (client, connection) = Client::new(options, WINDOW);
         let thread = {
@@ -186,6 +193,20 @@ impl Mqtt {
     /// Queues `payload` for `topic`; never blocks. When the queue is full the oldest message is
     /// dropped (counted; logged once per burst).
     pub fn publish(&self, topic: String, payload: Vec<u8>, retain: bool) {
+        // A PUBLISH is its payload, the topic and at most 9 bytes of header and packet id.
+        let size = payload.len() + topic.len() + 9;
+        if size > self.shared.max_packet {
+            let n = self.shared.stats.oversized.fetch_add(1, Ordering::Relaxed);
+            if n.is_power_of_two() || n == 0 {
+                tracing::warn!(
+                    "mqtt: a {size}-byte message on {topic} is over max_packet_size ({} bytes): \
+                     dropped ({} so far)",
+                    self.shared.max_packet,
+                    n + 1
+                );
+            }
+            return;
+        }
         let mut q = self.shared.queue.lock();
         if q.closed {
             return;

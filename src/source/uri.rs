@@ -7,6 +7,10 @@ use std::path::Path;
 /// Live test pattern scheme: `test://?pattern=ball&fps=30&width=640&height=480` (every key
 /// optional), `videotestsrc is-live=true`: the camera stand-in for demos and tests.
 pub const TEST_SCHEME: &str = "test://";
+/// Largest `test://` picture (8K UHD) and frame rate: a 16000x16000 pattern took a gigabyte.
+pub const MAX_TEST_WIDTH: u32 = 7680;
+pub const MAX_TEST_HEIGHT: u32 = 4320;
+pub const MAX_TEST_FPS: u32 = 240;
 
 /// The source elements for a `test://` URI's query (after the scheme).
 pub(crate) fn test_pattern_head(query: &str) -> std::result::Result<String, String> {
@@ -17,12 +21,12 @@ pub(crate) fn test_pattern_head(query: &str) -> std::result::Result<String, Stri
         .filter(|p| !p.is_empty())
     {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let number = || {
+        let number = |max: u32| {
             value
                 .parse::<u32>()
                 .ok()
-                .filter(|v| *v > 0)
-                .ok_or_else(|| format!("`{key}` must be a positive integer, got `{value}`"))
+                .filter(|v| (1..=max).contains(v))
+                .ok_or_else(|| format!("`{key}` must be an integer from 1 to {max}, got `{value}`"))
         };
         match key {
             "pattern"
@@ -32,9 +36,9 @@ pub(crate) fn test_pattern_head(query: &str) -> std::result::Result<String, Stri
                 pattern = value.to_string()
             }
             "pattern" => return Err(format!("bad pattern `{value}`")),
-            "fps" => fps = number()?,
-            "width" => width = number()?,
-            "height" => height = number()?,
+            "fps" => fps = number(MAX_TEST_FPS)?,
+            "width" => width = number(MAX_TEST_WIDTH)?,
+            "height" => height = number(MAX_TEST_HEIGHT)?,
             other => {
                 return Err(format!(
                     "unknown key `{other}` (known: pattern, fps, width, height)"
@@ -229,6 +233,11 @@ mod tests {
             "{head}"
         );
         assert!(test_pattern_head("?fps=0").is_err());
+        assert!(test_pattern_head("?width=7680&height=4320&fps=240").is_ok());
+        let huge = test_pattern_head("?width=16000&height=16000").unwrap_err();
+        assert!(huge.contains("1 to 7680"), "{huge}");
+        assert!(test_pattern_head("?height=4321").is_err());
+        assert!(test_pattern_head("?fps=1000").is_err());
         assert!(test_pattern_head("?colour=red")
             .unwrap_err()
             .contains("colour"));

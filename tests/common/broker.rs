@@ -164,7 +164,9 @@ impl Subscriber {
 
     /// `(topic, payload)` of every message so far.
     pub fn messages(&self) -> Vec<(String, String)> {
-        std::fs::read_to_string(&self.out)
+        // Lossy: a binary payload (a snapshot JPEG) must not hide the text messages.
+        std::fs::read(&self.out)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
             .unwrap_or_default()
             .lines()
             .filter_map(|l| l.split_once(' '))
