@@ -10,7 +10,7 @@ pub const TEST_SCHEME: &str = "test://";
 /// Largest `test://` picture (8K UHD) and frame rate: a 16000x16000 pattern took a gigabyte.
 pub const MAX_TEST_WIDTH: u32 = 7680;
 pub const MAX_TEST_HEIGHT: u32 = 4320;
-pub const MAX_TEST_FPS: u32 = 240;
+pub const MAX_TEST_FPS: u32 = 1000;
 
 /// The source elements for a `test://` URI's query (after the scheme).
 pub(crate) fn test_pattern_head(query: &str) -> std::result::Result<String, String> {
@@ -233,11 +233,11 @@ mod tests {
             "{head}"
         );
         assert!(test_pattern_head("?fps=0").is_err());
-        assert!(test_pattern_head("?width=7680&height=4320&fps=240").is_ok());
+        assert!(test_pattern_head("?width=7680&height=4320&fps=1000").is_ok());
         let huge = test_pattern_head("?width=16000&height=16000").unwrap_err();
         assert!(huge.contains("1 to 7680"), "{huge}");
         assert!(test_pattern_head("?height=4321").is_err());
-        assert!(test_pattern_head("?fps=1000").is_err());
+        assert!(test_pattern_head("?fps=1001").is_err());
         assert!(test_pattern_head("?colour=red")
             .unwrap_err()
             .contains("colour"));
