@@ -390,6 +390,14 @@ fn every_stream_is_restreamed_over_rtsp_from_its_one_encoder() {
     let view = json(s.port, "/api/streams/cam/live");
     assert_eq!(view["encoding"], true, "{view}");
     assert_eq!(view["viewers"]["rtsp"], 1, "{view}");
+    let (_, metrics) = call(s.port, "GET", "/metrics", false, "");
+    let rtsp_bytes: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("ovstream_live_bytes_total{source=\"cam\",kind=\"rtsp\"} "))
+        .unwrap_or_else(|| panic!("RTSP bytes in {metrics}"))
+        .parse()
+        .unwrap();
+    assert!(rtsp_bytes > 0.0, "{metrics}");
     // A live.mp4 viewer shares that encoder.
     let (player, mp4) = client(
         s.port,

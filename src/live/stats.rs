@@ -13,6 +13,12 @@ use tokio::sync::mpsc;
 pub enum Kind {
     Mp4,
     Mjpeg,
+    /// An RTSP mount's media (one, shared by all its clients).
+    Rtsp,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 3] = [Kind::Mp4, Kind::Mjpeg, Kind::Rtsp];
 }
 
 impl Kind {
@@ -20,6 +26,7 @@ impl Kind {
         match self {
             Kind::Mp4 => "mp4",
             Kind::Mjpeg => "mjpeg",
+            Kind::Rtsp => "rtsp",
         }
     }
 }
@@ -50,11 +57,8 @@ pub struct LiveStats {
 impl LiveStats {
     /// Counts `n` bytes sent to a viewer of `kind`, and the latency of the frame they start with.
     pub fn sent(&self, kind: Kind, n: usize, first_frame: Option<Instant>) {
-        let counter = match kind {
-            Kind::Mp4 => &self.mp4_bytes,
-            Kind::Mjpeg => &self.mjpeg_bytes,
-        };
-        counter.fetch_add(n as u64, Ordering::Relaxed);
+        self.bytes_counter(kind)
+            .fetch_add(n as u64, Ordering::Relaxed);
         if let Some(t) = first_frame {
             self.latency
                 .lock()
@@ -75,6 +79,20 @@ impl LiveStats {
         match kind {
             Kind::Mp4 => self.mp4_viewers.load(Ordering::Relaxed),
             Kind::Mjpeg => self.mjpeg_viewers.load(Ordering::Relaxed),
+            Kind::Rtsp => self.rtsp_media.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Bytes sent so far to viewers of `kind`.
+    pub fn bytes(&self, kind: Kind) -> u64 {
+        self.bytes_counter(kind).load(Ordering::Relaxed)
+    }
+
+    fn bytes_counter(&self, kind: Kind) -> &AtomicU64 {
+        match kind {
+            Kind::Mp4 => &self.mp4_bytes,
+            Kind::Mjpeg => &self.mjpeg_bytes,
+            Kind::Rtsp => &self.rtsp_bytes,
         }
     }
 }

@@ -115,7 +115,7 @@ impl LiveMetrics {
         };
         registry.register(
             "viewers",
-            "Live viewers now, by kind (mp4, mjpeg)",
+            "Live viewers now, by kind (mp4, mjpeg; rtsp: the mount's shared media)",
             m.viewers.clone(),
         );
         registry.register(
@@ -141,22 +141,13 @@ impl LiveMetrics {
             let Some(live) = s.live.get() else { continue };
             let st = &live.stats;
             let source = ("source".to_string(), s.name.clone());
-            for kind in [crate::live::Kind::Mp4, crate::live::Kind::Mjpeg] {
+            for kind in crate::live::Kind::ALL {
                 let l = vec![
                     source.clone(),
                     ("kind".to_string(), kind.as_str().to_string()),
                 ];
                 self.viewers.get_or_create(&l).set(st.viewers(kind) as i64);
-                let bytes = match kind {
-                    crate::live::Kind::Mp4 => &st.mp4_bytes,
-                    crate::live::Kind::Mjpeg => &st.mjpeg_bytes,
-                };
-                add_total(
-                    &mut self.seen,
-                    &self.bytes,
-                    l,
-                    bytes.load(Ordering::Relaxed),
-                );
+                add_total(&mut self.seen, &self.bytes, l, st.bytes(kind));
             }
             let l = vec![source];
             add_total(
