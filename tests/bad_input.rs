@@ -170,6 +170,29 @@ fn unreadable_api_token_file_is_a_config_error() {
     ]);
     assert_fails(&out, EXIT_CONFIG, &["no-such-token", "--api-token-file"]);
     assert!(!stderr(&out).contains("GStreamer"), "{}", stderr(&out));
+    // A folder, two lines, a non-ASCII token: no request could ever carry them.
+    let two_lines = dir.path().join("two-lines");
+    std::fs::write(&two_lines, "first\nsecond\n").unwrap();
+    let accent = dir.path().join("accent");
+    std::fs::write(&accent, "s\u{e9}cret\n").unwrap();
+    for (file, name) in [
+        (
+            dir.path().to_path_buf(),
+            dir.path().file_name().unwrap().to_str().unwrap(),
+        ),
+        (two_lines.clone(), "two-lines"),
+        (accent.clone(), "accent"),
+    ] {
+        let out = ovstream(&[
+            "serve",
+            "pipelines/pedestrians.toml",
+            "--api",
+            "127.0.0.1:0",
+            "--api-token-file",
+            file.to_str().unwrap(),
+        ]);
+        assert_fails(&out, EXIT_CONFIG, &[name]);
+    }
 }
 
 /// An adapter name nobody registered is a settings error listing the registered ones (no

@@ -72,7 +72,8 @@ const MAX_TOKEN_BYTES: u64 = 4096;
 ///
 /// # Errors
 /// [`ovstream::Error::Config`] naming the file when it cannot be read, is larger than
-/// [`MAX_TOKEN_BYTES`] or holds only whitespace (exit code 2, as any bad setting).
+/// [`MAX_TOKEN_BYTES`], holds only whitespace, or holds more than one line or anything but
+/// printable ASCII (exit code 2, as any bad setting).
 fn read_token(path: &Path) -> Result<String, ovstream::Error> {
     let bad = |message: String| ovstream::Error::Config {
         path: path.to_path_buf(),
@@ -83,6 +84,15 @@ fn read_token(path: &Path) -> Result<String, ovstream::Error> {
     let token = text.trim();
     if token.is_empty() {
         return Err(bad("the token file is empty".into()));
+    }
+    // It is compared with an `Authorization: Bearer …` header: anything else could never match
+    // (every request would get 401).
+    if !token.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(bad(
+            "the token must be one line of printable ASCII without spaces (it is sent as an \
+             HTTP header)"
+                .into(),
+        ));
     }
     Ok(token.to_string())
 }
