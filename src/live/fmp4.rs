@@ -45,7 +45,7 @@ impl Splitter {
     pub fn push(&mut self, bytes: &[u8]) -> Result<Vec<Piece>, String> {
         self.pending.extend_from_slice(bytes);
         let mut out = Vec::new();
-        while let Some((size, kind)) = header(&self.pending)? {
+        while let Some((size, kind, _)) = header(&self.pending)? {
             if (self.pending.len() as u64) < size {
                 break;
             }
@@ -76,8 +76,8 @@ impl Splitter {
     }
 }
 
-/// `(size, type)` of the box at the start of `b`, when its header is complete.
-fn header(b: &[u8]) -> Result<Option<(u64, [u8; 4])>, String> {
+/// `(size, type, header length)` of the box at the start of `b`, when its header is complete.
+fn header(b: &[u8]) -> Result<Option<(u64, [u8; 4], usize)>, String> {
     if b.len() < 8 {
         return Ok(None);
     }
@@ -97,18 +97,13 @@ fn header(b: &[u8]) -> Result<Option<(u64, [u8; 4])>, String> {
             String::from_utf8_lossy(&kind)
         ));
     }
-    Ok(Some((size, kind)))
+    Ok(Some((size, kind, head as usize)))
 }
 
 /// The children of the box whose body is `body`: `(type, body)`.
 fn children(mut body: &[u8]) -> impl Iterator<Item = ([u8; 4], &[u8])> {
     std::iter::from_fn(move || {
-        let (size, kind) = header(body).ok().flatten()?;
-        let head = if body.len() >= 4 && body[0..4] == [0, 0, 0, 1] {
-            16
-        } else {
-            8
-        };
+        let (size, kind, head) = header(body).ok().flatten()?;
         let size = usize::try_from(size).ok().filter(|s| *s <= body.len())?;
         let child = &body[head..size];
         body = &body[size..];

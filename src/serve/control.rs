@@ -225,9 +225,8 @@ impl Control<'_> {
                 entry.stats = pipeline.source_stats(id);
                 if let Some(stats) = &entry.stats {
                     stats.keep_latest.store(true, Ordering::Relaxed);
-                    let _ = stats.live.set(Arc::clone(&live));
+                    let _ = stats.live.set(live);
                 }
-                entry.live = Some(live);
                 entry.announced = self.announce(&spec);
                 entry.joined = Some(Instant::now());
                 entry.last_error = None;

@@ -22,13 +22,16 @@ pub struct Entry {
     pub failed: bool,
     /// Raised when it is removed (an opener still trying gives up).
     pub cancel: Arc<AtomicBool>,
-    /// Its live view (set when it joined).
-    pub live: Option<Arc<crate::live::Live>>,
     /// The Home Assistant discovery topics announced for it (cleared when it goes).
     pub announced: Vec<String>,
 }
 
 impl Entry {
+    /// Its live view, once it joined (kept with its counters).
+    pub fn live(&self) -> Option<Arc<crate::live::Live>> {
+        self.stats.as_ref().and_then(|s| s.live.get().cloned())
+    }
+
     pub(super) fn new(spec: StreamSpec) -> Self {
         Entry {
             spec,
@@ -39,7 +42,6 @@ impl Entry {
             open_attempts: 0,
             failed: false,
             cancel: Arc::new(AtomicBool::new(false)),
-            live: None,
             announced: Vec::new(),
         }
     }

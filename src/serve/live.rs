@@ -35,7 +35,7 @@ fn hub(service: &Service, name: &str) -> Result<Arc<Live>, Refusal> {
     let entry = streams
         .get(name)
         .ok_or_else(|| Refusal::new(404, format!("no stream named {name}")))?;
-    entry.live.clone().ok_or_else(|| {
+    entry.live().ok_or_else(|| {
         Refusal::new(
             409,
             format!("stream {name} has not started (state: {})", entry.state()),
