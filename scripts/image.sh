@@ -91,8 +91,17 @@ cp -r "models/$DEFAULT_MODEL" "$context/models/"
 cp pipelines/*.toml "$context/pipelines/"
 
 say "building $IMAGE"
+previous=$("${PODMAN[@]}" image inspect --format '{{.Id}}' "$IMAGE" 2>/dev/null || true)
 "${PODMAN[@]}" build --quiet "${LIMITS[@]}" --build-arg "BASE=$base" \
   -f deploy/Containerfile -t "$IMAGE" "$context" >/dev/null
+
+# The image this build replaced is left untagged: remove it (only if nothing else names or uses
+# it), so that builds do not pile up gigabytes in podman's store.
+current=$("${PODMAN[@]}" image inspect --format '{{.Id}}' "$IMAGE")
+if [ -n "$previous" ] && [ "$previous" != "$current" ]; then
+  tags=$("${PODMAN[@]}" image inspect --format '{{len .RepoTags}}' "$previous" 2>/dev/null || echo 1)
+  [ "$tags" = 0 ] && "${PODMAN[@]}" rmi "$previous" >/dev/null 2>&1 || true
+fi
 
 ldd_out=$("${PODMAN[@]}" run --rm "${LIMITS[@]}" --entrypoint /bin/sh "$IMAGE" -c \
   'ldd /usr/local/bin/ovstream /usr/local/lib/gstreamer-1.0/libgstovstream.so /opt/openvino/libs/*.so*')
