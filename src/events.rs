@@ -3,7 +3,7 @@
 //! rather than per-frame dumps).
 //!
 //! - `new`: the first frame of a track.
-//! - `update`: its label, identity or zones changed (at once), or its top score or box changed
+//! - `update`: its label, identity (or `unknown_id`) or zones changed (at once), or its top score or box changed
 //!   and [`UPDATE_INTERVAL_NS`] of stream time passed since its last event.
 //! - `end`: the track was not seen for `lost_after` frames (the tracker's own buffer), or its
 //!   stream ended (EOS, SIGINT, source removed).
@@ -71,6 +71,9 @@ pub struct Event {
     pub end_time: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub identity: Option<EventIdentity>,
+    /// The remembered unknown person the face is (an `update` when it is assigned).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unknown_id: Option<u64>,
     /// Zones the object is in (filled by zone analytics; empty without).
     pub zones: Vec<Arc<str>>,
 }
@@ -82,6 +85,7 @@ struct Track {
     messages: u64,
     label: Arc<str>,
     identity: Option<Arc<str>>,
+    unknown_id: Option<u64>,
     zones: Vec<Arc<str>>,
     score: f32,
     top_score: f32,
@@ -199,6 +203,7 @@ impl Track {
             messages: 0,
             label: d.label.clone(),
             identity: d.identity.as_ref().map(|i| i.name.clone()),
+            unknown_id: d.identity.as_ref().and_then(|i| i.unknown_id),
             similarity: d.identity.as_ref().map(|i| i.similarity),
             zones: d.zones.clone(),
             score: d.confidence,
@@ -223,8 +228,9 @@ impl Track {
         id: u64,
     ) -> Option<Event> {
         let identity = d.identity.as_ref().map(|i| i.name.clone());
+        let unknown_id = d.identity.as_ref().and_then(|i| i.unknown_id);
         let changed = d.label != self.label
-            || (identity.is_some() && identity != self.identity)
+            || (identity.is_some() && (identity != self.identity || unknown_id != self.unknown_id))
             || d.zones != self.zones;
         self.label = d.label.clone();
         if d.zones != self.zones {
@@ -232,6 +238,7 @@ impl Track {
         }
         if identity.is_some() {
             self.identity = identity;
+            self.unknown_id = unknown_id;
             self.similarity = d.identity.as_ref().map(|i| i.similarity);
         }
         self.score = d.confidence;
@@ -272,6 +279,7 @@ impl Track {
                 .clone()
                 .zip(self.similarity)
                 .map(|(name, similarity)| EventIdentity { name, similarity }),
+            unknown_id: self.unknown_id,
             zones: self.zones.clone(),
         }
     }

@@ -115,6 +115,9 @@ pub struct Identity {
     pub name: Arc<str>,
     /// Cosine similarity to the best gallery embedding, in `[-1, 1]`.
     pub similarity: f32,
+    /// The remembered unknown person this face is ([`crate::face::unknown`]); only with
+    /// `name` [`UNKNOWN`], once its track has had enough good frames.
+    pub unknown_id: Option<u64>,
 }
 
 /// Name of a face that matches nobody in the gallery.

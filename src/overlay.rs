@@ -296,13 +296,25 @@ fn label_rect(x: i32, y: i32, text: opencv::core::Size, baseline: i32, frame: (i
     Rect::new(left, top, width, height)
 }
 
-/// `obama 0.71 #3` for a recognized face, `person 97% #3` for a tracked object.
+/// `obama 0.71 #3` for a recognized face, `unknown #7 (track 3)` for a remembered unknown
+/// person, `person 97% #3` for a tracked object.
 fn label_text(det: &Detection) -> String {
     let what = match &det.identity {
-        Some(id) => format!("{} {:.2}", id.name, id.similarity),
+        Some(id) => match id.unknown_id {
+            Some(u) => format!("{} #{u}", id.name),
+            None => format!("{} {:.2}", id.name, id.similarity),
+        },
         None => format!("{} {:.0}%", det.label, det.confidence * 100.0),
     };
     match det.track_id {
+        Some(t)
+            if det
+                .identity
+                .as_ref()
+                .is_some_and(|i| i.unknown_id.is_some()) =>
+        {
+            format!("{what} (track {t})")
+        }
         Some(t) => format!("{what} #{t}"),
         None => what,
     }

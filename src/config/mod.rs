@@ -145,7 +145,15 @@ pub struct ServeConfig {
     /// its one live encoder); a stream's `outputs.rtsp = false` leaves it out. Default none.
     #[serde(default)]
     pub rtsp: Option<String>,
+    /// Largest image uploaded to `/api/faces` (bytes, or `"8 MiB"`); one more byte gets 413.
+    /// Default 8 MiB, at most 64 MiB.
+    #[serde(default)]
+    pub max_image_bytes: Option<bytesize::ByteSize>,
 }
+
+/// Default and largest `[serve] max_image_bytes`.
+pub const DEFAULT_MAX_IMAGE_BYTES: u64 = 8 << 20;
+pub const MAX_IMAGE_BYTES: u64 = 64 << 20;
 
 /// Largest `[serve] max_viewers`.
 pub const MAX_VIEWERS: usize = 1024;
@@ -153,11 +161,27 @@ pub const MAX_VIEWERS: usize = 1024;
 pub const VIEWER_TIMEOUTS: std::ops::RangeInclusive<f64> = 1.0..=300.0;
 
 impl ServeConfig {
-    /// Checks `max_viewers` (1 to [`MAX_VIEWERS`]) and `viewer_timeout` ([`VIEWER_TIMEOUTS`]).
+    /// `max_image_bytes` in bytes.
+    pub fn max_image_bytes(&self) -> usize {
+        self.max_image_bytes
+            .map_or(DEFAULT_MAX_IMAGE_BYTES, |b| b.as_u64()) as usize
+    }
+
+    /// Checks `max_viewers` (1 to [`MAX_VIEWERS`]), `viewer_timeout` ([`VIEWER_TIMEOUTS`]) and
+    /// `max_image_bytes` (1 KiB to [`MAX_IMAGE_BYTES`]).
     ///
     /// # Errors
     /// The key and its allowed range.
     pub fn validate_live(&self) -> std::result::Result<(), String> {
+        if let Some(b) = self
+            .max_image_bytes
+            .filter(|b| !(1024..=MAX_IMAGE_BYTES).contains(&b.as_u64()))
+        {
+            return Err(format!(
+                "serve.max_image_bytes = {} is outside 1 KiB..=64 MiB",
+                b.as_u64()
+            ));
+        }
         if let Some(n) = self.max_viewers.filter(|n| !(1..=MAX_VIEWERS).contains(n)) {
             return Err(format!(
                 "serve.max_viewers = {n} is outside 1..={MAX_VIEWERS}"
@@ -211,6 +235,17 @@ pub struct RecognizeConfig {
     /// Embedding infer requests; default: the model's OPTIMAL_NUMBER_OF_INFER_REQUESTS.
     #[serde(default)]
     pub nireq: Option<usize>,
+    /// Remember unknown people: a stable `unknown_id` across appearances and cameras
+    /// (`false`: nothing of an unknown face is kept).
+    #[serde(default = "default_true")]
+    pub remember_unknown: bool,
+    /// Unknown people remembered at most (the least recently seen are forgotten first).
+    #[serde(default = "default_max_unknown")]
+    pub max_unknown: usize,
+}
+
+fn default_max_unknown() -> usize {
+    crate::face::unknown::DEFAULT_MAX_UNKNOWN
 }
 
 impl RecognizeConfig {
@@ -223,6 +258,8 @@ impl RecognizeConfig {
             threshold: default_similarity(),
             reidentify_interval: default_reidentify_interval(),
             nireq: None,
+            remember_unknown: true,
+            max_unknown: default_max_unknown(),
         }
     }
 }

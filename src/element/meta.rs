@@ -54,12 +54,13 @@ pub fn attach(buffer: &mut gst::BufferRef, detections: &[Detection], width: u32,
         }
         meta.add_param(s);
         if let Some(i) = &d.identity {
-            meta.add_param(
-                gst::Structure::builder(IDENTITY)
-                    .field("name", i.name.as_ref())
-                    .field("similarity", f64::from(i.similarity))
-                    .build(),
-            );
+            let mut b = gst::Structure::builder(IDENTITY)
+                .field("name", i.name.as_ref())
+                .field("similarity", f64::from(i.similarity));
+            if let Some(u) = i.unknown_id {
+                b = b.field("unknown_id", u);
+            }
+            meta.add_param(b.build());
         }
     }
 }
@@ -120,6 +121,7 @@ pub fn read(buffer: &gst::BufferRef, width: u32, height: u32) -> Vec<Detection> 
                     d.identity = Some(Identity {
                         name: Arc::from(name),
                         similarity: sim as f32,
+                        unknown_id: s.get::<u64>("unknown_id").ok(),
                     });
                 }
             }

@@ -72,11 +72,20 @@ impl RgbFrame {
         })
     }
 
-    /// The aligned `side` x `side` RGB u8 crop of `face`.
+    /// The aligned `side` x `side` RGB u8 crop of `face` (what the embedding model sees).
     ///
     /// # Errors
     /// [`Error::OpenCv`] on an OpenCV failure.
     pub fn aligned(&self, face: &Detection, side: i32) -> Result<Mat> {
+        self.crop(face, side, CROP_MARGIN)
+    }
+
+    /// The `side` x `side` RGB u8 crop of `face`, eyes levelled, `margin` × the larger box
+    /// side wide (thumbnails and remembered samples use a looser one than the model).
+    ///
+    /// # Errors
+    /// [`Error::OpenCv`] on an OpenCV failure.
+    pub fn crop(&self, face: &Detection, side: i32, margin: f32) -> Result<Mat> {
         let (w, h) = (self.width as f32, self.height as f32);
         let b = &face.bbox;
         let center = Point2f::new((b.x_min + b.x_max) / 2.0 * w, (b.y_min + b.y_max) / 2.0 * h);
@@ -87,7 +96,7 @@ impl RgbFrame {
             [right, left, ..] => ((left[1] - right[1]) * h).atan2((left[0] - right[0]) * w),
             _ => 0.0,
         };
-        let scale = side as f32 / (box_side * CROP_MARGIN);
+        let scale = side as f32 / (box_side * margin);
         // Rotate about the box center by the eye angle (OpenCV angles are counter-clockwise
         // in degrees with y down, so the eye line's angle levels it), scale, then move the
         // center to the middle of the crop.

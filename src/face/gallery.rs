@@ -29,7 +29,44 @@ const IMAGE_EXTENSIONS: [&str; 3] = ["jpg", "jpeg", "png"];
 pub struct GalleryEntry {
     pub name: Arc<str>,
     pub image: PathBuf,
+    /// sha256 of the image file, hex: its first 12 digits are the sample's id in the API.
+    pub sha256: String,
     pub embedding: Embedding,
+}
+
+/// The gallery every stream matches against, swapped whole when it changes (enrollment over the
+/// API, naming an unknown person): readers take the current [`Arc<Gallery>`] and see a change
+/// by its [`GalleryCell::generation`].
+#[derive(Debug, Default)]
+pub struct GalleryCell {
+    current: parking_lot::RwLock<Arc<Gallery>>,
+    generation: std::sync::atomic::AtomicU64,
+}
+
+impl GalleryCell {
+    pub fn new(gallery: Gallery) -> Self {
+        GalleryCell {
+            current: parking_lot::RwLock::new(Arc::new(gallery)),
+            generation: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// The gallery now.
+    pub fn current(&self) -> Arc<Gallery> {
+        Arc::clone(&self.current.read())
+    }
+
+    /// Bumped by every [`GalleryCell::replace`].
+    pub fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Makes `gallery` the one every stream matches against from its next frame.
+    pub fn replace(&self, gallery: Gallery) {
+        *self.current.write() = Arc::new(gallery);
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    }
 }
 
 /// Enrolled faces.
@@ -92,6 +129,13 @@ pub fn list_images(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
         }
         for image in std::fs::read_dir(&person).map_err(err)? {
             let image = image.map_err(err)?.path();
+            // Hidden files: uploads still being written.
+            if image
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+            {
+                continue;
+            }
             let ext = image
                 .extension()
                 .and_then(|e| e.to_str())
@@ -103,6 +147,39 @@ pub fn list_images(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
     }
     out.sort();
     Ok(out)
+}
+
+/// Writes the cache atomically (a temporary file renamed over it).
+fn write_cache(path: &Path, cache: &Cache) -> Result<()> {
+    let json = serde_json::to_vec(cache).expect("the cache serializes");
+    super::unknown::write_private(path, &json).map_err(|e| Error::Output {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })
+}
+
+/// Adds `(image sha256, embedding)` pairs made with `model` to the cache of the gallery in
+/// `dir` (images whose embedding is already known: named unknown people, API uploads).
+///
+/// # Errors
+/// [`Error::Output`] when the cache cannot be written.
+pub fn cache_embeddings(dir: &Path, model: &str, items: &[(String, Embedding)]) -> Result<()> {
+    let path = dir.join(CACHE_FILE);
+    let mut cache: Cache = std::fs::read(&path)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .filter(|c: &Cache| c.model == model)
+        .unwrap_or_default();
+    cache.model = model.to_string();
+    for (sha, e) in items {
+        cache.embeddings.insert(sha.clone(), e.clone());
+    }
+    write_cache(&path, &cache)
+}
+
+/// sha256 of `bytes`, hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    format!("{:x}", Sha256::digest(bytes))
 }
 
 fn sha256_file(path: &Path) -> Result<String> {
@@ -147,7 +224,7 @@ impl Gallery {
                 None => match embed_image(&image, finder, embedder)? {
                     Ok(e) => {
                         computed += 1;
-                        cache.embeddings.insert(sha, e.clone());
+                        cache.embeddings.insert(sha.clone(), e.clone());
                         e
                     }
                     Err(why) => {
@@ -161,18 +238,12 @@ impl Gallery {
             gallery.entries.push(GalleryEntry {
                 name: Arc::from(name.as_str()),
                 image,
+                sha256: sha,
                 embedding,
             });
         }
         if computed > 0 {
-            let json = serde_json::to_vec(&cache).map_err(|e| Error::Output {
-                path: cache_path.clone(),
-                message: e.to_string(),
-            })?;
-            std::fs::write(&cache_path, json).map_err(|e| Error::Output {
-                path: cache_path.clone(),
-                message: e.to_string(),
-            })?;
+            write_cache(&cache_path, &cache)?;
         }
         tracing::info!(
             dir = %dir.display(),
@@ -202,14 +273,17 @@ impl Gallery {
             Some((e, s)) if s >= threshold => Identity {
                 name: Arc::clone(&e.name),
                 similarity: s,
+                unknown_id: None,
             },
             Some((_, s)) => Identity {
                 name: Arc::from(UNKNOWN),
                 similarity: s,
+                unknown_id: None,
             },
             None => Identity {
                 name: Arc::from(UNKNOWN),
                 similarity: 0.0,
+                unknown_id: None,
             },
         }
     }

@@ -1,16 +1,21 @@
-//! Naming faces: embed, match the gallery, and vote per track.
+//! Naming faces: embed, match the gallery, and vote per track; remember the unknown ones.
 //!
 //! A tracked face is identified on its first [`FIRST_MATCHES`] frames and then every
 //! `reidentify_interval` frames;
 //! its name is the vote over its last [`VOTE_WINDOW`] matches, each weighted by similarity and
 //! face size (√(w·h) in pixels: big, sharp faces count more), so one bad frame does not flip a
 //! name. Untracked faces (not yet confirmed by the tracker) are matched every frame, alone.
+//! When the gallery changes (a [`GalleryCell`] swap: enrollment over the API) every track
+//! votes again from its next frame. A track the gallery calls [`UNKNOWN`] gets an
+//! `unknown_id` from the [`UnknownStore`] once it has had enough good frames (see
+//! [`super::unknown`]).
 
 use super::align::RgbFrame;
-use super::embed::Embedder;
-use super::gallery::Gallery;
+use super::embed::{Embedder, Embedding};
+use super::gallery::{Gallery, GalleryCell};
+use super::unknown::{UnknownStore, MIN_FACE_PX, MIN_GOOD_FRAMES};
 use crate::error::Result;
-use crate::frame::{AnalyzedFrame, Identity};
+use crate::frame::{AnalyzedFrame, Detection, Identity, UNKNOWN};
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
@@ -21,6 +26,9 @@ pub const VOTE_WINDOW: usize = 8;
 pub const FIRST_MATCHES: usize = 3;
 /// A track not seen for this many frames is forgotten.
 const FORGET_AFTER: u64 = 300;
+/// Side (pixels) and margin (× the larger box side) of a remembered unknown's face crop.
+pub const SAMPLE_SIDE: i32 = 160;
+pub const SAMPLE_MARGIN: f32 = 2.0;
 
 #[derive(Debug, Default)]
 struct TrackVotes {
@@ -30,6 +38,9 @@ struct TrackVotes {
     last_seen: u64,
     /// Matches made for this track so far.
     matches: usize,
+    /// Embeddings of its good frames while it is unknown and has no `unknown_id` yet.
+    good: Vec<Embedding>,
+    unknown_id: Option<u64>,
 }
 
 impl TrackVotes {
@@ -50,7 +61,16 @@ impl TrackVotes {
                 .is_none_or(|last| seq >= last + u64::from(interval))
     }
 
-    /// The name with the most weight, with its mean similarity.
+    /// Forgets the votes (the gallery changed): the track is identified again from its next
+    /// frame, as a new one is.
+    fn revote(&mut self) {
+        self.recent.clear();
+        self.matches = 0;
+        self.last_identified = None;
+    }
+
+    /// The name with the most weight, with its mean similarity (and the track's `unknown_id`
+    /// when that name is [`UNKNOWN`]).
     fn winner(&self) -> Option<Identity> {
         let mut totals: Vec<(Arc<str>, f32, f32, u32)> = Vec::new();
         for (name, sim, w) in &self.recent {
@@ -67,6 +87,7 @@ impl TrackVotes {
             .into_iter()
             .max_by(|a, b| a.1.total_cmp(&b.1))
             .map(|(name, _, sim, n)| Identity {
+                unknown_id: self.unknown_id.filter(|_| &*name == UNKNOWN),
                 name,
                 similarity: sim / n as f32,
             })
@@ -76,9 +97,15 @@ impl TrackVotes {
 /// Embedding model, gallery and per-track votes of one source.
 pub struct Recognizer {
     pub embedder: Embedder,
-    pub gallery: Gallery,
+    /// The gallery, shared with whatever changes it (the API's face library).
+    pub gallery: Arc<GalleryCell>,
+    /// Remembered unknown people (`None`: `[recognize] remember_unknown = false`).
+    pub unknowns: Option<Arc<UnknownStore>>,
     pub threshold: f32,
     pub reidentify_interval: u32,
+    /// The gallery matched against now, and the cell's generation it was taken at.
+    current: Arc<Gallery>,
+    generation: u64,
     /// Votes per `(source_id, track id)`: track ids are per source.
     tracks: HashMap<(usize, u64), TrackVotes>,
 }
@@ -86,13 +113,17 @@ pub struct Recognizer {
 impl Recognizer {
     pub fn new(
         embedder: Embedder,
-        gallery: Gallery,
+        gallery: Arc<GalleryCell>,
+        unknowns: Option<Arc<UnknownStore>>,
         threshold: f32,
         reidentify_interval: u32,
     ) -> Self {
         Recognizer {
             embedder,
+            current: gallery.current(),
+            generation: gallery.generation(),
             gallery,
+            unknowns,
             threshold,
             reidentify_interval: reidentify_interval.max(1),
             tracks: HashMap::new(),
@@ -104,11 +135,23 @@ impl Recognizer {
         self.tracks.retain(|(source, _), _| *source != source_id);
     }
 
-    /// Sets `identity` on every face of `frame`; embeds only the faces that are due.
+    /// Takes a changed gallery: every track votes again.
+    fn refresh(&mut self) {
+        let generation = self.gallery.generation();
+        if generation != self.generation {
+            self.current = self.gallery.current();
+            self.generation = generation;
+            self.tracks.values_mut().for_each(TrackVotes::revote);
+        }
+    }
+
+    /// Sets `identity` on every face of `frame` (seen by stream `camera`); embeds only the
+    /// faces that are due.
     ///
     /// # Errors
     /// OpenCV or OpenVINO failures.
-    pub fn identify(&mut self, frame: &mut AnalyzedFrame) -> Result<()> {
+    pub fn identify(&mut self, frame: &mut AnalyzedFrame, camera: &str) -> Result<()> {
+        self.refresh();
         let (seq, source) = (frame.frame.seq, frame.frame.source_id);
         let (w, h) = (
             frame.frame.info.width() as f32,
@@ -130,18 +173,34 @@ impl Recognizer {
             let rgb = RgbFrame::from_frame(&frame.frame)?;
             let faces: Vec<_> = due.iter().map(|&i| &frame.detections[i]).collect();
             let embeddings = self.embedder.embed(&rgb, &faces)?;
-            for (&i, e) in due.iter().zip(&embeddings) {
-                let identity = self.gallery.identify(e, self.threshold);
+            for (&i, e) in due.iter().zip(embeddings) {
+                let mut identity = self.current.identify(&e, self.threshold);
                 let d = &mut frame.detections[i];
+                let b = &d.bbox;
+                let (bw, bh) = ((b.x_max - b.x_min) * w, (b.y_max - b.y_min) * h);
                 match d.track_id {
                     Some(t) => {
-                        let b = &d.bbox;
-                        let size = ((b.x_max - b.x_min) * w * (b.y_max - b.y_min) * h).sqrt();
+                        let unknown = &*identity.name == UNKNOWN;
                         let votes = self.tracks.entry((source, t)).or_default();
-                        votes.push(identity, identity_weight(d.confidence, size));
+                        votes.push(identity, identity_weight(d.confidence, (bw * bh).sqrt()));
                         votes.last_identified = Some(seq);
+                        if let (true, Some(store)) = (unknown, &self.unknowns) {
+                            let good = bw.min(bh) >= MIN_FACE_PX;
+                            remember(store, votes, e, good, self.threshold, camera, || {
+                                crop_jpeg(&rgb, d)
+                            });
+                        }
                     }
-                    None => d.identity = Some(identity),
+                    None => {
+                        if &*identity.name == UNKNOWN {
+                            identity.unknown_id = self
+                                .unknowns
+                                .as_ref()
+                                .and_then(|s| s.best_match(&e, self.threshold))
+                                .map(|(id, _)| id);
+                        }
+                        d.identity = Some(identity);
+                    }
                 }
             }
         }
@@ -157,6 +216,47 @@ impl Recognizer {
     }
 }
 
+/// One unknown match of a track: a remembered person hears of it again; a track without an
+/// `unknown_id` collects good frames and, with enough of them and still voted unknown, gets
+/// one (joining a remembered person or a new one).
+fn remember(
+    store: &UnknownStore,
+    votes: &mut TrackVotes,
+    embedding: Embedding,
+    good: bool,
+    threshold: f32,
+    camera: &str,
+    crop: impl FnOnce() -> Option<Vec<u8>>,
+) {
+    if let Some(id) = votes.unknown_id {
+        if store.contains(id) {
+            store.seen(id, good.then_some(embedding.as_slice()));
+            return;
+        }
+        // Named or forgotten meanwhile: start again.
+        votes.unknown_id = None;
+        votes.good.clear();
+    }
+    if !good {
+        return;
+    }
+    votes.good.push(embedding);
+    let still_unknown = votes.winner().is_some_and(|w| &*w.name == UNKNOWN);
+    if votes.good.len() >= MIN_GOOD_FRAMES && still_unknown {
+        votes.unknown_id = Some(store.assign(&votes.good, threshold, camera, crop));
+        votes.good.clear();
+    }
+}
+
+/// The JPEG of a remembered unknown's face crop (`None`, logged, when encoding fails).
+fn crop_jpeg(rgb: &RgbFrame, face: &Detection) -> Option<Vec<u8>> {
+    let jpeg = rgb
+        .crop(face, SAMPLE_SIDE, SAMPLE_MARGIN)
+        .and_then(|m| super::thumb::jpeg(&m));
+    jpeg.map_err(|e| tracing::warn!("unknown face crop not kept: {e}"))
+        .ok()
+}
+
 /// Weight of one match in a track's vote: detection confidence × face size in pixels.
 fn identity_weight(confidence: f32, size: f32) -> f32 {
     confidence.max(0.0) * size.max(1.0)
@@ -170,6 +270,7 @@ mod tests {
         Identity {
             name: Arc::from(name),
             similarity,
+            unknown_id: None,
         }
     }
 

@@ -394,7 +394,11 @@ fn spawn_optional<'scope>(
         handles.push(match stage {
             Optional::Identify => {
                 let recognizer = recognizer.take().expect("planned with a recognizer");
-                spawn_stage(s, identify::Identify { recognizer }, rx, outlet, stats)
+                let stage = identify::Identify {
+                    recognizer,
+                    registry: &ctx.registry,
+                };
+                spawn_stage(s, stage, rx, outlet, stats)
             }
             Optional::Analytics => {
                 let stage = analytics::Analytics {

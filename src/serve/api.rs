@@ -19,6 +19,13 @@
 //! | GET | `/api/clips?source=&since=&until=&label=&limit=` | event recordings, newest first |
 //! | GET | `/api/clips/{id}` (`.mp4`, `.jpg`) | a clip's sidecar, video (HTTP Range), thumbnail |
 //! | DELETE | `/api/clips/{id}` | delete a finished clip → 204 |
+//! | GET | `/api/faces` | the gallery's people and their samples ([`super::faces`]) |
+//! | POST/PATCH/DELETE | `/api/faces/{name}` | enroll a photo (201), rename, delete |
+//! | GET/DELETE | `/api/faces/{name}/samples/{id}(.jpg)` | a sample's aligned crop, delete it |
+//! | POST | `/api/faces/recognize` | every face in a photo: name or `unknown`, `unknown_id` |
+//! | GET | `/api/faces/unknown` | remembered unknown people |
+//! | POST | `/api/faces/unknown/{unknown_id}/name` | `{"name"}`: its samples join the gallery |
+//! | DELETE | `/api/faces/unknown/{unknown_id}` | forget it |
 //! | GET | `/api/openapi.json` | an OpenAPI 3 description of this API |
 //! | GET | `/healthz`, `/readyz`, `/metrics` | liveness, readiness, Prometheus text |
 
@@ -32,7 +39,7 @@ use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::de::DeserializeOwned;
 use std::sync::Arc;
@@ -54,6 +61,8 @@ pub struct ErrorBody {
 
 /// The API's routes over `service`.
 pub fn router(service: Shared) -> Router {
+    // Image uploads (`/api/faces`) have their own limit.
+    let images = DefaultBodyLimit::max(service.max_image_bytes);
     let api = Router::new()
         .route("/api/streams", get(list).post(add))
         .route("/api/streams/{name}", get(one).patch(patch).delete(remove))
@@ -66,6 +75,35 @@ pub fn router(service: Shared) -> Router {
         .route(
             "/api/clips/{id}",
             get(super::clips::get_one).delete(super::clips::remove),
+        )
+        .route("/api/faces", get(super::faces::list))
+        .route(
+            "/api/faces/recognize",
+            post(super::faces::recognize).layer(images),
+        )
+        .route("/api/faces/unknown", get(super::faces::unknowns))
+        .route(
+            "/api/faces/unknown/{unknown_id}",
+            delete(super::faces::forget),
+        )
+        .route(
+            "/api/faces/unknown/{unknown_id}/name",
+            post(super::faces::name_unknown),
+        )
+        .route(
+            "/api/faces/unknown/{unknown_id}/samples/{id}",
+            get(super::faces::unknown_sample),
+        )
+        .route(
+            "/api/faces/{name}",
+            post(super::faces::add)
+                .layer(images)
+                .patch(super::faces::rename)
+                .delete(super::faces::remove),
+        )
+        .route(
+            "/api/faces/{name}/samples/{id}",
+            get(super::faces::sample).delete(super::faces::remove_sample),
         )
         .route("/api/openapi.json", get(openapi))
         .route_layer(middleware::from_fn_with_state(
@@ -145,7 +183,9 @@ async fn authorize(
 
 /// The JSON body as `T`: 413 over the limit, 400 when it is not JSON, 422 when it is JSON of
 /// the wrong shape.
-fn body<T: DeserializeOwned>(bytes: Result<Bytes, BytesRejection>) -> Result<T, Box<Response>> {
+pub(super) fn json_body<T: DeserializeOwned>(
+    bytes: Result<Bytes, BytesRejection>,
+) -> Result<T, Box<Response>> {
     let bytes = bytes.map_err(|r| {
         let status = r.status();
         Box::new(error(status, r.body_text()))
@@ -193,7 +233,7 @@ pub(super) async fn add(
     State(service): State<Shared>,
     bytes: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let spec: StreamSpec = match body(bytes) {
+    let spec: StreamSpec = match json_body(bytes) {
         Ok(s) => s,
         Err(r) => return *r,
     };
@@ -221,7 +261,7 @@ pub(super) async fn patch(
     Path(name): Path<String>,
     bytes: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let patch: StreamPatch = match body(bytes) {
+    let patch: StreamPatch = match json_body(bytes) {
         Ok(p) => p,
         Err(r) => return *r,
     };

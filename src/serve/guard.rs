@@ -6,7 +6,8 @@
 //!   allowed_hosts`; a DNS name that resolves to us (rebinding) is refused with 403.
 //! - An `Origin` other than the page's own (the `Host` it talks to) or an allowed host: 403.
 //! - A body on POST/PUT/PATCH must be `application/json`: 415 (a form or `text/plain` post is
-//!   what a foreign page can send without a CORS preflight).
+//!   what a foreign page can send without a CORS preflight); image uploads to `/api/faces/…`
+//!   may also be `image/jpeg`, `image/png`, `application/octet-stream` or multipart.
 
 use super::api::error;
 use super::Service;
@@ -16,6 +17,16 @@ use axum::middleware::Next;
 use axum::response::Response;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+
+/// Body types an image upload to `/api/faces/…` may have besides JSON. `multipart/form-data`
+/// is one a foreign page can send without a preflight: such a request carries its `Origin`,
+/// refused above, and needs the token.
+const IMAGE_BODIES: [&str; 4] = [
+    "image/jpeg",
+    "image/png",
+    "application/octet-stream",
+    "multipart/form-data",
+];
 
 /// `host[:port]` split; IPv6 literals keep no brackets.
 fn split_authority(authority: &str) -> (&str, Option<&str>) {
@@ -98,15 +109,17 @@ pub(super) async fn same_site(
         *request.method(),
         Method::POST | Method::PUT | Method::PATCH
     );
-    let json = text(header::CONTENT_TYPE).is_some_and(|t| {
-        t.split(';')
-            .next()
-            .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
-    });
-    if writes && has_body && !json {
+    let media = text(header::CONTENT_TYPE)
+        .and_then(|t| t.split(';').next())
+        .map(|m| m.trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    let image_upload =
+        request.uri().path().starts_with("/api/faces/") && IMAGE_BODIES.contains(&media.as_str());
+    if writes && has_body && media != "application/json" && !image_upload {
         return error(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "the body must be Content-Type: application/json",
+            "the body must be Content-Type: application/json (image uploads to /api/faces: \
+             image/jpeg, image/png or multipart/form-data)",
         );
     }
     next.run(request).await

@@ -9,6 +9,7 @@ pub mod api;
 mod clips;
 pub(crate) mod control;
 mod entry;
+mod faces;
 mod guard;
 mod home_assistant;
 mod live;
@@ -37,6 +38,8 @@ use streams::{StreamSpec, StreamView};
 
 /// Default API address (loopback).
 pub const DEFAULT_API: &str = "127.0.0.1:8080";
+/// The folder of remembered unknown people, beside the state file.
+pub const UNKNOWN_DIR: &str = "unknown";
 /// Events kept for `GET /api/events`.
 pub const MAX_EVENTS: usize = 1000;
 
@@ -94,6 +97,10 @@ pub struct Service {
     pub live: crate::live::LiveOptions,
     /// `[serve] rtsp`: the server every stream is mounted on.
     pub rtsp: Option<Arc<crate::live::rtsp::RtspService>>,
+    /// The face library (`/api/faces`), with a `[recognize]` table.
+    pub faces: Option<Arc<crate::face::library::FaceLibrary>>,
+    /// `[serve] max_image_bytes`: the largest upload to `/api/faces`.
+    pub max_image_bytes: usize,
 }
 
 impl Service {
@@ -275,7 +282,19 @@ pub fn run(
     })?;
     let stream_config = per_stream_outputs(config)?;
     let mut detector = Detector::from_config(config, openvino_lib)?;
-    let mut recognizer = crate::face::recognizer_from_config(config, openvino_lib, &mut detector)?;
+    // Remembered unknown people live beside the state file.
+    let unknown_dir = options.state_file.parent().map(|d| d.join(UNKNOWN_DIR));
+    let mut recognizer = crate::face::recognizer_with_unknowns(
+        config,
+        openvino_lib,
+        &mut detector,
+        unknown_dir.as_deref(),
+    )?;
+    let faces = recognizer
+        .as_ref()
+        .map(|r| crate::face::library_for(config, openvino_lib, &mut detector, r))
+        .transpose()?
+        .map(Arc::new);
     if let Some(root) = &config.serve.output_root {
         std::fs::create_dir_all(root).map_err(|e| Error::Setting {
             key: "serve".into(),
@@ -325,6 +344,8 @@ pub fn run(
         allowed_hosts: config.serve.allowed_hosts.clone(),
         live: live::options(&config.serve),
         rtsp,
+        faces,
+        max_image_bytes: config.serve.max_image_bytes(),
     });
     // The pipeline file's inputs, then the state file's streams (which win on a name).
     let mut initial: BTreeMap<String, StreamSpec> = BTreeMap::new();

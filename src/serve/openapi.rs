@@ -3,7 +3,7 @@
 //! they name (their doc comments become the descriptions), so it cannot drift from the code; a
 //! test checks that every route is in it.
 
-use super::{api, clips, live};
+use super::{api, clips, faces, live};
 use serde_json::Value;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::OpenApi;
@@ -31,6 +31,17 @@ use utoipa::OpenApi;
         clips::video,
         clips::thumbnail,
         clips::remove,
+        faces::list,
+        faces::add,
+        faces::rename,
+        faces::remove,
+        faces::sample,
+        faces::remove_sample,
+        faces::recognize,
+        faces::unknowns,
+        faces::name_unknown,
+        faces::forget,
+        faces::unknown_sample,
         api::openapi,
         api::healthz,
         api::ready,

@@ -9,7 +9,8 @@
 //! `x, y, w, h` are pixels; `bounding_box` is normalized to `[0, 1]`; `timestamp` is the PTS in ns.
 //! Faces add `"keypoints": [[x, y], …]` (normalized; BlazeFace order: right eye, left eye, nose,
 //! mouth, right ear, left ear), tracked objects `"id"`, recognized faces
-//! `"identity": {"name": "obama", "similarity": 0.71}` (`"unknown"` below the threshold).
+//! `"identity": {"name": "obama", "similarity": 0.71}` (`"unknown"` below the threshold), and
+//! `"unknown_id": 7` for an unknown face that is a remembered person.
 //! With zone/line analytics each object has `"zones": ["loading_bay"]` and the frame
 //! `"analytics": {"zones": {"loading_bay": {"person": 2}}, "lines": {"door": {"in": 14, "out": 9}}}`
 //! (objects inside each zone now, per label; crossings of each line so far).
@@ -66,6 +67,9 @@ struct ObjectRecord<'a> {
     keypoints: &'a [[f32; 2]],
     #[serde(skip_serializing_if = "Option::is_none")]
     identity: Option<IdentityRecord<'a>>,
+    /// The remembered unknown person this face is (face recognition).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unknown_id: Option<u64>,
     /// Zones the object is in; present when the frame has analytics.
     #[serde(skip_serializing_if = "Option::is_none")]
     zones: Option<&'a [std::sync::Arc<str>]>,
@@ -284,6 +288,7 @@ fn record<'a>(
                     id: d.track_id,
                     keypoints: &d.keypoints,
                     zones: analytics.map(|_| d.zones.as_slice()),
+                    unknown_id: d.identity.as_ref().and_then(|i| i.unknown_id),
                     identity: d.identity.as_ref().map(|i| IdentityRecord {
                         name: &i.name,
                         similarity: i.similarity,

@@ -206,11 +206,12 @@ fn run(args: &RunArgs, lib: Option<&Path>) -> anyhow::Result<i32> {
     let mut detector = Detector::from_config(&config, lib)?;
     let mut recognizer = ovstream::face::recognizer_from_config(&config, lib, &mut detector)?;
     if let Some(r) = &recognizer {
+        let g = r.gallery.current();
         eprintln!(
             "gallery {}: {} image(s) of {} people; similarity threshold {}",
-            r.gallery.dir.display(),
-            r.gallery.entries.len(),
-            r.gallery.names().len(),
+            g.dir.display(),
+            g.entries.len(),
+            g.names().len(),
             r.threshold
         );
     }

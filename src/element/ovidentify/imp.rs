@@ -239,7 +239,7 @@ impl BaseTransformImpl for OvIdentify {
             drawn: false,
         };
         state.seq += 1;
-        if let Err(e) = state.recognizer.identify(&mut frame) {
+        if let Err(e) = state.recognizer.identify(&mut frame, &self.obj().name()) {
             gst::element_imp_error!(self, gst::LibraryError::Failed, ["ovidentify: {e}"]);
             return Err(gst::FlowError::Error);
         }

@@ -8,6 +8,8 @@ use crate::pipeline::stage::{Emit, SourceId, Stage};
 
 pub struct Identify<'a> {
     pub recognizer: &'a mut Recognizer,
+    /// Source names (the cameras remembered unknown people were seen on).
+    pub registry: &'a crate::pipeline::registry::Registry,
 }
 
 impl Stage for Identify<'_> {
@@ -15,7 +17,13 @@ impl Stage for Identify<'_> {
     type Out = AnalyzedFrame;
 
     fn process(&mut self, mut frame: AnalyzedFrame, out: &mut Emit<AnalyzedFrame>) -> Result<()> {
-        self.recognizer.identify(&mut frame)?;
+        let camera = self
+            .registry
+            .list
+            .get(frame.frame.source_id)
+            .map(|s| s.name.clone())
+            .unwrap_or_default();
+        self.recognizer.identify(&mut frame, &camera)?;
         out.push(frame);
         Ok(())
     }
