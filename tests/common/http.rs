@@ -52,3 +52,40 @@ pub fn request(port: u16, request: &str) -> (u16, String, Vec<u8>) {
         .unwrap_or(0);
     (status, head, body)
 }
+
+/// `METHOD path` with `body` of `content_type` (and `Authorization: Bearer token`) on
+/// `127.0.0.1:port`: (status, body bytes).
+pub fn send(
+    port: u16,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    content_type: &str,
+    body: &[u8],
+) -> (u16, Vec<u8>) {
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return (0, Vec::new());
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(60)));
+    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}Content-Type: {content_type}\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    // A refused upload may be answered (and the socket closed) before all of it is sent.
+    let _ = s
+        .write_all(head.as_bytes())
+        .and_then(|()| s.write_all(body));
+    let mut all = Vec::new();
+    let _ = s.read_to_end(&mut all);
+    let Some(i) = all.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return (0, Vec::new());
+    };
+    let status = String::from_utf8_lossy(&all[..i])
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, all[i + 4..].to_vec())
+}
