@@ -13,8 +13,10 @@
 //! the least recently seen evicted first.
 //!
 //! Storage (when the store has a folder; `ovstream serve`: `<state folder>/unknown/`):
-//! `unknown.json` (ids, times, cameras, counts, embeddings; written atomically, mode 0600) and
-//! `<unknown_id>/<sample>.jpg`. Without a folder (`ovstream run`) ids last for the run.
+//! `unknown.json` (ids, times, cameras, counts: small, rewritten at most every few seconds),
+//! `<unknown_id>/embeddings.json` (written when that person's embeddings change) and
+//! `<unknown_id>/<sample>.jpg`; files written atomically, mode 0600. Without a folder
+//! (`ovstream run`) ids last for the run.
 
 use super::embed::{cosine, Embedding};
 use crate::error::{Error, Result};
@@ -44,6 +46,8 @@ const SAVE_INTERVAL: Duration = Duration::from_secs(5);
 pub struct UnknownSample {
     /// 12 hex digits of the JPEG's sha256 (its file is `<unknown_id>/<id>.jpg`).
     pub id: String,
+    /// Kept in the person's `embeddings.json`, not the index.
+    #[serde(skip)]
     pub embedding: Embedding,
 }
 
@@ -61,7 +65,9 @@ pub struct Unknown {
     pub cameras: BTreeSet<String>,
     /// Appearances (tracks) that were matched to it.
     pub count: u64,
-    /// Its most recent embeddings (unit vectors), at most [`MAX_EMBEDDINGS`].
+    /// Its most recent embeddings (unit vectors), at most [`MAX_EMBEDDINGS`]; kept in the
+    /// person's `embeddings.json`, not the index.
+    #[serde(skip)]
     pub embeddings: Vec<Embedding>,
     pub samples: Vec<UnknownSample>,
 }
@@ -98,9 +104,23 @@ struct Index {
     people: BTreeMap<u64, Unknown>,
 }
 
+/// `<unknown_id>/embeddings.json`.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct PersonFile {
+    embeddings: Vec<Embedding>,
+    /// sample id → the embedding of the frame it was cut from
+    samples: BTreeMap<String, Embedding>,
+}
+
+/// A person's embeddings file.
+const PERSON_FILE: &str = "embeddings.json";
+
 struct Inner {
     index: Index,
+    /// The index changed since it was last written.
     dirty: bool,
+    /// People whose embeddings changed since their file was last written.
+    changed: BTreeSet<u64>,
     saved: Instant,
 }
 
@@ -147,6 +167,7 @@ impl UnknownStore {
                     })?;
                     let highest = index.people.keys().max().copied().unwrap_or(0);
                     index.next_id = index.next_id.max(highest + 1);
+                    load_embeddings(dir, &mut index);
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => {
@@ -163,6 +184,7 @@ impl UnknownStore {
             inner: Mutex::new(Inner {
                 index,
                 dirty: false,
+                changed: BTreeSet::new(),
                 saved: Instant::now(),
             }),
         })
@@ -234,6 +256,7 @@ impl UnknownStore {
                 }
             }
         }
+        inner.changed.insert(id);
         self.evict(&mut inner);
         inner.dirty = true;
         self.save_locked(&mut inner, true);
@@ -247,6 +270,7 @@ impl UnknownStore {
             person.last_seen = now_ms();
             if let Some(e) = embedding {
                 person.remember(e);
+                inner.changed.insert(unknown_id);
             }
             inner.dirty = true;
         }
@@ -378,10 +402,32 @@ impl UnknownStore {
     fn save_locked(&self, inner: &mut Inner, now: bool) {
         let Some(dir) = &self.dir else {
             inner.dirty = false;
+            inner.changed.clear();
             return;
         };
         if !inner.dirty || (!now && inner.saved.elapsed() < SAVE_INTERVAL) {
             return;
+        }
+        for id in std::mem::take(&mut inner.changed) {
+            let Some(person) = inner.index.people.get(&id) else {
+                continue;
+            };
+            let file = PersonFile {
+                embeddings: person.embeddings.clone(),
+                samples: person
+                    .samples
+                    .iter()
+                    .map(|s| (s.id.clone(), s.embedding.clone()))
+                    .collect(),
+            };
+            let folder = dir.join(id.to_string());
+            let path = folder.join(PERSON_FILE);
+            let json = serde_json::to_vec(&file).unwrap_or_default();
+            let written =
+                std::fs::create_dir_all(&folder).and_then(|()| write_private(&path, &json));
+            if let Err(e) = written {
+                tracing::warn!(path = %path.display(), "unknown face embeddings not saved: {e}");
+            }
         }
         let path = dir.join(INDEX_FILE);
         match write_private(&path, &serde_json::to_vec(&inner.index).unwrap_or_default()) {
@@ -398,6 +444,26 @@ impl Drop for UnknownStore {
     fn drop(&mut self) {
         self.flush();
     }
+}
+
+/// Reads each person's embeddings file; a person without one (lost, unreadable) cannot be
+/// matched and is dropped with a warning.
+fn load_embeddings(dir: &Path, index: &mut Index) {
+    index.people.retain(|id, person| {
+        let path = dir.join(id.to_string()).join(PERSON_FILE);
+        let file: Option<PersonFile> = std::fs::read(&path)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok());
+        let Some(mut file) = file.filter(|f| !f.embeddings.is_empty()) else {
+            tracing::warn!(path = %path.display(), "remembered unknown person {id} has no embeddings: forgotten");
+            return false;
+        };
+        person.embeddings = file.embeddings;
+        for s in &mut person.samples {
+            s.embedding = file.samples.remove(&s.id).unwrap_or_default();
+        }
+        true
+    });
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same folder, mode 0600.
@@ -447,6 +513,8 @@ mod tests {
         drop(store);
         let store = UnknownStore::open(Some(dir.path()), 10).unwrap();
         assert_eq!(store.list().len(), 2);
+        let again = store.best_match(&unit(&[1.0, 0.05, 0.05]), 0.6);
+        assert_eq!(again.map(|m| m.0), Some(a), "embeddings restored");
         let (person, samples) = store.take(a).unwrap();
         assert_eq!(person.unknown_id, a);
         assert_eq!(samples.len(), 2);
