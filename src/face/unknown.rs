@@ -157,7 +157,13 @@ impl UnknownStore {
             ..Index::default()
         };
         if let Some(dir) = dir {
-            std::fs::create_dir_all(dir).map_err(io(dir))?;
+            // Faces of people who never agreed to be kept: readable by this user only.
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::create_dir_all(dir)
+                .and_then(|()| {
+                    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+                })
+                .map_err(io(dir))?;
             let path = dir.join(INDEX_FILE);
             match std::fs::read(&path) {
                 Ok(bytes) => {
@@ -364,7 +370,7 @@ impl UnknownStore {
             let written = path
                 .parent()
                 .map_or(Ok(()), std::fs::create_dir_all)
-                .and_then(|()| std::fs::write(&path, jpeg));
+                .and_then(|()| write_private(&path, jpeg));
             if let Err(e) = written {
                 tracing::warn!(path = %path.display(), "unknown face sample not written: {e}");
                 return None;

@@ -62,7 +62,8 @@ enum Command {
     /// List the model manifest (fetched or not, checksum, weight precision); `models annotate`
     /// stores a model's settings into an IR.
     Models(models::ModelsArgs),
-    /// Face gallery: enroll people from photos or a video frame, list them.
+    /// Face gallery: enroll people from photos or a video frame, list them, recognize the faces
+    /// of a photo, list, name or forget remembered unknown people.
     Gallery(GalleryArgs),
     /// Service mode: streams added, changed and removed over a REST API.
     Serve(serve::ServeArgs),
