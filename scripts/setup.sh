@@ -13,6 +13,7 @@ APT_PACKAGES=(
   gstreamer1.0-plugins-base-apps python3-venv
   mosquitto mosquitto-clients libssl-dev openssl
   podman runc mmdebstrap uidmap
+  chromium chromium-driver
 )
 
 say() { printf '==> %s\n' "$*" >&2; }

@@ -1,6 +1,7 @@
 //! The HTTP API (axum): JSON in and out, errors as `{"error": "…"}` with the status that
 //! says why. `/api/*` needs `Authorization: Bearer <token>` when the service has a token
-//! (compared in constant time); `/healthz`, `/readyz` and `/metrics` stay open. Cross-site
+//! (compared in constant time; the console's session cookie does for `GET`); `/healthz`,
+//! `/readyz`, `/metrics`, `/api/login` and the console's static files stay open. Cross-site
 //! requests and foreign `Host`s are refused before that ([`super::guard`]). Bodies over
 //! [`MAX_BODY`] are refused (413); every request has [`REQUEST_TIMEOUT`].
 //!
@@ -26,6 +27,8 @@
 //! | GET | `/api/faces/unknown` | remembered unknown people |
 //! | POST | `/api/faces/unknown/{unknown_id}/name` | `{"name"}`: its samples join the gallery |
 //! | DELETE | `/api/faces/unknown/{unknown_id}` | forget it |
+//! | GET/POST/DELETE | `/api/login` | sign-in state; sign in with the token (session cookie); sign out |
+//! | GET | `/`, `/console/{file}` | the web console ([`super::console`]) |
 //! | GET | `/api/openapi.json` | an OpenAPI 3 description of this API |
 //! | GET | `/healthz`, `/readyz`, `/metrics` | liveness, readiness, Prometheus text |
 
@@ -36,7 +39,7 @@ use super::Service;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
@@ -114,8 +117,24 @@ pub fn router(service: Shared) -> Router {
             Arc::clone(&service),
             super::guard::same_site,
         ));
+    // Signing in needs no token (it is how the console gets its cookie), but the same-site
+    // checks.
+    let login = Router::new()
+        .route(
+            "/api/login",
+            get(super::console::state)
+                .post(super::console::login)
+                .delete(super::console::logout),
+        )
+        .route_layer(middleware::from_fn_with_state(
+            Arc::clone(&service),
+            super::guard::same_site,
+        ));
     Router::new()
         .merge(api)
+        .merge(login)
+        .route("/", get(super::console::index))
+        .route("/console/{file}", get(super::console::asset))
         .route("/healthz", get(healthz))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
@@ -151,7 +170,7 @@ async fn timeout(request: Request, next: Next) -> Response {
 }
 
 /// Equal without an early exit (no timing leak of how much of a token matched).
-fn same(a: &[u8], b: &[u8]) -> bool {
+pub(super) fn same(a: &[u8], b: &[u8]) -> bool {
     let mut diff = a.len() ^ b.len();
     for (i, &x) in a.iter().enumerate() {
         diff |= usize::from(x ^ b.get(i).copied().unwrap_or(!x));
@@ -159,6 +178,8 @@ fn same(a: &[u8], b: &[u8]) -> bool {
     diff == 0
 }
 
+/// The bearer token, or (for `GET`/`HEAD` only: what `<video>` and `<img>` fetch) the console's
+/// session cookie.
 async fn authorize(
     State(service): State<Shared>,
     headers: HeaderMap,
@@ -171,7 +192,11 @@ async fn authorize(
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .unwrap_or("");
-        if !same(given.as_bytes(), token.as_bytes()) {
+        let reads = matches!(*request.method(), Method::GET | Method::HEAD);
+        let session = reads
+            && super::console::session_cookie(&headers)
+                .is_some_and(|id| service.sessions.valid(id));
+        if !session && !same(given.as_bytes(), token.as_bytes()) {
             let mut r = error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token");
             r.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, "Bearer".parse().expect("header"));

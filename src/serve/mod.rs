@@ -7,6 +7,7 @@
 
 pub mod api;
 mod clips;
+mod console;
 pub(crate) mod control;
 mod entry;
 mod faces;
@@ -101,6 +102,8 @@ pub struct Service {
     pub faces: Option<Arc<crate::face::library::FaceLibrary>>,
     /// `[serve] max_image_bytes`: the largest upload to `/api/faces`.
     pub max_image_bytes: usize,
+    /// The console's signed-in browsers.
+    pub sessions: console::Sessions,
 }
 
 impl Service {
@@ -346,6 +349,7 @@ pub fn run(
         rtsp,
         faces,
         max_image_bytes: config.serve.max_image_bytes(),
+        sessions: console::Sessions::default(),
     });
     // The pipeline file's inputs, then the state file's streams (which win on a name).
     let mut initial: BTreeMap<String, StreamSpec> = BTreeMap::new();

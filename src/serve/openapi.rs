@@ -3,7 +3,7 @@
 //! they name (their doc comments become the descriptions), so it cannot drift from the code; a
 //! test checks that every route is in it.
 
-use super::{api, clips, faces, live};
+use super::{api, clips, console, faces, live};
 use serde_json::Value;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::OpenApi;
@@ -42,6 +42,11 @@ use utoipa::OpenApi;
         faces::name_unknown,
         faces::forget,
         faces::unknown_sample,
+        console::index,
+        console::asset,
+        console::state,
+        console::login,
+        console::logout,
         api::openapi,
         api::healthz,
         api::ready,

@@ -5,6 +5,7 @@
 pub mod broker;
 pub mod http;
 pub mod serve;
+pub mod webdriver;
 
 use gstreamer as gst;
 use gstreamer::prelude::*;
