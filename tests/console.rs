@@ -20,15 +20,18 @@ fn shots() -> PathBuf {
     dir
 }
 
-/// Three streams: two test patterns and the pedestrian clip (people: events), all live.
+/// Three streams: two test patterns and the pedestrian clip (people: events, and short
+/// recordings of them), all live.
 fn service_file(dir: &Path) -> PathBuf {
     let text = format!(
         "[source]\nrealtime = true\nloop = true\n[model]\nmodel = \"pedestrian-ssdlite\"\n\
          [[sources]]\nname = \"front\"\ninput = \"test://?width=320&height=240&fps=10\"\n\
          [[sources]]\nname = \"back\"\ninput = \"test://?pattern=ball&width=320&height=240&fps=10\"\n\
          [[sources]]\nname = \"street\"\ninput = \"{}\"\n\
+         [sources.record]\ndir = \"{}\"\npre_capture = 1\npost_capture = 1\nmax_clip = 3\n\
          [serve]\nmedia_roots = [\"{}\"]\n",
         vtest().display(),
+        dir.join("clips").display(),
         vtest().parent().unwrap().display()
     );
     let path = dir.join("console.toml");
@@ -99,6 +102,7 @@ fn the_console_signs_in_shows_live_cameras_adds_and_removes_one_and_edits_a_line
     assert!(!token_in_url.as_str().unwrap().contains(TOKEN));
 
     // Three tiles whose video plays: currentTime advances over 3 s.
+    let signed_in = Instant::now();
     wait_until("three tiles", Duration::from_secs(30), || {
         tiles(&b).len() == 3
     });
@@ -109,6 +113,10 @@ fn the_console_signs_in_shows_live_cameras_adds_and_removes_one_and_edits_a_line
             .values()
             .all(|v| v.as_f64() > Some(0.0))
     });
+    eprintln!(
+        "every tile playing {:?} after signing in",
+        signed_in.elapsed()
+    );
     let before = video_times(&b);
     std::thread::sleep(Duration::from_secs(3));
     let after = video_times(&b);
@@ -222,6 +230,20 @@ fn the_console_signs_in_shows_live_cameras_adds_and_removes_one_and_edits_a_line
     b.eval("window.scrollTo(0, 0);", json!([]));
     b.screenshot(&shots().join("zone-editor.png"));
 
+    // A recording plays (HTTP Range through the session cookie: a <video src>).
+    b.goto(&format!("{base}/#/clips"));
+    let play = b.wait_for("#clips li button.play", Duration::from_secs(30));
+    b.click(&play);
+    wait_until("the clip playing", Duration::from_secs(20), || {
+        b.eval(
+            "return document.getElementById('clip-player').currentTime;",
+            json!([]),
+        )
+        .as_f64()
+            > Some(0.3)
+    });
+    b.screenshot(&shots().join("clips.png"));
+
     // The faces page of a service without [recognize] says so.
     b.goto(&format!("{base}/#/faces"));
     let status = b.wait_for("#faces-status", Duration::from_secs(10));
@@ -237,6 +259,97 @@ fn the_console_signs_in_shows_live_cameras_adds_and_removes_one_and_edits_a_line
         json!([]),
     );
     assert_eq!(status_after, 401);
+    drop(b);
+    drop(served);
+}
+
+#[test]
+fn the_faces_page_names_an_unknown_person_and_enrolls_a_photo_on_a_phone_sized_screen() {
+    let dir = tempfile::tempdir().unwrap();
+    let clip = dir.path().join("door.mp4");
+    photo_clip(&clip, &["obama2"]);
+    let file = dir.path().join("faces.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[source]\nrealtime = true\nloop = true\n[model]\nmodel = \"blazeface-full\"\n\
+             [recognize]\ngallery = \"{0}/gallery\"\n\
+             [[sources]]\nname = \"door\"\ninput = \"{1}\"\n[serve]\nmedia_roots = [\"{0}\"]\n",
+            dir.path().display(),
+            clip.display()
+        ),
+    )
+    .unwrap();
+    let served = start_with_token(dir.path(), &file, TOKEN);
+    let port = served.port;
+    let base = format!("http://127.0.0.1:{port}");
+    let b = Browser::start(390, 844);
+    b.goto(&format!("{base}/#/faces"));
+    let input = b.wait_for("#token", Duration::from_secs(10));
+    b.type_into(&input, TOKEN);
+    b.click(&b.find("#sign-in button").unwrap());
+
+    // The unknown person at the door shows up with its crop (an <img> fetched by cookie).
+    b.wait_for("#enroll", Duration::from_secs(10));
+    wait_until(
+        "an unknown person with a loaded crop",
+        Duration::from_secs(30),
+        || {
+            b.eval(
+            "const i = document.querySelector('#unknown img'); return !!i && i.complete && i.naturalWidth > 0;",
+            json!([]),
+        ) == true
+        },
+    );
+    b.screenshot(&shots().join("faces-phone.png"));
+    let name_input = b.find("#unknown input").unwrap();
+    b.type_into(&name_input, "xavier");
+    b.click(&b.find("#unknown button").unwrap());
+    wait_until("xavier in the gallery", Duration::from_secs(20), || {
+        b.eval(
+            "return document.getElementById('people').textContent;",
+            json!([]),
+        )
+        .as_str()
+        .is_some_and(|t| t.contains("xavier"))
+    });
+    wait_until(
+        "the door stream naming xavier",
+        Duration::from_secs(20),
+        || {
+            let (_, body) = send(
+                port,
+                "GET",
+                "/api/events?source=door&limit=1",
+                Some(TOKEN),
+                "text/plain",
+                b"",
+            );
+            let events: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            events[0]["identity"]["name"] == "xavier"
+        },
+    );
+
+    // Enroll a photo through the file input.
+    b.type_into(&b.find("#enroll-name").unwrap(), "joe");
+    let upload = b.find("#enroll-file").unwrap();
+    b.send_keys(&upload, photo("biden").to_str().unwrap());
+    b.click(&b.find("#enroll button").unwrap());
+    wait_until("joe in the gallery", Duration::from_secs(20), || {
+        b.eval(
+            "return document.getElementById('people').textContent;",
+            json!([]),
+        )
+        .as_str()
+        .is_some_and(|t| t.contains("joe"))
+    });
+    let status = b.text(&b.find("#faces-status").unwrap());
+    assert!(status.contains("joe enrolled"), "{status}");
+    let width = b.eval("return document.documentElement.scrollWidth;", json!([]));
+    assert!(
+        width.as_u64() <= Some(390),
+        "no sideways scrolling on a phone: {width}"
+    );
     drop(b);
     drop(served);
 }

@@ -7,58 +7,13 @@ mod common;
 use common::http::send;
 use common::serve::{start_with_token, Served};
 use common::*;
-use gstreamer as gst;
-use gstreamer::prelude::*;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 const TOKEN: &str = "face-library-test-token";
-/// Frames per person in a clip (2 s at 15 fps).
-const SEGMENT: usize = 30;
-
-fn photo(name: &str) -> PathBuf {
-    asset(&format!("samples/faces/{name}.jpg"))
-}
-
-fn run_gst(description: &str) {
-    gst::init().unwrap();
-    let pipeline = gst::parse::launch(description).unwrap();
-    pipeline.set_state(gst::State::Playing).unwrap();
-    let msg = pipeline
-        .bus()
-        .unwrap()
-        .timed_pop_filtered(
-            gst::ClockTime::from_seconds(60),
-            &[gst::MessageType::Eos, gst::MessageType::Error],
-        )
-        .expect("pipeline finishes");
-    pipeline.set_state(gst::State::Null).unwrap();
-    assert!(matches!(msg.view(), gst::MessageView::Eos(_)), "{msg:?}");
-}
-
-/// A 960x480 15 fps H.264 clip: each photo for [`SEGMENT`] frames, at one of three places (as
-/// people stepping in front of a camera, one after the other).
-fn clip(path: &Path, photos: &[&str]) {
-    let mut description = format!(
-        "concat name=c ! videoconvert ! x264enc speed-preset=ultrafast key-int-max=15 ! \
-         mp4mux ! filesink location=\"{}\"",
-        path.display()
-    );
-    for (k, p) in photos.iter().enumerate() {
-        let slot = 320 * (k % 3) as i32;
-        description.push_str(&format!(
-            " filesrc location=\"{}\" ! jpegdec ! videoconvert ! videoscale ! \
-             video/x-raw,width=320,height=480,pixel-aspect-ratio=1/1 ! \
-             imagefreeze num-buffers={SEGMENT} ! video/x-raw,framerate=15/1 ! \
-             videobox left={} right={} ! videoconvert ! video/x-raw,format=I420 ! c.",
-            photo(p).display(),
-            -slot,
-            -(640 - slot),
-        ));
-    }
-    run_gst(&description);
-}
+/// Frames per person in a clip ([`photo_clip`]).
+const SEGMENT: usize = PHOTO_SEGMENT;
 
 /// A face-recognition service file: files played in real time, JSON per stream in `dir`;
 /// `source` and `recognize` are added to those tables.
@@ -162,7 +117,7 @@ fn unknown_people_keep_their_id_across_appearances_and_are_named_while_the_strea
     let dir = tempfile::tempdir().unwrap();
     let clip_path = dir.path().join("door.mp4");
     // X, Y, X again (another photo of X), Y, X.
-    clip(
+    photo_clip(
         &clip_path,
         &["obama2", "biden", "obama3", "biden", "obama2"],
     );
@@ -356,7 +311,7 @@ fn named_within(port: u16, name: &str, since: Instant) -> Duration {
 fn photos_enrolled_over_the_api_name_faces_at_once_and_bad_images_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let clip_path = dir.path().join("cam.mp4");
-    clip(&clip_path, &["obama2"]);
+    photo_clip(&clip_path, &["obama2"]);
     // A track is identified once only: a gallery change must make it vote again.
     let file = service_file(dir.path(), "loop = true", "reidentify_interval = 100000");
     let served = start_with_token(dir.path(), &file, TOKEN);

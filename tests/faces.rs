@@ -4,8 +4,6 @@
 mod common;
 
 use common::*;
-use gstreamer as gst;
-use gstreamer::prelude::*;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -142,24 +140,6 @@ fn write_frame_jpeg(video: &Path, out: &Path) {
         video.display(),
         out.display()
     ));
-}
-
-fn run_gst(description: &str) {
-    gst::init().unwrap();
-    let pipeline = gst::parse::launch(description).unwrap();
-    pipeline.set_state(gst::State::Playing).unwrap();
-    let bus = pipeline.bus().unwrap();
-    let msg = bus
-        .timed_pop_filtered(
-            gst::ClockTime::from_seconds(60),
-            &[gst::MessageType::Eos, gst::MessageType::Error],
-        )
-        .expect("pipeline finishes");
-    pipeline.set_state(gst::State::Null).unwrap();
-    assert!(
-        matches!(msg.view(), gst::MessageView::Eos(_)),
-        "{description}: {msg:?}"
-    );
 }
 
 /// Frames per segment of the photo clip (2 s at 15 fps).

@@ -335,3 +335,52 @@ pub fn gst_launch(description: &str) -> Output {
         .output()
         .expect("gst-launch-1.0 runs")
 }
+
+/// A sample portrait, `samples/faces/{name}.jpg`.
+pub fn photo(name: &str) -> PathBuf {
+    asset(&format!("samples/faces/{name}.jpg"))
+}
+
+/// Frames per person in a [`photo_clip`] (2 s at 15 fps).
+pub const PHOTO_SEGMENT: usize = 30;
+
+/// Runs a `gst-launch` description to its EOS (panics on an error or after 60 s).
+pub fn run_gst(description: &str) {
+    gst::init().unwrap();
+    let pipeline = gst::parse::launch(description).unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let msg = pipeline
+        .bus()
+        .unwrap()
+        .timed_pop_filtered(
+            gst::ClockTime::from_seconds(60),
+            &[gst::MessageType::Eos, gst::MessageType::Error],
+        )
+        .expect("pipeline finishes");
+    pipeline.set_state(gst::State::Null).unwrap();
+    assert!(matches!(msg.view(), gst::MessageView::Eos(_)), "{msg:?}");
+}
+
+/// A 960x480 15 fps H.264 clip: each sample portrait (`samples/faces/{name}.jpg`) for
+/// [`PHOTO_SEGMENT`] frames, at one of three places (as
+/// people stepping in front of a camera, one after the other).
+pub fn photo_clip(path: &Path, photos: &[&str]) {
+    let mut description = format!(
+        "concat name=c ! videoconvert ! x264enc speed-preset=ultrafast key-int-max=15 ! \
+         mp4mux ! filesink location=\"{}\"",
+        path.display()
+    );
+    for (k, p) in photos.iter().enumerate() {
+        let slot = 320 * (k % 3) as i32;
+        description.push_str(&format!(
+            " filesrc location=\"{}\" ! jpegdec ! videoconvert ! videoscale ! \
+             video/x-raw,width=320,height=480,pixel-aspect-ratio=1/1 ! \
+             imagefreeze num-buffers={PHOTO_SEGMENT} ! video/x-raw,framerate=15/1 ! \
+             videobox left={} right={} ! videoconvert ! video/x-raw,format=I420 ! c.",
+            photo(p).display(),
+            -slot,
+            -(640 - slot),
+        ));
+    }
+    run_gst(&description);
+}

@@ -8,6 +8,9 @@ use std::io::{Read, Write};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// Headless Chromium's narrowest window (CSS pixels).
+const MIN_WINDOW_WIDTH: u32 = 500;
+
 /// The W3C key of an element reference in a response.
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
@@ -106,9 +109,15 @@ impl Browser {
             &format!("--window-size={width},{height}"),
             &format!("--user-data-dir={}", profile.path().display()),
         ];
+        let mut chrome = json!({"binary": "/usr/bin/chromium", "args": args});
+        if width < MIN_WINDOW_WIDTH {
+            // A window is never narrower than this: a phone's screen is emulated instead.
+            chrome["mobileEmulation"] =
+                json!({"deviceMetrics": {"width": width, "height": height, "pixelRatio": 3.0}});
+        }
         let caps = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
-            "goog:chromeOptions": {"binary": "/usr/bin/chromium", "args": args},
+            "goog:chromeOptions": chrome,
             "unhandledPromptBehavior": "ignore",
         }}});
         let (status, v) = call(port, "POST", "/session", &caps);
@@ -162,6 +171,15 @@ impl Browser {
 
     pub fn click(&self, e: &Element) {
         self.cmd("POST", &format!("/element/{}/click", e.0), json!({}));
+    }
+
+    /// Sends `text` as key presses (a file input takes a file's path this way).
+    pub fn send_keys(&self, e: &Element, text: &str) {
+        self.cmd(
+            "POST",
+            &format!("/element/{}/value", e.0),
+            json!({ "text": text }),
+        );
     }
 
     pub fn type_into(&self, e: &Element, text: &str) {
