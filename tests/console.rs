@@ -184,7 +184,7 @@ fn the_console_signs_in_shows_live_cameras_adds_and_removes_one_and_edits_a_line
     b.screenshot(&shots().join("events.png"));
 
     // The zone editor: two clicks on the picture, a name, Add, Save → the stream has the line.
-    b.goto(&format!("{base}/#/camera/front"));
+    b.goto(&format!("{base}/#/camera/street"));
     let overlay = b.wait_for("#overlay", Duration::from_secs(10));
     b.wait_for("#shape-name", Duration::from_secs(10));
     let (w, h) = {
@@ -194,9 +194,9 @@ fn the_console_signs_in_shows_live_cameras_adds_and_removes_one_and_edits_a_line
         );
         (r[0].as_f64().unwrap(), r[1].as_f64().unwrap())
     };
-    // Offsets are from the element's center.
-    b.click_at(&overlay, (-w * 0.3) as i64, 0);
-    b.click_at(&overlay, (w * 0.3) as i64, (h * 0.1) as i64);
+    // Offsets are from the element's center: a line down the middle of the street.
+    b.click_at(&overlay, 0, (-h * 0.4) as i64);
+    b.click_at(&overlay, (w * 0.02) as i64, (h * 0.45) as i64);
     let shape_name = b.find("#shape-name").unwrap();
     b.type_into(&shape_name, "door-line");
     b.click(&b.find("#shape-add").unwrap());
@@ -207,16 +207,20 @@ fn the_console_signs_in_shows_live_cameras_adds_and_removes_one_and_edits_a_line
     });
     assert!(b.text(&status).starts_with("Saved"), "{}", b.text(&status));
     wait_until("the line saved", Duration::from_secs(10), || {
-        stream(port, "front")["lines"][0]["name"] == "door-line"
+        stream(port, "street")["lines"][0]["name"] == "door-line"
     });
-    let line = &stream(port, "front")["lines"][0];
+    let line = &stream(port, "street")["lines"][0];
     let points = line["points"].as_array().unwrap();
     assert!(
-        (points[0][0].as_f64().unwrap() - 0.2).abs() < 0.05,
+        (points[0][0].as_f64().unwrap() - 0.5).abs() < 0.05,
         "{line}"
     );
     assert!(
-        (points[1][0].as_f64().unwrap() - 0.8).abs() < 0.05,
+        (points[0][1].as_f64().unwrap() - 0.1).abs() < 0.05,
+        "{line}"
+    );
+    assert!(
+        (points[1][1].as_f64().unwrap() - 0.95).abs() < 0.05,
         "{line}"
     );
     wait_until("the camera page's video", Duration::from_secs(20), || {
@@ -228,6 +232,17 @@ fn the_console_signs_in_shows_live_cameras_adds_and_removes_one_and_edits_a_line
             > Some(0.5)
     });
     b.eval("window.scrollTo(0, 0);", json!([]));
+    // People walking down the street cross it: the page's counts move.
+    let crossing = Instant::now();
+    wait_until(
+        "a crossing counted on the page",
+        Duration::from_secs(90),
+        || {
+            let text = b.text(&b.find("#counts").unwrap());
+            text.starts_with("door-line: ") && !text.contains("0 in, 0 out")
+        },
+    );
+    eprintln!("first crossing shown {:?} after saving", crossing.elapsed());
     b.screenshot(&shots().join("zone-editor.png"));
 
     // A recording plays (HTTP Range through the session cookie: a <video src>).

@@ -112,6 +112,11 @@ impl Entry {
             threshold: self.spec.threshold,
             classes: self.spec.classes.clone(),
             outputs: self.spec.outputs.clone(),
+            counts: self.stats.as_ref().and_then(|s| {
+                let latest = s.latest.lock();
+                let analytics = latest.as_ref()?.analytics.as_ref()?;
+                serde_json::to_value(&**analytics).ok()
+            }),
         }
     }
 }

@@ -314,6 +314,11 @@ pub struct StreamView {
     pub classes: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub outputs: Option<StreamOutputs>,
+    /// Zone occupancy and line crossings in its latest frame:
+    /// `{"zones": {"bay": {"person": 2}}, "lines": {"door": {"in": 14, "out": 9}}}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub counts: Option<serde_json::Value>,
 }
 
 /// End-to-end latency (decode to sink), ms.

@@ -207,13 +207,20 @@ export function cameraPage(main, name) {
     if (video.videoWidth && video.videoHeight) stage.style.aspectRatio = `${video.videoWidth} / ${video.videoHeight}`;
   });
   const info = h('p', { class: 'stats' });
+  const countsLine = h('p', { class: 'counts', id: 'counts', 'aria-live': 'polite' });
   const side = h('div', { class: 'side' });
-  main.append(h('h1', {}, name), h('div', { class: 'camera' }, h('div', {}, stage, info), side));
+  main.append(h('h1', {}, name), h('div', { class: 'camera' }, h('div', {}, stage, info, countsLine), side));
   let stopLive = null;
   let ed = null;
   const load = async () => {
     const s = await api(`/api/streams/${enc(name)}`);
     info.textContent = `${s.state} · ${s.fps.toFixed(1)} fps · ${s.drops} drops · ${s.input}`;
+    const counts = s.counts || {};
+    const parts = [
+      ...Object.entries(counts.zones || {}).map(([z, by]) => `${z}: ${Object.values(by).reduce((a, b) => a + b, 0)} inside`),
+      ...Object.entries(counts.lines || {}).map(([l, c]) => `${l}: ${c.in} in, ${c.out} out`),
+    ];
+    countsLine.textContent = parts.join(' · ');
     if (!ed) {
       ed = editor(s, (z, l, p) => draw(layer, z, l, p), () => {});
       side.append(ed.panel);
@@ -224,7 +231,7 @@ export function cameraPage(main, name) {
     const r = layer.getBoundingClientRect();
     if (ed) ed.click(Math.min(Math.max((e.clientX - r.left) / r.width, 0), 1), Math.min(Math.max((e.clientY - r.top) / r.height, 0), 1));
   });
-  const stop = every(3000, load);
+  const stop = every(1000, load);
   return () => {
     stop();
     if (stopLive) stopLive();

@@ -42,7 +42,7 @@ export function eventsPage(main) {
         name ? h('span', { class: 'who' }, e.unknown_id ? `unknown #${e.unknown_id}` : name) : null, ' ',
         h('span', { class: 'source' }, e.source), ' ',
         h('time', { datetime: e.wall_time }, time(e.wall_time)), ' ',
-        clip ? h('a', { href: `#/clips/${enc(clip.id)}` }, 'clip') : null));
+        clip ? h('a', { href: `#/clips/${enc(`${clip.id}@${Math.max((when - Date.parse(clip.start)) / 1000, 0).toFixed(1)}`)}` }, 'clip') : null));
     }
     list.replaceChildren(...rows);
   };
@@ -50,13 +50,16 @@ export function eventsPage(main) {
   return every(2000, refresh);
 }
 
+// `open`: a clip id, or `id@seconds` to start at an event's time in it.
 export function clipsPage(main, open) {
+  const [openId, at] = (open || '').split('@');
   const list = h('ul', { class: 'clips', id: 'clips' });
   const player = h('video', { id: 'clip-player', controls: true, preload: 'metadata', hidden: true, 'aria-label': 'Clip' });
   main.append(h('h1', {}, 'Clips'), player, list);
-  const play = (c) => {
+  const play = (c, start = 0) => {
     player.hidden = false;
     player.src = `/api/clips/${enc(c.id)}.mp4`;
+    if (start > 0) player.addEventListener('loadedmetadata', () => { player.currentTime = start; }, { once: true });
     player.play().catch(() => {});
   };
   const refresh = async () => {
@@ -72,11 +75,11 @@ export function clipsPage(main, open) {
       playButton.addEventListener('click', () => play(c));
       return h('li', { class: 'clip', 'data-id': c.id },
         h('img', { class: 'thumb', alt: '', src: `/api/clips/${enc(c.id)}.jpg` }),
-        h('span', {}, `${c.source} · ${(c.triggers || []).map((t) => t.label || t.type || '').join(', ')} · ${time(c.start)}`),
+        h('span', {}, `${c.source} · ${(c.triggers || []).join(', ')} · ${c.duration.toFixed(1)} s · ${time(c.start)}`),
         playButton, del);
     }));
-    const wanted = open && clips.find((c) => c.id === open);
-    if (wanted && player.hidden) play(wanted);
+    const wanted = openId && clips.find((c) => c.id === openId);
+    if (wanted && player.hidden) play(wanted, Number(at) || 0);
   };
   refresh().catch((e) => list.replaceChildren(h('li', { class: 'error' }, e.message)));
   return () => player.pause();
