@@ -401,9 +401,16 @@ fn photos_enrolled_over_the_api_name_faces_at_once_and_bad_images_are_refused() 
         assert!(v["error"].as_str().unwrap().contains(want), "{what}: {v}");
     }
     let (status, v) = upload(port, "/api/faces/unknown", "image/jpeg", &obama);
+    assert_eq!(status, 405, "a reserved name is a path of the API: {v}");
+    assert!(v["error"].is_string(), "405 is JSON too: {v}");
+    let (status, v) = api(port, "GET", "/api/faces/unknown/seven/name", &Value::Null);
+    assert_eq!(status, 405);
+    assert!(v["error"].is_string(), "{v}");
+    let (status, v) = api(port, "GET", "/api/clips?limit=many", &Value::Null);
+    assert_eq!(status, 400);
     assert!(
-        status == 405 || status == 422,
-        "a reserved name: {status} {v}"
+        v["error"].as_str().unwrap().contains("limit"),
+        "a query error is JSON: {v}"
     );
     let big = vec![0xFFu8; 9 << 20];
     let (status, _) = upload(port, "/api/faces/bob", "image/jpeg", &big);

@@ -140,6 +140,7 @@ pub fn router(service: Shared) -> Router {
         .route("/metrics", get(metrics))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such endpoint") })
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(middleware::from_fn(json_errors))
         .layer(middleware::from_fn(timeout))
         .with_state(service)
 }
@@ -160,6 +161,37 @@ pub(super) fn error(status: StatusCode, message: impl Into<String>) -> Response 
 pub(super) fn refused(r: Refusal) -> Response {
     let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     error(status, r.message)
+}
+
+/// Every error is `{"error": …}`: axum's own answers (405, a query or path that does not
+/// parse, a body over the limit) come as plain text or empty, and are rewritten here.
+async fn json_errors(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || json {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&text);
+    let reason = status.canonical_reason().unwrap_or("error");
+    let message = match text.trim() {
+        "" => reason.to_string(),
+        t => t.chars().take(500).collect(),
+    };
+    let mut json = error(status, message);
+    // Keep what the status needs (`Allow` of a 405, `WWW-Authenticate`, `Retry-After`).
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            json.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    json
 }
 
 async fn timeout(request: Request, next: Next) -> Response {
