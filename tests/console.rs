@@ -176,6 +176,11 @@ fn the_console_signs_in_shows_live_cameras_adds_and_removes_one_and_edits_a_line
         .as_u64()
             > Some(0)
     });
+    let ticks = b.eval(
+        "return document.querySelectorAll('#timelines .timeline[data-camera=street] line').length;",
+        json!([]),
+    );
+    assert!(ticks.as_u64() > Some(0), "the street's timeline has ticks");
     let first = b.eval(
         "return document.querySelector('#events li').textContent;",
         json!([]),

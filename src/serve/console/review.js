@@ -2,6 +2,39 @@
 // updated live) and the event recordings (play with seeking, delete).
 import { h, api, enc, every, time } from './dom.js';
 
+const SVG = 'http://www.w3.org/2000/svg'; // the SVG namespace: a name, not a URL fetched
+const WINDOW_MS = 10 * 60 * 1000; // the timeline's span
+
+// One row per camera: the last 10 minutes, a tick per event (title: what and when).
+function timeline(events) {
+  const now = Date.now();
+  const byCamera = new Map();
+  for (const e of events) {
+    const t = Date.parse(e.wall_time);
+    if (!e.source || now - t > WINDOW_MS) continue;
+    if (!byCamera.has(e.source)) byCamera.set(e.source, []);
+    byCamera.get(e.source).push([t, e]);
+  }
+  return [...byCamera].sort().map(([camera, list]) => {
+    const svg = document.createElementNS(SVG, 'svg');
+    svg.setAttribute('viewBox', '0 0 1000 20');
+    svg.setAttribute('preserveAspectRatio', 'none');
+    svg.setAttribute('class', 'ticks');
+    svg.setAttribute('role', 'img');
+    svg.setAttribute('aria-label', `${list.length} events on ${camera} in the last 10 minutes`);
+    for (const [t, e] of list) {
+      const x = 1000 - ((now - t) / WINDOW_MS) * 1000;
+      const tick = document.createElementNS(SVG, 'line');
+      for (const [k, v] of [['x1', x], ['x2', x], ['y1', 2], ['y2', 18], ['class', `tick ${e.type}`]]) tick.setAttribute(k, String(v));
+      const title = document.createElementNS(SVG, 'title');
+      title.textContent = `${e.type} ${e.label || ''} ${time(e.wall_time)}`;
+      tick.append(title);
+      svg.append(tick);
+    }
+    return h('div', { class: 'timeline', 'data-camera': camera }, h('span', { class: 'cam' }, camera), svg);
+  });
+}
+
 function select(id, label, values) {
   const s = h('select', { id }, h('option', { value: '' }, 'any'), values.map((v) => h('option', { value: v }, v)));
   return [h('label', { for: id }, label), s];
@@ -13,16 +46,18 @@ export function eventsPage(main) {
   const label = h('input', { id: 'ev-label', autocomplete: 'off' });
   const who = h('input', { id: 'ev-identity', autocomplete: 'off' });
   const list = h('ol', { class: 'events', id: 'events' });
+  const lines = h('section', { class: 'timelines', id: 'timelines', 'aria-label': 'Timeline: the last 10 minutes' });
   const filters = h('form', { class: 'filters' }, cameraLabel, camera, typeLabel, type,
     h('label', { for: 'ev-label' }, 'Label'), label, h('label', { for: 'ev-identity' }, 'Identity'), who);
   filters.addEventListener('submit', (e) => e.preventDefault());
-  main.append(h('h1', {}, 'Events'), filters, list);
+  main.append(h('h1', {}, 'Events'), lines, filters, list);
   const known = new Set();
   const refresh = async () => {
     const q = new URLSearchParams({ limit: '200' });
     if (camera.value) q.set('source', camera.value);
     if (type.value) q.set('type', type.value);
     const events = await api(`/api/events?${q}`);
+    lines.replaceChildren(...timeline(events));
     const clips = await api('/api/clips?limit=200').catch(() => []);
     const rows = [];
     for (const e of events) {
