@@ -32,12 +32,7 @@ fn gallery_dir(config: &PipelineConfig) -> Result<PathBuf> {
 }
 
 fn person_dir(config: &PipelineConfig, name: &str) -> Result<PathBuf> {
-    if name.trim().is_empty()
-        || name != name.trim()
-        || name.starts_with('.')
-        || name.contains(['/', '\\'])
-        || name.chars().any(char::is_control)
-    {
+    if !super::gallery::usable_person_name(name) {
         return Err(Error::Setting {
             key: "gallery".into(),
             message: format!("`{name}` is not a usable person name (a folder name)"),

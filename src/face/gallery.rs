@@ -149,6 +149,27 @@ pub fn list_images(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
     Ok(out)
 }
 
+/// Whether `name` can be a person's folder in the gallery: not blank or padded, no leading `.`
+/// (hidden), no `/` or `\\`, no control characters.
+pub fn usable_person_name(name: &str) -> bool {
+    !name.is_empty()
+        && name == name.trim()
+        && !name.starts_with('.')
+        && !name.contains(['/', '\\'])
+        && !name.chars().any(char::is_control)
+}
+
+/// The cache in `path` if it was made with `model`, else an empty one for it.
+fn read_cache(path: &Path, model: &str) -> Cache {
+    let mut cache: Cache = std::fs::read(path)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .filter(|c: &Cache| c.model == model)
+        .unwrap_or_default();
+    cache.model = model.to_string();
+    cache
+}
+
 /// Writes the cache atomically (a temporary file renamed over it).
 fn write_cache(path: &Path, cache: &Cache) -> Result<()> {
     let json = serde_json::to_vec(cache).expect("the cache serializes");
@@ -165,12 +186,7 @@ fn write_cache(path: &Path, cache: &Cache) -> Result<()> {
 /// [`Error::Output`] when the cache cannot be written.
 pub fn cache_embeddings(dir: &Path, model: &str, items: &[(String, Embedding)]) -> Result<()> {
     let path = dir.join(CACHE_FILE);
-    let mut cache: Cache = std::fs::read(&path)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .filter(|c: &Cache| c.model == model)
-        .unwrap_or_default();
-    cache.model = model.to_string();
+    let mut cache = read_cache(&path, model);
     for (sha, e) in items {
         cache.embeddings.insert(sha.clone(), e.clone());
     }
@@ -206,12 +222,7 @@ impl Gallery {
     /// [`Error::Config`] for an unreadable folder; model failures.
     pub fn load(dir: &Path, finder: &mut FaceFinder, embedder: &mut Embedder) -> Result<Gallery> {
         let cache_path = dir.join(CACHE_FILE);
-        let mut cache: Cache = std::fs::read(&cache_path)
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .filter(|c: &Cache| c.model == embedder.model)
-            .unwrap_or_default();
-        cache.model = embedder.model.clone();
+        let mut cache = read_cache(&cache_path, &embedder.model);
         let mut gallery = Gallery {
             dir: dir.to_path_buf(),
             ..Gallery::default()

@@ -11,7 +11,7 @@
 use super::align::RgbFrame;
 use super::embed::Embedder;
 use super::gallery::{self, single_face, FaceFinder, Gallery, GalleryCell};
-use super::unknown::{UnknownStore, MIN_FACE_PX};
+use super::unknown::{write_atomic, UnknownStore, MIN_FACE_PX};
 use crate::frame::{Detection, UNKNOWN};
 use parking_lot::Mutex;
 use serde::Serialize;
@@ -19,6 +19,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+/// Mode of gallery images (as `ovstream gallery add` leaves them).
+const IMAGE_MODE: u32 = 0o644;
 /// Longest person name (characters).
 pub const MAX_NAME_CHARS: usize = 64;
 /// Names that would shadow the API's own paths (`/api/faces/unknown`, `/api/faces/recognize`).
@@ -118,12 +120,8 @@ pub fn sample_url(name: &str, id: &str) -> String {
 /// # Errors
 /// [`LibraryError::BadName`].
 pub fn check_name(name: &str) -> Result<()> {
-    let bad = name.is_empty()
+    let bad = !gallery::usable_person_name(name)
         || name.chars().count() > MAX_NAME_CHARS
-        || name != name.trim()
-        || name.starts_with('.')
-        || name.contains(['/', '\\'])
-        || name.chars().any(char::is_control)
         || RESERVED_NAMES.iter().any(|r| r.eq_ignore_ascii_case(name));
     if bad {
         return Err(LibraryError::BadName(name.chars().take(80).collect()));
@@ -151,7 +149,7 @@ fn io_error(path: &Path, e: std::io::Error) -> LibraryError {
     })
 }
 
-/// A fresh hidden file name in `dir` (uploads are written there, then renamed into place).
+/// A fresh hidden file name in `dir` (an upload is written there to be decoded).
 fn scratch_path(dir: &Path, ext: &str) -> PathBuf {
     static N: AtomicU64 = AtomicU64::new(0);
     let n = N.fetch_add(1, Ordering::Relaxed);
@@ -244,9 +242,7 @@ impl FaceLibrary {
         let model = enroller.embedder.model.clone();
         gallery::cache_embeddings(&self.dir, &model, &[(sha, embedding)])?;
         if !dest.exists() {
-            let tmp = scratch_path(&person, ext);
-            std::fs::write(&tmp, bytes).map_err(|e| io_error(&tmp, e))?;
-            std::fs::rename(&tmp, &dest).map_err(|e| io_error(&dest, e))?;
+            write_atomic(&dest, bytes, IMAGE_MODE).map_err(|e| io_error(&dest, e))?;
         }
         self.reload(&mut enroller)?;
         tracing::info!(name, sample = id, "face sample enrolled");
@@ -371,10 +367,7 @@ impl FaceLibrary {
             let sha = gallery::sha256_hex(jpeg);
             let id = sha[..12].to_string();
             let dest = person.join(format!("{id}.jpg"));
-            let tmp = scratch_path(&person, "jpg");
-            std::fs::write(&tmp, jpeg)
-                .and_then(|()| std::fs::rename(&tmp, &dest))
-                .map_err(|e| io_error(&dest, e))?;
+            write_atomic(&dest, jpeg, IMAGE_MODE).map_err(|e| io_error(&dest, e))?;
             cached.push((sha, sample.embedding.clone()));
             added.push(Sample {
                 url: sample_url(name, &id),

@@ -92,6 +92,23 @@ pub fn recognizer_with_unknowns(
     )))
 }
 
+/// The library's enroller: one request of `detector`, and the embedding model compiled again
+/// with one request of its own.
+fn enroller(
+    config: &PipelineConfig,
+    openvino_lib: Option<&Path>,
+    detector: &mut Detector,
+) -> Result<library::Enroller> {
+    let mut one = config.clone();
+    if let Some(r) = one.recognize.as_mut() {
+        r.nireq = Some(1);
+    }
+    Ok(library::Enroller {
+        finder: FaceFinder::new(detector)?,
+        embedder: embedder_from_config(&one, openvino_lib)?,
+    })
+}
+
 /// The face library of a service whose streams run `recognizer`: its gallery cell and unknown
 /// store, and an enroller of its own (one request of `detector`, an embedding model with one
 /// request) for uploads.
@@ -104,14 +121,7 @@ pub fn library_for(
     detector: &mut Detector,
     recognizer: &Recognizer,
 ) -> Result<library::FaceLibrary> {
-    let mut one = config.clone();
-    if let Some(r) = one.recognize.as_mut() {
-        r.nireq = Some(1);
-    }
-    let enroller = library::Enroller {
-        finder: FaceFinder::new(detector)?,
-        embedder: embedder_from_config(&one, openvino_lib)?,
-    };
+    let enroller = enroller(config, openvino_lib, detector)?;
     Ok(library::FaceLibrary::new(
         recognizer.gallery.current().dir.clone(),
         Arc::clone(&recognizer.gallery),
@@ -132,21 +142,15 @@ pub fn open_library(
     openvino_lib: Option<&Path>,
     unknown_dir: &Path,
 ) -> Result<(Detector, library::FaceLibrary)> {
-    let mut one = config.clone();
-    let r = one
+    let r = config
         .recognize
-        .as_mut()
+        .clone()
         .ok_or_else(|| crate::Error::Setting {
             key: "pipeline".into(),
             message: "no [recognize] table: face recognition needs one".into(),
         })?;
-    r.nireq = Some(1);
-    let r = r.clone();
-    let mut detector = Detector::from_config(&one, openvino_lib)?;
-    let mut enroller = library::Enroller {
-        finder: FaceFinder::new(&mut detector)?,
-        embedder: embedder_from_config(&one, openvino_lib)?,
-    };
+    let mut detector = Detector::from_config(config, openvino_lib)?;
+    let mut enroller = enroller(config, openvino_lib, &mut detector)?;
     std::fs::create_dir_all(&r.gallery).map_err(|e| crate::Error::Config {
         path: r.gallery.clone(),
         message: format!("cannot create the gallery folder: {e}"),

@@ -229,8 +229,7 @@ fn remember(
     crop: impl FnOnce() -> Option<Vec<u8>>,
 ) {
     if let Some(id) = votes.unknown_id {
-        if store.contains(id) {
-            store.seen(id, good.then_some(embedding.as_slice()));
+        if store.seen(id, good.then_some(embedding.as_slice())) {
             return;
         }
         // Named or forgotten meanwhile: start again.

@@ -74,7 +74,7 @@ pub struct Unknown {
 
 impl Unknown {
     /// Mean over `track` of the best cosine similarity to this person's embeddings.
-    fn score(&self, track: &[Embedding]) -> f32 {
+    fn score<E: AsRef<[f32]>>(&self, track: &[E]) -> f32 {
         if track.is_empty() || self.embeddings.is_empty() {
             return -1.0;
         }
@@ -83,7 +83,7 @@ impl Unknown {
             .map(|t| {
                 self.embeddings
                     .iter()
-                    .map(|e| cosine(e, t))
+                    .map(|e| cosine(e, t.as_ref()))
                     .fold(-1.0, f32::max)
             })
             .sum();
@@ -254,43 +254,57 @@ impl UnknownStore {
             person.remember(e);
         }
         let wants_sample = self.dir.is_some() && person.samples.len() < MAX_SAMPLES;
-        if wants_sample {
-            if let Some(jpeg) = crop() {
-                let embedding = track.last().cloned().unwrap_or_default();
-                if let Some(sample) = self.write_sample(id, &jpeg, embedding) {
-                    person.samples.push(sample);
-                }
-            }
-        }
         inner.changed.insert(id);
         self.evict(&mut inner);
         inner.dirty = true;
+        if !wants_sample {
+            self.save_locked(&mut inner, true);
+            return id;
+        }
+        // The crop is encoded and written without the lock (the API reads the store meanwhile).
+        drop(inner);
+        let embedding = track.last().cloned().unwrap_or_default();
+        let sample = crop().and_then(|jpeg| self.write_sample(id, &jpeg, embedding));
+        let mut inner = self.inner.lock();
+        match (sample, inner.index.people.get_mut(&id)) {
+            (Some(sample), Some(person)) if person.samples.len() < MAX_SAMPLES => {
+                person.samples.push(sample);
+            }
+            (Some(sample), _) => {
+                // Named, forgotten or full meanwhile: the file is not wanted.
+                if let Some(path) = self.sample_path(id, &sample.id) {
+                    let _ = std::fs::remove_file(&path);
+                    if !inner.index.people.contains_key(&id) {
+                        let _ = path.parent().map(std::fs::remove_dir); // only when empty
+                    }
+                }
+            }
+            (None, _) => {}
+        }
         self.save_locked(&mut inner, true);
         id
     }
 
-    /// A remembered person was seen again (a re-identification of its track).
-    pub fn seen(&self, unknown_id: u64, embedding: Option<&[f32]>) {
+    /// A remembered person was seen again (a re-identification of its track); `false` when
+    /// `unknown_id` is no longer remembered (named or forgotten meanwhile).
+    pub fn seen(&self, unknown_id: u64, embedding: Option<&[f32]>) -> bool {
         let mut inner = self.inner.lock();
-        if let Some(person) = inner.index.people.get_mut(&unknown_id) {
-            person.last_seen = now_ms();
-            if let Some(e) = embedding {
-                person.remember(e);
-                inner.changed.insert(unknown_id);
-            }
-            inner.dirty = true;
+        let Some(person) = inner.index.people.get_mut(&unknown_id) else {
+            return false;
+        };
+        person.last_seen = now_ms();
+        if let Some(e) = embedding {
+            person.remember(e);
+            inner.changed.insert(unknown_id);
         }
+        inner.dirty = true;
         self.save_locked(&mut inner, false);
-    }
-
-    /// Whether `unknown_id` is still remembered (named or forgotten ones are not).
-    pub fn contains(&self, unknown_id: u64) -> bool {
-        self.inner.lock().index.people.contains_key(&unknown_id)
+        true
     }
 
     /// The best remembered match of one embedding at or above `threshold`.
     pub fn best_match(&self, embedding: &[f32], threshold: f32) -> Option<(u64, f32)> {
-        let track = [embedding.to_vec()];
+        let track = [embedding];
         self.inner
             .lock()
             .index
@@ -322,11 +336,23 @@ impl UnknownStore {
 
     /// Removes `unknown_id` and returns it with its samples' JPEGs (for naming it).
     pub fn take(&self, unknown_id: u64) -> Option<Taken> {
+        self.remove(unknown_id, true)
+    }
+
+    /// Forgets `unknown_id` and deletes its samples; whether it was remembered.
+    pub fn forget(&self, unknown_id: u64) -> bool {
+        self.remove(unknown_id, false).is_some()
+    }
+
+    /// Removes `unknown_id` (its files deleted, the index saved), reading its samples' JPEGs
+    /// first when `read`.
+    fn remove(&self, unknown_id: u64, read: bool) -> Option<Taken> {
         let mut inner = self.inner.lock();
         let person = inner.index.people.remove(&unknown_id)?;
         let samples = person
             .samples
             .iter()
+            .filter(|_| read)
             .filter_map(|s| {
                 let path = self.sample_path(unknown_id, &s.id)?;
                 Some((s.clone(), std::fs::read(path).ok()?))
@@ -336,11 +362,6 @@ impl UnknownStore {
         inner.dirty = true;
         self.save_locked(&mut inner, true);
         Some((person, samples))
-    }
-
-    /// Forgets `unknown_id` and deletes its samples; whether it was remembered.
-    pub fn forget(&self, unknown_id: u64) -> bool {
-        self.take(unknown_id).is_some()
     }
 
     /// Writes the index if anything changed since the last write.
@@ -474,6 +495,12 @@ fn load_embeddings(dir: &Path, index: &mut Index) {
 
 /// Writes `bytes` to `path` through a temporary file in the same folder, mode 0600.
 pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_atomic(path, bytes, 0o600)
+}
+
+/// Writes `bytes` to `path` through a temporary file (`<path>.tmp`, created with `mode`)
+/// renamed over it: a reader sees the old file or the whole new one.
+pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let tmp = path.with_extension("tmp");
@@ -481,7 +508,7 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .write(true)
         .create(true)
         .truncate(true)
-        .mode(0o600)
+        .mode(mode)
         .open(&tmp)?;
     f.write_all(bytes)?;
     f.sync_all()?;

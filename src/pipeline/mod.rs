@@ -397,6 +397,7 @@ fn spawn_optional<'scope>(
                 let stage = identify::Identify {
                     recognizer,
                     registry: &ctx.registry,
+                    names: HashMap::new(),
                 };
                 spawn_stage(s, stage, rx, outlet, stats)
             }

@@ -108,25 +108,24 @@ async fn image(request: Request) -> Result<Bytes, Response> {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|t| t.starts_with("multipart/form-data"));
-    let too_big = |status: StatusCode, text: String| error(status, text);
     if !multipart {
         return Bytes::from_request(request, &())
             .await
-            .map_err(|r| too_big(r.status(), r.body_text()));
+            .map_err(|r| error(r.status(), r.body_text()));
     }
     let mut parts = Multipart::from_request(request, &())
         .await
-        .map_err(|r| too_big(r.status(), r.body_text()))?;
+        .map_err(|r| error(r.status(), r.body_text()))?;
     match parts.next_field().await {
         Ok(Some(field)) => field
             .bytes()
             .await
-            .map_err(|e| too_big(e.status(), e.body_text())),
+            .map_err(|e| error(e.status(), e.body_text())),
         Ok(None) => Err(error(
             StatusCode::UNPROCESSABLE_ENTITY,
             "the multipart body has no part",
         )),
-        Err(e) => Err(too_big(e.status(), e.body_text())),
+        Err(e) => Err(error(e.status(), e.body_text())),
     }
 }
 

@@ -5,11 +5,14 @@ use crate::error::Result;
 use crate::face::recognizer::Recognizer;
 use crate::frame::AnalyzedFrame;
 use crate::pipeline::stage::{Emit, SourceId, Stage};
+use std::collections::HashMap;
 
 pub struct Identify<'a> {
     pub recognizer: &'a mut Recognizer,
     /// Source names (the cameras remembered unknown people were seen on).
     pub registry: &'a crate::pipeline::registry::Registry,
+    /// Each source's name, looked up on its first frame.
+    pub names: HashMap<SourceId, String>,
 }
 
 impl Stage for Identify<'_> {
@@ -17,19 +20,25 @@ impl Stage for Identify<'_> {
     type Out = AnalyzedFrame;
 
     fn process(&mut self, mut frame: AnalyzedFrame, out: &mut Emit<AnalyzedFrame>) -> Result<()> {
+        let registry = self.registry;
         let camera = self
-            .registry
-            .list
-            .get(frame.frame.source_id)
-            .map(|s| s.name.clone())
-            .unwrap_or_default();
-        self.recognizer.identify(&mut frame, &camera)?;
+            .names
+            .entry(frame.frame.source_id)
+            .or_insert_with_key(|&id| {
+                registry
+                    .list
+                    .get(id)
+                    .map(|s| s.name.clone())
+                    .unwrap_or_default()
+            });
+        self.recognizer.identify(&mut frame, camera)?;
         out.push(frame);
         Ok(())
     }
 
     fn end_source(&mut self, id: SourceId) -> Result<()> {
         self.recognizer.end_source(id);
+        self.names.remove(&id);
         Ok(())
     }
 }
