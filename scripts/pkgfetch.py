@@ -164,11 +164,12 @@ def report(dest: Path, wrote: bool, verb: str = "fetched") -> None:
     print(f"{verb if wrote else 'ok     '} {shown}", file=sys.stderr)
 
 
-def main(manifest: Path, table: str, dest_of, after=None) -> int:
-    """Fetches every entry of `manifest`'s `table`; `dest_of(entry)` gives its destination;
-    `after(entry, dest)` runs once the file is in place (labels, conversion)."""
+def main(manifest: Path, table: str, dest_of, after=None, entries=None) -> int:
+    """Fetches every entry of `manifest`'s `table` (or `entries`, when given); `dest_of(entry)`
+    gives its destination; `after(entry, dest)` runs once the file is in place (labels,
+    conversion)."""
     try:
-        for entry in load_manifest(manifest, table):
+        for entry in entries if entries is not None else load_manifest(manifest, table):
             dest = dest_of(entry)
             report(dest, fetch_file(entry, dest))
             if after:

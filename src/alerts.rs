@@ -147,6 +147,7 @@ mod tests {
             analytics: None,
             alerts: Vec::new(),
             drawn: false,
+            attributes: Vec::new(),
         };
         f.detections = labels
             .iter()

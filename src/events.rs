@@ -325,6 +325,7 @@ mod tests {
             analytics: None,
             alerts: Vec::new(),
             drawn: false,
+            attributes: Vec::new(),
         }
     }
 

@@ -106,6 +106,77 @@ pub struct Detection {
     pub identity: Option<Identity>,
     /// Zones the object is in (zone analytics; empty without).
     pub zones: Vec<Arc<str>>,
+    /// Second-stage classifier results ([`crate::classify`]), smoothed over the track.
+    pub attributes: Vec<Attribute>,
+}
+
+/// One attribute of an object (or a frame) from a second-stage classifier: `gender`, `age`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Attribute {
+    /// `[[classify.outputs]] name`.
+    pub name: Arc<str>,
+    pub value: AttributeValue,
+    /// Frames since the object was last classified (0: this frame), as gvaclassify reports.
+    pub frames_ago: u64,
+}
+
+/// What an attribute says, by its output's `kind`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(untagged)]
+pub enum AttributeValue {
+    /// The most probable class and its probability in `[0, 1]` (0-based `label_id`).
+    Label {
+        label: Arc<str>,
+        label_id: u32,
+        confidence: f32,
+    },
+    /// An expectation over the class values (the age in years).
+    Value { value: f32 },
+    /// Every class at or above its threshold, with its probability.
+    Multi {
+        labels: Vec<Arc<str>>,
+        confidences: Vec<f32>,
+    },
+}
+
+impl AttributeValue {
+    /// Short text for overlays and logs: `male`, `52`, `hat, glasses`.
+    pub fn text(&self) -> String {
+        match self {
+            AttributeValue::Label { label, .. } => label.to_string(),
+            AttributeValue::Value { value } => format!("{value:.0}"),
+            AttributeValue::Multi { labels, .. } => labels.join(", "),
+        }
+    }
+}
+
+/// Attributes as a JSON object keyed by name:
+/// `{"gender": {"label": "male", "label_id": 1, "confidence": 0.97, "frames_ago": 0},
+///   "age": {"value": 51.8, "frames_ago": 0}}`.
+#[derive(Debug, Clone, Copy)]
+pub struct AttributesJson<'a>(pub &'a [Attribute]);
+
+impl serde::Serialize for AttributesJson<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        #[derive(serde::Serialize)]
+        struct One<'a> {
+            #[serde(flatten)]
+            value: &'a AttributeValue,
+            frames_ago: u64,
+        }
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for a in self.0 {
+            map.serialize_entry(
+                &*a.name,
+                &One {
+                    value: &a.value,
+                    frames_ago: a.frames_ago,
+                },
+            )?;
+        }
+        map.end()
+    }
 }
 
 /// A face matched against the gallery.
@@ -132,6 +203,8 @@ pub struct AnalyzedFrame {
     pub analytics: Option<Arc<analytics::FrameAnalytics>>,
     /// Types of the `[[alerts]]` that fired on this frame (`fall`; the events stage).
     pub alerts: Vec<Arc<str>>,
+    /// Whole-frame classifier results (`[[classify]] region = "full-frame"`).
+    pub attributes: Vec<Attribute>,
     /// The overlay is drawn on its pixels ([`crate::overlay::draw`]).
     pub drawn: bool,
 }

@@ -25,6 +25,7 @@ pub mod element;
 pub mod engine;
 pub mod error;
 pub mod events;
+pub mod classify;
 pub mod face;
 pub mod frame;
 pub mod geometry;

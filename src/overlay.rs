@@ -297,8 +297,24 @@ fn label_rect(x: i32, y: i32, text: opencv::core::Size, baseline: i32, frame: (i
 }
 
 /// `obama 0.71 #3` for a recognized face, `unknown #7 (track 3)` for a remembered unknown
-/// person, `person 97% #3` for a tracked object.
+/// person, `person 97% #3` for a tracked object; classifier attributes follow after `|`
+/// (`face 98% #3 | male, age 52`).
 fn label_text(det: &Detection) -> String {
+    let text = identity_text(det);
+    if det.attributes.is_empty() {
+        return text;
+    }
+    let attributes: Vec<String> = (det.attributes.iter())
+        .map(|a| match &a.value {
+            crate::frame::AttributeValue::Value { value } => format!("{} {value:.0}", a.name),
+            other => other.text(),
+        })
+        .filter(|t| !t.is_empty())
+        .collect();
+    format!("{text} | {}", attributes.join(", "))
+}
+
+fn identity_text(det: &Detection) -> String {
     let what = match &det.identity {
         Some(id) => match id.unknown_id {
             Some(u) => format!("{} #{u}", id.name),

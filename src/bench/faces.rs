@@ -81,7 +81,7 @@ pub fn run(
             &mut detector.engine,
             &detector.adapter,
             sinks,
-            recognizer.as_mut(),
+            pipeline::Secondary::new(recognizer.as_mut(), None),
             &options,
             &AtomicBool::new(false),
         )?;

@@ -80,7 +80,7 @@ pub fn run(
                 &mut detector.engine,
                 &detector.adapter,
                 sinks,
-                None,
+                pipeline::Secondary::none(),
                 &options,
                 stop,
             )

@@ -273,7 +273,7 @@ fn run_streams(
         inputs,
         &mut detector.engine,
         &detector.adapter,
-        None,
+        pipeline::Secondary::none(),
         &options,
         &AtomicBool::new(false),
     )?;

@@ -66,7 +66,7 @@ pub fn run(
             &mut detector.engine,
             &detector.adapter,
             sinks,
-            None,
+            pipeline::Secondary::none(),
             &options,
             &AtomicBool::new(false),
         );

@@ -57,7 +57,7 @@ fn first_result(
         &mut detector.engine,
         &detector.adapter,
         sinks,
-        None,
+        pipeline::Secondary::none(),
         &options,
         &AtomicBool::new(false),
     )?;

@@ -5,6 +5,7 @@
 use crate::error::{Error, Result};
 pub mod alerts;
 pub mod analytics;
+pub mod classify;
 mod detect;
 #[cfg(feature = "cli")]
 mod flags;
@@ -92,6 +93,9 @@ pub struct PipelineConfig {
     /// Face recognition after detection (a face detector in `[model]`).
     #[serde(default)]
     pub recognize: Option<RecognizeConfig>,
+    /// Second-stage classifiers on detected objects, run in order (`[[classify]]`).
+    #[serde(default)]
+    pub classify: Vec<classify::ClassifyConfig>,
     #[serde(default)]
     pub track: TrackConfig,
     /// Zones and lines for every source (`[[analytics.zones]]`, `[[analytics.lines]]`).
@@ -280,6 +284,7 @@ impl PipelineConfig {
             detect: DetectConfig::default(),
             output: OutputConfig::default(),
             recognize: None,
+            classify: Vec::new(),
             track: TrackConfig::default(),
             analytics: AnalyticsConfig::default(),
             alerts: Vec::new(),

@@ -39,6 +39,11 @@ impl PipelineConfig {
                 return bad(message);
             }
         }
+        for (i, c) in self.classify.iter().enumerate() {
+            if let Err((key, message)) = c.validate(&format!("classify[{i}]")) {
+                return bad(format!("{key}: {message}"));
+            }
+        }
         if let Err(message) = self.motion.validate() {
             return bad(message);
         }

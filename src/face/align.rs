@@ -124,6 +124,56 @@ impl RgbFrame {
     }
 }
 
+/// Largest factor a warp shrinks by in one step; a smaller output is warped at a multiple of
+/// its size, then area-averaged down (no aliasing, as dlib's pyramid does for its chips).
+const MAX_WARP_SHRINK: f64 = 2.0;
+
+impl RgbFrame {
+    /// Width and height in pixels (even: an odd last row or column is left out).
+    pub fn size(&self) -> (u32, u32) {
+        (self.width, self.height)
+    }
+
+    /// The `width` x `height` RGB u8 image that the affine map `m` (frame pixels → output
+    /// pixels, row-major 2x3) cuts out of the frame; bilinear, black outside the frame. A map
+    /// that shrinks more than 2× is warped at a multiple of the size, then area-averaged.
+    ///
+    /// # Errors
+    /// [`Error::OpenCv`] on an OpenCV failure.
+    pub fn warp(&self, m: [[f64; 3]; 2], width: i32, height: i32) -> Result<Mat> {
+        let shrink = 1.0 / (m[0][0] * m[1][1] - m[0][1] * m[1][0]).abs().sqrt().max(1e-9);
+        let k = (shrink / MAX_WARP_SHRINK).ceil().clamp(1.0, 16.0);
+        let scaled = m.map(|row| row.map(|v| v * k));
+        let mat = Mat::from_slice_2d(&scaled).map_err(cv_err)?;
+        let (w, h) = (width * k as i32, height * k as i32);
+        let mut out = Mat::default();
+        imgproc::warp_affine(
+            &self.mat,
+            &mut out,
+            &mat,
+            Size::new(w, h),
+            imgproc::INTER_LINEAR,
+            BORDER_CONSTANT,
+            Scalar::all(0.0),
+        )
+        .map_err(cv_err)?;
+        if k > 1.0 {
+            let mut small = Mat::default();
+            imgproc::resize(
+                &out,
+                &mut small,
+                Size::new(width, height),
+                0.0,
+                0.0,
+                imgproc::INTER_AREA,
+            )
+            .map_err(cv_err)?;
+            out = small;
+        }
+        Ok(out)
+    }
+}
+
 /// FaceNet prewhitening of an RGB u8 image into `out` (f32, same element count).
 ///
 /// # Errors

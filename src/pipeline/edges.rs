@@ -8,6 +8,7 @@ pub(super) struct Edges {
     pub(super) inferred: Edge,
     pub(super) detected: Edge,
     pub(super) identified: Edge,
+    pub(super) classified: Edge,
     pub(super) analyzed: Edge,
     pub(super) evented: Edge,
     pub(super) rendered: Edge,
@@ -19,6 +20,7 @@ pub(super) struct Stages {
     pub(super) infer: StageStats,
     pub(super) postprocess: StageStats,
     pub(super) identify: StageStats,
+    pub(super) classify: StageStats,
     pub(super) analytics: StageStats,
     pub(super) events: StageStats,
     pub(super) overlay: StageStats,
@@ -34,6 +36,7 @@ impl Edges {
             inferred: Edge::new("inferred", capacity),
             detected: Edge::new("detected", capacity),
             identified: Edge::new("identified", capacity),
+            classified: Edge::new("classified", capacity),
             analyzed: Edge::new("analyzed", capacity),
             evented: Edge::new("evented", capacity),
             rendered: Edge::new("rendered", capacity),
@@ -41,12 +44,13 @@ impl Edges {
     }
 
     /// Every shared edge, in pipeline order.
-    pub(super) fn all(&self) -> [&Edge; 7] {
+    pub(super) fn all(&self) -> [&Edge; 8] {
         [
             &self.submitted,
             &self.inferred,
             &self.detected,
             &self.identified,
+            &self.classified,
             &self.analyzed,
             &self.evented,
             &self.rendered,
@@ -56,12 +60,13 @@ impl Edges {
 
 impl Stages {
     /// Every stage, in pipeline order, then end to end.
-    pub(super) fn all(&self) -> [&StageStats; 9] {
+    pub(super) fn all(&self) -> [&StageStats; 10] {
         [
             &self.preprocess,
             &self.infer,
             &self.postprocess,
             &self.identify,
+            &self.classify,
             &self.analytics,
             &self.events,
             &self.overlay,
@@ -76,6 +81,7 @@ impl Stages {
             infer: StageStats::new("infer"),
             postprocess: StageStats::new("postprocess"),
             identify: StageStats::new("identify"),
+            classify: StageStats::new("classify"),
             analytics: StageStats::new("analytics"),
             events: StageStats::new("events"),
             overlay: StageStats::new("overlay"),

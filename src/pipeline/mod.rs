@@ -42,6 +42,7 @@ pub use summary::Summary;
 use crate::adapters::Adapter;
 use crate::engine::Engine;
 use crate::error::Result;
+use crate::classify::Classifiers;
 use crate::face::recognizer::Recognizer;
 use crate::inference::Inference;
 use crate::sink::Sinks;
@@ -56,7 +57,9 @@ use plan::{Optional, Plan};
 use registry::Registry;
 use round_robin::RoundRobin;
 use stage::{Outlet, Stage};
-use stages::{analytics, events, identify, infer, overlay, postprocess, preprocess, sink};
+use stages::{
+    analytics, classify, events, identify, infer, overlay, postprocess, preprocess, sink,
+};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{Scope, ScopedJoinHandle};
@@ -74,6 +77,32 @@ const GATED_LIVE_DECODED_CAPACITY: usize = 2;
 /// Frames without a track after which its `end` event is sent, when tracking is off.
 const DEFAULT_LOST_AFTER: u64 = 30;
 
+/// What runs on the detected objects after postprocess, each in a stage of its own: face
+/// recognition (identify), then the `[[classify]]` classifiers (classify). Both optional.
+#[derive(Default)]
+pub struct Secondary<'a> {
+    pub recognizer: Option<&'a mut Recognizer>,
+    pub classifiers: Option<&'a mut Classifiers>,
+}
+
+impl<'a> Secondary<'a> {
+    /// No secondary stage: detection only.
+    pub fn none() -> Self {
+        Secondary::default()
+    }
+
+    /// The recognizer and the classifiers a run has (either may be absent).
+    pub fn new(
+        recognizer: Option<&'a mut Recognizer>,
+        classifiers: Option<&'a mut Classifiers>,
+    ) -> Self {
+        Secondary {
+            recognizer,
+            classifiers,
+        }
+    }
+}
+
 /// Runs `source` through `engine` and `adapter` into `sinks` until EOS, `limit` or `stop`.
 ///
 /// # Errors
@@ -83,7 +112,7 @@ pub fn run(
     engine: &mut Engine,
     adapter: &Adapter,
     sinks: Sinks,
-    recognizer: Option<&mut Recognizer>,
+    secondary: Secondary<'_>,
     options: &RunOptions,
     stop: &AtomicBool,
 ) -> Result<Summary> {
@@ -92,7 +121,7 @@ pub fn run(
         sinks,
         analytics: None,
     }];
-    run_many(inputs, engine, adapter, recognizer, options, stop)
+    run_many(inputs, engine, adapter, secondary, options, stop)
 }
 
 /// Runs every input through one compiled model and one pool of `engine.nireq` requests until
@@ -107,12 +136,12 @@ pub fn run_many(
     inputs: Vec<Input>,
     engine: &mut Engine,
     adapter: &Adapter,
-    recognizer: Option<&mut Recognizer>,
+    secondary: Secondary<'_>,
     options: &RunOptions,
     stop: &AtomicBool,
 ) -> Result<Summary> {
     let nothing = |_: &Pipeline<'_, '_>, _: &[SourceId]| Ok(());
-    run_many_with(inputs, engine, adapter, recognizer, options, stop, nothing)
+    run_many_with(inputs, engine, adapter, secondary, options, stop, nothing)
 }
 
 /// [`run_many`], then `control` on this thread with the running pipeline and the ids of the
@@ -126,7 +155,7 @@ pub fn run_many_with<F>(
     inputs: Vec<Input>,
     engine: &mut Engine,
     adapter: &Adapter,
-    recognizer: Option<&mut Recognizer>,
+    secondary: Secondary<'_>,
     options: &RunOptions,
     stop: &AtomicBool,
     control: F,
@@ -151,7 +180,7 @@ where
     run_with(
         engine,
         adapter,
-        recognizer,
+        secondary,
         &options,
         stop,
         progress,
@@ -179,7 +208,7 @@ where
 pub fn run_dynamic<F>(
     engine: &mut Engine,
     adapter: &Adapter,
-    recognizer: Option<&mut Recognizer>,
+    secondary: Secondary<'_>,
     options: &RunOptions,
     stop: &AtomicBool,
     control: F,
@@ -189,14 +218,14 @@ where
 {
     let progress = ProgressBar::hidden();
     run_with(
-        engine, adapter, recognizer, options, stop, progress, control,
+        engine, adapter, secondary, options, stop, progress, control,
     )
 }
 
 fn run_with<F>(
     engine: &mut Engine,
     adapter: &Adapter,
-    recognizer: Option<&mut Recognizer>,
+    secondary: Secondary<'_>,
     options: &RunOptions,
     stop: &AtomicBool,
     progress: ProgressBar,
@@ -236,7 +265,11 @@ where
     let (inferred_tx, inferred_rx) = bounded(EDGE_CAPACITY);
     let (detected_tx, detected_rx) = bounded(EDGE_CAPACITY);
     // The optional stages between postprocess and sink, from the plan, in one loop.
-    let plan = Plan::new(options, recognizer.is_some());
+    let plan = Plan::new(
+        options,
+        secondary.recognizer.is_some(),
+        secondary.classifiers.is_some(),
+    );
     let (links, sink_rx) = plan.chain(detected_rx, EDGE_CAPACITY);
     let (device, execution_devices) = (engine.device.as_str(), engine.execution_devices.as_str());
     let compile_seconds = engine.compile_time.as_secs_f64();
@@ -296,7 +329,7 @@ where
             Outlet::Edge(detected_tx, &edges.detected),
             &stages.postprocess,
         );
-        let optional = spawn_optional(s, links, ctx, edges, stages, recognizer);
+        let optional = spawn_optional(s, links, ctx, edges, stages, secondary);
         let snk = spawn_stage(
             s,
             sink::Sink {
@@ -374,15 +407,20 @@ where
 }
 
 /// Spawns the optional stages of the plan, each reading the edge before it (see
-/// [`Plan::chain`]); `recognizer` goes to the identify stage.
+/// [`Plan::chain`]); the recognizer goes to the identify stage, the classifiers to the
+/// classify stage.
 fn spawn_optional<'scope>(
     s: &'scope Scope<'scope, '_>,
     links: Vec<plan::Link>,
     ctx: &'scope Context<'scope>,
     edges: &'scope Edges,
     stages: &'scope Stages,
-    mut recognizer: Option<&'scope mut Recognizer>,
+    secondary: Secondary<'scope>,
 ) -> Vec<ScopedJoinHandle<'scope, Result<()>>> {
+    let Secondary {
+        mut recognizer,
+        mut classifiers,
+    } = secondary;
     let options = ctx.options;
     let lost_after = options
         .track
@@ -399,6 +437,11 @@ fn spawn_optional<'scope>(
                     registry: &ctx.registry,
                     names: HashMap::new(),
                 };
+                spawn_stage(s, stage, rx, outlet, stats)
+            }
+            Optional::Classify => {
+                let classifiers = classifiers.take().expect("planned with classifiers");
+                let stage = classify::Classify { classifiers };
                 spawn_stage(s, stage, rx, outlet, stats)
             }
             Optional::Analytics => {

@@ -15,6 +15,8 @@ use crossbeam::channel::{bounded, Receiver, Sender};
 pub(super) enum Optional {
     /// Face recognition on tracked faces (a recognizer is given).
     Identify,
+    /// Second-stage classifiers on the objects (`[[classify]]`).
+    Classify,
     /// Zones and lines (`RunOptions::analytics`).
     Analytics,
     /// Object events to files and MQTT (`RunOptions::events`).
@@ -24,8 +26,9 @@ pub(super) enum Optional {
 }
 
 /// Every optional stage, in the order frames pass them.
-const ORDER: [Optional; 4] = [
+const ORDER: [Optional; 5] = [
     Optional::Identify,
+    Optional::Classify,
     Optional::Analytics,
     Optional::Events,
     Optional::Overlay,
@@ -41,6 +44,7 @@ impl Optional {
     pub(super) fn stage_name(self) -> &'static str {
         match self {
             Optional::Identify => "identify",
+            Optional::Classify => "classify",
             Optional::Analytics => "analytics",
             Optional::Events => "events",
             Optional::Overlay => "overlay",
@@ -51,6 +55,7 @@ impl Optional {
     pub(super) fn edge_name(self) -> &'static str {
         match self {
             Optional::Identify => "identified",
+            Optional::Classify => "classified",
             Optional::Analytics => "analyzed",
             Optional::Events => "evented",
             Optional::Overlay => "rendered",
@@ -61,6 +66,7 @@ impl Optional {
     pub(super) fn stats(self, stages: &Stages) -> &StageStats {
         match self {
             Optional::Identify => &stages.identify,
+            Optional::Classify => &stages.classify,
             Optional::Analytics => &stages.analytics,
             Optional::Events => &stages.events,
             Optional::Overlay => &stages.overlay,
@@ -71,6 +77,7 @@ impl Optional {
     pub(super) fn edge(self, edges: &Edges) -> &Edge {
         match self {
             Optional::Identify => &edges.identified,
+            Optional::Classify => &edges.classified,
             Optional::Analytics => &edges.analyzed,
             Optional::Events => &edges.evented,
             Optional::Overlay => &edges.rendered,
@@ -92,10 +99,12 @@ pub(super) type Link = (
 );
 
 impl Plan {
-    /// The stages `options` ask for; `recognize`: a recognizer is given.
-    pub(super) fn new(options: &RunOptions, recognize: bool) -> Plan {
+    /// The stages `options` ask for; `recognize`: a recognizer is given; `classify`:
+    /// classifiers are.
+    pub(super) fn new(options: &RunOptions, recognize: bool, classify: bool) -> Plan {
         let wanted = |o: &Optional| match o {
             Optional::Identify => recognize,
+            Optional::Classify => classify,
             Optional::Analytics => options.analytics,
             Optional::Events => options.events,
             Optional::Overlay => options.overlay,
@@ -144,7 +153,7 @@ mod tests {
             analytics: true,
             ..RunOptions::default()
         };
-        let plan = Plan::new(&options, true);
+        let plan = Plan::new(&options, true, false);
         assert_eq!(
             plan.optional,
             [Optional::Identify, Optional::Analytics, Optional::Overlay]

@@ -96,7 +96,7 @@ fn frames_keep_their_order_with_any_nireq() {
         };
         let ins = inputs(&cfg, vec![("a", open(&vtest()))]);
         let stop = AtomicBool::new(false);
-        let summary = run_many(ins, &mut engine, &adapter, None, &options, &stop).unwrap();
+        let summary = run_many(ins, &mut engine, &adapter, Secondary::none(), &options, &stop).unwrap();
         assert_eq!(summary.frames, 30);
         let out = lines(dir.path(), "a");
         assert_eq!(frames(&out), (0..30).collect::<Vec<_>>(), "nireq {nireq}");
@@ -127,7 +127,7 @@ fn a_cross_source_batch_gives_each_frame_its_own_result() {
     let white = "test://?pattern=white&fps=200&width=64&height=64";
     let ins = inputs(&cfg, vec![("black", open(black)), ("white", open(white))]);
     let stop = AtomicBool::new(false);
-    run_many(ins, &mut engine, &adapter, None, &options, &stop).unwrap();
+    run_many(ins, &mut engine, &adapter, Secondary::none(), &options, &stop).unwrap();
     let (b, w) = (lines(dir.path(), "black"), lines(dir.path(), "white"));
     assert!(!b.is_empty() && !w.is_empty());
     assert!(
@@ -160,7 +160,7 @@ fn end_of_source_reaches_every_stage_and_finalizes_the_outputs() {
     };
     let ins = inputs(&cfg, vec![("a", open(&vtest()))]);
     let stop = AtomicBool::new(false);
-    let summary = run_many(ins, &mut engine, &adapter, None, &options, &stop).unwrap();
+    let summary = run_many(ins, &mut engine, &adapter, Secondary::none(), &options, &stop).unwrap();
     let stages: Vec<&str> = summary.stages.iter().map(|s| s.name).collect();
     for stage in [
         "preprocess",
@@ -206,7 +206,7 @@ fn a_live_edge_drops_its_oldest_frames_when_inference_falls_behind() {
     let cam = "test://?pattern=ball&fps=200&width=64&height=64";
     let ins = inputs(&cfg, vec![("cam", open(cam))]);
     let stop = AtomicBool::new(false);
-    let summary = run_many(ins, &mut engine, &adapter, None, &options, &stop).unwrap();
+    let summary = run_many(ins, &mut engine, &adapter, Secondary::none(), &options, &stop).unwrap();
     let out = frames(&lines(dir.path(), "cam"));
     let drops = summary.sources[0].drops;
     assert!(drops > 20, "{drops} drops");
@@ -228,7 +228,7 @@ fn sources_join_and_leave_a_running_pipeline() {
     let options = RunOptions::for_config(&cfg, false);
     let stop = AtomicBool::new(false);
     let cam = "test://?pattern=ball&fps=100&width=64&height=64";
-    let summary = run_dynamic(&mut engine, &adapter, None, &options, &stop, |p| {
+    let summary = run_dynamic(&mut engine, &adapter, Secondary::none(), &options, &stop, |p| {
         let mut sinks = sinks_for_sources(&cfg, &["file".into(), "cam".into()])?;
         let cam_sinks = sinks.pop().unwrap();
         let play = Play {
@@ -272,7 +272,7 @@ fn an_interval_infers_every_nth_frame_and_carries_the_rest() {
     assert_eq!(options.interval, 3);
     let ins = inputs(&cfg, vec![("a", open(&vtest()))]);
     let stop = AtomicBool::new(false);
-    let summary = run_many(ins, &mut engine, &adapter, None, &options, &stop).unwrap();
+    let summary = run_many(ins, &mut engine, &adapter, Secondary::none(), &options, &stop).unwrap();
     assert_eq!(summary.sources[0].skipped, 20);
     let out = lines(dir.path(), "a");
     let carried: Vec<u64> = out
@@ -342,7 +342,7 @@ fn motion_mode_infers_moving_scenes_and_only_the_idle_checks_of_still_ones() {
         let cam = format!("test://?pattern={pattern}&fps=100&width=160&height=120");
         let ins = inputs(&cfg, vec![("cam", open(&cam))]);
         let stop = AtomicBool::new(false);
-        let summary = run_many(ins, &mut engine, &adapter, None, &options, &stop).unwrap();
+        let summary = run_many(ins, &mut engine, &adapter, Secondary::none(), &options, &stop).unwrap();
         let s = &summary.sources[0];
         (s.frames, s.skipped)
     };

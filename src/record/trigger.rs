@@ -91,6 +91,7 @@ mod tests {
             analytics: None,
             alerts: alerts.iter().map(|a| Arc::from(*a)).collect(),
             drawn: false,
+            attributes: Vec::new(),
         }
     }
 

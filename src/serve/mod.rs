@@ -293,6 +293,7 @@ pub fn run(
         &mut detector,
         unknown_dir.as_deref(),
     )?;
+    let mut classifiers = crate::classify::Classifiers::from_config(config, openvino_lib)?;
     let faces = recognizer
         .as_ref()
         .map(|r| crate::face::library_for(config, openvino_lib, &mut detector, r))
@@ -420,7 +421,7 @@ pub fn run(
     let summary = pipeline::run_dynamic(
         &mut detector.engine,
         &detector.adapter,
-        recognizer.as_mut(),
+        pipeline::Secondary::new(recognizer.as_mut(), classifiers.as_mut()),
         &run_options,
         stop,
         |p| {

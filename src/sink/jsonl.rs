@@ -11,6 +11,9 @@
 //! mouth, right ear, left ear), tracked objects `"id"`, recognized faces
 //! `"identity": {"name": "obama", "similarity": 0.71}` (`"unknown"` below the threshold), and
 //! `"unknown_id": 7` for an unknown face that is a remembered person.
+//! Second-stage classifiers (`[[classify]]`) add `"attributes": {"gender": {"label": "male",
+//! "label_id": 1, "confidence": 0.97, "frames_ago": 0}, "age": {"value": 51.8, "frames_ago": 0}}`
+//! to the objects they ran on (the frame's own for `region = "full-frame"`).
 //! With zone/line analytics each object has `"zones": ["loading_bay"]` and the frame
 //! `"analytics": {"zones": {"loading_bay": {"person": 2}}, "lines": {"door": {"in": 14, "out": 9}}}`
 //! (objects inside each zone now, per label; crossings of each line so far).
@@ -20,7 +23,7 @@
 
 use crate::error::{Error, Result};
 use crate::frame::analytics::FrameAnalytics;
-use crate::frame::{AnalyzedFrame, BBox, Detection};
+use crate::frame::{AnalyzedFrame, AttributesJson, BBox, Detection};
 use serde::Serialize;
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -41,6 +44,9 @@ struct FrameRecord<'a> {
     /// Motion boxes (normalized), on frames the motion detector looked at (`mode = "motion"`).
     #[serde(skip_serializing_if = "Option::is_none")]
     motion: Option<Vec<BoxRecord>>,
+    /// Whole-frame classifier results (`[[classify]] region = "full-frame"`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    attributes: Option<AttributesJson<'a>>,
 }
 
 fn is_true(v: &bool) -> bool {
@@ -73,6 +79,9 @@ struct ObjectRecord<'a> {
     /// Zones the object is in; present when the frame has analytics.
     #[serde(skip_serializing_if = "Option::is_none")]
     zones: Option<&'a [std::sync::Arc<str>]>,
+    /// Second-stage classifier results (`[[classify]]`), keyed by attribute name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    attributes: Option<AttributesJson<'a>>,
 }
 
 #[derive(Serialize)]
@@ -172,6 +181,7 @@ impl JsonlSink {
         );
         record.inferred = f.inferred;
         record.motion = motion_records(f.motion.as_ref());
+        record.attributes = (!frame.attributes.is_empty()).then(|| AttributesJson(&frame.attributes));
         self.write_value(&record)
     }
 
@@ -244,6 +254,7 @@ pub fn frame_json(frame: &AnalyzedFrame, source: &str) -> Vec<u8> {
     let mut record = record(f.seq, f.pts, size, &frame.detections, analytics, source);
     record.inferred = f.inferred;
     record.motion = motion_records(f.motion.as_ref());
+    record.attributes = (!frame.attributes.is_empty()).then(|| AttributesJson(&frame.attributes));
     serde_json::to_vec(&record).expect("a frame record serializes")
 }
 
@@ -275,6 +286,7 @@ fn record<'a>(
         resolution: Resolution { width, height },
         inferred: true,
         motion: None,
+        attributes: None,
         objects: detections
             .iter()
             .map(|d| {
@@ -289,6 +301,7 @@ fn record<'a>(
                     keypoints: &d.keypoints,
                     zones: analytics.map(|_| d.zones.as_slice()),
                     unknown_id: d.identity.as_ref().and_then(|i| i.unknown_id),
+                    attributes: (!d.attributes.is_empty()).then(|| AttributesJson(&d.attributes)),
                     identity: d.identity.as_ref().map(|i| IdentityRecord {
                         name: &i.name,
                         similarity: i.similarity,

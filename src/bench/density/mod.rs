@@ -227,7 +227,7 @@ fn run_clip(
         inputs,
         &mut detector.engine,
         &detector.adapter,
-        None,
+        pipeline::Secondary::none(),
         &options,
         &AtomicBool::new(false),
     )
@@ -310,7 +310,7 @@ fn streams(
             inputs,
             &mut detector.engine,
             &detector.adapter,
-            None,
+            pipeline::Secondary::none(),
             &run_options,
             stop,
         )

@@ -206,6 +206,7 @@ fn run(args: &RunArgs, lib: Option<&Path>) -> anyhow::Result<i32> {
     }
     let mut detector = Detector::from_config(&config, lib)?;
     let mut recognizer = ovstream::face::recognizer_from_config(&config, lib, &mut detector)?;
+    let mut classifiers = ovstream::classify::Classifiers::from_config(&config, lib)?;
     if let Some(r) = &recognizer {
         let g = r.gallery.current();
         eprintln!(
@@ -273,7 +274,7 @@ fn run(args: &RunArgs, lib: Option<&Path>) -> anyhow::Result<i32> {
         inputs,
         &mut detector.engine,
         &detector.adapter,
-        recognizer.as_mut(),
+        pipeline::Secondary::new(recognizer.as_mut(), classifiers.as_mut()),
         &options,
         &stop,
         |p, ids| {
@@ -285,6 +286,9 @@ fn run(args: &RunArgs, lib: Option<&Path>) -> anyhow::Result<i32> {
         },
     )?;
     eprintln!("{summary}");
+    for line in classifiers.iter().flat_map(|c| c.report()) {
+        eprintln!("{line}");
+    }
     if let Some(damage) = summary.damage {
         // Everything that decoded was processed and the outputs are finalized; still an error.
         let damaged: Vec<_> = summary

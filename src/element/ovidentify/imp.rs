@@ -237,6 +237,7 @@ impl BaseTransformImpl for OvIdentify {
             analytics: None,
             alerts: Vec::new(),
             drawn: false,
+            attributes: Vec::new(),
         };
         state.seq += 1;
         if let Err(e) = state.recognizer.identify(&mut frame, &self.obj().name()) {

@@ -4,6 +4,7 @@
 //! [`crate::face`], [`crate::overlay`], [`crate::sink`]).
 
 pub mod analytics;
+pub mod classify;
 pub mod events;
 pub mod identify;
 pub mod infer;

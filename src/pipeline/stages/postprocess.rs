@@ -46,6 +46,7 @@ impl Stage for Postprocess<'_> {
                 analytics: None,
                 alerts: Vec::new(),
                 drawn: false,
+                attributes: Vec::new(),
             });
             return Ok(());
         };
@@ -78,6 +79,7 @@ impl Stage for Postprocess<'_> {
             analytics: None,
             alerts: Vec::new(),
             drawn: false,
+            attributes: Vec::new(),
         });
         Ok(())
     }

@@ -1,0 +1,440 @@
+//! Second-stage classification (`[[classify]]`): each detected object of `object_class` is cut
+//! out ([`chip`]), run through the classifier's model files ([`head`], batched, their own
+//! infer requests) and its output rows become attributes ([`decode`]), smoothed per track
+//! ([`history`]). DL Streamer's `gvaclassify`, DeepStream's secondary GIE.
+//!
+//! A tracked object is classified when it is new, then every `reclassify_interval` frames (0:
+//! once); between classifications it carries its smoothed attributes with `frames_ago`.
+//! Untracked objects are classified on every frame. Boxes with a shorter side below
+//! `min_size` pixels are skipped and counted.
+//!
+//! Debugging: with `OVSTREAM_DEBUG_DUMP_CROPS_DIR` set (like GStreamer's
+//! `GST_DEBUG_DUMP_DOT_DIR`), every crop is written there as a binary PPM with its raw output
+//! rows in `crops.jsonl` — what `tests/golden/classify_reference.py` checks against OpenVINO's
+//! Python API.
+
+pub mod chip;
+pub mod decode;
+mod dump;
+pub mod head;
+pub mod history;
+
+use crate::config::classify::{AttributeSpec, ClassifyConfig, Crop, Region};
+use crate::engine::EngineOptions;
+use crate::error::{Error, Result};
+use crate::face::align::RgbFrame;
+use crate::frame::{AnalyzedFrame, Attribute, BBox, Detection};
+use crate::manifest::{FetchState, Manifest};
+use decode::Decoder;
+use head::{Head, Normalize};
+use history::Histories;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// Environment variable naming a folder that gets every crop and its raw outputs.
+pub const DUMP_ENV: &str = "OVSTREAM_DEBUG_DUMP_CROPS_DIR";
+
+/// Counters of one classifier, shared with whoever reports them.
+#[derive(Debug, Default)]
+pub struct ClassifyStats {
+    /// Objects (or frames) classified.
+    pub classified: AtomicU64,
+    /// Infer requests run, all model files together.
+    pub requests: AtomicU64,
+    /// Objects skipped: shorter side below `min_size`.
+    pub skipped_small: AtomicU64,
+}
+
+/// One `[[classify]]` table, built: its model files compiled, its attributes decoded.
+pub struct Classifier {
+    /// `model` as configured (manifest id or path).
+    pub model: String,
+    object_class: Option<Vec<String>>,
+    region: Region,
+    min_size: f32,
+    crop: Crop,
+    padding: f64,
+    norm: Normalize,
+    decoders: Vec<Decoder>,
+    heads: Vec<Head>,
+    histories: Histories,
+    pub stats: Arc<ClassifyStats>,
+    dump: Option<dump::Dump>,
+}
+
+/// What a `[[classify]]` table resolves to: its files and how they are read.
+struct Resolved {
+    files: Vec<PathBuf>,
+    object_class: Option<Vec<String>>,
+    crop: Crop,
+    padding: f32,
+    mean: [f32; 3],
+    scale: f32,
+    outputs: Vec<AttributeSpec>,
+}
+
+/// Resolves `config.model` (manifest `[[classifier]]` id or file) and merges the table's own
+/// keys over the manifest's.
+fn resolve(config: &ClassifyConfig, key: &str) -> Result<Resolved> {
+    let setting = |field: &str, message: String| Error::Setting {
+        key: format!("{key}.{field}"),
+        message,
+    };
+    let as_path = Path::new(&config.model);
+    if as_path.extension().is_none() && !config.model.contains('/') {
+        let manifest = Manifest::load(&Manifest::default_dir())?;
+        let Some(entry) = manifest.classifier(&config.model) else {
+            let known: Vec<&str> = manifest.classifiers.iter().map(|c| c.id.as_str()).collect();
+            return Err(setting(
+                "model",
+                format!(
+                    "`{}` is neither a model file nor a classifier id (known ids: {known:?})",
+                    config.model
+                ),
+            ));
+        };
+        let files: Vec<PathBuf> = (entry.files.iter())
+            .map(|f| manifest.classifier_file(entry, f))
+            .collect();
+        match manifest.classifier_state(entry) {
+            FetchState::Ok => {}
+            FetchState::Missing => {
+                return Err(Error::Model {
+                    path: files[0].clone(),
+                    message: format!("classifier `{}` is not fetched; run models/fetch", entry.id),
+                })
+            }
+            FetchState::ChecksumMismatch { actual } => {
+                return Err(Error::Model {
+                    path: files[0].clone(),
+                    message: format!("checksum mismatch (got {actual}); run models/fetch"),
+                })
+            }
+        }
+        let manifest_classes = (!entry.object_class.is_empty()).then(|| entry.object_class.clone());
+        return Ok(Resolved {
+            files,
+            object_class: config.object_class.clone().or(manifest_classes),
+            crop: config.crop.unwrap_or(entry.crop),
+            padding: config.padding.or(entry.padding).unwrap_or(0.0),
+            mean: config.mean.or(entry.mean).unwrap_or([0.0; 3]),
+            scale: config.scale.or(entry.scale).unwrap_or(1.0),
+            outputs: match config.outputs.is_empty() {
+                true => entry.outputs.clone(),
+                false => config.outputs.clone(),
+            },
+        });
+    }
+    if !as_path.is_file() {
+        return Err(Error::Model {
+            path: as_path.to_path_buf(),
+            message: "file not found".into(),
+        });
+    }
+    if config.outputs.is_empty() {
+        return Err(setting(
+            "outputs",
+            "a model file needs [[classify.outputs]] (name, tensor, kind, labels or bins)".into(),
+        ));
+    }
+    let dir = as_path.parent().unwrap_or(Path::new("."));
+    let mut files = vec![as_path.to_path_buf()];
+    for o in &config.outputs {
+        if let Some(f) = &o.model_file {
+            let p = dir.join(f);
+            if !files.contains(&p) {
+                files.push(p);
+            }
+        }
+    }
+    Ok(Resolved {
+        files,
+        object_class: config.object_class.clone(),
+        crop: config.crop.unwrap_or(Crop::Box),
+        padding: config.padding.unwrap_or(0.0),
+        mean: config.mean.unwrap_or([0.0; 3]),
+        scale: config.scale.unwrap_or(1.0),
+        outputs: config.outputs.clone(),
+    })
+}
+
+impl Classifier {
+    /// Builds `config` (the table `key`, e.g. `classify[0]`) on `options`' device.
+    ///
+    /// # Errors
+    /// [`Error::Setting`] naming the key for an unknown model id, an output tensor the model
+    /// lacks, labels or bins that do not match its classes, a `model_file` that is not one of
+    /// its files; [`Error::Model`] for a missing or unfetched model file.
+    pub fn build(config: &ClassifyConfig, key: &str, options: &EngineOptions) -> Result<Self> {
+        config
+            .validate(key)
+            .map_err(|(key, message)| Error::Setting { key, message })?;
+        let r = resolve(config, key)?;
+        crate::config::classify::validate_outputs(&r.outputs, &format!("{key}.outputs"))
+            .map_err(|(key, message)| Error::Setting { key, message })?;
+        let mut options = options.clone();
+        options.nireq = config.nireq;
+        options.batch = config.batch;
+        let decoders: Vec<Decoder> = r.outputs.iter().map(Decoder::new).collect();
+        let mut heads = Vec::new();
+        for file in &r.files {
+            let name = file.file_name().map(|n| n.to_string_lossy().to_string());
+            let mine: Vec<(usize, &AttributeSpec, usize)> = (r.outputs.iter().enumerate())
+                .filter(|(_, o)| match &o.model_file {
+                    Some(f) => name.as_deref() == Some(f.as_str()),
+                    None => r.files.len() == 1,
+                })
+                .map(|(i, o)| (i, o, decoders[i].classes()))
+                .collect();
+            if !mine.is_empty() {
+                heads.push(Head::load(file, &options, &mine, key)?);
+            }
+        }
+        for (i, o) in r.outputs.iter().enumerate() {
+            let used = match &o.model_file {
+                Some(f) => r.files.iter().any(|p| p.file_name().is_some_and(|n| n == f.as_str())),
+                None => r.files.len() == 1,
+            };
+            if !used {
+                let names: Vec<_> = r.files.iter().filter_map(|p| p.file_name()).collect();
+                return Err(Error::Setting {
+                    key: format!("{key}.outputs[{i}].model_file"),
+                    message: format!(
+                        "{:?}: name one of the classifier's files {names:?}",
+                        o.model_file.as_deref().unwrap_or("(none)")
+                    ),
+                });
+            }
+        }
+        let names = decoders.iter().map(|d| Arc::clone(&d.name)).collect();
+        let dump = std::env::var_os(DUMP_ENV).map(|d| dump::Dump::new(PathBuf::from(d)));
+        tracing::info!(model = config.model, files = r.files.len(), "classifier ready");
+        Ok(Classifier {
+            model: config.model.clone(),
+            object_class: r.object_class,
+            region: config.region,
+            min_size: config.min_size as f32,
+            crop: r.crop,
+            padding: f64::from(r.padding),
+            norm: Normalize {
+                mean: r.mean,
+                scale: r.scale,
+            },
+            decoders,
+            heads,
+            histories: Histories::new(names, config.reclassify_interval as u64, config.smoothing),
+            stats: Arc::default(),
+            dump,
+        })
+    }
+
+    /// Whether `d` is an object this classifier runs on.
+    fn wants(&self, d: &Detection) -> bool {
+        self.object_class
+            .as_ref()
+            .is_none_or(|classes| classes.iter().any(|c| **c == *d.label))
+    }
+
+    /// Classifies what is due in `frame` and sets every wanted object's attributes (the
+    /// frame's own for `region = "full-frame"`). `rgb` is made once per frame when needed.
+    ///
+    /// # Errors
+    /// OpenVINO and OpenCV failures.
+    pub fn classify(&mut self, frame: &mut AnalyzedFrame, rgb: &mut Option<RgbFrame>) -> Result<()> {
+        let (seq, source) = (frame.frame.seq, frame.frame.source_id);
+        let (w, h) = (frame.frame.info.width() as f32, frame.frame.info.height() as f32);
+        if self.region == Region::FullFrame {
+            let key = (source, u64::MAX);
+            if self.histories.due(key, seq) {
+                let whole = Detection {
+                    bbox: BBox {
+                        x_min: 0.0,
+                        y_min: 0.0,
+                        x_max: 1.0,
+                        y_max: 1.0,
+                    },
+                    ..Detection::default()
+                };
+                let results = self.infer(frame, rgb, &[&whole], &[usize::MAX])?;
+                self.histories.record(key, seq, results.into_iter().next().unwrap_or_default());
+            }
+            frame.attributes.extend(self.histories.attributes(key, seq));
+            return Ok(());
+        }
+        let mut due = Vec::new();
+        for (i, d) in frame.detections.iter().enumerate() {
+            if !self.wants(d) {
+                continue;
+            }
+            if let Some(t) = d.track_id {
+                if !self.histories.due((source, t), seq) {
+                    continue;
+                }
+            }
+            let side = ((d.bbox.x_max - d.bbox.x_min) * w).min((d.bbox.y_max - d.bbox.y_min) * h);
+            if side < self.min_size {
+                self.stats.skipped_small.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            due.push(i);
+        }
+        if !due.is_empty() {
+            let objects: Vec<&Detection> = due.iter().map(|&i| &frame.detections[i]).collect();
+            let results = self.infer(frame, rgb, &objects, &due)?;
+            for (&i, results) in due.iter().zip(results) {
+                let d = &mut frame.detections[i];
+                match d.track_id {
+                    Some(t) => self.histories.record((source, t), seq, results),
+                    None => d.attributes.extend(self.untracked(results)),
+                }
+            }
+        }
+        for d in &mut frame.detections {
+            if let Some(t) = d.track_id.filter(|_| self.wants(d)) {
+                let attributes = self.histories.attributes((source, t), seq);
+                d.attributes.extend(attributes);
+            }
+        }
+        self.histories.forget(source, Some(seq));
+        Ok(())
+    }
+
+    /// An untracked object's results, as attributes of this frame.
+    fn untracked(&self, results: Vec<Option<crate::frame::AttributeValue>>) -> Vec<Attribute> {
+        (self.decoders.iter().zip(results))
+            .filter_map(|(d, r)| {
+                Some(Attribute {
+                    name: Arc::clone(&d.name),
+                    value: r?,
+                    frames_ago: 0,
+                })
+            })
+            .collect()
+    }
+
+    /// Cuts each of `objects` for every model file, runs them and decodes each attribute:
+    /// `results[object][attribute]`. `indices` are the objects' places in the frame (dumps).
+    fn infer(
+        &mut self,
+        frame: &AnalyzedFrame,
+        rgb: &mut Option<RgbFrame>,
+        objects: &[&Detection],
+        indices: &[usize],
+    ) -> Result<Vec<Vec<Option<crate::frame::AttributeValue>>>> {
+        if rgb.is_none() {
+            *rgb = Some(RgbFrame::from_frame(&frame.frame)?);
+        }
+        let rgb = rgb.as_ref().expect("made above");
+        let (fw, fh) = rgb.size();
+        let mut rows = vec![vec![Vec::new(); self.decoders.len()]; objects.len()];
+        for head in &mut self.heads {
+            let (iw, ih) = head.input_size();
+            let crops = objects
+                .iter()
+                .map(|o| {
+                    let m = chip::input_map(
+                        o,
+                        self.crop,
+                        self.padding,
+                        (f64::from(fw), f64::from(fh)),
+                        (f64::from(iw), f64::from(ih)),
+                    );
+                    rgb.warp(m, iw, ih)
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let before = head.requests_run;
+            head.run(&crops, self.norm, &mut rows)?;
+            let run = head.requests_run - before;
+            self.stats.requests.fetch_add(run, Ordering::Relaxed);
+            if let Some(dump) = &mut self.dump {
+                let mine: Vec<(usize, &Decoder)> =
+                    head.attributes().into_iter().map(|i| (i, &self.decoders[i])).collect();
+                dump.write(&frame.frame, indices, &head.engine.model_path, &crops, &rows, &mine);
+            }
+        }
+        self.stats
+            .classified
+            .fetch_add(objects.len() as u64, Ordering::Relaxed);
+        Ok(rows
+            .iter()
+            .map(|per| {
+                (self.decoders.iter().zip(per))
+                    .map(|(d, row)| (!row.is_empty()).then(|| d.decode(row)).flatten())
+                    .collect()
+            })
+            .collect())
+    }
+
+    /// Forgets what it knows of source `id` (it left the pipeline).
+    pub fn end_source(&mut self, id: usize) {
+        self.histories.forget(id, None);
+    }
+
+    /// One line for the run's summary: objects classified, requests, skipped.
+    pub fn report(&self) -> String {
+        let s = &self.stats;
+        format!(
+            "classify {}: {} classified in {} requests; {} skipped (smaller than {} px)",
+            self.model,
+            s.classified.load(Ordering::Relaxed),
+            s.requests.load(Ordering::Relaxed),
+            s.skipped_small.load(Ordering::Relaxed),
+            self.min_size
+        )
+    }
+}
+
+/// Every `[[classify]]` table of a pipeline, run in order on each frame.
+pub struct Classifiers {
+    pub list: Vec<Classifier>,
+}
+
+impl Classifiers {
+    /// Builds the tables in order (`classify[i]` in errors); `None` when there are none.
+    ///
+    /// # Errors
+    /// As [`Classifier::build`].
+    pub fn build(configs: &[ClassifyConfig], options: &EngineOptions) -> Result<Option<Self>> {
+        if configs.is_empty() {
+            return Ok(None);
+        }
+        let list = (configs.iter().enumerate())
+            .map(|(i, c)| Classifier::build(c, &format!("classify[{i}]"), options))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Some(Classifiers { list }))
+    }
+
+    /// The classifiers of `config` (`[[classify]]`), compiled for `[model]`'s device.
+    ///
+    /// # Errors
+    /// As [`Classifier::build`].
+    pub fn from_config(
+        config: &crate::config::PipelineConfig,
+        openvino_lib: Option<&Path>,
+    ) -> Result<Option<Self>> {
+        Self::build(&config.classify, &crate::detector::engine_options(config, openvino_lib))
+    }
+
+    /// Runs every classifier on `frame` (one RGB conversion shared).
+    ///
+    /// # Errors
+    /// As [`Classifier::classify`].
+    pub fn classify(&mut self, frame: &mut AnalyzedFrame) -> Result<()> {
+        let mut rgb = None;
+        for c in &mut self.list {
+            c.classify(frame, &mut rgb)?;
+        }
+        Ok(())
+    }
+
+    /// Forgets source `id` in every classifier.
+    pub fn end_source(&mut self, id: usize) {
+        self.list.iter_mut().for_each(|c| c.end_source(id));
+    }
+
+    /// One summary line per classifier.
+    pub fn report(&self) -> Vec<String> {
+        self.list.iter().map(Classifier::report).collect()
+    }
+}
