@@ -3,14 +3,49 @@
 //! (stream time), and fires one event once it has lasted `min_duration`; after a longer
 //! interruption a new run can fire again (a second fall of the same person).
 
-use crate::config::alerts::AlertConfig;
+use crate::config::alerts::{AlertConfig, AttributeFilter, Compare};
 use crate::events::{rfc3339_now, run_id};
 use crate::frame::AnalyzedFrame;
+use crate::frame::{Attribute, AttributeValue};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::Arc;
 
 const NS_PER_S: f64 = 1e9;
+
+/// A filter no attribute matches (a name no classifier can give).
+fn never() -> AttributeFilter {
+    AttributeFilter {
+        name: String::new(),
+        compare: Compare::Eq,
+        label: String::new(),
+        number: None,
+    }
+}
+
+/// Whether `attributes` has `filter.name` and it compares as the filter says: labels by
+/// name (`=`, `!=`; a `multi` attribute by membership), values by number.
+pub fn matches(filter: &AttributeFilter, attributes: &[Attribute]) -> bool {
+    let Some(a) = attributes.iter().find(|a| *a.name == *filter.name) else {
+        return false;
+    };
+    let equal = match &a.value {
+        AttributeValue::Label { label, .. } => **label == *filter.label,
+        AttributeValue::Multi { labels, .. } => labels.iter().any(|l| **l == *filter.label),
+        AttributeValue::Value { value } => filter.number == Some(*value),
+    };
+    match (filter.compare, &a.value, filter.number) {
+        (Compare::Eq, ..) => equal,
+        (Compare::Ne, ..) => !equal,
+        (c, AttributeValue::Value { value }, Some(n)) => match c {
+            Compare::Lt => *value < n,
+            Compare::Le => *value <= n,
+            Compare::Gt => *value > n,
+            _ => *value >= n,
+        },
+        _ => false,
+    }
+}
 
 /// One alert: a JSON object in the events file and on `{prefix}/{source}/events`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -53,6 +88,8 @@ struct Run {
 pub struct Alerts {
     source: Arc<str>,
     rules: Arc<[AlertConfig]>,
+    /// Each rule's parsed `attribute` filter.
+    filters: Vec<Option<AttributeFilter>>,
     /// `(rule, track)` → its current run.
     runs: HashMap<(usize, u64), Run>,
     fired: u64,
@@ -60,8 +97,17 @@ pub struct Alerts {
 
 impl Alerts {
     pub fn new(source: &str, rules: Arc<[AlertConfig]>) -> Self {
+        // Validated with the config: a filter that does not parse here matches nothing.
+        let filters = (rules.iter())
+            .map(|r| {
+                r.attribute
+                    .as_deref()
+                    .map(|a| AttributeFilter::parse(a).unwrap_or_else(|_| never()))
+            })
+            .collect();
         Alerts {
             source: source.into(),
+            filters,
             rules,
             runs: HashMap::new(),
             fired: 0,
@@ -76,7 +122,11 @@ impl Alerts {
             let needed = (rule.min_duration * NS_PER_S) as u64;
             for d in &frame.detections {
                 let Some(id) = d.track_id else { continue };
-                if *d.label != *rule.label {
+                if *d.label != *rule.label
+                    || self.filters[r]
+                        .as_ref()
+                        .is_some_and(|f| !matches(f, &d.attributes))
+                {
                     continue;
                 }
                 let run = self.runs.entry((r, id)).or_insert(Run {
@@ -222,5 +272,43 @@ mod tests {
         let ids: Vec<u64> = out.iter().map(|e| e.id).collect();
         assert_eq!(ids, vec![1, 2, 1], "{out:?}");
         assert_ne!(out[0].event_id, out[2].event_id);
+    }
+}
+
+#[cfg(test)]
+mod attribute_tests {
+    use super::*;
+
+    fn attrs(gender: &str, age: f32) -> Vec<Attribute> {
+        vec![
+            Attribute {
+                name: "gender".into(),
+                value: AttributeValue::Label {
+                    label: gender.into(),
+                    label_id: 0,
+                    confidence: 0.9,
+                },
+                frames_ago: 0,
+            },
+            Attribute {
+                name: "age".into(),
+                value: AttributeValue::Value { value: age },
+                frames_ago: 3,
+            },
+        ]
+    }
+
+    #[test]
+    fn filters_compare_labels_and_values_and_need_the_attribute() {
+        let f = |t: &str| AttributeFilter::parse(t).unwrap();
+        assert!(matches(&f("gender=female"), &attrs("female", 30.0)));
+        assert!(!matches(&f("gender=female"), &attrs("male", 30.0)));
+        assert!(matches(&f("gender!=female"), &attrs("male", 30.0)));
+        assert!(matches(&f("age<16"), &attrs("male", 12.5)));
+        assert!(!matches(&f("age<16"), &attrs("male", 16.0)));
+        assert!(matches(&f("age>=16"), &attrs("male", 16.0)));
+        // No such attribute (not classified yet): no match, even for `!=`.
+        assert!(!matches(&f("gender!=male"), &[]));
+        assert!(!matches(&f("mood=happy"), &attrs("male", 1.0)));
     }
 }

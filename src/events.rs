@@ -3,7 +3,8 @@
 //! rather than per-frame dumps).
 //!
 //! - `new`: the first frame of a track.
-//! - `update`: its label, identity (or `unknown_id`) or zones changed (at once), or its top score or box changed
+//! - `update`: its label, identity (or `unknown_id`), zones or a classifier's label changed
+//!   (at once; a `value` attribute such as the age rides with the other updates), or its top score or box changed
 //!   and [`UPDATE_INTERVAL_NS`] of stream time passed since its last event.
 //! - `end`: the track was not seen for `lost_after` frames (the tracker's own buffer), or its
 //!   stream ended (EOS, SIGINT, source removed).
@@ -11,7 +12,7 @@
 //! Every message of one track shares `track_key` (`<run>-<source>-<id>`); `event_id` adds the
 //! message's number in the track (`…:0` is the `new`), so it is unique per message.
 
-use crate::frame::{AnalyzedFrame, BBox, Detection};
+use crate::frame::{AnalyzedFrame, Attribute, AttributesJson, BBox, Detection};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -76,6 +77,34 @@ pub struct Event {
     pub unknown_id: Option<u64>,
     /// Zones the object is in (filled by zone analytics; empty without).
     pub zones: Vec<Arc<str>>,
+    /// Second-stage classifier results, smoothed over the track (`[[classify]]`), as in the
+    /// JSON-lines output.
+    #[serde(
+        skip_serializing_if = "Vec::is_empty",
+        serialize_with = "serialize_attributes"
+    )]
+    pub attributes: Vec<Attribute>,
+}
+
+fn serialize_attributes<S: serde::Serializer>(a: &[Attribute], s: S) -> Result<S::Ok, S::Error> {
+    serde::Serialize::serialize(&AttributesJson(a), s)
+}
+
+/// Whether two attribute lists say something different enough for an `update` at once: an
+/// attribute appeared or went, or a label (`label`, `multi`) changed. Values (the age) and
+/// confidences do not count.
+fn attributes_changed(old: &[Attribute], new: &[Attribute]) -> bool {
+    use crate::frame::AttributeValue as V;
+    old.len() != new.len()
+        || old.iter().zip(new).any(|(a, b)| {
+            a.name != b.name
+                || match (&a.value, &b.value) {
+                    (V::Label { label: x, .. }, V::Label { label: y, .. }) => x != y,
+                    (V::Multi { labels: x, .. }, V::Multi { labels: y, .. }) => x != y,
+                    (V::Value { .. }, V::Value { .. }) => false,
+                    _ => true,
+                }
+        })
 }
 
 /// What is remembered about one live track.
@@ -87,6 +116,7 @@ struct Track {
     identity: Option<Arc<str>>,
     unknown_id: Option<u64>,
     zones: Vec<Arc<str>>,
+    attributes: Vec<Attribute>,
     score: f32,
     top_score: f32,
     bbox: BBox,
@@ -206,6 +236,7 @@ impl Track {
             unknown_id: d.identity.as_ref().and_then(|i| i.unknown_id),
             similarity: d.identity.as_ref().map(|i| i.similarity),
             zones: d.zones.clone(),
+            attributes: d.attributes.clone(),
             score: d.confidence,
             top_score: d.confidence,
             bbox: d.bbox,
@@ -231,8 +262,10 @@ impl Track {
         let unknown_id = d.identity.as_ref().and_then(|i| i.unknown_id);
         let changed = d.label != self.label
             || (identity.is_some() && (identity != self.identity || unknown_id != self.unknown_id))
-            || d.zones != self.zones;
+            || d.zones != self.zones
+            || attributes_changed(&self.attributes, &d.attributes);
         self.label = d.label.clone();
+        self.attributes.clone_from(&d.attributes);
         if d.zones != self.zones {
             self.zones.clone_from(&d.zones);
         }
@@ -281,6 +314,7 @@ impl Track {
                 .map(|(name, similarity)| EventIdentity { name, similarity }),
             unknown_id: self.unknown_id,
             zones: self.zones.clone(),
+            attributes: self.attributes.clone(),
         }
     }
 }

@@ -208,3 +208,17 @@ pub struct AnalyzedFrame {
     /// The overlay is drawn on its pixels ([`crate::overlay::draw`]).
     pub drawn: bool,
 }
+
+impl AnalyzedFrame {
+    /// `frame` with `detections` and nothing else yet (no analytics, alerts or attributes).
+    pub fn new(frame: Frame, detections: Vec<Detection>) -> Self {
+        AnalyzedFrame {
+            frame,
+            detections,
+            analytics: None,
+            alerts: Vec::new(),
+            drawn: false,
+            attributes: Vec::new(),
+        }
+    }
+}

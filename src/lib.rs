@@ -19,13 +19,13 @@ pub mod analytics;
 pub mod backoff;
 #[cfg(feature = "cli")]
 pub mod bench;
+pub mod classify;
 pub mod config;
 pub mod detector;
 pub mod element;
 pub mod engine;
 pub mod error;
 pub mod events;
-pub mod classify;
 pub mod face;
 pub mod frame;
 pub mod geometry;

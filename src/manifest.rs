@@ -165,9 +165,7 @@ impl Manifest {
         for f in &entry.files {
             match sha256_file(&self.classifier_file(entry, f)) {
                 Err(_) => return FetchState::Missing,
-                Ok(actual) if actual != f.sha256 => {
-                    return FetchState::ChecksumMismatch { actual }
-                }
+                Ok(actual) if actual != f.sha256 => return FetchState::ChecksumMismatch { actual },
                 Ok(_) => {}
             }
         }

@@ -455,7 +455,7 @@ fn on_vtest_the_events_the_frame_counts_and_the_metrics_agree() {
         vec![input],
         &mut detector.engine,
         &detector.adapter,
-        None,
+        pipeline::Secondary::none(),
         &options,
         &AtomicBool::new(false),
         |p, _| {

@@ -60,7 +60,7 @@ fn a_source_added_and_removed_mid_run_leaves_the_other_untouched() {
         &mut detector.engine,
         &detector.adapter,
         sinks,
-        None,
+        pipeline::Secondary::none(),
         &options(&alone),
         &AtomicBool::new(false),
     )
@@ -73,7 +73,7 @@ fn a_source_added_and_removed_mid_run_leaves_the_other_untouched() {
     let summary = pipeline::run_dynamic(
         &mut detector.engine,
         &detector.adapter,
-        None,
+        pipeline::Secondary::none(),
         &options(&dynamic),
         &AtomicBool::new(false),
         |p| {
@@ -142,7 +142,7 @@ fn a_removed_source_outputs_are_final_before_the_run_ends() {
     pipeline::run_dynamic(
         &mut detector.engine,
         &detector.adapter,
-        None,
+        pipeline::Secondary::none(),
         &options(&c),
         &AtomicBool::new(false),
         |p| {

@@ -124,11 +124,16 @@ mod tests {
         assert_eq!(strict.decode(&[0.2, 0.8]), None);
         let logits = Decoder { logits: true, ..d };
         match logits.decode(&[0.0, 0.0]) {
-            Some(AttributeValue::Label { confidence, .. }) => assert!((confidence - 0.5).abs() < 1e-6),
+            Some(AttributeValue::Label { confidence, .. }) => {
+                assert!((confidence - 0.5).abs() < 1e-6)
+            }
             other => panic!("{other:?}"),
         }
         let v = Decoder::new(&spec(AttributeKind::Value));
-        assert_eq!(v.decode(&[0.25, 0.75]), Some(AttributeValue::Value { value: 17.5 }));
+        assert_eq!(
+            v.decode(&[0.25, 0.75]),
+            Some(AttributeValue::Value { value: 17.5 })
+        );
         let m = Decoder {
             min_confidence: 0.5,
             ..Decoder::new(&spec(AttributeKind::Multi))

@@ -1,7 +1,8 @@
 //! `OVSTREAM_DEBUG_DUMP_CROPS_DIR`: every classifier crop as a binary PPM (RGB) and its raw
 //! output rows as one line of `crops.jsonl`:
 //! `{"source": 0, "frame": 12, "object": 1, "model_file": "gender-v1.onnx",
-//!   "crop": "0-000012-01-gender-v1.ppm", "outputs": {"gender": [0.1, 0.9]}}`.
+//!   "crop": "000042-0-000012-01-gender-v1.ppm", "outputs": {"gender": [0.1, 0.9]}}` (the
+//!   name starts with the number of crops written before it).
 //! For checking a classifier against a reference, not for production: write errors are logged
 //! once and the dump stops.
 
@@ -15,11 +16,17 @@ use std::path::{Path, PathBuf};
 pub(super) struct Dump {
     dir: PathBuf,
     failed: bool,
+    /// Crops written so far: the first part of each name (still images all are frame 0).
+    written: u64,
 }
 
 impl Dump {
     pub(super) fn new(dir: PathBuf) -> Self {
-        Dump { dir, failed: false }
+        Dump {
+            dir,
+            failed: false,
+            written: 0,
+        }
     }
 
     /// Writes `crops` (cut for `model_file`) and their rows of this model's attributes.
@@ -42,7 +49,7 @@ impl Dump {
     }
 
     fn try_write(
-        &self,
+        &mut self,
         frame: &Frame,
         objects: &[usize],
         model_file: &Path,
@@ -58,8 +65,16 @@ impl Dump {
             .append(true)
             .open(self.dir.join("crops.jsonl"))?;
         for ((crop, per), &object) in crops.iter().zip(rows).zip(objects) {
-            let object = if object == usize::MAX { -1 } else { object as i64 };
-            let name = format!("{}-{:06}-{object:02}-{stem}.ppm", frame.source_id, frame.seq);
+            let object = if object == usize::MAX {
+                -1
+            } else {
+                object as i64
+            };
+            let name = format!(
+                "{:06}-{}-{:06}-{object:02}-{stem}.ppm",
+                self.written, frame.source_id, frame.seq
+            );
+            self.written += 1;
             let bytes = crop.data_bytes().map_err(std::io::Error::other)?;
             let mut ppm = format!("P6\n{} {}\n255\n", crop.cols(), crop.rows()).into_bytes();
             ppm.extend_from_slice(bytes);

@@ -66,13 +66,19 @@ impl Head {
             let output = match spec.tensor.as_deref() {
                 Some(t) => engine.outputs.iter().find(|o| o.name == t).or_else(|| {
                     // Any of the tensor's names will do when the engine's first name differs.
-                    engine.has_output(t).then(|| &engine.outputs[0]).filter(|_| names.len() == 1)
+                    engine
+                        .has_output(t)
+                        .then(|| &engine.outputs[0])
+                        .filter(|_| names.len() == 1)
                 }),
                 None if engine.outputs.len() == 1 => engine.outputs.first(),
                 None => {
                     return Err(Error::Setting {
                         key: at("tensor"),
-                        message: format!("{} has several outputs {names:?}: name one", path.display()),
+                        message: format!(
+                            "{} has several outputs {names:?}: name one",
+                            path.display()
+                        ),
                     })
                 }
             };
@@ -120,7 +126,10 @@ impl Head {
 
     /// Input `(width, height)` in pixels.
     pub fn input_size(&self) -> (i32, i32) {
-        (self.engine.input.width as i32, self.engine.input.height as i32)
+        (
+            self.engine.input.width as i32,
+            self.engine.input.height as i32,
+        )
     }
 
     /// Runs `crops` (RGB u8 of [`Self::input_size`]) through the model; `rows[crop][attribute]`
@@ -128,7 +137,12 @@ impl Head {
     ///
     /// # Errors
     /// OpenVINO failures; [`Error::Layout`] for a crop of another size.
-    pub fn run(&mut self, crops: &[Mat], norm: Normalize, rows: &mut [Vec<Vec<f32>>]) -> Result<()> {
+    pub fn run(
+        &mut self,
+        crops: &[Mat],
+        norm: Normalize,
+        rows: &mut [Vec<Vec<f32>>],
+    ) -> Result<()> {
         let batch = self.engine.input.batch.max(1);
         let per_crop = self.engine.input.width * self.engine.input.height * 3;
         let mut flat = Vec::new();
@@ -140,12 +154,17 @@ impl Head {
                 // SAFETY: the tensor is f32 (InputElement::F32); OpenVINO aligns tensor memory.
                 let (head, floats, tail) = unsafe { input.align_to_mut::<f32>() };
                 if !head.is_empty() || !tail.is_empty() || floats.len() != per_crop * batch {
-                    return Err(Error::layout("classifier", "input tensor is not f32 of its shape"));
+                    return Err(Error::layout(
+                        "classifier",
+                        "input tensor is not f32 of its shape",
+                    ));
                 }
                 for (slot, crop) in floats.chunks_exact_mut(per_crop).enumerate() {
                     match chunk.get(slot) {
                         Some(m) => {
-                            let bytes = m.data_bytes().map_err(|e| Error::opencv("classifier crop", e))?;
+                            let bytes = m
+                                .data_bytes()
+                                .map_err(|e| Error::opencv("classifier crop", e))?;
                             if bytes.len() != per_crop {
                                 return Err(Error::layout("classifier", "crop of the wrong size"));
                             }

@@ -54,7 +54,12 @@ impl Histories {
     /// `None`: nothing usable, e.g. below `min_confidence`).
     pub fn record(&mut self, key: (usize, u64), seq: u64, results: Vec<Option<AttributeValue>>) {
         if !self.tracks.contains_key(&key) && self.tracks.len() >= MAX_TRACKS {
-            if let Some(oldest) = self.tracks.iter().min_by_key(|(_, t)| t.last_seen).map(|(k, _)| *k) {
+            if let Some(oldest) = self
+                .tracks
+                .iter()
+                .min_by_key(|(_, t)| t.last_seen)
+                .map(|(k, _)| *k)
+            {
                 self.tracks.remove(&oldest);
             }
         }

@@ -193,7 +193,10 @@ impl Classifier {
         }
         for (i, o) in r.outputs.iter().enumerate() {
             let used = match &o.model_file {
-                Some(f) => r.files.iter().any(|p| p.file_name().is_some_and(|n| n == f.as_str())),
+                Some(f) => r
+                    .files
+                    .iter()
+                    .any(|p| p.file_name().is_some_and(|n| n == f.as_str())),
                 None => r.files.len() == 1,
             };
             if !used {
@@ -209,7 +212,11 @@ impl Classifier {
         }
         let names = decoders.iter().map(|d| Arc::clone(&d.name)).collect();
         let dump = std::env::var_os(DUMP_ENV).map(|d| dump::Dump::new(PathBuf::from(d)));
-        tracing::info!(model = config.model, files = r.files.len(), "classifier ready");
+        tracing::info!(
+            model = config.model,
+            files = r.files.len(),
+            "classifier ready"
+        );
         Ok(Classifier {
             model: config.model.clone(),
             object_class: r.object_class,
@@ -241,9 +248,16 @@ impl Classifier {
     ///
     /// # Errors
     /// OpenVINO and OpenCV failures.
-    pub fn classify(&mut self, frame: &mut AnalyzedFrame, rgb: &mut Option<RgbFrame>) -> Result<()> {
+    pub fn classify(
+        &mut self,
+        frame: &mut AnalyzedFrame,
+        rgb: &mut Option<RgbFrame>,
+    ) -> Result<()> {
         let (seq, source) = (frame.frame.seq, frame.frame.source_id);
-        let (w, h) = (frame.frame.info.width() as f32, frame.frame.info.height() as f32);
+        let (w, h) = (
+            frame.frame.info.width() as f32,
+            frame.frame.info.height() as f32,
+        );
         if self.region == Region::FullFrame {
             let key = (source, u64::MAX);
             if self.histories.due(key, seq) {
@@ -257,7 +271,8 @@ impl Classifier {
                     ..Detection::default()
                 };
                 let results = self.infer(frame, rgb, &[&whole], &[usize::MAX])?;
-                self.histories.record(key, seq, results.into_iter().next().unwrap_or_default());
+                self.histories
+                    .record(key, seq, results.into_iter().next().unwrap_or_default());
             }
             frame.attributes.extend(self.histories.attributes(key, seq));
             return Ok(());
@@ -348,9 +363,19 @@ impl Classifier {
             let run = head.requests_run - before;
             self.stats.requests.fetch_add(run, Ordering::Relaxed);
             if let Some(dump) = &mut self.dump {
-                let mine: Vec<(usize, &Decoder)> =
-                    head.attributes().into_iter().map(|i| (i, &self.decoders[i])).collect();
-                dump.write(&frame.frame, indices, &head.engine.model_path, &crops, &rows, &mine);
+                let mine: Vec<(usize, &Decoder)> = head
+                    .attributes()
+                    .into_iter()
+                    .map(|i| (i, &self.decoders[i]))
+                    .collect();
+                dump.write(
+                    &frame.frame,
+                    indices,
+                    &head.engine.model_path,
+                    &crops,
+                    &rows,
+                    &mine,
+                );
             }
         }
         self.stats
@@ -413,7 +438,10 @@ impl Classifiers {
         config: &crate::config::PipelineConfig,
         openvino_lib: Option<&Path>,
     ) -> Result<Option<Self>> {
-        Self::build(&config.classify, &crate::detector::engine_options(config, openvino_lib))
+        Self::build(
+            &config.classify,
+            &crate::detector::engine_options(config, openvino_lib),
+        )
     }
 
     /// Runs every classifier on `frame` (one RGB conversion shared).

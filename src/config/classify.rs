@@ -202,7 +202,10 @@ impl ClassifyConfig {
             return bad("nireq", format!("{n} is outside 1..={MAX_NIREQ}"));
         }
         if self.min_size > 8192 {
-            return bad("min_size", format!("{} px is larger than any frame", self.min_size));
+            return bad(
+                "min_size",
+                format!("{} px is larger than any frame", self.min_size),
+            );
         }
         if let Some(p) = self.padding.filter(|p| !(0.0..=4.0).contains(p)) {
             return bad("padding", format!("{p} is outside 0..=4"));
@@ -228,22 +231,34 @@ pub fn validate_outputs(outputs: &[AttributeSpec], key: &str) -> Result<(), (Str
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
         if !name_ok {
-            return Err((k("name"), format!("{:?}: use 1 to 64 of a-z A-Z 0-9 _ -", o.name)));
+            return Err((
+                k("name"),
+                format!("{:?}: use 1 to 64 of a-z A-Z 0-9 _ -", o.name),
+            ));
         }
         if outputs[..i].iter().any(|p| p.name == o.name) {
             return Err((k("name"), format!("`{}` is given twice", o.name)));
         }
         match o.kind {
             AttributeKind::Label | AttributeKind::Multi if o.labels.is_empty() => {
-                return Err((k("labels"), "a label or multi output needs its class names".into()))
+                return Err((
+                    k("labels"),
+                    "a label or multi output needs its class names".into(),
+                ))
             }
             AttributeKind::Value if o.bins.is_empty() => {
-                return Err((k("bins"), "a value output needs the value of each class".into()))
+                return Err((
+                    k("bins"),
+                    "a value output needs the value of each class".into(),
+                ))
             }
             _ => {}
         }
         if !(0.0..=1.0).contains(&o.min_confidence) {
-            return Err((k("min_confidence"), format!("{} is outside 0..=1", o.min_confidence)));
+            return Err((
+                k("min_confidence"),
+                format!("{} is outside 0..=1", o.min_confidence),
+            ));
         }
     }
     Ok(())
@@ -267,12 +282,18 @@ mod tests {
         assert_eq!(key, "classify[0].reclassify_interval");
         assert!(message.contains("-1"), "{message}");
         let c = parse("model = \"x.onnx\"\n[[outputs]]\nname = \"color\"\nkind = \"label\"");
-        assert_eq!(c.validate("classify[1]").unwrap_err().0, "classify[1].outputs[0].labels");
+        assert_eq!(
+            c.validate("classify[1]").unwrap_err().0,
+            "classify[1].outputs[0].labels"
+        );
         let c = parse(
             "model = \"x.onnx\"\n[[outputs]]\nname = \"a\"\nkind = \"value\"\nbins = [1.0]\n\
              [[outputs]]\nname = \"a\"\nkind = \"value\"\nbins = [2.0]",
         );
-        assert_eq!(c.validate("classify[0]").unwrap_err().0, "classify[0].outputs[1].name");
+        assert_eq!(
+            c.validate("classify[0]").unwrap_err().0,
+            "classify[0].outputs[1].name"
+        );
         assert!(toml::from_str::<ClassifyConfig>("model = \"m\"\nkind = \"label\"").is_err());
     }
 }

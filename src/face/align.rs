@@ -27,7 +27,9 @@ pub struct RgbFrame {
 }
 
 impl RgbFrame {
-    /// Converts `frame` (I420) to RGB (`COLOR_YUV2RGB_I420`, BT.601).
+    /// Converts `frame` (I420) to RGB: BT.601 (`COLOR_YUV2RGB_I420`, video range 16–235), or
+    /// the JPEG formula (`COLOR_YCrCb2RGB`, 0–255) when the caps say full range (JPEG stills,
+    /// MJPEG cameras) — read as video range they would come out ~16 % too contrasty.
     ///
     /// # Errors
     /// [`Error::Gst`] when the buffer cannot be mapped; [`Error::Layout`] when it is not I420 of
@@ -63,8 +65,17 @@ impl RgbFrame {
             .and_then(|m| m)
             .map_err(cv_err)?;
         debug_assert_eq!(yuv.typ(), CV_8UC1);
-        let mut rgb = Mat::default();
-        imgproc::cvt_color_def(&yuv, &mut rgb, imgproc::COLOR_YUV2RGB_I420).map_err(cv_err)?;
+        let full_range =
+            frame.info.colorimetry().range() == gstreamer_video::VideoColorRange::Range0_255;
+        let rgb = match full_range {
+            true => full_range_rgb(&yuv, w as i32, h as i32)?,
+            false => {
+                let mut rgb = Mat::default();
+                imgproc::cvt_color_def(&yuv, &mut rgb, imgproc::COLOR_YUV2RGB_I420)
+                    .map_err(cv_err)?;
+                rgb
+            }
+        };
         Ok(RgbFrame {
             mat: rgb,
             width: w,
@@ -124,9 +135,49 @@ impl RgbFrame {
     }
 }
 
-/// Largest factor a warp shrinks by in one step; a smaller output is warped at a multiple of
-/// its size, then area-averaged down (no aliasing, as dlib's pyramid does for its chips).
+/// RGB of a packed full-range I420 image (`w` x `h`): chroma upsampled bilinearly, then
+/// `COLOR_YCrCb2RGB` (the JPEG/JFIF conversion).
+fn full_range_rgb(yuv: &Mat, w: i32, h: i32) -> Result<Mat> {
+    let bytes = yuv.data_bytes().map_err(cv_err)?;
+    let (luma, chroma) = bytes.split_at((w * h) as usize);
+    let quarter = (w / 2 * (h / 2)) as usize;
+    let plane = |data: &[u8], rows: i32| -> Result<Mat> {
+        Mat::from_slice(data)
+            .and_then(|m| m.reshape(1, rows).map(|m| m.try_clone()))
+            .and_then(|m| m)
+            .map_err(cv_err)
+    };
+    let y = plane(luma, h)?;
+    let mut channels = opencv::core::Vector::<Mat>::new();
+    channels.push(y);
+    // YCrCb order: V (Cr) before U (Cb).
+    for data in [&chroma[quarter..2 * quarter], &chroma[..quarter]] {
+        let small = plane(data, h / 2)?;
+        let mut full = Mat::default();
+        imgproc::resize(
+            &small,
+            &mut full,
+            Size::new(w, h),
+            0.0,
+            0.0,
+            imgproc::INTER_LINEAR,
+        )
+        .map_err(cv_err)?;
+        channels.push(full);
+    }
+    let mut ycrcb = Mat::default();
+    opencv::core::merge(&channels, &mut ycrcb).map_err(cv_err)?;
+    let mut rgb = Mat::default();
+    imgproc::cvt_color_def(&ycrcb, &mut rgb, imgproc::COLOR_YCrCb2RGB).map_err(cv_err)?;
+    Ok(rgb)
+}
+
+/// Largest factor a warp shrinks by in one step; beyond it the source region is halved with
+/// a Gaussian pyramid first (OpenCV `pyrDown`, the 5-tap filter of dlib's `pyramid_down<2>`),
+/// as dlib's `extract_image_chip` does, so small chips are not aliased.
 const MAX_WARP_SHRINK: f64 = 2.0;
+/// Pixels kept around a chip's source region before the pyramid (the filter's reach).
+const PYRAMID_MARGIN: f64 = 4.0;
 
 impl RgbFrame {
     /// Width and height in pixels (even: an odd last row or column is left out).
@@ -136,41 +187,113 @@ impl RgbFrame {
 
     /// The `width` x `height` RGB u8 image that the affine map `m` (frame pixels → output
     /// pixels, row-major 2x3) cuts out of the frame; bilinear, black outside the frame. A map
-    /// that shrinks more than 2× is warped at a multiple of the size, then area-averaged.
+    /// that shrinks more than 2× first halves the region it reads with a Gaussian pyramid
+    /// (as dlib cuts face chips).
     ///
     /// # Errors
     /// [`Error::OpenCv`] on an OpenCV failure.
     pub fn warp(&self, m: [[f64; 3]; 2], width: i32, height: i32) -> Result<Mat> {
-        let shrink = 1.0 / (m[0][0] * m[1][1] - m[0][1] * m[1][0]).abs().sqrt().max(1e-9);
-        let k = (shrink / MAX_WARP_SHRINK).ceil().clamp(1.0, 16.0);
-        let scaled = m.map(|row| row.map(|v| v * k));
-        let mat = Mat::from_slice_2d(&scaled).map_err(cv_err)?;
-        let (w, h) = (width * k as i32, height * k as i32);
+        let det = m[0][0] * m[1][1] - m[0][1] * m[1][0];
+        let shrink = 1.0 / det.abs().sqrt().max(1e-9);
+        let mut levels = 0;
+        while shrink / f64::from(1 << levels) > MAX_WARP_SHRINK && levels < 8 {
+            levels += 1;
+        }
+        let (source, map) = match levels {
+            0 => (None, m),
+            _ => match self.pyramid(m, det, width, height, levels)? {
+                Some((mat, map)) => (Some(mat), map),
+                // The chip lies outside the frame: all black either way.
+                None => (None, m),
+            },
+        };
+        let mat = Mat::from_slice_2d(&map).map_err(cv_err)?;
         let mut out = Mat::default();
         imgproc::warp_affine(
-            &self.mat,
+            source.as_ref().unwrap_or(&self.mat),
             &mut out,
             &mat,
-            Size::new(w, h),
+            Size::new(width, height),
             imgproc::INTER_LINEAR,
             BORDER_CONSTANT,
             Scalar::all(0.0),
         )
         .map_err(cv_err)?;
-        if k > 1.0 {
-            let mut small = Mat::default();
-            imgproc::resize(
-                &out,
-                &mut small,
-                Size::new(width, height),
-                0.0,
-                0.0,
-                imgproc::INTER_AREA,
-            )
-            .map_err(cv_err)?;
-            out = small;
-        }
         Ok(out)
+    }
+
+    /// The frame region that map `m` reads for a `width` x `height` output, halved `levels`
+    /// times, and the map from it to the output; `None` when the region is outside the frame.
+    fn pyramid(
+        &self,
+        m: [[f64; 3]; 2],
+        det: f64,
+        width: i32,
+        height: i32,
+        levels: u32,
+    ) -> Result<Option<(Mat, [[f64; 3]; 2])>> {
+        // Inverse of m's linear part, to find where the output's corners come from.
+        let inv = [
+            [m[1][1] / det, -m[0][1] / det],
+            [-m[1][0] / det, m[0][0] / det],
+        ];
+        let (mut x0, mut y0, mut x1, mut y1) = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
+        for (u, v) in [
+            (0.0, 0.0),
+            (f64::from(width), 0.0),
+            (0.0, f64::from(height)),
+        ]
+        .into_iter()
+        .chain([(f64::from(width), f64::from(height))])
+        {
+            let (du, dv) = (u - m[0][2], v - m[1][2]);
+            let (x, y) = (
+                inv[0][0] * du + inv[0][1] * dv,
+                inv[1][0] * du + inv[1][1] * dv,
+            );
+            (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
+        }
+        let (fw, fh) = (f64::from(self.width), f64::from(self.height));
+        let left = (x0 - PYRAMID_MARGIN).floor().clamp(0.0, fw);
+        let top = (y0 - PYRAMID_MARGIN).floor().clamp(0.0, fh);
+        let right = (x1 + PYRAMID_MARGIN).ceil().clamp(0.0, fw);
+        let bottom = (y1 + PYRAMID_MARGIN).ceil().clamp(0.0, fh);
+        if right - left < 2.0 || bottom - top < 2.0 {
+            return Ok(None);
+        }
+        let rect = opencv::core::Rect::new(
+            left as i32,
+            top as i32,
+            (right - left) as i32,
+            (bottom - top) as i32,
+        );
+        let mut region = Mat::roi(&self.mat, rect)
+            .map_err(cv_err)?
+            .try_clone()
+            .map_err(cv_err)?;
+        for _ in 0..levels {
+            if region.cols() < 2 || region.rows() < 2 {
+                break;
+            }
+            let mut half = Mat::default();
+            imgproc::pyr_down_def(&region, &mut half).map_err(cv_err)?;
+            region = half;
+        }
+        // A pixel q of the halved region is frame pixel (left, top) + 2^levels · q.
+        let k = f64::from(1u32 << levels);
+        let map = [
+            [
+                m[0][0] * k,
+                m[0][1] * k,
+                m[0][2] + m[0][0] * left + m[0][1] * top,
+            ],
+            [
+                m[1][0] * k,
+                m[1][1] * k,
+                m[1][2] + m[1][0] * left + m[1][1] * top,
+            ],
+        ];
+        Ok(Some((region, map)))
     }
 }
 

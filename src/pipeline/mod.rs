@@ -40,9 +40,9 @@ pub use stage::SourceId;
 pub use summary::Summary;
 
 use crate::adapters::Adapter;
+use crate::classify::Classifiers;
 use crate::engine::Engine;
 use crate::error::Result;
-use crate::classify::Classifiers;
 use crate::face::recognizer::Recognizer;
 use crate::inference::Inference;
 use crate::sink::Sinks;
@@ -217,9 +217,7 @@ where
     F: FnOnce(&Pipeline<'_, '_>) -> Result<()>,
 {
     let progress = ProgressBar::hidden();
-    run_with(
-        engine, adapter, secondary, options, stop, progress, control,
-    )
+    run_with(engine, adapter, secondary, options, stop, progress, control)
 }
 
 fn run_with<F>(

@@ -96,7 +96,15 @@ fn frames_keep_their_order_with_any_nireq() {
         };
         let ins = inputs(&cfg, vec![("a", open(&vtest()))]);
         let stop = AtomicBool::new(false);
-        let summary = run_many(ins, &mut engine, &adapter, Secondary::none(), &options, &stop).unwrap();
+        let summary = run_many(
+            ins,
+            &mut engine,
+            &adapter,
+            Secondary::none(),
+            &options,
+            &stop,
+        )
+        .unwrap();
         assert_eq!(summary.frames, 30);
         let out = lines(dir.path(), "a");
         assert_eq!(frames(&out), (0..30).collect::<Vec<_>>(), "nireq {nireq}");
@@ -127,7 +135,15 @@ fn a_cross_source_batch_gives_each_frame_its_own_result() {
     let white = "test://?pattern=white&fps=200&width=64&height=64";
     let ins = inputs(&cfg, vec![("black", open(black)), ("white", open(white))]);
     let stop = AtomicBool::new(false);
-    run_many(ins, &mut engine, &adapter, Secondary::none(), &options, &stop).unwrap();
+    run_many(
+        ins,
+        &mut engine,
+        &adapter,
+        Secondary::none(),
+        &options,
+        &stop,
+    )
+    .unwrap();
     let (b, w) = (lines(dir.path(), "black"), lines(dir.path(), "white"));
     assert!(!b.is_empty() && !w.is_empty());
     assert!(
@@ -160,7 +176,15 @@ fn end_of_source_reaches_every_stage_and_finalizes_the_outputs() {
     };
     let ins = inputs(&cfg, vec![("a", open(&vtest()))]);
     let stop = AtomicBool::new(false);
-    let summary = run_many(ins, &mut engine, &adapter, Secondary::none(), &options, &stop).unwrap();
+    let summary = run_many(
+        ins,
+        &mut engine,
+        &adapter,
+        Secondary::none(),
+        &options,
+        &stop,
+    )
+    .unwrap();
     let stages: Vec<&str> = summary.stages.iter().map(|s| s.name).collect();
     for stage in [
         "preprocess",
@@ -206,7 +230,15 @@ fn a_live_edge_drops_its_oldest_frames_when_inference_falls_behind() {
     let cam = "test://?pattern=ball&fps=200&width=64&height=64";
     let ins = inputs(&cfg, vec![("cam", open(cam))]);
     let stop = AtomicBool::new(false);
-    let summary = run_many(ins, &mut engine, &adapter, Secondary::none(), &options, &stop).unwrap();
+    let summary = run_many(
+        ins,
+        &mut engine,
+        &adapter,
+        Secondary::none(),
+        &options,
+        &stop,
+    )
+    .unwrap();
     let out = frames(&lines(dir.path(), "cam"));
     let drops = summary.sources[0].drops;
     assert!(drops > 20, "{drops} drops");
@@ -228,27 +260,34 @@ fn sources_join_and_leave_a_running_pipeline() {
     let options = RunOptions::for_config(&cfg, false);
     let stop = AtomicBool::new(false);
     let cam = "test://?pattern=ball&fps=100&width=64&height=64";
-    let summary = run_dynamic(&mut engine, &adapter, Secondary::none(), &options, &stop, |p| {
-        let mut sinks = sinks_for_sources(&cfg, &["file".into(), "cam".into()])?;
-        let cam_sinks = sinks.pop().unwrap();
-        let play = Play {
-            limit: Some(25),
-            ..Play::default()
-        };
-        p.add_source_with(open(&vtest()), sinks.pop().unwrap(), play)?;
-        let cam = p.add_source(open(cam), cam_sinks)?;
-        let list = &p.ctx.registry.list;
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while list.snapshot()[cam].written() < 10 {
-            assert!(std::time::Instant::now() < deadline, "the camera streams");
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        p.remove_source(cam)?;
-        // Its outputs are final once remove_source returns.
-        let written = lines(dir.path(), "cam").len();
-        assert!(written >= 10, "{written}");
-        Ok(())
-    })
+    let summary = run_dynamic(
+        &mut engine,
+        &adapter,
+        Secondary::none(),
+        &options,
+        &stop,
+        |p| {
+            let mut sinks = sinks_for_sources(&cfg, &["file".into(), "cam".into()])?;
+            let cam_sinks = sinks.pop().unwrap();
+            let play = Play {
+                limit: Some(25),
+                ..Play::default()
+            };
+            p.add_source_with(open(&vtest()), sinks.pop().unwrap(), play)?;
+            let cam = p.add_source(open(cam), cam_sinks)?;
+            let list = &p.ctx.registry.list;
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            while list.snapshot()[cam].written() < 10 {
+                assert!(std::time::Instant::now() < deadline, "the camera streams");
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            p.remove_source(cam)?;
+            // Its outputs are final once remove_source returns.
+            let written = lines(dir.path(), "cam").len();
+            assert!(written >= 10, "{written}");
+            Ok(())
+        },
+    )
     .unwrap();
     assert_eq!(
         frames(&lines(dir.path(), "file")),
@@ -272,7 +311,15 @@ fn an_interval_infers_every_nth_frame_and_carries_the_rest() {
     assert_eq!(options.interval, 3);
     let ins = inputs(&cfg, vec![("a", open(&vtest()))]);
     let stop = AtomicBool::new(false);
-    let summary = run_many(ins, &mut engine, &adapter, Secondary::none(), &options, &stop).unwrap();
+    let summary = run_many(
+        ins,
+        &mut engine,
+        &adapter,
+        Secondary::none(),
+        &options,
+        &stop,
+    )
+    .unwrap();
     assert_eq!(summary.sources[0].skipped, 20);
     let out = lines(dir.path(), "a");
     let carried: Vec<u64> = out
@@ -305,7 +352,7 @@ fn stop_ends_a_live_run_with_its_outputs_finalized() {
         ins,
         &mut engine,
         &adapter,
-        None,
+        Secondary::none(),
         &options,
         &stop,
         |p, ids| {
@@ -342,7 +389,15 @@ fn motion_mode_infers_moving_scenes_and_only_the_idle_checks_of_still_ones() {
         let cam = format!("test://?pattern={pattern}&fps=100&width=160&height=120");
         let ins = inputs(&cfg, vec![("cam", open(&cam))]);
         let stop = AtomicBool::new(false);
-        let summary = run_many(ins, &mut engine, &adapter, Secondary::none(), &options, &stop).unwrap();
+        let summary = run_many(
+            ins,
+            &mut engine,
+            &adapter,
+            Secondary::none(),
+            &options,
+            &stop,
+        )
+        .unwrap();
         let s = &summary.sources[0];
         (s.frames, s.skipped)
     };

@@ -181,7 +181,8 @@ impl JsonlSink {
         );
         record.inferred = f.inferred;
         record.motion = motion_records(f.motion.as_ref());
-        record.attributes = (!frame.attributes.is_empty()).then(|| AttributesJson(&frame.attributes));
+        record.attributes =
+            (!frame.attributes.is_empty()).then(|| AttributesJson(&frame.attributes));
         self.write_value(&record)
     }
 

@@ -336,9 +336,12 @@ pub fn gst_launch(description: &str) -> Output {
         .expect("gst-launch-1.0 runs")
 }
 
-/// A sample portrait, `samples/faces/{name}.jpg`.
+/// A sample portrait, `samples/faces/{name}.jpg` (or `.png`: the astronaut).
 pub fn photo(name: &str) -> PathBuf {
-    asset(&format!("samples/faces/{name}.jpg"))
+    match root().join(format!("samples/faces/{name}.png")).exists() {
+        true => asset(&format!("samples/faces/{name}.png")),
+        false => asset(&format!("samples/faces/{name}.jpg")),
+    }
 }
 
 /// Frames per person in a [`photo_clip`] (2 s at 15 fps).
@@ -373,11 +376,15 @@ pub fn photo_clip(path: &Path, photos: &[&str]) {
     for (k, p) in photos.iter().enumerate() {
         let slot = 320 * (k % 3) as i32;
         description.push_str(&format!(
-            " filesrc location=\"{}\" ! jpegdec ! videoconvert ! videoscale ! \
+            " filesrc location=\"{}\" ! {} ! videoconvert ! videoscale ! \
              video/x-raw,width=320,height=480,pixel-aspect-ratio=1/1 ! \
              imagefreeze num-buffers={PHOTO_SEGMENT} ! video/x-raw,framerate=15/1 ! \
              videobox left={} right={} ! videoconvert ! video/x-raw,format=I420 ! c.",
             photo(p).display(),
+            match photo(p).extension().and_then(|e| e.to_str()) {
+                Some("png") => "pngdec",
+                _ => "jpegdec",
+            },
             -slot,
             -(640 - slot),
         ));

@@ -18,6 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 mod bench;
+mod classify;
 mod gallery;
 mod models;
 mod reload;
@@ -65,6 +66,9 @@ enum Command {
     /// Face gallery: enroll people from photos or a video frame, list them, recognize the faces
     /// of a photo, list, name or forget remembered unknown people.
     Gallery(GalleryArgs),
+    /// Second-stage classification of still images: every object the pipeline's detector
+    /// finds, with its [[classify]] attributes (age and gender of faces), as JSON lines.
+    Classify(classify::ClassifyArgs),
     /// Service mode: streams added, changed and removed over a REST API.
     Serve(serve::ServeArgs),
     /// Which replica (`serve --shard K/N`) runs which of a pipeline file's inputs.
@@ -73,6 +77,7 @@ enum Command {
 
 /// The pipeline file and the flags every pipeline command merges onto it.
 #[derive(Args, Clone)]
+#[group(skip)] // the library's `Overrides` (flattened below) has the group of that name
 pub(crate) struct Overrides {
     /// Pipeline file.
     #[arg(default_value = DEFAULT_PIPELINE)]
@@ -126,6 +131,7 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
         Command::Devices { properties } => devices(*properties, lib),
         Command::Models(args) => models::run(args),
         Command::Gallery(args) => gallery::run(args, lib),
+        Command::Classify(args) => classify::run(args, lib),
         Command::Serve(args) => serve::run(args, lib),
         Command::Shards(args) => shards::run(args),
     }
