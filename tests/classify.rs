@@ -286,3 +286,122 @@ fn bad_tables_exit_2_naming_the_key() {
         assert!(err.contains(key), "{table}: wanted {key} in {err}");
     }
 }
+
+#[test]
+fn serve_streams_choose_their_classifiers() {
+    use common::http::send;
+    const TOKEN: &str = "classify-test-token";
+    let dir = tempdir();
+    let clip = dir.path().join("clip.mp4");
+    photo_clip(&clip, &["astronaut"]);
+    let text = format!(
+        "[model]\nmodel = \"blazeface-full\"\n[[classify]]\nmodel = \"age-gender\"\n\
+         [output]\nmetadata = \"{0}/{{name}}.jsonl\"\n[serve]\nmedia_roots = [\"{0}\"]\n",
+        dir.path().display()
+    );
+    let file = dir.path().join("serve.toml");
+    std::fs::write(&file, text).unwrap();
+    let served = common::serve::start_with_token(dir.path(), &file, TOKEN);
+    let add = |body: Value| {
+        let (status, reply) = send(
+            served.port,
+            "POST",
+            "/api/streams",
+            Some(TOKEN),
+            "application/json",
+            body.to_string().as_bytes(),
+        );
+        (status, String::from_utf8_lossy(&reply).into_owned())
+    };
+    let (status, reply) =
+        add(serde_json::json!({"name": "bad", "input": clip, "classify": ["nope"]}));
+    assert_eq!(status, 422, "{reply}");
+    assert!(
+        reply.contains("unknown classifier") && reply.contains("age-gender"),
+        "{reply}"
+    );
+    for body in [
+        serde_json::json!({"name": "all", "input": clip}),
+        serde_json::json!({"name": "none", "input": clip, "classify": []}),
+    ] {
+        let (status, reply) = add(body);
+        assert_eq!(status, 201, "{reply}");
+    }
+    // Complete lines only: the file is still being written.
+    let complete = |name: &str| -> Vec<Value> {
+        let text =
+            std::fs::read_to_string(dir.path().join(format!("{name}.jsonl"))).unwrap_or_default();
+        let end = text.rfind('\n').map_or(0, |i| i + 1);
+        (text[..end].lines())
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let done = |name: &str| complete(name).len() == PHOTO_SEGMENT;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !(done("all") && done("none")) {
+        assert!(std::time::Instant::now() < deadline, "both streams end");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let all = complete("all");
+    assert_eq!(
+        all[PHOTO_SEGMENT - 1]["objects"][0]["attributes"]["gender"]["label"],
+        "female"
+    );
+    let none = complete("none");
+    assert!(none
+        .iter()
+        .any(|l| !l["objects"].as_array().unwrap().is_empty()));
+    assert!(none.iter().all(|l| !l.to_string().contains("attributes")));
+    drop(served);
+}
+
+#[test]
+fn the_ovclassify_element_gives_the_clis_attributes() {
+    let dir = tempdir();
+    let clip = dir.path().join("clip.mp4");
+    photo_clip(&clip, &["biden", "astronaut"]);
+    let from_gst = dir.path().join("gst.jsonl");
+    let out = gst_launch(&format!(
+        "filesrc location={} ! decodebin ! videoconvert ! video/x-raw,format=I420 ! \
+         ovdetect model=blazeface-full precision=f32 ! ovtrack ! \
+         ovclassify model=age-gender reclassify-interval=5 precision=f32 ! ovoverlay ! \
+         ovmetapublish file-path={} ! fakesink sync=false",
+        clip.display(),
+        from_gst.display()
+    ));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let file = pipeline(dir.path(), &clip, "reclassify_interval = 5", "");
+    assert_ok(&ovstream(&["run", file.to_str().unwrap(), "--no-progress"]));
+    let (g, c) = (
+        read_jsonl(&from_gst),
+        read_jsonl(&dir.path().join("out.jsonl")),
+    );
+    assert_eq!(g.len(), 2 * PHOTO_SEGMENT);
+    assert_eq!(g.len(), c.len());
+    let mut compared = 0;
+    for (a, b) in g.iter().zip(&c) {
+        let (x, y) = (
+            &a["objects"][0]["attributes"],
+            &b["objects"][0]["attributes"],
+        );
+        assert_eq!(
+            x["gender"]["label"], y["gender"]["label"],
+            "frame {}",
+            a["frame"]
+        );
+        assert_eq!(
+            x["age"]["frames_ago"], y["age"]["frames_ago"],
+            "frame {}",
+            a["frame"]
+        );
+        if let (Some(p), Some(q)) = (x["age"]["value"].as_f64(), y["age"]["value"].as_f64()) {
+            assert!((p - q).abs() < 0.5, "frame {}: {p} vs {q}", a["frame"]);
+            compared += 1;
+        }
+    }
+    assert!(compared >= 2 * PHOTO_SEGMENT - 4, "{compared}");
+}

@@ -113,6 +113,7 @@ fn plugin_lists_its_elements() {
     assert!(out.status.success(), "{text}");
     for e in [
         "ovanalytics",
+        "ovclassify",
         "ovdetect",
         "ovidentify",
         "ovmetapublish",

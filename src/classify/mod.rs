@@ -444,14 +444,17 @@ impl Classifiers {
         )
     }
 
-    /// Runs every classifier on `frame` (one RGB conversion shared).
+    /// Runs every classifier on `frame` (one RGB conversion shared); `only`: just those whose
+    /// `model` it names (a stream's own choice).
     ///
     /// # Errors
     /// As [`Classifier::classify`].
-    pub fn classify(&mut self, frame: &mut AnalyzedFrame) -> Result<()> {
+    pub fn classify(&mut self, frame: &mut AnalyzedFrame, only: Option<&[String]>) -> Result<()> {
         let mut rgb = None;
         for c in &mut self.list {
-            c.classify(frame, &mut rgb)?;
+            if only.is_none_or(|models| models.contains(&c.model)) {
+                c.classify(frame, &mut rgb)?;
+            }
         }
         Ok(())
     }

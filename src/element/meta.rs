@@ -3,17 +3,23 @@
 //! `confidence` (double) and `x_min`, `y_min`, `x_max`, `y_max` (double, normalized `[0, 1]`);
 //! trackers add `object_id` (int) to it, face detectors `keypoints` (array of doubles,
 //! normalized `x0, y0, x1, y1, …`), recognizers an `identity` structure (`name`, `similarity`),
+//! `ovclassify` one structure per attribute (see [`ATTRIBUTE_FIELD`]),
 //! `ovanalytics` the zones the object is in (`zones`, array of strings) and, per buffer, a
 //! custom meta [`ANALYTICS_META`] with the frame's zones, lines, counts and events.
 
 use crate::frame::analytics::FrameAnalytics;
-use crate::frame::{BBox, Detection, Identity};
+use crate::frame::{Attribute, AttributeValue, BBox, Detection, Identity};
 use gstreamer as gst;
 use gstreamer_video::VideoRegionOfInterestMeta;
 use std::sync::Arc;
 
 /// Name of the param structure with the detection.
 pub const DETECTION: &str = "detection";
+/// Marks an attribute's param structure (`ovclassify`): a boolean field `attribute = true`
+/// beside `label`/`label_id`/`confidence`, `value`, or `labels`/`confidences`, and
+/// `frames_ago`. The structure's name is the attribute's (`gender`, `age`), as DL Streamer's
+/// gvaclassify names its params after the model's output.
+pub const ATTRIBUTE_FIELD: &str = "attribute";
 /// Name of the param structure with the identity.
 pub const IDENTITY: &str = "identity";
 
@@ -53,6 +59,9 @@ pub fn attach(buffer: &mut gst::BufferRef, detections: &[Detection], width: u32,
             s.set("keypoints", gst::Array::new(flat));
         }
         meta.add_param(s);
+        for a in &d.attributes {
+            meta.add_param(attribute_param(a));
+        }
         if let Some(i) = &d.identity {
             let mut b = gst::Structure::builder(IDENTITY)
                 .field("name", i.name.as_ref())
@@ -116,6 +125,7 @@ pub fn read(buffer: &gst::BufferRef, width: u32, height: u32) -> Vec<Detection> 
                     d.keypoints = flat.chunks_exact(2).map(|c| [c[0], c[1]]).collect();
                 }
             }
+            d.attributes = m.params().filter_map(read_attribute).collect();
             if let Some(s) = m.param(IDENTITY) {
                 if let (Ok(name), Ok(sim)) = (s.get::<&str>("name"), s.get::<f64>("similarity")) {
                     d.identity = Some(Identity {
@@ -128,6 +138,70 @@ pub fn read(buffer: &gst::BufferRef, width: u32, height: u32) -> Vec<Detection> 
             d
         })
         .collect()
+}
+
+/// The param structure of one attribute (see [`ATTRIBUTE_FIELD`]).
+fn attribute_param(a: &Attribute) -> gst::Structure {
+    let b = gst::Structure::builder(&*a.name)
+        .field(ATTRIBUTE_FIELD, true)
+        .field("frames_ago", a.frames_ago);
+    match &a.value {
+        AttributeValue::Label {
+            label,
+            label_id,
+            confidence,
+        } => b
+            .field("label", &**label)
+            .field("label_id", *label_id as i32)
+            .field("confidence", f64::from(*confidence)),
+        AttributeValue::Value { value } => b.field("value", f64::from(*value)),
+        AttributeValue::Multi {
+            labels,
+            confidences,
+        } => b
+            .field("labels", gst::Array::new(labels.iter().map(|l| &**l)))
+            .field(
+                "confidences",
+                gst::Array::new(confidences.iter().map(|c| f64::from(*c))),
+            ),
+    }
+    .build()
+}
+
+/// The attribute a param structure carries, if it is one.
+fn read_attribute(s: &gst::StructureRef) -> Option<Attribute> {
+    if !s.get::<bool>(ATTRIBUTE_FIELD).unwrap_or(false) {
+        return None;
+    }
+    let value = if let Ok(label) = s.get::<&str>("label") {
+        AttributeValue::Label {
+            label: Arc::from(label),
+            label_id: s.get::<i32>("label_id").unwrap_or(0).max(0) as u32,
+            confidence: s.get::<f64>("confidence").unwrap_or(0.0) as f32,
+        }
+    } else if let Ok(value) = s.get::<f64>("value") {
+        AttributeValue::Value {
+            value: value as f32,
+        }
+    } else {
+        let labels = s.get::<gst::Array>("labels").ok()?;
+        let confidences = s.get::<gst::Array>("confidences").ok()?;
+        AttributeValue::Multi {
+            labels: (labels.iter())
+                .filter_map(|v| v.get::<&str>().ok())
+                .map(Arc::from)
+                .collect(),
+            confidences: (confidences.iter())
+                .filter_map(|v| v.get::<f64>().ok())
+                .map(|c| c as f32)
+                .collect(),
+        }
+    };
+    Some(Attribute {
+        name: Arc::from(s.name().as_str()),
+        value,
+        frames_ago: s.get::<u64>("frames_ago").unwrap_or(0),
+    })
 }
 
 /// Replaces the ROI metas of `buffer` by `detections` (elements that refine results: tracker,

@@ -5,6 +5,7 @@
 
 pub mod meta;
 pub mod ovanalytics;
+pub mod ovclassify;
 pub mod ovdetect;
 pub mod ovidentify;
 pub mod ovmetapublish;
@@ -90,7 +91,7 @@ pub(crate) fn filter_templates(caps: &gst::Caps) -> Vec<gst::PadTemplate> {
 }
 
 /// Templates of the filters that read the pipeline's frame format: I420 in, I420 out
-/// (`ovdetect`, `ovtrack`, `ovidentify`).
+/// (`ovdetect`, `ovtrack`, `ovidentify`, `ovclassify`).
 pub(crate) fn i420_templates() -> &'static [gst::PadTemplate] {
     static TEMPLATES: std::sync::LazyLock<Vec<gst::PadTemplate>> = std::sync::LazyLock::new(|| {
         let caps = gstreamer_video::VideoCapsBuilder::new()
@@ -108,6 +109,7 @@ pub(crate) fn i420_templates() -> &'static [gst::PadTemplate] {
 pub fn register(plugin: &gst::Plugin) -> Result<(), gst::glib::BoolError> {
     meta::register_analytics_meta();
     ovanalytics::register(plugin)?;
+    ovclassify::register(plugin)?;
     ovdetect::register(plugin)?;
     ovidentify::register(plugin)?;
     ovmetapublish::register(plugin)?;

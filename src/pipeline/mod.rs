@@ -439,7 +439,12 @@ fn spawn_optional<'scope>(
             }
             Optional::Classify => {
                 let classifiers = classifiers.take().expect("planned with classifiers");
-                let stage = classify::Classify { classifiers };
+                let stage = classify::Classify {
+                    classifiers,
+                    registry: &ctx.registry,
+                    only: HashMap::new(),
+                    version: 0,
+                };
                 spawn_stage(s, stage, rx, outlet, stats)
             }
             Optional::Analytics => {

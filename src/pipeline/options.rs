@@ -98,12 +98,14 @@ pub struct Input {
 pub struct DetectFilter {
     pub threshold: Option<f32>,
     pub classes: Option<Vec<String>>,
+    /// The `[[classify]]` classifiers (by `model`) this source runs; `None`: all of them.
+    pub classify: Option<Vec<String>>,
 }
 
 impl DetectFilter {
     /// Whether it lets everything through.
     pub fn is_empty(&self) -> bool {
-        self.threshold.is_none() && self.classes.is_none()
+        self.threshold.is_none() && self.classes.is_none() && self.classify.is_none()
     }
 
     /// Keeps the detections it accepts.

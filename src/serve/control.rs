@@ -333,6 +333,9 @@ impl Control<'_> {
         if patch.classes.is_some() {
             spec.classes = patch.classes;
         }
+        if patch.classify.is_some() {
+            spec.classify = patch.classify;
+        }
         spec.check_filter(&self.service.detect)?;
         let analytics = spec.analytics(&self.config.analytics);
         analytics.validate().map_err(|m| Refusal::new(422, m))?;

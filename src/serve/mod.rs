@@ -342,6 +342,7 @@ pub fn run(
                 .iter()
                 .map(|l| l.to_string())
                 .collect(),
+            classifiers: config.classify.iter().map(|c| c.model.clone()).collect(),
         },
         record: config.record.clone(),
         api_addr: addr,
@@ -377,6 +378,7 @@ pub fn run(
                     classes: None,
                     outputs: None,
                     record: s.record,
+                    classify: None,
                 },
             );
         }

@@ -43,6 +43,10 @@ pub struct StreamSpec {
     /// to `[serve] output_root`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub record: Option<crate::config::RecordConfig>,
+    /// Which of the pipeline file's `[[classify]]` classifiers (by `model`, e.g. `age-gender`)
+    /// run on this stream; `[]`: none; default: all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classify: Option<Vec<String>>,
 }
 
 /// `PATCH /api/streams/{name}`: what changes while the stream runs.
@@ -57,6 +61,8 @@ pub struct StreamPatch {
     pub threshold: Option<f32>,
     #[serde(default)]
     pub classes: Option<Vec<String>>,
+    #[serde(default)]
+    pub classify: Option<Vec<String>>,
 }
 
 /// The model's view of what a stream may filter: its threshold (the floor) and class names.
@@ -64,6 +70,8 @@ pub struct StreamPatch {
 pub struct Model {
     pub threshold: f32,
     pub labels: Vec<String>,
+    /// The `model` of each `[[classify]]` table.
+    pub classifiers: Vec<String>,
 }
 
 impl StreamSpec {
@@ -83,6 +91,7 @@ impl StreamSpec {
         crate::pipeline::DetectFilter {
             threshold: self.threshold,
             classes: self.classes.clone(),
+            classify: self.classify.clone(),
         }
     }
 
@@ -103,6 +112,15 @@ impl StreamSpec {
                     ),
                 ));
             }
+        }
+        if let Some(c) = (self.classify.iter().flatten()).find(|c| !model.classifiers.contains(c)) {
+            return Err(Refusal::new(
+                422,
+                format!(
+                    "unknown classifier {c:?} (the pipeline's [[classify]] models: {})",
+                    model.classifiers.join(", ")
+                ),
+            ));
         }
         if let Some(classes) = &self.classes {
             if let Some(c) = classes.iter().find(|c| !model.labels.contains(c)) {
@@ -348,6 +366,7 @@ pub(super) fn spec(name: &str, input: &str) -> StreamSpec {
         classes: None,
         outputs: None,
         record: None,
+        classify: None,
     }
 }
 
