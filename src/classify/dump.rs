@@ -32,8 +32,7 @@ impl Dump {
     /// Writes `crops` (cut for `model_file`) and their rows of this model's attributes.
     pub(super) fn write(
         &mut self,
-        frame: &Frame,
-        objects: &[usize],
+        whence: &[(&Frame, Option<usize>)],
         model_file: &Path,
         crops: &[Mat],
         rows: &[Vec<Vec<f32>>],
@@ -42,7 +41,7 @@ impl Dump {
         if self.failed {
             return;
         }
-        if let Err(e) = self.try_write(frame, objects, model_file, crops, rows, decoders) {
+        if let Err(e) = self.try_write(whence, model_file, crops, rows, decoders) {
             tracing::warn!(dir = %self.dir.display(), "crop dump stopped: {e}");
             self.failed = true;
         }
@@ -50,8 +49,7 @@ impl Dump {
 
     fn try_write(
         &mut self,
-        frame: &Frame,
-        objects: &[usize],
+        whence: &[(&Frame, Option<usize>)],
         model_file: &Path,
         crops: &[Mat],
         rows: &[Vec<Vec<f32>>],
@@ -64,12 +62,8 @@ impl Dump {
             .create(true)
             .append(true)
             .open(self.dir.join("crops.jsonl"))?;
-        for ((crop, per), &object) in crops.iter().zip(rows).zip(objects) {
-            let object = if object == usize::MAX {
-                -1
-            } else {
-                object as i64
-            };
+        for ((crop, per), &(frame, object)) in crops.iter().zip(rows).zip(whence) {
+            let object = object.map_or(-1, |i| i as i64);
             let name = format!(
                 "{:06}-{}-{:06}-{object:02}-{stem}.ppm",
                 self.written, frame.source_id, frame.seq

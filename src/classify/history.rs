@@ -14,8 +14,11 @@ const FORGET_AFTER: u64 = 300;
 /// One track's results.
 #[derive(Debug, Default)]
 struct TrackHistory {
-    /// Frame of its last classification.
+    /// Frame of its last classification, from when it is decided (what `due` reads).
     classified: Option<u64>,
+    /// Frame whose results were recorded last (what `frames_ago` counts from): in a group of
+    /// frames a later one may be marked before an earlier one's attributes are read.
+    recorded: Option<u64>,
     last_seen: u64,
     /// Per attribute (in the classifier's order), its last results.
     results: Vec<VecDeque<AttributeValue>>,
@@ -50,24 +53,32 @@ impl Histories {
         }
     }
 
+    /// Notes that track `key` is being classified on frame `seq` (so a later frame of the same
+    /// group is not due again before the results are in).
+    pub fn mark(&mut self, key: (usize, u64), seq: u64) {
+        if !self.tracks.contains_key(&key) && self.tracks.len() >= MAX_TRACKS {
+            let oldest = (self.tracks.iter())
+                .min_by_key(|(_, t)| t.last_seen)
+                .map(|(k, _)| *k);
+            if let Some(oldest) = oldest {
+                self.tracks.remove(&oldest);
+            }
+        }
+        let track = self.tracks.entry(key).or_default();
+        track.classified = Some(seq);
+        track.last_seen = seq;
+    }
+
     /// Records the results of classifying track `key` on frame `seq` (one per attribute;
     /// `None`: nothing usable, e.g. below `min_confidence`).
     pub fn record(&mut self, key: (usize, u64), seq: u64, results: Vec<Option<AttributeValue>>) {
-        if !self.tracks.contains_key(&key) && self.tracks.len() >= MAX_TRACKS {
-            if let Some(oldest) = self
-                .tracks
-                .iter()
-                .min_by_key(|(_, t)| t.last_seen)
-                .map(|(k, _)| *k)
-            {
-                self.tracks.remove(&oldest);
-            }
+        if self.tracks.get(&key).and_then(|t| t.classified) != Some(seq) {
+            self.mark(key, seq);
         }
         let smoothing = self.smoothing;
         let n = self.names.len();
         let track = self.tracks.entry(key).or_default();
-        track.classified = Some(seq);
-        track.last_seen = seq;
+        track.recorded = Some(seq);
         track.results.resize_with(n, VecDeque::new);
         for (kept, result) in track.results.iter_mut().zip(results) {
             if let Some(r) = result {
@@ -86,7 +97,7 @@ impl Histories {
             return Vec::new();
         };
         track.last_seen = seq;
-        let frames_ago = track.classified.map_or(0, |c| seq.saturating_sub(c));
+        let frames_ago = track.recorded.map_or(0, |c| seq.saturating_sub(c));
         (self.names.iter().zip(&track.results))
             .filter_map(|(name, kept)| {
                 Some(Attribute {
@@ -224,6 +235,10 @@ mod tests {
         h.record(key, 60, vec![label("female", 0, 0.9), None]);
         assert!(matches!(&h.attributes(key, 60)[0].value,
             AttributeValue::Label { label, .. } if &**label == "female"));
+        // A later frame of a group marked first: the earlier frame still counts from its own
+        // last results.
+        h.mark(key, 75);
+        assert_eq!(h.attributes(key, 70)[0].frames_ago, 10);
         // Interval 0: once per track.
         let mut once = Histories::new(names, 0, 5);
         once.record(key, 0, vec![None, age(1.0)]);

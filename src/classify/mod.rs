@@ -63,6 +63,13 @@ pub struct Classifier {
     dump: Option<dump::Dump>,
 }
 
+/// One crop to classify: an object of a frame of the group (`None`: the whole frame).
+#[derive(Debug, Clone, Copy)]
+struct Due {
+    frame: usize,
+    object: Option<usize>,
+}
+
 /// What a `[[classify]]` table resolves to: its files and how they are read.
 struct Resolved {
     files: Vec<PathBuf>,
@@ -243,75 +250,101 @@ impl Classifier {
             .is_none_or(|classes| classes.iter().any(|c| **c == *d.label))
     }
 
-    /// Classifies what is due in `frame` and sets every wanted object's attributes (the
-    /// frame's own for `region = "full-frame"`). `rgb` is made once per frame when needed.
+    /// Classifies what is due in `frames` (consecutive frames of any sources, in pipeline
+    /// order) and sets every wanted object's attributes (the frame's own for
+    /// `region = "full-frame"`). The crops of all the frames go out together, so a frame with
+    /// one face and the next one's share the requests. `rgb[i]` is frame i's RGB copy, made
+    /// when first needed; frames with `skip[i]` are left alone (a stream that chose other
+    /// classifiers).
     ///
     /// # Errors
     /// OpenVINO and OpenCV failures.
     pub fn classify(
         &mut self,
-        frame: &mut AnalyzedFrame,
-        rgb: &mut Option<RgbFrame>,
+        frames: &mut [AnalyzedFrame],
+        rgb: &mut [Option<RgbFrame>],
+        skip: &[bool],
     ) -> Result<()> {
-        let (seq, source) = (frame.frame.seq, frame.frame.source_id);
-        let (w, h) = (
-            frame.frame.info.width() as f32,
-            frame.frame.info.height() as f32,
-        );
-        if self.region == Region::FullFrame {
-            let key = (source, u64::MAX);
-            if self.histories.due(key, seq) {
-                let whole = Detection {
-                    bbox: BBox {
-                        x_min: 0.0,
-                        y_min: 0.0,
-                        x_max: 1.0,
-                        y_max: 1.0,
-                    },
-                    ..Detection::default()
-                };
-                let results = self.infer(frame, rgb, &[&whole], &[usize::MAX])?;
-                self.histories
-                    .record(key, seq, results.into_iter().next().unwrap_or_default());
-            }
-            frame.attributes.extend(self.histories.attributes(key, seq));
-            return Ok(());
-        }
-        let mut due = Vec::new();
-        for (i, d) in frame.detections.iter().enumerate() {
-            if !self.wants(d) {
+        // 1. What is due, frame by frame (a track due in one frame is marked, so it is not
+        //    due again in the next one of the group).
+        let mut due: Vec<Due> = Vec::new();
+        for (f, frame) in frames.iter().enumerate().filter(|(f, _)| !skip[*f]) {
+            let (seq, source) = (frame.frame.seq, frame.frame.source_id);
+            if self.region == Region::FullFrame {
+                let key = (source, u64::MAX);
+                if self.histories.due(key, seq) {
+                    self.histories.mark(key, seq);
+                    due.push(Due {
+                        frame: f,
+                        object: None,
+                    });
+                }
                 continue;
             }
-            if let Some(t) = d.track_id {
-                if !self.histories.due((source, t), seq) {
+            let (w, h) = (
+                frame.frame.info.width() as f32,
+                frame.frame.info.height() as f32,
+            );
+            for (i, d) in frame.detections.iter().enumerate() {
+                if !self.wants(d) {
                     continue;
                 }
+                if let Some(t) = d.track_id {
+                    if !self.histories.due((source, t), seq) {
+                        continue;
+                    }
+                }
+                let b = &d.bbox;
+                if ((b.x_max - b.x_min) * w).min((b.y_max - b.y_min) * h) < self.min_size {
+                    self.stats.skipped_small.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
+                if let Some(t) = d.track_id {
+                    self.histories.mark((source, t), seq);
+                }
+                due.push(Due {
+                    frame: f,
+                    object: Some(i),
+                });
             }
-            let side = ((d.bbox.x_max - d.bbox.x_min) * w).min((d.bbox.y_max - d.bbox.y_min) * h);
-            if side < self.min_size {
-                self.stats.skipped_small.fetch_add(1, Ordering::Relaxed);
+        }
+        // 2. Every crop through every model file.
+        let results = match due.is_empty() {
+            true => Vec::new(),
+            false => self.infer(frames, rgb, &due)?,
+        };
+        // 3. Results and smoothed attributes, frame by frame in order.
+        let mut results = due.iter().zip(results).peekable();
+        for (f, frame) in frames.iter_mut().enumerate() {
+            if skip[f] {
                 continue;
             }
-            due.push(i);
-        }
-        if !due.is_empty() {
-            let objects: Vec<&Detection> = due.iter().map(|&i| &frame.detections[i]).collect();
-            let results = self.infer(frame, rgb, &objects, &due)?;
-            for (&i, results) in due.iter().zip(results) {
-                let d = &mut frame.detections[i];
-                match d.track_id {
-                    Some(t) => self.histories.record((source, t), seq, results),
-                    None => d.attributes.extend(self.untracked(results)),
+            let (seq, source) = (frame.frame.seq, frame.frame.source_id);
+            while let Some((d, r)) = results.next_if(|(d, _)| d.frame == f) {
+                match d.object {
+                    None => self.histories.record((source, u64::MAX), seq, r),
+                    Some(i) => match frame.detections[i].track_id {
+                        Some(t) => self.histories.record((source, t), seq, r),
+                        None => {
+                            let attributes = self.untracked(r);
+                            frame.detections[i].attributes.extend(attributes);
+                        }
+                    },
                 }
             }
-        }
-        for d in &mut frame.detections {
-            if let Some(t) = d.track_id.filter(|_| self.wants(d)) {
-                let attributes = self.histories.attributes((source, t), seq);
-                d.attributes.extend(attributes);
+            if self.region == Region::FullFrame {
+                let attributes = self.histories.attributes((source, u64::MAX), seq);
+                frame.attributes.extend(attributes);
+                continue;
             }
+            for d in &mut frame.detections {
+                if let Some(t) = d.track_id.filter(|_| self.wants(d)) {
+                    let attributes = self.histories.attributes((source, t), seq);
+                    d.attributes.extend(attributes);
+                }
+            }
+            self.histories.forget(source, Some(seq));
         }
-        self.histories.forget(source, Some(seq));
         Ok(())
     }
 
@@ -328,28 +361,38 @@ impl Classifier {
             .collect()
     }
 
-    /// Cuts each of `objects` for every model file, runs them and decodes each attribute:
-    /// `results[object][attribute]`. `indices` are the objects' places in the frame (dumps).
+    /// Cuts each due object (or whole frame) for every model file, runs them and decodes
+    /// each attribute: `results[due][attribute]`.
     fn infer(
         &mut self,
-        frame: &AnalyzedFrame,
-        rgb: &mut Option<RgbFrame>,
-        objects: &[&Detection],
-        indices: &[usize],
+        frames: &[AnalyzedFrame],
+        rgb: &mut [Option<RgbFrame>],
+        due: &[Due],
     ) -> Result<Vec<Vec<Option<crate::frame::AttributeValue>>>> {
-        if rgb.is_none() {
-            *rgb = Some(RgbFrame::from_frame(&frame.frame)?);
+        for d in due {
+            if rgb[d.frame].is_none() {
+                rgb[d.frame] = Some(RgbFrame::from_frame(&frames[d.frame].frame)?);
+            }
         }
-        let rgb = rgb.as_ref().expect("made above");
-        let (fw, fh) = rgb.size();
-        let mut rows = vec![vec![Vec::new(); self.decoders.len()]; objects.len()];
+        let whole = Detection {
+            bbox: BBox {
+                x_min: 0.0,
+                y_min: 0.0,
+                x_max: 1.0,
+                y_max: 1.0,
+            },
+            ..Detection::default()
+        };
+        let mut rows = vec![vec![Vec::new(); self.decoders.len()]; due.len()];
         for head in &mut self.heads {
             let (iw, ih) = head.input_size();
-            let crops = objects
-                .iter()
-                .map(|o| {
+            let crops = (due.iter())
+                .map(|d| {
+                    let rgb = rgb[d.frame].as_ref().expect("made above");
+                    let (fw, fh) = rgb.size();
+                    let object = d.object.map_or(&whole, |i| &frames[d.frame].detections[i]);
                     let m = chip::input_map(
-                        o,
+                        object,
                         self.crop,
                         self.padding,
                         (f64::from(fw), f64::from(fh)),
@@ -368,19 +411,16 @@ impl Classifier {
                     .into_iter()
                     .map(|i| (i, &self.decoders[i]))
                     .collect();
-                dump.write(
-                    &frame.frame,
-                    indices,
-                    &head.engine.model_path,
-                    &crops,
-                    &rows,
-                    &mine,
-                );
+                let whence: Vec<(&crate::frame::Frame, Option<usize>)> = due
+                    .iter()
+                    .map(|d| (&frames[d.frame].frame, d.object))
+                    .collect();
+                dump.write(&whence, &head.engine.model_path, &crops, &rows, &mine);
             }
         }
         self.stats
             .classified
-            .fetch_add(objects.len() as u64, Ordering::Relaxed);
+            .fetch_add(due.len() as u64, Ordering::Relaxed);
         Ok(rows
             .iter()
             .map(|per| {
@@ -444,19 +484,38 @@ impl Classifiers {
         )
     }
 
-    /// Runs every classifier on `frame` (one RGB conversion shared); `only`: just those whose
-    /// `model` it names (a stream's own choice).
+    /// Runs every classifier on `frames` (consecutive frames, any sources; one RGB conversion
+    /// per frame shared); `only[i]`: frame i runs just the classifiers whose `model` it names
+    /// (its stream's own choice; `None`: all).
     ///
     /// # Errors
     /// As [`Classifier::classify`].
-    pub fn classify(&mut self, frame: &mut AnalyzedFrame, only: Option<&[String]>) -> Result<()> {
-        let mut rgb = None;
+    pub fn classify(
+        &mut self,
+        frames: &mut [AnalyzedFrame],
+        only: &[Option<&[String]>],
+    ) -> Result<()> {
+        let mut rgb: Vec<Option<RgbFrame>> = frames.iter().map(|_| None).collect();
         for c in &mut self.list {
-            if only.is_none_or(|models| models.contains(&c.model)) {
-                c.classify(frame, &mut rgb)?;
-            }
+            let skip: Vec<bool> = (0..frames.len())
+                .map(|i| {
+                    only.get(i)
+                        .copied()
+                        .flatten()
+                        .is_some_and(|models| !models.contains(&c.model))
+                })
+                .collect();
+            c.classify(frames, &mut rgb, &skip)?;
         }
         Ok(())
+    }
+
+    /// [`Self::classify`] on one frame.
+    ///
+    /// # Errors
+    /// As [`Classifier::classify`].
+    pub fn classify_one(&mut self, frame: &mut AnalyzedFrame) -> Result<()> {
+        self.classify(std::slice::from_mut(frame), &[None])
     }
 
     /// Forgets source `id` in every classifier.

@@ -445,7 +445,8 @@ fn spawn_optional<'scope>(
                     only: HashMap::new(),
                     version: 0,
                 };
-                spawn_stage(s, stage, rx, outlet, stats)
+                let inlet = classify::Gather { rx, held: None };
+                s.spawn(move || stage::run(stage, inlet, outlet, stats))
             }
             Optional::Analytics => {
                 let stage = analytics::Analytics {

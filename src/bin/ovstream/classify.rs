@@ -53,7 +53,7 @@ pub(crate) fn run(args: &ClassifyArgs, lib: Option<&Path>) -> Result<i32> {
         let (w, h) = (frame.info.width() as f32, frame.info.height() as f32);
         let detections = finder.find(&frame)?;
         let mut analyzed = AnalyzedFrame::new(frame, detections);
-        classifiers.classify(&mut analyzed, None)?;
+        classifiers.classify_one(&mut analyzed)?;
         let objects: Vec<_> = (analyzed.detections.iter())
             .map(|d| {
                 let b = &d.bbox;

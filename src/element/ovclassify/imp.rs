@@ -245,7 +245,7 @@ impl BaseTransformImpl for OvClassify {
         let frame = Frame::from_buffer(buf.to_owned(), info, 0, state.seq);
         let mut frame = AnalyzedFrame::new(frame, detections);
         state.seq += 1;
-        if let Err(e) = state.classifiers.classify(&mut frame, None) {
+        if let Err(e) = state.classifiers.classify_one(&mut frame) {
             gst::element_imp_error!(self, gst::LibraryError::Failed, ["ovclassify: {e}"]);
             return Err(gst::FlowError::Error);
         }
