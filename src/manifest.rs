@@ -73,6 +73,9 @@ pub struct ClassifierEntry {
     pub package_sha256: String,
     #[serde(default)]
     pub license: String,
+    /// Precision of the stored weights (FP32, FP16, INT8).
+    #[serde(default)]
+    pub precision: String,
     pub files: Vec<PackageFile>,
     /// Detector labels it runs on.
     #[serde(default)]

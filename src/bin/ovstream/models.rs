@@ -157,6 +157,23 @@ fn list() -> anyhow::Result<i32> {
             manifest.path_of(m).display()
         );
     }
+    for c in &manifest.classifiers {
+        let state = match manifest.classifier_state(c) {
+            FetchState::Ok => "ok",
+            FetchState::Missing => "missing",
+            FetchState::ChecksumMismatch { .. } => "BAD-SHA256",
+        };
+        let attributes: Vec<&str> = c.outputs.iter().map(|o| o.name.as_str()).collect();
+        text += &format!(
+            "{:<22} {:<9} {:<10} {:<40} {} (classifier: {})\n",
+            c.id,
+            c.precision,
+            state,
+            format!("{} {}=={}", c.source, c.package, c.version),
+            manifest.dir.join(&c.id).display(),
+            attributes.join(", ")
+        );
+    }
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
     Ok(exit_code::OK)
 }
