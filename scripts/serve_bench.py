@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Measures `ovstream serve` (see README, "Run as a service"): add/remove latency, many streams
+"""Measures `ovstream serve` (see docs/service.md): add/remove latency, many streams
 added one by one, and the API under concurrent load. Starts the service itself on 127.0.0.1.
 
     python3 scripts/serve_bench.py [--streams 16] [--load-clients 200] [--load-seconds 10]

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 /// Result alias for the library.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Process exit codes, documented in README.md.
+/// Process exit codes, documented in docs/troubleshooting.md.
 pub mod exit_code {
     /// Everything was processed.
     pub const OK: i32 = 0;

@@ -364,3 +364,62 @@ fn bench_feeds_blazeface_its_f32_input() {
     assert_eq!(raw["detections"], 1, "{raw}");
     assert!(raw["fps"].as_f64().unwrap() > 0.0, "{raw}");
 }
+
+/// GitHub's anchor of a Markdown heading: lower case, spaces to `-`, punctuation dropped.
+fn slug(heading: &str) -> String {
+    heading
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter_map(|c| match c {
+            ' ' => Some('-'),
+            c if c.is_alphanumeric() || c == '-' || c == '_' => Some(c),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Every relative link of the README and of `docs/*.md` reaches a file of the repository, and
+/// every `#anchor` a heading of its target.
+#[test]
+fn documentation_links_and_anchors_resolve() {
+    let mut pages = vec![root().join("README.md")];
+    for entry in std::fs::read_dir(root().join("docs")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "md") {
+            pages.push(path);
+        }
+    }
+    let mut checked = 0;
+    for page in &pages {
+        let text = std::fs::read_to_string(page).unwrap();
+        let targets = text.split("](").skip(1).filter_map(|rest| {
+            let end = rest.find(')')?;
+            let target = &rest[..end];
+            (!target.contains(char::is_whitespace)).then_some(target)
+        });
+        for target in targets {
+            if target.starts_with("http://") || target.starts_with("https://") {
+                continue;
+            }
+            let (file, anchor) = target.split_once('#').unwrap_or((target, ""));
+            let path = match file {
+                "" => page.clone(),
+                f => page.parent().unwrap().join(f),
+            };
+            assert!(path.exists(), "{}: link to {target}: no such file", page.display());
+            if !anchor.is_empty() {
+                let headings = std::fs::read_to_string(&path).unwrap();
+                let found = headings
+                    .lines()
+                    .filter(|l| l.starts_with('#'))
+                    .any(|l| slug(l.trim_start_matches('#')) == anchor);
+                assert!(found, "{}: link to {target}: no such heading", page.display());
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked > 40, "only {checked} links checked");
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    assert!(readme.lines().count() <= 150, "the README stays short: guides go to docs/");
+}

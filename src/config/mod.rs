@@ -214,7 +214,7 @@ impl ServeConfig {
 }
 
 /// Default cosine-similarity threshold of a gallery match (calibrated on the sample photos:
-/// see README, "Face recognition").
+/// see docs/faces.md, "Recognition pipeline").
 pub const DEFAULT_SIMILARITY: f32 = 0.6;
 /// Default frames between re-identifications of a tracked face.
 pub const DEFAULT_REIDENTIFY_INTERVAL: u32 = 30;
