@@ -407,19 +407,30 @@ fn documentation_links_and_anchors_resolve() {
                 "" => page.clone(),
                 f => page.parent().unwrap().join(f),
             };
-            assert!(path.exists(), "{}: link to {target}: no such file", page.display());
+            assert!(
+                path.exists(),
+                "{}: link to {target}: no such file",
+                page.display()
+            );
             if !anchor.is_empty() {
                 let headings = std::fs::read_to_string(&path).unwrap();
                 let found = headings
                     .lines()
                     .filter(|l| l.starts_with('#'))
                     .any(|l| slug(l.trim_start_matches('#')) == anchor);
-                assert!(found, "{}: link to {target}: no such heading", page.display());
+                assert!(
+                    found,
+                    "{}: link to {target}: no such heading",
+                    page.display()
+                );
             }
             checked += 1;
         }
     }
     assert!(checked > 40, "only {checked} links checked");
     let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
-    assert!(readme.lines().count() <= 150, "the README stays short: guides go to docs/");
+    assert!(
+        readme.lines().count() <= 150,
+        "the README stays short: guides go to docs/"
+    );
 }

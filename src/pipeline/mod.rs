@@ -445,8 +445,7 @@ fn spawn_optional<'scope>(
                     only: HashMap::new(),
                     version: 0,
                 };
-                let inlet = classify::Gather { rx, held: None };
-                s.spawn(move || stage::run(stage, inlet, outlet, stats))
+                spawn_stage(s, stage, rx, outlet, stats)
             }
             Optional::Analytics => {
                 let stage = analytics::Analytics {
