@@ -2,7 +2,7 @@
 CARGO ?= cargo
 BIN := target/release/ovstream
 
-.PHONY: setup build demo faces test lint bench bench-live bench-faces bench-density golden image image-test
+.PHONY: setup build demo faces test lint docs bench bench-live bench-faces bench-density golden image image-test
 
 setup:
 	./scripts/setup.sh
@@ -31,6 +31,15 @@ image-test: setup
 # Every test binary's tests from one pool (cargo-nextest; groups in .config/nextest.toml).
 test: setup
 	$(CARGO) nextest run --release --locked
+
+# The references generated from the code (docs/reference/): the CLI (clap), the service's
+# OpenAPI document, the GStreamer elements (gst-inspect). Tests fail when a committed one differs.
+docs: build
+	$(BIN) reference cli > docs/reference/cli.md
+	$(BIN) reference openapi > docs/reference/openapi.json
+	d=$$(mktemp -d) && cp target/release/libgstovstream.so $$d/ && \
+	  GST_PLUGIN_PATH=$$d python3 scripts/elements_reference.py > docs/reference/elements.md; \
+	  rm -rf $$d
 
 lint:
 	$(CARGO) fmt --check

@@ -434,3 +434,29 @@ fn documentation_links_and_anchors_resolve() {
         "the README stays short: guides go to docs/"
     );
 }
+
+/// The generated references in docs/reference/ are what the code generates now (`make docs`
+/// regenerates them).
+#[test]
+fn generated_references_match_the_code() {
+    let committed =
+        |name: &str| std::fs::read_to_string(root().join("docs/reference").join(name)).unwrap();
+    for (what, file) in [("cli", "cli.md"), ("openapi", "openapi.json")] {
+        let out = ovstream(&["reference", what]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(
+            String::from_utf8(out.stdout).unwrap() == committed(file),
+            "docs/reference/{file} is out of date: run `make docs`"
+        );
+    }
+    let out = std::process::Command::new("python3")
+        .arg(root().join("scripts/elements_reference.py"))
+        .env("GST_PLUGIN_PATH", plugin_dir())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        String::from_utf8(out.stdout).unwrap() == committed("elements.md"),
+        "docs/reference/elements.md is out of date: run `make docs`"
+    );
+}

@@ -14,7 +14,7 @@ mod faces;
 mod guard;
 mod home_assistant;
 mod live;
-mod openapi;
+pub mod openapi;
 pub mod outputs;
 pub mod refusal;
 mod state;

@@ -21,6 +21,7 @@ mod bench;
 mod classify;
 mod gallery;
 mod models;
+mod reference;
 mod reload;
 mod serve;
 mod shards;
@@ -69,6 +70,9 @@ enum Command {
     /// Second-stage classification of still images: every object the pipeline's detector
     /// finds, with its [[classify]] attributes (age and gender of faces), as JSON lines.
     Classify(classify::ClassifyArgs),
+    /// References generated from the code (docs/reference/): the CLI, the OpenAPI document.
+    #[command(hide = true)]
+    Reference(reference::ReferenceArgs),
     /// Service mode: streams added, changed and removed over a REST API.
     Serve(serve::ServeArgs),
     /// Which replica (`serve --shard K/N`) runs which of a pipeline file's inputs.
@@ -132,6 +136,7 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
         Command::Models(args) => models::run(args),
         Command::Gallery(args) => gallery::run(args, lib),
         Command::Classify(args) => classify::run(args, lib),
+        Command::Reference(args) => reference::run::<Cli>(args),
         Command::Serve(args) => serve::run(args, lib),
         Command::Shards(args) => shards::run(args),
     }
