@@ -460,3 +460,52 @@ fn generated_references_match_the_code() {
         "docs/reference/elements.md is out of date: run `make docs`"
     );
 }
+
+/// `ovstream config check`: every committed pipeline file passes; a bad one lists each of its
+/// problems (unknown model ids, a misspelled key with its line) and exits 2, nothing opened.
+#[test]
+fn config_check_lists_the_problems_of_a_file() {
+    let mut files: Vec<String> = std::fs::read_dir(root().join("pipelines"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .map(|p| p.display().to_string())
+        .collect();
+    files.sort();
+    assert!(files.len() >= 5);
+    let mut args = vec!["config", "check"];
+    args.extend(files.iter().map(String::as_str));
+    let out = ovstream(&args);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{text}{}", stderr(&out));
+    assert_eq!(
+        text.lines().filter(|l| l.ends_with(": ok")).count(),
+        files.len(),
+        "{text}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[source]\ninput = \"/no/such/file.mp4\"\n[model]\nmodel = \"nope\"\n\
+         [[classify]]\nmodel = \"age-gnder\"\n",
+    )
+    .unwrap();
+    let typo = dir.path().join("typo.toml");
+    std::fs::write(&typo, "[model]\nmodel = \"blazeface-full\"\nnireqs = 2\n").unwrap();
+    let out = ovstream(&[
+        "config",
+        "check",
+        bad.to_str().unwrap(),
+        typo.to_str().unwrap(),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(text.contains("model.model: `nope`"), "{text}");
+    assert!(text.contains("classify[0].model: `age-gnder`"), "{text}");
+    assert!(
+        text.contains("line 3, column 1") && text.contains("nireqs"),
+        "{text}"
+    );
+}

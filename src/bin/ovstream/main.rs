@@ -19,6 +19,7 @@ use std::sync::Arc;
 
 mod bench;
 mod classify;
+mod config;
 mod gallery;
 mod models;
 mod reference;
@@ -70,6 +71,9 @@ enum Command {
     /// Second-stage classification of still images: every object the pipeline's detector
     /// finds, with its [[classify]] attributes (age and gender of faces), as JSON lines.
     Classify(classify::ClassifyArgs),
+    /// Check pipeline files without opening inputs or compiling models (exit 0, or 2 listing
+    /// the problems).
+    Config(config::ConfigArgs),
     /// References generated from the code (docs/reference/): the CLI, the OpenAPI document.
     #[command(hide = true)]
     Reference(reference::ReferenceArgs),
@@ -137,6 +141,7 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
         Command::Gallery(args) => gallery::run(args, lib),
         Command::Classify(args) => classify::run(args, lib),
         Command::Reference(args) => reference::run::<Cli>(args),
+        Command::Config(args) => config::run(args),
         Command::Serve(args) => serve::run(args, lib),
         Command::Shards(args) => shards::run(args),
     }

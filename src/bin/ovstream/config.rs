@@ -1,0 +1,95 @@
+//! `ovstream config check FILE…`: a pipeline file checked without opening its inputs or
+//! compiling a model — TOML, keys, values, and that every model it names exists.
+
+use clap::{Args, Subcommand};
+use ovstream::config::{Inputs, PipelineConfig};
+use ovstream::error::exit_code;
+use ovstream::manifest::{FetchState, Manifest};
+use std::path::{Path, PathBuf};
+
+#[derive(Args)]
+pub(crate) struct ConfigArgs {
+    #[command(subcommand)]
+    action: Action,
+}
+
+#[derive(Subcommand)]
+enum Action {
+    /// Check pipeline files: TOML syntax, unknown keys (with line and column), value ranges,
+    /// and that each model named is a file or a fetched manifest id. Nothing is opened or
+    /// compiled. Exit 0 when every file is fine, 2 otherwise.
+    Check {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+pub(crate) fn run(args: &ConfigArgs) -> anyhow::Result<i32> {
+    let Action::Check { files } = &args.action;
+    let manifest = Manifest::load(&Manifest::default_dir()).ok();
+    let mut bad = 0;
+    for file in files {
+        let problems = match PipelineConfig::load_with(file, &[], Inputs::Optional) {
+            Err(e) => vec![e.to_string()],
+            Ok(config) => model_problems(&config, manifest.as_ref()),
+        };
+        if problems.is_empty() {
+            println!("{}: ok", file.display());
+        } else {
+            bad += 1;
+            for p in problems {
+                println!("{}: {p}", file.display());
+            }
+        }
+    }
+    Ok(if bad == 0 {
+        exit_code::OK
+    } else {
+        exit_code::CONFIG
+    })
+}
+
+/// Every model the file names that is neither a file nor a (fetched) manifest entry.
+fn model_problems(config: &PipelineConfig, manifest: Option<&Manifest>) -> Vec<String> {
+    let mut named: Vec<(String, &str, bool)> =
+        vec![("model.model".into(), &config.model.model, false)];
+    if let Some(r) = &config.recognize {
+        named.push(("recognize.model".into(), &r.model, false));
+    }
+    for (i, c) in config.classify.iter().enumerate() {
+        named.push((format!("classify[{i}].model"), &c.model, true));
+    }
+    let mut problems = Vec::new();
+    for (key, model, classifier) in named {
+        let path = Path::new(model);
+        if path.extension().is_some() || model.contains('/') {
+            if !path.is_file() {
+                problems.push(format!("{key}: {model}: file not found"));
+            }
+            continue;
+        }
+        let Some(m) = manifest else {
+            problems.push(format!(
+                "{key}: `{model}`: no model manifest to look it up in"
+            ));
+            continue;
+        };
+        let state = match classifier {
+            true => m.classifier(model).map(|c| m.classifier_state(c)),
+            false => m.get(model).map(|e| m.fetch_state(e)),
+        };
+        match state {
+            None => problems.push(format!(
+                "{key}: `{model}` is neither a file nor a manifest id"
+            )),
+            Some(FetchState::Missing) => {
+                problems.push(format!("{key}: `{model}` is not fetched; run models/fetch"))
+            }
+            Some(FetchState::ChecksumMismatch { .. }) => problems.push(format!(
+                "{key}: `{model}` fails its checksum; run models/fetch"
+            )),
+            Some(FetchState::Ok) => {}
+        }
+    }
+    problems
+}
