@@ -441,8 +441,12 @@ fn documentation_links_and_anchors_resolve() {
 fn generated_references_match_the_code() {
     let committed =
         |name: &str| std::fs::read_to_string(root().join("docs/reference").join(name)).unwrap();
-    for (what, file) in [("cli", "cli.md"), ("openapi", "openapi.json")] {
-        let out = ovstream(&["reference", what]);
+    for (args, file) in [
+        (["reference", "cli"], "cli.md"),
+        (["reference", "openapi"], "openapi.json"),
+        (["config", "schema"], "pipeline.schema.json"),
+    ] {
+        let out = ovstream(&args);
         assert!(out.status.success(), "{}", stderr(&out));
         assert!(
             String::from_utf8(out.stdout).unwrap() == committed(file),
@@ -508,4 +512,38 @@ fn config_check_lists_the_problems_of_a_file() {
         text.contains("line 3, column 1") && text.contains("nireqs"),
         "{text}"
     );
+}
+
+/// Every pipelines/*.toml validates against the pipeline file's JSON Schema, and every TOML
+/// block of the docs as a fragment (`scripts/check_toml.py`); a misspelled key does not.
+#[test]
+fn pipeline_files_and_docs_blocks_validate_against_the_schema() {
+    let python = root().join(".venv/bin/python");
+    let out = std::process::Command::new(&python)
+        .arg(root().join("scripts/check_toml.py"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &stderr(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("0 problem(s)"), "{text}");
+    // The schema is strict: a misspelled key is a problem.
+    let schema =
+        std::fs::read_to_string(root().join("docs/reference/pipeline.schema.json")).unwrap();
+    let check = "import json, sys, tomllib, jsonschema\n\
+                 v = jsonschema.Draft202012Validator(json.loads(sys.argv[1]))\n\
+                 print(len(list(v.iter_errors(tomllib.loads(sys.argv[2])))))";
+    let errors = |toml: &str| {
+        let out = std::process::Command::new(&python)
+            .args(["-c", check, &schema, toml])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    assert_eq!(
+        errors("[model]\nmodel = \"x\"\n[[classify]]\nmodel = \"age-gender\"\n"),
+        "0"
+    );
+    assert_eq!(errors("[model]\nmodel = \"x\"\nnireqs = 2\n"), "1");
+    assert_eq!(errors("[model]\nmodel = \"x\"\nnireq = \"many\"\n"), "1");
 }

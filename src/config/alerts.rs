@@ -28,6 +28,7 @@ const RESERVED: [&str; 3] = ["new", "update", "end"];
 /// One `[[alerts]]` table.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub struct AlertConfig {
     /// The event's `type`: `[a-z0-9_]{1,32}`, not `new`/`update`/`end`.
     #[serde(rename = "type")]

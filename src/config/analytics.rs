@@ -34,6 +34,7 @@ pub const MAX_PIXEL_COORDINATE: f32 = 16_384.0;
 /// `[[sources]]` entry's own `analytics` replaces it for that source).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub struct AnalyticsConfig {
     #[serde(default)]
     pub zones: Vec<ZoneConfig>,
@@ -45,6 +46,7 @@ pub struct AnalyticsConfig {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[cfg_attr(feature = "cli", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub enum Units {
     /// Fractions of the frame width (x) and height (y), in `[0, 1]`.
     #[default]
@@ -57,6 +59,7 @@ pub enum Units {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[cfg_attr(feature = "cli", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub enum TestPoint {
     /// Middle of the box's bottom edge: where a person or car touches the ground.
     #[default]
@@ -69,6 +72,7 @@ pub enum TestPoint {
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[cfg_attr(feature = "cli", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub struct ZoneConfig {
     pub name: String,
     /// Corners `[x, y]` in order (≥ 3, not self-intersecting), in `units`.
@@ -96,6 +100,7 @@ pub struct ZoneConfig {
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[cfg_attr(feature = "cli", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub struct LineConfig {
     pub name: String,
     /// The segment's two ends `[x, y]`, first to second, in `units`.

@@ -30,6 +30,7 @@ pub const MAX_NIREQ: usize = 64;
 /// How the classifier's input is cut from the frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub enum Crop {
     /// A face chip: the similarity transform that puts the face's eyes and mouth where dlib's
     /// mean face has them (with `padding`), as dlib's `get_face_chip` cuts them. Needs the
@@ -42,6 +43,7 @@ pub enum Crop {
 /// What a classifier looks at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub enum Region {
     /// Each detected object of `object_class` (DL Streamer's `inference-region=roi-list`).
     #[default]
@@ -53,6 +55,7 @@ pub enum Region {
 /// How one output tensor row becomes an attribute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub enum AttributeKind {
     /// The most probable class: `label`, `label_id`, `confidence` (below `min_confidence`:
     /// no attribute).
@@ -66,6 +69,7 @@ pub enum AttributeKind {
 /// `[[classify.outputs]]`: one attribute from one output tensor.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub struct AttributeSpec {
     /// The attribute's name in JSON, events and the overlay (`gender`, `age`).
     pub name: String,
@@ -94,6 +98,7 @@ pub struct AttributeSpec {
 /// One `[[classify]]` table.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub struct ClassifyConfig {
     /// A manifest `[[classifier]]` id, or the path of a model file (`.onnx`, `.xml`).
     pub model: String,

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 /// Detection postprocessing.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub struct DetectConfig {
     /// Confidence below which detections are dropped; default: the model file's
     /// `confidence_threshold` (IR `model_info`), else 0.5.
@@ -46,6 +47,7 @@ pub struct DetectConfig {
 /// When the detector runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub enum DetectMode {
     Always,
     Motion,
@@ -88,6 +90,7 @@ fn default_threshold() -> f32 {
 /// Object tracking (ByteTrack from `trackforge`): stable ids across frames.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub struct TrackConfig {
     #[serde(default = "default_true")]
     pub enabled: bool,

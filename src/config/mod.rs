@@ -15,6 +15,8 @@ pub mod names;
 pub mod output;
 mod overrides;
 pub mod record;
+#[cfg(feature = "cli")]
+pub mod schema;
 mod source;
 mod validate;
 
@@ -77,6 +79,7 @@ pub const DEFAULT_DEVICE: &str = "CPU";
 /// One pipeline: a source, a detection model, and sinks.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub struct PipelineConfig {
     /// The input (`input`) and the settings every source shares (loop, limit, RTSP, camera).
     #[serde(default)]
@@ -119,6 +122,7 @@ pub struct PipelineConfig {
 /// `[serve]`: what the service accepts over its API.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub struct ServeConfig {
     /// Folders whose files (and files below them) streams may read; default none: only
     /// `rtsp://`, `rtsps://`, `http(s)://`, `test://` and V4L2 cameras.
@@ -152,6 +156,7 @@ pub struct ServeConfig {
     /// Largest image uploaded to `/api/faces` (bytes, or `"8 MiB"`); one more byte gets 413.
     /// Default 8 MiB, at most 64 MiB.
     #[serde(default)]
+    #[cfg_attr(feature = "cli", schemars(with = "Option<schema::Bytes>"))]
     pub max_image_bytes: Option<bytesize::ByteSize>,
 }
 
@@ -224,6 +229,7 @@ pub const DEFAULT_TRACK_BUFFER: usize = 30;
 /// Face recognition: align → embed → match the gallery.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub struct RecognizeConfig {
     /// Embedding model: manifest id or path (default `facenet`).
     #[serde(default = "default_embedder")]

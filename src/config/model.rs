@@ -53,6 +53,7 @@ impl<'de> Deserialize<'de> for Nireq {
 /// OpenVINO performance hint (`PERFORMANCE_HINT`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub enum Hint {
     Latency,
     #[default]
@@ -85,6 +86,7 @@ impl Hint {
 /// Inference precision (`INFERENCE_PRECISION_HINT`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub enum Precision {
     F32,
     F16,
@@ -119,6 +121,7 @@ impl Precision {
 /// The model and how OpenVINO runs it.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub struct ModelConfig {
     /// A manifest id (`models/manifest.toml`) or a path to a model file (.xml, .onnx, .pb, .tflite).
     pub model: String,
@@ -160,6 +163,10 @@ pub struct ModelConfig {
     /// `{ NPU_TURBO = "YES", CACHE_MODE = "OPTIMIZE_SPEED" }`); each key must be one of the
     /// device's `SUPPORTED_PROPERTIES`. Values may be strings, numbers or booleans.
     #[serde(default, deserialize_with = "property_values")]
+    #[cfg_attr(
+        feature = "cli",
+        schemars(with = "std::collections::BTreeMap<String, super::schema::PropertyValue>")
+    )]
     pub properties: std::collections::BTreeMap<String, String>,
 }
 

@@ -19,6 +19,7 @@ pub const DEFAULT_LIGHTNING_THRESHOLD: f64 = 0.8;
 /// `[motion]`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub struct MotionConfig {
     #[serde(default = "default_threshold")]
     pub threshold: u8,

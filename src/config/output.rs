@@ -16,6 +16,7 @@ pub const MAX_MQTT_QUEUE: usize = 10_000_000;
 /// Sinks.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub struct OutputConfig {
     /// Annotated H.264 MP4.
     #[serde(default)]
@@ -56,6 +57,7 @@ impl OutputConfig {
 /// `[output.mqtt]`, or `--mqtt URL --mqtt-qos N`.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub struct MqttConfig {
     /// `mqtt://[user[:password]@]host[:port][/prefix]` or `mqtts://…` (TLS).
     pub url: String,
@@ -103,6 +105,7 @@ pub struct MqttConfig {
     /// (counted, logged), never sent. Default 1 MiB (a 1080p snapshot fits; rumqttc's own
     /// default, 10 KiB, made a bigger one jam the queue in a reconnect loop).
     #[serde(default = "default_max_packet_size")]
+    #[cfg_attr(feature = "cli", schemars(with = "super::schema::Bytes"))]
     pub max_packet_size: bytesize::ByteSize,
 }
 

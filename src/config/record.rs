@@ -29,6 +29,7 @@ pub const DEFAULT_EVENTS: [&str; 5] = ["zone_enter", "line_cross", "loitering", 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[cfg_attr(feature = "cli", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub struct RecordConfig {
     /// Folder of the clips: `{dir}/{source}/{YYYY-MM-DD}/{HH-MM-SS}-{clip_id}.mp4` (UTC), each
     /// with a `.json` sidecar and a `.jpg` thumbnail. In `serve`, relative to `[serve]
@@ -63,10 +64,12 @@ pub struct RecordConfig {
     /// `"20GiB"`).
     #[serde(default = "default_max_bytes")]
     #[cfg_attr(feature = "cli", schema(value_type = String))]
+    #[cfg_attr(feature = "cli", schemars(with = "super::schema::Bytes"))]
     pub max_bytes: ByteSize,
     /// Free space kept on the file system of `dir`; below it the oldest clips go first.
     #[serde(default = "default_min_free")]
     #[cfg_attr(feature = "cli", schema(value_type = String))]
+    #[cfg_attr(feature = "cli", schemars(with = "super::schema::Bytes"))]
     pub min_free: ByteSize,
 }
 

@@ -6,6 +6,7 @@ use serde::Deserialize;
 /// One `[[sources]]` entry: an input and the name its outputs and metrics carry.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub struct NamedSource {
     /// Letters, digits, `.`, `_`, `-`; default: the file stem or host
     /// ([`crate::config::names::default_name`]), made unique with `-2`, `-3`, …
@@ -26,6 +27,7 @@ pub struct NamedSource {
 /// Where frames come from.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub struct SourceConfig {
     /// File path or URI (`file://`, `rtsp://`, `http(s)://`, `test://`, `/dev/videoN`); empty
     /// when the inputs are given as `[[sources]]`.

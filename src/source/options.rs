@@ -10,6 +10,7 @@ pub const DEFAULT_RTSP_LATENCY_MS: u32 = 200;
 /// RTSP lower transport (rtspsrc `protocols`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub enum RtspTransport {
     /// RTP interleaved in the RTSP TCP connection: passes NAT and firewalls, no packet loss.
     Tcp,

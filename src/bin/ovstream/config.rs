@@ -1,10 +1,12 @@
 //! `ovstream config check FILE…`: a pipeline file checked without opening its inputs or
-//! compiling a model — TOML, keys, values, and that every model it names exists.
+//! compiling a model — TOML, keys, values, and that every model it names exists;
+//! `ovstream config schema`: its JSON Schema.
 
 use clap::{Args, Subcommand};
 use ovstream::config::{Inputs, PipelineConfig};
 use ovstream::error::exit_code;
 use ovstream::manifest::{FetchState, Manifest};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 #[derive(Args)]
@@ -22,11 +24,22 @@ enum Action {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Print the pipeline file's JSON Schema (every table and key with its doc comment, type
+    /// and default), for editors: docs/reference/pipeline.schema.json.
+    Schema,
 }
 
 pub(crate) fn run(args: &ConfigArgs) -> anyhow::Result<i32> {
-    let Action::Check { files } = &args.action;
+    let files = match &args.action {
+        Action::Schema => {
+            println!("{}", ovstream::config::schema::pipeline_schema());
+            return Ok(exit_code::OK);
+        }
+        Action::Check { files } => files,
+    };
     let manifest = Manifest::load(&Manifest::default_dir()).ok();
+    // A closed pipe (`| head`) ends the listing, not the process with a panic.
+    let mut out = std::io::stdout().lock();
     let mut bad = 0;
     for file in files {
         let problems = match PipelineConfig::load_with(file, &[], Inputs::Optional) {
@@ -34,11 +47,11 @@ pub(crate) fn run(args: &ConfigArgs) -> anyhow::Result<i32> {
             Ok(config) => model_problems(&config, manifest.as_ref()),
         };
         if problems.is_empty() {
-            println!("{}: ok", file.display());
+            let _ = writeln!(out, "{}: ok", file.display());
         } else {
             bad += 1;
             for p in problems {
-                println!("{}: {p}", file.display());
+                let _ = writeln!(out, "{}: {p}", file.display());
             }
         }
     }
