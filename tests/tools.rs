@@ -547,3 +547,52 @@ fn pipeline_files_and_docs_blocks_validate_against_the_schema() {
     assert_eq!(errors("[model]\nmodel = \"x\"\nnireqs = 2\n"), "1");
     assert_eq!(errors("[model]\nmodel = \"x\"\nnireq = \"many\"\n"), "1");
 }
+
+/// Every concrete `ovstream …` command line of the README's and the docs' shell blocks parses
+/// with today's CLI: run with `--help` appended, clap refuses an unknown flag or a bad value
+/// before it prints the help. Lines with placeholders (`FILE|URI`, `[…]`, `$VAR`) are skipped.
+#[test]
+fn documented_command_lines_parse() {
+    let mut pages = vec![root().join("README.md")];
+    for entry in std::fs::read_dir(root().join("docs")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "md") {
+            pages.push(path);
+        }
+    }
+    let placeholder = |l: &str| {
+        [
+            "[", "|", "…", "$", "<", "FILE", "URI", "DIR", "PIPELINE", "MODEL", "NAME",
+        ]
+        .iter()
+        .any(|p| l.contains(p))
+    };
+    let mut checked = 0;
+    for page in &pages {
+        let text = std::fs::read_to_string(page).unwrap();
+        for block in text.split("```sh\n").skip(1) {
+            let block = block.split("```").next().unwrap();
+            let joined = block.replace("\\\n", " ");
+            for line in joined.lines().map(str::trim) {
+                let Some(rest) = line.strip_prefix("ovstream ") else {
+                    continue;
+                };
+                let command = rest.split(" #").next().unwrap().trim();
+                if placeholder(command) {
+                    continue;
+                }
+                let mut args: Vec<&str> = command.split_whitespace().collect();
+                args.push("--help");
+                let out = ovstream(&args);
+                assert!(
+                    out.status.success(),
+                    "{}: `ovstream {command}` does not parse: {}",
+                    page.display(),
+                    stderr(&out)
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 15, "only {checked} command lines checked");
+}
