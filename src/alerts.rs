@@ -191,14 +191,7 @@ mod tests {
             .unwrap();
         let mut f = Frame::from_buffer(gst::Buffer::with_size(info.size()).unwrap(), info, 0, seq);
         f.pts = seq * 1_000_000_000 / fps;
-        let mut f = AnalyzedFrame {
-            frame: f,
-            detections: Vec::new(),
-            analytics: None,
-            alerts: Vec::new(),
-            drawn: false,
-            attributes: Vec::new(),
-        };
+        let mut f = AnalyzedFrame::new(f, Vec::new());
         f.detections = labels
             .iter()
             .map(|(id, l)| Detection {

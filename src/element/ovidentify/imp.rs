@@ -231,14 +231,8 @@ impl BaseTransformImpl for OvIdentify {
         let all = meta::read(buf, w, h);
         let (faces, others): (Vec<_>, Vec<_>) =
             all.into_iter().partition(|d| *d.label == *state.class);
-        let mut frame = AnalyzedFrame {
-            frame: Frame::from_buffer(buf.to_owned(), info, 0, state.seq),
-            detections: faces,
-            analytics: None,
-            alerts: Vec::new(),
-            drawn: false,
-            attributes: Vec::new(),
-        };
+        let frame = Frame::from_buffer(buf.to_owned(), info, 0, state.seq);
+        let mut frame = AnalyzedFrame::new(frame, faces);
         state.seq += 1;
         if let Err(e) = state.recognizer.identify(&mut frame, &self.obj().name()) {
             gst::element_imp_error!(self, gst::LibraryError::Failed, ["ovidentify: {e}"]);

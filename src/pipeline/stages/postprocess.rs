@@ -40,14 +40,7 @@ impl Stage for Postprocess<'_> {
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
             let detections = self.last.get(&frame.source_id).cloned().unwrap_or_default();
-            out.push(AnalyzedFrame {
-                frame,
-                detections,
-                analytics: None,
-                alerts: Vec::new(),
-                drawn: false,
-                attributes: Vec::new(),
-            });
+            out.push(AnalyzedFrame::new(frame, detections));
             return Ok(());
         };
         let mut detections = self.inference.decode(&outputs, &frame);
@@ -73,14 +66,7 @@ impl Stage for Postprocess<'_> {
         if self.skipping {
             self.last.insert(frame.source_id, detections.clone());
         }
-        out.push(AnalyzedFrame {
-            frame,
-            detections,
-            analytics: None,
-            alerts: Vec::new(),
-            drawn: false,
-            attributes: Vec::new(),
-        });
+        out.push(AnalyzedFrame::new(frame, detections));
         Ok(())
     }
 
