@@ -366,3 +366,15 @@ pub(crate) fn install_signal_handler() -> anyhow::Result<Signals> {
         .context("starting the signal thread")?;
     Ok(Signals { stop, hup })
 }
+
+#[cfg(test)]
+mod cli_tests {
+    /// clap's own consistency checks (debug builds run them at start; a release build never
+    /// would): unique argument and group names, valid defaults. Two flattened argument structs
+    /// once shared the group name `Overrides`, and every debug run panicked.
+    #[test]
+    fn the_cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
+}
