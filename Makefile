@@ -37,6 +37,7 @@ test: setup
 docs: build
 	$(BIN) reference cli > docs/reference/cli.md
 	$(BIN) reference openapi > docs/reference/openapi.json
+	$(BIN) reference api > docs/reference/api.md
 	$(BIN) config schema > docs/reference/pipeline.schema.json
 	d=$$(mktemp -d) && cp target/release/libgstovstream.so $$d/ && \
 	  GST_PLUGIN_PATH=$$d python3 scripts/elements_reference.py > docs/reference/elements.md; \

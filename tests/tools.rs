@@ -444,6 +444,7 @@ fn generated_references_match_the_code() {
     for (args, file) in [
         (["reference", "cli"], "cli.md"),
         (["reference", "openapi"], "openapi.json"),
+        (["reference", "api"], "api.md"),
         (["config", "schema"], "pipeline.schema.json"),
     ] {
         let out = ovstream(&args);
