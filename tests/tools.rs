@@ -493,8 +493,8 @@ fn config_check_lists_the_problems_of_a_file() {
     let bad = dir.path().join("bad.toml");
     std::fs::write(
         &bad,
-        "[source]\ninput = \"/no/such/file.mp4\"\n[model]\nmodel = \"nope\"\n\
-         [[classify]]\nmodel = \"age-gnder\"\n",
+        "[source]\ninput = \"/no/such/file.mp4\"\n[model]\nmodel = \"nope\"\nbatch = 0\n\
+         [detect]\ninterval = 0\n[[classify]]\nmodel = \"age-gnder\"\n",
     )
     .unwrap();
     let typo = dir.path().join("typo.toml");
@@ -509,6 +509,9 @@ fn config_check_lists_the_problems_of_a_file() {
     assert_eq!(out.status.code(), Some(2), "{text}");
     assert!(text.contains("model.model: `nope`"), "{text}");
     assert!(text.contains("classify[0].model: `age-gnder`"), "{text}");
+    // Every value problem, not only the first.
+    assert!(text.contains("detect.interval = 0"), "{text}");
+    assert!(text.contains("model.batch must be at least 1"), "{text}");
     assert!(
         text.contains("line 3, column 1") && text.contains("nireqs"),
         "{text}"

@@ -8,159 +8,177 @@ impl PipelineConfig {
     /// [`Self::validate`] without requiring an input.
     ///
     /// # Errors
-    /// As [`Self::validate`].
+    /// The first of [`Self::problems`].
     pub fn validate_settings(&self, path: &Path) -> Result<()> {
-        let bad = |message: String| {
-            Err(Error::Config {
-                path: path.to_path_buf(),
-                message,
-            })
+        match self.problems(path).into_iter().next() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Every problem of the settings (inputs not required), in the order they are checked:
+    /// [`Error::Config`] naming `path` and the key, or the MQTT table's own error.
+    pub fn problems(&self, path: &Path) -> Vec<Error> {
+        let mut out = Vec::new();
+        let bad = |message: String| Error::Config {
+            path: path.to_path_buf(),
+            message,
         };
         if !self.source.input.is_empty() && !self.sources.is_empty() {
-            return bad(
+            out.push(bad(
                 "inputs given twice: use `[source] input` or `[[sources]]`, not both".into(),
-            );
+            ));
         }
         if let Err(message) = self.streams() {
-            return bad(message);
+            out.push(bad(message));
         }
         if let Err(message) = crate::config::names::check_templates(&self.output) {
-            return bad(message);
+            out.push(bad(message));
         }
         if let Err(message) = alerts::validate(&self.alerts) {
-            return bad(message);
+            out.push(bad(message));
         }
         if !self.alerts.is_empty() && !self.track.enabled {
-            return bad("[[alerts]] follow tracked objects: turn [track] enabled back on".into());
+            out.push(bad(
+                "[[alerts]] follow tracked objects: turn [track] enabled back on".into(),
+            ));
         }
         let own_records = self.sources.iter().filter_map(|s| s.record.as_ref());
         for record in self.record.iter().chain(own_records) {
             if let Err(message) = record.validate() {
-                return bad(message);
+                out.push(bad(message));
             }
         }
         for (i, c) in self.classify.iter().enumerate() {
             if let Err((key, message)) = c.validate(&format!("classify[{i}]")) {
-                return bad(format!("{key}: {message}"));
+                out.push(bad(format!("{key}: {message}")));
             }
         }
         if let Err(message) = self.motion.validate() {
-            return bad(message);
+            out.push(bad(message));
         }
         if let Err(message) = self.serve.shard().and_then(|_| self.serve.validate_live()) {
-            return bad(message);
+            out.push(bad(message));
         }
         let idle = self.detect.max_idle_seconds;
         if !(idle > 0.0 && idle <= MAX_SECONDS) {
-            return bad(format!(
+            out.push(bad(format!(
                 "detect.max_idle_seconds = {idle} is outside (0, {MAX_SECONDS}]"
-            ));
+            )));
         }
         if !(1..=MAX_INTERVAL).contains(&self.detect.interval) {
-            return bad(format!(
+            out.push(bad(format!(
                 "detect.interval = {} is outside 1..={MAX_INTERVAL}",
                 self.detect.interval
-            ));
+            )));
         }
         if let Some(iou) = self.detect.iou.filter(|v| !(*v > 0.0 && *v <= 1.0)) {
-            return bad(format!("detect.iou = {iou} is outside (0, 1]"));
+            out.push(bad(format!("detect.iou = {iou} is outside (0, 1]")));
         }
         if !(0.0..=1.0).contains(&self.detect.threshold) {
-            return bad(format!(
+            out.push(bad(format!(
                 "detect.threshold = {} is outside [0, 1]",
                 self.detect.threshold
-            ));
+            )));
         }
         if let Some(t) = self.source.stall_timeout {
             if !(t > 0.0 && t <= MAX_SECONDS) {
-                return bad(format!(
+                out.push(bad(format!(
                     "source.stall_timeout = {t:?}: expected seconds in (0, {MAX_SECONDS}]"
-                ));
+                )));
             }
         }
         let s = &self.source;
         if [s.width, s.height, s.framerate].contains(&Some(0)) {
-            return bad("source.width, height and framerate must be positive".into());
+            out.push(bad(
+                "source.width, height and framerate must be positive".into()
+            ));
         }
         if let Some(t) = self.output.stats_interval {
             if !(t == 0.0 || (MIN_STATS_INTERVAL..=MAX_SECONDS).contains(&t)) {
-                return bad(format!(
+                out.push(bad(format!(
                     "output.stats_interval = {t:?}: expected 0 (off) or seconds in \
                      [{MIN_STATS_INTERVAL}, {MAX_SECONDS}]"
-                ));
+                )));
             }
         }
         if let Some(m) = &self.output.mqtt {
             // URL, QoS, queue, TLS files, password variable: checked before anything starts.
-            m.target()?;
+            if let Err(e) = m.target() {
+                out.push(e);
+            }
         }
         if let Some(r) = &self.recognize {
             if !(-1.0..=1.0).contains(&r.threshold) {
-                return bad(format!(
+                out.push(bad(format!(
                     "recognize.threshold = {} is outside [-1, 1]",
                     r.threshold
-                ));
+                )));
             }
             if r.reidentify_interval == 0 || r.nireq == Some(0) {
-                return bad("recognize.reidentify_interval and nireq must be at least 1".into());
+                out.push(bad(
+                    "recognize.reidentify_interval and nireq must be at least 1".into(),
+                ));
             }
         }
         if self.model.nireq == Some(Nireq::Count(0)) {
-            return bad("model.nireq must be at least 1".into());
+            out.push(bad("model.nireq must be at least 1".into()));
         }
         if self.model.batch == 0 {
-            return bad("model.batch must be at least 1".into());
+            out.push(bad("model.batch must be at least 1".into()));
         }
         if self.model.batch > 1 && self.recognize.is_some() {
-            return bad(
+            out.push(bad(
                 "model.batch > 1 is for detection pipelines; face recognition (the gallery's \
                  face finder, one photo at a time) needs batch = 1"
                     .into(),
-            );
+            ));
         }
         if let Some(n) = &self.model.nstreams {
             let ok = n.eq_ignore_ascii_case("auto")
                 || n.parse::<usize>().is_ok_and(|v| (1..=256).contains(&v));
             if !ok {
-                return bad(format!(
+                out.push(bad(format!(
                     "model.nstreams = `{n}`: expected a number of streams from 1 to 256, or \"auto\""
-                ));
+                )));
             }
         }
         if self.detect.classes.iter().any(|c| c.trim().is_empty()) {
-            return bad(format!(
+            out.push(bad(format!(
                 "detect.classes = {:?}: empty class names (a list like person,car)",
                 self.detect.classes
-            ));
+            )));
         }
         if let Some([h, w]) = self.model.input_size {
             if h % 2 != 0 || w % 2 != 0 {
-                return bad(format!(
+                out.push(bad(format!(
                     "model.input_size = [{h}, {w}]: height and width must be even (the frame is \
                      resized as I420)"
-                ));
+                )));
             }
             if h == 0 || w == 0 {
-                return bad("model.input_size must be positive [height, width]".into());
+                out.push(bad(
+                    "model.input_size must be positive [height, width]".into()
+                ));
             }
         }
         for a in std::iter::once(&self.analytics)
             .chain(self.sources.iter().filter_map(|s| s.analytics.as_ref()))
         {
             if let Err(message) = a.validate() {
-                return bad(message);
+                out.push(bad(message));
             }
         }
         if self.has_analytics() && !self.track.enabled {
-            return bad(
+            out.push(bad(
                 "analytics (zones, lines) work on track ids: turn tracking on ([track] enabled \
                  = true)"
                     .into(),
-            );
+            ));
         }
         if self.model.device.trim().is_empty() {
-            return bad("model.device is empty".into());
+            out.push(bad("model.device is empty".into()));
         }
-        Ok(())
+        out
     }
 }

@@ -3,8 +3,8 @@
 //! `ovstream config schema`: its JSON Schema.
 
 use clap::{Args, Subcommand};
-use ovstream::config::{Inputs, PipelineConfig};
-use ovstream::error::exit_code;
+use ovstream::config::PipelineConfig;
+use ovstream::error::{exit_code, Error};
 use ovstream::manifest::{FetchState, Manifest};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -17,9 +17,9 @@ pub(crate) struct ConfigArgs {
 
 #[derive(Subcommand)]
 enum Action {
-    /// Check pipeline files: TOML syntax, unknown keys (with line and column), value ranges,
-    /// and that each model named is a file or a fetched manifest id. Nothing is opened or
-    /// compiled. Exit 0 when every file is fine, 2 otherwise.
+    /// Check pipeline files: TOML syntax, unknown keys (with line and column), every value out
+    /// of range, and that each model named is a file or a fetched manifest id. Nothing is
+    /// opened or compiled. Exit 0 when every file is fine, 2 otherwise.
     Check {
         #[arg(required = true)]
         files: Vec<PathBuf>,
@@ -42,9 +42,16 @@ pub(crate) fn run(args: &ConfigArgs) -> anyhow::Result<i32> {
     let mut out = std::io::stdout().lock();
     let mut bad = 0;
     for file in files {
-        let problems = match PipelineConfig::load_with(file, &[], Inputs::Optional) {
+        let problems = match PipelineConfig::read(file) {
             Err(e) => vec![e.to_string()],
-            Ok(config) => model_problems(&config, manifest.as_ref()),
+            Ok(config) => (config.problems(file).into_iter())
+                .map(|e| match e {
+                    // The file is named at the start of the line already.
+                    Error::Config { message, .. } => message,
+                    other => other.to_string(),
+                })
+                .chain(model_problems(&config, manifest.as_ref()))
+                .collect(),
         };
         if problems.is_empty() {
             let _ = writeln!(out, "{}: ok", file.display());
