@@ -600,3 +600,27 @@ fn documented_command_lines_parse() {
     }
     assert!(checked >= 15, "only {checked} command lines checked");
 }
+
+/// Every path of the service's OpenAPI document is named in a guide of docs/ (the service's
+/// table, or the feature's own: faces, recording, live view), so a new endpoint gets documented.
+#[test]
+fn every_api_path_is_named_in_a_guide() {
+    let doc: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("docs/reference/openapi.json")).unwrap(),
+    )
+    .unwrap();
+    let mut guides = String::new();
+    for entry in std::fs::read_dir(root().join("docs")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "md") {
+            guides += &std::fs::read_to_string(path).unwrap();
+        }
+    }
+    let paths = doc["paths"].as_object().unwrap();
+    assert!(paths.len() > 20);
+    let missing: Vec<&String> = paths
+        .keys()
+        .filter(|p| !guides.contains(p.as_str()))
+        .collect();
+    assert!(missing.is_empty(), "API paths no guide names: {missing:?}");
+}
