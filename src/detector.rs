@@ -206,7 +206,7 @@ pub fn engine_options(config: &PipelineConfig, openvino_lib: Option<&Path>) -> E
 /// A manifest id or a model file path → the file and what the manifest says about it.
 pub fn resolve_model(name: &str) -> Result<ResolvedModel> {
     let as_path = Path::new(name);
-    let looks_like_path = as_path.extension().is_some() || name.contains('/');
+    let looks_like_path = crate::manifest::is_model_path(name);
     if !looks_like_path {
         let manifest = Manifest::load(&Manifest::default_dir())?;
         if let Some(entry) = manifest.get(name) {

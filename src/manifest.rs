@@ -226,6 +226,12 @@ impl Manifest {
     }
 }
 
+/// Whether a `model` value names a file (it has an extension or a `/`) rather than a manifest
+/// id: the one rule for detectors, embedders and classifiers.
+pub fn is_model_path(name: &str) -> bool {
+    Path::new(name).extension().is_some() || name.contains('/')
+}
+
 /// File name of the IR that `models/convert/*` writes.
 pub const CONVERTED_MODEL: &str = "model.xml";
 

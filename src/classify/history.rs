@@ -116,11 +116,7 @@ impl Histories {
         });
     }
 
-    /// Tracks remembered now.
-    pub fn len(&self) -> usize {
-        self.tracks.len()
-    }
-
+    /// Whether no track is remembered.
     pub fn is_empty(&self) -> bool {
         self.tracks.is_empty()
     }

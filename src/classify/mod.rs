@@ -88,29 +88,17 @@ impl Classifier {
         options.nireq = config.nireq;
         options.batch = config.batch;
         let decoders: Vec<Decoder> = r.outputs.iter().map(Decoder::new).collect();
-        let mut heads = Vec::new();
-        for file in &r.files {
-            let name = file.file_name().map(|n| n.to_string_lossy().to_string());
-            let mine: Vec<(usize, &AttributeSpec, usize)> = (r.outputs.iter().enumerate())
-                .filter(|(_, o)| match &o.model_file {
-                    Some(f) => name.as_deref() == Some(f.as_str()),
-                    None => r.files.len() == 1,
-                })
-                .map(|(i, o)| (i, o, decoders[i].classes()))
-                .collect();
-            if !mine.is_empty() {
-                heads.push(Head::load(file, &options, &mine, key)?);
-            }
-        }
+        // The file each output is read from (`model_file`, or the only file), checked before
+        // anything compiles.
+        let mut file_of = Vec::with_capacity(r.outputs.len());
         for (i, o) in r.outputs.iter().enumerate() {
-            let used = match &o.model_file {
-                Some(f) => r
-                    .files
-                    .iter()
-                    .any(|p| p.file_name().is_some_and(|n| n == f.as_str())),
-                None => r.files.len() == 1,
+            let found = match &o.model_file {
+                Some(f) => {
+                    (r.files.iter()).position(|p| p.file_name().is_some_and(|n| n == f.as_str()))
+                }
+                None => (r.files.len() == 1).then_some(0),
             };
-            if !used {
+            let Some(file) = found else {
                 let names: Vec<_> = r.files.iter().filter_map(|p| p.file_name()).collect();
                 return Err(Error::Setting {
                     key: format!("{key}.outputs[{i}].model_file"),
@@ -119,6 +107,17 @@ impl Classifier {
                         o.model_file.as_deref().unwrap_or("(none)")
                     ),
                 });
+            };
+            file_of.push(file);
+        }
+        let mut heads = Vec::new();
+        for (f, file) in r.files.iter().enumerate() {
+            let mine: Vec<(usize, &AttributeSpec, usize)> = (r.outputs.iter().enumerate())
+                .filter(|(i, _)| file_of[*i] == f)
+                .map(|(i, o)| (i, o, decoders[i].classes()))
+                .collect();
+            if !mine.is_empty() {
+                heads.push(Head::load(file, &options, &mine, key)?);
             }
         }
         let names = decoders.iter().map(|d| Arc::clone(&d.name)).collect();

@@ -25,7 +25,7 @@ pub(super) fn resolve(config: &ClassifyConfig, key: &str) -> Result<Resolved> {
         message,
     };
     let as_path = Path::new(&config.model);
-    if as_path.extension().is_none() && !config.model.contains('/') {
+    if !crate::manifest::is_model_path(&config.model) {
         let manifest = Manifest::load(&Manifest::default_dir())?;
         let Some(entry) = manifest.classifier(&config.model) else {
             let known: Vec<&str> = manifest.classifiers.iter().map(|c| c.id.as_str()).collect();

@@ -267,11 +267,12 @@ impl RgbFrame {
             (right - left) as i32,
             (bottom - top) as i32,
         );
-        let mut region = Mat::roi(&self.mat, rect)
-            .map_err(cv_err)?
-            .try_clone()
-            .map_err(cv_err)?;
-        for _ in 0..levels {
+        // The first level reads the frame's region in place (no copy of it; it is at least
+        // 2x2, checked above, and `levels` at least 1).
+        let mut region = Mat::default();
+        let view = Mat::roi(&self.mat, rect).map_err(cv_err)?;
+        imgproc::pyr_down_def(&view, &mut region).map_err(cv_err)?;
+        for _ in 1..levels {
             if region.cols() < 2 || region.rows() < 2 {
                 break;
             }

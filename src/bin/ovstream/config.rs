@@ -82,7 +82,7 @@ fn model_problems(config: &PipelineConfig, manifest: Option<&Manifest>) -> Vec<S
     let mut problems = Vec::new();
     for (key, model, classifier) in named {
         let path = Path::new(model);
-        if path.extension().is_some() || model.contains('/') {
+        if ovstream::manifest::is_model_path(model) {
             if !path.is_file() {
                 problems.push(format!("{key}: {model}: file not found"));
             }
