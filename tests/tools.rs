@@ -467,7 +467,8 @@ fn generated_references_match_the_code() {
 }
 
 /// `ovstream config check`: every committed pipeline file passes; a bad one lists each of its
-/// problems (unknown model ids, a misspelled key with its line) and exits 2, nothing opened.
+/// problems (unknown model ids, a misspelled key, values out of range, each with its line and
+/// column) and exits 2, nothing opened.
 #[test]
 fn config_check_lists_the_problems_of_a_file() {
     let mut files: Vec<String> = std::fs::read_dir(root().join("pipelines"))
@@ -510,8 +511,15 @@ fn config_check_lists_the_problems_of_a_file() {
     assert!(text.contains("model.model: `nope`"), "{text}");
     assert!(text.contains("classify[0].model: `age-gnder`"), "{text}");
     // Every value problem, not only the first.
-    assert!(text.contains("detect.interval = 0"), "{text}");
-    assert!(text.contains("model.batch must be at least 1"), "{text}");
+    // Each with the line and column of its key.
+    assert!(
+        text.contains("line 7, column 1: detect.interval = 0"),
+        "{text}"
+    );
+    assert!(
+        text.contains("line 5, column 1: model.batch = 0 is outside 1..=64"),
+        "{text}"
+    );
     assert!(
         text.contains("line 3, column 1") && text.contains("nireqs"),
         "{text}"

@@ -37,9 +37,11 @@ pub struct AlertConfig {
     pub label: String,
     /// Seconds of stream time the label must be held.
     #[serde(default = "default_min_duration")]
+    #[cfg_attr(feature = "cli", schemars(range(min = 0.0, max = crate::config::MAX_SECONDS)))]
     pub min_duration: f64,
     /// Seconds the label may be missing within one run.
     #[serde(default = "default_max_gap")]
+    #[cfg_attr(feature = "cli", schemars(range(min = 0.0, max = crate::config::MAX_SECONDS)))]
     pub max_gap: f64,
     /// Only objects whose classifier attribute matches (`gender=female`, `age>=60`); a frame
     /// where it does not counts as missed.

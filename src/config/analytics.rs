@@ -83,9 +83,11 @@ pub struct ZoneConfig {
     pub classes: Option<Vec<String>>,
     /// Frames the test point must be inside (outside) before the object has entered (left).
     #[serde(default = "default_inertia")]
+    #[cfg_attr(feature = "cli", schemars(range(min = 1, max = MAX_INERTIA)))]
     pub inertia: u32,
     /// `loitering` once per visit after this many seconds inside (stream time).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "cli", schemars(range(max = crate::config::MAX_SECONDS), extend("exclusiveMinimum" = 0.0)))]
     pub loiter_seconds: Option<f64>,
     /// `crowding` when more than this many objects are inside at once.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -26,6 +26,8 @@ pub const MAX_RECLASSIFY_INTERVAL: i64 = 100_000;
 pub const MAX_SMOOTHING: usize = 100;
 pub const MAX_BATCH: usize = 64;
 pub const MAX_NIREQ: usize = 64;
+/// Largest `min_size` (px): no frame has a shorter side above it.
+pub const MAX_MIN_SIZE: u32 = 8192;
 
 /// How the classifier's input is cut from the frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -89,6 +91,7 @@ pub struct AttributeSpec {
     pub bins: Vec<f32>,
     /// Below it a `label` result is dropped and a `multi` class left out; default 0.
     #[serde(default)]
+    #[cfg_attr(feature = "cli", schemars(range(min = 0.0, max = 1.0)))]
     pub min_confidence: f32,
     /// The tensor holds logits: softmax (`label`, `value`) or sigmoid (`multi`) them first.
     #[serde(default)]
@@ -109,30 +112,37 @@ pub struct ClassifyConfig {
     pub region: Region,
     /// Shorter box side in pixels below which an object is skipped (counted).
     #[serde(default = "default_min_size")]
+    #[cfg_attr(feature = "cli", schemars(range(max = MAX_MIN_SIZE)))]
     pub min_size: u32,
     /// Frames between classifications of a tracked object; 0: once per track. Untracked
     /// objects are classified on every frame.
     #[serde(default = "default_reclassify_interval")]
+    #[cfg_attr(feature = "cli", schemars(range(min = 0, max = MAX_RECLASSIFY_INTERVAL)))]
     pub reclassify_interval: i64,
     /// Results kept per track and attribute (majority label, mean value).
     #[serde(default = "default_smoothing")]
+    #[cfg_attr(feature = "cli", schemars(range(min = 1, max = MAX_SMOOTHING)))]
     pub smoothing: usize,
     /// Infer requests per model file; default the device's optimal number.
     #[serde(default)]
+    #[cfg_attr(feature = "cli", schemars(range(min = 1, max = MAX_NIREQ)))]
     pub nireq: Option<usize>,
     /// Crops per request (the model's N); default 1.
     #[serde(default = "default_batch")]
+    #[cfg_attr(feature = "cli", schemars(range(min = 1, max = MAX_BATCH)))]
     pub batch: usize,
     /// Default: the manifest's, else `box`.
     #[serde(default)]
     pub crop: Option<Crop>,
     /// Margin around the face or box (fraction of its size); default the manifest's, else 0.
     #[serde(default)]
+    #[cfg_attr(feature = "cli", schemars(range(min = 0.0, max = 4.0)))]
     pub padding: Option<f32>,
     /// Input = (RGB byte − mean) / scale; default the manifest's, else 0 and 1.
     #[serde(default)]
     pub mean: Option<[f32; 3]>,
     #[serde(default)]
+    #[cfg_attr(feature = "cli", schemars(extend("exclusiveMinimum" = 0.0)))]
     pub scale: Option<f32>,
     /// The attributes; default the manifest's.
     #[serde(default)]
@@ -206,7 +216,7 @@ impl ClassifyConfig {
         if let Some(n) = self.nireq.filter(|n| !(1..=MAX_NIREQ).contains(n)) {
             return bad("nireq", format!("{n} is outside 1..={MAX_NIREQ}"));
         }
-        if self.min_size > 8192 {
+        if self.min_size > MAX_MIN_SIZE {
             return bad(
                 "min_size",
                 format!("{} px is larger than any frame", self.min_size),

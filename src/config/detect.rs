@@ -12,6 +12,7 @@ pub struct DetectConfig {
     /// Confidence below which detections are dropped; default: the model file's
     /// `confidence_threshold` (IR `model_info`), else 0.5.
     #[serde(default = "default_threshold")]
+    #[cfg_attr(feature = "cli", schemars(range(min = 0.0, max = 1.0)))]
     pub threshold: f32,
     /// `threshold` was set (in the file or by `--threshold`), so it wins over the model's.
     #[serde(skip)]
@@ -28,10 +29,12 @@ pub struct DetectConfig {
     /// IoU above which NMS drops a box of the same class (adapters that run NMS: YOLO);
     /// default: the model file's `iou_threshold`, else 0.45.
     #[serde(default)]
+    #[cfg_attr(feature = "cli", schemars(range(max = 1.0), extend("exclusiveMinimum" = 0.0)))]
     pub iou: Option<f32>,
     /// Infer every `interval`-th frame (1: every frame); the frames between carry the last
     /// inferred frame's tracked boxes (JSON `inferred: false`).
     #[serde(default = "default_interval")]
+    #[cfg_attr(feature = "cli", schemars(range(min = 1, max = MAX_INTERVAL)))]
     pub interval: u32,
     /// `always`: every frame (of the interval) is inferred; `motion`: only frames with motion
     /// (`[motion]`), the ones just after, and one every `max_idle_seconds`. Default: `always`
@@ -41,6 +44,7 @@ pub struct DetectConfig {
     /// `motion` mode: seconds of stream time after which a frame is inferred even without
     /// motion (objects that arrived and stopped); default 5.
     #[serde(default = "default_max_idle")]
+    #[cfg_attr(feature = "cli", schemars(range(max = super::MAX_SECONDS), extend("exclusiveMinimum" = 0.0)))]
     pub max_idle_seconds: f64,
 }
 

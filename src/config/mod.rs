@@ -144,10 +144,12 @@ pub struct ServeConfig {
     /// Most live viewers of one stream, all kinds together (`live.mp4`, `live.mjpeg`); one
     /// more gets 503. Default 16.
     #[serde(default)]
+    #[cfg_attr(feature = "cli", schemars(range(min = 1, max = MAX_VIEWERS)))]
     pub max_viewers: Option<usize>,
     /// Seconds a live viewer may stay behind (its queue full, its socket not taking bytes)
     /// before it is disconnected. Default 10.
     #[serde(default)]
+    #[cfg_attr(feature = "cli", schemars(range(min = *VIEWER_TIMEOUTS.start(), max = *VIEWER_TIMEOUTS.end())))]
     pub viewer_timeout: Option<f64>,
     /// `HOST:PORT`: every stream is also served annotated at `rtsp://HOST:PORT/{name}` (from
     /// its one live encoder); a stream's `outputs.rtsp = false` leaves it out. Default none.
@@ -157,6 +159,7 @@ pub struct ServeConfig {
     /// Default 8 MiB, at most 64 MiB.
     #[serde(default)]
     #[cfg_attr(feature = "cli", schemars(with = "Option<schema::Bytes>"))]
+    #[cfg_attr(feature = "cli", schemars(extend("minimum" = 1024, "maximum" = MAX_IMAGE_BYTES)))]
     pub max_image_bytes: Option<bytesize::ByteSize>,
 }
 
@@ -238,12 +241,15 @@ pub struct RecognizeConfig {
     pub gallery: PathBuf,
     /// Cosine similarity below which a face is `unknown`.
     #[serde(default = "default_similarity")]
+    #[cfg_attr(feature = "cli", schemars(range(min = -1.0, max = 1.0)))]
     pub threshold: f32,
     /// A tracked face is identified on its first frame, then every this many frames.
     #[serde(default = "default_reidentify_interval")]
+    #[cfg_attr(feature = "cli", schemars(range(min = 1)))]
     pub reidentify_interval: u32,
     /// Embedding infer requests; default: the model's OPTIMAL_NUMBER_OF_INFER_REQUESTS.
     #[serde(default)]
+    #[cfg_attr(feature = "cli", schemars(range(min = 1)))]
     pub nireq: Option<usize>,
     /// Remember unknown people: a stable `unknown_id` across appearances and cameras
     /// (`false`: nothing of an unknown face is kept).

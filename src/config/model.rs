@@ -4,6 +4,9 @@ use super::{default_true, DEFAULT_DEVICE};
 use serde::Deserialize;
 use std::path::PathBuf;
 
+/// Largest `batch`: images per inference across sources.
+pub const MAX_MODEL_BATCH: usize = 64;
+
 /// `nireq`: a count, or measured (`auto`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Nireq {
@@ -158,6 +161,7 @@ pub struct ModelConfig {
     /// `batch`) without waiting for more. Default 1: batch 1 with several requests in flight is
     /// faster on CPU and iGPU (`ovstream bench --batch N` measures it).
     #[serde(default = "default_batch")]
+    #[cfg_attr(feature = "cli", schemars(range(min = 1, max = MAX_MODEL_BATCH)))]
     pub batch: usize,
     /// Any other OpenVINO property, set on the device before compiling (e.g.
     /// `{ NPU_TURBO = "YES", CACHE_MODE = "OPTIMIZE_SPEED" }`); each key must be one of the

@@ -22,16 +22,20 @@ pub const DEFAULT_LIGHTNING_THRESHOLD: f64 = 0.8;
 #[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub struct MotionConfig {
     #[serde(default = "default_threshold")]
+    #[cfg_attr(feature = "cli", schemars(range(min = 1)))]
     pub threshold: u8,
     #[serde(default = "default_contour_area")]
     pub contour_area: u32,
     #[serde(default = "default_frame_height")]
+    #[cfg_attr(feature = "cli", schemars(range(min = 16, max = 1080)))]
     pub frame_height: u32,
     #[serde(default = "default_true")]
     pub improve_contrast: bool,
     #[serde(default = "default_frame_alpha")]
+    #[cfg_attr(feature = "cli", schemars(range(max = 1.0), extend("exclusiveMinimum" = 0.0)))]
     pub frame_alpha: f64,
     #[serde(default = "default_lightning_threshold")]
+    #[cfg_attr(feature = "cli", schemars(range(max = 1.0), extend("exclusiveMinimum" = 0.0)))]
     pub lightning_threshold: f64,
     /// Areas to ignore (timestamps, trees): polygons of normalized `[x, y]` points.
     #[serde(default)]

@@ -40,6 +40,13 @@ pub struct OutputConfig {
     /// Seconds between stats lines (health, FPS, drops, end-to-end latency); 0 turns them
     /// off. Default: 10 for live sources, off for files (they have a progress bar).
     #[serde(default)]
+    #[cfg_attr(
+        feature = "cli",
+        schemars(extend("anyOf" = [
+            {"const": 0},
+            {"minimum": super::MIN_STATS_INTERVAL, "maximum": super::MAX_SECONDS}
+        ]))
+    )]
     pub stats_interval: Option<f64>,
 }
 
@@ -63,6 +70,7 @@ pub struct MqttConfig {
     pub url: String,
     /// 0, 1 (default) or 2.
     #[serde(default = "default_qos")]
+    #[cfg_attr(feature = "cli", schemars(range(max = 2)))]
     pub qos: u8,
     /// Topic prefix (default `ovstream`, or the URL's path).
     #[serde(default)]
@@ -90,6 +98,7 @@ pub struct MqttConfig {
     pub frames: bool,
     /// Messages held while the broker is unreachable; beyond it the oldest are dropped.
     #[serde(default = "default_queue")]
+    #[cfg_attr(feature = "cli", schemars(range(min = 1, max = MAX_MQTT_QUEUE)))]
     pub queue: usize,
     /// `serve`: publish Home Assistant MQTT discovery configs (retained, under
     /// `homeassistant/…/config`) for each stream — a camera fed with the annotated JPEG on
@@ -100,12 +109,14 @@ pub struct MqttConfig {
     /// Seconds between the JPEGs on `{prefix}/{source}/snapshot` (with `home_assistant`;
     /// 0.5 to 3600, default 2).
     #[serde(default = "default_snapshot_interval")]
+    #[cfg_attr(feature = "cli", schemars(range(min = *SNAPSHOT_INTERVALS.start(), max = *SNAPSHOT_INTERVALS.end())))]
     pub snapshot_interval: f64,
     /// Largest MQTT packet sent or received (`"1MiB"`, bytes); a bigger message is dropped
     /// (counted, logged), never sent. Default 1 MiB (a 1080p snapshot fits; rumqttc's own
     /// default, 10 KiB, made a bigger one jam the queue in a reconnect loop).
     #[serde(default = "default_max_packet_size")]
     #[cfg_attr(feature = "cli", schemars(with = "super::schema::Bytes"))]
+    #[cfg_attr(feature = "cli", schemars(extend("minimum" = *MQTT_MAX_PACKETS.start(), "maximum" = *MQTT_MAX_PACKETS.end())))]
     pub max_packet_size: bytesize::ByteSize,
 }
 

@@ -39,12 +39,15 @@ pub struct RecordConfig {
     /// Seconds of video kept before the trigger, in `0..=60`; the clip starts at the last
     /// keyframe at or before `trigger - pre_capture`.
     #[serde(default = "default_pre_capture")]
+    #[cfg_attr(feature = "cli", schemars(range(min = 0.0, max = MAX_PRE_CAPTURE)))]
     pub pre_capture: f64,
     /// Seconds of video after the last trigger, in `0..=300`.
     #[serde(default = "default_post_capture")]
+    #[cfg_attr(feature = "cli", schemars(range(min = 0.0, max = MAX_POST_CAPTURE)))]
     pub post_capture: f64,
     /// Longest clip in seconds (`>= 1`): a clip that stays active is split at a keyframe.
     #[serde(default = "default_max_clip")]
+    #[cfg_attr(feature = "cli", schemars(range(min = 1.0, max = crate::config::MAX_SECONDS)))]
     pub max_clip: f64,
     /// A detection of one of these labels keeps a clip active from its track's first frame to
     /// its last (default `["person"]`; empty: labels trigger nothing).
@@ -59,6 +62,7 @@ pub struct RecordConfig {
     pub annotated: bool,
     /// Clips older than this many days are deleted (`> 0`).
     #[serde(default = "default_retain_days")]
+    #[cfg_attr(feature = "cli", schemars(extend("exclusiveMinimum" = 0.0)))]
     pub retain_days: f64,
     /// Most bytes of clips (and their sidecars) under `dir`; the oldest go first (e.g.
     /// `"20GiB"`).

@@ -55,3 +55,7 @@ impl JsonSchema for super::Nireq {
         })
     }
 }
+
+#[cfg(test)]
+#[path = "schema_tests.rs"]
+mod tests;

@@ -41,6 +41,7 @@ pub struct SourceConfig {
     pub limit: Option<u64>,
     /// Live sources: seconds without a frame before the source is restarted (default 5).
     #[serde(default)]
+    #[cfg_attr(feature = "cli", schemars(range(max = super::MAX_SECONDS), extend("exclusiveMinimum" = 0.0)))]
     pub stall_timeout: Option<f64>,
     /// Live sources: give up after this many reconnects in a row (default: never).
     #[serde(default)]
@@ -53,10 +54,13 @@ pub struct SourceConfig {
     pub rtsp_latency: Option<u32>,
     /// Cameras: requested frame width and height in pixels, and frame rate (frames/s).
     #[serde(default)]
+    #[cfg_attr(feature = "cli", schemars(range(min = 1)))]
     pub width: Option<u32>,
     #[serde(default)]
+    #[cfg_attr(feature = "cli", schemars(range(min = 1)))]
     pub height: Option<u32>,
     #[serde(default)]
+    #[cfg_attr(feature = "cli", schemars(range(min = 1)))]
     pub framerate: Option<u32>,
     /// Files: read at their own frame rate and treated as live (drop-oldest, never
     /// blocking), so a file stands in for a camera; with `loop` it runs until stopped.

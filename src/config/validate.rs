@@ -124,8 +124,12 @@ impl PipelineConfig {
         if self.model.nireq == Some(Nireq::Count(0)) {
             out.push(bad("model.nireq must be at least 1".into()));
         }
-        if self.model.batch == 0 {
-            out.push(bad("model.batch must be at least 1".into()));
+        if !(1..=super::model::MAX_MODEL_BATCH).contains(&self.model.batch) {
+            out.push(bad(format!(
+                "model.batch = {} is outside 1..={}",
+                self.model.batch,
+                super::model::MAX_MODEL_BATCH
+            )));
         }
         if self.model.batch > 1 && self.recognize.is_some() {
             out.push(bad(

@@ -50,6 +50,7 @@ pub(crate) fn run(args: &ConfigArgs) -> anyhow::Result<i32> {
                     Error::Config { message, .. } => message,
                     other => other.to_string(),
                 })
+                .map(|message| at_key(file, message))
                 .chain(model_problems(&config, manifest.as_ref()))
                 .collect(),
         };
@@ -67,6 +68,15 @@ pub(crate) fn run(args: &ConfigArgs) -> anyhow::Result<i32> {
     } else {
         exit_code::CONFIG
     })
+}
+
+/// `line L, column C: message` where the message's key is found in the file.
+fn at_key(file: &Path, message: String) -> String {
+    let text = std::fs::read_to_string(file).unwrap_or_default();
+    match crate::locate::locate(&text, &message) {
+        Some((line, column)) => format!("line {line}, column {column}: {message}"),
+        None => message,
+    }
 }
 
 /// Every model the file names that is neither a file nor a (fetched) manifest entry.

@@ -21,6 +21,7 @@ mod bench;
 mod classify;
 mod config;
 mod gallery;
+mod locate;
 mod models;
 mod reference;
 mod reload;
