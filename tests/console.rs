@@ -76,6 +76,32 @@ fn people(b: &Browser) -> String {
     .to_string()
 }
 
+/// Whether JSON number `v` is within `tolerance` of `want`.
+fn near(v: &Value, want: f64, tolerance: f64) -> bool {
+    v.as_f64().is_some_and(|v| (v - want).abs() <= tolerance)
+}
+
+/// vtest.avi's frame size (the street stream), px.
+const VTEST_SIZE: (f64, f64) = (768.0, 576.0);
+
+/// `GET path` with the token, as JSON.
+fn api(port: u16, path: &str) -> Value {
+    let (status, body) = send(port, "GET", path, Some(TOKEN), "text/plain", b"");
+    assert_eq!(status, 200, "{path}");
+    serde_json::from_slice(&body).unwrap()
+}
+
+/// Width and height of a baseline JPEG (its SOF0 segment).
+fn jpeg_size(jpeg: &[u8]) -> (u32, u32) {
+    assert!(jpeg.starts_with(&[0xFF, 0xD8]), "not a JPEG");
+    let sof = jpeg
+        .windows(2)
+        .position(|w| w == [0xFF, 0xC0])
+        .expect("a SOF0 segment");
+    let at = |i: usize| u32::from(jpeg[sof + i]) << 8 | u32::from(jpeg[sof + i + 1]);
+    (at(7), at(5))
+}
+
 fn stream(port: u16, name: &str) -> Value {
     let (status, body) = send(
         port,
@@ -197,6 +223,59 @@ fn the_console_signs_in_shows_live_cameras_adds_and_removes_one_and_edits_a_line
         json!([]),
     );
     assert!(first.as_str().unwrap().contains("street"), "{first}");
+
+    // A new event is on the page within 2 s of the API having it, with its own thumbnail: the
+    // crop of its object (the shape of the event's box).
+    let newest = || api(port, "/api/events?source=street&type=new&limit=1")[0].clone();
+    let before = newest()["event_id"].clone();
+    wait_until("a new event", Duration::from_secs(60), || {
+        newest()["event_id"] != before
+    });
+    let made = Instant::now();
+    let event = newest();
+    let id = event["event_id"].as_str().unwrap().to_string();
+    wait_until("the new event on the page", Duration::from_secs(10), || {
+        b.eval(
+            "return [...document.querySelectorAll('#events li')].some(li => li.dataset.event === arguments[0]);",
+            json!([id]),
+        ) == true
+    });
+    let shown = made.elapsed();
+    eprintln!("event {id} listed {shown:?} after the API had it");
+    assert!(shown <= Duration::from_secs(2), "listed after {shown:?}");
+    wait_until("its thumbnail loaded", Duration::from_secs(10), || {
+        b.eval(
+            "const li = [...document.querySelectorAll('#events li')].find(li => li.dataset.event === arguments[0]);
+             const i = li && li.querySelector('img.thumb');
+             return !!i && i.complete && i.naturalWidth > 0 && i.getAttribute('src').startsWith('/api/events/');",
+            json!([id]),
+        ) == true
+    });
+    let url = event["thumbnail"]
+        .as_str()
+        .expect("the event has a thumbnail");
+    let (status, jpeg) = send(port, "GET", url, Some(TOKEN), "text/plain", b"");
+    assert_eq!(status, 200);
+    let (w, h) = jpeg_size(&jpeg);
+    let bbox: Vec<f64> = serde_json::from_value(event["box"].clone()).unwrap();
+    let (bw, bh) = (
+        (bbox[2] - bbox[0]) * VTEST_SIZE.0,
+        (bbox[3] - bbox[1]) * VTEST_SIZE.1,
+    );
+    let aspect = (w as f64 / h as f64) / (bw / bh);
+    assert!(
+        w.max(h) <= 160 && (0.85..1.15).contains(&aspect),
+        "a {w}x{h} thumbnail of a {bw:.0}x{bh:.0} box"
+    );
+    let (status, _) = send(
+        port,
+        "GET",
+        "/api/events/no-such-event/thumbnail.jpg",
+        Some(TOKEN),
+        "text/plain",
+        b"",
+    );
+    assert_eq!(status, 404);
     b.screenshot(&shots().join("events.png"));
 
     // The zone editor: two clicks on the picture, a name, Add, Save → the stream has the line.
@@ -261,6 +340,61 @@ fn the_console_signs_in_shows_live_cameras_adds_and_removes_one_and_edits_a_line
     eprintln!("first crossing shown {:?} after saving", crossing.elapsed());
     b.screenshot(&shots().join("zone-editor.png"));
 
+    // Drag the line's lower point to the left: saved where it was dropped. (The picture has
+    // its own aspect by now: measure again.)
+    let (w, h) = {
+        let r = b.eval(
+            "const r = document.getElementById('overlay').getBoundingClientRect(); return [r.width, r.height];",
+            json!([]),
+        );
+        (r[0].as_f64().unwrap(), r[1].as_f64().unwrap())
+    };
+    let lower = b
+        .find("#overlay [data-shape='line:0'][data-vertex='1']")
+        .unwrap();
+    b.drag(&lower, &overlay, -(w * 0.2) as i64, (h * 0.2) as i64);
+    b.click(&b.find("#shapes-save").unwrap());
+    wait_until("the dragged point saved", Duration::from_secs(10), || {
+        let p = &stream(port, "street")["lines"][0]["points"][1];
+        near(&p[0], 0.3, 0.03) && near(&p[1], 0.7, 0.03)
+    });
+    eprintln!("dragged: {}", stream(port, "street")["lines"][0]);
+
+    // Keyboard only: a zone's three points placed with the arrow keys and Enter, the line's
+    // upper point moved with the arrow keys (Tab from the picture reaches it).
+    let upper_y = stream(port, "street")["lines"][0]["points"][0][1]
+        .as_f64()
+        .unwrap();
+    b.eval("document.getElementById('overlay').focus();", json!([]));
+    let (shift, left, up, right, down) =
+        ("\u{E008}", "\u{E012}", "\u{E013}", "\u{E014}", "\u{E015}");
+    let (enter, tab) = ("\u{E007}", "\u{E004}");
+    let far = |arrow: &str| format!("{shift}{arrow}");
+    b.press(&[&far(left), &far(left), enter]);
+    b.press(&[&far(up), &far(up), enter]);
+    b.press(&[&far(right), &far(right), &far(right), enter]);
+    b.press(&[tab, down, down, down, down, down]);
+    let focused = b.eval(
+        "const a = document.activeElement; return a.dataset ? `${a.dataset.shape}/${a.dataset.vertex}` : a.id;",
+        json!([]),
+    );
+    assert_eq!(
+        focused, "line:0/0",
+        "Tab from the picture reaches the first point"
+    );
+    b.send_keys(&b.find("#shape-kind").unwrap(), "Zone");
+    b.type_into(&b.find("#shape-name").unwrap(), "kbd-zone");
+    b.click(&b.find("#shape-add").unwrap());
+    b.click(&b.find("#shapes-save").unwrap());
+    wait_until("the keyboard's zone saved", Duration::from_secs(10), || {
+        let s = stream(port, "street");
+        let zone = &s["zones"][0];
+        let want = [[0.3, 0.5], [0.3, 0.3], [0.6, 0.3]];
+        zone["name"] == "kbd-zone"
+            && (0..3).all(|i| (0..2).all(|k| near(&zone["polygon"][i][k], want[i][k], 0.005)))
+            && near(&s["lines"][0]["points"][0][1], upper_y + 0.05, 0.005)
+    });
+
     // A recording plays (HTTP Range through the session cookie: a <video src>).
     b.goto(&format!("{base}/#/clips"));
     let play = b.wait_for("#clips li button.play", Duration::from_secs(30));
@@ -281,6 +415,49 @@ fn the_console_signs_in_shows_live_cameras_adds_and_removes_one_and_edits_a_line
     wait_until("the faces page's note", Duration::from_secs(10), || {
         b.text(&status).contains("recognizes no faces")
     });
+
+    // Without Media Source Extensions the tiles fall back to MJPEG, and the picture moves.
+    b.cdp(
+        "Page.addScriptToEvaluateOnNewDocument",
+        json!({"source": "delete window.MediaSource; delete window.ManagedMediaSource;"}),
+    );
+    b.goto(&format!("{base}/?mse=off#/"));
+    wait_until("three MJPEG tiles", Duration::from_secs(30), || {
+        b.eval(
+            "return document.querySelectorAll('article.tile img.mjpeg').length;",
+            json!([]),
+        ) == 3
+    });
+    assert_eq!(b.eval("return 'MediaSource' in window;", json!([])), false);
+    let picture = || {
+        b.eval(
+            "const i = document.querySelector('article.tile[data-name=back] img.mjpeg');
+             if (!i || !i.complete || !i.naturalWidth) return null;
+             const c = document.createElement('canvas');
+             [c.width, c.height] = [i.naturalWidth, i.naturalHeight];
+             const g = c.getContext('2d');
+             g.drawImage(i, 0, 0);
+             const d = g.getImageData(0, 0, c.width, c.height).data;
+             let s = 0;
+             for (let k = 0; k < d.length; k += 7) s = (s * 31 + d[k]) >>> 0;
+             return s;",
+            json!([]),
+        )
+    };
+    let mut first = Value::Null;
+    wait_until("an MJPEG picture", Duration::from_secs(20), || {
+        first = picture();
+        !first.is_null()
+    });
+    wait_until(
+        "the MJPEG picture changing",
+        Duration::from_secs(20),
+        || {
+            let now = picture();
+            !now.is_null() && now != first
+        },
+    );
+    b.screenshot(&shots().join("cameras-mjpeg.png"));
 
     // Signing out drops the session: the API refuses the cookie afterwards.
     b.click(&b.find("#sign-out").unwrap());

@@ -17,6 +17,7 @@
 //! | GET | `/api/streams/{name}/live.mjpeg?fps=&width=` | annotated MJPEG (`multipart/x-mixed-replace`) |
 //! | GET | `/api/streams/{name}/live` | codecs, viewers and URLs of its live view |
 //! | GET | `/api/events?source=&type=&limit=` | the most recent events, newest first |
+//! | GET | `/api/events/{event_id}/thumbnail.jpg` | the event's object, cropped ([`super::events`]) |
 //! | GET | `/api/clips?source=&since=&until=&label=&limit=` | event recordings, newest first |
 //! | GET | `/api/clips/{id}` (`.mp4`, `.jpg`) | a clip's sidecar, video (HTTP Range), thumbnail |
 //! | DELETE | `/api/clips/{id}` | delete a finished clip → 204 |
@@ -73,7 +74,11 @@ pub fn router(service: Shared) -> Router {
         .route("/api/streams/{name}/live", get(super::live::info))
         .route("/api/streams/{name}/live.mp4", get(super::live::mp4))
         .route("/api/streams/{name}/live.mjpeg", get(super::live::mjpeg))
-        .route("/api/events", get(events))
+        .route("/api/events", get(super::events::list))
+        .route(
+            "/api/events/{event_id}/thumbnail.jpg",
+            get(super::events::thumbnail),
+        )
         .route("/api/clips", get(super::clips::list))
         .route(
             "/api/clips/{id}",
@@ -379,37 +384,6 @@ pub(super) async fn snapshot(
         Ok(Err(r)) => refused(r),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
-}
-
-/// Default and largest `limit` of `GET /api/events`.
-const DEFAULT_EVENTS: usize = 100;
-
-#[derive(serde::Deserialize)]
-pub(super) struct EventsQuery {
-    source: Option<String>,
-    #[serde(rename = "type")]
-    kind: Option<String>,
-    limit: Option<usize>,
-}
-
-/// The most recent events (object and analytics events, as in the events file), newest first.
-#[utoipa::path(get, path = "/api/events",
-    params(
-        ("source" = Option<String>, Query, description = "Only this stream's"),
-        ("type" = Option<String>, Query, description = "Only this type (`new`, `end`, `zone_enter`, …)"),
-        ("limit" = Option<usize>, Query, description = "At most this many (default 100, at most 1000)"),
-    ),
-    responses((status = 200, description = "Events", body = [Object])))]
-pub(super) async fn events(
-    State(service): State<Shared>,
-    Query(q): Query<EventsQuery>,
-) -> Response {
-    let limit = q.limit.unwrap_or(DEFAULT_EVENTS).min(super::MAX_EVENTS);
-    let events = service.events.recent(limit, |e| {
-        q.source.as_deref().is_none_or(|s| e["source"] == s)
-            && q.kind.as_deref().is_none_or(|t| e["type"] == t)
-    });
-    Json(events).into_response()
 }
 
 /// This document (OpenAPI 3, generated from the handlers and their body types).

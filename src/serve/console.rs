@@ -39,7 +39,7 @@ pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; 
      base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 /// The console's files: path under `/console/`, content type, bytes.
-const ASSETS: [(&str, &str, &str); 7] = [
+const ASSETS: [(&str, &str, &str); 8] = [
     ("app.js", "text/javascript", include_str!("console/app.js")),
     ("dom.js", "text/javascript", include_str!("console/dom.js")),
     (
@@ -51,6 +51,11 @@ const ASSETS: [(&str, &str, &str); 7] = [
         "cameras.js",
         "text/javascript",
         include_str!("console/cameras.js"),
+    ),
+    (
+        "editor.js",
+        "text/javascript",
+        include_str!("console/editor.js"),
     ),
     (
         "review.js",

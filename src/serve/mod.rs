@@ -10,6 +10,7 @@ mod clips;
 mod console;
 pub(crate) mod control;
 mod entry;
+mod events;
 mod faces;
 mod guard;
 mod home_assistant;

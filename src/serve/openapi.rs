@@ -3,7 +3,7 @@
 //! they name (their doc comments become the descriptions), so it cannot drift from the code; a
 //! test checks that every route is in it.
 
-use super::{api, clips, console, faces, live};
+use super::{api, clips, console, events, faces, live};
 use serde_json::Value;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::OpenApi;
@@ -25,7 +25,8 @@ use utoipa::OpenApi;
         live::info,
         live::mp4,
         live::mjpeg,
-        api::events,
+        events::list,
+        events::thumbnail,
         clips::list,
         clips::sidecar,
         clips::video,

@@ -8,6 +8,7 @@
 
 use super::jsonl::{frame_json, SharedJsonl};
 use super::mqtt::Mqtt;
+use super::thumbnails::{Thumbnails, TrackThumbs, Wanted};
 use crate::error::Result;
 use crate::events::Event;
 use crate::frame::analytics::AnalyticsEvent;
@@ -20,6 +21,8 @@ use std::sync::Arc;
 pub struct EventRing {
     capacity: usize,
     events: parking_lot::Mutex<std::collections::VecDeque<serde_json::Value>>,
+    /// The events' thumbnails (`GET /api/events/{event_id}/thumbnail.jpg`).
+    pub thumbnails: Thumbnails,
 }
 
 impl EventRing {
@@ -28,6 +31,7 @@ impl EventRing {
         EventRing {
             capacity: capacity.max(1),
             events: parking_lot::Mutex::new(std::collections::VecDeque::with_capacity(capacity)),
+            thumbnails: Thumbnails::default(),
         }
     }
 
@@ -70,8 +74,10 @@ pub struct EventSinks {
     /// Events file; possibly one shared by every source.
     pub file: Option<SharedJsonl>,
     pub mqtt: Option<Mqtt>,
-    /// The service's ring of recent events.
+    /// The service's ring of recent events (and their thumbnails).
     pub ring: Option<Arc<EventRing>>,
+    /// The best crop of each live track, for the ring's thumbnails.
+    thumbs: TrackThumbs,
     /// Publish each frame's record on `{prefix}/{source}/frames` too.
     pub frames: bool,
     /// `{prefix}/{source}/events`, `…/frames` and `…/analytics` (built once, not per frame).
@@ -103,6 +109,7 @@ impl EventSinks {
             file,
             mqtt,
             ring: None,
+            thumbs: TrackThumbs::default(),
             frames,
             counts: BTreeMap::new(),
             motion: None,
@@ -136,6 +143,61 @@ impl EventSinks {
     /// (beside the object events they belong to).
     pub fn write_alerts(&mut self, events: &[crate::alerts::AlertEvent]) -> Result<()> {
         self.emit(events, &self.events_topic)
+    }
+
+    /// Cuts the thumbnails of this frame's events for the ring (only where there is one):
+    /// object and alert events show their track's best crop, zone and line events the
+    /// crossing object's, `crowding` the whole frame. A frame that cannot be read costs its
+    /// thumbnails, never its events (logged).
+    pub fn thumbnails(
+        &mut self,
+        frame: &AnalyzedFrame,
+        events: &[Event],
+        alerts: &[crate::alerts::AlertEvent],
+    ) {
+        let Some(ring) = &self.ring else { return };
+        let analytics = frame.analytics.as_ref().map_or(&[][..], |a| &a.events[..]);
+        if events.is_empty() && alerts.is_empty() && analytics.is_empty() {
+            return;
+        }
+        let on_frame = |id: u64| {
+            frame
+                .detections
+                .iter()
+                .find(|d| d.track_id == Some(id))
+                .map(|d| {
+                    (
+                        d.confidence,
+                        [d.bbox.x_min, d.bbox.y_min, d.bbox.x_max, d.bbox.y_max],
+                    )
+                })
+        };
+        let objects = events.iter().map(|e| {
+            let ends = e.kind == crate::events::EventType::End;
+            Wanted {
+                event_id: &e.event_id,
+                track: Some(e.id),
+                score: e.score,
+                bbox: (!ends).then_some(e.bbox),
+                ends,
+            }
+        });
+        let tracked = |event_id, id: Option<u64>| {
+            let seen = id.and_then(on_frame);
+            Wanted {
+                event_id,
+                track: id,
+                score: seen.map_or(0.0, |(s, _)| s),
+                bbox: seen.map(|(_, b)| b),
+                ends: false,
+            }
+        };
+        let alerts = alerts.iter().map(|a| tracked(&a.event_id, Some(a.id)));
+        let zones = analytics.iter().map(|a| tracked(&a.event_id, a.id));
+        let wanted = objects.chain(alerts).chain(zones);
+        if let Err(e) = self.thumbs.capture(&ring.thumbnails, frame, wanted) {
+            tracing::warn!(source = %self.source, "event thumbnails: {e}");
+        }
     }
 
     /// `events` to the ring, the events file and MQTT `topic`.

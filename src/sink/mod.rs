@@ -6,6 +6,7 @@ pub mod mqtt;
 pub mod output;
 pub mod rtsp;
 pub mod snapshot;
+pub mod thumbnails;
 pub mod video;
 
 use crate::config::PipelineConfig;

@@ -223,6 +223,49 @@ impl Browser {
         self.cmd("POST", "/actions", actions);
     }
 
+    /// Drags with the mouse from the center of `from` to (`x`, `y`) CSS pixels from the
+    /// center of `to`, in steps (so the page sees pointer moves between).
+    pub fn drag(&self, from: &Element, to: &Element, x: i64, y: i64) {
+        let actions = json!({"actions": [{"type": "pointer", "id": "mouse",
+            "parameters": {"pointerType": "mouse"}, "actions": [
+                {"type": "pointerMove", "origin": { ELEMENT: from.0 }, "x": 0, "y": 0},
+                {"type": "pointerDown", "button": 0},
+                {"type": "pointerMove", "origin": { ELEMENT: to.0 }, "x": x / 2, "y": y / 2,
+                 "duration": 100},
+                {"type": "pointerMove", "origin": { ELEMENT: to.0 }, "x": x, "y": y,
+                 "duration": 100},
+                {"type": "pointerUp", "button": 0}]}]});
+        self.cmd("POST", "/actions", actions);
+    }
+
+    /// Presses each chord in turn to the focused element: a chord's keys go down in order and
+    /// up in reverse (WebDriver key codes: `\u{E008}` Shift, `\u{E012}`–`\u{E015}` arrows
+    /// left, up, right, down, `\u{E007}` Enter, `\u{E004}` Tab).
+    pub fn press(&self, chords: &[&str]) {
+        let mut keys = Vec::new();
+        for chord in chords {
+            let chars: Vec<String> = chord.chars().map(String::from).collect();
+            keys.extend(chars.iter().map(|c| json!({"type": "keyDown", "value": c})));
+            keys.extend(
+                chars
+                    .iter()
+                    .rev()
+                    .map(|c| json!({"type": "keyUp", "value": c})),
+            );
+        }
+        let actions = json!({"actions": [{"type": "key", "id": "keyboard", "actions": keys}]});
+        self.cmd("POST", "/actions", actions);
+    }
+
+    /// A Chrome DevTools Protocol command (ChromeDriver's `goog/cdp/execute`).
+    pub fn cdp(&self, cmd: &str, params: Value) -> Value {
+        self.cmd(
+            "POST",
+            "/goog/cdp/execute",
+            json!({"cmd": cmd, "params": params}),
+        )
+    }
+
     /// A PNG of the window, written to `path`.
     pub fn screenshot(&self, path: &std::path::Path) {
         let b64 = self.cmd("GET", "/screenshot", Value::Null);

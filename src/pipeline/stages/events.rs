@@ -71,6 +71,7 @@ impl Stage for Events<'_> {
             if let Some(a) = &frame.analytics {
                 sinks.write_analytics(&a.events)?;
             }
+            sinks.thumbnails(&frame, &self.scratch, &self.alert_scratch);
             sinks.publish_frame(&frame);
         }
         out.push(frame);

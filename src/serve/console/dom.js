@@ -90,3 +90,11 @@ export function every(ms, f) {
 export function time(t) {
   return t ? new Date(t).toLocaleString() : '';
 }
+
+// A labelled input with its error line (`${id}-error`, announced).
+export function field(id, label, props) {
+  const input = h('input', { id, name: id, ...props });
+  const error = h('span', { class: 'field-error', id: `${id}-error`, role: 'alert' });
+  input.setAttribute('aria-describedby', error.id);
+  return { input, error, row: h('div', { class: 'field' }, h('label', { for: id }, label), input, error) };
+}

@@ -15,15 +15,19 @@ export function playLive(video, name) {
   return () => {
     ctl.abort();
     if (url) URL.revokeObjectURL(url);
+    // An MJPEG <img> holds its connection open until its source goes.
+    const img = video.mjpeg;
+    if (img) img.removeAttribute('src');
   };
 }
 
 function mjpeg(video, name) {
   const img = h('img', {
-    class: video.className,
+    class: `${video.className} mjpeg`,
     alt: `Live view of ${name}`,
     src: `/api/streams/${enc(name)}/live.mjpeg?fps=5`,
   });
+  video.mjpeg = img;
   video.replaceWith(img);
 }
 

@@ -4,6 +4,7 @@ import { h, api, enc, every, time } from './dom.js';
 
 const SVG = 'http://www.w3.org/2000/svg'; // the SVG namespace: a name, not a URL fetched
 const WINDOW_MS = 10 * 60 * 1000; // the timeline's span
+const EVERY_MS = 1000; // the events list's refresh: an event shows within ~1 s
 
 // One row per camera: the last 10 minutes, a tick per event (title: what and when).
 function timeline(events) {
@@ -70,8 +71,9 @@ export function eventsPage(main) {
       if (who.value && name !== who.value && String(e.unknown_id ?? '') !== who.value) continue;
       const when = Date.parse(e.wall_time);
       const clip = clips.find((c) => c.source === e.source && Date.parse(c.start) <= when && when <= Date.parse(c.end || c.start) + 1000);
-      rows.push(h('li', { class: `event ${e.type}` },
-        clip ? h('img', { class: 'thumb', alt: '', src: `/api/clips/${enc(clip.id)}.jpg` }) : null,
+      rows.push(h('li', { class: `event ${e.type}`, 'data-event': e.event_id },
+        // The event's own crop; else the clip it is in.
+        e.thumbnail || clip ? h('img', { class: 'thumb', alt: '', src: e.thumbnail || `/api/clips/${enc(clip.id)}.jpg` }) : null,
         h('span', { class: 'type' }, e.type), ' ',
         h('strong', {}, e.label || e.zone || e.line || ''), ' ',
         name ? h('span', { class: 'who' }, e.unknown_id ? `unknown #${e.unknown_id}` : name) : null, ' ',
@@ -82,7 +84,7 @@ export function eventsPage(main) {
     list.replaceChildren(...rows);
   };
   for (const f of [camera, type, label, who]) f.addEventListener('change', refresh);
-  return every(2000, refresh);
+  return every(EVERY_MS, refresh);
 }
 
 // `open`: a clip id, or `id@seconds` to start at an event's time in it.
