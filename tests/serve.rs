@@ -652,3 +652,132 @@ fn idle_connections_cannot_exhaust_the_service() {
         "{accept_lines} accept errors logged:\n{log}"
     );
 }
+
+/// `ovstream serve FILE --shard K/3` with the token and the state file `dir/state.json`.
+fn start_shard(dir: &Path, pipeline: &Path, shard: u32) -> Service {
+    let token = dir.join("token");
+    std::fs::write(&token, TOKEN).unwrap();
+    let state = dir.join("state.json");
+    let shard = format!("{shard}/3");
+    let served = common::serve::start(
+        &[
+            pipeline.to_str().unwrap(),
+            "--api-token-file",
+            token.to_str().unwrap(),
+            "--state",
+            state.to_str().unwrap(),
+            "--shard",
+            &shard,
+        ],
+        Duration::from_secs(90),
+    );
+    let port = served.port;
+    Service { served, port }
+}
+
+/// The names in the state file.
+fn state_names(dir: &Path) -> std::collections::BTreeSet<String> {
+    let text = std::fs::read_to_string(dir.join("state.json")).unwrap();
+    let v: Value = serde_json::from_str(&text).unwrap();
+    v["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Issue 32, items 4 and 8: a restored stream is checked like a POSTed one (one that fails is
+/// listed `failed` with why, and kept in the state file); the state file holds only streams
+/// added over the API, so a replica restarted with another shard runs that shard's file
+/// sources, not the ones it ran before.
+#[test]
+fn restored_streams_are_checked_and_file_sources_follow_the_file_and_shard() {
+    use std::collections::BTreeSet;
+    let dir = tempfile::tempdir().unwrap();
+    let mut extra = format!("[serve]\nmedia_roots = [\"{}\"]\n", dir.path().display());
+    let cameras: Vec<String> = (1..=6).map(|i| format!("cam{i}")).collect();
+    for c in &cameras {
+        extra += &format!(
+            "[[sources]]\nname = \"{c}\"\ninput = \"test://?fps=5&width=160&height=120\"\n"
+        );
+    }
+    let file = pipeline(dir.path(), &extra);
+    // camera → shard, as the replicas split them.
+    let out = ovstream(&["shards", file.to_str().unwrap(), "--replicas", "3"]);
+    assert_ok(&out);
+    let table: Vec<(String, u32)> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            let name = f.next()?.to_string();
+            let shard = f.next()?.parse().ok()?;
+            name.starts_with("cam").then_some((name, shard))
+        })
+        .collect();
+    let owned = |k: u32| -> BTreeSet<String> {
+        table
+            .iter()
+            .filter(|(_, s)| *s == k)
+            .map(|(c, _)| c.clone())
+            .collect()
+    };
+    let (first, second) = (0..3)
+        .flat_map(|a| (0..3).map(move |b| (a, b)))
+        .find(|&(a, b)| a != b && !owned(a).is_empty() && owned(a) != owned(b))
+        .expect("two shards that run different cameras");
+    // A state file from before: one good stream, two that a POST would refuse, and a stale
+    // copy of a file source (older versions saved those too).
+    let state = serde_json::json!({"streams": [
+        {"name": "good", "input": "test://?fps=5&width=160&height=120"},
+        {"name": "outside", "input": "/etc/hostname"},
+        {"name": "hot", "input": "test://?fps=5&width=160&height=120", "threshold": -5.0},
+        {"name": cameras[0], "input": "test://?pattern=ball&fps=5&width=160&height=120"},
+    ]});
+    std::fs::write(dir.path().join("state.json"), state.to_string()).unwrap();
+
+    let s = start_shard(dir.path(), &file, first);
+    let names: BTreeSet<String> = s
+        .streams()
+        .iter()
+        .map(|v| v["name"].as_str().unwrap().to_string())
+        .collect();
+    let mut want: BTreeSet<String> = ["good", "outside", "hot"].map(String::from).into();
+    want.extend(owned(first));
+    assert_eq!(names, want);
+    for (name, why) in [("outside", "media_roots"), ("hot", "threshold")] {
+        let v = s.stream(name);
+        assert_eq!(v["state"], "failed", "{v}");
+        let error = v["last_error"].as_str().unwrap_or("");
+        assert!(
+            error.contains("restored from the state file but refused") && error.contains(why),
+            "{v}"
+        );
+    }
+    assert_ne!(s.stream("good")["state"], "failed");
+    // A POST saves the state: the API's streams and the refused ones, no file source.
+    let (status, v) = add(&s, "api1", "test://?fps=5&width=160&height=120");
+    assert_eq!(status, 201, "{v}");
+    let api_streams: BTreeSet<String> = ["good", "outside", "hot", "api1"].map(String::from).into();
+    wait_for("the state file saved", Duration::from_secs(10), || {
+        state_names(dir.path()) == api_streams
+    });
+    drop(s);
+
+    // Restarted as another shard: that shard's file sources, the same API streams.
+    let s = start_shard(dir.path(), &file, second);
+    let names: BTreeSet<String> = s
+        .streams()
+        .iter()
+        .map(|v| v["name"].as_str().unwrap().to_string())
+        .collect();
+    let mut want = api_streams.clone();
+    want.extend(owned(second));
+    assert_eq!(names, want);
+    // Deleting a refused one removes it from the state file too.
+    let (status, v) = s.api("DELETE", "/api/streams/hot", None);
+    assert_eq!(status, 204, "{v}");
+    wait_for("hot gone from the state", Duration::from_secs(10), || {
+        !state_names(dir.path()).contains("hot")
+    });
+}

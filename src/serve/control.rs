@@ -362,13 +362,15 @@ impl Control<'_> {
         Ok(spec)
     }
 
-    /// Writes the streams to the state file (a failure is logged: the service runs on).
+    /// Writes the streams added over the API to the state file (the pipeline file's own come
+    /// from the file at each start; a failure is logged: the service runs on).
     fn save(&self) {
         let specs: Vec<StreamSpec> = self
             .service
             .streams
             .read()
             .values()
+            .filter(|e| !e.from_file)
             .map(|e| e.spec.clone())
             .collect();
         if let Err(e) = save_state(&self.service.state_file, &specs) {

@@ -24,6 +24,8 @@ pub struct Entry {
     pub cancel: Arc<AtomicBool>,
     /// The Home Assistant discovery topics announced for it (cleared when it goes).
     pub announced: Vec<String>,
+    /// It is one of the pipeline file's `[[sources]]`: the file, not the state file, keeps it.
+    pub from_file: bool,
 }
 
 impl Entry {
@@ -43,6 +45,7 @@ impl Entry {
             failed: false,
             cancel: Arc::new(AtomicBool::new(false)),
             announced: Vec::new(),
+            from_file: false,
         }
     }
 

@@ -187,6 +187,16 @@ impl Service {
     /// # Errors
     /// 409 when the name is taken.
     pub fn add(&self, spec: StreamSpec) -> std::result::Result<StreamView, streams::Refusal> {
+        self.add_from(spec, false)
+    }
+
+    /// [`Self::add`]; `from_file`: one of the pipeline file's sources (not saved in the state
+    /// file).
+    fn add_from(
+        &self,
+        spec: StreamSpec,
+        from_file: bool,
+    ) -> std::result::Result<StreamView, streams::Refusal> {
         let name = spec.name.clone();
         {
             let mut all = self.streams.write();
@@ -215,10 +225,45 @@ impl Service {
                     ));
                 }
             }
-            all.insert(name.clone(), Entry::new(spec));
+            all.insert(
+                name.clone(),
+                Entry {
+                    from_file,
+                    ..Entry::new(spec)
+                },
+            );
         }
         let _ = self.commands.send(Command::Add(name.clone()));
         Ok(self.get(&name).expect("just added"))
+    }
+
+    /// Restores a stream of the state file: checked exactly as a POST is; one that fails is
+    /// listed as `failed` with why in `last_error`, never started, and kept in the state file
+    /// (until it is deleted), so nothing a user added is lost to a check.
+    fn restore(&self, spec: StreamSpec) {
+        let checked = spec
+            .check(&self.media_roots, self.output_root.as_deref())
+            .and_then(|()| spec.check_filter(&self.detect));
+        let refused = match checked {
+            Ok(()) => match self.add_from(spec.clone(), false) {
+                Ok(_) => return,
+                Err(r) => r,
+            },
+            Err(r) => r,
+        };
+        let name = spec.name.clone();
+        tracing::error!(
+            "stream {name} of the state file not started: {}",
+            refused.message
+        );
+        self.streams.write().entry(name).or_insert_with(|| Entry {
+            failed: true,
+            last_error: Some(format!(
+                "restored from the state file but refused: {}",
+                refused.message
+            )),
+            ..Entry::new(spec)
+        });
     }
 
     pub(crate) fn send(&self, command: Command) {
@@ -390,11 +435,28 @@ pub fn run(
             initial.len()
         );
     }
-    for spec in restored {
-        initial.insert(spec.name.clone(), spec);
-    }
+    // The file's sources come from the file (and the shard) at each start; a state entry
+    // with a file source's name (saved by an older version) gives way to the file's.
+    let file_names: std::collections::BTreeSet<String> = config
+        .streams()
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|s| s.name)
+        .collect();
     for spec in initial.into_values() {
-        let _ = service.add(spec);
+        if let Err(r) = service.add_from(spec, true) {
+            tracing::error!("{}", r.message);
+        }
+    }
+    for spec in restored {
+        if file_names.contains(&spec.name) {
+            tracing::info!(
+                "stream {} of the state file is a pipeline-file source: the file's is run",
+                spec.name
+            );
+            continue;
+        }
+        service.restore(spec);
     }
     // Home Assistant: every stream's annotated JPEG for its camera entity.
     let _snapshots = home_assistant::Snapshots::for_config(config, mqtt.as_ref(), &service)?;
