@@ -781,3 +781,40 @@ fn restored_streams_are_checked_and_file_sources_follow_the_file_and_shard() {
         !state_names(dir.path()).contains("hot")
     });
 }
+
+/// Issue 32, item 6: `[serve] allowed_inputs` limits what the API may add (and what is
+/// restored), by scheme, host, address block and port; the refusal never repeats the input.
+#[test]
+fn allowed_inputs_limit_what_the_api_may_add() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = pipeline(
+        dir.path(),
+        "[serve]\nallowed_inputs = [\"test\", \"rtsp://127.0.0.0/8\", \"http://localhost:8080\"]\n",
+    );
+    let state = serde_json::json!({"streams": [
+        {"name": "old", "input": "http://10.0.0.1/cam.mjpg"},
+    ]});
+    std::fs::write(dir.path().join("state.json"), state.to_string()).unwrap();
+    let s = Service::start(dir.path(), &file);
+    for refused in [
+        "http://10.0.0.1/cam.mjpg",
+        "rtsp://admin:hunter2@192.168.1.10/stream1",
+        "http://localhost/cam.mjpg",
+        "/dev/video0",
+    ] {
+        let (status, v) = add(&s, "x", refused);
+        assert_eq!(status, 422, "{refused}: {v}");
+        let error = v["error"].as_str().unwrap();
+        assert!(error.contains("allowed_inputs") && !error.contains("hunter2"), "{error}");
+    }
+    let (status, v) = add(&s, "cam", "rtsp://admin:hunter2@127.0.0.1:1/stream1");
+    assert_eq!(status, 201, "{v}");
+    let (status, v) = add(&s, "pattern", "test://?fps=5&width=160&height=120");
+    assert_eq!(status, 201, "{v}");
+    let old = s.stream("old");
+    assert_eq!(old["state"], "failed", "{old}");
+    assert!(
+        old["last_error"].as_str().unwrap().contains("allowed_inputs"),
+        "{old}"
+    );
+}

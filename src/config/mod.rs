@@ -4,6 +4,7 @@
 
 use crate::error::{Error, Result};
 pub mod alerts;
+pub mod allowed;
 pub mod analytics;
 pub mod classify;
 mod detect;
@@ -128,6 +129,14 @@ pub struct ServeConfig {
     /// `rtsp://`, `rtsps://`, `http(s)://`, `test://` and V4L2 cameras.
     #[serde(default)]
     pub media_roots: Vec<PathBuf>,
+    /// Inputs the API may add: schemes (`"rtsp"`, `"test"`, `"file"`), hosts
+    /// (`"rtsp://cam-door.local"`, `"rtsp://*.cams.local"`, `"http://nvr.local:8080"`) or
+    /// address blocks (`"rtsp://192.168.1.0/24"`); a POSTed or restored input that matches
+    /// none is refused (422). Default: every input the service can read (a stream's
+    /// `last_error` then tells refused, 404 or not-HTTP apart for any address: a LAN scanner
+    /// for anyone with the token). See [`allowed`].
+    #[serde(default)]
+    pub allowed_inputs: Option<Vec<String>>,
     /// The folder under which a stream's own `outputs` (given over the API) are written;
     /// default none: streams use the pipeline file's `[output]` only.
     #[serde(default)]
@@ -185,6 +194,9 @@ impl ServeConfig {
     /// # Errors
     /// The key and its allowed range.
     pub fn validate_live(&self) -> std::result::Result<(), String> {
+        if let Some(entries) = &self.allowed_inputs {
+            allowed::AllowedInputs::parse(entries)?;
+        }
         if let Some(b) = self
             .max_image_bytes
             .filter(|b| !(1024..=MAX_IMAGE_BYTES).contains(&b.as_u64()))

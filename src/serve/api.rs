@@ -299,10 +299,7 @@ pub(super) async fn add(
         Ok(s) => s,
         Err(r) => return *r,
     };
-    if let Err(r) = spec
-        .check(&service.media_roots, service.output_root.as_deref())
-        .and_then(|()| spec.check_filter(&service.detect))
-    {
+    if let Err(r) = service.check(&spec) {
         return refused(r);
     }
     match service.add(spec) {

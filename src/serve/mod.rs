@@ -75,6 +75,8 @@ pub struct Service {
     commands: crossbeam::channel::Sender<Command>,
     pub token: Option<String>,
     pub media_roots: Vec<PathBuf>,
+    /// `[serve] allowed_inputs`: what the API may add (`None`: anything it can read).
+    pub allowed_inputs: Option<crate::config::allowed::AllowedInputs>,
     /// `[serve] output_root`: where a stream's own `outputs` go.
     pub output_root: Option<PathBuf>,
     pub model: String,
@@ -237,14 +239,26 @@ impl Service {
         Ok(self.get(&name).expect("just added"))
     }
 
+    /// The checks of a stream added over the API (or restored): its name, input (against
+    /// `media_roots` and `[serve] allowed_inputs`), outputs, geometry, threshold and classes.
+    ///
+    /// # Errors
+    /// A 422 [`streams::Refusal`] naming the rule that is broken.
+    pub fn check(&self, spec: &StreamSpec) -> std::result::Result<(), streams::Refusal> {
+        if let Some(allowed) = &self.allowed_inputs {
+            allowed
+                .check(&spec.input)
+                .map_err(|m| streams::Refusal::new(422, m))?;
+        }
+        spec.check(&self.media_roots, self.output_root.as_deref())
+            .and_then(|()| spec.check_filter(&self.detect))
+    }
+
     /// Restores a stream of the state file: checked exactly as a POST is; one that fails is
     /// listed as `failed` with why in `last_error`, never started, and kept in the state file
     /// (until it is deleted), so nothing a user added is lost to a check.
     fn restore(&self, spec: StreamSpec) {
-        let checked = spec
-            .check(&self.media_roots, self.output_root.as_deref())
-            .and_then(|()| spec.check_filter(&self.detect));
-        let refused = match checked {
+        let refused = match self.check(&spec) {
             Ok(()) => match self.add_from(spec.clone(), false) {
                 Ok(_) => return,
                 Err(r) => r,
@@ -373,6 +387,13 @@ pub fn run(
         commands: tx,
         token: options.token.clone(),
         media_roots: config.serve.media_roots.clone(),
+        allowed_inputs: (config.serve.allowed_inputs.as_deref())
+            .map(crate::config::allowed::AllowedInputs::parse)
+            .transpose()
+            .map_err(|message| Error::Setting {
+                key: "serve.allowed_inputs".into(),
+                message,
+            })?,
         output_root: config.serve.output_root.clone(),
         model: detector.model.clone(),
         metrics: scraper,
