@@ -805,7 +805,10 @@ fn allowed_inputs_limit_what_the_api_may_add() {
         let (status, v) = add(&s, "x", refused);
         assert_eq!(status, 422, "{refused}: {v}");
         let error = v["error"].as_str().unwrap();
-        assert!(error.contains("allowed_inputs") && !error.contains("hunter2"), "{error}");
+        assert!(
+            error.contains("allowed_inputs") && !error.contains("hunter2"),
+            "{error}"
+        );
     }
     let (status, v) = add(&s, "cam", "rtsp://admin:hunter2@127.0.0.1:1/stream1");
     assert_eq!(status, 201, "{v}");
@@ -814,7 +817,119 @@ fn allowed_inputs_limit_what_the_api_may_add() {
     let old = s.stream("old");
     assert_eq!(old["state"], "failed", "{old}");
     assert!(
-        old["last_error"].as_str().unwrap().contains("allowed_inputs"),
+        old["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("allowed_inputs"),
         "{old}"
     );
+}
+
+/// A fake RTSP camera on 127.0.0.1 that asks for Basic authentication and returns the
+/// `Authorization` header rtspsrc answers with (then the test is done with it).
+fn rtsp_auth_catcher() -> (u16, std::sync::mpsc::Receiver<String>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { return };
+            let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            while let Ok(n @ 1..) = conn.read(&mut chunk) {
+                buf.extend_from_slice(&chunk[..n]);
+                while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                    let request = String::from_utf8_lossy(&buf[..end]).to_string();
+                    buf.drain(..end + 4);
+                    let cseq = request
+                        .lines()
+                        .find_map(|l| l.strip_prefix("CSeq:"))
+                        .unwrap_or("1")
+                        .trim()
+                        .to_string();
+                    if let Some(auth) = request
+                        .lines()
+                        .find_map(|l| l.strip_prefix("Authorization:"))
+                    {
+                        let _ = tx.send(auth.trim().to_string());
+                    }
+                    let answer = format!(
+                        "RTSP/1.0 401 Unauthorized\r\nCSeq: {cseq}\r\n\
+                         WWW-Authenticate: Basic realm=\"cam\"\r\nContent-Length: 0\r\n\r\n"
+                    );
+                    if conn.write_all(answer.as_bytes()).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    });
+    (port, rx)
+}
+
+/// Issue 32, item 3: a camera password given as `${env:OVSTREAM_…}` is what the state file,
+/// the API and the log hold; the camera gets the secret itself (checked at a fake RTSP server
+/// that asks for Basic authentication).
+#[test]
+fn a_password_from_the_environment_reaches_the_camera_and_is_never_kept() {
+    const SECRET: &str = "hunter2:w/ith@odd";
+    let dir = tempfile::tempdir().unwrap();
+    let file = pipeline(dir.path(), "");
+    let token = dir.path().join("token");
+    std::fs::write(&token, TOKEN).unwrap();
+    let state = dir.path().join("state.json");
+    let served = common::serve::start_env(
+        &[
+            file.to_str().unwrap(),
+            "--api-token-file",
+            token.to_str().unwrap(),
+            "--state",
+            state.to_str().unwrap(),
+        ],
+        Duration::from_secs(60),
+        &[("OVSTREAM_TEST_CAM_PASSWORD", SECRET)],
+    );
+    let s = Service {
+        port: served.port,
+        served,
+    };
+    let (port, auth) = rtsp_auth_catcher();
+    let input = format!("rtsp://admin:${{env:OVSTREAM_TEST_CAM_PASSWORD}}@127.0.0.1:{port}/live");
+    let (status, v) = add(&s, "door", &input);
+    assert_eq!(status, 201, "{v}");
+    let header = auth
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the camera was asked with credentials");
+    let basic = header.strip_prefix("Basic ").expect("Basic");
+    let decoded = String::from_utf8(common::webdriver::decode_base64(basic)).unwrap();
+    assert_eq!(decoded, format!("admin:{SECRET}"));
+    // Kept as the reference: the state file, the API; the log never has the secret.
+    let kept = std::fs::read_to_string(&state).unwrap();
+    assert!(kept.contains("${env:OVSTREAM_TEST_CAM_PASSWORD}"), "{kept}");
+    let listed = s.stream("door").to_string();
+    for text in [&kept, &listed] {
+        assert!(!text.contains("hunter2"), "{text}");
+    }
+    // References that may not or cannot be read are refused at once.
+    for (bad, says) in [
+        (
+            "rtsp://admin:${env:HOME}@127.0.0.1/x",
+            "only variables named",
+        ),
+        (
+            "rtsp://admin:${env:OVSTREAM_NOT_SET_Y}@127.0.0.1/x",
+            "is not set",
+        ),
+        (
+            "rtsp://127.0.0.1/${env:OVSTREAM_TEST_CAM_PASSWORD}",
+            "password only",
+        ),
+    ] {
+        let (status, v) = add(&s, "bad", bad);
+        assert_eq!(status, 422, "{bad}: {v}");
+        assert!(v["error"].as_str().unwrap().contains(says), "{v}");
+    }
+    let (_, log) = s.stop();
+    assert!(!log.contains("hunter2"), "{log}");
 }

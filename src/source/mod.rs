@@ -8,6 +8,7 @@ mod damage;
 mod options;
 mod plugins;
 mod run;
+pub mod secrets;
 pub mod supervise;
 pub mod tap;
 mod truncation;
@@ -78,7 +79,8 @@ impl Source {
     pub fn open_tapped(input: &str, options: &SourceOptions, tap: Option<Tap>) -> Result<Source> {
         // Error::Input shows its URI with the password redacted.
         crate::gst_init()?;
-        let uri = input_uri(input)?;
+        // A `${env:…}`/`${cred:…}` password is read now, never kept (see `secrets`).
+        let uri = input_uri(&secrets::expand(input)?)?;
         let bad = |message: String| Error::Input {
             uri: uri.clone(),
             message,

@@ -169,13 +169,15 @@ pub fn network_unreachable(uri: &str) -> Option<String> {
     last.map(|e| format!("cannot connect to {host}:{port}: {e}"))
 }
 
-/// Checks what can be checked of `input` without opening it: the URI syntax and, for
+/// Checks what can be checked of `input` without opening it: its credential references (see
+/// [`super::secrets`]: well-formed, allowed, readable now), the URI syntax and, for
 /// `test://`, its query keys, and for a camera, that it is `/dev/videoN` (the service refuses
 /// such input at once rather than retrying it).
 ///
 /// # Errors
 /// [`crate::Error::Input`] naming the input and what is wrong.
 pub fn check_syntax(input: &str) -> crate::error::Result<()> {
+    super::secrets::check(input)?;
     let uri = input_uri(input)?;
     let bad = |message| crate::Error::Input {
         uri: crate::redact::redact(&uri),

@@ -45,7 +45,22 @@ pub fn start_with_token(dir: &std::path::Path, pipeline: &std::path::Path, token
 
 /// [`start`] with at most `nofile` open file descriptors in the service (`ulimit -n`).
 pub fn start_limited(args: &[&str], within: Duration, nofile: Option<u64>) -> Served {
+    start_full(args, within, nofile, &[])
+}
+
+/// [`start`] with these environment variables set in the service.
+pub fn start_env(args: &[&str], within: Duration, envs: &[(&str, &str)]) -> Served {
+    start_full(args, within, None, envs)
+}
+
+fn start_full(
+    args: &[&str],
+    within: Duration,
+    nofile: Option<u64>,
+    envs: &[(&str, &str)],
+) -> Served {
     let mut command = Command::new(env!("CARGO_BIN_EXE_ovstream"));
+    command.envs(envs.iter().copied());
     if let Some(n) = nofile {
         use std::os::unix::process::CommandExt;
         // SAFETY: setrlimit is async-signal-safe; nothing else runs between fork and exec.

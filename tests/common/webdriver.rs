@@ -288,7 +288,7 @@ impl Drop for Browser {
 }
 
 /// Standard base64 (the screenshot's encoding).
-fn decode_base64(text: &str) -> Vec<u8> {
+pub fn decode_base64(text: &str) -> Vec<u8> {
     let value = |c: u8| match c {
         b'A'..=b'Z' => c - b'A',
         b'a'..=b'z' => c - b'a' + 26,
