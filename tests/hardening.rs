@@ -549,6 +549,45 @@ fn a_killed_run_leaves_an_mp4_that_plays_to_its_last_fragment() {
     );
 }
 
+/// Issue 32, item 12: at a camera's low bitrate, a SIGKILL 3 s in still leaves an MP4 that
+/// plays and JSON lines on disk: fragments go to the file as they are made (not when 64 KiB
+/// have gathered), JSON lines at most 1 s after they are written.
+#[test]
+fn a_run_killed_early_at_a_low_bitrate_leaves_video_and_lines_on_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let mp4 = dir.path().join("cam.mp4");
+    let meta = dir.path().join("cam.jsonl");
+    let mut run = spawn_ovstream(&[
+        "run",
+        "--input",
+        "test://?pattern=ball&width=160&height=120&fps=10",
+        "--no-progress",
+        "--output",
+        mp4.to_str().unwrap(),
+        "--metadata",
+        meta.to_str().unwrap(),
+    ]);
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(60);
+    // Two fragments (1 s each) made, and the JSON flushed at least once since the first line.
+    let lines = || std::fs::read(&meta).map_or(0, |b| b.iter().filter(|c| **c == b'\n').count());
+    while lines() < 25 {
+        assert!(Instant::now() < deadline, "no JSON lines reached the file");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(1200));
+    run.kill().unwrap(); // SIGKILL: nothing is finished
+    run.wait().unwrap();
+    let size = std::fs::metadata(&mp4).unwrap().len();
+    assert!(size < 64 * 1024, "a low bitrate: {size} B");
+    let (frames, w, h) = decode_mp4(&mp4);
+    assert_eq!((w, h), (160, 120));
+    assert!(
+        frames >= 10,
+        "{frames} frames from the killed run's MP4 ({size} B)"
+    );
+}
+
 #[test]
 fn messages_name_the_real_cause() {
     let port = common::broker::free_port(); // nothing listens there

@@ -56,7 +56,7 @@ impl ClipWriter {
         // The muxer's video pad by name: linked by caps, a caps-less appsrc could get audio_0.
         let description = format!(
             "appsrc name=src format=time block=false max-bytes=0 ! {parse}mux.video_0 \
-             mp4mux name=mux fragment-duration={FRAGMENT_MS} ! filesink name=file"
+             mp4mux name=mux fragment-duration={FRAGMENT_MS} ! filesink name=file buffer-mode=unbuffered"
         );
         let pipeline = gst::parse::launch(&description)
             .map_err(|e| err(e.to_string()))?

@@ -124,12 +124,19 @@ fn motion_records(motion: Option<&Vec<BBox>>) -> Option<Vec<BoxRecord>> {
 /// A [`JsonlSink`] that several sources' [`crate::sink::Sinks`] write to.
 pub type SharedJsonl = std::sync::Arc<parking_lot::Mutex<JsonlSink>>;
 
+/// Longest a written line waits in the buffer before it reaches the file: a process killed
+/// without a chance to finish loses at most this much of a busy file.
+pub const FLUSH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Writes one JSON object per frame to a file or stdout (`-`).
 pub struct JsonlSink {
     target: String,
     out: Box<dyn Write + Send>,
-    /// Flush after every line (stdout: consumers read it live).
+    /// Flush after every line (stdout, whose consumers read it live; events files, whose
+    /// lines are few and each matters).
     line_flush: bool,
+    /// When the buffer last went to the file.
+    flushed: std::time::Instant,
 }
 
 impl JsonlSink {
@@ -143,6 +150,7 @@ impl JsonlSink {
                 target: target.into(),
                 out: Box::new(std::io::stdout()),
                 line_flush: true,
+                flushed: std::time::Instant::now(),
             });
         }
         let path = PathBuf::from(target);
@@ -158,7 +166,14 @@ impl JsonlSink {
             target: target.into(),
             out: Box::new(BufWriter::new(file)),
             line_flush: false,
+            flushed: std::time::Instant::now(),
         })
+    }
+
+    /// Flushes after every line from now on (events files).
+    pub fn flushing_each_line(mut self) -> Self {
+        self.line_flush = true;
+        self
     }
 
     /// This sink behind a lock, for several sources writing one file.
@@ -210,7 +225,8 @@ impl JsonlSink {
             .map_err(std::io::Error::from)
             .and_then(|()| self.out.write_all(b"\n"))
             .and_then(|()| {
-                if self.line_flush {
+                if self.line_flush || self.flushed.elapsed() >= FLUSH_INTERVAL {
+                    self.flushed = std::time::Instant::now();
                     self.out.flush()
                 } else {
                     Ok(())

@@ -122,8 +122,9 @@ pub fn sinks_sharing(
         RtspSink::serve_all(&rtsp_urls)?
     }
     .into_iter();
-    let mut metadata_files = PerSourceJsonl::open(out.metadata.as_deref())?;
-    let mut events_files = PerSourceJsonl::open(out.events.as_deref())?;
+    let mut metadata_files = PerSourceJsonl::open(out.metadata.as_deref(), false)?;
+    // Events are few and each matters: every line reaches the file at once.
+    let mut events_files = PerSourceJsonl::open(out.events.as_deref(), true)?;
     let mut all = Vec::with_capacity(names.len());
     for name in names {
         let frames = out.mqtt.as_ref().is_some_and(|m| m.frames);
@@ -161,16 +162,31 @@ pub fn sinks_sharing(
 struct PerSourceJsonl<'a> {
     template: Option<&'a str>,
     shared: Option<SharedJsonl>,
+    /// Flush every line (else at most [`jsonl::FLUSH_INTERVAL`] apart).
+    each_line: bool,
 }
 
 impl<'a> PerSourceJsonl<'a> {
-    fn open(template: Option<&'a str>) -> Result<Self> {
+    fn open(template: Option<&'a str>, each_line: bool) -> Result<Self> {
         use crate::config::names::NAME_PLACEHOLDER;
         let shared = match template {
-            Some(t) if !t.contains(NAME_PLACEHOLDER) => Some(JsonlSink::create(t)?.shared()),
+            Some(t) if !t.contains(NAME_PLACEHOLDER) => Some(Self::create(t, each_line)?.shared()),
             _ => None,
         };
-        Ok(PerSourceJsonl { template, shared })
+        Ok(PerSourceJsonl {
+            template,
+            shared,
+            each_line,
+        })
+    }
+
+    fn create(path: &str, each_line: bool) -> Result<JsonlSink> {
+        let sink = JsonlSink::create(path)?;
+        Ok(if each_line {
+            sink.flushing_each_line()
+        } else {
+            sink
+        })
     }
 
     /// The file source `name` writes to.
@@ -178,7 +194,8 @@ impl<'a> PerSourceJsonl<'a> {
         Ok(match (&self.shared, self.template) {
             (Some(shared), _) => Some(shared.clone()),
             (None, Some(t)) => {
-                Some(JsonlSink::create(&crate::config::names::expand(t, name))?.shared())
+                let path = crate::config::names::expand(t, name);
+                Some(Self::create(&path, self.each_line)?.shared())
             }
             (None, None) => None,
         })

@@ -59,7 +59,7 @@ impl VideoSink {
             &format!(
                 "videoconvert ! videoscale ! video/x-raw,format=I420{{size}} ! \
                  x264enc speed-preset=ultrafast ! h264parse ! {{tee}}\
-                 mp4mux name=mux fragment-duration={FRAGMENT_MS} ! filesink name=file{{branch}}"
+                 mp4mux name=mux fragment-duration={FRAGMENT_MS} ! filesink name=file buffer-mode=unbuffered{{branch}}"
             ),
         ))
     }

@@ -254,7 +254,8 @@ pub fn decode_mp4(path: &Path) -> (usize, i32, i32) {
         .unwrap();
     pipeline.set_state(gst::State::Playing).unwrap();
     let (mut n, mut w, mut h) = (0, 0, 0);
-    while let Ok(sample) = sink.pull_sample() {
+    // Bounded: a file the demuxer refuses posts an error and never an EOS.
+    while let Some(sample) = sink.try_pull_sample(gst::ClockTime::from_seconds(10)) {
         let s = sample.caps().unwrap().structure(0).unwrap().to_owned();
         w = s.get::<i32>("width").unwrap();
         h = s.get::<i32>("height").unwrap();
