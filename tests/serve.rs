@@ -933,3 +933,33 @@ fn a_password_from_the_environment_reaches_the_camera_and_is_never_kept() {
     let (_, log) = s.stop();
     assert!(!log.contains("hunter2"), "{log}");
 }
+
+/// Issue 32, item 15 (file descriptors): a stream added and deleted 30 times leaves the
+/// service with the descriptors it had (each removed stream's last frame kept its decoder's
+/// buffer pool — a socket pair — alive).
+#[test]
+fn streams_added_and_deleted_give_their_file_descriptors_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Service::start(dir.path(), &pipeline(dir.path(), ""));
+    let fd_dir = format!("/proc/{}/fd", s.served.child.id());
+    let fds = || std::fs::read_dir(&fd_dir).unwrap().count();
+    let cycle = || {
+        let (status, v) = add(&s, "cam", "test://?fps=10&width=160&height=120");
+        assert_eq!(status, 201, "{v}");
+        wait_for("cam streaming", Duration::from_secs(30), || {
+            s.stream("cam")["frames"].as_u64() > Some(2)
+        });
+        let (status, v) = s.api("DELETE", "/api/streams/cam", None);
+        assert_eq!(status, 204, "{v}");
+    };
+    cycle(); // the first stream's one-time setup (plugins, threads)
+    let baseline = fds();
+    for _ in 0..30 {
+        cycle();
+    }
+    let after = fds();
+    assert!(
+        after <= baseline + 2,
+        "{baseline} descriptors before 30 add/delete cycles, {after} after"
+    );
+}

@@ -139,6 +139,9 @@ impl<'scope> Pipeline<'scope, '_> {
     pub fn remove_source(&self, id: SourceId) -> Result<()> {
         self.ctx.registry.request_remove(id)?;
         let result = self.ctx.registry.wait_finalized(id);
+        if let Some(stats) = self.ctx.registry.list.get(id) {
+            stats.release();
+        }
         tracing::info!(source = id, "source removed");
         result
     }

@@ -138,7 +138,9 @@ impl LiveMetrics {
 
     pub(super) fn refresh(&mut self, list: &[Arc<super::source_stats::SourceStats>]) {
         for s in list {
-            let Some(live) = s.live.get() else { continue };
+            let Some(live) = s.live.lock().clone() else {
+                continue;
+            };
             let st = &live.stats;
             let source = ("source".to_string(), s.name.clone());
             for kind in crate::live::Kind::ALL {

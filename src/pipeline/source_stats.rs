@@ -37,7 +37,7 @@ pub struct SourceStats {
     /// Its recorder's counters (clips, bytes, errors), when it records.
     pub record: Option<Arc<crate::record::RecordStats>>,
     /// Its live view (the service's streams), for the metrics.
-    pub live: std::sync::OnceLock<Arc<crate::live::Live>>,
+    pub live: parking_lot::Mutex<Option<Arc<crate::live::Live>>>,
 }
 
 /// One source's zone and line totals, as the metrics report them.
@@ -102,6 +102,15 @@ impl SourceStats {
             record: None,
             live: Default::default(),
         }
+    }
+
+    /// Lets go of what a removed source holds beyond its counters: its last frame (whose
+    /// buffer keeps the decoder's buffer pool, with its memory and file descriptors, alive)
+    /// and its live view.
+    pub fn release(&self) {
+        self.keep_latest.store(false, Ordering::Relaxed);
+        self.latest.lock().take();
+        self.live.lock().take();
     }
 
     pub fn written(&self) -> u64 {

@@ -225,7 +225,7 @@ impl Control<'_> {
                 entry.stats = pipeline.source_stats(id);
                 if let Some(stats) = &entry.stats {
                     stats.keep_latest.store(true, Ordering::Relaxed);
-                    let _ = stats.live.set(live);
+                    *stats.live.lock() = Some(live);
                 }
                 entry.announced = self.announce(&spec);
                 entry.joined = Some(Instant::now());

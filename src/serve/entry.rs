@@ -31,7 +31,7 @@ pub struct Entry {
 impl Entry {
     /// Its live view, once it joined (kept with its counters).
     pub fn live(&self) -> Option<Arc<crate::live::Live>> {
-        self.stats.as_ref().and_then(|s| s.live.get().cloned())
+        self.stats.as_ref().and_then(|s| s.live.lock().clone())
     }
 
     pub(super) fn new(spec: StreamSpec) -> Self {
