@@ -653,26 +653,27 @@ fn idle_connections_cannot_exhaust_the_service() {
     );
 }
 
-/// `ovstream serve FILE --shard K/3` with the token and the state file `dir/state.json`.
-fn start_shard(dir: &Path, pipeline: &Path, shard: u32) -> Service {
+/// `ovstream serve FILE EXTRA…` with the token, the state file `dir/state.json` and `envs`.
+fn start_with(dir: &Path, pipeline: &Path, extra: &[&str], envs: &[(&str, &str)]) -> Service {
     let token = dir.join("token");
     std::fs::write(&token, TOKEN).unwrap();
     let state = dir.join("state.json");
-    let shard = format!("{shard}/3");
-    let served = common::serve::start(
-        &[
-            pipeline.to_str().unwrap(),
-            "--api-token-file",
-            token.to_str().unwrap(),
-            "--state",
-            state.to_str().unwrap(),
-            "--shard",
-            &shard,
-        ],
-        Duration::from_secs(90),
-    );
+    let mut args = vec![
+        pipeline.to_str().unwrap(),
+        "--api-token-file",
+        token.to_str().unwrap(),
+        "--state",
+        state.to_str().unwrap(),
+    ];
+    args.extend(extra);
+    let served = common::serve::start_env(&args, Duration::from_secs(90), envs);
     let port = served.port;
     Service { served, port }
+}
+
+/// `ovstream serve FILE --shard K/3` (see [`start_with`]).
+fn start_shard(dir: &Path, pipeline: &Path, shard: u32) -> Service {
+    start_with(dir, pipeline, &["--shard", &format!("{shard}/3")], &[])
 }
 
 /// The names in the state file.
@@ -876,24 +877,13 @@ fn a_password_from_the_environment_reaches_the_camera_and_is_never_kept() {
     const SECRET: &str = "hunter2:w/ith@odd";
     let dir = tempfile::tempdir().unwrap();
     let file = pipeline(dir.path(), "");
-    let token = dir.path().join("token");
-    std::fs::write(&token, TOKEN).unwrap();
     let state = dir.path().join("state.json");
-    let served = common::serve::start_env(
-        &[
-            file.to_str().unwrap(),
-            "--api-token-file",
-            token.to_str().unwrap(),
-            "--state",
-            state.to_str().unwrap(),
-        ],
-        Duration::from_secs(60),
+    let s = start_with(
+        dir.path(),
+        &file,
+        &[],
         &[("OVSTREAM_TEST_CAM_PASSWORD", SECRET)],
     );
-    let s = Service {
-        port: served.port,
-        served,
-    };
     let (port, auth) = rtsp_auth_catcher();
     let input = format!("rtsp://admin:${{env:OVSTREAM_TEST_CAM_PASSWORD}}@127.0.0.1:{port}/live");
     let (status, v) = add(&s, "door", &input);
