@@ -194,7 +194,7 @@ impl Service {
 
     /// [`Self::add`]; `from_file`: one of the pipeline file's sources (not saved in the state
     /// file).
-    fn add_from(
+    pub(super) fn add_from(
         &self,
         spec: StreamSpec,
         from_file: bool,
@@ -252,32 +252,6 @@ impl Service {
         }
         spec.check(&self.media_roots, self.output_root.as_deref())
             .and_then(|()| spec.check_filter(&self.detect))
-    }
-
-    /// Restores a stream of the state file: checked exactly as a POST is; one that fails is
-    /// listed as `failed` with why in `last_error`, never started, and kept in the state file
-    /// (until it is deleted), so nothing a user added is lost to a check.
-    fn restore(&self, spec: StreamSpec) {
-        let refused = match self.check(&spec) {
-            Ok(()) => match self.add_from(spec.clone(), false) {
-                Ok(_) => return,
-                Err(r) => r,
-            },
-            Err(r) => r,
-        };
-        let name = spec.name.clone();
-        tracing::error!(
-            "stream {name} of the state file not started: {}",
-            refused.message
-        );
-        self.streams.write().entry(name).or_insert_with(|| Entry {
-            failed: true,
-            last_error: Some(format!(
-                "restored from the state file but refused: {}",
-                refused.message
-            )),
-            ..Entry::new(spec)
-        });
     }
 
     pub(crate) fn send(&self, command: Command) {
@@ -469,16 +443,7 @@ pub fn run(
             tracing::error!("{}", r.message);
         }
     }
-    for spec in restored {
-        if file_names.contains(&spec.name) {
-            tracing::info!(
-                "stream {} of the state file is a pipeline-file source: the file's is run",
-                spec.name
-            );
-            continue;
-        }
-        service.restore(spec);
-    }
+    state::restore_all(&service, restored, &file_names);
     // Home Assistant: every stream's annotated JPEG for its camera entity.
     let _snapshots = home_assistant::Snapshots::for_config(config, mqtt.as_ref(), &service)?;
     let http = HttpServer::start(

@@ -1,6 +1,8 @@
 //! The state file: the streams kept across restarts, written atomically.
 
+use super::entry::Entry;
 use super::streams::StreamSpec;
+use super::Service;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -58,6 +60,54 @@ pub fn save_state(path: &Path, streams: &[StreamSpec]) -> Result<(), String> {
         return Err(err(e));
     }
     std::fs::rename(&tmp, path).map_err(err)
+}
+
+/// Restores the state file's streams: one with a pipeline-file source's name (saved by an
+/// older version) gives way to the file's; each other is checked as a POST is
+/// ([`Service::restore`]).
+pub(super) fn restore_all(
+    service: &Service,
+    restored: Vec<StreamSpec>,
+    file_names: &std::collections::BTreeSet<String>,
+) {
+    for spec in restored {
+        if file_names.contains(&spec.name) {
+            tracing::info!(
+                "stream {} of the state file is a pipeline-file source: the file's is run",
+                spec.name
+            );
+            continue;
+        }
+        service.restore(spec);
+    }
+}
+
+impl Service {
+    /// Restores a stream of the state file: checked exactly as a POST is; one that fails is
+    /// listed as `failed` with why in `last_error`, never started, and kept in the state file
+    /// (until it is deleted), so nothing a user added is lost to a check.
+    fn restore(&self, spec: StreamSpec) {
+        let refused = match self.check(&spec) {
+            Ok(()) => match self.add_from(spec.clone(), false) {
+                Ok(_) => return,
+                Err(r) => r,
+            },
+            Err(r) => r,
+        };
+        let name = spec.name.clone();
+        tracing::error!(
+            "stream {name} of the state file not started: {}",
+            refused.message
+        );
+        self.streams.write().entry(name).or_insert_with(|| Entry {
+            failed: true,
+            last_error: Some(format!(
+                "restored from the state file but refused: {}",
+                refused.message
+            )),
+            ..Entry::new(spec)
+        });
+    }
 }
 
 #[cfg(test)]
