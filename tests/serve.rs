@@ -952,4 +952,38 @@ fn streams_added_and_deleted_give_their_file_descriptors_back() {
         after <= baseline + 2,
         "{baseline} descriptors before 30 add/delete cycles, {after} after"
     );
+    // Its metric series go with it; another stream's stay, their counters whole.
+    let series = |name: &str| {
+        let (status, text) = s.call("GET", "/metrics", None, None);
+        assert_eq!(status, 200);
+        let label = format!("source=\"{name}\"");
+        text.lines()
+            .filter(|l| !l.starts_with('#') && l.contains(&label))
+            .map(String::from)
+            .collect::<Vec<_>>()
+    };
+    let (status, v) = add(&s, "kept", "test://?fps=10&width=160&height=120");
+    assert_eq!(status, 201, "{v}");
+    wait_for("kept streaming", Duration::from_secs(30), || {
+        s.stream("kept")["frames"].as_u64() > Some(20)
+    });
+    let frames = |lines: &[String]| -> f64 {
+        let line = lines
+            .iter()
+            .find(|l| l.starts_with("ovstream_frames_total"))
+            .expect("a frames series");
+        line.rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    let before = frames(&series("kept"));
+    cycle();
+    assert_eq!(
+        series("cam"),
+        Vec::<String>::new(),
+        "a removed stream's series"
+    );
+    let now = frames(&series("kept"));
+    assert!(
+        now >= before,
+        "kept's frame counter went from {before} to {now}"
+    );
 }

@@ -198,6 +198,7 @@ impl Endpoint {
         let mut mqtt_seen = [0u64; 3];
         compile.set(sources.compile_seconds);
         let mut frames_seen: Vec<u64> = Vec::new();
+        let mut removed_seen = 0;
         let mut skipped_seen: Vec<u64> = Vec::new();
         let mut decoded_drops_seen: Vec<u64> = Vec::new();
         let mut drops_seen = vec![0u64; sources.edges.len()];
@@ -207,10 +208,30 @@ impl Endpoint {
             // Refresh the counters and gauges from the live stats.
             let elapsed = sources.started.elapsed().as_secs_f64().max(1e-9);
             let list = sources.sources.snapshot();
+            // A source was removed: every per-source series goes, and the others come back
+            // in this render with their whole totals (the same values: no counter reset).
+            let removed = list.iter().filter(|s| s.removed()).count();
+            if removed != removed_seen {
+                removed_seen = removed;
+                for f in [&frames, &skipped, &edge_drops, &crossings, &zone_events] {
+                    f.clear();
+                }
+                for f in [&health, &edge_high, &edge_depth, &zone_objects] {
+                    f.clear();
+                }
+                fps.clear();
+                frames_seen.clear();
+                skipped_seen.clear();
+                decoded_drops_seen.clear();
+                drops_seen.fill(0);
+                analytics_seen.clear();
+                recordings.reset();
+                live.reset();
+            }
             frames_seen.resize(list.len(), 0);
             skipped_seen.resize(list.len(), 0);
             decoded_drops_seen.resize(list.len(), 0);
-            for (i, s) in list.iter().enumerate() {
+            for (i, s) in list.iter().enumerate().filter(|(_, s)| !s.removed()) {
                 let source: &Labels = &vec![("source".to_string(), s.name.clone())];
                 let written = s.written();
                 frames

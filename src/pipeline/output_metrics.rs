@@ -64,9 +64,18 @@ impl RecordMetrics {
         m
     }
 
+    /// Drops every series (a source was removed); the next refresh adds the others' again
+    /// with their whole totals.
+    pub(super) fn reset(&mut self) {
+        self.clips.clear();
+        self.ring.clear();
+        self.errors.clear();
+        self.seen.clear();
+    }
+
     pub(super) fn refresh(&mut self, list: &[Arc<super::source_stats::SourceStats>]) {
         let mut bytes = 0;
-        for s in list {
+        for s in list.iter().filter(|s| !s.removed()) {
             let Some(r) = &s.record else { continue };
             bytes += r.bytes.load(Ordering::Relaxed);
             let source = ("source".to_string(), s.name.clone());
@@ -134,6 +143,15 @@ impl LiveMetrics {
             m.encoding.clone(),
         );
         m
+    }
+
+    /// Drops every series (a source was removed); see [`RecordMetrics::reset`].
+    pub(super) fn reset(&mut self) {
+        self.viewers.clear();
+        self.bytes.clear();
+        self.drops.clear();
+        self.encoding.clear();
+        self.seen.clear();
     }
 
     pub(super) fn refresh(&mut self, list: &[Arc<super::source_stats::SourceStats>]) {

@@ -29,6 +29,8 @@ pub struct SourceStats {
     pub draw: bool,
     /// Its outputs are finalized (it ended, or was removed).
     pub ended: std::sync::atomic::AtomicBool,
+    /// It was removed (see [`Self::release`]).
+    removed: std::sync::atomic::AtomicBool,
     /// Zone and line totals (the analytics stage; empty without analytics).
     pub analytics: parking_lot::Mutex<AnalyticsTotals>,
     /// Keep the last written frame in `latest` (the service's snapshots; off by default).
@@ -98,6 +100,7 @@ impl SourceStats {
             ended: Default::default(),
             analytics: Default::default(),
             keep_latest: Default::default(),
+            removed: Default::default(),
             latest: Default::default(),
             record: None,
             live: Default::default(),
@@ -106,11 +109,17 @@ impl SourceStats {
 
     /// Lets go of what a removed source holds beyond its counters: its last frame (whose
     /// buffer keeps the decoder's buffer pool, with its memory and file descriptors, alive)
-    /// and its live view.
+    /// and its live view; its metric series go at the next scrape.
     pub fn release(&self) {
+        self.removed.store(true, Ordering::Relaxed);
         self.keep_latest.store(false, Ordering::Relaxed);
         self.latest.lock().take();
         self.live.lock().take();
+    }
+
+    /// It was removed (a dynamic pipeline's source): the metrics no longer report it.
+    pub fn removed(&self) -> bool {
+        self.removed.load(Ordering::Relaxed)
     }
 
     pub fn written(&self) -> u64 {
