@@ -632,3 +632,17 @@ fn every_api_path_is_named_in_a_guide() {
         .collect();
     assert!(missing.is_empty(), "API paths no guide names: {missing:?}");
 }
+
+/// Layers point one way: no import cycle between the top-level modules
+/// (`scripts/check_layers.py`, as docs/development.md says).
+#[test]
+fn top_level_modules_import_each_other_in_no_cycle() {
+    let out = std::process::Command::new("python3")
+        .arg(root().join("scripts/check_layers.py"))
+        .current_dir(root())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &stderr(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains(" 0 cycle(s)"), "{text}");
+}

@@ -233,6 +233,9 @@ impl ServeConfig {
     }
 }
 
+/// Default number of unknown people kept (`[recognize] max_unknown`).
+pub const DEFAULT_MAX_UNKNOWN: usize = 1000;
+
 /// Default cosine-similarity threshold of a gallery match (calibrated on the sample photos:
 /// see docs/faces.md, "Recognition pipeline").
 pub const DEFAULT_SIMILARITY: f32 = 0.6;
@@ -273,7 +276,7 @@ pub struct RecognizeConfig {
 }
 
 fn default_max_unknown() -> usize {
-    crate::face::unknown::DEFAULT_MAX_UNKNOWN
+    DEFAULT_MAX_UNKNOWN
 }
 
 impl RecognizeConfig {

@@ -31,7 +31,7 @@ pub const MIN_GOOD_FRAMES: usize = 3;
 /// A face smaller than this (pixels, shorter box side) is too small to remember or enroll.
 pub const MIN_FACE_PX: f32 = 40.0;
 /// Default number of unknown people kept (`[recognize] max_unknown`).
-pub const DEFAULT_MAX_UNKNOWN: usize = 1000;
+pub use crate::config::DEFAULT_MAX_UNKNOWN;
 /// Embeddings kept per unknown (the most recent).
 pub const MAX_EMBEDDINGS: usize = 8;
 /// Face crops kept per unknown (one per appearance, the first ones).

@@ -31,7 +31,6 @@ use crate::source::Tap;
 pub use recorder::Recorder;
 use sidecar::ClipEvents;
 use std::path::Path;
-use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -53,21 +52,8 @@ pub fn valid_clip_id(id: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }
 
-/// Counters of one source's recordings (Prometheus `ovstream_clips_total`,
-/// `ovstream_record_bytes`, `ovstream_record_errors_total`).
-#[derive(Debug, Default)]
-pub struct RecordStats {
-    pub clips: AtomicU64,
-    pub bytes: AtomicU64,
-    /// Clips that could not be written or finished (a full disk, an unwritable folder).
-    pub write_errors: AtomicU64,
-    /// Clips that could not start: too little free space even after retention.
-    pub disk_full: AtomicU64,
-    /// Packets a clip lost because the ring overflowed.
-    pub overflow: AtomicU64,
-    /// Bytes the ring of encoded packets holds now (pre-capture plus a GOP).
-    pub ring_bytes: AtomicU64,
-}
+/// Counters of one source's recordings (defined with the outputs it belongs to).
+pub use crate::sink::RecordStats;
 
 /// What a source records with: the tap its source feeds (`None`: the recorder encodes its
 /// frames itself), and the recorder output.

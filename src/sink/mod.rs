@@ -17,6 +17,7 @@ use jsonl::{JsonlSink, SharedJsonl};
 pub use output::{Claim, Claims, EncoderShare, Output};
 use rtsp::RtspSink;
 use std::path::Path;
+use std::sync::atomic::AtomicU64;
 use video::VideoSink;
 
 /// The outputs of one source: [`Output`] components, written in order and finished once;
@@ -28,7 +29,24 @@ pub struct Sinks {
     /// Object events (events file, MQTT); the pipeline's events stage writes them.
     pub events: Option<events::EventSinks>,
     /// The recorder's counters, when one of the outputs records clips (the metrics).
-    pub record: Option<std::sync::Arc<crate::record::RecordStats>>,
+    pub record: Option<std::sync::Arc<RecordStats>>,
+}
+
+/// Counters of one source's recordings (Prometheus `ovstream_clips_total`,
+/// `ovstream_record_bytes`, `ovstream_record_errors_total`); the recorder ([`crate::record`])
+/// counts into it.
+#[derive(Debug, Default)]
+pub struct RecordStats {
+    pub clips: AtomicU64,
+    pub bytes: AtomicU64,
+    /// Clips that could not be written or finished (a full disk, an unwritable folder).
+    pub write_errors: AtomicU64,
+    /// Clips that could not start: too little free space even after retention.
+    pub disk_full: AtomicU64,
+    /// Packets a clip lost because the ring overflowed.
+    pub overflow: AtomicU64,
+    /// Bytes the ring of encoded packets holds now (pre-capture plus a GOP).
+    pub ring_bytes: AtomicU64,
 }
 
 impl Sinks {

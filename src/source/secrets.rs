@@ -137,8 +137,8 @@ pub fn expand(input: &str) -> Result<String> {
                     ))
                 })?;
                 let path = std::path::Path::new(&dir).join(name);
-                let text = crate::config::read_capped(&path, MAX_SECRET_BYTES)
-                    .map_err(|e| bad(format!("credential {name}: {e}")))?;
+                let text =
+                    read_secret(&path).map_err(|e| bad(format!("credential {name}: {e}")))?;
                 text.trim_end_matches(['\r', '\n']).to_string()
             }
         };
@@ -151,6 +151,21 @@ pub fn expand(input: &str) -> Result<String> {
     }
     out.push_str(&input[at..]);
     Ok(out)
+}
+
+/// The file's text, refused past [`MAX_SECRET_BYTES`] (a secret is short; `/dev/zero` is not).
+fn read_secret(path: &std::path::Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut text = String::new();
+    std::fs::File::open(path)?
+        .take(MAX_SECRET_BYTES + 1)
+        .read_to_string(&mut text)?;
+    match text.len() as u64 > MAX_SECRET_BYTES {
+        true => Err(std::io::Error::other(format!(
+            "over {MAX_SECRET_BYTES} bytes"
+        ))),
+        false => Ok(text),
+    }
 }
 
 #[cfg(test)]
