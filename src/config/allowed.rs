@@ -131,22 +131,24 @@ impl Entry {
                 port: None,
             });
         }
-        let (host, port) = match rest
-            .rsplit_once(':')
-            .filter(|(h, _)| !h.ends_with(':') || h.starts_with('['))
-        {
-            Some((h, p)) if !p.contains(']') => {
-                let port = p
-                    .parse::<u16>()
-                    .map_err(|_| format!("`{p}` is not a port"))?;
-                (h, Some(port))
+        // `host`, `host:port`, `[v6]`, `[v6]:port`; an unbracketed v6 address has no port.
+        let (host, port) = match rest.strip_prefix('[') {
+            Some(inner) => {
+                let (h, after) = inner.split_once(']').ok_or("`[` without its `]`")?;
+                match after {
+                    "" => (h, None),
+                    _ => (h, Some(after.strip_prefix(':').ok_or("junk after `]`")?)),
+                }
             }
-            _ => (rest, None),
+            None => match rest.split_once(':') {
+                Some((h, p)) if !p.contains(':') => (h, Some(p)),
+                _ => (rest, None),
+            },
         };
-        let host = host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_ascii_lowercase();
+        let port = port
+            .map(|p| p.parse::<u16>().map_err(|_| format!("`{p}` is not a port")))
+            .transpose()?;
+        let host = host.to_ascii_lowercase();
         let pattern = if let Some(suffix) = host.strip_prefix("*.") {
             HostPattern::Suffix(format!(".{suffix}"))
         } else if let Ok(ip) = host.parse::<IpAddr>() {

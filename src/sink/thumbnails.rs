@@ -23,7 +23,6 @@ pub const MAX_BYTES: usize = 32 << 20;
 
 /// An RGB u8 image, `width` a multiple of 4 (what the JPEG encoder takes).
 pub struct Thumb {
-    width: i32,
     height: i32,
     rgb: Vec<u8>,
 }
@@ -57,12 +56,7 @@ impl Thumb {
             .data_bytes()
             .map_err(|e| Error::opencv("event thumbnail", e))?
             .to_vec();
-        Ok(Thumb { width, height, rgb })
-    }
-
-    /// Width and height, px.
-    pub fn size(&self) -> (i32, i32) {
-        (self.width, self.height)
+        Ok(Thumb { height, rgb })
     }
 
     /// The image as JPEG (a few ms: call it off the async workers).
@@ -193,7 +187,6 @@ mod tests {
 
     fn thumb(bytes: usize) -> Arc<Thumb> {
         Arc::new(Thumb {
-            width: 4,
             height: 1,
             rgb: vec![0; bytes],
         })

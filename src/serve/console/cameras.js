@@ -1,7 +1,7 @@
 // Cameras: a tile per stream (live video, state, FPS, drops, reconnects, last error), a form
 // to add one, removal with confirmation; a camera's page with its live view, its zones and
 // lines drawn over it, and an editor for them (saved with PATCH, applied live).
-import { h, api, enc, every, field } from './dom.js';
+import { h, api, enc, every, field, svg } from './dom.js';
 import { editor } from './editor.js';
 import { playLive } from './live.js';
 
@@ -97,8 +97,7 @@ export function camerasPage(main) {
 export function cameraPage(main, name) {
   const video = h('video', { class: 'live big', muted: true, autoplay: true, playsinline: true, 'aria-label': `Live view of ${name}` });
   video.muted = true;
-  const layer = document.createElementNS('http://www.w3.org/2000/svg', 'svg'); // the SVG namespace
-  for (const [k, v] of [['viewBox', '0 0 1000 1000'], ['preserveAspectRatio', 'none'], ['class', 'overlay'], ['id', 'overlay']]) layer.setAttribute(k, v);
+  const layer = svg('svg', { viewBox: '0 0 1000 1000', preserveAspectRatio: 'none', class: 'overlay', id: 'overlay' });
   const stage = h('div', { class: 'stage' }, video, layer);
   // The stage takes the picture's shape, so the overlay's 0..1 coordinates are the frame's.
   video.addEventListener('loadedmetadata', () => {

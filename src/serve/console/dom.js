@@ -98,3 +98,12 @@ export function field(id, label, props) {
   input.setAttribute('aria-describedby', error.id);
   return { input, error, row: h('div', { class: 'field' }, h('label', { for: id }, label), input, error) };
 }
+
+const SVG_NS = 'http://www.w3.org/2000/svg'; // the SVG namespace: a name, not a URL fetched
+
+// An SVG element with `attrs` set (values as text).
+export function svg(tag, attrs = {}) {
+  const el = document.createElementNS(SVG_NS, tag);
+  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
+  return el;
+}

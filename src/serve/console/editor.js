@@ -5,17 +5,10 @@
 // Keyboard: Tab to the picture, arrow keys move a cursor (Shift: 10 × farther), Enter or Space
 //   adds a point there, Backspace removes the last one; Tab on to a shape's point and the arrow
 //   keys move that point.
-import { h, api, enc, field } from './dom.js';
+import { h, api, enc, field, svg } from './dom.js';
 
-const SVG = 'http://www.w3.org/2000/svg'; // the SVG namespace: a name, not a URL fetched
 const STEP = 0.01; // an arrow key's move, a fraction of the picture
 const FAR = 10; // Shift × STEP
-
-function svg(tag, attrs) {
-  const el = document.createElementNS(SVG, tag);
-  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
-  return el;
-}
 
 const clamp = (v) => Math.min(Math.max(v, 0), 1);
 

@@ -1,8 +1,7 @@
 // Review: events across cameras (filtered by camera, type, label, identity; newest first,
 // updated live) and the event recordings (play with seeking, delete).
-import { h, api, enc, every, time } from './dom.js';
+import { h, api, enc, every, time, svg } from './dom.js';
 
-const SVG = 'http://www.w3.org/2000/svg'; // the SVG namespace: a name, not a URL fetched
 const WINDOW_MS = 10 * 60 * 1000; // the timeline's span
 const EVERY_MS = 1000; // the events list's refresh: an event shows within ~1 s
 
@@ -17,22 +16,17 @@ function timeline(events) {
     byCamera.get(e.source).push([t, e]);
   }
   return [...byCamera].sort().map(([camera, list]) => {
-    const svg = document.createElementNS(SVG, 'svg');
-    svg.setAttribute('viewBox', '0 0 1000 20');
-    svg.setAttribute('preserveAspectRatio', 'none');
-    svg.setAttribute('class', 'ticks');
-    svg.setAttribute('role', 'img');
-    svg.setAttribute('aria-label', `${list.length} events on ${camera} in the last 10 minutes`);
+    const ticks = svg('svg', { viewBox: '0 0 1000 20', preserveAspectRatio: 'none', class: 'ticks', role: 'img',
+      'aria-label': `${list.length} events on ${camera} in the last 10 minutes` });
     for (const [t, e] of list) {
       const x = 1000 - ((now - t) / WINDOW_MS) * 1000;
-      const tick = document.createElementNS(SVG, 'line');
-      for (const [k, v] of [['x1', x], ['x2', x], ['y1', 2], ['y2', 18], ['class', `tick ${e.type}`]]) tick.setAttribute(k, String(v));
-      const title = document.createElementNS(SVG, 'title');
+      const tick = svg('line', { x1: x, x2: x, y1: 2, y2: 18, class: `tick ${e.type}` });
+      const title = svg('title');
       title.textContent = `${e.type} ${e.label || ''} ${time(e.wall_time)}`;
       tick.append(title);
-      svg.append(tick);
+      ticks.append(tick);
     }
-    return h('div', { class: 'timeline', 'data-camera': camera }, h('span', { class: 'cam' }, camera), svg);
+    return h('div', { class: 'timeline', 'data-camera': camera }, h('span', { class: 'cam' }, camera), ticks);
   });
 }
 
