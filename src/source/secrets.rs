@@ -84,22 +84,21 @@ fn is_name(name: &str, file: bool) -> bool {
         })
 }
 
-/// Whether bytes `start..=end` lie in the URI's password (between `user:` and the `@` that
-/// ends the authority).
+/// Whether bytes `start..=end` lie in the URI's password: after the first `:` of the
+/// userinfo and before the `@` that ends it, in an authority that ends at the first `/`, `?`
+/// or `#` — exactly the part [`crate::redact::redact`] hides (a reference holds none of those).
 fn in_password(input: &str, start: usize, end: usize) -> bool {
     let Some(scheme_end) = input.find("://") else {
         return false;
     };
-    let authority_start = scheme_end + 3;
-    let rest = &input[authority_start..];
-    // The authority ends at the first `/`, `?` or `#` after the last `@` of the userinfo; the
-    // reference itself holds no `@`.
-    let Some(at) = rest.rfind('@').map(|a| a + authority_start) else {
+    let from = scheme_end + 3;
+    let authority_end = input[from..]
+        .find(['/', '?', '#'])
+        .map_or(input.len(), |e| e + from);
+    let Some(at) = input[from..authority_end].rfind('@').map(|a| a + from) else {
         return false;
     };
-    let colon = input[authority_start..at]
-        .find(':')
-        .map(|c| c + authority_start);
+    let colon = input[from..at].find(':').map(|c| c + from);
     colon.is_some_and(|c| c < start) && end < at
 }
 
@@ -200,6 +199,11 @@ mod tests {
                 "password only",
             ),
             ("rtsp://cam/${env:OVSTREAM_TEST_SECRET_A}", "password only"),
+            // In the path, though an `@` follows: printed as it is, so refused.
+            (
+                "rtsp://cam:554/${env:OVSTREAM_TEST_SECRET_A}@x",
+                "password only",
+            ),
             ("rtsp://u:${cred:../etc/passwd}@cam/1", "file name"),
             ("rtsp://u:${vault:x}@cam/1", "expected"),
             ("rtsp://u:${env:OVSTREAM_X@cam/1", "without its"),
