@@ -118,6 +118,19 @@ pub struct MqttConfig {
     #[cfg_attr(feature = "cli", schemars(with = "super::schema::Bytes"))]
     #[cfg_attr(feature = "cli", schemars(extend("minimum" = *MQTT_MAX_PACKETS.start(), "maximum" = *MQTT_MAX_PACKETS.end())))]
     pub max_packet_size: bytesize::ByteSize,
+    /// QoS 1/2 messages sent and not yet acknowledged, at most (1 to 65535, default 20). Keep
+    /// it at or below the broker's limit: mosquitto's `max_inflight_messages` is 20, and
+    /// mosquitto 2.0 answers an MQTT 3.1.1 QoS 2 PUBLISH beyond it as if accepted, then drops it.
+    #[serde(default = "default_max_inflight")]
+    #[cfg_attr(feature = "cli", schemars(range(min = 1, max = 65535)))]
+    pub max_inflight: u32,
+}
+
+/// Default `max_inflight`: mosquitto's default `max_inflight_messages`.
+pub const DEFAULT_MQTT_MAX_INFLIGHT: u32 = 20;
+
+fn default_max_inflight() -> u32 {
+    DEFAULT_MQTT_MAX_INFLIGHT
 }
 
 /// Default and allowed `max_packet_size` (MQTT allows up to 256 MiB).
@@ -181,6 +194,7 @@ impl MqttConfig {
             home_assistant: false,
             snapshot_interval: DEFAULT_SNAPSHOT_INTERVAL,
             max_packet_size: default_max_packet_size(),
+            max_inflight: DEFAULT_MQTT_MAX_INFLIGHT,
         }
     }
 
@@ -236,6 +250,12 @@ impl MqttConfig {
             return Err(err(format!(
                 "max_packet_size {}: expected 1 KiB to 256 MiB",
                 self.max_packet_size
+            )));
+        }
+        if !(1..=65535).contains(&self.max_inflight) {
+            return Err(err(format!(
+                "max_inflight {}: expected 1 to 65535",
+                self.max_inflight
             )));
         }
         if !SNAPSHOT_INTERVALS.contains(&self.snapshot_interval) {

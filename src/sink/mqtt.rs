@@ -27,8 +27,8 @@ use std::time::{Duration, Instant};
 /// Reconnect backoff: first wait, and the longest.
 const BACKOFF_INITIAL: Duration = Duration::from_millis(500);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
-/// Messages handed to the connection at once (well under rumqttc's inflight window of 100).
-const WINDOW: usize = 64;
+/// Room in the client's request channel beyond `max_inflight` (the disconnect at shutdown).
+const REQUEST_SLACK: usize = 4;
 /// How long shutdown waits for the queue to be delivered.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// Poll slice of the connection thread while connected (new messages wait at most this long).
@@ -77,6 +77,8 @@ struct Shared {
     burst_logged: AtomicBool,
     /// Largest packet the connection takes (`max_packet_size`).
     max_packet: usize,
+    /// Messages handed to the connection and not yet acknowledged, at most (`max_inflight`).
+    window: usize,
 }
 
 /// The publisher: a handle the sources clone, and the connection thread.
@@ -115,6 +117,9 @@ impl Mqtt {
         options.set_clean_session(true);
         let max_packet = config.max_packet_size.as_u64() as usize;
         options.set_max_packet_size(max_packet, max_packet);
+        let window = config.max_inflight.clamp(1, u32::from(u16::MAX)) as usize;
+        // rumqttc's own window, one more for the `online` message sent ahead of the queue.
+        options.set_inflight((window + 1).min(usize::from(u16::MAX)) as u16);
         let prefix: Arc<str> = target.prefix.clone().into();
         let available = format!("{prefix}/available");
         options.set_last_will(LastWill::new(&available, "offline", QoS::AtLeastOnce, true));
@@ -153,8 +158,9 @@ impl Mqtt {
             stats: Arc::default(),
             burst_logged: AtomicBool::new(false),
             max_packet,
+            window,
         });
-        let (client, connection) = Client::new(options, WINDOW);
+        let (client, connection) = Client::new(options, window + REQUEST_SLACK);
         let thread = {
             let shared = Arc::clone(&shared);
             let label = target.redacted.clone();
@@ -313,7 +319,7 @@ fn run(
             // Through the client's request channel (rumqttc's `pending` list costs a timer tick
             // per message); only this thread feeds it, so packets go out in this order.
             let mut q = shared.queue.lock();
-            while handed.len() + inflight.len() < WINDOW {
+            while handed.len() + inflight.len() < shared.window {
                 let Some((seq, m)) = q.waiting.pop_front() else {
                     break;
                 };

@@ -4,7 +4,9 @@
 
 pub mod broker;
 pub mod http;
+pub mod proxy;
 pub mod serve;
+pub mod service;
 pub mod webdriver;
 
 use gstreamer as gst;

@@ -1,0 +1,464 @@
+//! `ovstream serve` under hostile use (issue 32): cross-site requests, idle connections,
+//! restored state and shards, allowed inputs, credentials by reference, leaks over add/delete
+//! cycles, races between DELETE and a new POST of one name, outputs that would truncate files.
+
+mod common;
+
+use common::service::*;
+use common::*;
+use serde_json::Value;
+use std::path::Path;
+use std::time::Duration;
+use std::io::{Read, Write};
+use std::time::Instant;
+
+/// A raw request to the service: (status, body).
+fn raw(port: u16, request: &str) -> (u16, String) {
+    let (status, _, body) = common::http::request(port, request);
+    (status, String::from_utf8_lossy(&body).to_string())
+}
+
+#[test]
+fn cross_site_requests_and_foreign_hosts_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = pipeline(dir.path(), "");
+    let s = Service::start(dir.path(), &file);
+    let port = s.port;
+    let post = |name: &str, headers: &str| {
+        let body = format!(r#"{{"name":"{name}","input":"test://?fps=5&width=160&height=120"}}"#);
+        raw(
+            port,
+            &format!(
+                "POST /api/streams HTTP/1.1\r\nConnection: close\r\n\
+                 Authorization: Bearer {TOKEN}\r\n{headers}Content-Length: {}\r\n\r\n{body}",
+                body.len()
+            ),
+        )
+    };
+    let own = format!("Host: 127.0.0.1:{port}\r\n");
+    // A form or text/plain post is what a foreign page sends without a CORS preflight.
+    let (status, body) = post("a", &format!("{own}Content-Type: text/plain\r\n"));
+    assert_eq!(status, 415, "{body}");
+    let (status, body) = post(
+        "b",
+        &format!("{own}Origin: http://evil.example\r\nContent-Type: application/json\r\n"),
+    );
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("evil.example"), "{body}");
+    // DNS rebinding: a name that resolves to 127.0.0.1 but is not this service's.
+    let (status, body) = post(
+        "c",
+        &format!("Host: rebind.example:{port}\r\nContent-Type: application/json\r\n"),
+    );
+    assert_eq!(status, 403, "{body}");
+    let (status, _) = raw(
+        port,
+        &format!(
+            "GET /api/streams HTTP/1.1\r\nConnection: close\r\nHost: rebind.example\r\n\
+             Authorization: Bearer {TOKEN}\r\n\r\n"
+        ),
+    );
+    assert_eq!(status, 403, "reading through a rebound name");
+    // The service's own page (same origin) and plain clients work.
+    let (status, body) = post(
+        "ok",
+        &format!(
+            "Host: localhost:{port}\r\nOrigin: http://localhost:{port}\r\n\
+             Content-Type: application/json; charset=utf-8\r\n"
+        ),
+    );
+    assert_eq!(status, 201, "{body}");
+    let names: Vec<Value> = s.streams().iter().map(|v| v["name"].clone()).collect();
+    assert_eq!(names, ["ok"], "nothing refused was added");
+    let (status, _) = raw(
+        port,
+        "GET /healthz HTTP/1.1\r\nConnection: close\r\nHost: x\r\n\r\n",
+    );
+    assert_eq!(status, 200, "probes stay open");
+}
+
+#[test]
+fn idle_connections_cannot_exhaust_the_service() {
+    use common::serve::start_limited;
+    let dir = tempfile::tempdir().unwrap();
+    let file = pipeline(dir.path(), "");
+    // 256 file descriptors, 300 sockets that never send a byte.
+    let served = start_limited(
+        &[file.to_str().unwrap()],
+        Duration::from_secs(60),
+        Some(256),
+    );
+    let port = served.port;
+    let idle: Vec<std::net::TcpStream> = (0..300)
+        .map(|_| std::net::TcpStream::connect(("127.0.0.1", port)).unwrap())
+        .collect();
+    // Over the connection cap: a clear 503 at once, not a hang.
+    let started = Instant::now();
+    let (status, body) = common::http::get(port, "/healthz");
+    assert!(
+        (status == 503 && body.contains("too many connections")) || status == 200,
+        "{status} {body}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    // The idle ones are closed after the header timeout (10 s); then the service answers.
+    wait_for(
+        "the idle sockets to be closed",
+        Duration::from_secs(30),
+        || common::http::get(port, "/healthz").0 == 200,
+    );
+    let mut closed = 0;
+    for mut s in idle {
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let mut buf = [0u8; 512];
+        if s.read(&mut buf).is_ok() {
+            closed += 1; // EOF, or the 503 of one over the cap
+        }
+    }
+    assert_eq!(closed, 300, "every idle socket was answered or closed");
+    let log = served.log();
+    let accept_lines = log.matches("accept failed").count();
+    assert!(
+        accept_lines <= 3,
+        "{accept_lines} accept errors logged:\n{log}"
+    );
+}
+
+/// `ovstream serve FILE EXTRA…` with the token, the state file `dir/state.json` and `envs`.
+fn start_with(dir: &Path, pipeline: &Path, extra: &[&str], envs: &[(&str, &str)]) -> Service {
+    let token = dir.join("token");
+    std::fs::write(&token, TOKEN).unwrap();
+    let state = dir.join("state.json");
+    let mut args = vec![
+        pipeline.to_str().unwrap(),
+        "--api-token-file",
+        token.to_str().unwrap(),
+        "--state",
+        state.to_str().unwrap(),
+    ];
+    args.extend(extra);
+    let served = common::serve::start_env(&args, Duration::from_secs(90), envs);
+    let port = served.port;
+    Service { served, port }
+}
+
+/// `ovstream serve FILE --shard K/3` (see [`start_with`]).
+fn start_shard(dir: &Path, pipeline: &Path, shard: u32) -> Service {
+    start_with(dir, pipeline, &["--shard", &format!("{shard}/3")], &[])
+}
+
+/// The names in the state file.
+fn state_names(dir: &Path) -> std::collections::BTreeSet<String> {
+    let text = std::fs::read_to_string(dir.join("state.json")).unwrap();
+    let v: Value = serde_json::from_str(&text).unwrap();
+    v["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Issue 32, items 4 and 8: a restored stream is checked like a POSTed one (one that fails is
+/// listed `failed` with why, and kept in the state file); the state file holds only streams
+/// added over the API, so a replica restarted with another shard runs that shard's file
+/// sources, not the ones it ran before.
+#[test]
+fn restored_streams_are_checked_and_file_sources_follow_the_file_and_shard() {
+    use std::collections::BTreeSet;
+    let dir = tempfile::tempdir().unwrap();
+    let mut extra = format!("[serve]\nmedia_roots = [\"{}\"]\n", dir.path().display());
+    let cameras: Vec<String> = (1..=6).map(|i| format!("cam{i}")).collect();
+    for c in &cameras {
+        extra += &format!(
+            "[[sources]]\nname = \"{c}\"\ninput = \"test://?fps=5&width=160&height=120\"\n"
+        );
+    }
+    let file = pipeline(dir.path(), &extra);
+    // camera → shard, as the replicas split them.
+    let out = ovstream(&["shards", file.to_str().unwrap(), "--replicas", "3"]);
+    assert_ok(&out);
+    let table: Vec<(String, u32)> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            let name = f.next()?.to_string();
+            let shard = f.next()?.parse().ok()?;
+            name.starts_with("cam").then_some((name, shard))
+        })
+        .collect();
+    let owned = |k: u32| -> BTreeSet<String> {
+        table
+            .iter()
+            .filter(|(_, s)| *s == k)
+            .map(|(c, _)| c.clone())
+            .collect()
+    };
+    let (first, second) = (0..3)
+        .flat_map(|a| (0..3).map(move |b| (a, b)))
+        .find(|&(a, b)| a != b && !owned(a).is_empty() && owned(a) != owned(b))
+        .expect("two shards that run different cameras");
+    // A state file from before: one good stream, two that a POST would refuse, and a stale
+    // copy of a file source (older versions saved those too).
+    let state = serde_json::json!({"streams": [
+        {"name": "good", "input": "test://?fps=5&width=160&height=120"},
+        {"name": "outside", "input": "/etc/hostname"},
+        {"name": "hot", "input": "test://?fps=5&width=160&height=120", "threshold": -5.0},
+        {"name": cameras[0], "input": "test://?pattern=ball&fps=5&width=160&height=120"},
+    ]});
+    std::fs::write(dir.path().join("state.json"), state.to_string()).unwrap();
+
+    let s = start_shard(dir.path(), &file, first);
+    let names: BTreeSet<String> = s
+        .streams()
+        .iter()
+        .map(|v| v["name"].as_str().unwrap().to_string())
+        .collect();
+    let mut want: BTreeSet<String> = ["good", "outside", "hot"].map(String::from).into();
+    want.extend(owned(first));
+    assert_eq!(names, want);
+    for (name, why) in [("outside", "media_roots"), ("hot", "threshold")] {
+        let v = s.stream(name);
+        assert_eq!(v["state"], "failed", "{v}");
+        let error = v["last_error"].as_str().unwrap_or("");
+        assert!(
+            error.contains("restored from the state file but refused") && error.contains(why),
+            "{v}"
+        );
+    }
+    assert_ne!(s.stream("good")["state"], "failed");
+    // A POST saves the state: the API's streams and the refused ones, no file source.
+    let (status, v) = add(&s, "api1", "test://?fps=5&width=160&height=120");
+    assert_eq!(status, 201, "{v}");
+    let api_streams: BTreeSet<String> = ["good", "outside", "hot", "api1"].map(String::from).into();
+    wait_for("the state file saved", Duration::from_secs(10), || {
+        state_names(dir.path()) == api_streams
+    });
+    drop(s);
+
+    // Restarted as another shard: that shard's file sources, the same API streams.
+    let s = start_shard(dir.path(), &file, second);
+    let names: BTreeSet<String> = s
+        .streams()
+        .iter()
+        .map(|v| v["name"].as_str().unwrap().to_string())
+        .collect();
+    let mut want = api_streams.clone();
+    want.extend(owned(second));
+    assert_eq!(names, want);
+    // Deleting a refused one removes it from the state file too.
+    let (status, v) = s.api("DELETE", "/api/streams/hot", None);
+    assert_eq!(status, 204, "{v}");
+    wait_for("hot gone from the state", Duration::from_secs(10), || {
+        !state_names(dir.path()).contains("hot")
+    });
+}
+
+/// Issue 32, item 6: `[serve] allowed_inputs` limits what the API may add (and what is
+/// restored), by scheme, host, address block and port; the refusal never repeats the input.
+#[test]
+fn allowed_inputs_limit_what_the_api_may_add() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = pipeline(
+        dir.path(),
+        "[serve]\nallowed_inputs = [\"test\", \"rtsp://127.0.0.0/8\", \"http://localhost:8080\"]\n",
+    );
+    let state = serde_json::json!({"streams": [
+        {"name": "old", "input": "http://10.0.0.1/cam.mjpg"},
+    ]});
+    std::fs::write(dir.path().join("state.json"), state.to_string()).unwrap();
+    let s = Service::start(dir.path(), &file);
+    for refused in [
+        "http://10.0.0.1/cam.mjpg",
+        "rtsp://admin:hunter2@192.168.1.10/stream1",
+        "http://localhost/cam.mjpg",
+        "/dev/video0",
+    ] {
+        let (status, v) = add(&s, "x", refused);
+        assert_eq!(status, 422, "{refused}: {v}");
+        let error = v["error"].as_str().unwrap();
+        assert!(
+            error.contains("allowed_inputs") && !error.contains("hunter2"),
+            "{error}"
+        );
+    }
+    let (status, v) = add(&s, "cam", "rtsp://admin:hunter2@127.0.0.1:1/stream1");
+    assert_eq!(status, 201, "{v}");
+    let (status, v) = add(&s, "pattern", "test://?fps=5&width=160&height=120");
+    assert_eq!(status, 201, "{v}");
+    let old = s.stream("old");
+    assert_eq!(old["state"], "failed", "{old}");
+    assert!(
+        old["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("allowed_inputs"),
+        "{old}"
+    );
+}
+
+/// A fake RTSP camera on 127.0.0.1 that asks for Basic authentication and returns the
+/// `Authorization` header rtspsrc answers with (then the test is done with it).
+fn rtsp_auth_catcher() -> (u16, std::sync::mpsc::Receiver<String>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { return };
+            let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            while let Ok(n @ 1..) = conn.read(&mut chunk) {
+                buf.extend_from_slice(&chunk[..n]);
+                while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                    let request = String::from_utf8_lossy(&buf[..end]).to_string();
+                    buf.drain(..end + 4);
+                    let cseq = request
+                        .lines()
+                        .find_map(|l| l.strip_prefix("CSeq:"))
+                        .unwrap_or("1")
+                        .trim()
+                        .to_string();
+                    if let Some(auth) = request
+                        .lines()
+                        .find_map(|l| l.strip_prefix("Authorization:"))
+                    {
+                        let _ = tx.send(auth.trim().to_string());
+                    }
+                    let answer = format!(
+                        "RTSP/1.0 401 Unauthorized\r\nCSeq: {cseq}\r\n\
+                         WWW-Authenticate: Basic realm=\"cam\"\r\nContent-Length: 0\r\n\r\n"
+                    );
+                    if conn.write_all(answer.as_bytes()).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    });
+    (port, rx)
+}
+
+/// Issue 32, item 3: a camera password given as `${env:OVSTREAM_…}` is what the state file,
+/// the API and the log hold; the camera gets the secret itself (checked at a fake RTSP server
+/// that asks for Basic authentication).
+#[test]
+fn a_password_from_the_environment_reaches_the_camera_and_is_never_kept() {
+    const SECRET: &str = "hunter2:w/ith@odd";
+    let dir = tempfile::tempdir().unwrap();
+    let file = pipeline(dir.path(), "");
+    let state = dir.path().join("state.json");
+    let s = start_with(
+        dir.path(),
+        &file,
+        &[],
+        &[("OVSTREAM_TEST_CAM_PASSWORD", SECRET)],
+    );
+    let (port, auth) = rtsp_auth_catcher();
+    let input = format!("rtsp://admin:${{env:OVSTREAM_TEST_CAM_PASSWORD}}@127.0.0.1:{port}/live");
+    let (status, v) = add(&s, "door", &input);
+    assert_eq!(status, 201, "{v}");
+    let header = auth
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the camera was asked with credentials");
+    let basic = header.strip_prefix("Basic ").expect("Basic");
+    let decoded = String::from_utf8(common::webdriver::decode_base64(basic)).unwrap();
+    assert_eq!(decoded, format!("admin:{SECRET}"));
+    // Kept as the reference: the state file, the API; the log never has the secret.
+    let kept = std::fs::read_to_string(&state).unwrap();
+    assert!(kept.contains("${env:OVSTREAM_TEST_CAM_PASSWORD}"), "{kept}");
+    let listed = s.stream("door").to_string();
+    for text in [&kept, &listed] {
+        assert!(!text.contains("hunter2"), "{text}");
+    }
+    // References that may not or cannot be read are refused at once.
+    for (bad, says) in [
+        (
+            "rtsp://admin:${env:HOME}@127.0.0.1/x",
+            "only variables named",
+        ),
+        (
+            "rtsp://admin:${env:OVSTREAM_NOT_SET_Y}@127.0.0.1/x",
+            "is not set",
+        ),
+        (
+            "rtsp://127.0.0.1/${env:OVSTREAM_TEST_CAM_PASSWORD}",
+            "password only",
+        ),
+    ] {
+        let (status, v) = add(&s, "bad", bad);
+        assert_eq!(status, 422, "{bad}: {v}");
+        assert!(v["error"].as_str().unwrap().contains(says), "{v}");
+    }
+    let (_, log) = s.stop();
+    assert!(!log.contains("hunter2"), "{log}");
+}
+
+/// Issue 32, item 15 (file descriptors): a stream added and deleted 30 times leaves the
+/// service with the descriptors it had (each removed stream's last frame kept its decoder's
+/// buffer pool — a socket pair — alive).
+#[test]
+fn streams_added_and_deleted_give_their_file_descriptors_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Service::start(dir.path(), &pipeline(dir.path(), ""));
+    let fd_dir = format!("/proc/{}/fd", s.served.child.id());
+    let fds = || std::fs::read_dir(&fd_dir).unwrap().count();
+    let cycle = || {
+        let (status, v) = add(&s, "cam", "test://?fps=10&width=160&height=120");
+        assert_eq!(status, 201, "{v}");
+        wait_for("cam streaming", Duration::from_secs(30), || {
+            s.stream("cam")["frames"].as_u64() > Some(2)
+        });
+        let (status, v) = s.api("DELETE", "/api/streams/cam", None);
+        assert_eq!(status, 204, "{v}");
+    };
+    cycle(); // the first stream's one-time setup (plugins, threads)
+    let baseline = fds();
+    for _ in 0..30 {
+        cycle();
+    }
+    let after = fds();
+    assert!(
+        after <= baseline + 2,
+        "{baseline} descriptors before 30 add/delete cycles, {after} after"
+    );
+    // Its metric series go with it; another stream's stay, their counters whole.
+    let series = |name: &str| {
+        let (status, text) = s.call("GET", "/metrics", None, None);
+        assert_eq!(status, 200);
+        let label = format!("source=\"{name}\"");
+        text.lines()
+            .filter(|l| !l.starts_with('#') && l.contains(&label))
+            .map(String::from)
+            .collect::<Vec<_>>()
+    };
+    let (status, v) = add(&s, "kept", "test://?fps=10&width=160&height=120");
+    assert_eq!(status, 201, "{v}");
+    wait_for("kept streaming", Duration::from_secs(30), || {
+        s.stream("kept")["frames"].as_u64() > Some(20)
+    });
+    let frames = |lines: &[String]| -> f64 {
+        let line = lines
+            .iter()
+            .find(|l| l.starts_with("ovstream_frames_total"))
+            .expect("a frames series");
+        line.rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    let before = frames(&series("kept"));
+    cycle();
+    assert_eq!(
+        series("cam"),
+        Vec::<String>::new(),
+        "a removed stream's series"
+    );
+    let now = frames(&series("kept"));
+    assert!(
+        now >= before,
+        "kept's frame counter went from {before} to {now}"
+    );
+}
+
