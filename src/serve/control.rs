@@ -33,11 +33,12 @@ const OPEN_POLL: Duration = Duration::from_millis(50);
 
 /// What the API asks the control loop to do.
 pub enum Command {
-    /// Start opening the stream already listed under this name.
-    Add(String),
-    /// Its input opened: join it to the pipeline.
-    /// The stream's input opened, with its recordings (their tap already fed by it).
-    Opened(String, Box<(Source, Option<Recording>, Tap)>),
+    /// Start opening the stream already listed under this name and [`Entry::generation`]
+    /// (`super::entry::Entry`).
+    Add(String, u64),
+    /// The input of that name and generation opened, with its recordings (their tap already
+    /// fed by it): join it to the pipeline, unless the entry is gone or another by now.
+    Opened(String, u64, Box<(Source, Option<Recording>, Tap)>),
     Remove(String, oneshot::Sender<std::result::Result<(), Refusal>>),
     Patch(
         String,
@@ -80,13 +81,13 @@ impl Control<'_> {
 
     fn apply(&self, pipeline: &Pipeline<'_, '_>, command: Command) {
         match command {
-            Command::Add(name) => {
+            Command::Add(name, generation) => {
                 self.save();
-                self.open(name);
+                self.open(name, generation);
             }
-            Command::Opened(name, opened) => {
+            Command::Opened(name, generation, opened) => {
                 let (source, recording, tap) = *opened;
-                self.join(pipeline, &name, source, recording, tap)
+                self.join(pipeline, (&name, generation), source, recording, tap)
             }
             Command::Remove(name, reply) => {
                 let _ = reply.send(self.remove(pipeline, &name));
@@ -99,11 +100,18 @@ impl Control<'_> {
 
     /// Opens the stream's input on its own thread, retrying with backoff until it opens, the
     /// stream is removed, or the service stops.
-    fn open(&self, name: String) {
-        let Some((input, cancel, record)) = self.service.streams.read().get(&name).map(|e| {
-            let record = self.service.record_for(&e.spec);
-            (e.spec.input.clone(), Arc::clone(&e.cancel), record)
-        }) else {
+    fn open(&self, name: String, generation: u64) {
+        let Some((input, cancel, record)) = self
+            .service
+            .streams
+            .read()
+            .get(&name)
+            .filter(|e| e.generation == generation)
+            .map(|e| {
+                let record = self.service.record_for(&e.spec);
+                (e.spec.input.clone(), Arc::clone(&e.cancel), record)
+            })
+        else {
             return;
         };
         let root = self.service.output_root.clone();
@@ -128,14 +136,18 @@ impl Control<'_> {
                 });
                 match opened {
                     Ok(opened) => {
-                        let _ = service
-                            .commands
-                            .send(Command::Opened(name, Box::new(opened)));
+                        let _ = service.commands.send(Command::Opened(
+                            name,
+                            generation,
+                            Box::new(opened),
+                        ));
                         return;
                     }
                     Err(e) => {
                         tracing::warn!(stream = name, "cannot open: {e}");
-                        if let Some(entry) = service.streams.write().get_mut(&name) {
+                        let mut streams = service.streams.write();
+                        let mine = streams.get_mut(&name).filter(|e| e.generation == generation);
+                        if let Some(entry) = mine {
                             entry.last_error = Some(e.to_string());
                             entry.open_attempts += 1;
                         }
@@ -146,11 +158,12 @@ impl Control<'_> {
         });
     }
 
-    /// Joins an opened stream to the pipeline with its outputs and zones.
+    /// Joins an opened stream to the pipeline with its outputs and zones; drops `source` when
+    /// the entry of that name and generation is gone (removed, or removed and added again).
     fn join(
         &self,
         pipeline: &Pipeline<'_, '_>,
-        name: &str,
+        (name, generation): (&str, u64),
         source: Source,
         recording: Option<Recording>,
         tap: Tap,
@@ -160,10 +173,11 @@ impl Control<'_> {
             .streams
             .read()
             .get(name)
-            .filter(|e| !e.cancel.load(Ordering::Relaxed))
+            .filter(|e| e.generation == generation && !e.cancel.load(Ordering::Relaxed))
             .map(|e| e.spec.clone())
         else {
-            return; // removed while it opened
+            tracing::debug!(stream = name, generation, "removed while it opened");
+            return;
         };
         let analytics = spec.analytics(&self.config.analytics);
         let play = Play {
@@ -216,7 +230,12 @@ impl Control<'_> {
                     .map(|id| (id, live))
             });
         let mut streams = self.service.streams.write();
-        let Some(entry) = streams.get_mut(name) else {
+        let Some(entry) = streams.get_mut(name).filter(|e| e.generation == generation) else {
+            // Not reached while removals run on this thread; never leave an orphan behind.
+            drop(streams);
+            if let Ok((id, _)) = joined {
+                let _ = pipeline.remove_source(id);
+            }
             return;
         };
         match joined {

@@ -4,13 +4,19 @@ use super::streams::{FrameGap, Latency, StreamSpec, StreamView};
 use crate::pipeline::source_stats::SourceStats;
 use crate::pipeline::SourceId;
 use crate::source::supervise::Health;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
+
+/// The next [`Entry::generation`].
+static NEXT_GENERATION: AtomicU64 = AtomicU64::new(1);
 
 /// One stream of the service.
 pub struct Entry {
     pub spec: StreamSpec,
+    /// Unique to this add (a name comes back after a DELETE; its late opener must not join
+    /// the new entry): the control loop's commands carry it and are dropped when it differs.
+    pub generation: u64,
     /// Set once its input opened and it joined the pipeline.
     pub id: Option<SourceId>,
     pub stats: Option<Arc<SourceStats>>,
@@ -37,6 +43,7 @@ impl Entry {
     pub(super) fn new(spec: StreamSpec) -> Self {
         Entry {
             spec,
+            generation: NEXT_GENERATION.fetch_add(1, Ordering::Relaxed),
             id: None,
             stats: None,
             joined: None,

@@ -200,6 +200,7 @@ impl Service {
         from_file: bool,
     ) -> std::result::Result<StreamView, streams::Refusal> {
         let name = spec.name.clone();
+        let generation;
         {
             let mut all = self.streams.write();
             if all.contains_key(&name) {
@@ -227,15 +228,14 @@ impl Service {
                     ));
                 }
             }
-            all.insert(
-                name.clone(),
-                Entry {
-                    from_file,
-                    ..Entry::new(spec)
-                },
-            );
+            let entry = Entry {
+                from_file,
+                ..Entry::new(spec)
+            };
+            generation = entry.generation;
+            all.insert(name.clone(), entry);
         }
-        let _ = self.commands.send(Command::Add(name.clone()));
+        let _ = self.commands.send(Command::Add(name.clone(), generation));
         Ok(self.get(&name).expect("just added"))
     }
 

@@ -89,3 +89,52 @@ pub fn send(
         .unwrap_or(0);
     (status, all[i + 4..].to_vec())
 }
+
+/// Serves `file` over HTTP on a free 127.0.0.1 port, each response `delay` after its request
+/// (an input that takes that long to open), with byte ranges (`Range: bytes=A-[B]`, as a
+/// demuxer seeking to an index asks). Runs until the test process ends.
+pub fn slow_file_server(file: &std::path::Path, delay: Duration) -> u16 {
+    let data = std::sync::Arc::new(std::fs::read(file).unwrap());
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let data = std::sync::Arc::clone(&data);
+            std::thread::spawn(move || {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") && head.len() < 16 * 1024 {
+                    if conn.read(&mut byte).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    head.push(byte[0]);
+                }
+                std::thread::sleep(delay);
+                let head = String::from_utf8_lossy(&head).to_lowercase();
+                let range = head.lines().find_map(|l| {
+                    let spec = l.strip_prefix("range: bytes=")?;
+                    let (a, b) = spec.split_once('-')?;
+                    let a: usize = a.trim().parse().ok()?;
+                    let b: usize = b.trim().parse().unwrap_or(data.len() - 1);
+                    Some((a.min(data.len()), b.min(data.len() - 1)))
+                });
+                let (status, start, end) = match range {
+                    Some((a, b)) => ("206 Partial Content", a, b + 1),
+                    None => ("200 OK", 0, data.len()),
+                };
+                let _ = write!(
+                    conn,
+                    "HTTP/1.1 {status}\r\nContent-Type: application/octet-stream\r\n\
+                     Accept-Ranges: bytes\r\nContent-Range: bytes {start}-{}/{}\r\n\
+                     Content-Length: {}\r\nConnection: close\r\n\r\n",
+                    end.saturating_sub(1),
+                    data.len(),
+                    end - start
+                );
+                let _ = conn.write_all(&data[start..end.max(start)]);
+            });
+        }
+    });
+    port
+}
