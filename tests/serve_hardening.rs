@@ -7,9 +7,9 @@ mod common;
 use common::service::*;
 use common::*;
 use serde_json::Value;
+use std::io::{Read, Write};
 use std::path::Path;
 use std::time::Duration;
-use std::io::{Read, Write};
 use std::time::Instant;
 
 /// A raw request to the service: (status, body).
@@ -461,7 +461,6 @@ fn streams_added_and_deleted_give_their_file_descriptors_back() {
         "kept's frame counter went from {before} to {now}"
     );
 }
-
 
 /// The lines of `/metrics` labelled `source="{name}"`.
 fn series(s: &Service, name: &str) -> Vec<String> {

@@ -146,7 +146,9 @@ impl Control<'_> {
                     Err(e) => {
                         tracing::warn!(stream = name, "cannot open: {e}");
                         let mut streams = service.streams.write();
-                        let mine = streams.get_mut(&name).filter(|e| e.generation == generation);
+                        let mine = streams
+                            .get_mut(&name)
+                            .filter(|e| e.generation == generation);
                         if let Some(entry) = mine {
                             entry.last_error = Some(e.to_string());
                             entry.open_attempts += 1;
