@@ -541,3 +541,112 @@ fn racing_deletes_and_posts_of_one_name_leave_no_orphan() {
         );
     }
 }
+
+fn sha(path: &Path) -> Vec<u8> {
+    use sha2::Digest;
+    sha2::Sha256::digest(std::fs::read(path).unwrap()).to_vec()
+}
+
+/// Issue 32, item 11: a POSTed output never truncates a file this stream did not write —
+/// another stream's default output, a finished recording or an input under `media_roots` —
+/// while the same stream added again writes its own file on (its earlier lines kept).
+#[test]
+fn per_stream_outputs_never_truncate_another_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let extra = format!(
+        "events = \"{0}/{{name}}-events.jsonl\"\n[serve]\noutput_root = \"{0}\"\nmedia_roots = [\"{0}\"]\n",
+        out.display()
+    );
+    let s = Service::start(dir.path(), &pipeline(dir.path(), &extra));
+    let input = "test://?fps=10&width=160&height=120";
+    let post = |name: &str, key: &str, file: &str, input: &str| {
+        let body = serde_json::json!({ "name": name, "input": input, "outputs": { key: file } });
+        s.api("POST", "/api/streams", Some(&body.to_string()))
+    };
+    assert_eq!(add(&s, "a", input).0, 201);
+    wait_for("a's default output", Duration::from_secs(30), || {
+        out.join("a.jsonl").exists()
+    });
+    // Another stream's default output.
+    let (status, v) = post("b", "metadata", "a.jsonl", input);
+    assert_eq!(status, 409, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("stream a"), "{v}");
+    // A finished recording, and an input a stream reads.
+    std::fs::create_dir_all(out.join("clips")).unwrap();
+    let clip = out.join("clips/a-20261206-101500.mp4");
+    std::fs::copy(root().join("samples/carphone.mp4"), &clip).unwrap();
+    let media = out.join("walk.mp4");
+    std::fs::copy(root().join("samples/carphone.mp4"), &media).unwrap();
+    let before = (sha(&clip), sha(&media));
+    assert_eq!(add(&s, "reader", media.to_str().unwrap()).0, 201);
+    for (key, file) in [
+        ("mp4", "clips/a-20261206-101500.mp4"),
+        ("events", "walk.mp4"),
+    ] {
+        let (status, v) = post("c", key, file, input);
+        assert_eq!(status, 409, "{key} {file}: {v}");
+        assert!(
+            v["error"].as_str().unwrap().contains("never overwritten"),
+            "{v}"
+        );
+    }
+    assert!(s.stream("c").is_null(), "nothing refused is listed");
+    // Its own file again: re-added after a DELETE, it writes on after its earlier lines.
+    assert_eq!(post("d", "metadata", "d-own.jsonl", input).0, 201);
+    let own = out.join("d-own.jsonl");
+    let lines = || {
+        std::fs::read_to_string(&own)
+            .unwrap_or_default()
+            .lines()
+            .count()
+    };
+    wait_for("d's lines", Duration::from_secs(30), || lines() > 3);
+    assert_eq!(s.api("DELETE", "/api/streams/d", None).0, 204);
+    let first = lines();
+    let (status, v) = post("d", "metadata", "d-own.jsonl", input);
+    assert_eq!(status, 201, "{v}");
+    wait_for(
+        "d's new lines after its old",
+        Duration::from_secs(30),
+        || lines() > first + 3,
+    );
+    assert_eq!((sha(&clip), sha(&media)), before, "untouched");
+}
+
+/// Issue 32, item 12: a restarted service's stream writes `{name}-1.mp4` beside the MP4 of
+/// the run before, which stays as it was (it was truncated), and both play.
+#[test]
+fn a_restarted_stream_starts_a_new_mp4_beside_the_last_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let extra = format!("mp4 = \"{}/out/{{name}}.mp4\"\n", dir.path().display());
+    let file = pipeline(dir.path(), &extra);
+    let s = Service::start(dir.path(), &file);
+    assert_eq!(add(&s, "cam", "test://?fps=15&width=160&height=120").0, 201);
+    wait_for("cam streaming", Duration::from_secs(30), || {
+        s.stream("cam")["frames"].as_u64() > Some(15)
+    });
+    let (code, log) = s.stop();
+    assert_eq!(code, Some(0), "{log}");
+    let first = dir.path().join("out/cam.mp4");
+    let kept = sha(&first);
+    let s = Service::start(dir.path(), &file);
+    wait_for(
+        "cam restored and streaming",
+        Duration::from_secs(60),
+        || s.stream("cam")["frames"].as_u64() > Some(15),
+    );
+    let (code, log) = s.stop();
+    assert_eq!(code, Some(0), "{log}");
+    assert_eq!(sha(&first), kept, "the first run's MP4 is untouched");
+    let second = dir.path().join("out/cam-1.mp4");
+    for mp4 in [&first, &second] {
+        let (frames, w, h) = decode_mp4(mp4);
+        assert!(
+            frames > 10 && (w, h) == (160, 120),
+            "{}: {frames} frames",
+            mp4.display()
+        );
+    }
+}

@@ -21,6 +21,11 @@ pub struct OutputConfig {
     /// Annotated H.264 MP4.
     #[serde(default)]
     pub mp4: Option<PathBuf>,
+    /// Not a key: `serve` sets it so a stream's JSON lines files are added to, not truncated
+    /// (a restarted or re-added stream keeps its earlier lines).
+    #[serde(skip)]
+    #[cfg_attr(feature = "cli", schemars(skip))]
+    pub append: bool,
     /// JSON lines, one per frame; `-` for stdout.
     #[serde(default)]
     pub metadata: Option<String>,

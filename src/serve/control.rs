@@ -5,11 +5,12 @@
 //! until the stream's outputs are finalized. The HTTP side reads the shared [`Service`] and
 //! never blocks the pipeline threads.
 
+use super::outputs;
 use super::state::save_state;
 use super::streams::{Refusal, StreamPatch, StreamSpec};
 use super::Service;
 use crate::backoff::Backoff;
-use crate::config::PipelineConfig;
+use crate::config::{OutputConfig, PipelineConfig};
 use crate::error::Result;
 use crate::live::{output::LiveOutput, Live};
 use crate::pipeline::{Pipeline, Play};
@@ -188,18 +189,16 @@ impl Control<'_> {
             analytics: (!analytics.is_empty()).then(|| Arc::new(analytics)),
             filter: spec.filter(),
         };
-        let config =
-            match spec.output_config(&self.config.output, self.service.output_root.as_deref()) {
-                Ok(output) if spec.outputs.is_some() => std::borrow::Cow::Owned(PipelineConfig {
-                    output,
-                    ..self.config.clone()
-                }),
-                Ok(_) => std::borrow::Cow::Borrowed(self.config),
-                Err(r) => {
-                    self.fail(name, r.message);
-                    return;
-                }
-            };
+        let config = match self.output_config(&spec) {
+            Ok(output) => PipelineConfig {
+                output,
+                ..self.config.clone()
+            },
+            Err(r) => {
+                self.fail(name, r.message);
+                return;
+            }
+        };
         let joined = crate::sink::sinks_sharing(&config, &[name.to_string()], self.mqtt.clone())
             .and_then(|mut sinks| {
                 let mut sinks = sinks.pop().expect("one name, one set of sinks");
@@ -258,6 +257,33 @@ impl Control<'_> {
                 self.fail(name, e.to_string());
             }
         }
+    }
+
+    /// The stream's `[output]`: its files (its own `outputs` in place of the pipeline file's)
+    /// with their folders made; JSON lines added to, an MP4 that exists (a restart, a re-add)
+    /// left as it is for the next free `{name}-{n}.mp4`.
+    ///
+    /// # Errors
+    /// See [`outputs::stream_files`]; a folder that cannot be made.
+    fn output_config(&self, spec: &StreamSpec) -> Result<OutputConfig, Refusal> {
+        let root = self.service.output_root.as_deref();
+        let files =
+            outputs::stream_files(&spec.name, spec.outputs.as_ref(), &self.config.output, root)?;
+        let mut out = self.config.output.clone();
+        out.append = true;
+        for f in files {
+            if let Some(dir) = f.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    Refusal::new(422, format!("outputs.{}: {}: {e}", f.key, dir.display()))
+                })?;
+            }
+            match f.key {
+                "mp4" => out.mp4 = Some(outputs::next_free(&f.path)),
+                "metadata" => out.metadata = Some(f.path.display().to_string()),
+                _ => out.events = Some(f.path.display().to_string()),
+            }
+        }
+        Ok(out)
     }
 
     /// Publishes the stream's Home Assistant discovery configs (with `home_assistant`); returns
@@ -319,6 +345,12 @@ impl Control<'_> {
             .remove(name)
             .ok_or_else(|| Refusal::new(404, format!("no stream named {name}")))?;
         entry.cancel.store(true, Ordering::Relaxed);
+        let root = self.service.output_root.as_deref();
+        if let Ok(files) =
+            outputs::stream_files(name, entry.spec.outputs.as_ref(), &self.config.output, root)
+        {
+            outputs::release(&mut self.service.released.lock(), name, files);
+        }
         self.unannounce(name, &entry.announced);
         self.save();
         if let Some(id) = entry.id {

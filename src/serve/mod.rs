@@ -27,7 +27,6 @@ use crate::error::{Error, Result};
 use crate::pipeline::http::HttpServer;
 use crate::pipeline::{self, metrics::Endpoint, RunOptions, Summary};
 use crate::sink::events::EventRing;
-use crate::sink::output::same_file;
 use crate::source::supervise::Health;
 use control::{Command, Control};
 pub use entry::Entry;
@@ -107,6 +106,22 @@ pub struct Service {
     pub max_image_bytes: usize,
     /// The console's signed-in browsers.
     pub sessions: console::Sessions,
+    /// The pipeline file's per-stream `[output]` (`{name}` templates): every stream's files
+    /// unless it has its own `outputs`.
+    pub defaults: crate::config::OutputConfig,
+    /// Files of removed streams (path → name): a re-add of that name may write them again.
+    pub released: parking_lot::Mutex<std::collections::HashMap<PathBuf, String>>,
+}
+
+/// Where a stream being added comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Origin {
+    /// `POST /api/streams`.
+    Api,
+    /// The pipeline file's `[[sources]]` (not saved in the state file).
+    File,
+    /// The state file (it wrote its files in an earlier run).
+    State,
 }
 
 impl Service {
@@ -189,15 +204,18 @@ impl Service {
     /// # Errors
     /// 409 when the name is taken.
     pub fn add(&self, spec: StreamSpec) -> std::result::Result<StreamView, streams::Refusal> {
-        self.add_from(spec, false)
+        self.add_from(spec, Origin::Api)
     }
 
-    /// [`Self::add`]; `from_file`: one of the pipeline file's sources (not saved in the state
-    /// file).
+    /// [`Self::add`] of a stream from `origin`.
+    ///
+    /// # Errors
+    /// 409 when the name is taken, or when one of its files is another stream's or exists
+    /// without being its own (see [`outputs::ClaimCheck`]).
     pub(super) fn add_from(
         &self,
         spec: StreamSpec,
-        from_file: bool,
+        origin: Origin,
     ) -> std::result::Result<StreamView, streams::Refusal> {
         let name = spec.name.clone();
         let generation;
@@ -209,27 +227,22 @@ impl Service {
                     format!("a stream named {name} exists"),
                 ));
             }
-            let mine = spec.output_files(self.output_root.as_deref())?;
-            for (other, entry) in all.iter() {
-                let theirs = entry
-                    .spec
-                    .output_files(self.output_root.as_deref())
-                    .unwrap_or_default();
-                if let Some((key, path)) = mine
-                    .iter()
-                    .find(|(_, p)| theirs.iter().any(|t| same_file(&t.1, p)))
-                {
-                    return Err(streams::Refusal::new(
-                        409,
-                        format!(
-                            "outputs.{key}: {} is written by stream {other}",
-                            path.display()
-                        ),
-                    ));
-                }
-            }
+            let root = self.output_root.as_deref();
+            let files = |s: &StreamSpec| {
+                outputs::stream_files(&s.name, s.outputs.as_ref(), &self.defaults, root)
+            };
+            let released = self.released.lock();
+            let check = outputs::ClaimCheck {
+                others: (all.iter())
+                    .map(|(n, e)| (n.as_str(), files(&e.spec).unwrap_or_default()))
+                    .collect(),
+                released: &released,
+                restored: origin == Origin::State,
+            };
+            check.check(&name, &files(&spec)?)?;
+            drop(released);
             let entry = Entry {
-                from_file,
+                from_file: origin == Origin::File,
                 ..Entry::new(spec)
             };
             generation = entry.generation;
@@ -257,30 +270,6 @@ impl Service {
     pub(crate) fn send(&self, command: Command) {
         let _ = self.commands.send(command);
     }
-}
-
-/// The per-stream form of the outputs: `-{name}` before the extension of MP4, JSON and events
-/// paths that lack `{name}` (streams come one at a time and must not share or truncate a file).
-fn per_stream_outputs(config: &PipelineConfig) -> Result<PipelineConfig> {
-    use crate::config::names::mp4_template;
-    let mut c = config.clone();
-    if c.output.rtsp.is_some() || c.output.display {
-        return Err(Error::Setting {
-            key: "serve".into(),
-            message: "[output] rtsp and display are not for `ovstream serve`: its streams are \
-                      re-streamed with [serve] rtsp = \"HOST:PORT\" (and watched in a browser at \
-                      /api/streams/{name}/live.mp4)"
-                .into(),
-        });
-    }
-    c.output.mp4 = c
-        .output
-        .mp4
-        .map(|p| PathBuf::from(mp4_template(&p.display().to_string(), 2)));
-    let per = |p: Option<String>| p.filter(|p| p != "-").map(|p| mp4_template(&p, 2));
-    c.output.metadata = per(c.output.metadata.take());
-    c.output.events = per(c.output.events.take());
-    Ok(c)
 }
 
 /// Runs the service until `stop` (SIGINT/SIGTERM): binds the API, compiles the model, restores
@@ -317,7 +306,7 @@ pub fn run(
         path: options.state_file.clone(),
         message,
     })?;
-    let stream_config = per_stream_outputs(config)?;
+    let stream_config = outputs::per_stream_outputs(config)?;
     let mut detector = Detector::from_config(config, openvino_lib)?;
     // Remembered unknown people live beside the state file.
     let unknown_dir = options.state_file.parent().map(|d| d.join(UNKNOWN_DIR));
@@ -393,6 +382,8 @@ pub fn run(
         faces,
         max_image_bytes: config.serve.max_image_bytes(),
         sessions: console::Sessions::default(),
+        defaults: stream_config.output.clone(),
+        released: parking_lot::Mutex::default(),
     });
     // The pipeline file's inputs, then the state file's streams (which win on a name).
     let mut initial: BTreeMap<String, StreamSpec> = BTreeMap::new();
@@ -439,7 +430,7 @@ pub fn run(
         .filter_map(|s| s.name)
         .collect();
     for spec in initial.into_values() {
-        if let Err(r) = service.add_from(spec, true) {
+        if let Err(r) = service.add_from(spec, Origin::File) {
             tracing::error!("{}", r.message);
         }
     }

@@ -29,6 +29,149 @@ pub struct StreamOutputs {
 /// Longest path of a per-stream output, bytes.
 const MAX_OUTPUT_PATH: usize = 1024;
 
+/// Files left by removed streams remembered as theirs (for a re-add of the same name), at most.
+const MAX_RELEASED: usize = 4096;
+
+/// One file a stream writes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamFile {
+    /// `mp4`, `metadata` or `events`.
+    pub key: &'static str,
+    pub path: PathBuf,
+    /// One of the pipeline file's per-stream outputs, named after the stream (so its own).
+    pub default: bool,
+}
+
+/// The files stream `name` writes: `own` (its `outputs`, resolved under `root`) in place of
+/// the pipeline file's per-stream `[output]` files (`defaults`, `{name}` expanded; `-`, stdout,
+/// is none).
+///
+/// # Errors
+/// See [`StreamOutputs::resolve`].
+pub fn stream_files(
+    name: &str,
+    own: Option<&StreamOutputs>,
+    defaults: &crate::config::OutputConfig,
+    root: Option<&Path>,
+) -> Result<Vec<StreamFile>, Refusal> {
+    use crate::config::names::expand;
+    let mut files: Vec<StreamFile> = own
+        .map_or(Ok(Vec::new()), |o| o.resolve(name, root))?
+        .into_iter()
+        .map(|(key, path)| StreamFile {
+            key,
+            path,
+            default: false,
+        })
+        .collect();
+    let defaults = [
+        (
+            "mp4",
+            defaults.mp4.as_ref().map(|p| p.display().to_string()),
+        ),
+        ("metadata", defaults.metadata.clone()),
+        ("events", defaults.events.clone()),
+    ];
+    for (key, template) in defaults {
+        let Some(template) = template.filter(|t| t != "-") else {
+            continue;
+        };
+        if !files.iter().any(|f| f.key == key) {
+            files.push(StreamFile {
+                key,
+                path: PathBuf::from(expand(&template, name)),
+                default: true,
+            });
+        }
+    }
+    Ok(files)
+}
+
+/// What decides whether a new stream may write its files: the other streams' files, the files
+/// removed streams left (path → name), and whether it comes back from the state file.
+pub struct ClaimCheck<'a> {
+    pub others: Vec<(&'a str, Vec<StreamFile>)>,
+    pub released: &'a std::collections::HashMap<PathBuf, String>,
+    pub restored: bool,
+}
+
+impl ClaimCheck<'_> {
+    /// Refuses (409) a file of stream `name` (`mine`) that another stream writes, or that
+    /// exists but is not this stream's own earlier output — neither one of its defaults (named
+    /// after it), nor restored with it from the state file, nor left by a stream of its name
+    /// earlier in this run: another stream's file, a finished recording, an input. An output
+    /// never truncates a file it did not write.
+    ///
+    /// # Errors
+    /// The 409 [`Refusal`] naming the output, the file and why.
+    pub fn check(&self, name: &str, mine: &[StreamFile]) -> Result<(), Refusal> {
+        use crate::sink::output::same_file;
+        for f in mine {
+            let taken = |why: String| {
+                Refusal::new(
+                    409,
+                    format!("outputs.{}: {} {why}", f.key, f.path.display()),
+                )
+            };
+            if let Some((other, _)) = self
+                .others
+                .iter()
+                .find(|(_, files)| files.iter().any(|o| same_file(&o.path, &f.path)))
+            {
+                return Err(taken(format!("is written by stream {other}")));
+            }
+            let left_by_it = self.released.get(&f.path).is_some_and(|n| n == name);
+            if f.path.exists() && !f.default && !self.restored && !left_by_it {
+                return Err(taken(
+                    "exists and was not written by this stream (another stream's output, a                      recording or an input?): it is never overwritten; remove it or choose                      another path"
+                        .into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Remembers `files` as left by stream `name` (it was removed), so a re-add of that name may
+/// write them again; bounded at [`MAX_RELEASED`] (the oldest-inserted are not tracked: a
+/// forgotten one is refused, never overwritten).
+pub fn release(
+    released: &mut std::collections::HashMap<PathBuf, String>,
+    name: &str,
+    files: Vec<StreamFile>,
+) {
+    for f in files.into_iter().filter(|f| !f.default) {
+        if released.len() >= MAX_RELEASED && !released.contains_key(&f.path) {
+            let Some(any) = released.keys().next().cloned() else {
+                break;
+            };
+            released.remove(&any);
+        }
+        released.insert(f.path, name.to_string());
+    }
+}
+
+/// `path`, or when it exists the first free `{stem}-{n}.{ext}` (n = 1, 2, …, up to 10,000):
+/// a restarted stream's MP4 never replaces the one before.
+pub fn next_free(path: &Path) -> PathBuf {
+    if !path.exists() {
+        return path.to_path_buf();
+    }
+    let stem = path.file_stem().map(|s| s.to_string_lossy().to_string());
+    let ext = path.extension().map(|e| e.to_string_lossy().to_string());
+    (1..=10_000)
+        .map(|n| {
+            let file = match (&stem, &ext) {
+                (Some(s), Some(e)) => format!("{s}-{n}.{e}"),
+                (Some(s), None) => format!("{s}-{n}"),
+                _ => format!("{n}"),
+            };
+            path.with_file_name(file)
+        })
+        .find(|p| !p.exists())
+        .unwrap_or_else(|| path.to_path_buf())
+}
+
 impl StreamOutputs {
     /// `(key, path)` of each output given.
     fn given(&self) -> impl Iterator<Item = (&'static str, &str)> {
@@ -124,6 +267,32 @@ fn inside(path: &Path, root: &Path) -> bool {
     false
 }
 
+/// The per-stream form of the outputs: `-{name}` before the extension of MP4, JSON and events
+/// paths that lack `{name}` (streams come one at a time and must not share or truncate a file).
+pub(super) fn per_stream_outputs(
+    config: &crate::config::PipelineConfig,
+) -> crate::error::Result<crate::config::PipelineConfig> {
+    use crate::config::names::mp4_template;
+    let mut c = config.clone();
+    if c.output.rtsp.is_some() || c.output.display {
+        return Err(crate::error::Error::Setting {
+            key: "serve".into(),
+            message: "[output] rtsp and display are not for `ovstream serve`: its streams are \
+                      re-streamed with [serve] rtsp = \"HOST:PORT\" (and watched in a browser at \
+                      /api/streams/{name}/live.mp4)"
+                .into(),
+        });
+    }
+    c.output.mp4 = c
+        .output
+        .mp4
+        .map(|p| PathBuf::from(mp4_template(&p.display().to_string(), 2)));
+    let per = |p: Option<String>| p.filter(|p| p != "-").map(|p| mp4_template(&p, 2));
+    c.output.metadata = per(c.output.metadata.take());
+    c.output.events = per(c.output.events.take());
+    Ok(c)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -161,5 +330,65 @@ mod tests {
             ..Default::default()
         };
         assert!(same.resolve("door", Some(&root)).is_err());
+    }
+
+    #[test]
+    fn next_free_numbers_beside_an_existing_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("cam.mp4");
+        assert_eq!(next_free(&p), p);
+        std::fs::write(&p, b"x").unwrap();
+        assert_eq!(next_free(&p), dir.path().join("cam-1.mp4"));
+        std::fs::write(dir.path().join("cam-1.mp4"), b"x").unwrap();
+        assert_eq!(next_free(&p), dir.path().join("cam-2.mp4"));
+    }
+
+    #[test]
+    fn claims_refuse_others_files_and_files_not_written_by_the_stream() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = |name: &str, default: bool| StreamFile {
+            key: "metadata",
+            path: dir.path().join(name),
+            default,
+        };
+        std::fs::write(dir.path().join("old.jsonl"), b"{}").unwrap();
+        let mut released = std::collections::HashMap::new();
+        fn check<'a>(
+            released: &'a std::collections::HashMap<PathBuf, String>,
+            restored: bool,
+            a: StreamFile,
+        ) -> ClaimCheck<'a> {
+            ClaimCheck {
+                others: vec![("a", vec![a])],
+                released,
+                restored,
+            }
+        }
+        let e = check(&released, false, file("a.jsonl", true))
+            .check("b", &[file("a.jsonl", false)])
+            .unwrap_err();
+        assert_eq!(
+            (e.status, e.message.contains("stream a")),
+            (409, true),
+            "{e:?}"
+        );
+        let e = check(&released, false, file("a.jsonl", true))
+            .check("b", &[file("old.jsonl", false)])
+            .unwrap_err();
+        assert!(e.message.contains("never overwritten"), "{e:?}");
+        // Its default, a restore, or left by the same name earlier: its own.
+        assert!(check(&released, false, file("a.jsonl", true))
+            .check("b", &[file("old.jsonl", true)])
+            .is_ok());
+        assert!(check(&released, true, file("a.jsonl", true))
+            .check("b", &[file("old.jsonl", false)])
+            .is_ok());
+        release(&mut released, "b", vec![file("old.jsonl", false)]);
+        assert!(check(&released, false, file("a.jsonl", true))
+            .check("b", &[file("old.jsonl", false)])
+            .is_ok());
+        assert!(check(&released, false, file("a.jsonl", true))
+            .check("c", &[file("old.jsonl", false)])
+            .is_err());
     }
 }

@@ -88,7 +88,7 @@ impl Service {
     /// (until it is deleted), so nothing a user added is lost to a check.
     fn restore(&self, spec: StreamSpec) {
         let refused = match self.check(&spec) {
-            Ok(()) => match self.add_from(spec.clone(), false) {
+            Ok(()) => match self.add_from(spec.clone(), super::Origin::State) {
                 Ok(_) => return,
                 Err(r) => r,
             },

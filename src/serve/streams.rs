@@ -180,31 +180,6 @@ impl StreamSpec {
             .as_ref()
             .map_or(Ok(Vec::new()), |o| o.resolve(&self.name, output_root))
     }
-
-    /// The pipeline's `[output]` with this stream's own files in place (their folders made).
-    ///
-    /// # Errors
-    /// See [`StreamOutputs::resolve`]; a folder that cannot be made.
-    pub fn output_config(
-        &self,
-        base: &crate::config::OutputConfig,
-        output_root: Option<&Path>,
-    ) -> Result<crate::config::OutputConfig, Refusal> {
-        let mut out = base.clone();
-        for (key, path) in self.output_files(output_root)? {
-            if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir).map_err(|e| {
-                    Refusal::new(422, format!("outputs.{key}: {}: {e}", dir.display()))
-                })?;
-            }
-            match key {
-                "mp4" => out.mp4 = Some(path),
-                "metadata" => out.metadata = Some(path.display().to_string()),
-                _ => out.events = Some(path.display().to_string()),
-            }
-        }
-        Ok(out)
-    }
 }
 
 /// A stream's `record.dir`: a path under a configured `output_root` (the rules of the

@@ -140,11 +140,19 @@ pub struct JsonlSink {
 }
 
 impl JsonlSink {
-    /// Opens `target` (a path, or `-` for stdout), creating parent folders.
+    /// Opens `target` (a path, or `-` for stdout), creating parent folders; truncates it.
     ///
     /// # Errors
     /// [`Error::Output`] naming the path when it cannot be created.
     pub fn create(target: &str) -> Result<Self> {
+        Self::open(target, false)
+    }
+
+    /// [`Self::create`], or with `append` adds to the end of an existing file.
+    ///
+    /// # Errors
+    /// [`Error::Output`] naming the path when it cannot be opened.
+    pub fn open(target: &str, append: bool) -> Result<Self> {
         if target == "-" {
             return Ok(JsonlSink {
                 target: target.into(),
@@ -161,7 +169,15 @@ impl JsonlSink {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(err)?;
         }
-        let file = File::create(&path).map_err(err)?;
+        let file = if append {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+        } else {
+            File::create(&path)
+        }
+        .map_err(err)?;
         Ok(JsonlSink {
             target: target.into(),
             out: Box::new(BufWriter::new(file)),

@@ -140,9 +140,9 @@ pub fn sinks_sharing(
         RtspSink::serve_all(&rtsp_urls)?
     }
     .into_iter();
-    let mut metadata_files = PerSourceJsonl::open(out.metadata.as_deref(), false)?;
+    let mut metadata_files = PerSourceJsonl::open(out.metadata.as_deref(), false, out.append)?;
     // Events are few and each matters: every line reaches the file at once.
-    let mut events_files = PerSourceJsonl::open(out.events.as_deref(), true)?;
+    let mut events_files = PerSourceJsonl::open(out.events.as_deref(), true, out.append)?;
     let mut all = Vec::with_capacity(names.len());
     for name in names {
         let frames = out.mqtt.as_ref().is_some_and(|m| m.frames);
@@ -182,24 +182,29 @@ struct PerSourceJsonl<'a> {
     shared: Option<SharedJsonl>,
     /// Flush every line (else at most [`jsonl::FLUSH_INTERVAL`] apart).
     each_line: bool,
+    /// Add to existing files instead of truncating them.
+    append: bool,
 }
 
 impl<'a> PerSourceJsonl<'a> {
-    fn open(template: Option<&'a str>, each_line: bool) -> Result<Self> {
+    fn open(template: Option<&'a str>, each_line: bool, append: bool) -> Result<Self> {
         use crate::config::names::NAME_PLACEHOLDER;
         let shared = match template {
-            Some(t) if !t.contains(NAME_PLACEHOLDER) => Some(Self::create(t, each_line)?.shared()),
+            Some(t) if !t.contains(NAME_PLACEHOLDER) => {
+                Some(Self::create(t, each_line, append)?.shared())
+            }
             _ => None,
         };
         Ok(PerSourceJsonl {
             template,
             shared,
             each_line,
+            append,
         })
     }
 
-    fn create(path: &str, each_line: bool) -> Result<JsonlSink> {
-        let sink = JsonlSink::create(path)?;
+    fn create(path: &str, each_line: bool, append: bool) -> Result<JsonlSink> {
+        let sink = JsonlSink::open(path, append)?;
         Ok(if each_line {
             sink.flushing_each_line()
         } else {
@@ -213,7 +218,7 @@ impl<'a> PerSourceJsonl<'a> {
             (Some(shared), _) => Some(shared.clone()),
             (None, Some(t)) => {
                 let path = crate::config::names::expand(t, name);
-                Some(Self::create(&path, self.each_line)?.shared())
+                Some(Self::create(&path, self.each_line, self.append)?.shared())
             }
             (None, None) => None,
         })
