@@ -650,3 +650,31 @@ fn a_restarted_stream_starts_a_new_mp4_beside_the_last_one() {
         );
     }
 }
+
+/// Issue 32, item 16: an output that cannot be written (here a disk that is full: the stream's
+/// JSON lines file is `/dev/full`) fails its stream — `failed`, with the cause — while the
+/// other streams go on, and the service still exits 0 (before: the sink stage stopped and
+/// took every stream with it, and the service exited 5 at SIGTERM).
+#[test]
+fn a_failed_output_fails_its_stream_not_the_service() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("out")).unwrap();
+    std::os::unix::fs::symlink("/dev/full", dir.path().join("out/full.jsonl")).unwrap();
+    let s = Service::start(dir.path(), &pipeline(dir.path(), ""));
+    let input = "test://?fps=15&width=160&height=120";
+    assert_eq!(add(&s, "ok", input).0, 201);
+    assert_eq!(add(&s, "full", input).0, 201);
+    wait_for("full failed", Duration::from_secs(30), || {
+        s.stream("full")["state"] == "failed"
+    });
+    let failed = s.stream("full");
+    let why = failed["last_error"].as_str().unwrap_or_default();
+    assert!(why.contains("No space left"), "{failed}");
+    let frames = s.stream("ok")["frames"].as_u64().unwrap();
+    wait_for("ok going on", Duration::from_secs(30), || {
+        s.stream("ok")["frames"].as_u64() > Some(frames + 15)
+    });
+    assert_eq!(s.stream("ok")["state"], "streaming");
+    let (code, log) = s.stop();
+    assert_eq!(code, Some(0), "{log}");
+}

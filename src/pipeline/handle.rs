@@ -146,6 +146,20 @@ impl<'scope> Pipeline<'scope, '_> {
         result
     }
 
+    /// How source `id` ended, once its outputs are finalized (`None` while it runs): its
+    /// failure or its outputs', taken (neither `remove_source` nor the end of the run reports
+    /// it again). The service turns it into the stream's `failed` state.
+    pub fn take_result(&self, id: SourceId) -> Option<Result<()>> {
+        let ended = self
+            .ctx
+            .registry
+            .list
+            .get(id)?
+            .ended
+            .load(std::sync::atomic::Ordering::Relaxed);
+        ended.then(|| self.ctx.registry.wait_finalized(id))
+    }
+
     /// Replaces the zones and lines of source `id` (`None`: no analytics) from its next frame
     /// on; lines that keep their name keep their counts. Needs a pipeline run with
     /// [`RunOptions::analytics`].

@@ -28,6 +28,8 @@ pub struct Slot {
     pub outputs: Option<Result<()>>,
     /// When its outputs were finalized.
     pub ended: Option<Instant>,
+    /// An output of it failed while it ran (the first failure): it was asked to stop.
+    pub failure: Option<Error>,
 }
 
 #[derive(Default)]
@@ -69,6 +71,7 @@ impl Registry {
             report: None,
             outputs: None,
             ended: None,
+            failure: None,
         });
         if let Some(events) = sinks.events.take() {
             if let Some(m) = &events.mqtt {
@@ -167,6 +170,18 @@ impl Registry {
         self.changed.notify_all();
     }
 
+    /// An output of `id` failed while it ran (a write error: disk full, a broken encoder): the
+    /// source is asked to stop, the other sources go on, and `error` is its result (reported
+    /// by `remove_source`, taken by [`Self::wait_finalized`], or at the end of the run).
+    pub fn output_failed(&self, id: SourceId, error: Error) {
+        tracing::error!(source = id, "output failed, the source stops: {error}");
+        let mut slots = self.slots.lock();
+        if let Some(slot) = slots.get_mut(id) {
+            slot.remove.store(true, Ordering::Relaxed);
+            slot.failure.get_or_insert(error);
+        }
+    }
+
     /// Raises the remove flag of `id`.
     ///
     /// # Errors
@@ -199,7 +214,7 @@ impl Registry {
             Some(Err(_)) => slot.outputs.replace(Ok(())).and_then(|r| r.err()),
             _ => None,
         };
-        match report.or(outputs) {
+        match report.or(slot.failure.take()).or(outputs) {
             Some(e) => Err(e),
             None => Ok(()),
         }

@@ -157,6 +157,9 @@ pub(super) fn build(parts: Parts<'_>) -> Result<Summary> {
             }
             None => {} // its failure was reported by `remove_source`
         }
+        if let Some(e) = slot.failure {
+            first_error.get_or_insert(e);
+        }
         if let Some(Err(e)) = slot.outputs {
             first_error.get_or_insert(e);
         }

@@ -68,16 +68,34 @@ impl Control<'_> {
         while !self.stop.load(Ordering::Relaxed) {
             match self.commands.recv_timeout(TICK) {
                 Ok(command) => self.apply(pipeline, command),
-                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Timeout) => self.collect(pipeline),
                 Err(RecvTimeoutError::Disconnected) => break,
             }
         }
+        self.collect(pipeline);
         // Openers still trying give up; the running sources stop with `stop` and their
         // outputs are finalized as the pipeline ends.
         for entry in self.service.streams.read().values() {
             entry.cancel.store(true, Ordering::Relaxed);
         }
         Ok(())
+    }
+
+    /// Takes how each ended stream ended: a failure (its input gave up, an output could not be
+    /// written) makes it `failed` with that cause — its own state, never the service's exit.
+    fn collect(&self, pipeline: &Pipeline<'_, '_>) {
+        let mut streams = self.service.streams.write();
+        for (name, entry) in streams.iter_mut().filter(|(_, e)| !e.collected) {
+            let Some(result) = entry.id.and_then(|id| pipeline.take_result(id)) else {
+                continue;
+            };
+            entry.collected = true;
+            if let Err(e) = result {
+                tracing::error!(stream = name, "failed: {e}");
+                entry.failed = true;
+                entry.last_error = Some(e.to_string());
+            }
+        }
     }
 
     fn apply(&self, pipeline: &Pipeline<'_, '_>, command: Command) {

@@ -32,6 +32,8 @@ pub struct Entry {
     pub announced: Vec<String>,
     /// It is one of the pipeline file's `[[sources]]`: the file, not the state file, keeps it.
     pub from_file: bool,
+    /// It ended and how was taken from the pipeline (a failure set `failed`).
+    pub collected: bool,
 }
 
 impl Entry {
@@ -53,13 +55,14 @@ impl Entry {
             cancel: Arc::new(AtomicBool::new(false)),
             announced: Vec::new(),
             from_file: false,
+            collected: false,
         }
     }
 
     /// `starting`, `streaming`, `reconnecting`, `failed` or `finished`.
     pub fn state(&self) -> String {
         match &self.stats {
-            None if self.failed => Health::Failed.to_string(),
+            _ if self.failed => Health::Failed.to_string(),
             None if self.open_attempts > 0 => Health::Reconnecting.to_string(),
             None => Health::Starting.to_string(),
             // A source that gave up ended too, but it failed: say so.
@@ -88,7 +91,10 @@ impl Entry {
                         p99: g.p99_ms,
                         max: g.max_ms,
                     },
-                    s.health.last_error().or_else(|| self.last_error.clone()),
+                    (self.last_error.clone())
+                        .filter(|_| self.failed)
+                        .or_else(|| s.health.last_error())
+                        .or_else(|| self.last_error.clone()),
                 )
             }
             None => (

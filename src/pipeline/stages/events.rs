@@ -61,18 +61,27 @@ impl Stage for Events<'_> {
         if let Some((tracker, alerts, sinks)) = entry {
             self.scratch.clear();
             tracker.frame(&frame, &mut self.scratch);
-            sinks.write(&self.scratch)?;
+            let written = sinks.write(&self.scratch);
             self.alert_scratch.clear();
             alerts.frame(&frame, &mut self.alert_scratch);
-            sinks.write_alerts(&self.alert_scratch)?;
+            let written = written.and_then(|()| sinks.write_alerts(&self.alert_scratch));
             frame
                 .alerts
                 .extend(self.alert_scratch.iter().map(|a| a.kind.clone()));
-            if let Some(a) = &frame.analytics {
-                sinks.write_analytics(&a.events)?;
-            }
+            let written = match &frame.analytics {
+                Some(a) => written.and_then(|()| sinks.write_analytics(&a.events)),
+                None => written,
+            };
             sinks.thumbnails(&frame, &self.scratch, &self.alert_scratch);
             sinks.publish_frame(&frame);
+            if let Err(e) = written {
+                // This source's failure (an events file that cannot be written): it stops;
+                // the other sources go on.
+                self.registry.output_failed(id, e);
+                if let Some(Some((_, _, mut sinks))) = self.sources.insert(id, None) {
+                    let _ = sinks.finish();
+                }
+            }
         }
         out.push(frame);
         Ok(())

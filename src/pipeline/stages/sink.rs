@@ -51,7 +51,14 @@ impl Stage for Sink<'_> {
             self.outputs.insert(id, (sinks, stats));
         }
         let (sinks, stats) = self.outputs.get_mut(&id).expect("inserted above");
-        sinks.write(&mut frame)?;
+        if let Err(e) = sinks.write(&mut frame) {
+            // This source's failure: it stops, its other outputs are finalized (an MP4 stays
+            // playable), its later frames are dropped here; the other sources go on.
+            self.registry.output_failed(id, e);
+            let (sinks, _) = self.outputs.remove(&id).expect("present");
+            let _ = self.finalize(id, sinks);
+            return Ok(());
+        }
         let e2e = frame.frame.arrival.elapsed();
         self.end_to_end.record(e2e);
         stats.end_to_end.record(e2e);
