@@ -17,9 +17,36 @@ pub fn redact(url: &str) -> String {
     }
 }
 
+/// Most bytes of a user's string an error message repeats.
+pub const MAX_ECHO: usize = 200;
+
+/// `text` as an error message repeats it: at most [`MAX_ECHO`] bytes (cut at a character
+/// boundary, `…` and the length added), so a megabyte name never comes back whole.
+pub fn clip(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.len() <= MAX_ECHO {
+        return text.into();
+    }
+    let mut end = MAX_ECHO;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} bytes)", &text[..end], text.len()).into()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn clip_keeps_at_most_max_echo_bytes() {
+        assert_eq!(clip("short"), "short");
+        let long = "é".repeat(300);
+        let c = clip(&long);
+        assert!(
+            c.len() < MAX_ECHO + 20 && c.ends_with("… (600 bytes)"),
+            "{c}"
+        );
+    }
 
     #[test]
     fn only_the_password_is_hidden() {

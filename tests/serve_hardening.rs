@@ -678,3 +678,48 @@ fn a_failed_output_fails_its_stream_not_the_service() {
     let (code, log) = s.stop();
     assert_eq!(code, Some(0), "{log}");
 }
+
+/// Issue 32, messages: empty and unknown classes (zones included) are 422, `null` clears a
+/// stream's threshold, an error repeats at most ~200 bytes of what it was sent, and a POST
+/// whose state file cannot be written is 503 and adds nothing.
+#[test]
+fn api_messages_filters_and_an_unwritable_state_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Service::start(dir.path(), &pipeline(dir.path(), ""));
+    let input = "test://?fps=5&width=160&height=120";
+    let post = |body: Value| s.api("POST", "/api/streams", Some(&body.to_string()));
+    let (status, v) = post(serde_json::json!({"name": "a", "input": input, "classes": []}));
+    assert_eq!(status, 422, "{v}");
+    let zone = serde_json::json!([{"name": "z", "polygon": [[0, 0], [1, 0], [1, 1]], "classes": ["dragon"]}]);
+    let (status, v) = post(serde_json::json!({"name": "a", "input": input, "zones": zone}));
+    assert_eq!(status, 422, "{v}");
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap()
+            .contains("zone `z`: unknown class \"dragon\""),
+        "{v}"
+    );
+    let long = "x".repeat(5000);
+    for body in [
+        serde_json::json!({"name": long, "input": input}),
+        serde_json::json!({"name": "a", "input": format!("/nope/{long}")}),
+    ] {
+        let (status, v) = post(body);
+        assert_eq!(status, 422, "{v}");
+        let error = v["error"].as_str().unwrap();
+        assert!(error.len() < 400, "{} bytes: {error}", error.len());
+    }
+    let (status, v) = post(serde_json::json!({"name": "a", "input": input, "threshold": 0.8}));
+    assert_eq!(status, 201, "{v}");
+    let (status, v) = s.api("PATCH", "/api/streams/a", Some(r#"{"threshold": null}"#));
+    assert_eq!(status, 200, "{v}");
+    assert!(v.get("threshold").is_none_or(Value::is_null), "{v}");
+    // The state file's folder replaced by a file: it cannot be written.
+    std::fs::remove_file(dir.path().join("state.json")).unwrap();
+    std::fs::create_dir(dir.path().join("state.json")).unwrap();
+    let (status, v) = post(serde_json::json!({"name": "b", "input": input}));
+    assert_eq!(status, 503, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("state file"), "{v}");
+    assert!(s.stream("b").is_null(), "not listed");
+}

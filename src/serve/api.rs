@@ -290,6 +290,7 @@ pub(super) async fn one(State(service): State<Shared>, Path(name): Path<String>)
     (status = 409, description = "The name or an output file is taken", body = ErrorBody),
     (status = 413, description = "Body over 64 KiB", body = ErrorBody),
     (status = 422, description = "Invalid name, input, geometry or outputs", body = ErrorBody),
+    (status = 503, description = "The state file could not be written: not added", body = ErrorBody),
 ))]
 pub(super) async fn add(
     State(service): State<Shared>,

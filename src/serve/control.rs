@@ -6,7 +6,6 @@
 //! never blocks the pipeline threads.
 
 use super::outputs;
-use super::state::save_state;
 use super::streams::{Refusal, StreamPatch, StreamSpec};
 use super::Service;
 use crate::backoff::Backoff;
@@ -398,11 +397,11 @@ impl Control<'_> {
         if patch.lines.is_some() {
             spec.lines = patch.lines;
         }
-        if patch.threshold.is_some() {
-            spec.threshold = patch.threshold;
+        if let Some(threshold) = patch.threshold {
+            spec.threshold = threshold;
         }
-        if patch.classes.is_some() {
-            spec.classes = patch.classes;
+        if let Some(classes) = patch.classes {
+            spec.classes = classes;
         }
         if patch.classify.is_some() {
             spec.classify = patch.classify;
@@ -433,18 +432,9 @@ impl Control<'_> {
         Ok(spec)
     }
 
-    /// Writes the streams added over the API to the state file (the pipeline file's own come
-    /// from the file at each start; a failure is logged: the service runs on).
+    /// Writes the state file (a failure is logged: the service runs on).
     fn save(&self) {
-        let specs: Vec<StreamSpec> = self
-            .service
-            .streams
-            .read()
-            .values()
-            .filter(|e| !e.from_file)
-            .map(|e| e.spec.clone())
-            .collect();
-        if let Err(e) = save_state(&self.service.state_file, &specs) {
+        if let Err(e) = self.service.save_streams() {
             tracing::error!("state file not written: {e}");
         }
     }

@@ -109,6 +109,8 @@ pub struct Service {
     /// The pipeline file's per-stream `[output]` (`{name}` templates): every stream's files
     /// unless it has its own `outputs`.
     pub defaults: crate::config::OutputConfig,
+    /// Held while the state file is written (by the API's threads and the control loop).
+    pub state_lock: parking_lot::Mutex<()>,
     /// Files of removed streams (path → name): a re-add of that name may write them again.
     pub released: parking_lot::Mutex<std::collections::HashMap<PathBuf, String>>,
 }
@@ -248,6 +250,19 @@ impl Service {
             generation = entry.generation;
             all.insert(name.clone(), entry);
         }
+        if origin == Origin::Api {
+            // Saved before the answer: a 201 means it comes back after a restart.
+            if let Err(e) = self.save_streams() {
+                let mut all = self.streams.write();
+                if all.get(&name).is_some_and(|e| e.generation == generation) {
+                    all.remove(&name);
+                }
+                return Err(streams::Refusal::new(
+                    503,
+                    format!("not added: the state file could not be written ({e})"),
+                ));
+            }
+        }
         let _ = self.commands.send(Command::Add(name.clone(), generation));
         Ok(self.get(&name).expect("just added"))
     }
@@ -384,6 +399,7 @@ pub fn run(
         sessions: console::Sessions::default(),
         defaults: stream_config.output.clone(),
         released: parking_lot::Mutex::default(),
+        state_lock: parking_lot::Mutex::default(),
     });
     // The pipeline file's inputs, then the state file's streams (which win on a name).
     let mut initial: BTreeMap<String, StreamSpec> = BTreeMap::new();

@@ -213,7 +213,10 @@ impl StreamOutputs {
         })?;
         let mut out: Vec<(&'static str, PathBuf)> = Vec::new();
         for (key, raw) in given {
-            let bad = |why: &str| Refusal::new(422, format!("outputs.{key} {raw:?}: {why}"));
+            let bad = |why: &str| {
+                let raw = crate::redact::clip(raw);
+                Refusal::new(422, format!("outputs.{key} {raw:?}: {why}"))
+            };
             let expanded = crate::config::names::expand(raw, name);
             let path = under_root(&expanded, &real_root).map_err(bad)?;
             if path.is_dir() {

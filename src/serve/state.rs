@@ -83,6 +83,20 @@ pub(super) fn restore_all(
 }
 
 impl Service {
+    /// Writes the streams added over the API to the state file (the pipeline file's own come
+    /// from the file at each start).
+    ///
+    /// # Errors
+    /// What failed, with the file's path.
+    pub(super) fn save_streams(&self) -> Result<(), String> {
+        let _writing = self.state_lock.lock();
+        let specs: Vec<StreamSpec> = (self.streams.read().values())
+            .filter(|e| !e.from_file)
+            .map(|e| e.spec.clone())
+            .collect();
+        save_state(&self.state_file, &specs)
+    }
+
     /// Restores a stream of the state file: checked exactly as a POST is; one that fails is
     /// listed as `failed` with why in `last_error`, never started, and kept in the state file
     /// (until it is deleted), so nothing a user added is lost to a check.

@@ -57,12 +57,25 @@ pub struct StreamPatch {
     pub zones: Option<Vec<ZoneConfig>>,
     #[serde(default)]
     pub lines: Option<Vec<LineConfig>>,
-    #[serde(default)]
-    pub threshold: Option<f32>,
-    #[serde(default)]
-    pub classes: Option<Vec<String>>,
+    /// A number sets the stream's threshold; `null` clears it (the pipeline's applies).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<f32>, nullable)]
+    pub threshold: Option<Option<f32>>,
+    /// Labels to keep; `null` clears the filter (every class).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Vec<String>>, nullable)]
+    pub classes: Option<Option<Vec<String>>>,
     #[serde(default)]
     pub classify: Option<Vec<String>>,
+}
+
+/// A key that is present, `null` included (`Some(None)`); absent is `None` (`serde(default)`).
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
 }
 
 /// The model's view of what a stream may filter: its threshold (the floor) and class names.
@@ -117,17 +130,34 @@ impl StreamSpec {
             return Err(Refusal::new(
                 422,
                 format!(
-                    "unknown classifier {c:?} (the pipeline's [[classify]] models: {})",
+                    "unknown classifier {:?} (the pipeline's [[classify]] models: {})",
+                    crate::redact::clip(c),
                     model.classifiers.join(", ")
                 ),
             ));
         }
-        if let Some(classes) = &self.classes {
-            if let Some(c) = classes.iter().find(|c| !model.labels.contains(c)) {
+        if self.classes.as_ref().is_some_and(Vec::is_empty) {
+            return Err(Refusal::new(
+                422,
+                "classes: empty (it would drop every object); leave it out, or null, for all",
+            ));
+        }
+        // The stream's classes, and those of its zones and lines.
+        let zones =
+            (self.zones.iter().flatten()).map(|z| (format!("zone `{}`", z.name), &z.classes));
+        let lines =
+            (self.lines.iter().flatten()).map(|l| (format!("line `{}`", l.name), &l.classes));
+        let all = std::iter::once(("classes".to_string(), &self.classes))
+            .chain(zones)
+            .chain(lines);
+        for (what, classes) in all {
+            if let Some(c) = classes.iter().flatten().find(|c| !model.labels.contains(c)) {
                 return Err(Refusal::new(
                     422,
                     format!(
-                        "unknown class {c:?} (the model has: {})",
+                        "{}: unknown class {:?} (the model has: {})",
+                        crate::redact::clip(&what),
+                        crate::redact::clip(c),
                         model.labels.join(", ")
                     ),
                 ));
@@ -220,7 +250,10 @@ pub fn check_name(name: &str) -> Result<(), Refusal> {
     } else {
         Err(Refusal::new(
             422,
-            format!("stream name {name:?}: use 1 to {MAX_NAME_LEN} of A-Z a-z 0-9 _ -"),
+            format!(
+                "stream name {:?}: use 1 to {MAX_NAME_LEN} of A-Z a-z 0-9 _ -",
+                crate::redact::clip(name)
+            ),
         ))
     }
 }
@@ -242,7 +275,7 @@ fn check_input(input: &str, media_roots: &[PathBuf]) -> Result<(), Refusal> {
                 format!(
                     "input {}: unknown scheme `{scheme}://`; use rtsp://, rtsps://, http(s)://, \
                      test://, /dev/videoN or a file under a media root",
-                    crate::redact::redact(input)
+                    crate::redact::clip(&crate::redact::redact(input))
                 ),
             ));
         }
@@ -252,7 +285,8 @@ fn check_input(input: &str, media_roots: &[PathBuf]) -> Result<(), Refusal> {
         Refusal::new(
             422,
             format!(
-                "input {input}: files are allowed only under [serve] media_roots ({})",
+                "input {}: files are allowed only under [serve] media_roots ({})",
+                crate::redact::clip(input),
                 if media_roots.is_empty() {
                     "none configured".to_string()
                 } else {
