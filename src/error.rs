@@ -93,6 +93,16 @@ impl Error {
             Error::Config { .. } | Error::Setting { .. } | Error::Library(_) => exit_code::CONFIG,
             Error::Input { .. } => exit_code::INPUT,
             Error::Model { .. } => exit_code::MODEL,
+            // The port is taken or not ours to bind: the machine's state. Anything else (a
+            // port over 65535, a host that does not resolve) is the address as written.
+            Error::Listen { source, .. }
+                if !matches!(
+                    source.kind(),
+                    std::io::ErrorKind::AddrInUse | std::io::ErrorKind::PermissionDenied
+                ) =>
+            {
+                exit_code::CONFIG
+            }
             Error::Output { .. } | Error::Listen { .. } => exit_code::OUTPUT,
             Error::Interrupted => exit_code::INTERRUPTED,
             Error::OpenVino { .. }

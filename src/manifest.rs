@@ -247,16 +247,31 @@ fn file_name(path: &str) -> PathBuf {
 /// label id k+1. Gaps become empty names.
 ///
 /// # Errors
-/// [`Error::Config`] naming the file when it cannot be read.
+/// [`Error::Config`] naming the file when it cannot be read, has no label, or names one label
+/// twice (a class filter or zone could not tell them apart).
 pub fn read_labels(path: &Path) -> Result<Vec<String>> {
-    let text =
-        crate::config::read_capped(path, crate::config::MAX_TEXT_FILE_BYTES).map_err(|e| {
-            Error::Config {
-                path: path.to_path_buf(),
-                message: format!("cannot read labels file: {e}"),
-            }
-        })?;
-    Ok(parse_labels(&text))
+    let bad = |message: String| Error::Config {
+        path: path.to_path_buf(),
+        message,
+    };
+    let text = crate::config::read_capped(path, crate::config::MAX_TEXT_FILE_BYTES)
+        .map_err(|e| bad(format!("cannot read labels file: {e}")))?;
+    let labels = parse_labels(&text);
+    if labels.iter().all(String::is_empty) {
+        return Err(bad(
+            "labels file: no labels (one class name per line)".into()
+        ));
+    }
+    let mut seen = std::collections::HashMap::new();
+    for (i, l) in labels.iter().enumerate().filter(|(_, l)| !l.is_empty()) {
+        if let Some(first) = seen.insert(l.as_str(), i) {
+            return Err(bad(format!(
+                "labels file: `{}` is label {first} and label {i}: each class needs its own name",
+                crate::redact::clip(l)
+            )));
+        }
+    }
+    Ok(labels)
 }
 
 /// See [`read_labels`].

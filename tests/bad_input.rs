@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use std::process::Output;
+use std::process::{Command, Output};
 
 const EXIT_CONFIG: i32 = 2;
 const EXIT_INPUT: i32 = 3;
@@ -218,4 +218,63 @@ fn recordings_folder_that_cannot_be_made() {
     assert_fails(&out, 5, &[target.to_str().unwrap(), "recordings folder"]);
     let out = run_with(&["--post-capture", "3"]);
     assert_fails(&out, EXIT_CONFIG, &["--post-capture", "--record"]);
+}
+
+/// Issue 32, messages and exit codes: an `--api` that cannot be an address, empty or
+/// duplicated labels, an MQTT URL with port 0 or a `#`, a model path that is a folder or a
+/// FIFO, a number too large for its setting, a file without inputs for `shards`.
+#[test]
+fn messages_and_exit_codes_name_the_cause() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = "pipelines/pedestrians.toml";
+    for api in ["127.0.0.1:99999", "no-such-host.invalid:8080"] {
+        let out = ovstream(&["serve", p, "--api", api]);
+        assert_fails(&out, EXIT_CONFIG, &[api]);
+    }
+    let empty = dir.path().join("empty.txt");
+    std::fs::write(&empty, "\n\n").unwrap();
+    let twice = dir.path().join("twice.txt");
+    std::fs::write(&twice, "person\ncar\nperson\n").unwrap();
+    for (file, why) in [
+        (&empty, "no labels"),
+        (&twice, "`person` is label 0 and label 2"),
+    ] {
+        let out = run_with(&["--labels", file.to_str().unwrap(), "--limit", "1"]);
+        assert_fails(&out, EXIT_CONFIG, &[why]);
+    }
+    for (url, why) in [
+        ("mqtt://127.0.0.1:0/x", "port 0"),
+        ("mqtt://127.0.0.1:1883/a#b", "no wildcards"),
+    ] {
+        let out = run_with(&["--mqtt", url, "--limit", "1"]);
+        assert_fails(&out, EXIT_CONFIG, &[why]);
+    }
+    let fifo = dir.path().join("model.xml");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    for (model, what) in [(dir.path(), "is a folder"), (fifo.as_path(), "is a FIFO")] {
+        let out = run_with(&["--model", model.to_str().unwrap(), "--limit", "1"]);
+        assert_fails(&out, EXIT_MODEL, &[what]);
+    }
+    let huge = dir.path().join("huge.toml");
+    std::fs::write(
+        &huge,
+        "[model]\nmodel = \"pedestrian-ssdlite\"\n[detect]\nthreshold = 1e308\n",
+    )
+    .unwrap();
+    let out = ovstream(&["config", "check", huge.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(EXIT_CONFIG));
+    let text = String::from_utf8_lossy(&out.stdout).to_string() + &stderr(&out);
+    assert!(
+        text.contains("threshold = 1e308") && !text.contains("inf"),
+        "{text}"
+    );
+    let none = dir.path().join("none.toml");
+    std::fs::write(&none, "[model]\nmodel = \"pedestrian-ssdlite\"\n").unwrap();
+    let out = ovstream(&["shards", none.to_str().unwrap(), "--replicas", "3"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("no inputs"));
 }

@@ -68,7 +68,7 @@ pub fn read_capped(path: &Path, cap: u64) -> std::io::Result<String> {
     if text.len() as u64 > cap {
         return Err(std::io::Error::new(
             std::io::ErrorKind::InvalidData,
-            format!("larger than {cap} bytes; not a pipeline or labels file"),
+            format!("larger than {cap} bytes (the most read of a text file here)"),
         ));
     }
     Ok(text)

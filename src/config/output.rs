@@ -296,7 +296,19 @@ impl MqttConfig {
                 ))
             })?);
         }
-        let path = url.path().trim_matches('/');
+        if url.fragment().is_some() || url.query().is_some() {
+            return Err(err(format!(
+                "url `{}`: `#` or `?` after the host: a topic prefix has no wildcards and a \
+                 broker URL no query",
+                redact(&self.url)
+            )));
+        }
+        if url.port() == Some(0) {
+            return Err(err(format!("url `{}`: port 0", redact(&self.url))));
+        }
+        // The topic as written (UTF-8), not as the URL encodes it (`caf%C3%A9`).
+        let path = decode(url.path())?;
+        let path = path.trim_matches('/');
         let prefix = self
             .topic_prefix
             .clone()
@@ -339,6 +351,15 @@ fn percent_decode(s: &str) -> std::result::Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn url_prefixes_are_topics_as_written_and_wildcards_or_port_0_are_refused() {
+        let at = |url: &str| MqttConfig::new(url).target();
+        assert_eq!(at("mqtt://h/caf%C3%A9/a b").unwrap().prefix, "café/a b");
+        for url in ["mqtt://h/a#b", "mqtt://h/a?x=1", "mqtt://h:0/a"] {
+            assert!(at(url).is_err(), "{url}");
+        }
+    }
 
     #[test]
     fn packet_size_and_prefix_are_bounded() {

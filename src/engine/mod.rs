@@ -123,8 +123,8 @@ impl Engine {
             path: model_path.to_path_buf(),
             message,
         };
-        if !model_path.is_file() {
-            return Err(model_err("file not found".into()));
+        if let Some(what) = not_a_file(model_path) {
+            return Err(model_err(what));
         }
         let started = Instant::now();
         let mut core = Core::new().map_err(|e| Error::Library(e.to_string()))?;
@@ -442,4 +442,23 @@ fn ov_message(err: InferenceError) -> String {
         .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// Why `path` is not a model file to read (`None`: it is a regular file): not found, a folder,
+/// a FIFO, a device or a socket.
+pub fn not_a_file(path: &Path) -> Option<String> {
+    use std::os::unix::fs::FileTypeExt;
+    let kind = match std::fs::metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Some("file not found".into()),
+        Err(e) => return Some(format!("cannot read it: {e}")),
+        Ok(m) if m.is_file() => return None,
+        Ok(m) if m.is_dir() => "a folder",
+        Ok(m) if m.file_type().is_fifo() => "a FIFO (named pipe)",
+        Ok(m) if m.file_type().is_socket() => "a socket",
+        Ok(m) if m.file_type().is_char_device() || m.file_type().is_block_device() => "a device",
+        Ok(_) => "something other than a file",
+    };
+    Some(format!(
+        "is {kind}, not a model file (.xml, .onnx, .tflite, .pb)"
+    ))
 }

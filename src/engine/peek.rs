@@ -40,8 +40,8 @@ pub fn peek(path: &Path, openvino_lib: Option<&Path>) -> Result<ModelShape> {
         path: path.to_path_buf(),
         message,
     };
-    if !path.is_file() {
-        return Err(err("file not found".into()));
+    if let Some(what) = super::not_a_file(path) {
+        return Err(err(what));
     }
     let mut core = Core::new().map_err(|e| Error::Library(e.to_string()))?;
     let model = core

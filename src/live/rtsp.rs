@@ -84,7 +84,7 @@ impl RtspService {
         let listen = |e: glib::BoolError| Error::Listen {
             what: "serve.rtsp",
             addr: address.to_string(),
-            source: std::io::Error::other(e.to_string()),
+            source: std::io::Error::new(std::io::ErrorKind::AddrInUse, e.to_string()),
         };
         server.attach(Some(&context)).map_err(listen)?;
         let address = format!("{host}:{}", server.bound_port());

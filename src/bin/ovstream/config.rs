@@ -74,8 +74,35 @@ pub(crate) fn run(args: &ConfigArgs) -> anyhow::Result<i32> {
 fn at_key(file: &Path, message: String) -> String {
     let text = std::fs::read_to_string(file).unwrap_or_default();
     match crate::locate::locate(&text, &message) {
-        Some((line, column)) => format!("line {line}, column {column}: {message}"),
+        Some((line, column)) => {
+            let message = as_written(&message, text.lines().nth(line - 1).unwrap_or_default());
+            format!("line {line}, column {column}: {message}")
+        }
         None => message,
+    }
+}
+
+/// `message` with an `inf` that the file wrote as a finite number too large for the setting
+/// (`1e308` read as a 32-bit float) shown as written on its `line`.
+fn as_written(message: &str, line: &str) -> String {
+    let Some(value) = line
+        .split_once('=')
+        .map(|(_, v)| v.split('#').next().unwrap_or("").trim())
+    else {
+        return message.to_string();
+    };
+    let finite = value.parse::<f64>().is_ok_and(f64::is_finite);
+    match (
+        finite,
+        message.find("= -inf").or_else(|| message.find("= inf")),
+    ) {
+        (true, Some(at)) => {
+            let end = message[at + 2..]
+                .find(' ')
+                .map_or(message.len(), |e| at + 2 + e);
+            format!("{}= {value} (too large){}", &message[..at], &message[end..])
+        }
+        _ => message.to_string(),
     }
 }
 

@@ -25,12 +25,23 @@ pub(crate) fn run(args: &ShardsArgs) -> anyhow::Result<i32> {
         path: args.pipeline.clone(),
         message: format!("--replicas: {message}"),
     })?;
-    let streams = config
+    let streams: Vec<_> = config
         .streams()
         .map_err(|message| ovstream::Error::Config {
             path: args.pipeline.clone(),
             message,
-        })?;
+        })?
+        .into_iter()
+        .filter(|s| !s.input.is_empty())
+        .collect();
+    if streams.is_empty() {
+        println!(
+            "{}: no inputs ([source] input or [[sources]]): nothing to shard; streams added \
+             over the API are not sharded by this file",
+            args.pipeline.display()
+        );
+        return Ok(exit_code::OK);
+    }
     let mut text = format!("{:<24} {:>5}  input\n", "name", "shard");
     let mut counts = vec![0usize; args.replicas as usize];
     for s in &streams {
