@@ -213,6 +213,9 @@ fn unreachable_rtsp_url_retries_then_fails_after_max_reconnects() {
         "{err}"
     );
     assert!(err.contains("gave up after 2 reconnect(s)"), "{err}");
+    // It never connected: said so, not "stalled after frame 0".
+    assert!(err.contains("never delivered a frame"), "{err}");
+    assert!(!err.contains("after frame 0"), "{err}");
     assert_eq!(err.matches(": reconnecting").count(), 2, "{err}");
     assert!(err.contains(": failed"), "{err}");
     assert!(!err.contains(": streaming"), "never streamed: {err}");

@@ -111,6 +111,10 @@ impl MotionConfig {
             {
                 return Err(format!("motion.mask[{i}]: point {p:?} is outside [0, 1]"));
             }
+            // The rules of zones: a mask that crosses itself has no clear inside.
+            if let Some(why) = crate::geometry::polygon_problem(polygon) {
+                return Err(format!("motion.mask[{i}]: {why}"));
+            }
         }
         Ok(())
     }
@@ -127,6 +131,12 @@ mod tests {
             ..Default::default()
         };
         assert!(bad.validate().unwrap_err().contains("motion.mask[0]"));
+        let bow_tie = MotionConfig {
+            mask: vec![vec![[0.0, 0.0], [1.0, 1.0], [1.0, 0.0], [0.0, 1.0]]],
+            ..MotionConfig::default()
+        };
+        let e = bow_tie.validate().unwrap_err();
+        assert!(e.contains("motion.mask[0]: is self-intersecting"), "{e}");
         let bad = MotionConfig {
             threshold: 0,
             ..Default::default()

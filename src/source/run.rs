@@ -173,12 +173,21 @@ impl Source {
                 return Ok(SourceEnd::Limit);
             }
             if let Some(t) = stall_timeout.filter(|t| last_frame.elapsed() > *t) {
-                let stalled = Error::Input {
-                    uri: self.uri.clone(),
-                    message: format!(
+                let message = if seq == 0 {
+                    format!(
+                        "never delivered a frame: nothing within {} s of opening it (no answer, \
+                         or no picture)",
+                        t.as_secs_f64()
+                    )
+                } else {
+                    format!(
                         "stalled: no frame for {} s after frame {seq}",
                         t.as_secs_f64()
-                    ),
+                    )
+                };
+                let stalled = Error::Input {
+                    uri: self.uri.clone(),
+                    message,
                 };
                 return Err(if seq == 0 {
                     self.with_network_cause(stalled)
