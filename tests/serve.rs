@@ -202,7 +202,7 @@ fn an_unreachable_camera_reconnects_without_touching_the_others() {
 /// One build path: a `[source]` key reaches a stream of `serve` exactly as it reaches `run`
 /// (serve used to drop `stall_timeout`, so its streams waited the default 5 s). A listener
 /// that accepts and never answers stands in for a camera that hangs: with `stall_timeout = 1`
-/// and `max_reconnects = 1` both give up after one reconnect, saying "no frame for 1 s".
+/// and `max_reconnects = 1` both give up after one reconnect, saying "nothing within 1 s".
 #[test]
 fn source_settings_reach_serve_streams_as_they_reach_run() {
     let dir = tempfile::tempdir().unwrap();
@@ -223,7 +223,7 @@ fn source_settings_reach_serve_streams_as_they_reach_run() {
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(3), "{err}");
     assert!(err.contains("gave up after 1 reconnect(s)"), "{err}");
-    assert!(err.contains("no frame for 1 s"), "{err}");
+    assert!(err.contains("nothing within 1 s"), "{err}");
 
     let s = Service::start(dir.path(), &file);
     assert_eq!(add(&s, "hung", &uri).0, 201);
@@ -234,7 +234,7 @@ fn source_settings_reach_serve_streams_as_they_reach_run() {
     );
     let view = s.stream("hung");
     let why = view["last_error"].as_str().unwrap_or_default();
-    assert!(why.contains("no frame for 1 s"), "{view}");
+    assert!(why.contains("nothing within 1 s"), "{view}");
     assert_eq!(view["reconnects"], 1, "{view}");
 }
 

@@ -146,6 +146,36 @@ impl<'scope> Pipeline<'scope, '_> {
         result
     }
 
+    /// [`Self::remove_source`] without waiting here: `done` gets the result on a thread of the
+    /// pipeline's scope once the source's outputs are finalized, so removals of several
+    /// sources run at once.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for an unknown id (`done` is not called).
+    pub fn remove_source_then(
+        &self,
+        id: SourceId,
+        done: impl FnOnce(Result<()>) + Send + 'scope,
+    ) -> Result<()> {
+        self.ctx.registry.request_remove(id)?;
+        let ctx = self.ctx;
+        std::thread::Builder::new()
+            .name(format!("remove-{id}"))
+            .spawn_scoped(self.scope, move || {
+                let result = ctx.registry.wait_finalized(id);
+                if let Some(stats) = ctx.registry.list.get(id) {
+                    stats.release();
+                }
+                tracing::info!(source = id, "source removed");
+                done(result);
+            })
+            .map(drop)
+            .map_err(|e| Error::Setting {
+                key: "pipeline".into(),
+                message: format!("removal thread: {e}"),
+            })
+    }
+
     /// How source `id` ended, once its outputs are finalized (`None` while it runs): its
     /// failure or its outputs', taken (neither `remove_source` nor the end of the run reports
     /// it again). The service turns it into the stream's `failed` state.

@@ -31,6 +31,9 @@ const MAX_OPEN_BACKOFF: Duration = Duration::from_secs(30);
 /// How often a backoff wait checks whether the stream was removed.
 const OPEN_POLL: Duration = Duration::from_millis(50);
 
+/// Where a removal's answer goes.
+pub type RemoveReply = oneshot::Sender<std::result::Result<(), Refusal>>;
+
 /// What the API asks the control loop to do.
 pub enum Command {
     /// Start opening the stream already listed under this name and [`Entry::generation`]
@@ -39,7 +42,7 @@ pub enum Command {
     /// The input of that name and generation opened, with its recordings (their tap already
     /// fed by it): join it to the pipeline, unless the entry is gone or another by now.
     Opened(String, u64, Box<(Source, Option<Recording>, Tap)>),
-    Remove(String, oneshot::Sender<std::result::Result<(), Refusal>>),
+    Remove(String, RemoveReply),
     Patch(
         String,
         StreamPatch,
@@ -107,9 +110,7 @@ impl Control<'_> {
                 let (source, recording, tap) = *opened;
                 self.join(pipeline, (&name, generation), source, recording, tap)
             }
-            Command::Remove(name, reply) => {
-                let _ = reply.send(self.remove(pipeline, &name));
-            }
+            Command::Remove(name, reply) => self.remove(pipeline, &name, reply),
             Command::Patch(name, patch, reply) => {
                 let _ = reply.send(self.patch(pipeline, &name, patch));
             }
@@ -354,13 +355,13 @@ impl Control<'_> {
         }
     }
 
-    fn remove(&self, pipeline: &Pipeline<'_, '_>, name: &str) -> std::result::Result<(), Refusal> {
-        let entry = self
-            .service
-            .streams
-            .write()
-            .remove(name)
-            .ok_or_else(|| Refusal::new(404, format!("no stream named {name}")))?;
+    /// Unlists the stream and stops it; `reply` is answered once its outputs are finalized,
+    /// on a thread of its own (removals of several streams run at once).
+    fn remove(&self, pipeline: &Pipeline<'_, '_>, name: &str, reply: RemoveReply) {
+        let Some(entry) = self.service.streams.write().remove(name) else {
+            let _ = reply.send(Err(Refusal::new(404, format!("no stream named {name}"))));
+            return;
+        };
         entry.cancel.store(true, Ordering::Relaxed);
         let root = self.service.output_root.as_deref();
         if let Ok(files) =
@@ -370,14 +371,22 @@ impl Control<'_> {
         }
         self.unannounce(name, &entry.announced);
         self.save();
-        if let Some(id) = entry.id {
-            // Its outputs are finalized when this returns; a failure of its own is reported
-            // but the stream is gone either way.
-            if let Err(e) = pipeline.remove_source(id) {
-                tracing::warn!(stream = name, "removed; it had failed: {e}");
+        let Some(id) = entry.id else {
+            let _ = reply.send(Ok(()));
+            return;
+        };
+        // Its outputs are finalized when `reply` is answered; a failure of its own is
+        // reported but the stream is gone either way.
+        let owned = name.to_string();
+        let answer = move |result: Result<()>| {
+            if let Err(e) = result {
+                tracing::warn!(stream = owned, "removed; it had failed: {e}");
             }
+            let _ = reply.send(Ok(()));
+        };
+        if let Err(e) = pipeline.remove_source_then(id, answer) {
+            tracing::warn!(stream = name, "removed: {e}");
         }
-        Ok(())
     }
 
     fn patch(

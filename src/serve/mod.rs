@@ -220,7 +220,7 @@ impl Service {
         origin: Origin,
     ) -> std::result::Result<StreamView, streams::Refusal> {
         let name = spec.name.clone();
-        let generation;
+        let (generation, view);
         {
             let mut all = self.streams.write();
             if all.contains_key(&name) {
@@ -248,6 +248,8 @@ impl Service {
                 ..Entry::new(spec)
             };
             generation = entry.generation;
+            // Its view now: a DELETE may remove it before this answer goes out.
+            view = entry.view(&self.model);
             all.insert(name.clone(), entry);
         }
         if origin == Origin::Api {
@@ -264,7 +266,7 @@ impl Service {
             }
         }
         let _ = self.commands.send(Command::Add(name.clone(), generation));
-        Ok(self.get(&name).expect("just added"))
+        Ok(view)
     }
 
     /// The checks of a stream added over the API (or restored): its name, input (against
