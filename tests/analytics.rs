@@ -604,7 +604,8 @@ fn a_line_added_to_the_pipeline_file_while_running_starts_counting() {
         .append(true)
         .open(&pipeline)
         .unwrap();
-    f.write_all(b"[[analytics.lines]]\nname = \"quarter\"\npoints = [[0.25, 0.0], [0.25, 1.0]]\npoint = \"center\"\n")
+    // A new line (applied at once) and an `[output]` edit (only at the next start, said so).
+    f.write_all(b"[[analytics.lines]]\nname = \"quarter\"\npoints = [[0.25, 0.0], [0.25, 1.0]]\npoint = \"center\"\n[output]\nstats_interval = 2.0\n")
         .unwrap();
     drop(f);
     std::thread::sleep(Duration::from_secs(3));
@@ -622,6 +623,10 @@ fn a_line_added_to_the_pipeline_file_while_running_starts_counting() {
     let err = String::from_utf8_lossy(&out.stderr).to_string();
     assert!(
         err.contains("analytics reloaded from") && err.contains("2 line(s)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("edits to [output] apply at the next start"),
         "{err}"
     );
     let records = read_jsonl(&md);

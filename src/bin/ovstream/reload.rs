@@ -2,7 +2,7 @@
 //! changes (modification time or size, checked every [`POLL`]) or on SIGHUP, and each source's
 //! zones and lines are replaced in the running pipeline — decode and inference go on, lines
 //! that keep their name keep their counts. A file that no longer loads is reported and the
-//! running tables stay.
+//! running tables stay; edits outside the analytics tables are named as waiting for a restart.
 
 use crate::{load_config, Overrides};
 use ovstream::config::AnalyticsConfig;
@@ -38,6 +38,7 @@ pub fn watch(
 ) -> ovstream::Result<()> {
     let path = overrides.pipeline.as_path();
     let mut last = loaded;
+    let mut settings = other_settings(path);
     while !pipeline.all_ended() {
         std::thread::sleep(POLL);
         let now = stamp(path);
@@ -53,6 +54,16 @@ pub fn watch(
                 continue;
             }
         };
+        let now_settings = other_settings(path);
+        let changed = changed_tables(&settings, &now_settings);
+        if !changed.is_empty() {
+            eprintln!(
+                "{}: edits to {} apply at the next start (only the analytics tables reload)",
+                path.display(),
+                changed.join(", ")
+            );
+            settings = now_settings;
+        }
         for ((&id, name), running) in ids.iter().zip(names).zip(current.iter_mut()) {
             let new = config.analytics_for(name);
             if new == *running {
@@ -74,4 +85,60 @@ pub fn watch(
         }
     }
     Ok(())
+}
+
+/// The file's tables other than the analytics ones (`[analytics]`, `analytics` of each
+/// `[[sources]]`), as parsed TOML (empty when it does not parse).
+fn other_settings(path: &std::path::Path) -> toml::Table {
+    let text = ovstream::config::read_capped(path, ovstream::config::MAX_TEXT_FILE_BYTES)
+        .unwrap_or_default();
+    let mut table: toml::Table = text.parse().unwrap_or_default();
+    table.remove("analytics");
+    if let Some(toml::Value::Array(sources)) = table.get_mut("sources") {
+        for s in sources.iter_mut().filter_map(toml::Value::as_table_mut) {
+            s.remove("analytics");
+        }
+    }
+    table
+}
+
+/// The top-level keys whose value differs between `before` and `after`, sorted.
+fn changed_tables(before: &toml::Table, after: &toml::Table) -> Vec<String> {
+    let mut keys: Vec<String> = before
+        .keys()
+        .chain(after.keys())
+        .filter(|k| before.get(*k) != after.get(*k))
+        .map(|k| format!("[{k}]"))
+        .collect();
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_edits_outside_the_analytics_tables_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("p.toml");
+        let read = |text: &str| {
+            std::fs::write(&file, text).unwrap();
+            other_settings(&file)
+        };
+        let zone = "[[analytics.zones]]\nname = \"z\"\n[[sources]]\ninput = \"a\"\n";
+        let a = read(&format!("[detect]\nthreshold = 0.5\n{zone}"));
+        let moved = read(&format!(
+            "[detect]\nthreshold = 0.5\n{zone}[[sources.analytics.lines]]\nname = \"l\"\n"
+        ));
+        assert!(
+            changed_tables(&a, &moved).is_empty(),
+            "analytics edits reload"
+        );
+        let b = read(&format!(
+            "[detect]\nthreshold = 0.6\n[output]\nmp4 = \"o.mp4\"\n{zone}"
+        ));
+        assert_eq!(changed_tables(&a, &b), ["[detect]", "[output]"]);
+    }
 }
