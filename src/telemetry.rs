@@ -114,7 +114,10 @@ pub fn latency_histogram() -> prometheus_client::metrics::histogram::Histogram {
 /// periodic log's interval).
 pub struct StageStats {
     pub name: &'static str,
-    histograms: Mutex<[Histogram<u64>; 2]>,
+    /// Whole run and current window; `None` once [`Self::freeze`]d.
+    histograms: Mutex<Option<[Histogram<u64>; 2]>>,
+    /// The whole run's summary, kept when the histograms were let go.
+    frozen: std::sync::OnceLock<LatencySummary>,
     /// The same observations for the Prometheus endpoint (seconds, fixed buckets).
     exported: prometheus_client::metrics::histogram::Histogram,
 }
@@ -127,7 +130,8 @@ impl StageStats {
     pub fn new(name: &'static str) -> Self {
         StageStats {
             name,
-            histograms: Mutex::new([histogram(), histogram()]),
+            histograms: Mutex::new(Some([histogram(), histogram()])),
+            frozen: std::sync::OnceLock::new(),
             exported: latency_histogram(),
         }
     }
@@ -140,7 +144,7 @@ impl StageStats {
     /// Records one frame's time in this stage.
     pub fn record(&self, elapsed: Duration) {
         let us = (elapsed.as_micros() as u64).clamp(1, MAX_LATENCY_US);
-        for h in self.histograms.lock().iter_mut() {
+        for h in self.histograms.lock().iter_mut().flatten() {
             h.saturating_record(us);
         }
         self.exported.observe(elapsed.as_secs_f64());
@@ -148,15 +152,31 @@ impl StageStats {
 
     /// Count and percentiles over the whole run.
     pub fn summary(&self) -> LatencySummary {
-        LatencySummary::of(self.name, &self.histograms.lock()[0])
+        match (self.frozen.get(), &*self.histograms.lock()) {
+            (Some(s), _) => s.clone(),
+            (None, Some(h)) => LatencySummary::of(self.name, &h[0]),
+            (None, None) => LatencySummary::empty(self.name),
+        }
     }
 
     /// Count and percentiles since the last call (the window starts anew).
     pub fn take_window(&self) -> LatencySummary {
-        let mut h = self.histograms.lock();
-        let summary = LatencySummary::of(self.name, &h[1]);
-        h[1].reset();
-        summary
+        match &mut *self.histograms.lock() {
+            Some(h) => {
+                let summary = LatencySummary::of(self.name, &h[1]);
+                h[1].reset();
+                summary
+            }
+            None => LatencySummary::empty(self.name),
+        }
+    }
+
+    /// Keeps the whole run's summary and lets the histograms go (a removed source's: each
+    /// holds up to ~256 KiB of counts); later observations go to the Prometheus histogram only.
+    pub fn freeze(&self) {
+        let summary = self.summary();
+        let _ = self.frozen.set(summary);
+        self.histograms.lock().take();
     }
 }
 
@@ -172,6 +192,17 @@ pub struct LatencySummary {
 }
 
 impl LatencySummary {
+    fn empty(name: &'static str) -> Self {
+        LatencySummary {
+            name,
+            count: 0,
+            p50_ms: 0.0,
+            p95_ms: 0.0,
+            p99_ms: 0.0,
+            max_ms: 0.0,
+        }
+    }
+
     fn of(name: &'static str, h: &Histogram<u64>) -> Self {
         let ms = |q| h.value_at_quantile(q) as f64 / 1000.0;
         LatencySummary {

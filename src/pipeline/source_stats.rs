@@ -115,6 +115,8 @@ impl SourceStats {
         self.keep_latest.store(false, Ordering::Relaxed);
         self.latest.lock().take();
         self.live.lock().take();
+        self.end_to_end.freeze();
+        self.frame_gap.freeze();
     }
 
     /// It was removed (a dynamic pipeline's source): the metrics no longer report it.
