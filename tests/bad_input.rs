@@ -278,3 +278,26 @@ fn messages_and_exit_codes_name_the_cause() {
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stdout).contains("no inputs"));
 }
+
+/// Issue 32, item 5: a file whose frames are wider than 7680 is refused before its frames are
+/// decoded into the pipeline (a 16000x16000 stream would take gigabytes), saying why.
+#[test]
+fn frames_larger_than_8k_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let wide = dir.path().join("wide.mp4");
+    let made = Command::new("gst-launch-1.0")
+        .args(["-q", "videotestsrc", "num-buffers=3", "!"])
+        .args([
+            "video/x-raw,width=7696,height=16,framerate=10/1",
+            "!",
+            "x264enc",
+            "!",
+        ])
+        .args(["mp4mux", "!", "filesink"])
+        .arg(format!("location={}", wide.display()))
+        .status()
+        .expect("gst-launch-1.0 runs (scripts/setup.sh installs gstreamer1.0-tools)");
+    assert!(made.success());
+    let out = run_with(&["--input", wide.to_str().unwrap()]);
+    assert_fails(&out, EXIT_INPUT, &["wide.mp4", "larger than 7680x4320"]);
+}

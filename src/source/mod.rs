@@ -20,6 +20,7 @@ pub use run::{Cursor, Output, Playback, SourceEnd, SourceReport};
 pub use tap::Tap;
 use uri::{camera_head, test_pattern_head};
 pub use uri::{check_syntax, input_uri, TEST_SCHEME, V4L2_SCHEME};
+use uri::{MAX_TEST_HEIGHT, MAX_TEST_WIDTH};
 
 use crate::error::{Error, Result};
 use crate::frame::Frame;
@@ -95,8 +96,11 @@ impl Source {
         // A file played in real time: the appsink waits for each frame's time on the clock
         // (the file's own rate); the pipeline then treats it as live (see `drops_oldest`).
         let sync = options.realtime && head.starts_with("uridecodebin");
+        // Frames over the largest supported size fail to negotiate before a decoder pool of
+        // them is allocated (a 16000x16000 stream would take gigabytes).
         let description = format!(
-            "{head} ! videoconvert ! video/x-raw,format={FRAME_FORMAT} ! \
+            "{head} ! videoconvert ! video/x-raw,format={FRAME_FORMAT},width=[1,{MAX_TEST_WIDTH}],\
+             height=[1,{MAX_TEST_HEIGHT}] ! \
              appsink name=sink sync={sync} enable-last-sample=false max-buffers={APPSINK_MAX_BUFFERS}"
         );
         let pipeline = gst::parse::launch(&description)
@@ -235,6 +239,12 @@ impl Source {
         }
         if err.error().matches(gst::CoreError::MissingPlugin) {
             message.push_str(&format!("; {}", plugins::debian_package_hint(detail)));
+        }
+        if debug.contains("not-negotiated") {
+            message.push_str(&format!(
+                "; its frames could not be converted: frames larger than \
+                 {MAX_TEST_WIDTH}x{MAX_TEST_HEIGHT} are refused"
+            ));
         }
         Error::Input {
             uri: self.uri.clone(),

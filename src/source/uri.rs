@@ -8,6 +8,7 @@ use std::path::Path;
 /// optional), `videotestsrc is-live=true`: the camera stand-in for demos and tests.
 pub const TEST_SCHEME: &str = "test://";
 /// Largest `test://` picture (8K UHD) and frame rate: a 16000x16000 pattern took a gigabyte.
+/// The width and height also bound every decoded frame of any input (larger is refused).
 pub const MAX_TEST_WIDTH: u32 = 7680;
 pub const MAX_TEST_HEIGHT: u32 = 4320;
 pub const MAX_TEST_FPS: u32 = 1000;
