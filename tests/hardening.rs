@@ -63,17 +63,12 @@ fn a_library_without_the_openvino_symbols_is_a_config_error_naming_it() {
     assert!(!err.contains("panicked"), "{err}");
 }
 
-fn sha(path: &Path) -> Vec<u8> {
-    use sha2::Digest;
-    sha2::Sha256::digest(std::fs::read(path).unwrap()).to_vec()
-}
-
 #[test]
 fn an_output_that_is_an_input_or_another_output_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in.avi");
     std::fs::copy(vtest(), &input).unwrap();
-    let before = sha(&input);
+    let before = sha256(&input);
     std::fs::create_dir_all(dir.path().join("sub")).unwrap();
     let via_dotdot = dir.path().join("sub/../in.avi");
     let link = dir.path().join("link.avi");
@@ -104,7 +99,7 @@ fn an_output_that_is_an_input_or_another_output_is_refused() {
             "{}",
             stderr(&out)
         );
-        assert_eq!(sha(&input), before, "{flag} {target} changed the input");
+        assert_eq!(sha256(&input), before, "{flag} {target} changed the input");
     }
     let out = ovstream(&[
         "run",

@@ -443,15 +443,6 @@ fn streams_added_and_deleted_give_their_file_descriptors_back() {
         grown / 1024
     );
     // Its metric series go with it; another stream's stay, their counters whole.
-    let series = |name: &str| {
-        let (status, text) = s.call("GET", "/metrics", None, None);
-        assert_eq!(status, 200);
-        let label = format!("source=\"{name}\"");
-        text.lines()
-            .filter(|l| !l.starts_with('#') && l.contains(&label))
-            .map(String::from)
-            .collect::<Vec<_>>()
-    };
     let (status, v) = add(&s, "kept", "test://?fps=10&width=160&height=120");
     assert_eq!(status, 201, "{v}");
     wait_for("kept streaming", Duration::from_secs(30), || {
@@ -464,14 +455,14 @@ fn streams_added_and_deleted_give_their_file_descriptors_back() {
             .expect("a frames series");
         line.rsplit(' ').next().unwrap().parse().unwrap()
     };
-    let before = frames(&series("kept"));
+    let before = frames(&series(&s, "kept"));
     cycle();
     assert_eq!(
-        series("cam"),
+        series(&s, "cam"),
         Vec::<String>::new(),
         "a removed stream's series"
     );
-    let now = frames(&series("kept"));
+    let now = frames(&series(&s, "kept"));
     assert!(
         now >= before,
         "kept's frame counter went from {before} to {now}"
@@ -558,11 +549,6 @@ fn racing_deletes_and_posts_of_one_name_leave_no_orphan() {
     }
 }
 
-fn sha(path: &Path) -> Vec<u8> {
-    use sha2::Digest;
-    sha2::Sha256::digest(std::fs::read(path).unwrap()).to_vec()
-}
-
 /// Issue 32, item 11: a POSTed output never truncates a file this stream did not write —
 /// another stream's default output, a finished recording or an input under `media_roots` —
 /// while the same stream added again writes its own file on (its earlier lines kept).
@@ -595,7 +581,7 @@ fn per_stream_outputs_never_truncate_another_file() {
     std::fs::copy(root().join("samples/carphone.mp4"), &clip).unwrap();
     let media = out.join("walk.mp4");
     std::fs::copy(root().join("samples/carphone.mp4"), &media).unwrap();
-    let before = (sha(&clip), sha(&media));
+    let before = (sha256(&clip), sha256(&media));
     assert_eq!(add(&s, "reader", media.to_str().unwrap()).0, 201);
     for (key, file) in [
         ("mp4", "clips/a-20261206-101500.mp4"),
@@ -628,7 +614,7 @@ fn per_stream_outputs_never_truncate_another_file() {
         Duration::from_secs(30),
         || lines() > first + 3,
     );
-    assert_eq!((sha(&clip), sha(&media)), before, "untouched");
+    assert_eq!((sha256(&clip), sha256(&media)), before, "untouched");
 }
 
 /// Issue 32, item 12: a restarted service's stream writes `{name}-1.mp4` beside the MP4 of
@@ -646,7 +632,7 @@ fn a_restarted_stream_starts_a_new_mp4_beside_the_last_one() {
     let (code, log) = s.stop();
     assert_eq!(code, Some(0), "{log}");
     let first = dir.path().join("out/cam.mp4");
-    let kept = sha(&first);
+    let kept = sha256(&first);
     let s = Service::start(dir.path(), &file);
     wait_for(
         "cam restored and streaming",
@@ -655,7 +641,7 @@ fn a_restarted_stream_starts_a_new_mp4_beside_the_last_one() {
     );
     let (code, log) = s.stop();
     assert_eq!(code, Some(0), "{log}");
-    assert_eq!(sha(&first), kept, "the first run's MP4 is untouched");
+    assert_eq!(sha256(&first), kept, "the first run's MP4 is untouched");
     let second = dir.path().join("out/cam-1.mp4");
     for mp4 in [&first, &second] {
         let (frames, w, h) = decode_mp4(mp4);

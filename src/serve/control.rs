@@ -284,9 +284,7 @@ impl Control<'_> {
     /// # Errors
     /// See [`outputs::stream_files`]; a folder that cannot be made.
     fn output_config(&self, spec: &StreamSpec) -> Result<OutputConfig, Refusal> {
-        let root = self.service.output_root.as_deref();
-        let files =
-            outputs::stream_files(&spec.name, spec.outputs.as_ref(), &self.config.output, root)?;
+        let files = self.service.files_of(spec)?;
         let mut out = self.config.output.clone();
         out.append = true;
         for f in files {
@@ -363,10 +361,7 @@ impl Control<'_> {
             return;
         };
         entry.cancel.store(true, Ordering::Relaxed);
-        let root = self.service.output_root.as_deref();
-        if let Ok(files) =
-            outputs::stream_files(name, entry.spec.outputs.as_ref(), &self.config.output, root)
-        {
+        if let Ok(files) = self.service.files_of(&entry.spec) {
             outputs::release(&mut self.service.released.lock(), name, files);
         }
         self.unannounce(name, &entry.announced);

@@ -229,19 +229,15 @@ impl Service {
                     format!("a stream named {name} exists"),
                 ));
             }
-            let root = self.output_root.as_deref();
-            let files = |s: &StreamSpec| {
-                outputs::stream_files(&s.name, s.outputs.as_ref(), &self.defaults, root)
-            };
             let released = self.released.lock();
             let check = outputs::ClaimCheck {
                 others: (all.iter())
-                    .map(|(n, e)| (n.as_str(), files(&e.spec).unwrap_or_default()))
+                    .map(|(n, e)| (n.as_str(), self.files_of(&e.spec).unwrap_or_default()))
                     .collect(),
                 released: &released,
                 restored: origin == Origin::State,
             };
-            check.check(&name, &files(&spec)?)?;
+            check.check(&name, &self.files_of(&spec)?)?;
             drop(released);
             let entry = Entry {
                 from_file: origin == Origin::File,

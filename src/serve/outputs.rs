@@ -87,6 +87,18 @@ pub fn stream_files(
     Ok(files)
 }
 
+impl super::Service {
+    /// The files stream `spec` writes (see [`stream_files`]), with the service's pipeline-file
+    /// outputs and output root.
+    ///
+    /// # Errors
+    /// See [`StreamOutputs::resolve`].
+    pub(super) fn files_of(&self, spec: &super::StreamSpec) -> Result<Vec<StreamFile>, Refusal> {
+        let root = self.output_root.as_deref();
+        stream_files(&spec.name, spec.outputs.as_ref(), &self.defaults, root)
+    }
+}
+
 /// What decides whether a new stream may write its files: the other streams' files, the files
 /// removed streams left (path → name), and whether it comes back from the state file.
 pub struct ClaimCheck<'a> {

@@ -394,3 +394,9 @@ pub fn photo_clip(path: &Path, photos: &[&str]) {
     }
     run_gst(&description);
 }
+
+/// SHA-256 of a file's bytes (a file a run must leave untouched).
+pub fn sha256(path: &Path) -> Vec<u8> {
+    use sha2::Digest;
+    sha2::Sha256::digest(std::fs::read(path).unwrap()).to_vec()
+}
