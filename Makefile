@@ -65,6 +65,7 @@ bench-faces: build
 # Regenerate the golden files with OpenVINO's Python API (commit the result).
 golden: setup
 	.venv/bin/python tests/golden/ssd_reference.py models/pedestrian-ssdlite/frozen_inference_graph.pb samples/vtest.avi tests/golden/pedestrians_vtest.json
+	.venv/bin/python tests/golden/ssd_reference.py models/pedestrian-ssdlite/frozen_inference_graph.pb samples/vtest.avi tests/golden/pedestrians_vtest_planes.json --resize planes --frames 150
 	.venv/bin/python tests/golden/make_classifier_ir.py
 	cd tests/golden && ../../.venv/bin/python yolo_reference.py ../../models/fall-yolov8/best_fp16.onnx ../../samples/vtest.avi fall_vtest.json --labels Normal Fall --frames 120
 	cd tests/golden && ../../.venv/bin/python blazeface_reference.py ../../models/blazeface-full/face_detection_full_range.tflite ../../samples/carphone.mp4 carphone_faces.json --every 5

@@ -3,7 +3,7 @@
 use crate::adapters::yolo;
 use crate::adapters::{self, Adapter, BuildError};
 use crate::config::PipelineConfig;
-use crate::engine::{Engine, EngineOptions};
+use crate::engine::{Engine, EngineOptions, InputFormat};
 use crate::error::{Error, Result};
 use crate::manifest::{read_labels, FetchState, Manifest};
 use crate::model_info::ModelInfo;
@@ -58,7 +58,10 @@ impl Detector {
                 adapters::names().join(", ")
             ))
         })?;
-        let format = (registration.input_format)();
+        let format = InputFormat {
+            resize: m.resize,
+            ..(registration.input_format)()
+        };
         info.check_input(&adapter_name, &format)
             .map_err(config_err)?;
         let threshold = match info.confidence_threshold {

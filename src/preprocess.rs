@@ -1,6 +1,11 @@
 //! Frame → model input: the I420 frame resized (and letterboxed, and scaled to f32 where the
 //! [`InputSpec`] says so) straight into the infer request's input tensor, with OpenCV.
+//!
+//! Two ways to resize ([`Resize`], `[model] resize`): `rgb` converts the whole frame to RGB and
+//! resizes that (what the models were trained and calibrated on); `planes` resizes the three
+//! I420 planes and converts only the model-size image (less work for large frames).
 
+use crate::config::Resize;
 use crate::engine::{InputElement, InputFormat, InputSpec};
 use crate::error::{Error, Result};
 use crate::frame::Frame;
@@ -14,6 +19,9 @@ pub struct Scratch {
     yuv: Vec<u8>,
     /// The model-size RGB image before it is scaled to f32 or copied.
     rgb: Vec<u8>,
+    /// `rgb` resize: the whole frame as RGB (and `yuv` holds its I420 copy when its planes
+    /// are not laid out back to back).
+    whole: Vec<u8>,
 }
 
 /// Wraps plane `plane` of an I420 frame as a single-channel Mat of `rows` x `cols`.
@@ -45,20 +53,21 @@ fn cv_err(e: opencv::Error) -> Error {
 
 /// Writes `frame` (I420) into `input` (`[1, H, W, 3]` u8 NHWC RGB at `spec`'s size).
 ///
-/// Only the small image is color-converted: each plane is resized with bilinear interpolation
-/// (OpenCV `INTER_LINEAR`) into `scratch` as an I420 image of the model size, which is then
-/// converted to RGB (`COLOR_YUV2RGB_I420`, BT.601) straight into the tensor. The golden script
-/// (`tests/golden/ssd_reference.py`) does the same with `cv2`. `spec` width and height must be
-/// even.
+/// `spec.format.resize` picks how: `rgb` converts the whole frame to RGB
+/// (`COLOR_YUV2RGB_I420`, BT.601 limited range) and resizes it with bilinear interpolation
+/// (OpenCV `INTER_LINEAR`) straight into the tensor; `planes` resizes each plane into
+/// `scratch` as an I420 image of the model size and converts only that. The golden script
+/// (`tests/golden/ssd_reference.py --resize rgb|planes`) does the same with `cv2`. `spec` width
+/// and height must be even.
 ///
 /// # Errors
 /// [`Error::Gst`] when the buffer cannot be mapped; [`Error::Layout`] when sizes do not fit;
 /// [`Error::OpenCv`] when a resize fails.
-pub fn resize_into(
+fn resize_into(
     frame: &Frame,
     spec: &InputSpec,
     input: &mut [u8],
-    scratch: &mut Vec<u8>,
+    scratch: &mut Scratch,
 ) -> Result<()> {
     if input.len() != spec.byte_size() {
         return Err(Error::layout(
@@ -76,6 +85,7 @@ pub fn resize_into(
         spec.height as i32,
         input,
         spec.width * 3,
+        spec.format.resize,
         scratch,
     )
 }
@@ -94,11 +104,29 @@ pub fn fill_input(
     scratch: &mut Scratch,
 ) -> Result<()> {
     let format = spec.format;
-    let Scratch { yuv, rgb: work } = scratch;
-    let scratch = yuv;
-    if format == InputFormat::default() {
+    let plain = InputFormat {
+        resize: format.resize,
+        ..InputFormat::default()
+    };
+    if format == plain {
         return resize_into(frame, spec, input, scratch);
     }
+    let mut work = std::mem::take(&mut scratch.rgb);
+    let filled = fill_converted(frame, spec, input, &mut work, scratch);
+    scratch.rgb = work;
+    filled
+}
+
+/// [`fill_input`] for letterboxed or f32 inputs: the RGB image is made in `work`, then copied
+/// or scaled into `input`.
+fn fill_converted(
+    frame: &Frame,
+    spec: &InputSpec,
+    input: &mut [u8],
+    work: &mut Vec<u8>,
+    scratch: &mut Scratch,
+) -> Result<()> {
+    let format = spec.format;
     let (mw, mh) = (spec.width, spec.height);
     work.clear();
     work.resize(mw * mh * 3, format.pad);
@@ -112,10 +140,19 @@ pub fn fill_input(
             lb.height as i32,
             &mut work[at..],
             mw * 3,
+            format.resize,
             scratch,
         )?;
     } else {
-        resize_rgb(frame, mw as i32, mh as i32, work, mw * 3, scratch)?;
+        resize_rgb(
+            frame,
+            mw as i32,
+            mh as i32,
+            work,
+            mw * 3,
+            format.resize,
+            scratch,
+        )?;
     }
     match format.element {
         InputElement::U8 => input.copy_from_slice(work),
@@ -146,14 +183,16 @@ pub fn fill_input(
 }
 
 /// Resizes the I420 `frame` to `mw` x `mh` (even) RGB u8 into `input`, whose rows are
-/// `row_bytes` apart (`mw * 3` for a packed image, more for a region of a wider one).
+/// `row_bytes` apart (`mw * 3` for a packed image, more for a region of a wider one), the way
+/// `resize` says.
 fn resize_rgb(
     frame: &Frame,
     mw: i32,
     mh: i32,
     input: &mut [u8],
     row_bytes: usize,
-    scratch: &mut Vec<u8>,
+    resize: Resize,
+    scratch: &mut Scratch,
 ) -> Result<()> {
     let needed = row_bytes * (mh as usize - 1) + mw as usize * 3;
     if input.len() < needed || row_bytes < mw as usize * 3 || mw % 2 != 0 || mh % 2 != 0 {
@@ -169,6 +208,107 @@ fn resize_rgb(
         .buffer
         .map_readable()
         .map_err(|e| Error::gst("map frame", e))?;
+    // SAFETY: `input` holds `needed` bytes (checked above) and outlives the Mat.
+    let mut dst = unsafe {
+        Mat::new_rows_cols_with_data_unsafe(mh, mw, CV_8UC3, input.as_mut_ptr().cast(), row_bytes)
+    }
+    .map_err(cv_err)?;
+    match resize {
+        Resize::Planes => resize_planes(frame, &map, mw, mh, &mut dst, &mut scratch.yuv),
+        Resize::Rgb => resize_whole(frame, &map, mw, mh, &mut dst, scratch),
+    }
+}
+
+/// `rgb`: the whole frame converted to RGB in `scratch.whole`, then resized into `dst`.
+///
+/// A frame of odd width or height leaves its last column or row out (4:2:0 converts in 2x2
+/// blocks); planes that are not back to back (padded strides) are copied together first.
+fn resize_whole(
+    frame: &Frame,
+    data: &[u8],
+    mw: i32,
+    mh: i32,
+    dst: &mut Mat,
+    scratch: &mut Scratch,
+) -> Result<()> {
+    let info = &frame.info;
+    let (w, h) = (info.width() as usize & !1, info.height() as usize & !1);
+    if w == 0 || h == 0 {
+        return Err(Error::layout("preprocess", "frame smaller than 2x2"));
+    }
+    let (offsets, strides) = (info.offset(), info.stride());
+    let y_len = w * h;
+    let c_len = y_len / 4;
+    let packed = strides[0] as usize == w
+        && strides[1] as usize == w / 2
+        && strides[2] as usize == w / 2
+        && offsets[1] == offsets[0] + y_len
+        && offsets[2] == offsets[1] + c_len
+        && data.len() >= offsets[0] + y_len + 2 * c_len;
+    let i420: &[u8] = if packed {
+        &data[offsets[0]..offsets[0] + y_len + 2 * c_len]
+    } else {
+        let yuv = &mut scratch.yuv;
+        yuv.clear();
+        for (plane, rows, cols) in [(0, h, w), (1, h / 2, w / 2), (2, h / 2, w / 2)] {
+            let stride = strides[plane] as usize;
+            if data.len() < offsets[plane] + stride * (rows - 1) + cols {
+                return Err(Error::layout(
+                    "preprocess",
+                    format!("frame buffer too small for plane {plane}"),
+                ));
+            }
+            for r in 0..rows {
+                let at = offsets[plane] + r * stride;
+                yuv.extend_from_slice(&data[at..at + cols]);
+            }
+        }
+        yuv
+    };
+    scratch.whole.resize(y_len * 3, 0);
+    // SAFETY: `i420` and `scratch.whole` hold the sizes given and outlive the Mats, which are
+    // read from (`src`) or written within their bounds by OpenCV (`rgb`).
+    unsafe {
+        let src = Mat::new_rows_cols_with_data_unsafe(
+            (h + h / 2) as i32,
+            w as i32,
+            CV_8UC1,
+            i420.as_ptr() as *mut _,
+            w,
+        )
+        .map_err(cv_err)?;
+        let mut rgb = Mat::new_rows_cols_with_data_unsafe(
+            h as i32,
+            w as i32,
+            CV_8UC3,
+            scratch.whole.as_mut_ptr().cast(),
+            w * 3,
+        )
+        .map_err(cv_err)?;
+        imgproc::cvt_color_def(&src, &mut rgb, imgproc::COLOR_YUV2RGB_I420).map_err(cv_err)?;
+        imgproc::resize(
+            &rgb,
+            dst,
+            Size::new(mw, mh),
+            0.0,
+            0.0,
+            imgproc::INTER_LINEAR,
+        )
+        .map_err(cv_err)?;
+    }
+    Ok(())
+}
+
+/// `planes`: each I420 plane resized into `scratch` (an I420 image of the model size), which is
+/// then converted into `dst`.
+fn resize_planes(
+    frame: &Frame,
+    map: &[u8],
+    mw: i32,
+    mh: i32,
+    dst: &mut Mat,
+    scratch: &mut Vec<u8>,
+) -> Result<()> {
     let (w, h) = (frame.info.width() as i32, frame.info.height() as i32);
     let (cw, ch) = ((w + 1) / 2, (h + 1) / 2);
     let (mcw, mch) = (mw / 2, mh / 2);
@@ -177,7 +317,7 @@ fn resize_rgb(
     let c_len = (mcw * mch) as usize;
     scratch.resize(y_len + 2 * c_len, 0);
     let base = scratch.as_mut_ptr();
-    // SAFETY: the Mats borrow `map` and `scratch`/`input`, all alive for this function; the
+    // SAFETY: the Mats borrow `map` and `scratch`, all alive for this function; the
     // three destination regions of `scratch` do not overlap.
     unsafe {
         let planes = [
@@ -186,8 +326,8 @@ fn resize_rgb(
             (2, ch, cw, mch, mcw, y_len + c_len),
         ];
         for (plane, rows, cols, drows, dcols, off) in planes {
-            let src = plane_mat(&map, frame, plane, rows, cols)?;
-            let mut dst = Mat::new_rows_cols_with_data_unsafe(
+            let src = plane_mat(map, frame, plane, rows, cols)?;
+            let mut small = Mat::new_rows_cols_with_data_unsafe(
                 drows,
                 dcols,
                 CV_8UC1,
@@ -197,7 +337,7 @@ fn resize_rgb(
             .map_err(cv_err)?;
             imgproc::resize(
                 &src,
-                &mut dst,
+                &mut small,
                 Size::new(dcols, drows),
                 0.0,
                 0.0,
@@ -208,15 +348,7 @@ fn resize_rgb(
         let yuv =
             Mat::new_rows_cols_with_data_unsafe(mh + mch, mw, CV_8UC1, base.cast(), mw as usize)
                 .map_err(cv_err)?;
-        let mut rgb = Mat::new_rows_cols_with_data_unsafe(
-            mh,
-            mw,
-            CV_8UC3,
-            input.as_mut_ptr().cast(),
-            row_bytes,
-        )
-        .map_err(cv_err)?;
-        imgproc::cvt_color_def(&yuv, &mut rgb, imgproc::COLOR_YUV2RGB_I420).map_err(cv_err)?;
+        imgproc::cvt_color_def(&yuv, dst, imgproc::COLOR_YUV2RGB_I420).map_err(cv_err)?;
     }
     Ok(())
 }

@@ -7,6 +7,9 @@ use common::*;
 
 const VTEST_FRAMES: usize = 795;
 const GOLDEN: &str = "tests/golden/pedestrians_vtest.json";
+/// The first [`PLANES_FRAMES`] frames with `--resize planes` (ssd_reference.py --resize planes).
+const GOLDEN_PLANES: &str = "tests/golden/pedestrians_vtest_planes.json";
+const PLANES_FRAMES: usize = 150;
 
 #[test]
 fn boxes_match_openvino_python_golden_at_f32() {
@@ -25,6 +28,36 @@ fn boxes_match_openvino_python_golden_at_f32() {
     assert_ok(&out);
     let checked = assert_matches_golden(&read_jsonl(&jsonl), GOLDEN, None);
     assert!(checked > 1000, "golden file has too few boxes ({checked})");
+}
+
+/// `[model] resize = "planes"` resizes the I420 planes and converts after: its boxes match the
+/// reference made the same way, and not the default (`rgb`) reference on the same frames.
+#[test]
+fn resize_planes_matches_its_own_golden_and_not_the_rgb_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let jsonl = dir.path().join("out.jsonl");
+    let pipeline = pipeline_file(dir.path(), "", &jsonl);
+    let out = ovstream(&[
+        "run",
+        pipeline.to_str().unwrap(),
+        "--precision",
+        "f32",
+        "--threshold",
+        "0.45",
+        "--resize",
+        "planes",
+        "--limit",
+        &PLANES_FRAMES.to_string(),
+        "--no-progress",
+    ]);
+    assert_ok(&out);
+    let lines = read_jsonl(&jsonl);
+    let checked = assert_matches_golden(&lines, GOLDEN_PLANES, None);
+    assert!(checked > 200, "golden file has too few boxes ({checked})");
+    // The same frames of the rgb reference: some boxes differ past the tolerances.
+    let rgb = golden_prefix(dir.path(), GOLDEN, PLANES_FRAMES);
+    let other = std::panic::catch_unwind(|| assert_matches_golden(&lines, &rgb, None));
+    assert!(other.is_err(), "planes output also matches the rgb golden");
 }
 
 #[test]

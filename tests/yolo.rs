@@ -7,24 +7,12 @@ mod common;
 
 use common::*;
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 const GOLDEN: &str = "tests/golden/fall_vtest.json";
 const MODEL_FILE: &str = "models/fall-yolov8/best_fp16.onnx";
 /// Frames compared with the golden file (f32 YOLOv8 640 runs ~5 FPS here).
 const GOLDEN_FRAMES: usize = 40;
-
-/// The golden file cut to its first `n` frames, written into `dir`.
-fn golden_prefix(dir: &Path, n: usize) -> PathBuf {
-    let text = std::fs::read_to_string(root().join(GOLDEN)).unwrap();
-    let mut gold: Value = serde_json::from_str(&text).unwrap();
-    let frames = gold["frames"].as_array_mut().unwrap();
-    assert!(frames.len() >= n, "golden file has {} frames", frames.len());
-    frames.truncate(n);
-    let path = dir.join("golden.json");
-    std::fs::write(&path, gold.to_string()).unwrap();
-    path
-}
 
 #[test]
 fn yolo_boxes_match_openvino_python_golden_at_f32() {
@@ -43,9 +31,9 @@ fn yolo_boxes_match_openvino_python_golden_at_f32() {
         "--no-progress",
     ]);
     assert_ok(&out);
-    let golden = golden_prefix(dir.path(), GOLDEN_FRAMES);
+    let golden = golden_prefix(dir.path(), GOLDEN, GOLDEN_FRAMES);
     let lines = read_jsonl(&jsonl);
-    let checked = assert_matches_golden(&lines, golden.to_str().unwrap(), None);
+    let checked = assert_matches_golden(&lines, &golden, None);
     assert!(checked >= 20, "too few golden boxes checked ({checked})");
     let labels: Vec<&str> = lines
         .iter()
@@ -296,9 +284,9 @@ fn an_annotated_ir_runs_by_path_with_no_flags_and_gives_the_same_boxes() {
         &frames.to_string(),
         "--no-progress",
     ]));
-    let golden = golden_prefix(dir.path(), frames);
+    let golden = golden_prefix(dir.path(), GOLDEN, frames);
     let lines = read_jsonl(&jsonl);
-    let checked = assert_matches_golden(&lines, golden.to_str().unwrap(), None);
+    let checked = assert_matches_golden(&lines, &golden, None);
     assert!(checked >= 5, "too few golden boxes checked ({checked})");
     let lowest = lines
         .iter()
@@ -332,7 +320,7 @@ fn ovdetect_runs_the_yolo_model_in_gst_launch_as_the_cli_does() {
     // the raw I420 bytes, without ovstream): compare the frames before it.
     gst.pop();
     assert_eq!(gst.len(), 7);
-    let golden = golden_prefix(dir.path(), gst.len());
+    let golden = golden_prefix(dir.path(), GOLDEN, gst.len());
     // The element sets no threshold of its own below the default 0.5: compare those boxes.
-    assert_matches_golden(&gst, golden.to_str().unwrap(), None);
+    assert_matches_golden(&gst, &golden, None);
 }

@@ -250,6 +250,7 @@ pub static REGISTRATION: Registration = Registration {
         element: InputElement::F32Symmetric,
         letterbox: true,
         pad: 0,
+        ..InputFormat::default()
     },
     fits,
     build,

@@ -333,6 +333,7 @@ pub static REGISTRATION: Registration = Registration {
         element: InputElement::F32Unit,
         letterbox: true,
         pad: YOLO_PAD,
+        ..InputFormat::default()
     },
     fits,
     build,

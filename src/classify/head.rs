@@ -56,6 +56,7 @@ impl Head {
             element: InputElement::F32,
             letterbox: false,
             pad: 0,
+            ..InputFormat::default()
         };
         options.input_size = None;
         let mut engine = Engine::load(path, &options)?;

@@ -3,7 +3,7 @@
 //! [`PipelineConfig::load_with`] ([`super::Override`]).
 
 use super::overrides::{parse_property, parse_size, Override};
-use super::{Hint, MqttConfig, Nireq, PipelineConfig, Precision, RtspTransport};
+use super::{Hint, MqttConfig, Nireq, PipelineConfig, Precision, Resize, RtspTransport};
 use crate::error::{Error, Result};
 use std::path::PathBuf;
 
@@ -42,6 +42,10 @@ pub struct Overrides {
     /// Images per inference, gathered across sources (default 1).
     #[arg(long)]
     pub batch: Option<usize>,
+    /// How frames are resized to the model input: rgb (convert, then resize; the default) or
+    /// planes (resize the I420 planes, then convert).
+    #[arg(long)]
+    pub resize: Option<Resize>,
     /// NUM_STREAMS: a number, or `auto` to measure (default: the device's choice for the hint).
     #[arg(long)]
     pub nstreams: Option<String>,
@@ -97,6 +101,7 @@ impl Override for Overrides {
         c.model.precision = self.precision.or(c.model.precision);
         c.model.nstreams = self.nstreams.clone().or(c.model.nstreams.take());
         c.model.batch = self.batch.unwrap_or(c.model.batch);
+        c.model.resize = self.resize.unwrap_or(c.model.resize);
         c.model.cache_dir = self.cache_dir.clone().or(c.model.cache_dir.take());
         c.model.cache &= !self.no_cache;
         c.model.input_size = self.input_size.or(c.model.input_size);

@@ -26,7 +26,7 @@ pub use analytics::AnalyticsConfig;
 pub use detect::{DetectConfig, DetectMode, TrackConfig, MAX_INTERVAL};
 #[cfg(feature = "cli")]
 pub use flags::{Overrides, RunOverrides};
-pub use model::{Hint, ModelConfig, Nireq, Precision};
+pub use model::{Hint, ModelConfig, Nireq, Precision, Resize};
 pub use output::{MqttConfig, OutputConfig};
 pub use overrides::{parse_property, parse_size, Inputs, Override};
 pub use record::RecordConfig;

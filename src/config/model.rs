@@ -86,6 +86,38 @@ impl Hint {
     }
 }
 
+/// How a frame is resized to the model input (`[model] resize`).
+///
+/// Measured on vtest.avi with COCO SSD-MobileNet-V2 INT8 against an OpenVINO-Python reference
+/// that resizes RGB frames (`tests/golden/ssd_reference.py`, f32): `planes` found 94.6 % of the
+/// reference's boxes, `rgb` all of them (see docs/benchmarks.md for the FPS cost).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
+pub enum Resize {
+    /// The whole frame is converted to RGB (BT.601), then resized (bilinear): what the models
+    /// were trained and calibrated on. The default.
+    #[default]
+    Rgb,
+    /// Each I420 plane is resized (bilinear), then the model-size image is converted: less work
+    /// for large frames, but colour edges are interpolated in YUV, so boxes near the threshold
+    /// differ from the model's own preprocessing.
+    Planes,
+}
+
+impl std::str::FromStr for Resize {
+    type Err = String;
+
+    /// `rgb` or `planes` (any case).
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "rgb" => Ok(Resize::Rgb),
+            "planes" => Ok(Resize::Planes),
+            _ => Err(format!("resize `{s}`: expected rgb or planes")),
+        }
+    }
+}
+
 /// Inference precision (`INFERENCE_PRECISION_HINT`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -156,6 +188,10 @@ pub struct ModelConfig {
     /// Output decoder: `ssd` or `blazeface`; default: from the manifest, else `ssd`.
     #[serde(default)]
     pub adapter: Option<String>,
+    /// How frames are resized to the input: `rgb` (convert, then resize: the models'
+    /// own preprocessing) or `planes` (resize the I420 planes, then convert). Default `rgb`.
+    #[serde(default)]
+    pub resize: Resize,
     /// Images per inference, gathered across sources (cross-stream batching): the input is
     /// reshaped to `[batch, H, W, 3]`; a request takes the frames that are ready (up to
     /// `batch`) without waiting for more. Default 1: batch 1 with several requests in flight is
@@ -216,6 +252,7 @@ impl ModelConfig {
             cache: true,
             input_size: None,
             adapter: None,
+            resize: Resize::default(),
             batch: default_batch(),
             properties: Default::default(),
         }

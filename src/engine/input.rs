@@ -23,6 +23,8 @@ pub struct InputFormat {
     pub letterbox: bool,
     /// Value of the letterbox bars in every RGB channel (0 black; Ultralytics: 114 gray).
     pub pad: u8,
+    /// Convert then resize, or resize the planes then convert (`[model] resize`).
+    pub resize: crate::config::Resize,
 }
 
 /// Aspect-preserving fit of a frame into the square model input (centered, black bars).

@@ -36,6 +36,7 @@ impl Embedder {
             element: InputElement::F32,
             letterbox: false,
             pad: 0,
+            ..InputFormat::default()
         };
         options.input_size = options.input_size.or(resolved.input_size);
         let mut engine = Engine::load(&resolved.path, &options)?;

@@ -188,6 +188,19 @@ fn golden_objects(frame: &Value) -> Vec<Obj> {
         .collect()
 }
 
+/// The golden file `golden` (relative to the repository) cut to its first `n` frames, written
+/// into `dir`; returns its path.
+pub fn golden_prefix(dir: &Path, golden: &str, n: usize) -> String {
+    let text = std::fs::read_to_string(root().join(golden)).unwrap();
+    let mut gold: Value = serde_json::from_str(&text).unwrap();
+    let frames = gold["frames"].as_array_mut().unwrap();
+    assert!(frames.len() >= n, "{golden} has {} frames", frames.len());
+    frames.truncate(n);
+    let path = dir.join(format!("golden-{n}.json"));
+    std::fs::write(&path, gold.to_string()).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
 /// Compares ovstream's JSON lines with a golden file from `tests/golden/ssd_reference.py`,
 /// restricted to `labels` when given. Same label required. Panics listing the failures;
 /// returns how many golden boxes were checked.

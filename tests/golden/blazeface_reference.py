@@ -3,8 +3,9 @@
 
 An independent reimplementation of what ovstream does, after MediaPipe's face detection graph:
 - decode with the same GStreamer elements (I420, via gst-launch; see ssd_reference.py),
-- letterbox: keep the aspect ratio, scale to fit the square input (even sizes), resize each I420
-  plane with cv2 INTER_LINEAR, convert to RGB, center on a black square, scale to [-1, 1],
+- letterbox: keep the aspect ratio, scale to fit the square input (even sizes), resize as
+  ovstream's `[model] resize` says (`--resize`, default `rgb`: convert to RGB, then INTER_LINEAR;
+  see ssd_reference.py), center on a black square, scale to [-1, 1],
 - anchors per MediaPipe's SsdAnchorsCalculator (fixed anchor size, offset 0.5; layers with
   equal strides share a grid), decode per TensorsToDetectionsCalculator (scale = input size),
   sigmoid scores, MediaPipe's weighted NMS at IoU 0.3, boxes mapped back to the frame.
@@ -23,7 +24,7 @@ import cv2
 import numpy as np
 import openvino as ov
 
-from ssd_reference import i420_frames, video_size
+from ssd_reference import i420_frames, resize_to_rgb, video_size
 
 LAYOUTS = {  # input side -> (strides, anchors per layer and cell)
     128: ([8, 16, 16, 16], 2),
@@ -48,16 +49,12 @@ def anchors(side: int) -> np.ndarray:
     return np.array(out, np.float32)
 
 
-def letterbox(y, u, v, side: int):
+def letterbox(y, u, v, side: int, resize: str):
     h, w = y.shape
     scale = min(side / w, side / h)
     lw = min(max(int(round(w * scale / 2)) * 2, 2), side)
     lh = min(max(int(round(h * scale / 2)) * 2, 2), side)
-    planes = [cv2.resize(y, (lw, lh), interpolation=cv2.INTER_LINEAR),
-              cv2.resize(u, (lw // 2, lh // 2), interpolation=cv2.INTER_LINEAR),
-              cv2.resize(v, (lw // 2, lh // 2), interpolation=cv2.INTER_LINEAR)]
-    i420 = np.concatenate([p.reshape(-1) for p in planes])
-    rgb = cv2.cvtColor(i420.reshape(lh * 3 // 2, lw), cv2.COLOR_YUV2RGB_I420)
+    rgb = resize_to_rgb(y, u, v, lw, lh, resize)
     canvas = np.zeros((side, side, 3), np.uint8)
     px, py = (side - lw) // 2, (side - lh) // 2
     canvas[py:py + lh, px:px + lw] = rgb
@@ -93,6 +90,8 @@ def main() -> int:
     ap.add_argument("video")
     ap.add_argument("out")
     ap.add_argument("--every", type=int, default=10, help="every Nth frame")
+    ap.add_argument("--resize", choices=["rgb", "planes"], default="rgb",
+                    help="as ovstream's [model] resize (see ssd_reference.py)")
     ap.add_argument("--min-score", type=float, default=0.5)
     args = ap.parse_args()
 
@@ -108,7 +107,7 @@ def main() -> int:
     for i, (y, u, v) in enumerate(i420_frames(args.video, w, h)):
         if i % args.every:
             continue
-        tensor, (lw, lh, px, py) = letterbox(y, u, v, side)
+        tensor, (lw, lh, px, py) = letterbox(y, u, v, side, args.resize)
         res = compiled([tensor])
         raw = res[regressors][0]
         logits = res[scores][0][:, 0]

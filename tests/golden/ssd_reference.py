@@ -3,15 +3,23 @@
 
 The reference does what ovstream does, independently:
 - decode with the same GStreamer elements (`decodebin ! videoconvert ! I420`, via gst-launch),
-- preprocess with cv2: resize each I420 plane (INTER_LINEAR) to the model size, then
-  COLOR_YUV2RGB_I420 into a [1, H, W, 3] u8 NHWC RGB tensor,
-- run the model with INFERENCE_PRECISION_HINT=f32 and read either the TF-OD-API outputs by name
-  or a DetectionOutput `[1, 1, N, 7]` output (converted TFLite / Open Model Zoo SSDs).
+- preprocess with cv2 as `[model] resize` says: `rgb` (the default) converts the whole frame
+  (COLOR_YUV2RGB_I420) and resizes the RGB image (INTER_LINEAR) to the model size, the way the
+  model was trained and calibrated; `planes` resizes each I420 plane (INTER_LINEAR) to the model
+  size, then converts; either way into a [1, H, W, 3] u8 NHWC RGB tensor,
+- run the model with INFERENCE_PRECISION_HINT=f32 (`--precision`) and read either the TF-OD-API
+  outputs by name or a DetectionOutput `[1, 1, N, 7]` output (converted TFLite / Open Model Zoo
+  SSDs).
+
+`--decode opencv` decodes and resizes the way the OpenVINO demos do instead (`cv2.VideoCapture`
+BGR frames, `cv2.resize`, BGR to RGB): an independent check that also differs in the colour
+conversion (FFmpeg's swscale, ~1 level darker on vtest than OpenCV's BT.601).
 
 Output JSON: {"model", "video", "size", "min_score", "frames": [{"frame": i, "objects":
 [{"box": [x_min, y_min, x_max, y_max] (normalized), "score", "label_id"}]}]}
 
 Usage: .venv/bin/python tests/golden/ssd_reference.py MODEL VIDEO OUT.json [--size 300 300]
+           [--resize rgb|planes] [--precision f32|bf16|f16|device] [--frames N]
 """
 
 import argparse
@@ -62,13 +70,32 @@ def i420_frames(path: str, w: int, h: int):
         proc.wait()
 
 
-def preprocess(y, u, v, mh: int, mw: int) -> np.ndarray:
-    planes = [cv2.resize(y, (mw, mh), interpolation=cv2.INTER_LINEAR),
-              cv2.resize(u, (mw // 2, mh // 2), interpolation=cv2.INTER_LINEAR),
-              cv2.resize(v, (mw // 2, mh // 2), interpolation=cv2.INTER_LINEAR)]
-    i420 = np.concatenate([planes[0].reshape(-1), planes[1].reshape(-1), planes[2].reshape(-1)])
-    rgb = cv2.cvtColor(i420.reshape(mh * 3 // 2, mw), cv2.COLOR_YUV2RGB_I420)
-    return rgb[np.newaxis]
+def resize_to_rgb(y, u, v, width: int, height: int, resize: str = "rgb") -> np.ndarray:
+    """An I420 frame as a `height` x `width` x 3 u8 RGB image (even sizes), as ovstream's
+    `[model] resize` says: `rgb` converts the whole frame (COLOR_YUV2RGB_I420, BT.601) then
+    resizes it (INTER_LINEAR); `planes` resizes each plane (INTER_LINEAR) then converts."""
+    if resize == "rgb":
+        h, w = y.shape[0] // 2 * 2, y.shape[1] // 2 * 2  # odd sizes: the last row/column is left
+        i420 = np.concatenate([y[:h, :w].reshape(-1), u[:h // 2, :w // 2].reshape(-1),
+                               v[:h // 2, :w // 2].reshape(-1)])
+        rgb = cv2.cvtColor(i420.reshape(h * 3 // 2, w), cv2.COLOR_YUV2RGB_I420)
+        return cv2.resize(rgb, (width, height), interpolation=cv2.INTER_LINEAR)
+    planes = [cv2.resize(y, (width, height), interpolation=cv2.INTER_LINEAR),
+              cv2.resize(u, (width // 2, height // 2), interpolation=cv2.INTER_LINEAR),
+              cv2.resize(v, (width // 2, height // 2), interpolation=cv2.INTER_LINEAR)]
+    i420 = np.concatenate([p.reshape(-1) for p in planes])
+    return cv2.cvtColor(i420.reshape(height * 3 // 2, width), cv2.COLOR_YUV2RGB_I420)
+
+
+def opencv_tensors(path: str, mh: int, mw: int):
+    """Yields [1, H, W, 3] RGB tensors the way the OpenVINO demos make them."""
+    capture = cv2.VideoCapture(path)
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        resized = cv2.resize(frame, (mw, mh), interpolation=cv2.INTER_LINEAR)
+        yield cv2.cvtColor(resized, cv2.COLOR_BGR2RGB)[np.newaxis]
 
 
 def main() -> int:
@@ -78,6 +105,13 @@ def main() -> int:
     ap.add_argument("out")
     ap.add_argument("--size", nargs=2, type=int, default=[300, 300], metavar=("H", "W"))
     ap.add_argument("--min-score", type=float, default=0.3)
+    ap.add_argument("--frames", type=int, default=0, help="stop after this many (0: all)")
+    ap.add_argument("--resize", choices=["rgb", "planes"], default="rgb")
+    ap.add_argument("--decode", choices=["gstreamer", "opencv"], default="gstreamer",
+                    help="opencv: the OpenVINO demos' pattern (VideoCapture BGR frames, cv2.resize, "
+                         "BGR to RGB), an independent check of the colour conversion")
+    ap.add_argument("--precision", default="f32",
+                    help="INFERENCE_PRECISION_HINT (f32, bf16, f16) or `device` for the CPU's own")
     args = ap.parse_args()
     mh, mw = args.size
 
@@ -87,13 +121,21 @@ def main() -> int:
         model.reshape({model.inputs[0].any_name: [1, mh, mw, 3]})
     names = set().union(*(o.names for o in model.outputs))
     tf_od_api = all(n in names for n in OUTPUTS)
-    compiled = core.compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    config = {} if args.precision == "device" else {"INFERENCE_PRECISION_HINT": args.precision}
+    compiled = core.compile_model(model, "CPU", config)
     request = compiled.create_infer_request()
 
-    w, h = video_size(args.video)
+    if args.decode == "opencv":
+        tensors = opencv_tensors(args.video, mh, mw)
+    else:
+        w, h = video_size(args.video)
+        tensors = (resize_to_rgb(y, u, v, mw, mh, args.resize)[np.newaxis]
+                   for y, u, v in i420_frames(args.video, w, h))
     frames = []
-    for i, (y, u, v) in enumerate(i420_frames(args.video, w, h)):
-        request.infer({0: preprocess(y, u, v, mh, mw)})
+    for i, tensor in enumerate(tensors):
+        if args.frames and i == args.frames:
+            break
+        request.infer({0: tensor})
         objects = []
         if tf_od_api:
             boxes, scores, classes, num = (request.get_tensor(n).data for n in OUTPUTS)
@@ -113,7 +155,8 @@ def main() -> int:
                             "label_id": int(round(float(label)))})
         frames.append({"frame": i, "objects": objects})
     result = {"model": args.model, "video": args.video, "size": [mh, mw],
-              "min_score": args.min_score, "openvino": ov.get_version(), "frames": frames}
+              "min_score": args.min_score, "resize": args.resize,
+              "decode": args.decode, "precision": args.precision, "openvino": ov.get_version(), "frames": frames}
     with open(args.out, "w") as fh:
         json.dump(result, fh, separators=(",", ":"))
         fh.write("\n")

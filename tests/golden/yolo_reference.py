@@ -6,7 +6,8 @@ The reference does what Ultralytics' `predict` does, independently of ovstream:
 - decode with the same GStreamer elements as ovstream (`decodebin ! videoconvert ! I420`), so
   both see the same pixels (see ssd_reference.py),
 - letterbox as `ultralytics.data.augment.LetterBox`: gain r = min(640/h, 640/w), the image
-  resized to round(w*r) x round(h*r) (each I420 plane, INTER_LINEAR), then RGB, centered on a
+  resized to round(w*r) x round(h*r) (`--resize`: as ovstream's `[model] resize`, see
+  ssd_reference.py; default `rgb`: converted, then INTER_LINEAR), centered on a
   gray (114) canvas with top = round(dh - 0.1), left = round(dw - 0.1); /255; NCHW f32,
 - run with INFERENCE_PRECISION_HINT=f32,
 - decode the `[1, 4+nc, N]` head: confidence = best class score, class-aware NMS (IoU 0.45),
@@ -28,19 +29,15 @@ import cv2
 import numpy as np
 import openvino as ov
 
-from ssd_reference import i420_frames, video_size
+from ssd_reference import i420_frames, resize_to_rgb, video_size
 
 
-def letterbox(y, u, v, size: int):
+def letterbox(y, u, v, size: int, resize: str):
     h, w = y.shape
     r = min(size / h, size / w)
     nw, nh = int(round(w * r)), int(round(h * r))
     nw, nh = nw - nw % 2, nh - nh % 2  # I420 planes need even sizes
-    planes = [cv2.resize(y, (nw, nh), interpolation=cv2.INTER_LINEAR),
-              cv2.resize(u, (nw // 2, nh // 2), interpolation=cv2.INTER_LINEAR),
-              cv2.resize(v, (nw // 2, nh // 2), interpolation=cv2.INTER_LINEAR)]
-    i420 = np.concatenate([p.reshape(-1) for p in planes])
-    rgb = cv2.cvtColor(i420.reshape(nh * 3 // 2, nw), cv2.COLOR_YUV2RGB_I420)
+    rgb = resize_to_rgb(y, u, v, nw, nh, resize)
     dw, dh = (size - nw) / 2, (size - nh) / 2
     top, left = int(round(dh - 0.1)), int(round(dw - 0.1))
     canvas = np.full((size, size, 3), 114, np.uint8)
@@ -74,6 +71,8 @@ def main() -> int:
     ap.add_argument("--labels", nargs="+", required=True)
     ap.add_argument("--size", type=int, default=640)
     ap.add_argument("--frames", type=int, default=0, help="stop after this many (0: all)")
+    ap.add_argument("--resize", choices=["rgb", "planes"], default="rgb",
+                    help="as ovstream's [model] resize (see ssd_reference.py)")
     ap.add_argument("--min-score", type=float, default=0.3)
     ap.add_argument("--iou", type=float, default=0.45)
     args = ap.parse_args()
@@ -86,7 +85,7 @@ def main() -> int:
     for i, (y, u, v) in enumerate(i420_frames(args.video, w, h)):
         if args.frames and i >= args.frames:
             break
-        x, r, left, top = letterbox(y, u, v, args.size)
+        x, r, left, top = letterbox(y, u, v, args.size, args.resize)
         request.infer({0: x})
         out = request.get_output_tensor(0).data[0]  # [4 + nc, N]
         scores_all = out[4:].T
