@@ -213,16 +213,21 @@ fn resize_rgb(
         Mat::new_rows_cols_with_data_unsafe(mh, mw, CV_8UC3, input.as_mut_ptr().cast(), row_bytes)
     }
     .map_err(cv_err)?;
+    // A frame under 2x2 has no whole 4:2:0 block to convert: its planes are resized instead.
+    let whole = frame.info.width() >= 2 && frame.info.height() >= 2;
     match resize {
-        Resize::Planes => resize_planes(frame, &map, mw, mh, &mut dst, &mut scratch.yuv),
-        Resize::Rgb => resize_whole(frame, &map, mw, mh, &mut dst, scratch),
+        Resize::Rgb if whole => resize_whole(frame, &map, mw, mh, &mut dst, scratch),
+        Resize::Rgb | Resize::Planes => {
+            resize_planes(frame, &map, mw, mh, &mut dst, &mut scratch.yuv)
+        }
     }
 }
 
 /// `rgb`: the whole frame converted to RGB in `scratch.whole`, then resized into `dst`.
 ///
 /// A frame of odd width or height leaves its last column or row out (4:2:0 converts in 2x2
-/// blocks); planes that are not back to back (padded strides) are copied together first.
+/// blocks; the frame is at least 2x2); planes that are not back to back (padded strides) are
+/// copied together first.
 fn resize_whole(
     frame: &Frame,
     data: &[u8],
@@ -233,9 +238,6 @@ fn resize_whole(
 ) -> Result<()> {
     let info = &frame.info;
     let (w, h) = (info.width() as usize & !1, info.height() as usize & !1);
-    if w == 0 || h == 0 {
-        return Err(Error::layout("preprocess", "frame smaller than 2x2"));
-    }
     let (offsets, strides) = (info.offset(), info.stride());
     let y_len = w * h;
     let c_len = y_len / 4;
@@ -351,4 +353,77 @@ fn resize_planes(
         imgproc::cvt_color_def(&yuv, dst, imgproc::COLOR_YUV2RGB_I420).map_err(cv_err)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gstreamer as gst;
+    use gstreamer_video as gst_video;
+
+    /// A `w` x `h` I420 frame (GStreamer's default strides) whose pixel (x, y) has
+    /// Y = 2x + 3y, U = 90 + x, V = 160 - y (mod 256), chroma at half resolution.
+    fn pattern(w: u32, h: u32) -> Frame {
+        gst::init().unwrap();
+        let info = gst_video::VideoInfo::builder(gst_video::VideoFormat::I420, w, h)
+            .build()
+            .unwrap();
+        let mut data = vec![0u8; info.size()];
+        let (off, stride) = (info.offset(), info.stride());
+        for y in 0..h as usize {
+            for x in 0..w as usize {
+                data[off[0] + y * stride[0] as usize + x] = (2 * x + 3 * y) as u8;
+            }
+        }
+        for y in 0..h.div_ceil(2) as usize {
+            for x in 0..w.div_ceil(2) as usize {
+                data[off[1] + y * stride[1] as usize + x] = (90 + 2 * x) as u8;
+                data[off[2] + y * stride[2] as usize + x] = (160 - 2 * y) as u8;
+            }
+        }
+        Frame::from_buffer(gst::Buffer::from_slice(data), info, 0, 0)
+    }
+
+    fn spec(resize: Resize) -> InputSpec {
+        InputSpec {
+            name: "image".into(),
+            height: 32,
+            width: 48,
+            format: InputFormat {
+                resize,
+                ..InputFormat::default()
+            },
+            batch: 1,
+        }
+    }
+
+    fn input_of(frame: &Frame, resize: Resize) -> Vec<u8> {
+        let spec = spec(resize);
+        let mut input = vec![0u8; spec.byte_size()];
+        fill_input(frame, &spec, &mut input, &mut Scratch::default()).unwrap();
+        input
+    }
+
+    #[test]
+    fn rgb_resize_of_a_padded_odd_frame_is_that_of_its_even_part() {
+        // 161x121: strides padded to 164 and 84, the copy path; 160x120 is packed.
+        let odd = pattern(161, 121);
+        assert_ne!(odd.info.stride()[0], 161);
+        let even = pattern(160, 120);
+        assert_eq!(input_of(&odd, Resize::Rgb), input_of(&even, Resize::Rgb));
+        // The pattern wraps (sharp edges), where the two ways differ.
+        assert_ne!(
+            input_of(&even, Resize::Rgb),
+            input_of(&even, Resize::Planes)
+        );
+    }
+
+    #[test]
+    fn a_frame_under_two_pixels_is_resized_by_planes() {
+        let tiny = pattern(1, 1);
+        assert_eq!(
+            input_of(&tiny, Resize::Rgb),
+            input_of(&tiny, Resize::Planes)
+        );
+    }
 }

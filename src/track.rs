@@ -2,6 +2,7 @@
 //! filter + two-stage IoU association, low-score detections recover occluded tracks).
 
 use crate::frame::Detection;
+use std::collections::HashMap;
 use trackforge::trackers::byte_track::ByteTrack;
 
 /// IoU distance (1 - IoU) up to which a track and a detection match in the first stage
@@ -50,6 +51,102 @@ impl Tracker {
     }
 }
 
+/// Longest stream time a box is moved ahead of its last observation, ns: past it the box
+/// stays where that much time took it (a track that vanished is not flung across the frame).
+pub const MAX_PREDICT_NS: u64 = 1_000_000_000;
+
+/// Weight of the newest velocity against the running one (exponential smoothing).
+const VELOCITY_WEIGHT: f64 = 0.5;
+
+/// Where a tracked box was last observed and how fast its center moves.
+#[derive(Debug, Clone, Copy)]
+struct Motion {
+    /// Center, normalized to the frame.
+    cx: f64,
+    cy: f64,
+    /// Stream time of the observation, ns.
+    at: u64,
+    /// Center velocity, frame widths/heights per ns; `None` until seen on two frames.
+    velocity: Option<(f64, f64)>,
+}
+
+/// Constant-velocity prediction of tracked boxes on the frames between inferences (the
+/// tracker's predict step, in stream time): ByteTrack's Kalman state advances only when a frame
+/// is inferred, so this keeps each track's center velocity from its last observations and
+/// moves the carried boxes along it. Boxes without a track id, or seen once, stay put.
+#[derive(Debug, Default)]
+pub struct Predictor {
+    tracks: HashMap<u64, Motion>,
+}
+
+impl Predictor {
+    /// Records the tracked boxes of an inferred frame at stream time `at` (ns); tracks not in
+    /// it are forgotten.
+    pub fn observe(&mut self, detections: &[Detection], at: u64) {
+        let mut next = HashMap::with_capacity(detections.len());
+        for d in detections {
+            let Some(id) = d.track_id else { continue };
+            let (cx, cy) = center(d);
+            let velocity = self.tracks.get(&id).and_then(|m| {
+                let dt = at.checked_sub(m.at).filter(|dt| *dt > 0)? as f64;
+                let v = ((cx - m.cx) / dt, (cy - m.cy) / dt);
+                Some(match m.velocity {
+                    Some((vx, vy)) => (
+                        vx + VELOCITY_WEIGHT * (v.0 - vx),
+                        vy + VELOCITY_WEIGHT * (v.1 - vy),
+                    ),
+                    None => v,
+                })
+            });
+            next.insert(
+                id,
+                Motion {
+                    cx,
+                    cy,
+                    at,
+                    velocity,
+                },
+            );
+        }
+        self.tracks = next;
+    }
+
+    /// `detections` (the last observed ones) moved to stream time `at` (ns): each tracked box
+    /// shifted by its velocity times the time since it was seen (at most
+    /// [`MAX_PREDICT_NS`]), kept inside the frame with its size.
+    pub fn predict(&self, detections: &[Detection], at: u64) -> Vec<Detection> {
+        let mut out = detections.to_vec();
+        for d in &mut out {
+            let Some(m) = d.track_id.and_then(|id| self.tracks.get(&id)) else {
+                continue;
+            };
+            let Some((vx, vy)) = m.velocity else { continue };
+            let dt = at.saturating_sub(m.at).min(MAX_PREDICT_NS) as f64;
+            let b = &mut d.bbox;
+            let shift = |lo: &mut f32, hi: &mut f32, by: f64| {
+                let by = (by as f32).clamp(-*lo, 1.0 - *hi);
+                *lo += by;
+                *hi += by;
+            };
+            shift(&mut b.x_min, &mut b.x_max, vx * dt);
+            shift(&mut b.y_min, &mut b.y_max, vy * dt);
+            for k in &mut d.keypoints {
+                k[0] = (k[0] + (vx * dt) as f32).clamp(0.0, 1.0);
+                k[1] = (k[1] + (vy * dt) as f32).clamp(0.0, 1.0);
+            }
+        }
+        out
+    }
+}
+
+fn center(d: &Detection) -> (f64, f64) {
+    let b = &d.bbox;
+    (
+        f64::from(b.x_min + b.x_max) / 2.0,
+        f64::from(b.y_min + b.y_max) / 2.0,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -90,5 +187,40 @@ mod tests {
         t.update(&mut dets, 640, 480);
         let first = first.unwrap();
         assert!(dets[0].track_id.is_some() && !first.contains(&dets[0].track_id));
+    }
+
+    #[test]
+    fn carried_boxes_move_along_the_track_and_stop_at_the_edge() {
+        let mut p = Predictor::default();
+        let tracked = |x: f32, id: Option<u64>| Detection {
+            track_id: id,
+            ..det(x, 0.9)
+        };
+        // Seen at x 0.10 then 0.20, 100 ms apart: 1 frame width per second.
+        p.observe(&[tracked(0.1, Some(7)), tracked(0.5, None)], 0);
+        let once = p.predict(&[tracked(0.1, Some(7))], 50_000_000);
+        assert_eq!(once[0].bbox.x_min, 0.1, "one observation: no velocity yet");
+        p.observe(&[tracked(0.2, Some(7)), tracked(0.5, None)], 100_000_000);
+        let later = p.predict(&[tracked(0.2, Some(7)), tracked(0.5, None)], 150_000_000);
+        assert!(
+            (later[0].bbox.x_min - 0.25).abs() < 1e-4,
+            "{:?}",
+            later[0].bbox
+        );
+        assert!(
+            (later[0].bbox.x_max - 0.35).abs() < 1e-4,
+            "{:?}",
+            later[0].bbox
+        );
+        assert_eq!(later[0].bbox.y_min, 0.2);
+        assert_eq!(later[1].bbox.x_min, 0.5, "untracked boxes stay");
+        // Far ahead: at most MAX_PREDICT_NS of motion, and the box stays inside the frame.
+        let far = p.predict(&[tracked(0.2, Some(7))], 10_000_000_000);
+        assert!((far[0].bbox.x_max - 1.0).abs() < 1e-6, "{:?}", far[0].bbox);
+        assert!((far[0].bbox.x_min - 0.9).abs() < 1e-4, "{:?}", far[0].bbox);
+        // A track missing from the next inferred frame is forgotten.
+        p.observe(&[], 200_000_000);
+        let gone = p.predict(&[tracked(0.2, Some(7))], 250_000_000);
+        assert_eq!(gone[0].bbox.x_min, 0.2);
     }
 }

@@ -41,6 +41,13 @@ pub struct DetectConfig {
     /// for files, `motion` when any input is live (a camera watches a mostly empty scene).
     #[serde(default)]
     pub mode: Option<DetectMode>,
+    /// Most frames per second of stream time sent to inference, per stream, in any mode
+    /// (Frigate's `detect.fps`): with `mode = "motion"`, the rate inside motion. The frames
+    /// between carry the last boxes, moved along each track's velocity (JSON `inferred:
+    /// false`). Default: no limit.
+    #[serde(default)]
+    #[cfg_attr(feature = "cli", schemars(range(max = MAX_DETECT_FPS), extend("exclusiveMinimum" = 0.0)))]
+    pub fps: Option<f64>,
     /// `motion` mode: seconds of stream time after which a frame is inferred even without
     /// motion (objects that arrived and stopped); default 5.
     #[serde(default = "default_max_idle")]
@@ -64,6 +71,9 @@ fn default_max_idle() -> f64 {
     DEFAULT_MAX_IDLE
 }
 
+/// Largest `[detect] fps`.
+pub const MAX_DETECT_FPS: f64 = 1000.0;
+
 /// Largest `[detect] interval`.
 pub const MAX_INTERVAL: u32 = 1000;
 
@@ -82,6 +92,7 @@ impl Default for DetectConfig {
             threshold_given: false,
             interval: 1,
             mode: None,
+            fps: None,
             max_idle_seconds: DEFAULT_MAX_IDLE,
         }
     }

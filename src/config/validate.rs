@@ -1,6 +1,8 @@
 //! Value checks of a pipeline config, run after loading and after every override.
 
-use super::{alerts, Nireq, PipelineConfig, MAX_INTERVAL, MAX_SECONDS, MIN_STATS_INTERVAL};
+use super::{
+    alerts, Nireq, PipelineConfig, MAX_DETECT_FPS, MAX_INTERVAL, MAX_SECONDS, MIN_STATS_INTERVAL,
+};
 use crate::error::{Error, Result};
 use std::path::Path;
 
@@ -70,6 +72,15 @@ impl PipelineConfig {
             out.push(bad(format!(
                 "detect.interval = {} is outside 1..={MAX_INTERVAL}",
                 self.detect.interval
+            )));
+        }
+        if let Some(fps) = self
+            .detect
+            .fps
+            .filter(|v| !(*v > 0.0 && *v <= MAX_DETECT_FPS))
+        {
+            out.push(bad(format!(
+                "detect.fps = {fps} is outside (0, {MAX_DETECT_FPS}] (frames per second)"
             )));
         }
         if let Some(iou) = self.detect.iou.filter(|v| !(*v > 0.0 && *v <= 1.0)) {

@@ -1,7 +1,8 @@
 //! Which frames go to inference: every `interval`-th frame of a source, and in `motion` mode
 //! only those with motion, those within [`MOTION_HOLD_NS`] after motion (a tracked object that
 //! just stopped is seen once more), and one every `max_idle` of stream time (objects that
-//! arrived and stay still). The others are carried: they keep the last inferred boxes.
+//! arrived and stay still); of those, at most `[detect] fps` per second of stream time. The
+//! others are carried: they keep the last inferred boxes.
 
 use crate::config::{DetectMode, PipelineConfig};
 use crate::frame::Frame;
@@ -42,36 +43,71 @@ struct SourceGate {
     detector: Option<MotionDetector>,
     last_inferred: Option<u64>,
     last_motion: Option<u64>,
+    /// `[detect] fps`: stream time from which the next frame may be inferred, ns.
+    next_due: Option<u64>,
 }
 
 /// Decides, frame by frame, which frames are inferred.
 pub struct Gate {
     interval: u64,
+    /// `[detect] fps` as the stream time between inferences, ns.
+    period_ns: Option<u64>,
     motion: Option<MotionGate>,
     sources: HashMap<SourceId, SourceGate>,
 }
 
+/// A frame this much before its due time still counts as due (timestamps rounded to the
+/// container's time base, e.g. 25 fps in 1/90000 s units), ns.
+const DUE_TOLERANCE_NS: u64 = 2_000_000;
+
 impl Gate {
-    pub fn new(interval: u64, motion: Option<MotionGate>) -> Self {
+    /// `interval`: infer every Nth frame (1: all); `fps`: at most this many inferences per
+    /// second of stream time per source (`None`: no limit); `motion`: motion mode.
+    pub fn new(interval: u64, fps: Option<f64>, motion: Option<MotionGate>) -> Self {
         Gate {
             interval: interval.max(1),
+            period_ns: fps.filter(|f| *f > 0.0).map(|f| (1e9 / f) as u64),
             motion,
             sources: HashMap::new(),
         }
     }
 
-    /// Whether every frame goes to inference (no interval, no motion mode).
+    /// Whether every frame goes to inference (no interval, no detect rate, no motion mode).
     pub fn passes_all(&self) -> bool {
-        self.interval <= 1 && self.motion.is_none()
+        self.interval <= 1 && self.period_ns.is_none() && self.motion.is_none()
     }
 
     /// Whether `frame` goes to inference. A frame whose luma cannot be read for motion is
-    /// inferred (never lose a frame to the gate).
+    /// inferred (never lose a frame to the gate), within the detect rate.
     /// Sets `frame.motion` to the motion boxes found.
     pub fn admits(&mut self, frame: &mut Frame) -> bool {
         if self.interval > 1 && !frame.seq.is_multiple_of(self.interval) {
             return false;
         }
+        if !self.wanted(frame) {
+            return false;
+        }
+        let ts = frame.pts;
+        let state = self.sources.entry(frame.source_id).or_default();
+        if let Some(period) = self.period_ns {
+            if state
+                .next_due
+                .is_some_and(|due| ts + DUE_TOLERANCE_NS < due)
+            {
+                return false;
+            }
+            // The next inference is due one period after this one's slot: the slots keep
+            // their grid (7 fps from a 30 fps stream stays 7 on average), unless the stream
+            // fell more than a period behind it (after a still stretch): then it restarts here.
+            let due = state.next_due.filter(|d| ts < d + period).unwrap_or(ts);
+            state.next_due = Some(due + period);
+        }
+        state.last_inferred = Some(ts);
+        true
+    }
+
+    /// Whether the interval and motion mode want `frame` inferred (before the detect rate).
+    fn wanted(&mut self, frame: &mut Frame) -> bool {
         let Some(gate) = &self.motion else {
             return true;
         };
@@ -100,11 +136,7 @@ impl Gate {
         let idle = state
             .last_inferred
             .is_none_or(|t| ts.saturating_sub(t) >= gate.max_idle_ns);
-        let admit = recent_motion || idle;
-        if admit {
-            state.last_inferred = Some(ts);
-        }
-        admit
+        recent_motion || idle
     }
 
     /// Forgets a source that ended.

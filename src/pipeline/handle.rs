@@ -77,7 +77,7 @@ impl<'scope> Pipeline<'scope, '_> {
             return Err(closed());
         };
         let live = source.drops_oldest();
-        let gated = self.ctx.options.interval > 1 || self.ctx.options.motion.is_some();
+        let gated = self.ctx.options.gated();
         let capacity = if live && gated {
             GATED_LIVE_DECODED_CAPACITY
         } else if live {

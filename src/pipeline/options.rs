@@ -45,6 +45,8 @@ pub struct RunOptions {
     pub interval: u32,
     /// `[detect] mode = "motion"`: infer only frames with motion (and the idle checks).
     pub motion: Option<super::gate::MotionGate>,
+    /// `[detect] fps`: most frames per second of stream time inferred per source.
+    pub detect_fps: Option<f64>,
 }
 
 impl RunOptions {
@@ -81,7 +83,22 @@ impl RunOptions {
             alerts: config.alerts.clone().into(),
             interval: config.detect.interval,
             motion: super::gate::MotionGate::for_config(config, live),
+            detect_fps: config.detect.fps,
         }
+    }
+
+    /// Whether some frames may go without inference (interval, motion mode or a detect rate).
+    pub fn gated(&self) -> bool {
+        self.interval > 1 || self.motion.is_some() || self.detect_fps.is_some()
+    }
+
+    /// The gate these options ask for.
+    pub fn gate(&self) -> super::gate::Gate {
+        super::gate::Gate::new(
+            u64::from(self.interval.max(1)),
+            self.detect_fps,
+            self.motion.clone(),
+        )
     }
 }
 

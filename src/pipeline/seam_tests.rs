@@ -413,3 +413,62 @@ fn motion_mode_infers_moving_scenes_and_only_the_idle_checks_of_still_ones() {
     let (written, skipped) = run("ball", 40);
     assert!(skipped * 4 < written, "{skipped} of {written} skipped");
 }
+
+#[test]
+fn a_detect_rate_caps_inferences_per_second_of_stream_time_in_every_mode() {
+    let run = |detect: &str, frames: u64| {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut engine, adapter) = fake(&FakeModel::default());
+        let cfg = config(dir.path(), &format!("[detect]\n{detect}\n"));
+        let options = RunOptions {
+            limit: Some(frames),
+            stats_interval: None,
+            ..RunOptions::for_config(&cfg, true)
+        };
+        let cam = "test://?pattern=ball&fps=100&width=160&height=120";
+        let ins = inputs(&cfg, vec![("cam", open(cam))]);
+        let stop = AtomicBool::new(false);
+        let summary = run_many(
+            ins,
+            &mut engine,
+            &adapter,
+            Secondary::none(),
+            &options,
+            &stop,
+        )
+        .unwrap();
+        let out = lines(dir.path(), "cam");
+        let inferred: Vec<u64> = out
+            .iter()
+            .filter(|l| l["inferred"] != false)
+            .map(|l| l["timestamp"].as_u64().unwrap())
+            .collect();
+        assert_eq!(
+            summary.sources[0].frames - summary.sources[0].skipped,
+            inferred.len() as u64
+        );
+        (summary.sources[0].frames, inferred)
+    };
+    // Motion mode, a ball moving on every frame of a 100 fps stream, 10 inferences a second:
+    // one frame in ten, 100 ms of stream time apart.
+    let (written, inferred) = run("mode = \"motion\"\nfps = 10", 60);
+    assert!(written >= 50, "{written}");
+    let expected = written.div_ceil(10) as usize;
+    assert!(
+        inferred.len().abs_diff(expected) <= 1,
+        "{} of {written} inferred: {inferred:?}",
+        inferred.len()
+    );
+    assert!(
+        inferred.windows(2).all(|t| t[1] - t[0] >= 98_000_000),
+        "{inferred:?}"
+    );
+    // Every-frame mode at 25 a second: one in four, kept on the 40 ms grid.
+    let (written, inferred) = run("mode = \"always\"\nfps = 25", 40);
+    let expected = written.div_ceil(4) as usize;
+    assert!(
+        inferred.len().abs_diff(expected) <= 1,
+        "{} of {written} inferred: {inferred:?}",
+        inferred.len()
+    );
+}

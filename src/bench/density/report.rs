@@ -39,7 +39,8 @@ impl Mode {
         }
     }
 
-    /// `config` with this mode's `[detect]` settings and tracking on.
+    /// `config` with this mode's `[detect]` settings and tracking on: `motion` keeps the
+    /// file's `fps` (the rate inside motion), the others infer every (3rd) frame.
     pub(super) fn config(self, config: &PipelineConfig) -> PipelineConfig {
         let mut cfg = config.clone();
         cfg.track.enabled = true;
@@ -51,6 +52,7 @@ impl Mode {
         cfg.detect.mode = Some(if self == Mode::Motion {
             DetectMode::Motion
         } else {
+            cfg.detect.fps = None;
             DetectMode::Always
         });
         cfg

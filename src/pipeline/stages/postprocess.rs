@@ -7,7 +7,7 @@ use crate::inference::{Inference, Inferred};
 use crate::pipeline::registry::Registry;
 use crate::pipeline::stage::{Emit, SourceId, Stage};
 use crate::pipeline::DetectFilter;
-use crate::track::Tracker;
+use crate::track::{Predictor, Tracker};
 use std::collections::HashMap;
 
 pub struct Postprocess<'a> {
@@ -20,10 +20,10 @@ pub struct Postprocess<'a> {
     pub registry: &'a Registry,
     pub filters: HashMap<SourceId, DetectFilter>,
     pub version: u64,
-    /// Each source's last inferred detections (tracked), repeated on the frames the detection
-    /// interval skips.
-    pub last: HashMap<SourceId, Vec<crate::frame::Detection>>,
-    /// The detection interval is above 1 (keep `last`).
+    /// Each source's last inferred detections (tracked), carried on the frames the gate
+    /// skips, moved along their tracks by the source's predictor.
+    pub last: HashMap<SourceId, (Vec<crate::frame::Detection>, Predictor)>,
+    /// The gate skips frames (interval, motion mode, detect rate): keep `last`.
     pub skipping: bool,
 }
 
@@ -39,7 +39,11 @@ impl Stage for Postprocess<'_> {
                     .skipped
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
-            let detections = self.last.get(&frame.source_id).cloned().unwrap_or_default();
+            let detections = self
+                .last
+                .get(&frame.source_id)
+                .map(|(last, predictor)| predictor.predict(last, frame.pts))
+                .unwrap_or_default();
             out.push(AnalyzedFrame::new(frame, detections));
             return Ok(());
         };
@@ -64,7 +68,9 @@ impl Stage for Postprocess<'_> {
                 .update(&mut detections, frame.info.width(), frame.info.height());
         }
         if self.skipping {
-            self.last.insert(frame.source_id, detections.clone());
+            let (last, predictor) = self.last.entry(frame.source_id).or_default();
+            predictor.observe(&detections, frame.pts);
+            last.clone_from(&detections);
         }
         out.push(AnalyzedFrame::new(frame, detections));
         Ok(())
