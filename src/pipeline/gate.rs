@@ -90,17 +90,17 @@ impl Gate {
         let ts = frame.pts;
         let state = self.sources.entry(frame.source_id).or_default();
         if let Some(period) = self.period_ns {
-            if state
-                .next_due
-                .is_some_and(|due| ts + DUE_TOLERANCE_NS < due)
-            {
-                return false;
-            }
             // The next inference is due one period after this one's slot: the slots keep
             // their grid (7 fps from a 30 fps stream stays 7 on average), unless the stream
-            // fell more than a period behind it (after a still stretch): then it restarts here.
-            let due = state.next_due.filter(|d| ts < d + period).unwrap_or(ts);
-            state.next_due = Some(due + period);
+            // fell more than a period behind it (after a still stretch) or went back in time
+            // (a new segment): then it restarts here.
+            let slot = match state.next_due {
+                Some(due) if due > ts.saturating_add(2 * period) => ts,
+                Some(due) if ts + DUE_TOLERANCE_NS < due => return false,
+                Some(due) if ts < due + period => due,
+                _ => ts,
+            };
+            state.next_due = Some(slot + period);
         }
         state.last_inferred = Some(ts);
         true
@@ -158,4 +158,44 @@ fn luma_motion(
     let (offset, stride) = (info.offset()[0], info.stride()[0] as usize);
     let plane = map.get(offset..).ok_or("no luma plane")?;
     detector.detect(plane, info.width(), info.height(), stride)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gstreamer as gst;
+    use gstreamer_video as gst_video;
+
+    fn frame(seq: u64, pts: u64) -> Frame {
+        gst::init().unwrap();
+        let info = gst_video::VideoInfo::builder(gst_video::VideoFormat::I420, 16, 16)
+            .build()
+            .unwrap();
+        let mut f = Frame::from_buffer(gst::Buffer::with_size(info.size()).unwrap(), info, 0, seq);
+        f.pts = pts;
+        f
+    }
+
+    /// Admitted frames' numbers among `frames` frames at `fps` from `start` ns.
+    fn admitted(gate: &mut Gate, fps: f64, start: u64, frames: u64) -> Vec<u64> {
+        (0..frames)
+            .filter(|&i| gate.admits(&mut frame(i, start + (i as f64 * 1e9 / fps) as u64)))
+            .collect()
+    }
+
+    #[test]
+    fn a_detect_rate_keeps_its_grid_and_restarts_when_time_goes_back() {
+        // 7 a second from 30 fps: slots every 142.9 ms, 21 over 3 s (not 6 a second).
+        let mut gate = Gate::new(1, Some(7.0), None);
+        assert!(!gate.passes_all());
+        let first = admitted(&mut gate, 30.0, 0, 90);
+        assert_eq!(first.len(), 21, "{first:?}");
+        assert_eq!(&first[..4], &[0, 5, 9, 13]);
+        // The stream starts over at 0 (a new segment): inferred at once, not in 3 s.
+        let again = admitted(&mut gate, 30.0, 0, 10);
+        assert_eq!(again, [0, 5, 9]);
+        // 25 fps at 5 a second: every 5th frame, whatever the timestamps' rounding.
+        let mut gate = Gate::new(1, Some(5.0), None);
+        assert_eq!(admitted(&mut gate, 25.0, 1, 20), [0, 5, 10, 15]);
+    }
 }

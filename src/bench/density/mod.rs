@@ -219,8 +219,10 @@ fn run_clip(
         sinks: sinks.into_iter().next().expect("one source's sinks"),
         analytics: None,
     }];
+    // Once through: a camera file's `loop = true` (pipelines/camera.toml) would never end.
     let options = RunOptions {
         limit,
+        looping: false,
         ..run_options(cfg)
     };
     pipeline::run_many(
