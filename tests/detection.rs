@@ -145,6 +145,31 @@ fn limit_and_loop_continue_numbering_past_the_end_of_the_file() {
     );
 }
 
+/// `carried` (`k` frames after `inferred`) has the inferred frame's objects (ids, labels,
+/// confidences, box sizes), each box moved by at most a walker's pace over `k` frames.
+fn assert_carries(inferred: &serde_json::Value, carried: &serde_json::Value, k: usize) {
+    let (from, to) = (
+        inferred["objects"].as_array().unwrap(),
+        carried["objects"].as_array().unwrap(),
+    );
+    assert_eq!(from.len(), to.len(), "{carried}");
+    for (a, b) in from.iter().zip(to) {
+        for key in ["id", "roi_type"] {
+            assert_eq!(a[key], b[key], "{carried}");
+        }
+        let (da, db) = (&a["detection"], &b["detection"]);
+        assert_eq!(da["confidence"], db["confidence"]);
+        let coord = |d: &serde_json::Value, k: &str| d["bounding_box"][k].as_f64().unwrap();
+        for (lo, hi) in [("x_min", "x_max"), ("y_min", "y_max")] {
+            let (size_a, size_b) = (coord(da, hi) - coord(da, lo), coord(db, hi) - coord(db, lo));
+            assert!((size_a - size_b).abs() < 1e-5, "{lo}: {a} -> {b}");
+            // A walker moves a few pixels a frame, not across the picture.
+            let step = (coord(db, lo) - coord(da, lo)) / k as f64;
+            assert!(step.abs() < 0.02, "{lo} moves {step} a frame: {a} -> {b}");
+        }
+    }
+}
+
 #[test]
 fn detect_interval_infers_every_third_frame_and_carries_boxes_between() {
     let dir = tempfile::tempdir().unwrap();
@@ -166,12 +191,33 @@ fn detect_interval_infers_every_third_frame_and_carries_boxes_between() {
         let inferred = line.get("inferred").is_none();
         assert_eq!(inferred, i % 3 == 0, "frame {i}: {line}");
         if !inferred {
-            let before = &lines[i - i % 3];
-            assert_eq!(
-                line["objects"],
-                before["objects"],
-                "frame {i} carries frame {}",
-                i - i % 3
+            assert_carries(&lines[i - i % 3], line, i % 3);
+        }
+    }
+    // Carried boxes move along their tracks: some walker's box is not where it was inferred.
+    let moved = (0..30).filter(|i| i % 3 != 0).any(|i| {
+        let shift = |o: &serde_json::Value| o["detection"]["bounding_box"]["x_min"].as_f64();
+        let before = lines[i - i % 3]["objects"].as_array().unwrap();
+        let now = lines[i]["objects"].as_array().unwrap();
+        before.iter().zip(now).any(|(b, n)| shift(b) != shift(n))
+    });
+    assert!(moved, "carried boxes are predicted, not frozen");
+    // Constant velocity: two frames after an inference a box has moved twice as far as one.
+    for j in (0..27).step_by(3) {
+        let x = |i: usize| -> Vec<f64> {
+            lines[i]["objects"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|o| o["detection"]["bounding_box"]["x_min"].as_f64().unwrap())
+                .collect()
+        };
+        let (x0, x1, x2) = (x(j), x(j + 1), x(j + 2));
+        for k in 0..x0.len() {
+            let (one, two) = (x1[k] - x0[k], x2[k] - x0[k]);
+            assert!(
+                (two - 2.0 * one).abs() < 1e-4,
+                "frame {j} box {k}: {one} then {two}"
             );
         }
     }
