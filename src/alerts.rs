@@ -181,17 +181,9 @@ impl Alerts {
 mod tests {
     use super::*;
     use crate::frame::{BBox, Detection, Frame};
-    use gstreamer as gst;
-    use gstreamer_video as gst_video;
 
     fn frame(seq: u64, fps: u64, labels: &[(u64, &str)]) -> AnalyzedFrame {
-        gst::init().unwrap();
-        let info = gst_video::VideoInfo::builder(gst_video::VideoFormat::I420, 16, 16)
-            .build()
-            .unwrap();
-        let mut f = Frame::from_buffer(gst::Buffer::with_size(info.size()).unwrap(), info, 0, seq);
-        f.pts = seq * 1_000_000_000 / fps;
-        let mut f = AnalyzedFrame::new(f, Vec::new());
+        let mut f = AnalyzedFrame::new(Frame::blank(seq, seq * 1_000_000_000 / fps), Vec::new());
         f.detections = labels
             .iter()
             .map(|(id, l)| Detection {

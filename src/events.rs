@@ -328,18 +328,10 @@ pub fn made() -> u64 {
 mod tests {
     use super::*;
     use crate::frame::Frame;
-    use gstreamer as gst;
-    use gstreamer_video as gst_video;
 
     fn frame(seq: u64, tracks: &[(u64, f32, f32)]) -> AnalyzedFrame {
-        gst::init().unwrap();
-        let info = gst_video::VideoInfo::builder(gst_video::VideoFormat::I420, 16, 16)
-            .build()
-            .unwrap();
-        let mut f = Frame::from_buffer(gst::Buffer::with_size(info.size()).unwrap(), info, 0, seq);
-        f.pts = seq * 100_000_000; // 10 fps
         AnalyzedFrame {
-            frame: f,
+            frame: Frame::blank(seq, seq * 100_000_000), // 10 fps
             detections: tracks
                 .iter()
                 .map(|&(id, score, x)| Detection {

@@ -57,6 +57,17 @@ impl Frame {
             motion: None,
         }
     }
+    /// A zeroed 16x16 I420 frame number `seq` of source 0 at stream time `pts` (ns), for tests.
+    #[cfg(test)]
+    pub(crate) fn blank(seq: u64, pts: u64) -> Frame {
+        gst::init().unwrap();
+        let info = gst_video::VideoInfo::builder(gst_video::VideoFormat::I420, 16, 16)
+            .build()
+            .unwrap();
+        let mut f = Frame::from_buffer(gst::Buffer::with_size(info.size()).unwrap(), info, 0, seq);
+        f.pts = pts;
+        f
+    }
 }
 
 /// Normalized box in `[0, 1]` image coordinates.

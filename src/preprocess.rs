@@ -15,12 +15,18 @@ use opencv::imgproc;
 /// Work buffers reused from frame to frame (one per thread that fills inputs).
 #[derive(Debug, Default)]
 pub struct Scratch {
-    /// The model-size I420 image between resize and color conversion.
-    yuv: Vec<u8>,
+    resize: ResizeScratch,
     /// The model-size RGB image before it is scaled to f32 or copied.
     rgb: Vec<u8>,
-    /// `rgb` resize: the whole frame as RGB (and `yuv` holds its I420 copy when its planes
-    /// are not laid out back to back).
+}
+
+/// What [`resize_rgb`] works in.
+#[derive(Debug, Default)]
+struct ResizeScratch {
+    /// `planes`: the model-size I420 image between resize and color conversion; `rgb`: the
+    /// frame's I420 copy when its planes are not laid out back to back.
+    yuv: Vec<u8>,
+    /// `rgb`: the whole frame as RGB.
     whole: Vec<u8>,
 }
 
@@ -29,14 +35,7 @@ pub struct Scratch {
 /// # Safety
 /// `data` must be the mapped frame and outlive the returned Mat; the Mat is only read from.
 unsafe fn plane_mat(data: &[u8], frame: &Frame, plane: usize, rows: i32, cols: i32) -> Result<Mat> {
-    let offset = frame.info.offset()[plane];
-    let stride = frame.info.stride()[plane] as usize;
-    if data.len() < offset + stride * (rows as usize - 1) + cols as usize {
-        return Err(Error::layout(
-            "preprocess",
-            format!("frame buffer too small for plane {plane}"),
-        ));
-    }
+    let (offset, stride) = plane_layout(data, frame, plane, rows as usize, cols as usize)?;
     Mat::new_rows_cols_with_data_unsafe(
         rows,
         cols,
@@ -45,6 +44,26 @@ unsafe fn plane_mat(data: &[u8], frame: &Frame, plane: usize, rows: i32, cols: i
         stride,
     )
     .map_err(cv_err)
+}
+
+/// Offset and stride of plane `plane` of the I420 `frame` mapped as `data`, checked to hold
+/// `rows` x `cols` bytes.
+fn plane_layout(
+    data: &[u8],
+    frame: &Frame,
+    plane: usize,
+    rows: usize,
+    cols: usize,
+) -> Result<(usize, usize)> {
+    let offset = frame.info.offset()[plane];
+    let stride = frame.info.stride()[plane] as usize;
+    if data.len() < offset + stride * (rows - 1) + cols {
+        return Err(Error::layout(
+            "preprocess",
+            format!("frame buffer too small for plane {plane}"),
+        ));
+    }
+    Ok((offset, stride))
 }
 
 fn cv_err(e: opencv::Error) -> Error {
@@ -67,7 +86,7 @@ fn resize_into(
     frame: &Frame,
     spec: &InputSpec,
     input: &mut [u8],
-    scratch: &mut Scratch,
+    scratch: &mut ResizeScratch,
 ) -> Result<()> {
     if input.len() != spec.byte_size() {
         return Err(Error::layout(
@@ -109,12 +128,9 @@ pub fn fill_input(
         ..InputFormat::default()
     };
     if format == plain {
-        return resize_into(frame, spec, input, scratch);
+        return resize_into(frame, spec, input, &mut scratch.resize);
     }
-    let mut work = std::mem::take(&mut scratch.rgb);
-    let filled = fill_converted(frame, spec, input, &mut work, scratch);
-    scratch.rgb = work;
-    filled
+    fill_converted(frame, spec, input, &mut scratch.rgb, &mut scratch.resize)
 }
 
 /// [`fill_input`] for letterboxed or f32 inputs: the RGB image is made in `work`, then copied
@@ -124,7 +140,7 @@ fn fill_converted(
     spec: &InputSpec,
     input: &mut [u8],
     work: &mut Vec<u8>,
-    scratch: &mut Scratch,
+    scratch: &mut ResizeScratch,
 ) -> Result<()> {
     let format = spec.format;
     let (mw, mh) = (spec.width, spec.height);
@@ -192,7 +208,7 @@ fn resize_rgb(
     input: &mut [u8],
     row_bytes: usize,
     resize: Resize,
-    scratch: &mut Scratch,
+    scratch: &mut ResizeScratch,
 ) -> Result<()> {
     let needed = row_bytes * (mh as usize - 1) + mw as usize * 3;
     if input.len() < needed || row_bytes < mw as usize * 3 || mw % 2 != 0 || mh % 2 != 0 {
@@ -234,7 +250,7 @@ fn resize_whole(
     mw: i32,
     mh: i32,
     dst: &mut Mat,
-    scratch: &mut Scratch,
+    scratch: &mut ResizeScratch,
 ) -> Result<()> {
     let info = &frame.info;
     let (w, h) = (info.width() as usize & !1, info.height() as usize & !1);
@@ -253,15 +269,9 @@ fn resize_whole(
         let yuv = &mut scratch.yuv;
         yuv.clear();
         for (plane, rows, cols) in [(0, h, w), (1, h / 2, w / 2), (2, h / 2, w / 2)] {
-            let stride = strides[plane] as usize;
-            if data.len() < offsets[plane] + stride * (rows - 1) + cols {
-                return Err(Error::layout(
-                    "preprocess",
-                    format!("frame buffer too small for plane {plane}"),
-                ));
-            }
+            let (offset, stride) = plane_layout(data, frame, plane, rows, cols)?;
             for r in 0..rows {
-                let at = offsets[plane] + r * stride;
+                let at = offset + r * stride;
                 yuv.extend_from_slice(&data[at..at + cols]);
             }
         }

@@ -14,21 +14,11 @@ const CAR: u64 = 3;
 #[test]
 fn person_and_car_match_openvino_python_golden_at_f32() {
     let dir = tempfile::tempdir().unwrap();
-    let jsonl = dir.path().join("out.jsonl");
-    let pipeline = model_pipeline_file(dir.path(), "coco-ssd-mobilenet-v2", "", &jsonl);
-    let out = ovstream(&[
-        "run",
-        pipeline.to_str().unwrap(),
-        "--precision",
-        "f32",
-        "--threshold",
-        "0.45",
-        "--classes",
-        "person,car",
-        "--no-progress",
-    ]);
-    assert_ok(&out);
-    let lines = read_jsonl(&jsonl);
+    let lines = run_at_f32(
+        dir.path(),
+        "coco-ssd-mobilenet-v2",
+        &["--classes", "person,car"],
+    );
     // The class filter keeps only person and car, with COCO names.
     for line in &lines {
         for o in line["objects"].as_array().unwrap() {

@@ -14,19 +14,8 @@ const PLANES_FRAMES: usize = 150;
 #[test]
 fn boxes_match_openvino_python_golden_at_f32() {
     let dir = tempfile::tempdir().unwrap();
-    let jsonl = dir.path().join("out.jsonl");
-    let pipeline = pipeline_file(dir.path(), "", &jsonl);
-    let out = ovstream(&[
-        "run",
-        pipeline.to_str().unwrap(),
-        "--precision",
-        "f32",
-        "--threshold",
-        "0.45",
-        "--no-progress",
-    ]);
-    assert_ok(&out);
-    let checked = assert_matches_golden(&read_jsonl(&jsonl), GOLDEN, None);
+    let lines = run_at_f32(dir.path(), "pedestrian-ssdlite", &[]);
+    let checked = assert_matches_golden(&lines, GOLDEN, None);
     assert!(checked > 1000, "golden file has too few boxes ({checked})");
 }
 
@@ -35,23 +24,9 @@ fn boxes_match_openvino_python_golden_at_f32() {
 #[test]
 fn resize_planes_matches_its_own_golden_and_not_the_rgb_one() {
     let dir = tempfile::tempdir().unwrap();
-    let jsonl = dir.path().join("out.jsonl");
-    let pipeline = pipeline_file(dir.path(), "", &jsonl);
-    let out = ovstream(&[
-        "run",
-        pipeline.to_str().unwrap(),
-        "--precision",
-        "f32",
-        "--threshold",
-        "0.45",
-        "--resize",
-        "planes",
-        "--limit",
-        &PLANES_FRAMES.to_string(),
-        "--no-progress",
-    ]);
-    assert_ok(&out);
-    let lines = read_jsonl(&jsonl);
+    let frames = PLANES_FRAMES.to_string();
+    let extra = ["--resize", "planes", "--limit", &frames];
+    let lines = run_at_f32(dir.path(), "pedestrian-ssdlite", &extra);
     let checked = assert_matches_golden(&lines, GOLDEN_PLANES, None);
     assert!(checked > 200, "golden file has too few boxes ({checked})");
     // The same frames of the rgb reference: some boxes differ past the tolerances.

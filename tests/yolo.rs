@@ -17,22 +17,9 @@ const GOLDEN_FRAMES: usize = 40;
 #[test]
 fn yolo_boxes_match_openvino_python_golden_at_f32() {
     let dir = tempfile::tempdir().unwrap();
-    let jsonl = dir.path().join("out.jsonl");
-    let pipeline = model_pipeline_file(dir.path(), "fall-yolov8", "", &jsonl);
-    let out = ovstream(&[
-        "run",
-        pipeline.to_str().unwrap(),
-        "--precision",
-        "f32",
-        "--threshold",
-        "0.45",
-        "--limit",
-        &GOLDEN_FRAMES.to_string(),
-        "--no-progress",
-    ]);
-    assert_ok(&out);
+    let frames = GOLDEN_FRAMES.to_string();
+    let lines = run_at_f32(dir.path(), "fall-yolov8", &["--limit", &frames]);
     let golden = golden_prefix(dir.path(), GOLDEN, GOLDEN_FRAMES);
-    let lines = read_jsonl(&jsonl);
     let checked = assert_matches_golden(&lines, &golden, None);
     assert!(checked >= 20, "too few golden boxes checked ({checked})");
     let labels: Vec<&str> = lines

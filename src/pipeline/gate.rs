@@ -163,23 +163,11 @@ fn luma_motion(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use gstreamer as gst;
-    use gstreamer_video as gst_video;
-
-    fn frame(seq: u64, pts: u64) -> Frame {
-        gst::init().unwrap();
-        let info = gst_video::VideoInfo::builder(gst_video::VideoFormat::I420, 16, 16)
-            .build()
-            .unwrap();
-        let mut f = Frame::from_buffer(gst::Buffer::with_size(info.size()).unwrap(), info, 0, seq);
-        f.pts = pts;
-        f
-    }
 
     /// Admitted frames' numbers among `frames` frames at `fps` from `start` ns.
     fn admitted(gate: &mut Gate, fps: f64, start: u64, frames: u64) -> Vec<u64> {
         (0..frames)
-            .filter(|&i| gate.admits(&mut frame(i, start + (i as f64 * 1e9 / fps) as u64)))
+            .filter(|&i| gate.admits(&mut Frame::blank(i, start + (i as f64 * 1e9 / fps) as u64)))
             .collect()
     }
 

@@ -371,33 +371,41 @@ fn stop_ends_a_live_run_with_its_outputs_finalized() {
     assert!(frames(&lines(dir.path(), "cam")).len() as u64 == summary.frames);
 }
 
+/// A live 100 fps 160x120 `test://` `pattern` through the fake model with the `[detect]`
+/// settings `detect`, `frames` frames: the summary and the JSON lines.
+fn live_pattern(detect: &str, pattern: &str, frames: u64) -> (Summary, Vec<Value>) {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut engine, adapter) = fake(&FakeModel::default());
+    let cfg = config(dir.path(), &format!("[detect]\n{detect}\n"));
+    let options = RunOptions {
+        limit: Some(frames),
+        stats_interval: None,
+        ..RunOptions::for_config(&cfg, true)
+    };
+    let cam = format!("test://?pattern={pattern}&fps=100&width=160&height=120");
+    let ins = inputs(&cfg, vec![("cam", open(&cam))]);
+    let stop = AtomicBool::new(false);
+    let summary = run_many(
+        ins,
+        &mut engine,
+        &adapter,
+        Secondary::none(),
+        &options,
+        &stop,
+    )
+    .unwrap();
+    let out = lines(dir.path(), "cam");
+    (summary, out)
+}
+
 #[test]
 fn motion_mode_infers_moving_scenes_and_only_the_idle_checks_of_still_ones() {
+    const MOTION: &str = "mode = \"motion\"\nmax_idle_seconds = 0.2";
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &format!("[detect]\n{MOTION}\n"));
+    assert!(RunOptions::for_config(&cfg, true).motion.is_some());
     let run = |pattern: &str, frames: u64| {
-        let dir = tempfile::tempdir().unwrap();
-        let (mut engine, adapter) = fake(&FakeModel::default());
-        let cfg = config(
-            dir.path(),
-            "[detect]\nmode = \"motion\"\nmax_idle_seconds = 0.2\n",
-        );
-        let options = RunOptions {
-            limit: Some(frames),
-            stats_interval: None,
-            ..RunOptions::for_config(&cfg, true)
-        };
-        assert!(options.motion.is_some());
-        let cam = format!("test://?pattern={pattern}&fps=100&width=160&height=120");
-        let ins = inputs(&cfg, vec![("cam", open(&cam))]);
-        let stop = AtomicBool::new(false);
-        let summary = run_many(
-            ins,
-            &mut engine,
-            &adapter,
-            Secondary::none(),
-            &options,
-            &stop,
-        )
-        .unwrap();
+        let (summary, _) = live_pattern(MOTION, pattern, frames);
         let s = &summary.sources[0];
         (s.frames, s.skipped)
     };
@@ -417,27 +425,7 @@ fn motion_mode_infers_moving_scenes_and_only_the_idle_checks_of_still_ones() {
 #[test]
 fn a_detect_rate_caps_inferences_per_second_of_stream_time_in_every_mode() {
     let run = |detect: &str, frames: u64| {
-        let dir = tempfile::tempdir().unwrap();
-        let (mut engine, adapter) = fake(&FakeModel::default());
-        let cfg = config(dir.path(), &format!("[detect]\n{detect}\n"));
-        let options = RunOptions {
-            limit: Some(frames),
-            stats_interval: None,
-            ..RunOptions::for_config(&cfg, true)
-        };
-        let cam = "test://?pattern=ball&fps=100&width=160&height=120";
-        let ins = inputs(&cfg, vec![("cam", open(cam))]);
-        let stop = AtomicBool::new(false);
-        let summary = run_many(
-            ins,
-            &mut engine,
-            &adapter,
-            Secondary::none(),
-            &options,
-            &stop,
-        )
-        .unwrap();
-        let out = lines(dir.path(), "cam");
+        let (summary, out) = live_pattern(detect, "ball", frames);
         let inferred: Vec<u64> = out
             .iter()
             .filter(|l| l["inferred"] != false)

@@ -188,6 +188,26 @@ fn golden_objects(frame: &Value) -> Vec<Obj> {
         .collect()
 }
 
+/// Runs manifest model `model` over vtest the way the golden files were made (`--precision
+/// f32 --threshold 0.45`) with the flags `extra`, in `dir`; asserts it succeeded and returns
+/// its JSON lines.
+pub fn run_at_f32(dir: &Path, model: &str, extra: &[&str]) -> Vec<Value> {
+    let jsonl = dir.join("out.jsonl");
+    let pipeline = model_pipeline_file(dir, model, "", &jsonl);
+    let mut args = vec![
+        "run",
+        pipeline.to_str().unwrap(),
+        "--precision",
+        "f32",
+        "--threshold",
+        "0.45",
+        "--no-progress",
+    ];
+    args.extend_from_slice(extra);
+    assert_ok(&ovstream(&args));
+    read_jsonl(&jsonl)
+}
+
 /// The golden file `golden` (relative to the repository) cut to its first `n` frames, written
 /// into `dir`; returns its path.
 pub fn golden_prefix(dir: &Path, golden: &str, n: usize) -> String {

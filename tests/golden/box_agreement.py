@@ -33,14 +33,11 @@ def ovstream_boxes(path: str):
     with open(path) as fh:
         for line in fh:
             record = json.loads(line)
-            w, h = record["resolution"]["width"], record["resolution"]["height"]
             boxes = []
             for o in record.get("objects", []):
                 d = o["detection"]
-                b = d["bounding_box"]
+                b = d["bounding_box"]  # normalized
                 box = [b["x_min"], b["y_min"], b["x_max"], b["y_max"]]
-                if max(box) > 1.5:  # pixels
-                    box = [box[0] / w, box[1] / h, box[2] / w, box[3] / h]
                 boxes.append((d["label_id"], d["confidence"], box))
             frames[record["frame"]] = boxes
     return frames
