@@ -438,7 +438,7 @@ fn a_detect_rate_caps_inferences_per_second_of_stream_time_in_every_mode() {
         (summary.sources[0].frames, inferred)
     };
     // Motion mode, a ball moving on every frame of a 100 fps stream, 10 inferences a second:
-    // one frame in ten, 100 ms of stream time apart.
+    // one frame in ten, on a 100 ms grid of stream time.
     let (written, inferred) = run("mode = \"motion\"\nfps = 10", 60);
     assert!(written >= 50, "{written}");
     let expected = written.div_ceil(10) as usize;
@@ -447,8 +447,10 @@ fn a_detect_rate_caps_inferences_per_second_of_stream_time_in_every_mode() {
         "{} of {written} inferred: {inferred:?}",
         inferred.len()
     );
+    // Never three within a period: a slot taken late (a live source that dropped frames under
+    // load) may be followed by the next slot on time, less than a period later.
     assert!(
-        inferred.windows(2).all(|t| t[1] - t[0] >= 98_000_000),
+        inferred.windows(3).all(|t| t[2] - t[0] >= 98_000_000),
         "{inferred:?}"
     );
     // Every-frame mode at 25 a second: one in four, kept on the 40 ms grid.
