@@ -129,6 +129,7 @@ impl Detector {
             model = %m.model,
             device = %m.device,
             execution_devices = %engine.execution_devices,
+            precision = %engine.precision,
             nireq = engine.nireq,
             compile_ms = engine.compile_time.as_millis() as u64,
             "model ready"

@@ -217,3 +217,54 @@ fn detect_interval_infers_every_third_frame_and_carries_boxes_between() {
         stderr(&out)
     );
 }
+
+/// The startup line names the precision the model runs at. With none named, that is the CPU
+/// plugin's own choice, except f32 where the plugin would run bf16 on a CPU without AMX (bf16
+/// is slower there); a named precision, by flag or as an OpenVINO property, always stands.
+#[test]
+fn the_cpu_runs_bf16_only_with_amx_unless_a_precision_is_named() {
+    let out = ovstream(&["devices", "--properties"]);
+    assert_ok(&out);
+    let plugin = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("INFERENCE_PRECISION_HINT"))
+        .expect("the CPU reports INFERENCE_PRECISION_HINT")
+        .trim()
+        .to_string();
+    let amx = std::fs::read_to_string("/proc/cpuinfo")
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with("flags"))
+        .is_some_and(|l| l.split_whitespace().any(|f| f == "amx_bf16"));
+    let expected = if plugin == "bf16" && !amx {
+        "f32"
+    } else {
+        plugin.as_str()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = pipeline_file(dir.path(), "", &dir.path().join("out.jsonl"));
+    let startup = |extra: &[&str]| {
+        let mut args = vec![
+            "run",
+            pipeline.to_str().unwrap(),
+            "--limit",
+            "2",
+            "--no-progress",
+        ];
+        args.extend_from_slice(extra);
+        let err = assert_ok(&ovstream(&args));
+        err.lines()
+            .find(|l| l.starts_with("model "))
+            .unwrap_or_default()
+            .to_string()
+    };
+    let default = startup(&[]);
+    assert!(
+        default.contains(&format!("inference runs on CPU at {expected};")),
+        "plugin {plugin}, AMX {amx}: {default}"
+    );
+    let flag = startup(&["--precision", "bf16"]);
+    assert!(flag.contains("at bf16;"), "{flag}");
+    let property = startup(&["--ov-property", "INFERENCE_PRECISION_HINT=bf16"]);
+    assert!(property.contains("at bf16;"), "{property}");
+}

@@ -80,6 +80,8 @@ pub struct BenchReport {
     pub weights: String,
     pub device: String,
     pub execution_devices: String,
+    /// INFERENCE_PRECISION_HINT the model was compiled with (`f32`, `bf16`, …).
+    pub precision: String,
     pub compile_ms: f64,
     pub startup: startup::Startup,
     pub raw: RawThroughput,
@@ -223,6 +225,7 @@ pub fn run(
         weights,
         device: detector.engine.device.clone(),
         execution_devices: detector.engine.execution_devices.clone(),
+        precision: detector.engine.precision.clone(),
         compile_ms: detector.engine.compile_time.as_secs_f64() * 1000.0,
         startup,
         raw,
@@ -304,8 +307,13 @@ impl std::fmt::Display for BenchReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(
             f,
-            "model {} ({} weights) on {} (inference ran on {}), compile {:.0} ms",
-            self.model, self.weights, self.device, self.execution_devices, self.compile_ms
+            "model {} ({} weights) on {} (inference ran on {} at {}), compile {:.0} ms",
+            self.model,
+            self.weights,
+            self.device,
+            self.execution_devices,
+            self.precision,
+            self.compile_ms
         )?;
         writeln!(f, "{}", self.startup)?;
         writeln!(

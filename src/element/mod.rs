@@ -43,7 +43,7 @@ impl From<HintProperty> for Hint {
 pub enum PrecisionProperty {
     #[default]
     #[enum_value(
-        name = "The device's own (bf16 on CPUs with AMX/AVX512-BF16)",
+        name = "The device's own (bf16 on CPUs with AMX; f32 on CPUs with AVX512-BF16 but no AMX)",
         nick = "default"
     )]
     Default,

@@ -80,6 +80,7 @@ impl FakeModel {
             nireq: self.nireq.max(1),
             nstreams: None,
             execution_devices: "FAKE".into(),
+            precision: String::new(),
             compile_time: Duration::ZERO,
         }
     }

@@ -106,6 +106,9 @@ pub struct Engine {
     pub nstreams: Option<usize>,
     /// `EXECUTION_DEVICES`: where inference really runs (e.g. `CPU` under `AUTO`).
     pub execution_devices: String,
+    /// `INFERENCE_PRECISION_HINT` the compiled model runs at (`f32`, `bf16`, …; empty when the
+    /// device does not say).
+    pub precision: String,
     /// Wall time of read + reshape + compile (a cache hit makes it short).
     pub compile_time: Duration,
 }
@@ -256,6 +259,10 @@ impl Engine {
                     .to_string()
             })
             .unwrap_or_else(|_| options.device.clone());
+        let precision = compiled
+            .get_property(&PropertyKey::Rw(RwPropertyKey::HintInferencePrecision))
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default();
         let optimal = compiled
             .get_property(&PropertyKey::OptimalNumberOfInferRequests)
             .ok()
@@ -298,6 +305,7 @@ impl Engine {
             nireq: options.nireq.unwrap_or(optimal),
             nstreams,
             execution_devices,
+            precision,
             compile_time,
         })
     }

@@ -235,11 +235,15 @@ fn run(args: &RunArgs, lib: Option<&Path>) -> anyhow::Result<i32> {
         );
     }
     eprintln!(
-        "model {}: compiled in {} ms for {}; inference runs on {}; nireq {}{}{}",
+        "model {}: compiled in {} ms for {}; inference runs on {}{}; nireq {}{}{}",
         detector.model,
         detector.engine.compile_time.as_millis(),
         detector.engine.device,
         detector.engine.execution_devices,
+        match detector.engine.precision.as_str() {
+            "" => String::new(),
+            p => format!(" at {p}"),
+        },
         detector.engine.nireq,
         detector
             .engine
