@@ -6,8 +6,10 @@
 //! - `update`: its label, identity (or `unknown_id`), zones or a classifier's label changed
 //!   (at once; a `value` attribute such as the age rides with the other updates), or its top score or box changed
 //!   and [`UPDATE_INTERVAL_NS`] of stream time passed since its last event.
-//! - `end`: the track was not seen for `lost_after` frames (the tracker's own buffer), or its
-//!   stream ended (EOS, SIGINT, source removed).
+//! - `end`: the track was missing from more than `lost_after` inferred frames (the tracker's
+//!   own buffer: until then ByteTrack may still find it again under the same id; frames that
+//!   carry boxes between inferences do not count), or its stream ended (EOS, SIGINT, source
+//!   removed).
 //!
 //! Every message of one track shares `track_key` (`<run>-<source>-<id>`); `event_id` adds the
 //! message's number in the track (`…:0` is the `new`), so it is unique per message.
@@ -123,6 +125,8 @@ struct Track {
     similarity: Option<f32>,
     frame: u64,
     timestamp: u64,
+    /// [`EventTracker::inferred`] when it was last seen.
+    seen: u64,
     start_time: String,
     /// Stream time of its last event.
     last_event_ts: u64,
@@ -135,8 +139,10 @@ struct Track {
 #[derive(Debug)]
 pub struct EventTracker {
     source: Arc<str>,
-    /// Frames without the track after which it has ended.
+    /// Inferred frames without the track (more than this) after which it has ended.
     lost_after: u64,
+    /// Inferred frames seen so far (the tracker's updates).
+    inferred: u64,
     tracks: HashMap<u64, Track>,
 }
 
@@ -171,6 +177,7 @@ impl EventTracker {
         EventTracker {
             source: source.into(),
             lost_after: lost_after.max(1),
+            inferred: 0,
             tracks: HashMap::new(),
         }
     }
@@ -185,25 +192,31 @@ impl EventTracker {
     /// `end`s of tracks lost by now.
     pub fn frame(&mut self, frame: &AnalyzedFrame, out: &mut Vec<Event>) {
         let (seq, ts) = (frame.frame.seq, frame.frame.pts);
+        if frame.frame.inferred {
+            self.inferred += 1;
+        }
         for d in &frame.detections {
             let Some(id) = d.track_id else { continue };
-            match self.tracks.get_mut(&id) {
+            let track = match self.tracks.get_mut(&id) {
                 None => {
                     let mut track = Track::start(&self.source, id, d, seq, ts);
                     out.push(track.event(EventType::New, &self.source, id, None));
-                    self.tracks.insert(id, track);
+                    self.tracks.entry(id).or_insert(track)
                 }
                 Some(track) => {
                     if let Some(e) = track.observe(d, seq, ts, &self.source, id) {
                         out.push(e);
                     }
+                    track
                 }
-            }
+            };
+            track.seen = self.inferred;
         }
+        let (inferred, lost_after) = (self.inferred, self.lost_after);
         let lost: Vec<u64> = self
             .tracks
             .iter()
-            .filter(|(_, t)| seq.saturating_sub(t.frame) >= self.lost_after)
+            .filter(|(_, t)| inferred - t.seen > lost_after)
             .map(|(id, _)| *id)
             .collect();
         self.end(lost, out);
@@ -242,6 +255,7 @@ impl Track {
             bbox: d.bbox,
             frame,
             timestamp,
+            seen: 0,
             start_time: rfc3339_now(),
             last_event_ts: timestamp,
             reported_top: d.confidence,
@@ -376,9 +390,12 @@ mod tests {
             ]
         );
         assert_eq!(out[1].frame, 10);
+        // Missing from 5 inferred frames (the buffer), the tracker may still find it again.
         for seq in 25..30 {
             t.frame(&frame(seq, &[]), &mut out);
         }
+        assert_eq!(out.last().unwrap().kind, EventType::Update);
+        t.frame(&frame(30, &[]), &mut out);
         let last = out.last().unwrap();
         assert_eq!((last.kind, last.frame), (EventType::End, 24));
         assert!(last.end_time.is_some());
@@ -390,6 +407,31 @@ mod tests {
             "event ids are unique"
         );
         assert_eq!(t.live(), 0);
+    }
+
+    /// ByteTrack keeps a lost track `track_buffer` updates and can match it on the next: such a
+    /// return is the same life (no `end` before it, no second `new`, event ids stay unique).
+    /// Frames that only carry boxes between inferences are not updates of the tracker.
+    #[test]
+    fn a_track_found_again_within_the_buffer_or_over_carried_frames_is_one_life() {
+        let mut t = EventTracker::new("door", 3);
+        let mut out = Vec::new();
+        t.frame(&frame(0, &[(1, 0.6, 0.1)]), &mut out);
+        for seq in 1..4 {
+            t.frame(&frame(seq, &[]), &mut out);
+        }
+        t.frame(&frame(4, &[(1, 0.6, 0.1)]), &mut out);
+        for seq in 5..20 {
+            let mut carried = frame(seq, &[]);
+            carried.frame.inferred = false;
+            t.frame(&carried, &mut out);
+        }
+        assert_eq!(kinds(&out), [(EventType::New, 1)]);
+        for seq in 20..24 {
+            t.frame(&frame(seq, &[]), &mut out);
+        }
+        assert_eq!(kinds(&out), [(EventType::New, 1), (EventType::End, 1)]);
+        assert_eq!(out[1].frame, 4);
     }
 
     #[test]

@@ -5,6 +5,7 @@ mod common;
 
 use common::broker::{free_port, Broker, Subscriber};
 use common::proxy::Proxy;
+use common::service::wait_for;
 use common::*;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
@@ -49,8 +50,17 @@ fn coco_without_outputs() -> String {
         .collect()
 }
 
-fn run_coco(args: &[&str]) -> std::process::Output {
-    let mut all = vec!["run", "pipelines/coco.toml", "--no-progress"];
+/// [`coco_without_outputs`] written to `dir/coco.toml` (the events tests give their outputs as
+/// flags: no annotated MP4 nobody looks at, nothing written into the repository's `out/`).
+fn coco_pipeline(dir: &Path) -> String {
+    let path = dir.join("coco.toml");
+    std::fs::write(&path, coco_without_outputs()).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+fn run_coco(dir: &Path, args: &[&str]) -> std::process::Output {
+    let pipeline = coco_pipeline(dir);
+    let mut all = vec!["run", pipeline.as_str(), "--no-progress"];
     all.extend_from_slice(args);
     ovstream(&all)
 }
@@ -59,14 +69,15 @@ fn run_coco(args: &[&str]) -> std::process::Output {
 fn every_track_has_one_new_then_updates_then_one_end() {
     let dir = tempfile::tempdir().unwrap();
     let (events, frames) = (dir.path().join("ev.jsonl"), dir.path().join("f.jsonl"));
-    let out = run_coco(&[
-        "--events",
-        events.to_str().unwrap(),
-        "--metadata",
-        frames.to_str().unwrap(),
-        "--output",
-        dir.path().join("o.mp4").to_str().unwrap(),
-    ]);
+    let out = run_coco(
+        dir.path(),
+        &[
+            "--events",
+            events.to_str().unwrap(),
+            "--metadata",
+            frames.to_str().unwrap(),
+        ],
+    );
     assert_ok(&out);
     let events = read_jsonl(&events);
     let lives = lives(&events);
@@ -119,14 +130,17 @@ fn mqtt_subscriber_receives_exactly_the_events_file() {
     let broker = Broker::start(dir.path());
     let sub = Subscriber::start(broker.port, "t1", &dir.path().join("sub.txt"), &[]);
     let events = dir.path().join("ev.jsonl");
-    let out = run_coco(&[
-        "--events",
-        events.to_str().unwrap(),
-        "--mqtt",
-        &broker.url("t1"),
-        "--limit",
-        "300",
-    ]);
+    let out = run_coco(
+        dir.path(),
+        &[
+            "--events",
+            events.to_str().unwrap(),
+            "--mqtt",
+            &broker.url("t1"),
+            "--limit",
+            "300",
+        ],
+    );
     let err = assert_ok(&out);
     assert!(
         sub.wait_for("t1/available", "offline", Duration::from_secs(10)),
@@ -163,28 +177,34 @@ fn a_broker_outage_loses_no_event() {
     let mut broker = Broker::start(dir.path());
     let sub = Subscriber::start(broker.port, "t2", &dir.path().join("sub.txt"), &[]);
     let events = dir.path().join("ev.jsonl");
-    let events_arg = events.display().to_string();
     let url = broker.url("t2");
     let run = spawn_ovstream(&[
         "run",
-        "pipelines/coco.toml",
+        &coco_pipeline(dir.path()),
         "--no-progress",
         "--loop",
-        "--limit",
-        "1500",
+        "--realtime",
         "--events",
-        &events_arg,
+        events.to_str().unwrap(),
         "--mqtt",
         &url,
     ]);
     assert!(sub.wait_for("t2/available", "online", Duration::from_secs(60)));
-    std::thread::sleep(Duration::from_secs(2));
+    let count = || received(&sub, "t2", "vtest").len();
+    wait_for("events before the outage", Duration::from_secs(30), || {
+        count() >= 5
+    });
     broker.stop();
-    std::thread::sleep(Duration::from_secs(4));
+    let before = count();
+    // vtest at its own rate (10 fps) gives ~10 events a second: ~40 wait for the broker.
+    std::thread::sleep(OUTAGE);
     broker.restart();
-    let out = run.wait_with_output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr).to_string();
-    assert!(out.status.success(), "{err}");
+    wait_for(
+        "the backlog and newer events",
+        Duration::from_secs(60),
+        || count() >= before + 60,
+    );
+    let err = finish(run);
     assert!(
         sub.wait_for("t2/available", "offline", Duration::from_secs(30)),
         "{err}"
@@ -204,6 +224,19 @@ fn a_broker_outage_loses_no_event() {
     );
 }
 
+/// How long a broker or a connection stays down in the outage tests.
+const OUTAGE: Duration = Duration::from_secs(4);
+
+/// Ends a `--loop` run as Ctrl-C would (its outputs finalized, exit 130) and returns its
+/// stderr.
+fn finish(run: std::process::Child) -> String {
+    interrupt(&run);
+    let out = run.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(130), "interrupted: {err}");
+    err
+}
+
 /// QoS 2 across a cut of the publisher's connection only (a TCP proxy closed for 2 s while the
 /// broker stays up): the backlog goes out after the reconnect and nothing is lost. Mosquitto
 /// 2.0 answers a QoS 2 PUBLISH beyond its `max_inflight_messages` (20) as if accepted and drops
@@ -215,30 +248,35 @@ fn qos2_across_a_connection_cut_loses_no_event() {
     let mut proxy = Proxy::start(broker.port);
     let sub = Subscriber::start(broker.port, "t5", &dir.path().join("sub.txt"), &[]);
     let events = dir.path().join("ev.jsonl");
-    let events_arg = events.display().to_string();
     let url = format!("mqtt://127.0.0.1:{}/t5", proxy.port);
     let run = spawn_ovstream(&[
         "run",
-        "pipelines/coco.toml",
+        &coco_pipeline(dir.path()),
         "--no-progress",
         "--loop",
-        "--limit",
-        "1500",
+        "--realtime",
         "--events",
-        &events_arg,
+        events.to_str().unwrap(),
         "--mqtt",
         &url,
         "--mqtt-qos",
         "2",
     ]);
     assert!(sub.wait_for("t5/available", "online", Duration::from_secs(60)));
-    std::thread::sleep(Duration::from_secs(1));
+    let count = || received(&sub, "t5", "vtest").len();
+    wait_for("events before the cut", Duration::from_secs(30), || {
+        count() >= 5
+    });
     proxy.cut();
-    std::thread::sleep(Duration::from_secs(2));
+    let before = count();
+    std::thread::sleep(OUTAGE / 2);
     proxy.resume();
-    let out = run.wait_with_output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr).to_string();
-    assert!(out.status.success(), "{err}");
+    wait_for(
+        "the backlog and newer events",
+        Duration::from_secs(60),
+        || count() >= before + 40,
+    );
+    let err = finish(run);
     // The last will is not sent on a clean disconnect: wait for the run's last event instead.
     let file = event_ids(&read_jsonl(&events));
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
@@ -343,9 +381,10 @@ fn a_killed_run_leaves_offline_by_its_last_will() {
     let url = broker.url("t4");
     let mut run = spawn_ovstream(&[
         "run",
-        "pipelines/coco.toml",
+        &coco_pipeline(dir.path()),
         "--no-progress",
         "--loop",
+        "--realtime",
         "--mqtt",
         &url,
     ]);
@@ -501,14 +540,17 @@ fn a_refused_login_is_logged_and_the_files_are_still_written() {
     );
     let events = dir.path().join("ev.jsonl");
     let url = format!("mqtt://mallory:guess@127.0.0.1:{}/t7", broker.port);
-    let out = run_coco(&[
-        "--events",
-        events.to_str().unwrap(),
-        "--mqtt",
-        &url,
-        "--limit",
-        "60",
-    ]);
+    let out = run_coco(
+        dir.path(),
+        &[
+            "--events",
+            events.to_str().unwrap(),
+            "--mqtt",
+            &url,
+            "--limit",
+            "60",
+        ],
+    );
     let err = assert_ok(&out);
     assert!(err.contains("refused"), "{err}");
     assert!(
