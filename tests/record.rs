@@ -26,15 +26,16 @@ fn walkway() -> PathBuf {
     asset("samples/camera_walkway.mp4")
 }
 
-/// A pipeline file of `input` (motion-gated pedestrian detection, tracked) writing metadata and
-/// events into `dir`, with `extra` TOML appended.
+/// A pipeline file of `input` (motion-gated pedestrian detection at most 5 times a second, as
+/// `pipelines/camera.toml` has it; tracked) writing metadata and events into `dir`, with
+/// `extra` TOML appended.
 fn pipeline(dir: &Path, input: &Path, extra: &str) -> PathBuf {
     let path = dir.join("record.toml");
     std::fs::write(
         &path,
         format!(
             "[source]\ninput = \"{}\"\n[model]\nmodel = \"pedestrian-ssdlite\"\n[detect]\n\
-             mode = \"motion\"\n[track]\n[output]\nmetadata = \"{}\"\nevents = \"{}\"\n{extra}",
+             mode = \"motion\"\nfps = 5\n[track]\n[output]\nmetadata = \"{}\"\nevents = \"{}\"\n{extra}",
             input.display(),
             dir.join("meta.jsonl").display(),
             dir.join("events.jsonl").display()
@@ -452,7 +453,7 @@ fn serve_records_a_posted_stream_and_serves_its_clips() {
     std::fs::write(
         &file,
         format!(
-            "[model]\nmodel = \"pedestrian-ssdlite\"\n[detect]\nmode = \"motion\"\n[track]\n\
+            "[model]\nmodel = \"pedestrian-ssdlite\"\n[detect]\nmode = \"motion\"\nfps = 5\n[track]\n\
              [serve]\nmedia_roots = [\"{}\"]\noutput_root = \"{}\"\n",
             root().join("samples").display(),
             own.display()
