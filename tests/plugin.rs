@@ -49,12 +49,18 @@ fn ovdetect_attaches_roi_metas_in_order() {
 
 #[test]
 fn ovdetect_and_the_cli_give_the_same_boxes() {
+    // The first 300 frames of vtest: about 2,000 boxes, walkers entering and leaving. gst-launch
+    // stops one frame later: the picture decoded last before `identity`'s EOS is not the one a
+    // run that goes on decodes (avdec_msmpeg4v3; checked on raw I420 without ovdetect).
+    const FRAMES: usize = 300;
     let dir = tempfile::tempdir().unwrap();
     let from_gst = dir.path().join("gst.jsonl");
     let out = gst_launch(&format!(
-        "filesrc location={} ! decodebin ! videoconvert ! ovdetect model=pedestrian-ssdlite \
-         precision=f32 nireq=3 ! ovmetapublish file-path={} ! fakesink sync=false",
+        "filesrc location={} ! decodebin ! identity eos-after={} ! videoconvert ! \
+         ovdetect model=pedestrian-ssdlite precision=f32 nireq=3 ! \
+         ovmetapublish file-path={} ! fakesink sync=false",
         vtest().display(),
+        FRAMES + 1,
         from_gst.display()
     ));
     assert!(
@@ -67,11 +73,12 @@ fn ovdetect_and_the_cli_give_the_same_boxes() {
     assert_ok(&ovstream(&[
         "run",
         pipeline.to_str().unwrap(),
+        "--limit",
+        &FRAMES.to_string(),
         "--no-progress",
     ]));
     let (g, c) = (read_jsonl(&from_gst), read_jsonl(&from_cli));
-    assert_eq!(g.len(), 795);
-    assert_eq!(g.len(), c.len());
+    assert_eq!((g.len(), c.len()), (FRAMES + 1, FRAMES));
     for (a, b) in g.iter().zip(&c) {
         let (oa, ob) = (objects(a), objects(b));
         assert_eq!(oa.len(), ob.len(), "frame {}: {oa:?} vs {ob:?}", a["frame"]);
