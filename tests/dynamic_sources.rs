@@ -31,6 +31,9 @@ fn options(c: &PipelineConfig) -> RunOptions {
     }
 }
 
+/// Frames of vtest each run takes: carphone joins at 100 and leaves at 300.
+const VTEST_FRAMES: u64 = 400;
+
 /// Waits until `done()` (at most a minute).
 fn wait_for(what: &str, done: impl Fn() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -61,11 +64,14 @@ fn a_source_added_and_removed_mid_run_leaves_the_other_untouched() {
         &detector.adapter,
         sinks,
         pipeline::Secondary::none(),
-        &options(&alone),
+        &RunOptions {
+            limit: Some(VTEST_FRAMES),
+            ..options(&alone)
+        },
         &AtomicBool::new(false),
     )
     .unwrap();
-    assert_eq!(summary.frames, 795);
+    assert_eq!(summary.frames, VTEST_FRAMES);
 
     // vtest, with carphone (looped, so it outlives the window) from vtest's frame 100 to 300.
     let dynamic = config(&dynamic_dir);
@@ -77,7 +83,14 @@ fn a_source_added_and_removed_mid_run_leaves_the_other_untouched() {
         &options(&dynamic),
         &AtomicBool::new(false),
         |p| {
-            let v = p.add_source(open(&vtest), sinks_from_config(&dynamic, "vtest")?)?;
+            let v = p.add_source_with(
+                open(&vtest),
+                sinks_from_config(&dynamic, "vtest")?,
+                Play {
+                    limit: Some(VTEST_FRAMES),
+                    ..Play::default()
+                },
+            )?;
             wait_for("100 vtest frames", || p.frames_written(v) >= 100);
             let looping = Play {
                 looping: true,
@@ -98,7 +111,7 @@ fn a_source_added_and_removed_mid_run_leaves_the_other_untouched() {
     .unwrap();
     let phone = phone.unwrap();
     let by_name = |name: &str| summary.sources.iter().find(|s| s.name == name).unwrap();
-    assert_eq!(by_name("vtest").frames, 795, "vtest lost frames");
+    assert_eq!(by_name("vtest").frames, VTEST_FRAMES, "vtest lost frames");
 
     // vtest: the same boxes, scores, track ids and frame order as alone.
     let together = read_jsonl(&dynamic_dir.join("vtest.jsonl"));
@@ -115,7 +128,10 @@ fn a_source_added_and_removed_mid_run_leaves_the_other_untouched() {
         boxes += t["objects"].as_array().unwrap().len();
     }
     assert!(boxes > 1000, "only {boxes} boxes compared");
-    assert_eq!(decode_mp4(&dynamic_dir.join("vtest.mp4")).0, 795);
+    assert_eq!(
+        decode_mp4(&dynamic_dir.join("vtest.mp4")).0,
+        VTEST_FRAMES as usize
+    );
 
     // carphone: its JSON covers exactly the frames it ran, from 0 in order, and its MP4 plays
     // them all (finalized by the removal, while vtest went on).

@@ -26,14 +26,17 @@ use zone::{Zone, ZoneEvent};
 pub struct Analytics {
     source: Arc<str>,
     config: Arc<AnalyticsConfig>,
-    /// Frames without a track after which it is lost (the tracker's buffer).
+    /// Inferred frames without a track (more than this) after which it is lost: the tracker's
+    /// buffer, within which ByteTrack may still find it again under the same id.
     lost_after: u64,
+    /// Inferred frames (tracker updates) so far.
+    updates: u64,
     /// Frame size the geometry was resolved for.
     size: (u32, u32),
     geometry: Arc<Geometry>,
     zones: Vec<Zone>,
     lines: Vec<Line>,
-    /// Last frame number each live track was seen in.
+    /// [`Self::updates`] when each live track was last seen.
     last_seen: HashMap<u64, u64>,
     /// Events made so far (numbers the `event_id`s).
     made: u64,
@@ -49,13 +52,14 @@ pub fn test_point(b: &BBox, point: TestPoint) -> Point {
 }
 
 impl Analytics {
-    /// Analytics of `source` with `config`; a track is lost after `lost_after` frames without
-    /// it (use the tracker's buffer, `[track] track_buffer`).
+    /// Analytics of `source` with `config`; a track is lost after more than `lost_after` inferred
+    /// frames without it (use the tracker's buffer, `[track] track_buffer`).
     pub fn new(source: &str, config: Arc<AnalyticsConfig>, lost_after: u64) -> Self {
         let mut a = Analytics {
             source: source.into(),
             config,
             lost_after: lost_after.max(1),
+            updates: 0,
             size: (0, 0),
             geometry: Arc::default(),
             zones: Vec::new(),
@@ -121,16 +125,17 @@ impl Analytics {
     pub fn frame(&mut self, frame: &mut AnalyzedFrame) {
         let f = &frame.frame;
         let (seq, ts, size) = (f.seq, f.pts, (f.info.width(), f.info.height()));
-        let result = self.analyze(seq, ts, size, &mut frame.detections);
+        let result = self.analyze((seq, f.inferred), ts, size, &mut frame.detections);
         frame.analytics = Some(Arc::new(result));
     }
 
-    /// [`Self::frame`] on parts: frame number `seq` at stream time `ts` (ns), `size` (width,
-    /// height) in pixels, its `detections` (their `zones` are set). Returns the counts and
-    /// events of this frame.
+    /// [`Self::frame`] on parts: frame number `seq` and whether it was `inferred` (a tracker
+    /// update; frames that carry boxes between inferences are not), its stream time `ts` (ns),
+    /// `size` (width, height) in pixels, its `detections` (their `zones` are set). Returns the
+    /// counts and events of this frame.
     pub fn analyze(
         &mut self,
-        seq: u64,
+        (seq, inferred): (u64, bool),
         ts: u64,
         size: (u32, u32),
         detections: &mut [crate::frame::Detection],
@@ -139,9 +144,12 @@ impl Analytics {
             self.resolve(size.0, size.1);
         }
         let mut events = Vec::new();
+        if inferred {
+            self.updates += 1;
+        }
         for d in detections.iter() {
             let Some(id) = d.track_id else { continue };
-            self.last_seen.insert(id, seq);
+            self.last_seen.insert(id, self.updates);
             for (zi, z) in self.zones.iter_mut().enumerate() {
                 if !z.applies_to(&d.label) {
                     continue;
@@ -168,11 +176,11 @@ impl Analytics {
                 }
             }
         }
-        let lost_after = self.lost_after;
+        let (updates, lost_after) = (self.updates, self.lost_after);
         let mut lost: Vec<u64> = self
             .last_seen
             .iter()
-            .filter(|(_, &last)| seq.saturating_sub(last) >= lost_after)
+            .filter(|(_, &last)| updates - last > lost_after)
             .map(|(&id, _)| id)
             .collect();
         lost.sort_unstable();
@@ -251,4 +259,51 @@ impl Analytics {
 enum Place {
     Zone(usize),
     Line(usize, crate::frame::analytics::Direction),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::analytics::AnalyticsEventType as Kind;
+    use crate::frame::Detection;
+
+    fn person(id: Option<u64>) -> Vec<Detection> {
+        id.map(|id| Detection {
+            label: "person".into(),
+            bbox: BBox {
+                x_min: 0.4,
+                y_min: 0.4,
+                x_max: 0.6,
+                y_max: 0.6,
+            },
+            track_id: Some(id),
+            ..Detection::default()
+        })
+        .into_iter()
+        .collect()
+    }
+
+    /// A track missing from `track_buffer` inferred frames may still come back under its id
+    /// (ByteTrack): it stays inside the zone, with no exit and no second enter. Frames that
+    /// only carry boxes between inferences do not count.
+    #[test]
+    fn a_track_leaves_a_zone_after_more_than_the_buffer_of_inferred_frames() {
+        let config: AnalyticsConfig = toml::from_str(
+            "[[zones]]\nname = \"all\"\npolygon = [[0, 0], [1, 0], [1, 1], [0, 1]]\ninertia = 1\n",
+        )
+        .unwrap();
+        let mut a = Analytics::new("door", Arc::new(config), 3);
+        let mut step = |seq: u64, inferred: bool, id: Option<u64>| -> Vec<Kind> {
+            let ts = seq * 100_000_000;
+            let result = a.analyze((seq, inferred), ts, (640, 480), &mut person(id));
+            result.events.iter().map(|e| e.kind).collect()
+        };
+        let mut kinds = step(0, true, Some(1));
+        (1..4).for_each(|seq| kinds.extend(step(seq, true, None)));
+        kinds.extend(step(4, true, Some(1)));
+        (5..20).for_each(|seq| kinds.extend(step(seq, false, None)));
+        assert_eq!(kinds, [Kind::ZoneEnter]);
+        (20..24).for_each(|seq| kinds.extend(step(seq, true, None)));
+        assert_eq!(kinds, [Kind::ZoneEnter, Kind::ZoneExit]);
+    }
 }
