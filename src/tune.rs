@@ -5,7 +5,7 @@
 //! cores, the device's own choice) and measured the same way with that compile's
 //! OPTIMAL_NUMBER_OF_INFER_REQUESTS. Under `hint = throughput` the highest FPS wins; under
 //! `latency` the lowest latency per frame (`nireq / FPS`, Little's law). The table is printed,
-//! and the choice is cached per model, device, hint and input in `~/.cache/ovstream/`
+//! and the choice is cached per model, device, hint, precision and input in `~/.cache/ovstream/`
 //! (`nireq.json`, `nstreams.json`), so later runs skip the trial.
 
 use crate::config::Hint;
@@ -83,10 +83,11 @@ fn store(path: &Path, key: String, value: usize) {
 
 fn cache_key(engine: &Engine, hint: Hint) -> String {
     format!(
-        "{}|{}|{:?}|{}x{}|{:?}|{}",
+        "{}|{}|{:?}|{}|{}x{}|{:?}|{}",
         engine.model_path.display(),
         engine.device,
         hint,
+        engine.precision,
         engine.input.height,
         engine.input.width,
         engine.input.format.element,
