@@ -16,6 +16,7 @@
 
 use crate::frame::{AnalyzedFrame, Attribute, AttributesJson, BBox, Detection};
 use serde::Serialize;
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -197,13 +198,14 @@ impl EventTracker {
         }
         for d in &frame.detections {
             let Some(id) = d.track_id else { continue };
-            let track = match self.tracks.get_mut(&id) {
-                None => {
+            let track = match self.tracks.entry(id) {
+                Entry::Vacant(slot) => {
                     let mut track = Track::start(&self.source, id, d, seq, ts);
                     out.push(track.event(EventType::New, &self.source, id, None));
-                    self.tracks.entry(id).or_insert(track)
+                    slot.insert(track)
                 }
-                Some(track) => {
+                Entry::Occupied(slot) => {
+                    let track = slot.into_mut();
                     if let Some(e) = track.observe(d, seq, ts, &self.source, id) {
                         out.push(e);
                     }
@@ -212,11 +214,10 @@ impl EventTracker {
             };
             track.seen = self.inferred;
         }
-        let (inferred, lost_after) = (self.inferred, self.lost_after);
         let lost: Vec<u64> = self
             .tracks
             .iter()
-            .filter(|(_, t)| inferred - t.seen > lost_after)
+            .filter(|(_, t)| self.inferred - t.seen > self.lost_after)
             .map(|(id, _)| *id)
             .collect();
         self.end(lost, out);

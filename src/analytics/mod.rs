@@ -125,7 +125,7 @@ impl Analytics {
     pub fn frame(&mut self, frame: &mut AnalyzedFrame) {
         let f = &frame.frame;
         let (seq, ts, size) = (f.seq, f.pts, (f.info.width(), f.info.height()));
-        let result = self.analyze((seq, f.inferred), ts, size, &mut frame.detections);
+        let result = self.analyze(seq, f.inferred, ts, size, &mut frame.detections);
         frame.analytics = Some(Arc::new(result));
     }
 
@@ -135,7 +135,8 @@ impl Analytics {
     /// counts and events of this frame.
     pub fn analyze(
         &mut self,
-        (seq, inferred): (u64, bool),
+        seq: u64,
+        inferred: bool,
         ts: u64,
         size: (u32, u32),
         detections: &mut [crate::frame::Detection],
@@ -295,7 +296,7 @@ mod tests {
         let mut a = Analytics::new("door", Arc::new(config), 3);
         let mut step = |seq: u64, inferred: bool, id: Option<u64>| -> Vec<Kind> {
             let ts = seq * 100_000_000;
-            let result = a.analyze((seq, inferred), ts, (640, 480), &mut person(id));
+            let result = a.analyze(seq, inferred, ts, (640, 480), &mut person(id));
             result.events.iter().map(|e| e.kind).collect()
         };
         let mut kinds = step(0, true, Some(1));

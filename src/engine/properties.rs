@@ -83,7 +83,7 @@ fn cpu_precision(core: &Core, target: &DeviceType, options: &EngineOptions) -> O
 
 /// Whether the CPU runs AMX bf16 tiles (the `amx_bf16` flag the Linux kernel lists in
 /// `/proc/cpuinfo` once it has enabled AMX; false where that file cannot be read).
-pub fn cpu_has_amx() -> bool {
+fn cpu_has_amx() -> bool {
     std::fs::read_to_string("/proc/cpuinfo").is_ok_and(|text| cpuinfo_has_amx(&text))
 }
 

@@ -260,7 +260,7 @@ impl BaseTransformImpl for OvAnalytics {
         let pts = buf.pts().map_or(0, |p| p.nseconds());
         let result = state
             .analytics
-            .analyze((state.seq, true), pts, (w, h), &mut detections);
+            .analyze(state.seq, true, pts, (w, h), &mut detections);
         state.seq += 1;
         meta::replace(buf, &detections, w, h);
         meta::attach_analytics(buf, &result);
