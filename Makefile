@@ -26,9 +26,9 @@ image: build
 
 # Builds the image (if needed) and runs it: a short pipeline matching the host's, /healthz.
 image-test: setup
-	$(CARGO) nextest run --release --locked --test image --no-capture
+	$(CARGO) nextest run --release --locked --test it -E 'test(/^image::/)' --no-capture
 
-# Every test binary's tests from one pool (cargo-nextest; groups in .config/nextest.toml).
+# The unit and integration tests from one pool (cargo-nextest; groups in .config/nextest.toml).
 test: setup
 	$(CARGO) nextest run --release --locked
 

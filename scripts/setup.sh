@@ -31,7 +31,7 @@ fi
 
 command -v cargo >/dev/null || {
   echo "error: cargo not found; install Rust >= 1.92 (rustup.rs) first" >&2; exit 1; }
-# `make test` runs the suite with cargo-nextest (one pool for every test binary).
+# `make test` runs the suite with cargo-nextest (unit and integration tests in one pool).
 if ! cargo nextest --version >/dev/null 2>&1; then
   say "installing cargo-nextest (crates.io)"
   cargo install --locked cargo-nextest
