@@ -125,6 +125,18 @@ impl Detector {
                 ),
             });
         }
+        let label_names: Vec<&str> = labels.iter().map(|l| &**l).collect();
+        let analytics = std::iter::once(&config.analytics)
+            .chain(config.sources.iter().filter_map(|s| s.analytics.as_ref()));
+        if let Some(message) = analytics
+            .into_iter()
+            .find_map(|a| a.unknown_class(&label_names))
+        {
+            return Err(Error::Setting {
+                key: "analytics".into(),
+                message,
+            });
+        }
         tracing::info!(
             model = %m.model,
             device = %m.device,

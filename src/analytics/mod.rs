@@ -307,4 +307,36 @@ mod tests {
         (20..24).for_each(|seq| kinds.extend(step(seq, true, None)));
         assert_eq!(kinds, [Kind::ZoneEnter, Kind::ZoneExit]);
     }
+
+    /// A zone or line with `classes` sees only those labels: a person enters the zone for
+    /// people and crosses the line for people, not those for cars.
+    #[test]
+    fn zones_and_lines_see_only_their_classes() {
+        let config: AnalyticsConfig = toml::from_str(
+            "[[zones]]\nname = \"people\"\npolygon = [[0, 0], [1, 0], [1, 1], [0, 1]]\n\
+             inertia = 1\nclasses = [\"person\"]\n\
+             [[zones]]\nname = \"cars\"\npolygon = [[0, 0], [1, 0], [1, 1], [0, 1]]\n\
+             inertia = 1\nclasses = [\"car\"]\n\
+             [[lines]]\nname = \"walk\"\npoints = [[0.5, 0], [0.5, 1]]\nclasses = [\"person\"]\n\
+             [[lines]]\nname = \"drive\"\npoints = [[0.5, 0], [0.5, 1]]\nclasses = [\"car\"]\n",
+        )
+        .unwrap();
+        let mut a = Analytics::new("door", Arc::new(config), 3);
+        let mut names = Vec::new();
+        for seq in 0..12u64 {
+            let mut d = person(Some(1));
+            let dx = 0.03 * seq as f32 - 0.15;
+            (d[0].bbox.x_min, d[0].bbox.x_max) = (0.4 + dx, 0.6 + dx);
+            let result = a.analyze(seq, true, seq * 100_000_000, (640, 480), &mut d);
+            let name = |e: &AnalyticsEvent| e.zone.clone().or(e.line.clone()).unwrap();
+            names.extend(result.events.iter().map(|e| (e.kind, name(e).to_string())));
+        }
+        assert_eq!(
+            names,
+            [
+                (Kind::ZoneEnter, "people".to_string()),
+                (Kind::LineCross, "walk".to_string())
+            ]
+        );
+    }
 }

@@ -78,7 +78,7 @@ pub struct ZoneConfig {
     /// Corners `[x, y]` in order (≥ 3, not self-intersecting), in `units`.
     #[cfg_attr(feature = "cli", schema(value_type = Vec<[f32; 2]>))]
     pub polygon: Vec<Point>,
-    /// Only objects of these labels; default: all.
+    /// Only objects of these labels, each one of the model's (others are refused); default: all.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub classes: Option<Vec<String>>,
     /// Frames the test point must be inside (outside) before the object has entered (left).
@@ -113,7 +113,7 @@ pub struct LineConfig {
     #[serde(default, rename = "in", skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "cli", schema(value_type = Option<[f32; 2]>))]
     pub in_direction: Option<Point>,
-    /// Only objects of these labels; default: all.
+    /// Only objects of these labels, each one of the model's (others are refused); default: all.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub classes: Option<Vec<String>>,
     #[serde(default)]
@@ -191,6 +191,23 @@ impl AnalyticsConfig {
         let t: Tables = toml::from_str(text).map_err(|e| e.to_string())?;
         t.analytics.validate()?;
         Ok(t.analytics)
+    }
+
+    /// The first zone or line whose `classes` names a label the model does not have, as a
+    /// message naming it, the class and the model's labels (`None` when all are known).
+    pub fn unknown_class(&self, labels: &[&str]) -> Option<String> {
+        let zones = (self.zones.iter()).map(|z| (format!("zone `{}`", z.name), &z.classes));
+        let lines = (self.lines.iter()).map(|l| (format!("line `{}`", l.name), &l.classes));
+        zones.chain(lines).find_map(|(what, classes)| {
+            let c = classes
+                .iter()
+                .flatten()
+                .find(|c| !labels.contains(&c.as_str()))?;
+            Some(format!(
+                "{what}: class {c:?} is not a class of the model ({})",
+                labels.join(", ")
+            ))
+        })
     }
 
     /// Whether there is nothing to analyze.

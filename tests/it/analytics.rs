@@ -190,11 +190,6 @@ point = "center"
 name = "beyond"          # the face passes above its lower end: crosses the line, not the segment
 points = [[0.5, 0.9], [0.5, 1.0]]
 point = "center"
-[[analytics.lines]]
-name = "people"
-points = [[0.5, 0.0], [0.5, 1.0]]
-classes = ["person"]
-point = "center"
 "#;
     let pipeline = face_pipeline(dir.path(), &clip, tables);
     let broker = Broker::start(dir.path());
@@ -221,7 +216,6 @@ point = "center"
         assert_eq!(e["source"], "walk");
     }
     assert!(of(&analytics, "line", "beyond").is_empty(), "{analytics:?}");
-    assert!(of(&analytics, "line", "people").is_empty(), "{analytics:?}");
 
     // Zone: enter and exit `inertia` (5) frames after the point crosses its edge; loitering
     // 1 s (25 frames) after the visit began; dwell from the first frame inside to the first

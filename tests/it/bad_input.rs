@@ -100,6 +100,44 @@ fn unknown_class_in_filter() {
     assert_fails(&out, EXIT_MODEL, &["unicorn"]);
 }
 
+/// Pipeline-file settings checked before any frame: a detection rate outside (0, 1000] per
+/// second, and a zone's or line's class the model does not have (it would never match).
+#[test]
+fn out_of_range_rate_and_unknown_zone_class_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let jsonl = dir.path().join("out.jsonl");
+    let run = |extra: &str| {
+        let pipeline = pipeline_file(dir.path(), extra, &jsonl);
+        ovstream(&[
+            "run",
+            pipeline.to_str().unwrap(),
+            "--no-progress",
+            "--limit",
+            "3",
+        ])
+    };
+    for fps in ["0", "-5", "1000.5"] {
+        let out = run(&format!("[detect]\nfps = {fps}"));
+        assert_fails(
+            &out,
+            EXIT_CONFIG,
+            &[&format!("detect.fps = {fps}"), "(0, 1000]"],
+        );
+    }
+    let zone = "[[analytics.zones]]\nname = \"door\"\npolygon = [[0.0, 0.0], [1.0, 0.0], \
+                [1.0, 1.0]]\nclasses = [\"person\", \"persn\"]";
+    let out = run(zone);
+    assert_fails(&out, EXIT_CONFIG, &["zone `door`", "\"persn\"", "(person)"]);
+    let line = "[[analytics.lines]]\nname = \"gate\"\npoints = [[0.5, 0.0], [0.5, 1.0]]\n\
+                classes = [\"car\"]";
+    let out = run(line);
+    assert_fails(&out, EXIT_CONFIG, &["line `gate`", "\"car\""]);
+    // Known classes: the same zone runs.
+    let out = run(&zone.replace(", \"persn\"", ""));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(read_jsonl(&jsonl).len(), 3);
+}
+
 /// A decoder GStreamer cannot find (ranked out here, as if gstreamer1.0-libav were not
 /// installed) is named, with the Debian package that provides it.
 #[test]
