@@ -42,9 +42,9 @@ pub struct DetectConfig {
     #[serde(default)]
     pub mode: Option<DetectMode>,
     /// Most frames per second of stream time sent to inference, per stream, in any mode
-    /// (Frigate's `detect.fps`): with `mode = "motion"`, the rate inside motion. The frames
-    /// between carry the last boxes, moved along each track's velocity (JSON `inferred:
-    /// false`). Default: no limit.
+    /// (Frigate's `detect.fps`): with `mode = "motion"`, the rate inside motion, and the rate
+    /// at which motion is looked for. The frames between carry the last boxes, moved along
+    /// each track's velocity (JSON `inferred: false`). Default: no limit.
     #[serde(default)]
     #[cfg_attr(feature = "cli", schemars(range(max = MAX_DETECT_FPS), extend("exclusiveMinimum" = 0.0)))]
     pub fps: Option<f64>,

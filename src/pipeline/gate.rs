@@ -1,8 +1,9 @@
 //! Which frames go to inference: every `interval`-th frame of a source, and in `motion` mode
 //! only those with motion, those within [`MOTION_HOLD_NS`] after motion (a tracked object that
 //! just stopped is seen once more), and one every `max_idle` of stream time (objects that
-//! arrived and stay still); of those, at most `[detect] fps` per second of stream time. The
-//! others are carried: they keep the last inferred boxes.
+//! arrived and stay still); of those, at most `[detect] fps` per second of stream time (the
+//! motion detector then looks at that many frames a second too). The others are carried: they
+//! keep the last inferred boxes.
 
 use crate::config::{DetectMode, PipelineConfig};
 use crate::frame::Frame;
@@ -43,7 +44,7 @@ struct SourceGate {
     detector: Option<MotionDetector>,
     last_inferred: Option<u64>,
     last_motion: Option<u64>,
-    /// `[detect] fps`: stream time from which the next frame may be inferred, ns.
+    /// `[detect] fps`: stream time from which the next frame is looked at, ns.
     next_due: Option<u64>,
 }
 
@@ -80,20 +81,22 @@ impl Gate {
     /// Whether `frame` goes to inference. A frame whose luma cannot be read for motion is
     /// inferred (never lose a frame to the gate), within the detect rate.
     /// Sets `frame.motion` to the motion boxes found.
+    ///
+    /// With a detect rate (`[detect] fps`), the gate looks at one frame per period of stream
+    /// time and turns the others down first, so in motion mode the detector also runs at that
+    /// rate, as Frigate's does at `detect.fps`: motion is found at most a period late, and an
+    /// idle camera costs little more than its decoding.
     pub fn admits(&mut self, frame: &mut Frame) -> bool {
         if self.interval > 1 && !frame.seq.is_multiple_of(self.interval) {
             return false;
         }
-        if !self.wanted(frame) {
-            return false;
-        }
         let ts = frame.pts;
-        let state = self.sources.entry(frame.source_id).or_default();
         if let Some(period) = self.period_ns {
-            // The next inference is due one period after this one's slot: the slots keep
-            // their grid (7 fps from a 30 fps stream stays 7 on average), unless the stream
-            // fell more than a period behind it (after a still stretch) or went back in time
-            // (a new segment): then it restarts here.
+            let state = self.sources.entry(frame.source_id).or_default();
+            // The next look is one period after this one's slot: the slots keep their grid
+            // (7 fps from a 30 fps stream stays 7 on average), unless the stream fell more than
+            // a period behind it (frames dropped) or went back in time (a new segment): then it
+            // restarts here.
             let slot = match state.next_due {
                 Some(due) if due > ts.saturating_add(2 * period) => ts,
                 Some(due) if ts + DUE_TOLERANCE_NS < due => return false,
@@ -102,7 +105,13 @@ impl Gate {
             };
             state.next_due = Some(slot + period);
         }
-        state.last_inferred = Some(ts);
+        if !self.wanted(frame) {
+            return false;
+        }
+        self.sources
+            .entry(frame.source_id)
+            .or_default()
+            .last_inferred = Some(ts);
         true
     }
 
@@ -169,6 +178,32 @@ mod tests {
         (0..frames)
             .filter(|&i| gate.admits(&mut Frame::blank(i, start + (i as f64 * 1e9 / fps) as u64)))
             .collect()
+    }
+
+    /// In motion mode, the detector looks at every frame, or with a detect rate at one frame
+    /// per period: 3 s of a still 30 fps camera at `fps = 5` are 15 looks, not 90.
+    #[test]
+    fn with_a_detect_rate_motion_is_looked_for_at_that_rate() {
+        let looks = |fps: Option<f64>| {
+            let motion = MotionGate {
+                config: MotionConfig::default(),
+                max_idle_ns: 10_000_000_000,
+            };
+            let mut gate = Gate::new(1, fps, Some(motion));
+            let mut inferred = Vec::new();
+            let mut looked = 0;
+            for i in 0..90u64 {
+                let mut frame = Frame::blank(i, i * 1_000_000_000 / 30);
+                if gate.admits(&mut frame) {
+                    inferred.push(i);
+                }
+                looked += usize::from(frame.motion.is_some());
+            }
+            (looked, inferred)
+        };
+        // The first frame is inferred (nothing was yet); then the scene is still.
+        assert_eq!(looks(None), (90, vec![0]));
+        assert_eq!(looks(Some(5.0)), (15, vec![0]));
     }
 
     #[test]
