@@ -110,10 +110,11 @@ impl Detector {
             },
         })?;
         let labels = adapter.labels();
+        let label_names: Vec<&str> = labels.iter().map(|l| &**l).collect();
         if let Some(a) = config
             .alerts
             .iter()
-            .find(|a| !labels.iter().any(|l| **l == *a.label))
+            .find(|a| !label_names.contains(&a.label.as_str()))
         {
             return Err(Error::Config {
                 path: resolved.path.clone(),
@@ -121,17 +122,14 @@ impl Detector {
                     "alerts `{}`: label {:?} is not a class of the model ({})",
                     a.kind,
                     a.label,
-                    labels.iter().map(|l| &**l).collect::<Vec<_>>().join(", ")
+                    label_names.join(", ")
                 ),
             });
         }
-        let label_names: Vec<&str> = labels.iter().map(|l| &**l).collect();
-        let analytics = std::iter::once(&config.analytics)
+        // Zones and lines, top-level and per source: a class the model lacks would never match.
+        let mut analytics = std::iter::once(&config.analytics)
             .chain(config.sources.iter().filter_map(|s| s.analytics.as_ref()));
-        if let Some(message) = analytics
-            .into_iter()
-            .find_map(|a| a.unknown_class(&label_names))
-        {
+        if let Some(message) = analytics.find_map(|a| a.unknown_class(&label_names)) {
             return Err(Error::Setting {
                 key: "analytics".into(),
                 message,
