@@ -139,12 +139,14 @@ impl Gate {
         if moving {
             state.last_motion = Some(ts);
         }
+        // Stream time that went back (a new segment) ends the hold of the old segment's motion
+        // and starts the idle wait again here.
         let recent_motion = state
             .last_motion
-            .is_some_and(|t| ts.saturating_sub(t) <= MOTION_HOLD_NS);
+            .is_some_and(|t| t <= ts && ts - t <= MOTION_HOLD_NS);
         let idle = state
             .last_inferred
-            .is_none_or(|t| ts.saturating_sub(t) >= gate.max_idle_ns);
+            .is_none_or(|t| ts < t || ts - t >= gate.max_idle_ns);
         recent_motion || idle
     }
 
@@ -204,6 +206,21 @@ mod tests {
         // The first frame is inferred (nothing was yet); then the scene is still.
         assert_eq!(looks(None), (90, vec![0]));
         assert_eq!(looks(Some(5.0)), (15, vec![0]));
+    }
+
+    /// A still scene is inferred once every `max_idle`, also after its stream time went
+    /// back (a new segment): not only once time has caught up with the last inference.
+    #[test]
+    fn the_idle_check_restarts_when_time_goes_back() {
+        let motion = MotionGate {
+            config: MotionConfig::default(),
+            max_idle_ns: 1_000_000_000,
+        };
+        let mut gate = Gate::new(1, None, Some(motion));
+        // 30 fps: frame 0, then one a second (frames 30 and 60).
+        assert_eq!(admitted(&mut gate, 30.0, 0, 70), [0, 30, 60]);
+        // Back to 0 s: inferred at once, then after a second again.
+        assert_eq!(admitted(&mut gate, 30.0, 0, 40), [0, 30]);
     }
 
     #[test]
