@@ -15,6 +15,7 @@
 //! message's number in the track (`…:0` is the `new`), so it is unique per message.
 
 use crate::frame::{AnalyzedFrame, Attribute, AttributesJson, BBox, Detection};
+use crate::track::TrackClock;
 use serde::Serialize;
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
@@ -126,7 +127,7 @@ struct Track {
     similarity: Option<f32>,
     frame: u64,
     timestamp: u64,
-    /// [`EventTracker::inferred`] when it was last seen.
+    /// [`TrackClock`] time when it was last seen.
     seen: u64,
     start_time: String,
     /// Stream time of its last event.
@@ -140,10 +141,8 @@ struct Track {
 #[derive(Debug)]
 pub struct EventTracker {
     source: Arc<str>,
-    /// Inferred frames without the track (more than this) after which it has ended.
-    lost_after: u64,
-    /// Inferred frames seen so far (the tracker's updates).
-    inferred: u64,
+    /// When a track has ended: more than the tracker's buffer of inferred frames without it.
+    clock: TrackClock,
     tracks: HashMap<u64, Track>,
 }
 
@@ -177,8 +176,7 @@ impl EventTracker {
     pub fn new(source: &str, lost_after: u64) -> Self {
         EventTracker {
             source: source.into(),
-            lost_after: lost_after.max(1),
-            inferred: 0,
+            clock: TrackClock::new(lost_after),
             tracks: HashMap::new(),
         }
     }
@@ -193,9 +191,7 @@ impl EventTracker {
     /// `end`s of tracks lost by now.
     pub fn frame(&mut self, frame: &AnalyzedFrame, out: &mut Vec<Event>) {
         let (seq, ts) = (frame.frame.seq, frame.frame.pts);
-        if frame.frame.inferred {
-            self.inferred += 1;
-        }
+        let now = self.clock.frame(frame.frame.inferred);
         for d in &frame.detections {
             let Some(id) = d.track_id else { continue };
             let track = match self.tracks.entry(id) {
@@ -212,12 +208,12 @@ impl EventTracker {
                     track
                 }
             };
-            track.seen = self.inferred;
+            track.seen = now;
         }
         let lost: Vec<u64> = self
             .tracks
             .iter()
-            .filter(|(_, t)| self.inferred - t.seen > self.lost_after)
+            .filter(|(_, t)| self.clock.is_lost(t.seen))
             .map(|(id, _)| *id)
             .collect();
         self.end(lost, out);

@@ -9,6 +9,39 @@ use trackforge::trackers::byte_track::ByteTrack;
 /// (ByteTrack's reference value).
 const MATCH_THRESH: f32 = 0.8;
 
+/// When a track is lost, counted in tracker updates (inferred frames): ByteTrack keeps a lost
+/// track for `track_buffer` updates and may match it once more on the update after, under the
+/// same id, so a track is lost only after **more than** that many updates without it. Frames
+/// that carry boxes between inferences are not updates. Used by events and analytics alike.
+#[derive(Debug, Clone, Copy)]
+pub struct TrackClock {
+    buffer: u64,
+    updates: u64,
+}
+
+impl TrackClock {
+    /// A clock for a tracker with `track_buffer` (at least 1).
+    pub fn new(track_buffer: u64) -> Self {
+        TrackClock {
+            buffer: track_buffer.max(1),
+            updates: 0,
+        }
+    }
+
+    /// Counts a frame (an update when `inferred`); returns the time a track seen on it gets.
+    pub fn frame(&mut self, inferred: bool) -> u64 {
+        if inferred {
+            self.updates += 1;
+        }
+        self.updates
+    }
+
+    /// Whether a track last seen at `seen` (from [`Self::frame`]) is lost by now.
+    pub fn is_lost(&self, seen: u64) -> bool {
+        self.updates - seen > self.buffer
+    }
+}
+
 /// A ByteTrack tracker for one source.
 pub struct Tracker {
     inner: ByteTrack,

@@ -17,6 +17,7 @@ use crate::config::analytics::{AnalyticsConfig, TestPoint};
 use crate::frame::analytics::{AnalyticsEvent, AnalyticsEventType, FrameAnalytics, Geometry};
 use crate::frame::{AnalyzedFrame, BBox};
 use crate::geometry::Point;
+use crate::track::TrackClock;
 use line::Line;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -26,17 +27,14 @@ use zone::{Zone, ZoneEvent};
 pub struct Analytics {
     source: Arc<str>,
     config: Arc<AnalyticsConfig>,
-    /// Inferred frames without a track (more than this) after which it is lost: the tracker's
-    /// buffer, within which ByteTrack may still find it again under the same id.
-    lost_after: u64,
-    /// Inferred frames (tracker updates) so far.
-    updates: u64,
+    /// When a track is lost: more than the tracker's buffer of inferred frames without it.
+    clock: TrackClock,
     /// Frame size the geometry was resolved for.
     size: (u32, u32),
     geometry: Arc<Geometry>,
     zones: Vec<Zone>,
     lines: Vec<Line>,
-    /// [`Self::updates`] when each live track was last seen.
+    /// [`TrackClock`] time when each live track was last seen.
     last_seen: HashMap<u64, u64>,
     /// Events made so far (numbers the `event_id`s).
     made: u64,
@@ -58,8 +56,7 @@ impl Analytics {
         let mut a = Analytics {
             source: source.into(),
             config,
-            lost_after: lost_after.max(1),
-            updates: 0,
+            clock: TrackClock::new(lost_after),
             size: (0, 0),
             geometry: Arc::default(),
             zones: Vec::new(),
@@ -145,12 +142,10 @@ impl Analytics {
             self.resolve(size.0, size.1);
         }
         let mut events = Vec::new();
-        if inferred {
-            self.updates += 1;
-        }
+        let now = self.clock.frame(inferred);
         for d in detections.iter() {
             let Some(id) = d.track_id else { continue };
-            self.last_seen.insert(id, self.updates);
+            self.last_seen.insert(id, now);
             for (zi, z) in self.zones.iter_mut().enumerate() {
                 if !z.applies_to(&d.label) {
                     continue;
@@ -177,11 +172,10 @@ impl Analytics {
                 }
             }
         }
-        let (updates, lost_after) = (self.updates, self.lost_after);
         let mut lost: Vec<u64> = self
             .last_seen
             .iter()
-            .filter(|(_, &last)| updates - last > lost_after)
+            .filter(|(_, &last)| self.clock.is_lost(last))
             .map(|(&id, _)| id)
             .collect();
         lost.sort_unstable();
