@@ -292,7 +292,7 @@ fn ovdetect_runs_the_yolo_model_in_gst_launch_as_the_cli_does() {
     let from_gst = dir.path().join("gst.jsonl");
     let out = gst_launch(&format!(
         "filesrc location={} ! decodebin ! videoconvert ! \
-         identity eos-after=8 ! ovdetect model=fall-yolov8 precision=f32 ! \
+         identity eos-after=9 ! ovdetect model=fall-yolov8 precision=f32 ! \
          ovmetapublish file-path={} ! fakesink sync=false",
         vtest().display(),
         from_gst.display()
@@ -304,9 +304,10 @@ fn ovdetect_runs_the_yolo_model_in_gst_launch_as_the_cli_does() {
     );
     let mut gst = read_jsonl(&from_gst);
     // `identity eos-after` makes avdec_msmpeg4 hand over a different last frame (checked on
-    // the raw I420 bytes, without ovstream): compare the frames before it.
-    gst.pop();
-    assert_eq!(gst.len(), 7);
+    // the raw I420 bytes, without ovstream), and under load now and then none (8 of 9 frames
+    // once in CI): compare the first 7, well before the cut.
+    assert!(gst.len() >= 8, "{} frames", gst.len());
+    gst.truncate(7);
     let golden = golden_prefix(dir.path(), GOLDEN, gst.len());
     // The element sets no threshold of its own below the default 0.5: compare those boxes.
     assert_matches_golden(&gst, &golden, None);
