@@ -263,6 +263,14 @@ impl Engine {
             .get_property(&PropertyKey::Rw(RwPropertyKey::HintInferencePrecision))
             .map(|s| s.trim().to_string())
             .unwrap_or_default();
+        if let Some(asked) = properties::asked_precision(options) {
+            if !precision.is_empty() && !precision.eq_ignore_ascii_case(&asked) {
+                tracing::warn!(
+                    "precision {asked} was asked; {} runs {precision} (it cannot run {asked})",
+                    options.device
+                );
+            }
+        }
         let optimal = compiled
             .get_property(&PropertyKey::OptimalNumberOfInferRequests)
             .ok()

@@ -59,6 +59,18 @@ pub fn device_properties(
 /// `INFERENCE_PRECISION_HINT` (the property's name).
 const PRECISION_KEY: &str = "INFERENCE_PRECISION_HINT";
 
+/// The precision the user named: `[model] precision` or an `INFERENCE_PRECISION_HINT` property
+/// (`None` when neither names one). A CPU without bf16 hardware (no `BF16` in its
+/// `OPTIMIZATION_CAPABILITIES`, e.g. AVX2 only) runs f32 when asked for bf16.
+pub(super) fn asked_precision(options: &EngineOptions) -> Option<String> {
+    options
+        .properties
+        .iter()
+        .find(|(k, _)| k == PRECISION_KEY)
+        .map(|(_, v)| v.trim().to_string())
+        .or_else(|| options.precision.map(|p| p.as_ov().to_string()))
+}
+
 /// The precision ovstream picks for the CPU when neither `[model] precision` nor a
 /// `properties` entry names one: f32 where the CPU plugin would choose bf16 on a CPU without
 /// AMX. The plugin chooses bf16 wherever the CPU has AVX512_BF16; without AMX tiles (an

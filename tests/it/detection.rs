@@ -220,17 +220,26 @@ fn detect_interval_infers_every_third_frame_and_carries_boxes_between() {
 
 /// The startup line names the precision the model runs at. With none named, that is the CPU
 /// plugin's own choice, except f32 where the plugin would run bf16 on a CPU without AMX (bf16
-/// is slower there); a named precision, by flag or as an OpenVINO property, always stands.
+/// is slower there); a named precision, by flag or as an OpenVINO property, stands where the
+/// CPU has bf16 (`BF16` among its `OPTIMIZATION_CAPABILITIES`). Where it has not (AVX2 only),
+/// the plugin runs f32: the line says so and a warning names what was asked.
 #[test]
 fn the_cpu_runs_bf16_only_with_amx_unless_a_precision_is_named() {
     let out = ovstream(&["devices", "--properties"]);
     assert_ok(&out);
-    let plugin = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("INFERENCE_PRECISION_HINT"))
-        .expect("the CPU reports INFERENCE_PRECISION_HINT")
-        .trim()
-        .to_string();
+    let properties = String::from_utf8_lossy(&out.stdout).into_owned();
+    let property = |name: &str| {
+        properties
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(name))
+            .unwrap_or_else(|| panic!("the CPU reports {name}"))
+            .trim()
+            .to_string()
+    };
+    let plugin = property("INFERENCE_PRECISION_HINT");
+    let has_bf16 = property("OPTIMIZATION_CAPABILITIES")
+        .split_whitespace()
+        .any(|c| c == "BF16");
     let amx = std::fs::read_to_string("/proc/cpuinfo")
         .unwrap()
         .lines()
@@ -253,18 +262,33 @@ fn the_cpu_runs_bf16_only_with_amx_unless_a_precision_is_named() {
         ];
         args.extend_from_slice(extra);
         let err = assert_ok(&ovstream(&args));
-        err.lines()
+        let line = err
+            .lines()
             .find(|l| l.starts_with("model "))
             .unwrap_or_default()
-            .to_string()
+            .to_string();
+        (line, err)
     };
-    let default = startup(&[]);
+    let (default, err) = startup(&[]);
     assert!(
         default.contains(&format!("inference runs on CPU at {expected};")),
         "plugin {plugin}, AMX {amx}: {default}"
     );
-    let flag = startup(&["--precision", "bf16"]);
-    assert!(flag.contains("at bf16;"), "{flag}");
-    let property = startup(&["--ov-property", "INFERENCE_PRECISION_HINT=bf16"]);
-    assert!(property.contains("at bf16;"), "{property}");
+    assert!(!err.contains("was asked"), "{err}");
+    let named = if has_bf16 { "bf16" } else { "f32" };
+    for asked in [
+        &["--precision", "bf16"][..],
+        &["--ov-property", "INFERENCE_PRECISION_HINT=bf16"],
+    ] {
+        let (line, err) = startup(asked);
+        assert!(
+            line.contains(&format!("at {named};")),
+            "BF16 {has_bf16}: {line}"
+        );
+        assert_eq!(
+            err.contains("precision bf16 was asked; CPU runs f32"),
+            !has_bf16,
+            "{err}"
+        );
+    }
 }
