@@ -122,12 +122,18 @@ fn metadata_to_stdout_is_pure_json_lines() {
     assert_eq!(frames[4]["frame"], 4);
 }
 
-/// models/fetch serves the frozen graph as IR; running the original `.pb` by path (with
-/// `--input-size`, its input is dynamic) must give the same detections at f32.
+/// models/fetch serves the frozen graph as IR, with the preprocessor's identity resize loop cut
+/// out; running the original `.pb` by path (with `--input-size`, its input is dynamic) must
+/// give the same detections at f32.
 #[test]
 fn converted_ir_matches_the_original_frozen_graph() {
     let dir = tempfile::tempdir().unwrap();
     let pb = asset("models/pedestrian-ssdlite/frozen_inference_graph.pb");
+    let xml = std::fs::read_to_string(asset("models/pedestrian-ssdlite/model.xml")).unwrap();
+    assert!(
+        !xml.contains("ResizeImage/resize_images/ResizeBilinear"),
+        "the IR still holds the preprocessor loop"
+    );
     let run = |model: &str, extra: &[&str], name: &str| {
         let jsonl = dir.path().join(name);
         let pipeline = pipeline_file(dir.path(), "", &jsonl);
