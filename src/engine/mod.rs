@@ -180,8 +180,19 @@ impl Engine {
         if !already_static {
             let shape = PartialShape::new_static(4, &dims).map_err(|e| model_err(e.to_string()))?;
             model.reshape_single_input(&shape).map_err(|e| {
+                let from = if partial.is_dynamic() {
+                    String::new()
+                } else {
+                    let own: Vec<i64> = partial
+                        .get_dimensions()
+                        .iter()
+                        .map(|d| d.get_min())
+                        .collect();
+                    // models/fetch's IR of a TF-OD-API SSD has its resize loop cut out.
+                    format!(" from its static {own:?} (it may take only that size)")
+                };
                 model_err(format!(
-                    "cannot reshape input to {dims:?}: {}",
+                    "cannot reshape input to {dims:?}{from}: {}",
                     ov_message(e)
                 ))
             })?;

@@ -51,6 +51,21 @@ fn unknown_model_id() {
     assert_fails(&out, EXIT_MODEL, &["no-such-model", "pedestrian-ssdlite"]);
 }
 
+/// models/fetch's SSDLite IR is static at 300x300 with the graph's resize loop cut out:
+/// another input size is refused naming the model and its own size.
+#[test]
+fn another_input_size_for_a_static_ir_names_its_own() {
+    let out = run_with(&["--input-size", "240x320", "--limit", "1"]);
+    assert_fails(
+        &out,
+        EXIT_MODEL,
+        &[
+            "pedestrian-ssdlite/model.xml",
+            "to [1, 240, 320, 3] from its static [1, 300, 300, 3]",
+        ],
+    );
+}
+
 #[test]
 fn model_whose_outputs_match_no_adapter() {
     let model = asset("tests/data/classifier.xml");
