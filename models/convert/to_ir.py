@@ -18,6 +18,8 @@ constant `[[H, W, 3]] * N`. The IR then takes its own input size only (another s
 at reshape; the frozen graph by path still takes any). The cut graph is kept only when its
 outputs equal the loop's bit for bit on random images at batch 1 and at batch 2 (the engine
 batches across streams).
+
+Usage: .venv/bin/python models/convert/to_ir.py IN_MODEL OUT.xml [--input H W]
 """
 import argparse
 import sys
