@@ -175,6 +175,22 @@ impl Units {
     }
 }
 
+/// Each zone's and line's `classes` filter, named as errors name them (`` zone `door` ``,
+/// `` line `gate` ``): what is checked against a model's labels (here and by the service).
+pub fn class_filters<'a>(
+    zones: &'a [ZoneConfig],
+    lines: &'a [LineConfig],
+) -> impl Iterator<Item = (String, &'a Option<Vec<String>>)> {
+    let zones = zones
+        .iter()
+        .map(|z| (format!("zone `{}`", z.name), &z.classes));
+    zones.chain(
+        lines
+            .iter()
+            .map(|l| (format!("line `{}`", l.name), &l.classes)),
+    )
+}
+
 impl AnalyticsConfig {
     /// The `[analytics]` tables of a TOML document — a pipeline file, or a file with only
     /// `[[analytics.zones]]` / `[[analytics.lines]]` tables (other tables are ignored),
@@ -196,9 +212,7 @@ impl AnalyticsConfig {
     /// The first zone or line whose `classes` names a label the model does not have, as a
     /// message naming it, the class and the model's labels (`None` when all are known).
     pub fn unknown_class(&self, labels: &[&str]) -> Option<String> {
-        let zones = (self.zones.iter()).map(|z| (format!("zone `{}`", z.name), &z.classes));
-        let lines = (self.lines.iter()).map(|l| (format!("line `{}`", l.name), &l.classes));
-        zones.chain(lines).find_map(|(what, classes)| {
+        class_filters(&self.zones, &self.lines).find_map(|(what, classes)| {
             let c = classes
                 .iter()
                 .flatten()

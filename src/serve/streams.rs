@@ -2,7 +2,7 @@
 //! `POST /api/streams`, also what the state file keeps), how a request is checked, and what
 //! `GET /api/streams` reports ([`StreamView`]).
 
-use crate::config::analytics::{LineConfig, ZoneConfig};
+use crate::config::analytics::{class_filters, LineConfig, ZoneConfig};
 use crate::config::AnalyticsConfig;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -143,13 +143,10 @@ impl StreamSpec {
             ));
         }
         // The stream's classes, and those of its zones and lines.
-        let zones =
-            (self.zones.iter().flatten()).map(|z| (format!("zone `{}`", z.name), &z.classes));
-        let lines =
-            (self.lines.iter().flatten()).map(|l| (format!("line `{}`", l.name), &l.classes));
-        let all = std::iter::once(("classes".to_string(), &self.classes))
-            .chain(zones)
-            .chain(lines);
+        let all = std::iter::once(("classes".to_string(), &self.classes)).chain(class_filters(
+            self.zones.as_deref().unwrap_or_default(),
+            self.lines.as_deref().unwrap_or_default(),
+        ));
         for (what, classes) in all {
             if let Some(c) = classes.iter().flatten().find(|c| !model.labels.contains(c)) {
                 return Err(Refusal::new(
