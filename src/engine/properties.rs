@@ -80,8 +80,7 @@ pub(super) fn asked_precision(options: &EngineOptions) -> Option<String> {
 /// (docs/performance.md). With AMX bf16 is the faster one and the plugin's choice stands.
 /// `None` keeps the device's own choice.
 fn cpu_precision(core: &Core, target: &DeviceType, options: &EngineOptions) -> Option<Precision> {
-    let named = options.properties.iter().any(|(k, _)| k == PRECISION_KEY);
-    if named || target.as_ref() != "CPU" || cpu_has_amx() {
+    if asked_precision(options).is_some() || target.as_ref() != "CPU" || cpu_has_amx() {
         return None;
     }
     let default = core
