@@ -2,7 +2,7 @@
 CARGO ?= cargo
 BIN := target/release/ovstream
 
-.PHONY: setup build demo faces test lint docs bench bench-live bench-faces bench-density golden image image-test
+.PHONY: setup build demo faces test lint docs bench bench-live bench-faces bench-density bench-density-sub golden image image-test
 
 setup:
 	./scripts/setup.sh
@@ -57,6 +57,13 @@ bench-live: build
 # Stream density per detection mode on the camera stand-in clip (~10 min).
 bench-density: build
 	$(BIN) bench pipelines/camera.toml --density --json out/density.json
+
+# The same on the camera's detection substream (640x360 at 5 fps, made from the clip by
+# scripts/camera_clip.py), as Frigate's cameras detect (~10 min).
+bench-density-sub: build
+	.venv/bin/python scripts/camera_clip.py --substream 640x360@5
+	$(BIN) bench pipelines/camera.toml --density --input samples/camera_walkway_sub.mp4 \
+	  --density-seconds 10 --json out/density-sub.json
 
 bench-faces: build
 	$(BIN) gallery add caller --video samples/carphone.mp4 --frame 0

@@ -12,7 +12,13 @@ Writes OUT (default samples/camera_walkway.mp4) and OUT with `.json` (the layout
 the active stretches as [first, end) frame numbers), cached in ~/.cache/ovstream/derived under
 this script's sha256, so a second run only copies.
 
+`--substream WxH@FPS` also writes the same camera's detection substream, OUT's stem +
+`_sub.mp4` (and its `.json`): the main stream scaled to WxH at FPS frames/s and encoded again,
+the way a camera's second encoder serves it (H.264 Main, SUB_KBPS, a 2 s GOP). Frigate's cameras
+detect on such a stream (`roles: [detect]`, its docs suggest 5 fps) and record the main one.
+
 Usage: camera_clip.py [--vtest samples/vtest.avi] [--out samples/camera_walkway.mp4]
+                      [--substream 640x360@5]
 """
 import argparse
 import hashlib
@@ -38,6 +44,8 @@ SEED = 20261202
 # A typical IP camera's 720p main stream: H.264 Main, 2 Mbit/s, no B-frames, a 2 s GOP.
 KBPS = 2048
 GOP = 60
+# A typical camera's substream bitrate (640x360).
+SUB_KBPS = 512
 
 
 def vtest_frames(path):
@@ -104,10 +112,42 @@ def make(vtest, out):
     out.with_suffix(".json").write_text(json.dumps(layout, indent=1) + "\n")
 
 
+def substream(main, out, size):
+    """Scales and re-encodes `main` to `size` (WxH@FPS) as `out`, with the layout beside it."""
+    dims, fps = size.lower().split("@")
+    width, height = (int(v) for v in dims.split("x"))
+    fps = int(fps)
+    if FPS % fps:
+        sys.exit(f"error: --substream {size}: the frame rate must divide {FPS}")
+    tmp = out.with_suffix(".part.mp4")
+    command = [
+        "gst-launch-1.0", "-q", "filesrc", f"location={main}", "!", "qtdemux", "!", "h264parse",
+        "!", "avdec_h264", "!", "videorate", "!", "videoscale", "!",
+        f"video/x-raw,width={width},height={height},framerate={fps}/1", "!",
+        "x264enc", "speed-preset=veryfast", f"key-int-max={2 * fps}", f"bitrate={SUB_KBPS}",
+        "bframes=0", "!", "video/x-h264,profile=main", "!", "h264parse", "!", "mp4mux", "!",
+        "filesink", f"location={tmp}",
+    ]
+    if subprocess.run(command).returncode != 0:
+        sys.exit(f"error: gst-launch-1.0 failed writing the substream {out}")
+    tmp.replace(out)
+    layout = json.loads(main.with_suffix(".json").read_text())
+    step = FPS // fps
+    layout.update(
+        width=width,
+        height=height,
+        fps=fps,
+        frames=layout["frames"] // step,
+        active=[[a // step, b // step] for a, b in layout["active"]],
+    )
+    out.with_suffix(".json").write_text(json.dumps(layout, indent=1) + "\n")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--vtest", type=Path, default=Path("samples/vtest.avi"))
     ap.add_argument("--out", type=Path, default=Path("samples/camera_walkway.mp4"))
+    ap.add_argument("--substream", metavar="WxH@FPS", help="also write OUT's stem + _sub.mp4")
     args = ap.parse_args()
     digest = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
     cache = Path.home() / ".cache/ovstream/derived" / f"camera_walkway-{digest}.mp4"
@@ -115,9 +155,17 @@ def main():
         cache.parent.mkdir(parents=True, exist_ok=True)
         print(f"==> making the camera stand-in clip {cache} (about a minute)", file=sys.stderr)
         make(args.vtest, cache)
-    for src, dst in [(cache, args.out), (cache.with_suffix(".json"), args.out.with_suffix(".json"))]:
-        if not dst.exists() or dst.stat().st_size != src.stat().st_size:
-            shutil.copyfile(src, dst)
+    copies = [(cache, args.out)]
+    if args.substream:
+        sub = cache.with_name(f"{cache.stem}-sub-{args.substream}.mp4")
+        if not sub.exists():
+            print(f"==> making its {args.substream} substream {sub}", file=sys.stderr)
+            substream(cache, sub, args.substream)
+        copies.append((sub, args.out.with_name(args.out.stem + "_sub.mp4")))
+    for src, dst in copies:
+        for a, b in [(src, dst), (src.with_suffix(".json"), dst.with_suffix(".json"))]:
+            if not b.exists() or b.stat().st_size != a.stat().st_size:
+                shutil.copyfile(a, b)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
 //! Which frames go to inference: every `interval`-th frame of a source, and in `motion` mode
 //! only those with motion, those within [`MOTION_HOLD_NS`] after motion (a tracked object that
-//! just stopped is seen once more), and one every `max_idle` of stream time (objects that
-//! arrived and stay still); of those, at most `[detect] fps` per second of stream time (the
+//! just stopped is seen once more), and one every `max_idle` of stream time while the last
+//! inferred frame had objects (objects that arrived and stay still: Frigate re-checks its
+//! stationary objects the same way, and like Frigate an empty, still scene is not inferred at
+//! all — see [`Sightings`]); of those, at most `[detect] fps` per second of stream time (the
 //! motion detector then looks at that many frames a second too). The others are carried: they
 //! keep the last inferred boxes.
 
@@ -9,7 +11,9 @@ use crate::config::{DetectMode, PipelineConfig};
 use crate::frame::Frame;
 use crate::motion::{MotionConfig, MotionDetector};
 use crate::pipeline::stage::SourceId;
+use parking_lot::Mutex;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// Stream time after the last motion during which frames are still inferred, ns.
 pub const MOTION_HOLD_NS: u64 = 500_000_000;
@@ -38,6 +42,30 @@ impl MotionGate {
     }
 }
 
+/// Whether each source's last inferred frame had objects (detections after the filters and
+/// the tracker), as the postprocess stage found them; the gate's idle check reads it, a few
+/// frames later (the requests in flight). Cheap to clone: clones share one table.
+#[derive(Debug, Clone, Default)]
+pub struct Sightings(Arc<Mutex<HashMap<SourceId, bool>>>);
+
+impl Sightings {
+    /// Records whether `id`'s latest inferred frame had objects.
+    pub fn record(&self, id: SourceId, objects: bool) {
+        self.0.lock().insert(id, objects);
+    }
+
+    /// Whether `id` may have objects in view: its last inferred frame had some, or none of its
+    /// frames has come back from inference yet (unknown counts as yes).
+    pub fn objects(&self, id: SourceId) -> bool {
+        self.0.lock().get(&id).copied().unwrap_or(true)
+    }
+
+    /// Forgets a source that ended.
+    pub fn forget(&self, id: SourceId) {
+        self.0.lock().remove(&id);
+    }
+}
+
 /// Per-source state of the gate.
 #[derive(Default)]
 struct SourceGate {
@@ -55,6 +83,8 @@ pub struct Gate {
     period_ns: Option<u64>,
     motion: Option<MotionGate>,
     sources: HashMap<SourceId, SourceGate>,
+    /// What the last inferences found (motion mode's idle check).
+    sightings: Sightings,
 }
 
 /// A frame this much before its due time still counts as due (timestamps rounded to the
@@ -70,7 +100,14 @@ impl Gate {
             period_ns: fps.filter(|f| *f > 0.0).map(|f| (1e9 / f) as u64),
             motion,
             sources: HashMap::new(),
+            sightings: Sightings::default(),
         }
+    }
+
+    /// The gate, its idle check reading `sightings` (which the postprocess stage writes);
+    /// without them every idle check infers.
+    pub fn with_sightings(self, sightings: Sightings) -> Self {
+        Gate { sightings, ..self }
     }
 
     /// Whether every frame goes to inference (no interval, no detect rate, no motion mode).
@@ -144,9 +181,11 @@ impl Gate {
         let recent_motion = state
             .last_motion
             .is_some_and(|t| t <= ts && ts - t <= MOTION_HOLD_NS);
-        let idle = state
-            .last_inferred
-            .is_none_or(|t| ts < t || ts - t >= gate.max_idle_ns);
+        // An idle check only while the last inference found objects (they may have stopped):
+        // an empty scene gets new objects only through motion.
+        let idle = state.last_inferred.is_none_or(|t| {
+            ts < t || (ts - t >= gate.max_idle_ns && self.sightings.objects(frame.source_id))
+        });
         recent_motion || idle
     }
 
@@ -221,6 +260,37 @@ mod tests {
         assert_eq!(admitted(&mut gate, 30.0, 0, 70), [0, 30, 60]);
         // Back to 0 s: inferred at once, then after a second again.
         assert_eq!(admitted(&mut gate, 30.0, 0, 40), [0, 30]);
+    }
+
+    /// The idle check follows what the last inference found: while it had objects a still
+    /// scene is inferred once every `max_idle`, once it had none only motion (or a new
+    /// segment) brings inference back.
+    #[test]
+    fn a_still_empty_scene_gets_no_idle_checks() {
+        let motion = MotionGate {
+            config: MotionConfig::default(),
+            max_idle_ns: 1_000_000_000,
+        };
+        let sightings = Sightings::default();
+        let mut gate = Gate::new(1, None, Some(motion)).with_sightings(sightings.clone());
+        // Nothing came back yet: checks as before.
+        assert_eq!(admitted(&mut gate, 30.0, 0, 40), [0, 30]);
+        sightings.record(0, false);
+        assert_eq!(
+            admitted(&mut gate, 30.0, 2_000_000_000, 90),
+            Vec::<u64>::new()
+        );
+        sightings.record(0, true);
+        assert_eq!(admitted(&mut gate, 30.0, 5_000_000_000, 40), [0, 30]);
+        // A new segment (time went back) is looked at once, objects or not.
+        sightings.record(0, false);
+        assert_eq!(admitted(&mut gate, 30.0, 0, 40), [0]);
+        // Another source is unknown, so checked.
+        let mut other = Frame::blank(0, 9_000_000_000);
+        other.source_id = 1;
+        assert!(gate.admits(&mut other));
+        sightings.forget(0);
+        assert!(!sightings.0.lock().contains_key(&0));
     }
 
     #[test]

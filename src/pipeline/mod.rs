@@ -274,6 +274,8 @@ where
     let started = Instant::now();
     let finished = AtomicBool::new(false);
 
+    let sightings = gate::Sightings::default();
+    let gate_sightings = sightings.clone();
     let (ctx, edges, stages, inference) = (&ctx, &edges, &stages, &inference);
     let plan_ref = &plan;
     let (progress_ref, finished_ref) = (&progress, &finished);
@@ -288,7 +290,7 @@ where
                 free: free_rx,
                 decoded: RoundRobin::joining(joins_rx),
                 batch: inference.spec().batch,
-                gate: options.gate(),
+                gate: options.gate().with_sightings(gate_sightings),
                 spare: None,
                 held: None,
                 admitted: None,
@@ -322,6 +324,7 @@ where
                 version: 0,
                 last: HashMap::new(),
                 skipping: options.gated(),
+                sightings,
             },
             inferred_rx,
             Outlet::Edge(detected_tx, &edges.detected),

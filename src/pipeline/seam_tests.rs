@@ -20,13 +20,18 @@ fn vtest() -> String {
 
 /// The fake engine and an SSD adapter for its `[1, 1, N, 7]` output (one class, `thing`).
 fn fake(model: &FakeModel) -> (Engine, Adapter) {
+    fake_at(model, 0.4)
+}
+
+/// [`fake`] with the SSD adapter's confidence `threshold`.
+fn fake_at(model: &FakeModel, threshold: f32) -> (Engine, Adapter) {
     let engine = model.engine();
     let build = Build {
         outputs: &engine.outputs,
         has_output: &|n| engine.has_output(n),
         input: (engine.input.height as i64, engine.input.width as i64),
         labels: vec!["thing".into()],
-        threshold: 0.4,
+        threshold,
         iou: 0.5,
         classes: &[],
     };
@@ -374,8 +379,18 @@ fn stop_ends_a_live_run_with_its_outputs_finalized() {
 /// A live 100 fps 160x120 `test://` `pattern` through the fake model with the `[detect]`
 /// settings `detect`, `frames` frames: the summary and the JSON lines.
 fn live_pattern(detect: &str, pattern: &str, frames: u64) -> (Summary, Vec<Value>) {
+    live_pattern_at(detect, pattern, frames, 0.4)
+}
+
+/// [`live_pattern`] with the adapter's confidence `threshold`.
+fn live_pattern_at(
+    detect: &str,
+    pattern: &str,
+    frames: u64,
+    threshold: f32,
+) -> (Summary, Vec<Value>) {
     let dir = tempfile::tempdir().unwrap();
-    let (mut engine, adapter) = fake(&FakeModel::default());
+    let (mut engine, adapter) = fake_at(&FakeModel::default(), threshold);
     let cfg = config(dir.path(), &format!("[detect]\n{detect}\n"));
     let options = RunOptions {
         limit: Some(frames),
@@ -399,22 +414,33 @@ fn live_pattern(detect: &str, pattern: &str, frames: u64) -> (Summary, Vec<Value
 }
 
 #[test]
-fn motion_mode_infers_moving_scenes_and_only_the_idle_checks_of_still_ones() {
+fn motion_mode_infers_moving_scenes_and_idle_checks_only_where_objects_were() {
     const MOTION: &str = "mode = \"motion\"\nmax_idle_seconds = 0.2";
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path(), &format!("[detect]\n{MOTION}\n"));
     assert!(RunOptions::for_config(&cfg, true).motion.is_some());
     let run = |pattern: &str, frames: u64| {
-        let (summary, _) = live_pattern(MOTION, pattern, frames);
+        // A threshold between the fake model's confidence on black (0.5) and on white (~1).
+        let (summary, _) = live_pattern_at(MOTION, pattern, frames, 0.6);
         let s = &summary.sources[0];
         (s.frames, s.skipped)
     };
-    // A still scene: the first frame, then one per 0.2 s of stream time (0.6 s here).
+    // A still scene with an object (white: the fake model's box is confident): the first
+    // frame, then one per 0.2 s of stream time (0.6 s here).
+    let (written, skipped) = run("white", 60);
+    assert!(written >= 50, "{written}");
+    let inferred = written - skipped;
+    assert!(
+        (3..=6).contains(&inferred),
+        "{inferred} of {written} inferred"
+    );
+    // A still, empty scene (black: its box is under the threshold): only the first frame (and an
+    // idle check while its result was still on its way).
     let (written, skipped) = run("black", 60);
     assert!(written >= 50, "{written}");
     let inferred = written - skipped;
     assert!(
-        (1..=6).contains(&inferred),
+        (1..=2).contains(&inferred),
         "{inferred} of {written} inferred"
     );
     // A moving ball: nearly every frame.

@@ -235,9 +235,12 @@ fn run_clip(
     )
 }
 
-/// `motion` mode CPU ms per frame on the idle stretch, and on the active stretch (the
-/// difference of a run over idle + active and one over idle alone). The stretches are the
-/// clip's first two (from its `layout`, else [`IDLE_STRETCH`] and [`ACTIVE_STRETCH`]).
+/// `motion` mode CPU ms per frame on the idle stretch, and on the active stretch, in a running
+/// camera's steady state: each is the difference of two runs from the clip's start, so what
+/// every run pays once (opening the input, the first frame's inference, shutdown) cancels —
+/// idle: a run over the whole idle stretch less one over its first half; active: a run over
+/// idle + active less the one over idle. The stretches are the clip's first two (from its
+/// `layout`, else [`IDLE_STRETCH`] and [`ACTIVE_STRETCH`]).
 fn stretch_cpu(
     detector: &mut Detector,
     config: &PipelineConfig,
@@ -259,11 +262,13 @@ fn stretch_cpu(
         run_clip(detector, &cfg, clip, Some(frames))?;
         Ok(resources::cpu_time().saturating_sub(before))
     };
+    let half = idle_frames / 2;
+    let first_half = cpu_of(half)?;
     let idle = cpu_of(idle_frames)?;
     let both = cpu_of(idle_frames + active_frames)?;
     let ms = |d: Duration, n: u64| d.as_secs_f64() * 1000.0 / n.max(1) as f64;
     Ok((
-        ms(idle, idle_frames),
+        ms(idle.saturating_sub(first_half), idle_frames - half),
         ms(both.saturating_sub(idle), active_frames),
     ))
 }

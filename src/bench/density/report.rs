@@ -126,7 +126,7 @@ pub struct DensityReport {
     /// `motion` mode CPU per frame on the idle stretch and on the active one, ms.
     pub idle_cpu_ms_per_frame: f64,
     pub active_cpu_ms_per_frame: f64,
-    /// `idle / active` (goal ≤ 0.15).
+    /// `idle / active` (goal ≤ 0.10).
     pub idle_to_active: f64,
     /// `motion.streams / always.streams` (goal ≥ 3), when both were measured.
     pub motion_to_always: Option<f64>,

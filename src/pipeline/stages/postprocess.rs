@@ -23,8 +23,10 @@ pub struct Postprocess<'a> {
     /// Each source's last inferred detections (tracked), carried on the frames the gate
     /// skips, moved along their tracks by the source's predictor.
     pub last: HashMap<SourceId, (Vec<crate::frame::Detection>, Predictor)>,
-    /// The gate skips frames (interval, motion mode, detect rate): keep `last`.
+    /// The gate skips frames (interval, motion mode, detect rate): keep `last`, and tell the
+    /// gate's idle check whether each inferred frame had objects.
     pub skipping: bool,
+    pub sightings: crate::pipeline::gate::Sightings,
 }
 
 impl Stage for Postprocess<'_> {
@@ -68,6 +70,8 @@ impl Stage for Postprocess<'_> {
                 .update(&mut detections, frame.info.width(), frame.info.height());
         }
         if self.skipping {
+            self.sightings
+                .record(frame.source_id, !detections.is_empty());
             let (last, predictor) = self.last.entry(frame.source_id).or_default();
             predictor.observe(&detections, frame.pts);
             last.clone_from(&detections);
@@ -80,6 +84,7 @@ impl Stage for Postprocess<'_> {
         self.trackers.remove(&id);
         self.filters.remove(&id);
         self.last.remove(&id);
+        self.sightings.forget(id);
         Ok(())
     }
 }
