@@ -38,7 +38,7 @@ pub struct DetectConfig {
     pub interval: u32,
     /// `always`: every frame (of the interval) is inferred; `motion`: only frames with motion
     /// (`[motion]`), the ones just after, and one every `max_idle_seconds` while the last
-    /// inferred frame had objects. Default: `always`
+    /// inferences found objects. Default: `always`
     /// for files, `motion` when any input is live (a camera watches a mostly empty scene).
     #[serde(default)]
     pub mode: Option<DetectMode>,
@@ -50,9 +50,9 @@ pub struct DetectConfig {
     #[cfg_attr(feature = "cli", schemars(range(max = MAX_DETECT_FPS), extend("exclusiveMinimum" = 0.0)))]
     pub fps: Option<f64>,
     /// `motion` mode: seconds of stream time after which a frame is inferred even without
-    /// motion, while the last inferred frame had objects (objects that arrived and stopped,
-    /// as Frigate re-checks its stationary objects); a still, empty scene is not inferred
-    /// until something moves. Default 5.
+    /// motion, while one of the last two inferences found objects (objects that arrived and
+    /// stopped, as Frigate re-checks its stationary objects); a still, empty scene is not
+    /// inferred until something moves. Default 5.
     #[serde(default = "default_max_idle")]
     #[cfg_attr(feature = "cli", schemars(range(max = super::MAX_SECONDS), extend("exclusiveMinimum" = 0.0)))]
     pub max_idle_seconds: f64,

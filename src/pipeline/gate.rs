@@ -1,7 +1,7 @@
 //! Which frames go to inference: every `interval`-th frame of a source, and in `motion` mode
 //! only those with motion, those within [`MOTION_HOLD_NS`] after motion (a tracked object that
 //! just stopped is seen once more), and one every `max_idle` of stream time while the last
-//! inferred frame had objects (objects that arrived and stay still: Frigate re-checks its
+//! inferences found objects (objects that arrived and stay still: Frigate re-checks its
 //! stationary objects the same way, and like Frigate an empty, still scene is not inferred at
 //! all — see [`Sightings`]); of those, at most `[detect] fps` per second of stream time (the
 //! motion detector then looks at that many frames a second too). The others are carried: they
@@ -42,22 +42,33 @@ impl MotionGate {
     }
 }
 
-/// Whether each source's last inferred frame had objects (detections after the filters and
-/// the tracker), as the postprocess stage found them; the gate's idle check reads it, a few
-/// frames later (the requests in flight). Cheap to clone: clones share one table.
+/// Inferences in a row that found nothing after which a source counts as empty: one missed
+/// detection of an object that stays still does not end its idle checks.
+pub const EMPTY_AFTER: u32 = 2;
+
+/// Whether each source's last inferences found objects (detections after the filters and the
+/// tracker), as the postprocess stage found them; the gate's idle check reads it, a few frames
+/// later (the requests in flight). Cheap to clone: clones share one table (per source, the
+/// inferences in a row that found nothing).
 #[derive(Debug, Clone, Default)]
-pub struct Sightings(Arc<Mutex<HashMap<SourceId, bool>>>);
+pub struct Sightings(Arc<Mutex<HashMap<SourceId, u32>>>);
 
 impl Sightings {
     /// Records whether `id`'s latest inferred frame had objects.
     pub fn record(&self, id: SourceId, objects: bool) {
-        self.0.lock().insert(id, objects);
+        let mut table = self.0.lock();
+        let empty = table.entry(id).or_default();
+        *empty = if objects { 0 } else { empty.saturating_add(1) };
     }
 
-    /// Whether `id` may have objects in view: its last inferred frame had some, or none of its
-    /// frames has come back from inference yet (unknown counts as yes).
+    /// Whether `id` may have objects in view: one of its last [`EMPTY_AFTER`] inferred frames
+    /// had some, or none of its frames has come back from inference yet (unknown counts as
+    /// yes).
     pub fn objects(&self, id: SourceId) -> bool {
-        self.0.lock().get(&id).copied().unwrap_or(true)
+        self.0
+            .lock()
+            .get(&id)
+            .is_none_or(|&empty| empty < EMPTY_AFTER)
     }
 
     /// Forgets a source that ended.
@@ -181,7 +192,7 @@ impl Gate {
         let recent_motion = state
             .last_motion
             .is_some_and(|t| t <= ts && ts - t <= MOTION_HOLD_NS);
-        // An idle check only while the last inference found objects (they may have stopped):
+        // An idle check only while the last inferences found objects (they may have stopped):
         // an empty scene gets new objects only through motion.
         let idle = state.last_inferred.is_none_or(|t| {
             ts < t || (ts - t >= gate.max_idle_ns && self.sightings.objects(frame.source_id))
@@ -262,9 +273,9 @@ mod tests {
         assert_eq!(admitted(&mut gate, 30.0, 0, 40), [0, 30]);
     }
 
-    /// The idle check follows what the last inference found: while it had objects a still
-    /// scene is inferred once every `max_idle`, once it had none only motion (or a new
-    /// segment) brings inference back.
+    /// The idle check follows what the last inferences found: while one of the last two had
+    /// objects a still scene is inferred once every `max_idle`; once two in a row had none,
+    /// only motion (or a new segment) brings inference back.
     #[test]
     fn a_still_empty_scene_gets_no_idle_checks() {
         let motion = MotionGate {
@@ -275,14 +286,18 @@ mod tests {
         let mut gate = Gate::new(1, None, Some(motion)).with_sightings(sightings.clone());
         // Nothing came back yet: checks as before.
         assert_eq!(admitted(&mut gate, 30.0, 0, 40), [0, 30]);
+        // One inference without objects (a missed detection) keeps the checks, two end them.
+        sightings.record(0, false);
+        assert_eq!(admitted(&mut gate, 30.0, 2_000_000_000, 40), [0, 30]);
         sightings.record(0, false);
         assert_eq!(
-            admitted(&mut gate, 30.0, 2_000_000_000, 90),
+            admitted(&mut gate, 30.0, 4_000_000_000, 90),
             Vec::<u64>::new()
         );
         sightings.record(0, true);
-        assert_eq!(admitted(&mut gate, 30.0, 5_000_000_000, 40), [0, 30]);
+        assert_eq!(admitted(&mut gate, 30.0, 7_000_000_000, 40), [0, 30]);
         // A new segment (time went back) is looked at once, objects or not.
+        sightings.record(0, false);
         sightings.record(0, false);
         assert_eq!(admitted(&mut gate, 30.0, 0, 40), [0]);
         // Another source is unknown, so checked.

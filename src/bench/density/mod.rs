@@ -13,8 +13,8 @@
 //!
 //! Recall: the whole clip once per mode as a file (full speed, one stream, tracking on),
 //! compared by [`super::recall::track_recall`] with the `always` run. CPU of idle and active
-//! stretches: `motion` mode on the clip's first idle stretch alone and on idle + the first
-//! active stretch; the difference is the active stretch's cost.
+//! stretches: `motion` mode over the clip's first active stretch and over the later half of
+//! the idle stretch after it, each as the difference of two runs (see `stretch_cpu`).
 
 mod phases;
 mod report;
@@ -235,12 +235,10 @@ fn run_clip(
     )
 }
 
-/// `motion` mode CPU ms per frame on the idle stretch, and on the active stretch, in a running
-/// camera's steady state: each is the difference of two runs from the clip's start, so what
-/// every run pays once (opening the input, the first frame's inference, shutdown) cancels —
-/// idle: a run over the whole idle stretch less one over its first half; active: a run over
-/// idle + active less the one over idle. The stretches are the clip's first two (from its
-/// `layout`, else [`IDLE_STRETCH`] and [`ACTIVE_STRETCH`]).
+/// `motion` mode CPU ms per frame on an idle stretch and on an active one, in a running
+/// camera's steady state. Each is the difference of two runs from the clip's start over the
+/// frames between their ends, so what every run pays once (opening the input, the first
+/// frame's inference, shutdown) cancels. See [`stretches`] for which frames.
 fn stretch_cpu(
     detector: &mut Detector,
     config: &PipelineConfig,
@@ -250,27 +248,39 @@ fn stretch_cpu(
     scratch: &Path,
 ) -> Result<(f64, f64)> {
     let cfg = scratch_outputs(&Mode::Motion.config(config), scratch, "stretch", false);
-    let (idle_frames, active_frames) = match layout.and_then(|l| l.active.first()) {
-        Some(&(first, end)) if first > 0 => (first, end - first),
-        _ => (
-            (IDLE_STRETCH * fps).round() as u64,
-            (ACTIVE_STRETCH * fps).round() as u64,
-        ),
-    };
     let mut cpu_of = |frames: u64| -> Result<Duration> {
         let before = resources::cpu_time();
         run_clip(detector, &cfg, clip, Some(frames))?;
         Ok(resources::cpu_time().saturating_sub(before))
     };
-    let half = idle_frames / 2;
-    let first_half = cpu_of(half)?;
-    let idle = cpu_of(idle_frames)?;
-    let both = cpu_of(idle_frames + active_frames)?;
-    let ms = |d: Duration, n: u64| d.as_secs_f64() * 1000.0 / n.max(1) as f64;
-    Ok((
-        ms(idle.saturating_sub(first_half), idle_frames - half),
-        ms(both.saturating_sub(idle), active_frames),
-    ))
+    let mut ms_per_frame = |(from, to): (u64, u64)| -> Result<f64> {
+        let cpu = cpu_of(to)?.saturating_sub(cpu_of(from)?);
+        Ok(cpu.as_secs_f64() * 1000.0 / to.saturating_sub(from).max(1) as f64)
+    };
+    let (idle, active) = stretches(layout, fps);
+    Ok((ms_per_frame(idle)?, ms_per_frame(active)?))
+}
+
+/// The `[from, to)` frames measured as idle and as active: active, the clip's first active
+/// stretch; idle, the second half of the idle stretch after it, when the scene has been empty
+/// for a while (what a camera spends most of its time in: the motion hold, the fading ghost
+/// and the last idle checks of the objects that left are over). Without a second active
+/// stretch, the second half of the first idle stretch; without a layout, the second half of
+/// [`IDLE_STRETCH`] and the [`ACTIVE_STRETCH`] after it.
+fn stretches(layout: Option<&Layout>, fps: f64) -> ((u64, u64), (u64, u64)) {
+    let active = layout.and_then(|l| l.active.first().copied());
+    let second = layout.and_then(|l| l.active.get(1).copied());
+    match (active, second) {
+        (Some((first, end)), Some((next, _))) if next > end + 1 => {
+            (((end + next) / 2, next), (first, end))
+        }
+        (Some((first, end)), _) if first > 1 => ((first / 2, first), (first, end)),
+        _ => {
+            let idle = (IDLE_STRETCH * fps).round() as u64;
+            let active = (ACTIVE_STRETCH * fps).round() as u64;
+            ((idle / 2, idle), (idle, idle + active))
+        }
+    }
 }
 
 /// `n` real-time streams of `clip` in `mode` for `window`.
@@ -349,4 +359,26 @@ fn streams(
         peak_active: phases.peak_active,
         held: slowest_fps >= HOLD_RATE * clip_fps && p99_ms <= MAX_P99_MS,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn idle_is_measured_late_in_the_idle_stretch_after_the_first_activity() {
+        let layout = |active: Vec<(u64, u64)>| Layout {
+            fps: 30.0,
+            frames: 3600,
+            active,
+        };
+        // The stand-in clip: walkers at 10-20 s and 45-55 s; idle from 32.5 s to 45 s.
+        let clip = layout(vec![(300, 600), (1350, 1650), (2400, 2700)]);
+        assert_eq!(stretches(Some(&clip), 30.0), ((975, 1350), (300, 600)));
+        // One active stretch: the later half of the idle one before it.
+        let one = layout(vec![(300, 600)]);
+        assert_eq!(stretches(Some(&one), 30.0), ((150, 300), (300, 600)));
+        // No layout: 5-10 s idle, 10-20 s active.
+        assert_eq!(stretches(None, 5.0), ((25, 50), (50, 100)));
+    }
 }
