@@ -140,6 +140,16 @@ fn motion_gate_infers_under_half_the_frames_and_keeps_every_track() {
         "inferred {inferred} of {FRAMES} frames"
     );
     assert!(summary.contains("carried the last boxes"), "{summary}");
+    // The walkers leave at 20 s (frame 600): after the motion hold and their fading ghost,
+    // the empty walkway gets no idle check (`max_idle_seconds`, 5 s, checks only scenes whose
+    // last inferences found objects; before, frame ~820 was inferred).
+    let late: Vec<u64> = motion
+        .iter()
+        .filter(|l| l.get("inferred").is_none())
+        .map(|l| l["frame"].as_u64().unwrap())
+        .filter(|&f| f >= 750)
+        .collect();
+    assert_eq!(late, Vec::<u64>::new(), "idle checks of an empty scene");
     // Frame numbers and timestamps run on across skipped frames (30 fps).
     for (i, l) in motion.iter().enumerate() {
         assert_eq!(l["frame"].as_u64().unwrap(), i as u64, "{l}");
