@@ -291,9 +291,20 @@ fn the_console_signs_in_shows_live_cameras_adds_and_removes_one_and_edits_a_line
     b.goto(&format!("{base}/#/camera/street"));
     let overlay = b.wait_for("#overlay", Duration::from_secs(10));
     b.wait_for("#shape-name", Duration::from_secs(10));
+    // The picture takes the frame's shape when its metadata arrives: the overlay's size is
+    // final only once the video plays (measuring before that clicks the wrong spots).
+    wait_until("the camera page's video", Duration::from_secs(20), || {
+        b.eval(
+            "return document.querySelector('video.big').currentTime;",
+            json!([]),
+        )
+        .as_f64()
+            > Some(0.5)
+    });
     let (w, h) = {
         let r = b.eval(
-            "const r = document.getElementById('overlay').getBoundingClientRect(); return [r.width, r.height];",
+            "const o = document.getElementById('overlay'); o.scrollIntoView({block: 'center'});
+             const r = o.getBoundingClientRect(); return [r.width, r.height];",
             json!([]),
         );
         (r[0].as_f64().unwrap(), r[1].as_f64().unwrap())
@@ -327,14 +338,6 @@ fn the_console_signs_in_shows_live_cameras_adds_and_removes_one_and_edits_a_line
         (points[1][1].as_f64().unwrap() - 0.95).abs() < 0.05,
         "{line}"
     );
-    wait_until("the camera page's video", Duration::from_secs(20), || {
-        b.eval(
-            "return document.querySelector('video.big').currentTime;",
-            json!([]),
-        )
-        .as_f64()
-            > Some(0.5)
-    });
     b.eval("window.scrollTo(0, 0);", json!([]));
     // People walking down the street cross it: the page's counts move.
     let crossing = Instant::now();
@@ -353,7 +356,8 @@ fn the_console_signs_in_shows_live_cameras_adds_and_removes_one_and_edits_a_line
     // its own aspect by now: measure again.)
     let (w, h) = {
         let r = b.eval(
-            "const r = document.getElementById('overlay').getBoundingClientRect(); return [r.width, r.height];",
+            "const o = document.getElementById('overlay'); o.scrollIntoView({block: 'center'});
+             const r = o.getBoundingClientRect(); return [r.width, r.height];",
             json!([]),
         );
         (r[0].as_f64().unwrap(), r[1].as_f64().unwrap())

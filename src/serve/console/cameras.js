@@ -99,9 +99,13 @@ export function cameraPage(main, name) {
   video.muted = true;
   const layer = svg('svg', { viewBox: '0 0 1000 1000', preserveAspectRatio: 'none', class: 'overlay', id: 'overlay' });
   const stage = h('div', { class: 'stage' }, video, layer);
-  // The stage takes the picture's shape, so the overlay's 0..1 coordinates are the frame's.
+  // The stage takes the picture's shape, so the overlay's 0..1 coordinates are the frame's,
+  // and is no taller than the window (a 4:3 picture must fit to be edited whole).
   video.addEventListener('loadedmetadata', () => {
-    if (video.videoWidth && video.videoHeight) stage.style.aspectRatio = `${video.videoWidth} / ${video.videoHeight}`;
+    const [w, ht] = [video.videoWidth, video.videoHeight];
+    if (!w || !ht) return;
+    stage.style.aspectRatio = `${w} / ${ht}`;
+    stage.style.maxWidth = `min(1000px, calc((100vh - 9rem) * ${w / ht}))`;
   });
   const info = h('p', { class: 'stats' });
   const countsLine = h('p', { class: 'counts', id: 'counts', 'aria-live': 'polite' });
