@@ -21,6 +21,10 @@ pub struct Frame {
     pub raw_pts: u64,
     /// The source's segment it was decoded in ([`crate::source::tap`]; 0 without a tap).
     pub segment: u32,
+    /// Its time on the system clock (ns since boot: the source pipeline's base time plus the
+    /// buffer's running time), which every source pipeline shares: where it sits in a record
+    /// input's stream ([`crate::source::record_input`]). `None` outside a source pipeline.
+    pub clock_time: Option<u64>,
     /// The pixels: planar I420 (`info` gives size, plane offsets and strides).
     pub buffer: gst::Buffer,
     pub info: gst_video::VideoInfo,
@@ -50,6 +54,7 @@ impl Frame {
             pts,
             raw_pts: pts,
             segment: 0,
+            clock_time: None,
             buffer,
             info,
             arrival: Instant::now(),

@@ -332,6 +332,7 @@ impl PipelineConfig {
                 input: self.source.input.clone(),
                 analytics: None,
                 record: None,
+                record_input: self.source.record_input.clone(),
             };
             return crate::config::names::resolve_names(&[single]);
         }
@@ -341,6 +342,8 @@ impl PipelineConfig {
     /// Replaces the inputs: one becomes `[source] input`, several become `[[sources]]`.
     pub fn set_inputs(&mut self, inputs: &[String]) {
         self.source.input.clear();
+        // Another camera's main stream would be recorded beside these inputs.
+        self.source.record_input = None;
         self.sources.clear();
         match inputs {
             [] => {}
@@ -353,6 +356,7 @@ impl PipelineConfig {
                         input: input.clone(),
                         analytics: None,
                         record: None,
+                        record_input: None,
                     })
                     .collect()
             }

@@ -107,6 +107,7 @@ pub fn resolve_names(sources: &[NamedSource]) -> Result<Vec<NamedSource>, String
             input: s.input.clone(),
             analytics: s.analytics.clone(),
             record: s.record.clone(),
+            record_input: s.record_input.clone(),
         });
     }
     Ok(out)
@@ -182,6 +183,7 @@ mod tests {
                 input: i.to_string(),
                 analytics: None,
                 record: None,
+                record_input: None,
             })
             .collect()
     }

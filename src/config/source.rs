@@ -22,6 +22,10 @@ pub struct NamedSource {
     /// for it.
     #[serde(default)]
     pub record: Option<crate::config::RecordConfig>,
+    /// The camera's main stream, recorded while `input` (its substream) is detected on, as
+    /// `[source] record_input`.
+    #[serde(default)]
+    pub record_input: Option<String>,
 }
 
 /// Where frames come from.
@@ -66,9 +70,73 @@ pub struct SourceConfig {
     /// blocking), so a file stands in for a camera; with `loop` it runs until stopped.
     #[serde(default)]
     pub realtime: bool,
+    /// The camera's main stream (file path or URI, as `input`), recorded while `input` — its
+    /// lower-resolution substream — is detected on: `[record]` clips are cut from its own
+    /// H.264/H.265 packets (parsed, never decoded), matched to the detections by time on the
+    /// system clock (Frigate's `record` role). Needs `[record]` (not `annotated`) and a live
+    /// `input` (a camera, `rtsp://`, or `realtime = true`); `--input` on the command line
+    /// drops it. Reconnected like a live source; it never gives up.
+    #[serde(default)]
+    pub record_input: Option<String>,
+}
+
+/// Whether `input` is a live input by its form: a network stream, a camera, a test pattern.
+fn live_form(input: &str) -> bool {
+    [
+        "rtsp://",
+        "rtsps://",
+        "http://",
+        "https://",
+        "test://",
+        "v4l2://",
+        "/dev/video",
+    ]
+    .iter()
+    .any(|p| input.starts_with(p))
+}
+
+/// What is wrong with `stream`'s `record_input`, if it has one: it must parse, and it needs
+/// recordings (`record`: the source's own, or `None`) that copy packets, and a live input
+/// (`realtime`: files played at their rate).
+pub(crate) fn record_input_problem(
+    stream: &NamedSource,
+    record: Option<&crate::config::RecordConfig>,
+    realtime: bool,
+) -> Option<String> {
+    let input = stream.record_input.as_deref()?;
+    let name = stream.name.as_deref().unwrap_or("the source");
+    if let Err(e) = crate::source::check_syntax(input) {
+        return Some(format!("{name}: record_input: {e}"));
+    }
+    match record {
+        None => Some(format!(
+            "{name}: record_input needs recordings: add [record] (or [sources.record])"
+        )),
+        Some(r) if r.annotated => Some(format!(
+            "{name}: record_input records the camera's own packets, [record] annotated = true              encodes the detected frames: choose one"
+        )),
+        Some(_) if !(realtime || live_form(&stream.input)) => Some(format!(
+            "{name}: record_input needs a live input (a camera, rtsp://…, or `realtime = true`              for a file): a file decoded as fast as it goes has no clock time to match"
+        )),
+        Some(_) => None,
+    }
 }
 
 impl SourceConfig {
+    /// How its live inputs are reconnected (`stall_timeout`, `max_reconnects`; the rest
+    /// default).
+    pub fn supervision(&self) -> crate::source::supervise::Supervision {
+        use crate::source::supervise;
+        supervise::Supervision {
+            stall_timeout: self.stall_timeout.map_or(
+                supervise::DEFAULT_STALL_TIMEOUT,
+                std::time::Duration::from_secs_f64,
+            ),
+            max_reconnects: self.max_reconnects,
+            ..supervise::Supervision::default()
+        }
+    }
+
     /// The options [`crate::source::Source::open`] takes.
     pub fn options(&self) -> SourceOptions {
         let defaults = SourceOptions::default();

@@ -81,3 +81,40 @@ fn out_of_range_threshold_is_rejected() {
     let err = PipelineConfig::parse(&text, Path::new("p.toml")).unwrap_err();
     assert!(err.to_string().contains("detect.threshold"));
 }
+
+#[test]
+fn a_record_input_needs_copied_recordings_and_a_live_input() {
+    let model = "[model]\nmodel = \"pedestrian-ssdlite\"\n";
+    let parse = |text: String| PipelineConfig::parse(&text, Path::new("p.toml"));
+    let sub = "[source]\ninput = \"rtsp://cam/sub\"\nrecord_input = \"rtsp://cam/main\"\n";
+    let ok = parse(format!("{sub}{model}[record]\ndir = \"clips\"\n")).unwrap();
+    let stream = &ok.streams().unwrap()[0];
+    assert_eq!(stream.record_input.as_deref(), Some("rtsp://cam/main"));
+    let err = parse(format!("{sub}{model}")).unwrap_err().to_string();
+    assert!(err.contains("record_input needs recordings"), "{err}");
+    let err = parse(format!(
+        "{sub}{model}[record]\ndir = \"clips\"\nannotated = true\n"
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("choose one"), "{err}");
+    let file = sub.replace("rtsp://cam/sub", "a.avi");
+    let err = parse(format!("{file}{model}[record]\ndir = \"clips\"\n"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("record_input needs a live input"), "{err}");
+    parse(format!(
+        "{file}realtime = true\n{model}[record]\ndir = \"clips\"\n"
+    ))
+    .unwrap();
+    // Per source, with the source's own [sources.record]; `--input` drops the file's.
+    let many = "[[sources]]\nname = \"door\"\ninput = \"rtsp://cam/sub\"\n\
+                record_input = \"rtsp://cam/main\"\n[sources.record]\ndir = \"clips\"\n\
+                [[sources]]\nname = \"yard\"\ninput = \"rtsp://yard/sub\"\n\
+                record_input = \"rtsp://yard/main\"\n";
+    let err = parse(format!("{many}{model}")).unwrap_err().to_string();
+    assert!(err.contains("yard: record_input needs recordings"), "{err}");
+    let mut ok = parse(format!("{sub}{model}[record]\ndir = \"clips\"\n")).unwrap();
+    ok.set_inputs(&["rtsp://other/sub".into()]);
+    assert_eq!(ok.streams().unwrap()[0].record_input, None);
+}

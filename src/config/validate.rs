@@ -45,6 +45,12 @@ impl PipelineConfig {
                 "[[alerts]] follow tracked objects: turn [track] enabled back on".into(),
             ));
         }
+        for stream in self.streams().unwrap_or_default() {
+            let record = stream.record.as_ref().or(self.record.as_ref());
+            let problem =
+                super::source::record_input_problem(&stream, record, self.source.realtime);
+            out.extend(problem.map(&bad));
+        }
         let own_records = self.sources.iter().filter_map(|s| s.record.as_ref());
         for record in self.record.iter().chain(own_records) {
             if let Err(message) = record.validate() {

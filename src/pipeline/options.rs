@@ -5,7 +5,6 @@ use crate::config::{AnalyticsConfig, PipelineConfig};
 use crate::sink::Sinks;
 use crate::source::{supervise, Source};
 use std::sync::Arc;
-use std::time::Duration;
 
 /// What to do with the sources.
 #[derive(Debug, Clone, Default)]
@@ -66,13 +65,7 @@ impl RunOptions {
             looping: source.looping,
             limit: source.limit,
             progress: false,
-            supervision: supervise::Supervision {
-                stall_timeout: source
-                    .stall_timeout
-                    .map_or(supervise::DEFAULT_STALL_TIMEOUT, Duration::from_secs_f64),
-                max_reconnects: source.max_reconnects,
-                ..supervise::Supervision::default()
-            },
+            supervision: source.supervision(),
             stats_interval: config.output.stats_interval(live),
             track: config.track_options(),
             metrics: None,

@@ -27,7 +27,8 @@ mod trigger;
 
 use crate::config::RecordConfig;
 use crate::sink::Sinks;
-use crate::source::Tap;
+use crate::source::supervise::Supervision;
+use crate::source::{RecordInput, SourceOptions, Tap};
 pub use recorder::Recorder;
 use sidecar::ClipEvents;
 use std::path::Path;
@@ -86,6 +87,28 @@ impl Recording {
             tap: (!config.annotated).then_some(tap),
             recorder,
         })
+    }
+
+    /// Records `input` — the camera's main stream while detection decodes a substream
+    /// (`record_input`) — instead of the source's own packets: a [`RecordInput`] feeds the
+    /// recorder's ring, found by clock time; the source is then opened untapped (`tap` becomes
+    /// `None`). `source` names it in logs; `options` and `policy` are the source's.
+    ///
+    /// # Errors
+    /// [`crate::Error::Input`] naming `input` when it cannot be opened or carries no
+    /// H.264/H.265 video (see [`RecordInput::start`]).
+    pub fn record_input(
+        mut self,
+        source: &str,
+        input: &str,
+        options: &SourceOptions,
+        policy: Supervision,
+    ) -> crate::error::Result<Recording> {
+        let tap = self.recorder.tap().clone();
+        let running = RecordInput::start(source, input, options, tap, policy)?;
+        self.recorder.record_from(running);
+        self.tap = None;
+        Ok(self)
     }
 
     /// Adds the recorder to `sinks` (after its other outputs: it sees the frames as they are

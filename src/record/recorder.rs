@@ -12,7 +12,7 @@ use crate::config::RecordConfig;
 use crate::error::Result;
 use crate::frame::AnalyzedFrame;
 use crate::sink::Output;
-use crate::source::Tap;
+use crate::source::{RecordInput, Tap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -26,6 +26,8 @@ enum Mode {
     Copy,
     /// Its own encoder (started at the first frame; restarted when the size changes).
     Encode(Option<Encoder>),
+    /// A record input's stream (stream copy; frames found in it by clock time).
+    Input,
 }
 
 /// The clip being written.
@@ -66,6 +68,8 @@ pub struct Recorder {
     pub stats: Arc<RecordStats>,
     /// Clips being finished on their own threads.
     finishers: Vec<std::thread::JoinHandle<()>>,
+    /// The record input feeding the tap, when the source has one (stopped at `finish`).
+    input: Option<RecordInput>,
 }
 
 impl Recorder {
@@ -87,6 +91,7 @@ impl Recorder {
             last_id_ms: 0,
             stats: Arc::default(),
             finishers: Vec::new(),
+            input: None,
             config,
         }
     }
@@ -96,6 +101,16 @@ impl Recorder {
     pub(super) fn connect(&mut self, events: ClipEvents, annotate_thumbnail: bool) {
         self.events = events;
         self.annotate_thumbnail = annotate_thumbnail;
+    }
+
+    /// Cuts its clips from `input`'s stream (which feeds its tap) from now on.
+    pub(super) fn record_from(&mut self, input: RecordInput) {
+        self.input = Some(input);
+    }
+
+    /// Its tap.
+    pub(super) fn tap(&self) -> &Tap {
+        &self.tap
     }
 
     /// Whether it writes the annotated frames (`annotated = true`).
@@ -112,6 +127,7 @@ impl Recorder {
     fn key(&self, frame: &AnalyzedFrame) -> (u32, u64) {
         match self.mode {
             Mode::Copy => (frame.frame.segment, frame.frame.raw_pts),
+            Mode::Input => (self.tap.segment(), frame.frame.clock_time.unwrap_or(0)),
             _ => (self.tap.segment(), frame.frame.pts),
         }
     }
@@ -140,11 +156,19 @@ impl Recorder {
     fn feed(&mut self, frame: &AnalyzedFrame) -> Result<()> {
         if matches!(self.mode, Mode::Undecided) {
             let copy = !self.config.annotated && self.tap.caps().is_some();
-            self.mode = if copy { Mode::Copy } else { Mode::Encode(None) };
-            if !copy {
+            self.mode = match (&self.input, copy) {
+                (Some(_), _) => Mode::Input,
+                (None, true) => Mode::Copy,
+                (None, false) => Mode::Encode(None),
+            };
+            if matches!(self.mode, Mode::Encode(_)) {
                 self.tap.use_encoder();
             }
-            let how = if copy { "stream copy" } else { "encoded H.264" };
+            let how = match &self.input {
+                Some(input) => format!("stream copy of {}", input.uri),
+                None if copy => "stream copy".to_string(),
+                None => "encoded H.264".to_string(),
+            };
             tracing::info!(source = %self.source, dir = %self.dir.display(), "recording ({how})");
         }
         let Mode::Encode(encoder) = &mut self.mode else {
@@ -403,6 +427,7 @@ impl Output for Recorder {
         }
         self.drain(None);
         self.end("end of stream");
+        self.input = None; // stops the record input
         for f in self.finishers.drain(..) {
             let _ = f.join();
         }

@@ -7,6 +7,7 @@
 mod damage;
 mod options;
 mod plugins;
+pub mod record_input;
 mod run;
 pub mod secrets;
 pub mod supervise;
@@ -16,6 +17,7 @@ mod uri;
 
 pub use damage::Damage;
 pub use options::{RtspTransport, SourceOptions, DEFAULT_RTSP_LATENCY_MS};
+pub use record_input::RecordInput;
 pub use run::{Cursor, Output, Playback, SourceEnd, SourceReport};
 pub use tap::Tap;
 use uri::{camera_head, test_pattern_head};
@@ -110,6 +112,9 @@ impl Source {
             })?
             .downcast::<gst::Pipeline>()
             .map_err(|_| Error::gst("source pipeline", "not a pipeline"))?;
+        // The system clock, always: frames of this pipeline and packets of a record input
+        // compare by their time on it ([`Frame::clock_time`]).
+        pipeline.use_clock(Some(&gst::SystemClock::obtain()));
         if let Some(decode) = pipeline.by_name("decode") {
             decode.set_property("uri", &uri);
             let opts = *options;

@@ -238,6 +238,7 @@ impl Source {
             };
             let info =
                 gst_video::VideoInfo::from_caps(caps).map_err(|e| Error::gst("source caps", e))?;
+            let clock_time = clock_time(&sample, &buffer, self.pipeline.base_time());
             drop(sample);
             let raw_pts = buffer.pts().map_or(0, |p| p.nseconds());
             if let Some((at, lost)) = gaps.check(raw_pts, buffer.duration().map(|d| d.nseconds())) {
@@ -273,6 +274,7 @@ impl Source {
             let mut frame = Frame::from_buffer(buffer, info, source_id, seq);
             frame.pts = pts;
             frame.segment = self.tap.as_ref().map_or(0, |t| t.segment());
+            frame.clock_time = clock_time;
             let sent = match drop_oldest {
                 Some(oldest) => edge.send_or_drop_oldest(decoded_tx, oldest, frame),
                 None => edge.send(decoded_tx, frame),
@@ -287,4 +289,16 @@ impl Source {
             cursor.seq += 1;
         }
     }
+}
+
+/// `buffer`'s time on the pipeline's clock (ns): `base_time` plus its running time in the
+/// sample's segment; `None` without a PTS, a time segment or a base time.
+pub(crate) fn clock_time(
+    sample: &gst::Sample,
+    buffer: &gst::BufferRef,
+    base_time: Option<gst::ClockTime>,
+) -> Option<u64> {
+    let segment = sample.segment()?.downcast_ref::<gst::ClockTime>()?;
+    let running = segment.to_running_time(buffer.pts()?)?;
+    Some((base_time? + running).nseconds())
 }

@@ -155,7 +155,9 @@ impl Tap {
         );
     }
 
-    fn event(&self, event: &gst::Event) {
+    /// Notes a downstream event of the tapped stream: new caps (a new segment when they
+    /// change), a flush (a new segment).
+    pub(crate) fn event(&self, event: &gst::Event) {
         let mut ring = self.inner.ring.lock();
         if ring.encoded {
             return;
@@ -183,6 +185,12 @@ impl Tap {
         let Some(time) = buffer.pts().or(buffer.dts()).map(|t| t.nseconds()) else {
             return;
         };
+        self.push_at(buffer, time);
+    }
+
+    /// [`Self::push`] with the packet's time given (ns): a record input stamps its packets
+    /// with their time on the system clock ([`crate::source::record_input`]).
+    pub(crate) fn push_at(&self, buffer: gst::Buffer, time: u64) {
         let mut ring = self.inner.ring.lock();
         if ring.caps.is_none() || ring.encoded {
             return; // not a codec a clip can copy, or an encoder feeds the ring instead

@@ -28,6 +28,7 @@ mod ovdetect_order;
 mod plugin;
 mod realtime;
 mod record;
+mod record_input;
 mod robustness;
 mod rtsp;
 mod serve;

@@ -6,6 +6,7 @@
 
 use crate::common;
 
+use common::rtsp_camera::{copy_of, RtspCamera};
 use common::*;
 use gstreamer as gst;
 use gstreamer::prelude::*;
@@ -16,20 +17,20 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-const FPS: f64 = 30.0;
+pub(crate) const FPS: f64 = 30.0;
 /// The stand-in clip's keyframe interval (s).
-const GOP: f64 = 2.0;
-const PRE: f64 = 3.0;
-const POST: f64 = 3.0;
+pub(crate) const GOP: f64 = 2.0;
+pub(crate) const PRE: f64 = 3.0;
+pub(crate) const POST: f64 = 3.0;
 
-fn walkway() -> PathBuf {
+pub(crate) fn walkway() -> PathBuf {
     asset("samples/camera_walkway.mp4")
 }
 
 /// A pipeline file of `input` (motion-gated pedestrian detection at most 5 times a second, as
 /// `pipelines/camera.toml` has it; tracked) writing metadata and events into `dir`, with
 /// `extra` TOML appended.
-fn pipeline(dir: &Path, input: &Path, extra: &str) -> PathBuf {
+pub(crate) fn pipeline(dir: &Path, input: &Path, extra: &str) -> PathBuf {
     let path = dir.join("record.toml");
     std::fs::write(
         &path,
@@ -54,7 +55,7 @@ struct Packet {
 
 /// Every sample of `description` (a pipeline from `filesrc name=file` to `appsink
 /// name=sink`) reading `mp4`.
-fn samples(description: &str, mp4: &Path) -> Vec<gst::Sample> {
+pub(crate) fn samples(description: &str, mp4: &Path) -> Vec<gst::Sample> {
     gst::init().unwrap();
     let pipeline = gst::parse::launch(description)
         .unwrap()
@@ -118,7 +119,7 @@ fn decoded_frames(mp4: &Path) -> usize {
 }
 
 /// The clips (MP4s) under `dir`, oldest first.
-fn clips(dir: &Path) -> Vec<PathBuf> {
+pub(crate) fn clips(dir: &Path) -> Vec<PathBuf> {
     let mut all: Vec<PathBuf> = glob::glob(&format!("{}/*/*/*.mp4", dir.display()))
         .unwrap()
         .flatten()
@@ -127,7 +128,7 @@ fn clips(dir: &Path) -> Vec<PathBuf> {
     all
 }
 
-fn sidecar(mp4: &Path) -> Value {
+pub(crate) fn sidecar(mp4: &Path) -> Value {
     let path = mp4.with_extension("json");
     serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| {
         panic!("{}: {e}", path.display());
@@ -593,7 +594,7 @@ fn slice_hash(avc: &[u8]) -> u64 {
 }
 
 /// Each packet's slice hash, in decode order.
-fn slices(mp4: &Path) -> Vec<u64> {
+pub(crate) fn slices(mp4: &Path) -> Vec<u64> {
     let demux =
         "filesrc name=file ! qtdemux ! video/x-h264,stream-format=avc ! appsink name=sink sync=false";
     samples(demux, mp4)
@@ -602,61 +603,12 @@ fn slices(mp4: &Path) -> Vec<u64> {
         .collect()
 }
 
-/// An RTSP server on 127.0.0.1 (a port the kernel picks) playing the stand-in clip in real
-/// time at `/cam`, with its own GLib main loop thread.
-struct Camera {
-    port: u16,
-    main_loop: gstreamer_rtsp_server::glib::MainLoop,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Camera {
-    fn start() -> Camera {
-        use gstreamer_rtsp_server as rtsp;
-        use gstreamer_rtsp_server::glib;
-        use gstreamer_rtsp_server::prelude::*;
-        gst::init().unwrap();
-        let server = rtsp::RTSPServer::new();
-        server.set_address("127.0.0.1");
-        server.set_service("0");
-        let factory = rtsp::RTSPMediaFactory::new();
-        factory.set_launch(&format!(
-            "( filesrc location=\"{}\" ! qtdemux ! h264parse ! rtph264pay name=pay0 pt=96 )",
-            walkway().display()
-        ));
-        server.mount_points().unwrap().add_factory("/cam", factory);
-        let context = glib::MainContext::new();
-        let main_loop = glib::MainLoop::new(Some(&context), false);
-        server.attach(Some(&context)).expect("RTSP server listens");
-        let port = u16::try_from(server.bound_port()).expect("a bound port");
-        let ml = main_loop.clone();
-        let thread = Some(std::thread::spawn(move || {
-            context.with_thread_default(|| ml.run()).unwrap();
-            drop(server);
-        }));
-        Camera {
-            port,
-            main_loop,
-            thread,
-        }
-    }
-}
-
-impl Drop for Camera {
-    fn drop(&mut self) {
-        self.main_loop.quit();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
 #[test]
 fn an_rtsp_camera_is_recorded_from_its_own_packets() {
-    let camera = Camera::start();
+    let camera = RtspCamera::start(&[("/cam", copy_of(&walkway()))]);
     let dir = tempfile::tempdir().unwrap();
     let rec = dir.path().join("clips");
-    let url = format!("rtsp://127.0.0.1:{}/cam", camera.port);
+    let url = camera.url("/cam");
     let toml = pipeline(dir.path(), Path::new(&url), "");
     let mut child = spawn_ovstream(&[
         "run",

@@ -190,16 +190,21 @@ fn run(args: &RunArgs, lib: Option<&Path>) -> anyhow::Result<i32> {
         message,
     })?;
     let names: Vec<String> = streams.iter().filter_map(|s| s.name.clone()).collect();
-    // Recordings first: their taps see the encoded stream from the first packet (preroll).
-    let mut recordings: Vec<Option<Recording>> = names
-        .iter()
-        .map(|n| {
-            config
-                .record_for(n)
-                .map(|r| Recording::build(r, n, None))
-                .transpose()
-        })
-        .collect::<Result<_, _>>()?;
+    // Recordings first: their taps see the encoded stream from the first packet (preroll);
+    // a record input (the camera's main stream) is opened and feeds its tap instead.
+    let mut recordings: Vec<Option<Recording>> = Vec::with_capacity(streams.len());
+    for (s, n) in streams.iter().zip(&names) {
+        let Some(record) = config.record_for(n) else {
+            recordings.push(None);
+            continue;
+        };
+        let mut recording = Recording::build(record, n, None)?;
+        if let Some(input) = &s.record_input {
+            let (options, policy) = (config.source.options(), config.source.supervision());
+            recording = recording.record_input(n, input, &options, policy)?;
+        }
+        recordings.push(Some(recording));
+    }
     let mut sources = Vec::with_capacity(streams.len());
     for (s, rec) in streams.iter().zip(&recordings) {
         let tap = rec.as_ref().and_then(|r| r.tap.clone());

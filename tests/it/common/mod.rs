@@ -5,6 +5,7 @@
 pub mod broker;
 pub mod http;
 pub mod proxy;
+pub mod rtsp_camera;
 pub mod serve;
 pub mod service;
 pub mod webdriver;

@@ -1,0 +1,286 @@
+//! A record input (`[source] record_input`, `[[sources]] record_input`): the camera's main
+//! stream, parsed but never decoded, feeding the recorder's [`Tap`] while detection decodes a
+//! lower-resolution substream — Frigate's `record` role beside `detect`, DeepStream's Smart
+//! Record on a second input. One thread per record input, reconnecting like a live source.
+//!
+//! The two streams are two pipelines with their own timestamps. Both run on the system clock,
+//! so a packet's time in the ring is its *clock time* (the pipeline's base time plus the
+//! packet's running time, ns) and a detected frame is found there by its own
+//! ([`crate::frame::Frame::clock_time`]). A camera encodes both streams from one sensor, so
+//! equal clock times are the same moment, to within the network's jitter.
+
+use super::supervise::Supervision;
+use super::{input_uri, secrets, SourceOptions, Tap, OPEN_TIMEOUT};
+use crate::backoff::Backoff;
+use crate::error::{Error, Result};
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use parking_lot::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// Where decoding stops: H.264/H.265 through its parser (a depayloader's output lacks the
+/// picture size an MP4 needs; the parser adds it from the SPS).
+pub const PARSED_CAPS: &str = "video/x-h264,parsed=true;video/x-h265,parsed=true";
+/// Access units as an MP4 holds them (the parser converts).
+pub const MP4_CAPS: &str = "video/x-h264,stream-format=avc,alignment=au;\
+                            video/x-h265,stream-format=hvc1,alignment=au";
+/// How often the watcher checks the bus, the stall timer and the stop flag.
+const POLL: Duration = Duration::from_millis(100);
+
+/// A running record input; dropping it stops it.
+pub struct RecordInput {
+    /// The input as shown (password redacted).
+    pub uri: String,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for RecordInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecordInput")
+            .field("uri", &self.uri)
+            .finish()
+    }
+}
+
+/// One connection: the parse-only pipeline and when its last packet came.
+struct Connection {
+    pipeline: gst::Pipeline,
+    last_packet: Arc<Mutex<Option<Instant>>>,
+}
+
+impl RecordInput {
+    /// Opens `input` (path or URI, `${env:…}`/`${cred:…}` expanded) for source `name`, waits
+    /// for its first H.264/H.265 packet, then keeps feeding `tap` on its own thread: the input
+    /// is opened again with backoff whenever it errors, ends or sends nothing for
+    /// `policy.stall_timeout` (each connection a new segment of the tap), until dropped. It
+    /// never gives up: without it only recordings stop, detection goes on. Files play at their
+    /// own rate (a stand-in for a camera).
+    ///
+    /// # Errors
+    /// [`Error::Input`] naming the input (password redacted) when it cannot be opened, carries
+    /// no H.264/H.265 video, or sends no packet within 20 s.
+    pub fn start(
+        name: &str,
+        input: &str,
+        options: &SourceOptions,
+        tap: Tap,
+        policy: Supervision,
+    ) -> Result<RecordInput> {
+        crate::gst_init()?;
+        let open_uri = input_uri(&secrets::expand(input)?)?;
+        let uri = crate::redact::redact(&open_uri);
+        let stop = Arc::new(AtomicBool::new(false));
+        let first = Connection::open(&open_uri, options, &tap, &stop)?;
+        tracing::info!(source = name, uri, "record input started");
+        let (label, options, stopped) = (format!("{name} ({uri})"), *options, Arc::clone(&stop));
+        let thread = std::thread::Builder::new()
+            .name(format!("record-{name}"))
+            .spawn(move || supervise(first, &label, &open_uri, &options, &tap, &policy, &stopped))
+            .map_err(|e| Error::gst("record input thread", e))?;
+        Ok(RecordInput {
+            uri,
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for RecordInput {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Watches `conn` and opens the input again when it fails, until `stop`.
+fn supervise(
+    first: Connection,
+    label: &str,
+    open_uri: &str,
+    options: &SourceOptions,
+    tap: &Tap,
+    policy: &Supervision,
+    stop: &AtomicBool,
+) {
+    let mut backoff = Backoff::new(policy.backoff_initial, policy.backoff_max);
+    let mut conn = Some(first);
+    loop {
+        let started = Instant::now();
+        let why = match conn.take() {
+            Some(c) => match c.watch(policy.stall_timeout, stop) {
+                None => return,
+                Some(why) => why,
+            },
+            None => match Connection::open(open_uri, options, tap, stop) {
+                Ok(c) => {
+                    eprintln!("record input {label}: streaming");
+                    conn = Some(c);
+                    continue;
+                }
+                Err(e) => e.to_string(),
+            },
+        };
+        if started.elapsed() >= policy.healthy_after {
+            backoff.reset();
+        }
+        let why = format!(
+            "{}; retry in {} s",
+            crate::redact::redact(&why),
+            backoff.peek().as_secs_f64()
+        );
+        tracing::warn!(input = label, "record input reconnecting: {why}");
+        eprintln!("record input {label}: reconnecting ({why})");
+        if !backoff.wait(POLL, || stop.load(Ordering::Relaxed)) {
+            return;
+        }
+    }
+}
+
+impl Connection {
+    /// `uridecodebin` stopping at parsed video ([`PARSED_CAPS`], in [`MP4_CAPS`]) into a
+    /// fakesink whose pad feeds `tap`, playing; returns once the first packet is in the ring.
+    fn open(
+        uri: &str,
+        options: &SourceOptions,
+        tap: &Tap,
+        stop: &AtomicBool,
+    ) -> Result<Connection> {
+        // A refused connection or unknown host, in front of GStreamer's generic message.
+        let bad = |message: String| Error::Input {
+            uri: uri.to_string(),
+            message: match super::uri::network_unreachable(uri) {
+                Some(cause) => format!("{cause} ({message})"),
+                None => message,
+            },
+        };
+        // Files are paced by the clock, as a camera sends; network streams come when they come.
+        let sync = uri.starts_with("file:");
+        let pipeline = gst::parse::launch(&format!(
+            "uridecodebin name=decode ! capsfilter name=mp4 ! fakesink name=sink sync={sync} \
+             async=false"
+        ))
+        .map_err(|e| bad(e.to_string()))?
+        .downcast::<gst::Pipeline>()
+        .map_err(|_| Error::gst("record input pipeline", "not a pipeline"))?;
+        pipeline.use_clock(Some(&gst::SystemClock::obtain()));
+        let decode = pipeline
+            .by_name("decode")
+            .expect("named in the description");
+        decode.set_property("uri", uri);
+        let caps = |s: &str| s.parse::<gst::Caps>().expect("valid caps");
+        decode.set_property("caps", caps(PARSED_CAPS));
+        let mp4 = pipeline.by_name("mp4").expect("named in the description");
+        mp4.set_property("caps", caps(MP4_CAPS));
+        let opts = *options;
+        decode.connect("source-setup", false, move |args| {
+            if let Some(element) = args.get(1).and_then(|v| v.get::<gst::Element>().ok()) {
+                opts.setup_source(&element);
+            }
+            None
+        });
+        let sink = pipeline.by_name("sink").expect("named in the description");
+        let last_packet = Arc::new(Mutex::new(None));
+        tap.new_segment();
+        feed(&sink, tap.clone(), Arc::clone(&last_packet));
+        let conn = Connection {
+            pipeline,
+            last_packet,
+        };
+        conn.pipeline
+            .set_state(gst::State::Playing)
+            .map_err(|e| bad(format!("cannot start: {e}")))?;
+        let bus = conn.pipeline.bus().expect("pipeline has a bus");
+        let deadline = Instant::now() + Duration::from(OPEN_TIMEOUT);
+        while conn.last_packet.lock().is_none() {
+            if let Some(why) = conn.ended(&bus) {
+                return Err(bad(why));
+            }
+            if stop.load(Ordering::Relaxed) || Instant::now() > deadline {
+                return Err(bad(format!(
+                    "no H.264/H.265 packet within {} s of opening it",
+                    OPEN_TIMEOUT.seconds()
+                )));
+            }
+        }
+        Ok(conn)
+    }
+
+    /// Why the pipeline ended (an error, EOS), waiting up to [`POLL`] for it; `None`: it runs.
+    fn ended(&self, bus: &gst::Bus) -> Option<String> {
+        let wait = gst::ClockTime::from_nseconds(POLL.as_nanos() as u64);
+        let msg =
+            bus.timed_pop_filtered(wait, &[gst::MessageType::Error, gst::MessageType::Eos])?;
+        Some(match msg.view() {
+            gst::MessageView::Error(err) => {
+                let mut why = err.error().to_string();
+                if err.error().matches(gst::CoreError::MissingPlugin) {
+                    why.push_str(": no H.264/H.265 video in it to record");
+                }
+                why
+            }
+            _ => "end of stream".to_string(),
+        })
+    }
+
+    /// Runs until `stop` (`None`) or a failure: an error, EOS, or no packet for `stall`.
+    fn watch(self, stall: Duration, stop: &AtomicBool) -> Option<String> {
+        let bus = self.pipeline.bus().expect("pipeline has a bus");
+        loop {
+            if stop.load(Ordering::Relaxed) {
+                return None;
+            }
+            if let Some(why) = self.ended(&bus) {
+                return Some(why);
+            }
+            let last = self.last_packet.lock().unwrap_or_else(Instant::now);
+            if last.elapsed() > stall {
+                return Some(format!("stalled: no packet for {} s", stall.as_secs_f64()));
+            }
+        }
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        let _ = self.pipeline.set_state(gst::State::Null);
+    }
+}
+
+/// A probe on `sink`'s pad: each packet goes into `tap` at its clock time; caps and flushes
+/// are noted (new segments).
+fn feed(sink: &gst::Element, tap: Tap, last_packet: Arc<Mutex<Option<Instant>>>) {
+    let pad = sink.static_pad("sink").expect("a fakesink has a sink pad");
+    let segment = Mutex::new(None::<gst::FormattedSegment<gst::ClockTime>>);
+    pad.add_probe(
+        gst::PadProbeType::BUFFER | gst::PadProbeType::EVENT_DOWNSTREAM,
+        move |pad, info| {
+            match &info.data {
+                Some(gst::PadProbeData::Buffer(buffer)) => {
+                    let base = pad.parent_element().and_then(|e| e.base_time());
+                    let running = segment
+                        .lock()
+                        .as_ref()
+                        .and_then(|s| s.to_running_time(buffer.pts().or(buffer.dts())?));
+                    if let (Some(base), Some(running)) = (base, running) {
+                        tap.push_at(buffer.clone(), (base + running).nseconds());
+                        *last_packet.lock() = Some(Instant::now());
+                    }
+                }
+                Some(gst::PadProbeData::Event(event)) => {
+                    if let gst::EventView::Segment(s) = event.view() {
+                        *segment.lock() = s.segment().downcast_ref::<gst::ClockTime>().cloned();
+                    }
+                    tap.event(event);
+                }
+                _ => {}
+            }
+            gst::PadProbeReturn::Ok
+        },
+    );
+}

@@ -1,0 +1,153 @@
+//! Recording a camera's main stream while detecting on its substream (`[source]
+//! record_input`): the clips are the main stream's own packets (1280x720), detection ran on the
+//! 640x360 substream, and the two meet on the system clock (pre-capture holds).
+
+use crate::common::rtsp_camera::{copy_of, RtspCamera};
+use crate::common::*;
+use crate::record::{clips, pipeline, samples, sidecar, slices, walkway, FPS, GOP, POST, PRE};
+use std::collections::HashSet;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// A mount's media: the stand-in camera's detection substream — its main stream decoded,
+/// scaled to 640x360 at 5 fps and encoded again, as a camera's second encoder does.
+fn substream(mp4: &Path) -> String {
+    format!(
+        "( filesrc location=\"{}\" ! qtdemux ! h264parse ! avdec_h264 ! videoscale ! videorate ! \
+         video/x-raw,width=640,height=360,framerate=5/1 ! x264enc tune=zerolatency \
+         speed-preset=ultrafast key-int-max=10 bitrate=512 ! rtph264pay name=pay0 pt=96 )",
+        mp4.display()
+    )
+}
+
+#[test]
+fn the_main_stream_is_recorded_while_the_substream_is_detected() {
+    let main = walkway();
+    let camera = RtspCamera::start(&[("/main", copy_of(&main)), ("/sub", substream(&main))]);
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("clips");
+    let toml = pipeline(dir.path(), Path::new(&camera.url("/sub")), "");
+    let text = std::fs::read_to_string(&toml).unwrap().replacen(
+        "[source]\n",
+        &format!(
+            "[source]\nrecord_input = \"{}\"\nrtsp_transport = \"tcp\"\n",
+            camera.url("/main")
+        ),
+        1,
+    );
+    std::fs::write(&toml, text).unwrap();
+    let mut child = spawn_ovstream(&[
+        "run",
+        toml.to_str().unwrap(),
+        "--record",
+        rec.to_str().unwrap(),
+        "--pre-capture",
+        &PRE.to_string(),
+        "--post-capture",
+        &POST.to_string(),
+        "--no-progress",
+    ]);
+    // The first stretch of walkers is 10–20 s into the stream: its clip ends ~23 s in.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let clip = loop {
+        if let Some(c) = clips(&rec)
+            .into_iter()
+            .find(|c| c.with_extension("json").exists())
+        {
+            break c;
+        }
+        if child.try_wait().unwrap().is_some() {
+            let mut err = String::new();
+            std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+            panic!("ovstream ended early: {err}");
+        }
+        assert!(Instant::now() < deadline, "no clip of the main stream");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    interrupt(&child);
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "interrupted: {status}");
+
+    // Detection saw the substream.
+    let meta = read_jsonl(&dir.path().join("meta.jsonl"));
+    assert!(
+        meta.iter()
+            .all(|l| l["resolution"]["width"] == 640 && l["resolution"]["height"] == 360),
+        "{}",
+        meta[0]
+    );
+    let first = meta
+        .iter()
+        .find(|l| !objects(l).is_empty())
+        .map(|l| l["timestamp"].as_f64().unwrap() / 1e9)
+        .expect("a person seen");
+    // The clip is the main stream's: its size, and its pictures copied.
+    let sample = &samples(
+        "filesrc name=file ! qtdemux ! video/x-h264 ! appsink name=sink sync=false",
+        &clip,
+    )[0];
+    let caps = sample.caps().unwrap().structure(0).unwrap().to_owned();
+    assert_eq!(
+        (caps.get::<i32>("width"), caps.get::<i32>("height")),
+        (Ok(1280), Ok(720)),
+        "{caps}"
+    );
+    let source = slices(&main);
+    let known: HashSet<u64> = source.iter().copied().collect();
+    let mine = slices(&clip);
+    assert!(mine.len() >= 300, "{} packets", mine.len());
+    let copied = mine.iter().filter(|h| known.contains(h)).count();
+    assert_eq!(
+        copied,
+        mine.len(),
+        "pictures not copied from the main stream"
+    );
+    // Pre-capture in stream time, by the keyframe rule (0.2 s of network jitter).
+    let start = sidecar(&clip)["start_seconds"].as_f64().unwrap();
+    assert!(
+        start <= first - PRE + 0.2 && start >= first - PRE - GOP - 0.2,
+        "starts at {start} s, first person at {first} s"
+    );
+    // And in the picture: where the clip starts in the main stream. The two streams were
+    // opened one after the other, so their pictures may be up to a second apart.
+    let at = source.iter().position(|h| *h == mine[0]).unwrap() as f64 / FPS;
+    eprintln!(
+        "first person at {first:.2} s of the substream; the clip starts at {start:.2} s, \
+         {at:.2} s into the main stream; {} packets",
+        mine.len()
+    );
+    assert!(
+        at <= first - PRE + 1.0 && at >= first - PRE - GOP - 1.0,
+        "the clip starts {at} s into the main stream, first person at {first} s of the substream"
+    );
+}
+
+#[test]
+fn an_unreachable_record_input_fails_at_start_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    // A port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let main = format!("rtsp://admin:hunter2@127.0.0.1:{port}/main");
+    let toml = dir.path().join("p.toml");
+    std::fs::write(
+        &toml,
+        format!(
+            "[source]\ninput = \"test://?width=320&height=240\"\nrecord_input = \"{main}\"\n\
+             [model]\nmodel = \"pedestrian-ssdlite\"\n[record]\ndir = \"{}\"\n",
+            dir.path().join("clips").display()
+        ),
+    )
+    .unwrap();
+    let out = ovstream(&["run", toml.to_str().unwrap(), "--no-progress"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "an input error:\n{err}");
+    assert!(
+        err.contains(&format!("127.0.0.1:{port}/main")) && err.contains("refused"),
+        "{err}"
+    );
+    assert!(!err.contains("hunter2"), "the password printed:\n{err}");
+}
