@@ -31,7 +31,7 @@ pub use output::{MqttConfig, OutputConfig};
 pub use overrides::{parse_property, parse_size, Inputs, Override};
 pub use record::RecordConfig;
 use serde::Deserialize;
-pub use source::{NamedSource, SourceConfig};
+pub use source::{record_input_problem, NamedSource, SourceConfig};
 
 /// Default compiled-model cache: `~/.cache/ovstream/compiled` (the tuning caches sit beside
 /// it, in `~/.cache/ovstream`).

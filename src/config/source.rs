@@ -95,17 +95,17 @@ fn live_form(input: &str) -> bool {
     .any(|p| input.starts_with(p))
 }
 
-/// What is wrong with `stream`'s `record_input`, if it has one: it must parse, and it needs
-/// recordings (`record`: the source's own, or `None`) that copy packets, and a live input
-/// (`realtime`: files played at their rate).
-pub(crate) fn record_input_problem(
-    stream: &NamedSource,
+/// What is wrong with source `name`'s `record_input`, if anything: it must parse, and it
+/// needs recordings (`record`, the ones that apply to the source) that copy packets, and a
+/// live `input` (or `realtime`: files played at their rate).
+pub fn record_input_problem(
+    name: &str,
+    input: &str,
+    record_input: &str,
     record: Option<&crate::config::RecordConfig>,
     realtime: bool,
 ) -> Option<String> {
-    let input = stream.record_input.as_deref()?;
-    let name = stream.name.as_deref().unwrap_or("the source");
-    if let Err(e) = crate::source::check_syntax(input) {
+    if let Err(e) = crate::source::check_syntax(record_input) {
         return Some(format!("{name}: record_input: {e}"));
     }
     match record {
@@ -113,10 +113,12 @@ pub(crate) fn record_input_problem(
             "{name}: record_input needs recordings: add [record] (or [sources.record])"
         )),
         Some(r) if r.annotated => Some(format!(
-            "{name}: record_input records the camera's own packets, [record] annotated = true              encodes the detected frames: choose one"
+            "{name}: record_input records the camera's own packets, [record] annotated = true \
+             encodes the detected frames: choose one"
         )),
-        Some(_) if !(realtime || live_form(&stream.input)) => Some(format!(
-            "{name}: record_input needs a live input (a camera, rtsp://…, or `realtime = true`              for a file): a file decoded as fast as it goes has no clock time to match"
+        Some(_) if !(realtime || live_form(input)) => Some(format!(
+            "{name}: record_input needs a live input (a camera, rtsp://…, or `realtime = true` \
+             for a file): a file decoded as fast as it goes has no clock time to match"
         )),
         Some(_) => None,
     }

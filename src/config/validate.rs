@@ -46,9 +46,14 @@ impl PipelineConfig {
             ));
         }
         for stream in self.streams().unwrap_or_default() {
+            let Some(record_input) = &stream.record_input else {
+                continue;
+            };
+            let name = stream.name.as_deref().unwrap_or("the source");
             let record = stream.record.as_ref().or(self.record.as_ref());
+            let realtime = self.source.realtime;
             let problem =
-                super::source::record_input_problem(&stream, record, self.source.realtime);
+                super::record_input_problem(name, &stream.input, record_input, record, realtime);
             out.extend(problem.map(&bad));
         }
         let own_records = self.sources.iter().filter_map(|s| s.record.as_ref());

@@ -120,7 +120,7 @@ impl Control<'_> {
     /// Opens the stream's input on its own thread, retrying with backoff until it opens, the
     /// stream is removed, or the service stops.
     fn open(&self, name: String, generation: u64) {
-        let Some((input, cancel, record)) = self
+        let Some((input, record_input, cancel, record)) = self
             .service
             .streams
             .read()
@@ -128,22 +128,36 @@ impl Control<'_> {
             .filter(|e| e.generation == generation)
             .map(|e| {
                 let record = self.service.record_for(&e.spec);
-                (e.spec.input.clone(), Arc::clone(&e.cancel), record)
+                let record_input = e.spec.record_input.clone();
+                (
+                    e.spec.input.clone(),
+                    record_input,
+                    Arc::clone(&e.cancel),
+                    record,
+                )
             })
         else {
             return;
         };
         let root = self.service.output_root.clone();
         let options = self.config.source.options();
+        let policy = self.config.source.supervision();
         let service = Arc::clone(&self.service);
         std::thread::spawn(move || {
             let mut backoff = Backoff::new(OPEN_BACKOFF, MAX_OPEN_BACKOFF);
             while !cancel.load(Ordering::Relaxed) {
                 // A fresh recording per attempt: its tap sees this connection from its start.
+                // With a record input (the camera's main stream) its clips come from there.
                 let recording = record
                     .clone()
                     .map(|r| Recording::build(Arc::new(r), &name, root.as_deref()))
-                    .transpose();
+                    .transpose()
+                    .and_then(|recording| match (recording, &record_input) {
+                        (Some(r), Some(main)) => {
+                            r.record_input(&name, main, &options, policy).map(Some)
+                        }
+                        (recording, _) => Ok(recording),
+                    });
                 let opened = recording.and_then(|recording| {
                     // The recorder's tap, else one for the live view's `?raw=1` copies.
                     let tap = recording

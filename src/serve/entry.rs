@@ -110,6 +110,7 @@ impl Entry {
         StreamView {
             name: self.spec.name.clone(),
             input: crate::redact::redact(&self.spec.input),
+            record_input: self.spec.record_input.as_deref().map(crate::redact::redact),
             state: self.state(),
             frames,
             fps: if seconds > 0.0 {

@@ -92,6 +92,9 @@ pub struct Service {
     pub detect: streams::Model,
     /// The pipeline file's `[record]`: every stream's recordings unless it has its own.
     pub record: Option<crate::config::RecordConfig>,
+    /// The pipeline file's `[source] realtime`: files are played as cameras (a
+    /// `record_input` may go with one).
+    pub realtime: bool,
     /// The address the API is bound to, and the other `Host` names it answers to (`[serve]
     /// allowed_hosts`): anything else is a cross-site or DNS-rebinding request.
     pub api_addr: std::net::SocketAddr,
@@ -272,12 +275,26 @@ impl Service {
     /// A 422 [`streams::Refusal`] naming the rule that is broken.
     pub fn check(&self, spec: &StreamSpec) -> std::result::Result<(), streams::Refusal> {
         if let Some(allowed) = &self.allowed_inputs {
-            allowed
-                .check(&spec.input)
-                .map_err(|m| streams::Refusal::new(422, m))?;
+            for input in std::iter::once(&spec.input).chain(&spec.record_input) {
+                allowed
+                    .check(input)
+                    .map_err(|m| streams::Refusal::new(422, m))?;
+            }
         }
         spec.check(&self.media_roots, self.output_root.as_deref())
-            .and_then(|()| spec.check_filter(&self.detect))
+            .and_then(|()| spec.check_filter(&self.detect))?;
+        let record = self.record_for(spec);
+        let problem = spec.record_input.as_deref().and_then(|r| {
+            let realtime = self.realtime;
+            crate::config::record_input_problem(
+                &spec.name,
+                &spec.input,
+                r,
+                record.as_ref(),
+                realtime,
+            )
+        });
+        problem.map_or(Ok(()), |m| Err(streams::Refusal::new(422, m)))
     }
 
     pub(crate) fn send(&self, command: Command) {
@@ -388,6 +405,7 @@ pub fn run(
             classifiers: config.classify.iter().map(|c| c.model.clone()).collect(),
         },
         record: config.record.clone(),
+        realtime: config.source.realtime,
         api_addr: addr,
         allowed_hosts: config.serve.allowed_hosts.clone(),
         live: live::options(&config.serve),
@@ -424,6 +442,7 @@ pub fn run(
                     classes: None,
                     outputs: None,
                     record: s.record,
+                    record_input: s.record_input,
                     classify: None,
                 },
             );

@@ -43,6 +43,12 @@ pub struct StreamSpec {
     /// to `[serve] output_root`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub record: Option<crate::config::RecordConfig>,
+    /// The camera's main stream (`rtsp://`, …, as `input`), recorded while `input` — its
+    /// substream — is detected on (the pipeline file's `[source] record_input`): clips are its
+    /// own packets. Needs recordings (`record`, or the pipeline file's `[record]`, not
+    /// `annotated`) and a live `input`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record_input: Option<String>,
     /// Which of the pipeline file's `[[classify]]` classifiers (by `model`, e.g. `age-gender`)
     /// run on this stream; `[]`: none; default: all.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -174,8 +180,10 @@ impl StreamSpec {
         output_root: Option<&Path>,
     ) -> Result<(), Refusal> {
         check_name(&self.name)?;
-        check_input(&self.input, media_roots)?;
-        crate::source::check_syntax(&self.input).map_err(|e| Refusal::new(422, e.to_string()))?;
+        for input in std::iter::once(&self.input).chain(&self.record_input) {
+            check_input(input, media_roots)?;
+            crate::source::check_syntax(input).map_err(|e| Refusal::new(422, e.to_string()))?;
+        }
         let outputs = self.output_files(output_root)?;
         let input = Path::new(self.input.strip_prefix("file://").unwrap_or(&self.input))
             .canonicalize()
@@ -315,6 +323,9 @@ pub struct StreamView {
     pub name: String,
     /// The input with any password shown as `***`.
     pub input: String,
+    /// The recorded main stream (`record_input`), any password shown as `***`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub record_input: Option<String>,
     /// `starting`, `streaming`, `reconnecting`, `failed`, `finished`.
     pub state: String,
     pub frames: u64,
@@ -372,6 +383,7 @@ pub(super) fn spec(name: &str, input: &str) -> StreamSpec {
         classes: None,
         outputs: None,
         record: None,
+        record_input: None,
         classify: None,
     }
 }

@@ -423,10 +423,10 @@ fn a_full_file_system_ends_the_clip_and_recording_resumes_when_space_returns() {
     assert!(decoded_frames(&last) > 300);
 }
 
-const TOKEN: &str = "clips-test-token";
+pub(crate) const TOKEN: &str = "clips-test-token";
 
 /// `method path` on the service with `headers`: (status, head, body bytes).
-fn http(port: u16, method: &str, path: &str, headers: &str) -> (u16, String, Vec<u8>) {
+pub(crate) fn http(port: u16, method: &str, path: &str, headers: &str) -> (u16, String, Vec<u8>) {
     common::http::request(
         port,
         &format!(
@@ -436,7 +436,7 @@ fn http(port: u16, method: &str, path: &str, headers: &str) -> (u16, String, Vec
     )
 }
 
-fn authed(port: u16, method: &str, path: &str, extra: &str) -> (u16, String, Vec<u8>) {
+pub(crate) fn authed(port: u16, method: &str, path: &str, extra: &str) -> (u16, String, Vec<u8>) {
     http(
         port,
         method,

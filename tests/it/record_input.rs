@@ -2,9 +2,13 @@
 //! record_input`): the clips are the main stream's own packets (1280x720), detection ran on the
 //! 640x360 substream, and the two meet on the system clock (pre-capture holds).
 
+use crate::common;
 use crate::common::rtsp_camera::{copy_of, RtspCamera};
 use crate::common::*;
-use crate::record::{clips, pipeline, samples, sidecar, slices, walkway, FPS, GOP, POST, PRE};
+use crate::record::{
+    authed, clips, pipeline, samples, sidecar, slices, walkway, FPS, GOP, POST, PRE, TOKEN,
+};
+use serde_json::Value;
 use std::collections::HashSet;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -20,10 +24,24 @@ fn substream(mp4: &Path) -> String {
     )
 }
 
+/// The picture size of an MP4's H.264 track.
+fn size(mp4: &Path) -> (i32, i32) {
+    let demux = "filesrc name=file ! qtdemux ! video/x-h264 ! appsink name=sink sync=false";
+    let sample = &samples(demux, mp4)[0];
+    let caps = sample.caps().unwrap().structure(0).unwrap().to_owned();
+    (caps.get("width").unwrap(), caps.get("height").unwrap())
+}
+
+/// The camera with its main stream at `/main` and its substream at `/sub`.
+fn camera() -> RtspCamera {
+    let main = walkway();
+    RtspCamera::start(&[("/main", copy_of(&main)), ("/sub", substream(&main))])
+}
+
 #[test]
 fn the_main_stream_is_recorded_while_the_substream_is_detected() {
     let main = walkway();
-    let camera = RtspCamera::start(&[("/main", copy_of(&main)), ("/sub", substream(&main))]);
+    let camera = camera();
     let dir = tempfile::tempdir().unwrap();
     let rec = dir.path().join("clips");
     let toml = pipeline(dir.path(), Path::new(&camera.url("/sub")), "");
@@ -82,16 +100,7 @@ fn the_main_stream_is_recorded_while_the_substream_is_detected() {
         .map(|l| l["timestamp"].as_f64().unwrap() / 1e9)
         .expect("a person seen");
     // The clip is the main stream's: its size, and its pictures copied.
-    let sample = &samples(
-        "filesrc name=file ! qtdemux ! video/x-h264 ! appsink name=sink sync=false",
-        &clip,
-    )[0];
-    let caps = sample.caps().unwrap().structure(0).unwrap().to_owned();
-    assert_eq!(
-        (caps.get::<i32>("width"), caps.get::<i32>("height")),
-        (Ok(1280), Ok(720)),
-        "{caps}"
-    );
+    assert_eq!(size(&clip), (1280, 720));
     let source = slices(&main);
     let known: HashSet<u64> = source.iter().copied().collect();
     let mine = slices(&clip);
@@ -150,4 +159,74 @@ fn an_unreachable_record_input_fails_at_start_naming_it() {
         "{err}"
     );
     assert!(!err.contains("hunter2"), "the password printed:\n{err}");
+}
+
+#[test]
+fn serve_records_a_posted_stream_s_main_stream() {
+    let camera = camera();
+    let dir = tempfile::tempdir().unwrap();
+    let own = dir.path().join("own");
+    std::fs::create_dir_all(&own).unwrap();
+    let file = dir.path().join("serve.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[source]\nrtsp_transport = \"tcp\"\n[model]\nmodel = \"pedestrian-ssdlite\"\n\
+             [detect]\nmode = \"motion\"\nfps = 5\n[track]\n[serve]\noutput_root = \"{}\"\n",
+            own.display()
+        ),
+    )
+    .unwrap();
+    let served = common::serve::start_with_token(dir.path(), &file, TOKEN);
+    let port = served.port;
+    let post = |body: Value| {
+        let b = body.to_string();
+        let (_, head, body) = common::http::request(
+            port,
+            &format!(
+                "POST /api/streams HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\
+                 Authorization: Bearer {TOKEN}\r\nContent-Type: application/json\r\n\
+                 Content-Length: {}\r\n\r\n{b}",
+                b.len()
+            ),
+        );
+        format!("{head}\r\n\r\n{}", String::from_utf8_lossy(&body))
+    };
+    let stream = |record: Value| {
+        serde_json::json!({
+            "name": "door",
+            "input": camera.url("/sub"),
+            "record_input": camera.url("/main").replace("rtsp://", "rtsp://admin:hunter2@"),
+            "record": record,
+        })
+    };
+    let refused = post(stream(Value::Null));
+    assert!(
+        refused.starts_with("HTTP/1.1 422") && refused.contains("record_input needs recordings"),
+        "{refused}"
+    );
+    let record = serde_json::json!({"dir": "clips", "pre_capture": PRE, "post_capture": POST});
+    let added = post(stream(record));
+    assert!(added.starts_with("HTTP/1.1 201"), "{added}");
+    assert!(
+        added.contains("\"record_input\":\"rtsp://admin:***@") && !added.contains("hunter2"),
+        "{added}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let id = loop {
+        let (status, _, body) = authed(port, "GET", "/api/clips?source=door", "");
+        assert_eq!(status, 200);
+        let list: Vec<Value> = serde_json::from_slice(&body).unwrap();
+        if let Some(c) = list.first() {
+            break c["id"].as_str().unwrap().to_string();
+        }
+        assert!(Instant::now() < deadline, "no clip\n{}", served.log());
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let mp4 = clips(&own.join("clips"))
+        .into_iter()
+        .find(|p| p.to_string_lossy().ends_with(&format!("-{id}.mp4")))
+        .expect("the clip's file");
+    assert_eq!(size(&mp4), (1280, 720), "the main stream's clip");
+    drop(served);
 }
