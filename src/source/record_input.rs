@@ -284,3 +284,69 @@ fn feed(sink: &gst::Element, tap: Tap, last_packet: Arc<Mutex<Option<Instant>>>)
         },
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A 1-s H.264 MP4 (30 frames, a keyframe every 10) at `path`.
+    fn clip(path: &std::path::Path) {
+        let pipeline = gst::parse::launch(&format!(
+            "videotestsrc num-buffers=30 ! video/x-raw,width=160,height=120,framerate=30/1 ! \
+             x264enc key-int-max=10 speed-preset=ultrafast ! mp4mux ! filesink location={}",
+            path.display()
+        ))
+        .unwrap();
+        pipeline.set_state(gst::State::Playing).unwrap();
+        let bus = pipeline.bus().unwrap();
+        let done = bus.timed_pop_filtered(
+            gst::ClockTime::from_seconds(20),
+            &[gst::MessageType::Eos, gst::MessageType::Error],
+        );
+        pipeline.set_state(gst::State::Null).unwrap();
+        assert!(matches!(done.unwrap().view(), gst::MessageView::Eos(_)));
+    }
+
+    #[test]
+    fn packets_carry_clock_time_and_an_ended_input_is_reopened_as_a_new_segment() {
+        crate::gst_init().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("main.mp4");
+        clip(&file);
+        let tap = Tap::new(Duration::from_secs(1));
+        let policy = Supervision {
+            backoff_initial: Duration::from_millis(50),
+            ..Supervision::default()
+        };
+        let options = SourceOptions::default();
+        let input =
+            RecordInput::start("cam", file.to_str().unwrap(), &options, tap.clone(), policy)
+                .unwrap();
+        let first = tap.segment();
+        let now = || gst::SystemClock::obtain().time().nseconds();
+        let (key, caps) = tap.keyframe_before(first, u64::MAX).expect("a keyframe");
+        assert!(
+            key.time.abs_diff(now()) < 2_000_000_000,
+            "clock time: {}",
+            key.time
+        );
+        assert_eq!(caps.structure(0).unwrap().get::<i32>("width"), Ok(160));
+        // Played at its own rate, the file ends after 1 s; it is opened again.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while tap.keyframe_before(tap.segment(), u64::MAX).is_none() || tap.segment() == first {
+            assert!(Instant::now() < deadline, "not reopened");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let (again, _) = tap.keyframe_before(tap.segment(), u64::MAX).unwrap();
+        assert!(
+            again.time > key.time + 900_000_000,
+            "{} after {}",
+            again.time,
+            key.time
+        );
+        drop(input); // stops and joins its thread
+        let segment = tap.segment();
+        std::thread::sleep(Duration::from_millis(300));
+        assert_eq!(tap.segment(), segment, "stopped");
+    }
+}
