@@ -25,14 +25,20 @@ fn add_total(
 }
 
 /// The recorders' metrics: `ovstream_clips_total{source}`, `ovstream_record_bytes`,
-/// `ovstream_record_errors_total{source,cause}` (`cause`: `write`, `disk_full`, `overflow`).
+/// `ovstream_record_errors_total{source,cause}` (`cause`: `write`, `disk_full`, `overflow`);
+/// with a record input, `ovstream_record_input_up{source}` (1 streaming, 0 reconnecting) and
+/// `ovstream_record_input_reconnects_total{source}`.
 pub(super) struct RecordMetrics {
     clips: Family<Labels, Counter>,
     bytes: Gauge,
     ring: Family<Labels, Gauge>,
     errors: Family<Labels, Counter>,
+    input_up: Family<Labels, Gauge>,
+    input_reconnects: Family<Labels, Counter>,
     /// Values already added, per label set (the recorders' counters are absolute).
     seen: HashMap<Labels, u64>,
+    /// The same for `input_reconnects` (its labels are those of `clips`).
+    seen_inputs: HashMap<Labels, u64>,
 }
 
 impl RecordMetrics {
@@ -42,7 +48,10 @@ impl RecordMetrics {
             bytes: Gauge::default(),
             ring: Family::default(),
             errors: Family::default(),
+            input_up: Family::default(),
+            input_reconnects: Family::default(),
             seen: Default::default(),
+            seen_inputs: Default::default(),
         };
         registry.register("clips", "Event clips written", m.clips.clone());
         registry.register(
@@ -61,6 +70,16 @@ impl RecordMetrics {
              under min_free), overflow (packets a clip lost to a full ring)",
             m.errors.clone(),
         );
+        registry.register(
+            "record_input_up",
+            "1 while the record input (the camera's main stream) streams, 0 while it reconnects",
+            m.input_up.clone(),
+        );
+        registry.register(
+            "record_input_reconnects",
+            "Reconnects of the record input (the camera's main stream)",
+            m.input_reconnects.clone(),
+        );
         m
     }
 
@@ -70,7 +89,10 @@ impl RecordMetrics {
         self.clips.clear();
         self.ring.clear();
         self.errors.clear();
+        self.input_up.clear();
+        self.input_reconnects.clear();
         self.seen.clear();
+        self.seen_inputs.clear();
     }
 
     pub(super) fn refresh(&mut self, list: &[Arc<super::source_stats::SourceStats>]) {
@@ -96,6 +118,13 @@ impl RecordMetrics {
             ] {
                 let l = vec![source.clone(), ("cause".to_string(), cause.to_string())];
                 add_total(&mut self.seen, &self.errors, l, n.load(Ordering::Relaxed));
+            }
+            if let Some(input) = r.input.get() {
+                let up = input.get() == crate::source::supervise::Health::Streaming;
+                let l = vec![source.clone()];
+                self.input_up.get_or_create(&l).set(i64::from(up));
+                let total = u64::from(input.reconnects());
+                add_total(&mut self.seen_inputs, &self.input_reconnects, l, total);
             }
         }
         self.bytes.set(bytes as i64);

@@ -106,6 +106,7 @@ impl Recording {
     ) -> crate::error::Result<Recording> {
         let tap = self.recorder.tap().clone();
         let running = RecordInput::start(source, input, options, tap, policy)?;
+        let _ = self.recorder.stats.input.set(running.health());
         self.recorder.record_from(running);
         self.tap = None;
         Ok(self)

@@ -107,10 +107,14 @@ impl Entry {
             ),
         };
         let seconds = self.joined.map_or(0.0, |t| t.elapsed().as_secs_f64());
+        let record_input =
+            (self.stats.as_ref()).and_then(|s| s.record.as_ref()?.input.get().cloned());
         StreamView {
             name: self.spec.name.clone(),
             input: crate::redact::redact(&self.spec.input),
             record_input: self.spec.record_input.as_deref().map(crate::redact::redact),
+            record_input_state: record_input.as_ref().map(|h| h.get().to_string()),
+            record_input_error: record_input.and_then(|h| h.last_error()),
             state: self.state(),
             frames,
             fps: if seconds > 0.0 {

@@ -326,6 +326,12 @@ pub struct StreamView {
     /// The recorded main stream (`record_input`), any password shown as `***`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub record_input: Option<String>,
+    /// Its state once opened: `streaming` or `reconnecting` (clips stop; detection goes on).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub record_input_state: Option<String>,
+    /// Why it last reconnected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub record_input_error: Option<String>,
     /// `starting`, `streaming`, `reconnecting`, `failed`, `finished`.
     pub state: String,
     pub frames: u64,

@@ -47,6 +47,8 @@ pub struct RecordStats {
     pub overflow: AtomicU64,
     /// Bytes the ring of encoded packets holds now (pre-capture plus a GOP).
     pub ring_bytes: AtomicU64,
+    /// The health of the record input feeding the ring (`record_input`), when there is one.
+    pub input: std::sync::OnceLock<std::sync::Arc<crate::source::supervise::HealthCell>>,
 }
 
 impl Sinks {

@@ -9,7 +9,7 @@
 //! ([`crate::frame::Frame::clock_time`]). A camera encodes both streams from one sensor, so
 //! equal clock times are the same moment, to within the network's jitter.
 
-use super::supervise::Supervision;
+use super::supervise::{Health, HealthCell, Supervision};
 use super::{input_uri, secrets, SourceOptions, Tap, OPEN_TIMEOUT};
 use crate::backoff::Backoff;
 use crate::error::{Error, Result};
@@ -34,6 +34,7 @@ const POLL: Duration = Duration::from_millis(100);
 pub struct RecordInput {
     /// The input as shown (password redacted).
     pub uri: String,
+    health: Arc<HealthCell>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -76,16 +77,32 @@ impl RecordInput {
         let stop = Arc::new(AtomicBool::new(false));
         let first = Connection::open(&open_uri, options, &tap, &stop)?;
         tracing::info!(source = name, uri, "record input started");
-        let (label, options, stopped) = (format!("{name} ({uri})"), *options, Arc::clone(&stop));
+        let health = Arc::new(HealthCell::default());
+        health.set(Health::Streaming, "");
+        let run = Supervised {
+            label: format!("{name} ({uri})"),
+            open_uri,
+            options: *options,
+            tap,
+            policy,
+            stop: Arc::clone(&stop),
+            health: Arc::clone(&health),
+        };
         let thread = std::thread::Builder::new()
             .name(format!("record-{name}"))
-            .spawn(move || supervise(first, &label, &open_uri, &options, &tap, &policy, &stopped))
+            .spawn(move || run.supervise(first))
             .map_err(|e| Error::gst("record input thread", e))?;
         Ok(RecordInput {
             uri,
+            health,
             stop,
             thread: Some(thread),
         })
+    }
+
+    /// Its health: `streaming`, or `reconnecting` with the reconnects so far and why.
+    pub fn health(&self) -> Arc<HealthCell> {
+        Arc::clone(&self.health)
     }
 }
 
@@ -98,46 +115,57 @@ impl Drop for RecordInput {
     }
 }
 
-/// Watches `conn` and opens the input again when it fails, until `stop`.
-fn supervise(
-    first: Connection,
-    label: &str,
-    open_uri: &str,
-    options: &SourceOptions,
-    tap: &Tap,
-    policy: &Supervision,
-    stop: &AtomicBool,
-) {
-    let mut backoff = Backoff::new(policy.backoff_initial, policy.backoff_max);
-    let mut conn = Some(first);
-    loop {
-        let started = Instant::now();
-        let why = match conn.take() {
-            Some(c) => match c.watch(policy.stall_timeout, stop) {
-                None => return,
-                Some(why) => why,
-            },
-            None => match Connection::open(open_uri, options, tap, stop) {
-                Ok(c) => {
-                    eprintln!("record input {label}: streaming");
-                    conn = Some(c);
-                    continue;
+/// What the record input's thread runs with.
+struct Supervised {
+    /// `NAME (URI)`, the password redacted.
+    label: String,
+    open_uri: String,
+    options: SourceOptions,
+    tap: Tap,
+    policy: Supervision,
+    stop: Arc<AtomicBool>,
+    health: Arc<HealthCell>,
+}
+
+impl Supervised {
+    /// Watches `first` and opens the input again whenever a connection fails, until `stop`.
+    fn supervise(self, first: Connection) {
+        let mut backoff = Backoff::new(self.policy.backoff_initial, self.policy.backoff_max);
+        let stop = || self.stop.load(Ordering::Relaxed);
+        let mut conn = Some(first);
+        loop {
+            let started = Instant::now();
+            let why = match conn.take() {
+                Some(c) => match c.watch(self.policy.stall_timeout, &self.stop) {
+                    None => return,
+                    Some(why) => why,
+                },
+                None => {
+                    match Connection::open(&self.open_uri, &self.options, &self.tap, &self.stop) {
+                        Ok(c) => {
+                            eprintln!("record input {}: streaming", self.label);
+                            self.health.set(Health::Streaming, "");
+                            conn = Some(c);
+                            continue;
+                        }
+                        Err(e) => e.to_string(),
+                    }
                 }
-                Err(e) => e.to_string(),
-            },
-        };
-        if started.elapsed() >= policy.healthy_after {
-            backoff.reset();
-        }
-        let why = format!(
-            "{}; retry in {} s",
-            crate::redact::redact(&why),
-            backoff.peek().as_secs_f64()
-        );
-        tracing::warn!(input = label, "record input reconnecting: {why}");
-        eprintln!("record input {label}: reconnecting ({why})");
-        if !backoff.wait(POLL, || stop.load(Ordering::Relaxed)) {
-            return;
+            };
+            if started.elapsed() >= self.policy.healthy_after {
+                backoff.reset();
+            }
+            let why = format!(
+                "{}; retry in {} s",
+                crate::redact::redact(&why),
+                backoff.peek().as_secs_f64()
+            );
+            tracing::warn!(input = self.label, "record input reconnecting: {why}");
+            eprintln!("record input {}: reconnecting ({why})", self.label);
+            self.health.set(Health::Reconnecting, &why);
+            if !backoff.wait(POLL, stop) {
+                return;
+            }
         }
     }
 }
@@ -252,37 +280,36 @@ impl Drop for Connection {
     }
 }
 
-/// A probe on `sink`'s pad: each packet goes into `tap` at its clock time; caps and flushes
-/// are noted (new segments).
+/// `sink`'s packets go into `tap` at their clock time, from its `handoff` (rendered in
+/// PLAYING, when the base time is set: a file's first packets come in PAUSED); a probe on its
+/// pad notes the segment, caps and flushes (new segments).
 fn feed(sink: &gst::Element, tap: Tap, last_packet: Arc<Mutex<Option<Instant>>>) {
     let pad = sink.static_pad("sink").expect("a fakesink has a sink pad");
-    let segment = Mutex::new(None::<gst::FormattedSegment<gst::ClockTime>>);
-    pad.add_probe(
-        gst::PadProbeType::BUFFER | gst::PadProbeType::EVENT_DOWNSTREAM,
-        move |pad, info| {
-            match &info.data {
-                Some(gst::PadProbeData::Buffer(buffer)) => {
-                    let base = pad.parent_element().and_then(|e| e.base_time());
-                    let running = segment
-                        .lock()
-                        .as_ref()
-                        .and_then(|s| s.to_running_time(buffer.pts().or(buffer.dts())?));
-                    if let (Some(base), Some(running)) = (base, running) {
-                        tap.push_at(buffer.clone(), (base + running).nseconds());
-                        *last_packet.lock() = Some(Instant::now());
-                    }
-                }
-                Some(gst::PadProbeData::Event(event)) => {
-                    if let gst::EventView::Segment(s) = event.view() {
-                        *segment.lock() = s.segment().downcast_ref::<gst::ClockTime>().cloned();
-                    }
-                    tap.event(event);
-                }
-                _ => {}
+    let segment = Arc::new(Mutex::new(None::<gst::FormattedSegment<gst::ClockTime>>));
+    let (events_tap, events_segment) = (tap.clone(), Arc::clone(&segment));
+    pad.add_probe(gst::PadProbeType::EVENT_DOWNSTREAM, move |_, info| {
+        if let Some(gst::PadProbeData::Event(event)) = &info.data {
+            if let gst::EventView::Segment(s) = event.view() {
+                *events_segment.lock() = s.segment().downcast_ref::<gst::ClockTime>().cloned();
             }
-            gst::PadProbeReturn::Ok
-        },
-    );
+            events_tap.event(event);
+        }
+        gst::PadProbeReturn::Ok
+    });
+    sink.set_property("signal-handoffs", true);
+    sink.connect("handoff", false, move |args| {
+        let sink = args[0].get::<gst::Element>().ok()?;
+        let buffer = args[1].get::<gst::Buffer>().ok()?;
+        let running = segment
+            .lock()
+            .as_ref()
+            .and_then(|s| s.to_running_time(buffer.pts().or(buffer.dts())?));
+        if let (Some(base), Some(running)) = (sink.base_time(), running) {
+            tap.push_at(buffer, (base + running).nseconds());
+            *last_packet.lock() = Some(Instant::now());
+        }
+        None
+    });
 }
 
 #[cfg(test)]
@@ -344,6 +371,12 @@ mod tests {
             again.time,
             key.time
         );
+        assert!(input.health().reconnects() >= 1);
+        assert!(input
+            .health()
+            .last_error()
+            .unwrap()
+            .contains("end of stream"));
         drop(input); // stops and joins its thread
         let segment = tap.segment();
         std::thread::sleep(Duration::from_millis(300));

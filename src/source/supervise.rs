@@ -95,7 +95,7 @@ impl HealthCell {
         self.last_error.lock().clone()
     }
 
-    fn set(&self, health: Health, why: &str) {
+    pub(crate) fn set(&self, health: Health, why: &str) {
         self.state.store(health as u8, Ordering::Relaxed);
         if matches!(health, Health::Reconnecting | Health::Failed) && !why.is_empty() {
             *self.last_error.lock() = Some(crate::redact::redact(why));

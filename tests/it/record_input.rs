@@ -228,5 +228,15 @@ fn serve_records_a_posted_stream_s_main_stream() {
         .find(|p| p.to_string_lossy().ends_with(&format!("-{id}.mp4")))
         .expect("the clip's file");
     assert_eq!(size(&mp4), (1280, 720), "the main stream's clip");
+    let (_, _, view) = authed(port, "GET", "/api/streams/door", "");
+    let view: Value = serde_json::from_slice(&view).unwrap();
+    assert_eq!(view["record_input_state"], "streaming", "{view}");
+    let (_, _, metrics) = authed(port, "GET", "/metrics", "");
+    let metrics = String::from_utf8(metrics).unwrap();
+    assert!(
+        metrics.contains("ovstream_record_input_up{source=\"door\"} 1")
+            && metrics.contains("ovstream_record_input_reconnects_total{source=\"door\"} 0"),
+        "{metrics}"
+    );
     drop(served);
 }
