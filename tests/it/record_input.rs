@@ -120,10 +120,22 @@ fn the_main_stream_is_recorded_while_the_substream_is_detected() {
     // And in the picture: where the clip starts in the main stream. The two streams were
     // opened one after the other, so their pictures may be up to a second apart.
     let at = source.iter().position(|h| *h == mine[0]).unwrap() as f64 / FPS;
+    // It ends post_capture after the last person, in the main stream's pictures too (the main
+    // stream, opened first, is ahead, if anything).
+    let last = meta
+        .iter()
+        .filter(|l| !objects(l).is_empty())
+        .map(|l| l["timestamp"].as_f64().unwrap() / 1e9)
+        .fold(first, f64::max);
+    let end = source.iter().position(|h| Some(h) == mine.last()).unwrap() as f64 / FPS;
     eprintln!(
-        "first person at {first:.2} s of the substream; the clip starts at {start:.2} s, \
-         {at:.2} s into the main stream; {} packets",
+        "people at {first:.2}–{last:.2} s of the substream; the clip starts at {start:.2} s, \
+         {at:.2}–{end:.2} s of the main stream; {} packets",
         mine.len()
+    );
+    assert!(
+        end >= last + POST - 0.5,
+        "ends {end} s into the main stream"
     );
     assert!(
         at <= first - PRE + 1.0 && at >= first - PRE - GOP - 1.0,
