@@ -275,10 +275,13 @@ impl Service {
     /// A 422 [`streams::Refusal`] naming the rule that is broken.
     pub fn check(&self, spec: &StreamSpec) -> std::result::Result<(), streams::Refusal> {
         if let Some(allowed) = &self.allowed_inputs {
-            for input in std::iter::once(&spec.input).chain(&spec.record_input) {
+            allowed
+                .check(&spec.input)
+                .map_err(|m| streams::Refusal::new(422, m))?;
+            if let Some(main) = &spec.record_input {
                 allowed
-                    .check(input)
-                    .map_err(|m| streams::Refusal::new(422, m))?;
+                    .check(main)
+                    .map_err(|m| streams::Refusal::new(422, format!("record_input: {m}")))?;
             }
         }
         spec.check(&self.media_roots, self.output_root.as_deref())

@@ -180,9 +180,13 @@ impl StreamSpec {
         output_root: Option<&Path>,
     ) -> Result<(), Refusal> {
         check_name(&self.name)?;
-        for input in std::iter::once(&self.input).chain(&self.record_input) {
-            check_input(input, media_roots)?;
-            crate::source::check_syntax(input).map_err(|e| Refusal::new(422, e.to_string()))?;
+        check_input(&self.input, media_roots)?;
+        crate::source::check_syntax(&self.input).map_err(|e| Refusal::new(422, e.to_string()))?;
+        if let Some(main) = &self.record_input {
+            let named = |r: Refusal| Refusal::new(r.status, format!("record_input: {}", r.message));
+            check_input(main, media_roots).map_err(named)?;
+            crate::source::check_syntax(main)
+                .map_err(|e| Refusal::new(422, format!("record_input: {e}")))?;
         }
         let outputs = self.output_files(output_root)?;
         let input = Path::new(self.input.strip_prefix("file://").unwrap_or(&self.input))

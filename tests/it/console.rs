@@ -189,7 +189,22 @@ fn the_console_signs_in_shows_live_cameras_adds_and_removes_one_and_edits_a_line
         0,
         "the error is text, not markup"
     );
+    // A bad main stream is shown by its own field.
     b.type_into(&input, "test://?width=160&height=120&fps=5");
+    let record_input = b.find("#add-record-input").unwrap();
+    b.type_into(&record_input, "ftp://camera/main");
+    b.click(&submit);
+    let record_error = b.find("#add-record-input-error").unwrap();
+    wait_until(
+        "the record input field's error",
+        Duration::from_secs(10),
+        || b.text(&record_error).starts_with("record_input: "),
+    );
+    assert!(b.text(&field_error).is_empty(), "{}", b.text(&field_error));
+    b.eval(
+        "document.getElementById('add-record-input').value = '';",
+        json!([]),
+    );
     b.click(&submit);
     wait_until("the fourth tile", Duration::from_secs(20), || {
         tiles(&b).contains(&"fourth".to_string())

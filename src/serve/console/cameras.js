@@ -41,21 +41,26 @@ function tile(stream) {
 function addForm(added) {
   const name = field('add-name', 'Name', { required: true, autocomplete: 'off', placeholder: 'door' });
   const input = field('add-input', 'Input', { required: true, autocomplete: 'off', placeholder: 'rtsp://camera/stream' });
+  // The main stream, recorded while the input (the substream) is detected on.
+  const record = field('add-record-input', 'Record input (main stream, optional)', { autocomplete: 'off', placeholder: 'rtsp://camera/main' });
   const general = h('p', { class: 'error', role: 'alert' });
   const form = h('form', { class: 'card add', id: 'add-camera' },
-    h('h2', {}, 'Add a camera'), name.row, input.row,
+    h('h2', {}, 'Add a camera'), name.row, input.row, record.row,
     h('button', { type: 'submit' }, 'Add camera'), general);
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
-    for (const x of [name.error, input.error, general]) x.textContent = '';
+    for (const x of [name.error, input.error, record.error, general]) x.textContent = '';
+    const json = { name: name.input.value, input: input.input.value };
+    if (record.input.value) json.record_input = record.input.value;
     try {
-      await api('/api/streams', { method: 'POST', json: { name: name.input.value, input: input.input.value } });
+      await api('/api/streams', { method: 'POST', json });
       form.reset();
       added();
     } catch (err) {
-      // The API names the field first ("input …", "name …", "a stream named …").
+      // The API names the field first ("input …", "record_input …", "name …", "a stream named …").
       const m = err.message;
-      const target = /^(input|the input|files? )/i.test(m) || /scheme/i.test(m) ? input.error
+      const target = /record_input/i.test(m) ? record.error
+        : /^(input|the input|files? )/i.test(m) || /scheme/i.test(m) ? input.error
         : /^(name|a stream named)/i.test(m) ? name.error : general;
       target.textContent = m;
     }
@@ -115,7 +120,8 @@ export function cameraPage(main, name) {
   let ed = null;
   const load = async () => {
     const s = await api(`/api/streams/${enc(name)}`);
-    info.textContent = `${s.state} · ${s.fps.toFixed(1)} fps · ${s.drops} drops · ${s.input}`;
+    const records = s.record_input ? ` · records ${s.record_input} (${s.record_input_state || 'opening'})` : '';
+    info.textContent = `${s.state} · ${s.fps.toFixed(1)} fps · ${s.drops} drops · ${s.input}${records}`;
     const counts = s.counts || {};
     const parts = [
       ...Object.entries(counts.zones || {}).map(([z, by]) => `${z}: ${Object.values(by).reduce((a, b) => a + b, 0)} inside`),
