@@ -10,18 +10,33 @@ use crate::record::{
 };
 use serde_json::Value;
 use std::collections::HashSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// A mount's media: the stand-in camera's detection substream — its main stream decoded,
-/// scaled to 640x360 at 5 fps and encoded again, as a camera's second encoder does.
-fn substream(mp4: &Path) -> String {
-    format!(
-        "( filesrc location=\"{}\" ! qtdemux ! h264parse ! avdec_h264 ! videoscale ! videorate ! \
-         video/x-raw,width=640,height=360,framerate=5/1 ! x264enc tune=zerolatency \
-         speed-preset=ultrafast key-int-max=10 bitrate=512 ! rtph264pay name=pay0 pt=96 )",
-        mp4.display()
-    )
+/// The stand-in camera's detection substream, its first 30 s: the main stream decoded, scaled
+/// to 640x360 at 5 fps and encoded again, as a camera's second encoder does (made once per
+/// checkout, under `target/tmp`). Served as a file, like the main stream, both mounts start
+/// at once when played; a real-time transcoding mount starts later, under load seconds later.
+fn substream(mp4: &Path) -> PathBuf {
+    let path = root().join("target/tmp/camera_walkway_sub30.mp4");
+    if path.is_file() {
+        return path;
+    }
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let partial = path.with_extension(format!("{}.part", std::process::id()));
+    let chain = "qtdemux ! h264parse ! avdec_h264 ! videorate ! videoscale ! \
+                 video/x-raw,width=640,height=360,framerate=5/1 ! identity eos-after=150 ! \
+                 x264enc speed-preset=ultrafast key-int-max=10 bitrate=512 ! mp4mux ! filesink";
+    let out = std::process::Command::new("gst-launch-1.0")
+        .args(["-q", "filesrc", &format!("location={}", mp4.display()), "!"])
+        .args(chain.split_whitespace())
+        .arg(format!("location={}", partial.display()))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    std::fs::rename(&partial, &path).unwrap();
+    path
 }
 
 /// The picture size of an MP4's H.264 track.
@@ -35,7 +50,8 @@ fn size(mp4: &Path) -> (i32, i32) {
 /// The camera with its main stream at `/main` and its substream at `/sub`.
 fn camera() -> RtspCamera {
     let main = walkway();
-    RtspCamera::start(&[("/main", copy_of(&main)), ("/sub", substream(&main))])
+    let sub = substream(&main);
+    RtspCamera::start(&[("/main", copy_of(&main)), ("/sub", copy_of(&sub))])
 }
 
 #[test]
