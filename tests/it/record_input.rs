@@ -133,8 +133,11 @@ fn the_main_stream_is_recorded_while_the_substream_is_detected() {
         start <= first - PRE + 0.2 && start >= first - PRE - GOP - 0.2,
         "starts at {start} s, first person at {first} s"
     );
-    // And in the picture: where the clip starts in the main stream. The two streams were
-    // opened one after the other, so their pictures may be up to a second apart.
+    // And in the picture: where the clip starts in the main stream. This server starts each
+    // stream's timeline when it is played and ovstream opens the two one after the other, so
+    // here the main stream leads by that gap (0.45 s alone, 1.24 s seen under the whole
+    // suite; a camera's two streams share one timeline): the clip starts before the first
+    // person is in its pictures, by pre_capture less that lead.
     let at = source.iter().position(|h| *h == mine[0]).unwrap() as f64 / FPS;
     // It ends post_capture after the last person, in the main stream's pictures too (the main
     // stream, opened first, is ahead, if anything).
@@ -154,7 +157,7 @@ fn the_main_stream_is_recorded_while_the_substream_is_detected() {
         "ends {end} s into the main stream"
     );
     assert!(
-        at <= first - PRE + 1.0 && at >= first - PRE - GOP - 1.0,
+        at <= first - PRE + 2.5 && at >= first - PRE - GOP - 0.2,
         "the clip starts {at} s into the main stream, first person at {first} s of the substream"
     );
 }
