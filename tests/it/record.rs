@@ -603,6 +603,28 @@ pub(crate) fn slices(mp4: &Path) -> Vec<u64> {
         .collect()
 }
 
+/// The first finished clip (its sidecar written) under `rec` while `child` records a live
+/// camera: the first stretch of walkers is 10–20 s into the stream, so its clip ends ~23 s in.
+/// Panics with `child`'s stderr when it ends first, or after 90 s.
+pub(crate) fn first_clip(rec: &Path, child: &mut std::process::Child) -> PathBuf {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        if let Some(c) = clips(rec)
+            .into_iter()
+            .find(|c| c.with_extension("json").exists())
+        {
+            return c;
+        }
+        if child.try_wait().unwrap().is_some() {
+            let mut err = String::new();
+            std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+            panic!("ovstream ended early: {err}");
+        }
+        assert!(Instant::now() < deadline, "no clip from the camera");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 #[test]
 fn an_rtsp_camera_is_recorded_from_its_own_packets() {
     let camera = RtspCamera::start(&[("/cam", copy_of(&walkway()))]);
@@ -623,19 +645,7 @@ fn an_rtsp_camera_is_recorded_from_its_own_packets() {
         "tcp",
         "--no-progress",
     ]);
-    // The first stretch of walkers is 10–20 s into the stream: its clip ends ~23 s in.
-    let deadline = Instant::now() + Duration::from_secs(90);
-    let clip = loop {
-        if let Some(c) = clips(&rec)
-            .into_iter()
-            .find(|c| c.with_extension("json").exists())
-        {
-            break c;
-        }
-        assert!(child.try_wait().unwrap().is_none(), "ovstream ended early");
-        assert!(Instant::now() < deadline, "no clip from the RTSP camera");
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let clip = first_clip(&rec, &mut child);
     interrupt(&child);
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130), "interrupted: {status}");

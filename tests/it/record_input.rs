@@ -6,7 +6,8 @@ use crate::common;
 use crate::common::rtsp_camera::{copy_of, RtspCamera};
 use crate::common::*;
 use crate::record::{
-    authed, clips, pipeline, samples, sidecar, slices, walkway, FPS, GOP, POST, PRE, TOKEN,
+    authed, clips, first_clip, pipeline, samples, sidecar, slices, walkway, FPS, GOP, POST, PRE,
+    TOKEN,
 };
 use serde_json::Value;
 use std::collections::HashSet;
@@ -81,23 +82,7 @@ fn the_main_stream_is_recorded_while_the_substream_is_detected() {
         &POST.to_string(),
         "--no-progress",
     ]);
-    // The first stretch of walkers is 10–20 s into the stream: its clip ends ~23 s in.
-    let deadline = Instant::now() + Duration::from_secs(90);
-    let clip = loop {
-        if let Some(c) = clips(&rec)
-            .into_iter()
-            .find(|c| c.with_extension("json").exists())
-        {
-            break c;
-        }
-        if child.try_wait().unwrap().is_some() {
-            let mut err = String::new();
-            std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
-            panic!("ovstream ended early: {err}");
-        }
-        assert!(Instant::now() < deadline, "no clip of the main stream");
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let clip = first_clip(&rec, &mut child);
     interrupt(&child);
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130), "interrupted: {status}");
