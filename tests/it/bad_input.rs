@@ -284,6 +284,10 @@ fn messages_and_exit_codes_name_the_cause() {
         let out = ovstream(&["serve", p, "--api", api]);
         assert_fails(&out, EXIT_CONFIG, &[api]);
     }
+    // Its cause once: `…: invalid port value`, not `…: invalid port value: invalid port value`.
+    let out = ovstream(&["serve", p, "--api", "127.0.0.1:99999"]);
+    let err = stderr(&out);
+    assert_eq!(err.matches("invalid port value").count(), 1, "{err}");
     let empty = dir.path().join("empty.txt");
     std::fs::write(&empty, "\n\n").unwrap();
     let twice = dir.path().join("twice.txt");

@@ -122,7 +122,7 @@ fn main() -> ExitCode {
     match dispatch(&cli) {
         Ok(code) => ExitCode::from(code as u8),
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", describe(&err));
             let code = err
                 .chain()
                 .find_map(|e| e.downcast_ref::<Error>())
@@ -130,6 +130,24 @@ fn main() -> ExitCode {
             ExitCode::from(code as u8)
         }
     }
+}
+
+/// The error and its causes, joined by `: `, each cause once: most of the library's errors
+/// already end their message with their source (`output --api ADDR: invalid port value`), which
+/// anyhow's `{:#}` would print a second time.
+fn describe(err: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in err.chain() {
+        let cause = cause.to_string();
+        if text.ends_with(&cause) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&cause);
+    }
+    text
 }
 
 fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
@@ -386,5 +404,24 @@ mod cli_tests {
     fn the_cli_definition_is_consistent() {
         use clap::CommandFactory;
         super::Cli::command().debug_assert();
+    }
+
+    /// A cause that its error's message already ends with is not repeated; context above it
+    /// and causes it does not show are kept.
+    #[test]
+    fn an_error_s_causes_are_printed_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::InvalidInput, "invalid port value");
+        let listen = super::Error::Listen {
+            what: "--api",
+            addr: "127.0.0.1:99999".into(),
+            source: io,
+        };
+        let err = anyhow::Error::new(listen).context("starting the service");
+        assert_eq!(
+            super::describe(&err),
+            "starting the service: output --api 127.0.0.1:99999: invalid port value"
+        );
+        let inner = anyhow::anyhow!("connection refused").context("opening rtsp://cam");
+        assert_eq!(super::describe(&inner), "opening rtsp://cam: connection refused");
     }
 }
