@@ -422,6 +422,9 @@ mod cli_tests {
             "starting the service: output --api 127.0.0.1:99999: invalid port value"
         );
         let inner = anyhow::anyhow!("connection refused").context("opening rtsp://cam");
-        assert_eq!(super::describe(&inner), "opening rtsp://cam: connection refused");
+        assert_eq!(
+            super::describe(&inner),
+            "opening rtsp://cam: connection refused"
+        );
     }
 }
