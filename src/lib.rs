@@ -20,6 +20,7 @@ pub mod backoff;
 #[cfg(feature = "cli")]
 pub mod bench;
 pub mod classify;
+pub mod colorimetry;
 pub mod config;
 pub mod detector;
 pub mod element;

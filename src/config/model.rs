@@ -95,8 +95,9 @@ impl Hint {
 #[serde(rename_all = "lowercase")]
 #[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub enum Resize {
-    /// The whole frame is converted to RGB (BT.601), then resized (bilinear): what the models
-    /// were trained and calibrated on. The default.
+    /// The whole frame is converted to RGB (as its colorimetry says: BT.601 or BT.709, limited
+    /// or full range), then resized (bilinear): what the models were trained and calibrated on.
+    /// The default.
     #[default]
     Rgb,
     /// Each I420 plane is resized (bilinear), then the model-size image is converted: less work

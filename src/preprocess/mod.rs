@@ -5,6 +5,7 @@
 //! resizes that (what the models were trained and calibrated on); `planes` resizes the three
 //! I420 planes and converts only the model-size image (less work for large frames).
 
+use crate::colorimetry::{self, Colorimetry};
 use crate::config::Resize;
 use crate::engine::{InputElement, InputFormat, InputSpec};
 use crate::error::{Error, Result};
@@ -73,7 +74,8 @@ fn cv_err(e: opencv::Error) -> Error {
 /// Writes `frame` (I420) into `input` (`[1, H, W, 3]` u8 NHWC RGB at `spec`'s size).
 ///
 /// `spec.format.resize` picks how: `rgb` converts the whole frame to RGB
-/// (`COLOR_YUV2RGB_I420`, BT.601 limited range) and resizes it with bilinear interpolation
+/// (`COLOR_YUV2RGB_I420`, BT.601 limited range, corrected to the frame's colorimetry: see
+/// [`crate::colorimetry`]) and resizes it with bilinear interpolation
 /// (OpenCV `INTER_LINEAR`) straight into the tensor; `planes` resizes each plane into
 /// `scratch` as an I420 image of the model size and converts only that. The golden script
 /// (`tests/golden/ssd_reference.py --resize rgb|planes`) does the same with `cv2`. `spec` width
@@ -231,12 +233,15 @@ fn resize_rgb(
     .map_err(cv_err)?;
     // A frame under 2x2 has no whole 4:2:0 block to convert: its planes are resized instead.
     let whole = frame.info.width() >= 2 && frame.info.height() >= 2;
+    let colorimetry = Colorimetry::of(&frame.info);
     match resize {
         Resize::Rgb if whole => resize_whole(frame, &map, mw, mh, &mut dst, scratch),
         Resize::Rgb | Resize::Planes => {
             resize_planes(frame, &map, mw, mh, &mut dst, &mut scratch.yuv)
         }
-    }
+    }?;
+    // A matrix other than BT.601 (HD video is BT.709): the model-size image is corrected.
+    colorimetry.correct_rgb(&mut dst)
 }
 
 /// `rgb`: the whole frame converted to RGB in `scratch.whole`, then resized into `dst`.
@@ -263,8 +268,16 @@ fn resize_whole(
         && offsets[1] == offsets[0] + y_len
         && offsets[2] == offsets[1] + c_len
         && data.len() >= offsets[0] + y_len + 2 * c_len;
-    let i420: &[u8] = if packed {
+    let full_range = Colorimetry::of(info).full_range;
+    let i420: &[u8] = if packed && !full_range {
         &data[offsets[0]..offsets[0] + y_len + 2 * c_len]
+    } else if packed {
+        let yuv = &mut scratch.yuv;
+        yuv.clear();
+        yuv.extend_from_slice(&data[offsets[0]..offsets[0] + y_len + 2 * c_len]);
+        let (luma, chroma) = yuv.split_at_mut(y_len);
+        colorimetry::limit_range(luma, chroma);
+        yuv
     } else {
         let yuv = &mut scratch.yuv;
         yuv.clear();
@@ -274,6 +287,10 @@ fn resize_whole(
                 let at = offset + r * stride;
                 yuv.extend_from_slice(&data[at..at + cols]);
             }
+        }
+        if full_range {
+            let (luma, chroma) = yuv.split_at_mut(y_len);
+            colorimetry::limit_range(luma, chroma);
         }
         yuv
     };
@@ -357,6 +374,10 @@ fn resize_planes(
             )
             .map_err(cv_err)?;
         }
+        if Colorimetry::of(&frame.info).full_range {
+            let (luma, chroma) = scratch.split_at_mut(y_len);
+            colorimetry::limit_range(luma, chroma);
+        }
         let yuv =
             Mat::new_rows_cols_with_data_unsafe(mh + mch, mw, CV_8UC1, base.cast(), mw as usize)
                 .map_err(cv_err)?;
@@ -366,74 +387,4 @@ fn resize_planes(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use gstreamer as gst;
-    use gstreamer_video as gst_video;
-
-    /// A `w` x `h` I420 frame (GStreamer's default strides) whose pixel (x, y) has
-    /// Y = 2x + 3y, U = 90 + x, V = 160 - y (mod 256), chroma at half resolution.
-    fn pattern(w: u32, h: u32) -> Frame {
-        gst::init().unwrap();
-        let info = gst_video::VideoInfo::builder(gst_video::VideoFormat::I420, w, h)
-            .build()
-            .unwrap();
-        let mut data = vec![0u8; info.size()];
-        let (off, stride) = (info.offset(), info.stride());
-        for y in 0..h as usize {
-            for x in 0..w as usize {
-                data[off[0] + y * stride[0] as usize + x] = (2 * x + 3 * y) as u8;
-            }
-        }
-        for y in 0..h.div_ceil(2) as usize {
-            for x in 0..w.div_ceil(2) as usize {
-                data[off[1] + y * stride[1] as usize + x] = (90 + 2 * x) as u8;
-                data[off[2] + y * stride[2] as usize + x] = (160 - 2 * y) as u8;
-            }
-        }
-        Frame::from_buffer(gst::Buffer::from_slice(data), info, 0, 0)
-    }
-
-    fn spec(resize: Resize) -> InputSpec {
-        InputSpec {
-            name: "image".into(),
-            height: 32,
-            width: 48,
-            format: InputFormat {
-                resize,
-                ..InputFormat::default()
-            },
-            batch: 1,
-        }
-    }
-
-    fn input_of(frame: &Frame, resize: Resize) -> Vec<u8> {
-        let spec = spec(resize);
-        let mut input = vec![0u8; spec.byte_size()];
-        fill_input(frame, &spec, &mut input, &mut Scratch::default()).unwrap();
-        input
-    }
-
-    #[test]
-    fn rgb_resize_of_a_padded_odd_frame_is_that_of_its_even_part() {
-        // 161x121: strides padded to 164 and 84, the copy path; 160x120 is packed.
-        let odd = pattern(161, 121);
-        assert_ne!(odd.info.stride()[0], 161);
-        let even = pattern(160, 120);
-        assert_eq!(input_of(&odd, Resize::Rgb), input_of(&even, Resize::Rgb));
-        // The pattern wraps (sharp edges), where the two ways differ.
-        assert_ne!(
-            input_of(&even, Resize::Rgb),
-            input_of(&even, Resize::Planes)
-        );
-    }
-
-    #[test]
-    fn a_frame_under_two_pixels_is_resized_by_planes() {
-        let tiny = pattern(1, 1);
-        assert_eq!(
-            input_of(&tiny, Resize::Rgb),
-            input_of(&tiny, Resize::Planes)
-        );
-    }
-}
+mod tests;

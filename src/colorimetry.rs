@@ -1,0 +1,196 @@
+//! A frame's YUV → RGB as its caps' colorimetry says, on top of the one I420 conversion OpenCV
+//! has (`COLOR_YUV2RGB_I420`: the BT.601 matrix, limited range — Y 16–235, chroma 16–240).
+//!
+//! - **Range.** Full-range YUV (0–255: JPEG stills, MJPEG cameras) is scaled to limited range
+//!   in the YUV planes before the conversion ([`limit_range`]), which is exact up to rounding.
+//!   Converted as limited range, it would come out ≈ 16 % too contrasty, with its darkest and
+//!   brightest sixteenth clipped.
+//! - **Matrix.** Another matrix (BT.709: HD cameras; BT.2020) is a 3x3 transform of the
+//!   converted RGB ([`Colorimetry::correct_rgb`]): both conversions are linear in the same
+//!   offset YUV, so `RGB₇₀₉ = M₇₀₉ · M₆₀₁⁻¹ · RGB₆₀₁`. It is exact but for colours that the BT.601
+//!   conversion clips (saturated colours at the gamut's edge). BT.601 read as BT.709 shifts
+//!   hues: a BT.709 red comes out orange.
+//!
+//! GStreamer fills in a colorimetry for caps that carry none (BT.601 up to 576 lines, BT.709
+//! above); a matrix without coefficients (RGB, unknown) is taken as BT.601.
+
+use crate::error::{Error, Result};
+use gstreamer_video as gst_video;
+use opencv::core::{Mat, CV_32FC1};
+use opencv::prelude::*;
+
+/// Kr and Kb of BT.601, the matrix OpenCV's conversion uses.
+const BT601_KR_KB: (f64, f64) = (0.299, 0.114);
+
+/// How a frame's YUV maps to RGB (from its [`gst_video::VideoInfo`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Colorimetry {
+    /// The matrix's luma coefficients of red and blue (BT.601: 0.299, 0.114; BT.709: 0.2126,
+    /// 0.0722).
+    pub kr_kb: (f64, f64),
+    /// Full range (0–255) rather than limited (16–235).
+    pub full_range: bool,
+}
+
+impl Colorimetry {
+    /// BT.601, limited range: what OpenCV's conversion assumes.
+    pub const BT601: Colorimetry = Colorimetry {
+        kr_kb: BT601_KR_KB,
+        full_range: false,
+    };
+
+    /// The colorimetry of frames described by `info`; an unknown range is limited, a matrix
+    /// without coefficients BT.601.
+    pub fn of(info: &gst_video::VideoInfo) -> Colorimetry {
+        let c = info.colorimetry();
+        Colorimetry {
+            kr_kb: c.matrix().kr_kb().unwrap_or(BT601_KR_KB),
+            full_range: c.range() == gst_video::VideoColorRange::Range0_255,
+        }
+    }
+
+    /// Whether the matrix is not BT.601's (the converted RGB needs [`Self::correct_rgb`]).
+    pub fn other_matrix(&self) -> bool {
+        let (kr, kb) = self.kr_kb;
+        (kr - BT601_KR_KB.0).abs() > 1e-4 || (kb - BT601_KR_KB.1).abs() > 1e-4
+    }
+
+    /// The 3x3 matrix (rows R, G, B) taking RGB converted with BT.601's matrix to RGB with
+    /// this one's, or `None` for BT.601.
+    pub fn rgb_correction(&self) -> Option<[[f64; 3]; 3]> {
+        self.other_matrix().then(|| {
+            let (kr, kb) = self.kr_kb;
+            let (kr0, kb0) = BT601_KR_KB;
+            multiply(&yuv_to_rgb(kr, kb), &rgb_to_yuv(kr0, kb0))
+        })
+    }
+
+    /// Turns `rgb` (u8, 3 channels, converted with BT.601's matrix) into this matrix's RGB in
+    /// place; nothing for BT.601.
+    ///
+    /// # Errors
+    /// [`Error::OpenCv`] when the transform fails (a Mat that is not 3-channel u8).
+    pub fn correct_rgb(&self, rgb: &mut Mat) -> Result<()> {
+        let Some(m) = self.rgb_correction() else {
+            return Ok(());
+        };
+        let cv = |e| Error::opencv("colorimetry", e);
+        let mut matrix = Mat::new_rows_cols_with_default(3, 3, CV_32FC1, 0.0.into()).map_err(cv)?;
+        for (r, row) in m.iter().enumerate() {
+            for (c, &v) in row.iter().enumerate() {
+                *matrix.at_2d_mut::<f32>(r as i32, c as i32).map_err(cv)? = v as f32;
+            }
+        }
+        let src = rgb.try_clone().map_err(cv)?;
+        opencv::core::transform(&src, rgb, &matrix).map_err(cv)
+    }
+}
+
+/// Scales full-range planes to limited range in place: luma 0–255 → 16–235, chroma (`u`, `v`)
+/// 0–255 around 128 → 16–240, rounded.
+pub fn limit_range(luma: &mut [u8], chroma: &mut [u8]) {
+    let table = |lo: f64, span: f64| -> [u8; 256] {
+        std::array::from_fn(|v| (lo + v as f64 * span / 255.0).round() as u8)
+    };
+    let (y, c) = (table(16.0, 219.0), table(16.0, 224.0));
+    luma.iter_mut().for_each(|v| *v = y[*v as usize]);
+    chroma.iter_mut().for_each(|v| *v = c[*v as usize]);
+}
+
+/// Normalized (Y, Pb, Pr) → RGB for luma coefficients `kr`, `kb`.
+fn yuv_to_rgb(kr: f64, kb: f64) -> [[f64; 3]; 3] {
+    let kg = 1.0 - kr - kb;
+    [
+        [1.0, 0.0, 2.0 * (1.0 - kr)],
+        [
+            1.0,
+            -2.0 * kb * (1.0 - kb) / kg,
+            -2.0 * kr * (1.0 - kr) / kg,
+        ],
+        [1.0, 2.0 * (1.0 - kb), 0.0],
+    ]
+}
+
+/// RGB → normalized (Y, Pb, Pr) for luma coefficients `kr`, `kb`.
+fn rgb_to_yuv(kr: f64, kb: f64) -> [[f64; 3]; 3] {
+    let kg = 1.0 - kr - kb;
+    let (pb, pr) = (0.5 / (1.0 - kb), 0.5 / (1.0 - kr));
+    [
+        [kr, kg, kb],
+        [-kr * pb, -kg * pb, (1.0 - kb) * pb],
+        [(1.0 - kr) * pr, -kg * pr, -kb * pr],
+    ]
+}
+
+fn multiply(a: &[[f64; 3]; 3], b: &[[f64; 3]; 3]) -> [[f64; 3]; 3] {
+    std::array::from_fn(|r| std::array::from_fn(|c| (0..3).map(|k| a[r][k] * b[k][c]).sum()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The RGB (0–255, unclipped) of limited-range (Y, U, V) with luma coefficients `kr`, `kb`:
+    /// the standard's formula, independent of the code above.
+    pub(crate) fn reference_rgb(yuv: (u8, u8, u8), kr: f64, kb: f64) -> [f64; 3] {
+        let y = (f64::from(yuv.0) - 16.0) / 219.0;
+        let pb = (f64::from(yuv.1) - 128.0) / 224.0;
+        let pr = (f64::from(yuv.2) - 128.0) / 224.0;
+        let kg = 1.0 - kr - kb;
+        let r = y + 2.0 * (1.0 - kr) * pr;
+        let b = y + 2.0 * (1.0 - kb) * pb;
+        let g = (y - kr * r - kb * b) / kg;
+        [r * 255.0, g * 255.0, b * 255.0]
+    }
+
+    #[test]
+    fn the_correction_of_bt601_is_none_and_of_bt709_its_matrix_times_bt601_s_inverse() {
+        assert_eq!(Colorimetry::BT601.rgb_correction(), None);
+        let bt709 = Colorimetry {
+            kr_kb: (0.2126, 0.0722),
+            full_range: false,
+        };
+        let m = bt709.rgb_correction().unwrap();
+        // Greys stay grey (each row sums to 1); a colour goes where BT.709's formula puts it.
+        for row in m {
+            assert!((row.iter().sum::<f64>() - 1.0).abs() < 1e-9, "{m:?}");
+        }
+        let yuv = (110, 100, 190); // a red
+        let from601 = reference_rgb(yuv, 0.299, 0.114);
+        let want = reference_rgb(yuv, 0.2126, 0.0722);
+        for (c, row) in m.iter().enumerate() {
+            let got: f64 = row.iter().zip(from601).map(|(a, b)| a * b).sum();
+            assert!((got - want[c]).abs() < 1e-6, "{c}: {got} vs {}", want[c]);
+        }
+    }
+
+    #[test]
+    fn full_range_is_scaled_to_limited_range() {
+        let mut luma = [0, 128, 255];
+        let mut chroma = [0, 128, 255];
+        limit_range(&mut luma, &mut chroma);
+        assert_eq!(luma, [16, 126, 235]);
+        assert_eq!(chroma, [16, 128, 240]);
+    }
+
+    #[test]
+    fn caps_give_the_matrix_and_the_range() {
+        gstreamer::init().unwrap();
+        let info = |colorimetry: &str| {
+            let caps: gstreamer::Caps = format!(
+                "video/x-raw,format=I420,width=1280,height=720,framerate=30/1,\
+                 colorimetry={colorimetry}"
+            )
+            .parse()
+            .unwrap();
+            Colorimetry::of(&gst_video::VideoInfo::from_caps(&caps).unwrap())
+        };
+        assert_eq!(info("bt601"), Colorimetry::BT601);
+        let hd = info("bt709");
+        assert!(hd.other_matrix() && !hd.full_range, "{hd:?}");
+        assert!((hd.kr_kb.0 - 0.2126).abs() < 1e-6, "{hd:?}");
+        // JPEG: BT.601, full range.
+        let jpeg = info("1:4:0:0");
+        assert!(jpeg.full_range && !jpeg.other_matrix(), "{jpeg:?}");
+    }
+}
