@@ -6,6 +6,7 @@
 //! frame (OpenCV `warpAffine`, bilinear, black outside the frame). Prewhitening is FaceNet's
 //! training normalization: `(x - mean) / max(std, 1/sqrt(N))` over all `N` RGB values.
 
+use crate::colorimetry::Colorimetry;
 use crate::error::{Error, Result};
 use crate::frame::{Detection, Frame};
 use opencv::core::{Mat, Point2f, Scalar, Size, BORDER_CONSTANT, CV_8UC1, CV_8UC3};
@@ -21,7 +22,9 @@ fn cv_err(e: opencv::Error) -> Error {
 
 /// An RGB copy of an I420 frame, made once per frame that has faces.
 pub struct RgbFrame {
+    /// Converted with BT.601's matrix; crops and warps are corrected to `colorimetry`'s.
     mat: Mat,
+    colorimetry: Colorimetry,
     width: u32,
     height: u32,
 }
@@ -29,7 +32,9 @@ pub struct RgbFrame {
 impl RgbFrame {
     /// Converts `frame` (I420) to RGB: BT.601 (`COLOR_YUV2RGB_I420`, video range 16–235), or
     /// the JPEG formula (`COLOR_YCrCb2RGB`, 0–255) when the caps say full range (JPEG stills,
-    /// MJPEG cameras) — read as video range they would come out ~16 % too contrasty.
+    /// MJPEG cameras) — read as video range they would come out ~16 % too contrasty. Another
+    /// matrix than BT.601's (BT.709: HD video) is applied to what is cut out of it
+    /// ([`Self::crop`], [`Self::warp`]; see [`crate::colorimetry`]).
     ///
     /// # Errors
     /// [`Error::Gst`] when the buffer cannot be mapped; [`Error::Layout`] when it is not I420 of
@@ -78,6 +83,7 @@ impl RgbFrame {
         };
         Ok(RgbFrame {
             mat: rgb,
+            colorimetry: Colorimetry::of(&frame.info),
             width: w,
             height: h,
         })
@@ -131,6 +137,7 @@ impl RgbFrame {
         )
         .map_err(cv_err)?;
         debug_assert_eq!(out.typ(), CV_8UC3);
+        self.colorimetry.correct_rgb(&mut out)?;
         Ok(out)
     }
 }
@@ -219,6 +226,7 @@ impl RgbFrame {
             Scalar::all(0.0),
         )
         .map_err(cv_err)?;
+        self.colorimetry.correct_rgb(&mut out)?;
         Ok(out)
     }
 
@@ -346,5 +354,50 @@ mod tests {
         let mut out = vec![1.0; 12];
         prewhiten(&flat, &mut out).unwrap();
         assert!(out.iter().all(|v| *v == 0.0));
+    }
+
+    /// A crop of a BT.709 frame (HD video) has BT.709's colour, not BT.601's reading of it.
+    #[test]
+    fn crops_of_a_bt709_frame_have_its_colours() {
+        use gstreamer_video as gst_video;
+        gstreamer::init().unwrap();
+        let (y, u, v) = (110u8, 100u8, 190u8);
+        let crop_centre = |colorimetry: &str| {
+            let c: gst_video::VideoColorimetry = colorimetry.parse().unwrap();
+            let info = gst_video::VideoInfo::builder(gst_video::VideoFormat::I420, 64, 48)
+                .colorimetry(&c)
+                .build()
+                .unwrap();
+            let mut data = vec![0u8; info.size()];
+            let ends = [info.offset()[1], info.offset()[2], info.size()];
+            for (plane, value) in [y, u, v].into_iter().enumerate() {
+                data[info.offset()[plane]..ends[plane]].fill(value);
+            }
+            let frame = Frame::from_buffer(gstreamer::Buffer::from_slice(data), info, 0, 0);
+            let face = Detection {
+                bbox: crate::frame::BBox {
+                    x_min: 0.3,
+                    y_min: 0.3,
+                    x_max: 0.7,
+                    y_max: 0.7,
+                },
+                ..Detection::default()
+            };
+            let crop = RgbFrame::from_frame(&frame)
+                .unwrap()
+                .crop(&face, 16, 1.0)
+                .unwrap();
+            let px = *crop.at_2d::<opencv::core::Vec3b>(8, 8).unwrap();
+            [px[0], px[1], px[2]].map(f64::from)
+        };
+        // R, G, B of (110, 100, 190) by each standard's formula (limited range).
+        let bt601 = [208.4, 70.0, 53.0];
+        let bt709 = [220.6, 82.4, 50.3];
+        for (caps, want) in [("bt601", bt601), ("bt709", bt709)] {
+            let got = crop_centre(caps);
+            for (g, w) in got.iter().zip(want) {
+                assert!((g - w).abs() <= 2.0, "{caps}: {got:?} vs {want:?}");
+            }
+        }
     }
 }
