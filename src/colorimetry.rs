@@ -86,6 +86,22 @@ impl Colorimetry {
     }
 }
 
+impl Colorimetry {
+    /// The (Y, U, V) of the RGB colour `rgb` (0–255) in this colorimetry: what a box drawn on
+    /// the frame's planes must hold to show that colour (unrounded).
+    pub fn yuv_of_rgb(&self, rgb: [f64; 3]) -> [f64; 3] {
+        let (kr, kb) = self.kr_kb;
+        let [y, pb, pr] = rgb_to_yuv(kr, kb)
+            .map(|row| row.iter().zip(rgb).map(|(k, v)| k * v / 255.0).sum::<f64>());
+        let (y0, ys, cs) = if self.full_range {
+            (0.0, 255.0, 255.0)
+        } else {
+            (16.0, 219.0, 224.0)
+        };
+        [y0 + y * ys, 128.0 + pb * cs, 128.0 + pr * cs]
+    }
+}
+
 /// Scales full-range planes to limited range in place: luma 0–255 → 16–235, chroma (`u`, `v`)
 /// 0–255 around 128 → 16–240, rounded.
 pub fn limit_range(luma: &mut [u8], chroma: &mut [u8]) {
@@ -162,6 +178,37 @@ mod tests {
             let got: f64 = row.iter().zip(from601).map(|(a, b)| a * b).sum();
             assert!((got - want[c]).abs() < 1e-6, "{c}: {got} vs {}", want[c]);
         }
+    }
+
+    /// The overlay's colours: BT.601 limited range gives the textbook values, and each
+    /// colorimetry's (Y, U, V) converts back to the colour by its own formula.
+    #[test]
+    fn a_colour_s_yuv_converts_back_to_it() {
+        let red = [255.0, 64.0, 64.0];
+        let [y, u, v] = Colorimetry::BT601.yuv_of_rgb(red);
+        let textbook = [
+            16.0 + 0.257 * red[0] + 0.504 * red[1] + 0.098 * red[2],
+            128.0 - 0.148 * red[0] - 0.291 * red[1] + 0.439 * red[2],
+            128.0 + 0.439 * red[0] - 0.368 * red[1] - 0.071 * red[2],
+        ];
+        for (got, want) in [y, u, v].iter().zip(textbook) {
+            assert!((got - want).abs() < 0.2, "{got} vs {want}");
+        }
+        let bt709 = Colorimetry {
+            kr_kb: (0.2126, 0.0722),
+            full_range: false,
+        };
+        let yuv = bt709.yuv_of_rgb(red).map(|c| c.round() as u8);
+        let back = reference_rgb((yuv[0], yuv[1], yuv[2]), 0.2126, 0.0722);
+        for (got, want) in back.iter().zip(red) {
+            assert!((got - want).abs() < 2.0, "{back:?} vs {red:?}");
+        }
+        let full = Colorimetry {
+            full_range: true,
+            ..Colorimetry::BT601
+        };
+        assert_eq!(full.yuv_of_rgb([0.0; 3])[0], 0.0);
+        assert_eq!(Colorimetry::BT601.yuv_of_rgb([0.0; 3])[0], 16.0);
     }
 
     #[test]

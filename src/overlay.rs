@@ -3,6 +3,7 @@
 
 mod analytics;
 
+use crate::colorimetry::Colorimetry;
 use crate::error::{Error, Result};
 use crate::frame::analytics::FrameAnalytics;
 use crate::frame::{AnalyzedFrame, Detection};
@@ -26,18 +27,12 @@ const PALETTE: [(f64, f64, f64); 8] = [
     (160.0, 100.0, 255.0),
 ];
 
-/// A color as BT.601 limited-range `(Y, U, V)`, from RGB.
-fn yuv_of(label_id: u32) -> [f64; 3] {
+/// Palette color `label_id` as `(Y, U, V)` in the frame's colorimetry (BT.601 or BT.709,
+/// limited or full range), from RGB.
+fn yuv_of(label_id: u32, colorimetry: &Colorimetry) -> [f64; 3] {
     let (r, g, b) = PALETTE[label_id as usize % PALETTE.len()];
-    [
-        16.0 + 0.257 * r + 0.504 * g + 0.098 * b,
-        128.0 - 0.148 * r - 0.291 * g + 0.439 * b,
-        128.0 + 0.439 * r - 0.368 * g - 0.071 * b,
-    ]
+    colorimetry.yuv_of_rgb([r, g, b])
 }
-
-/// Luma of the label text (black).
-const TEXT_LUMA: f64 = 16.0;
 
 /// Draws every detection of `frame` onto its pixels (planar I420), in place: boxes and label
 /// backgrounds on all three planes (chroma at half resolution), text on the luma plane; with
@@ -128,6 +123,7 @@ pub fn draw_on(
     let mut canvas = Canvas {
         planes,
         rgb_order: packed.map(|(rgb, _)| rgb),
+        colorimetry: Colorimetry::of(info),
         w,
         h,
     };
@@ -153,6 +149,8 @@ pub(crate) struct Canvas {
     pub(crate) planes: Vec<Mat>,
     /// Packed formats: whether red comes first; `None` for I420.
     rgb_order: Option<bool>,
+    /// I420: how the planes' values map to colours.
+    colorimetry: Colorimetry,
     pub(crate) w: u32,
     pub(crate) h: u32,
 }
@@ -162,16 +160,16 @@ impl Canvas {
     pub(crate) fn colors(&self, index: u32) -> Vec<Scalar> {
         let (r, g, b) = PALETTE[index as usize % PALETTE.len()];
         match self.rgb_order {
-            None => yuv_of(index).map(Scalar::all).to_vec(),
+            None => yuv_of(index, &self.colorimetry).map(Scalar::all).to_vec(),
             Some(true) => vec![Scalar::new(r, g, b, 255.0)],
             Some(false) => vec![Scalar::new(b, g, r, 255.0)],
         }
     }
 
-    /// Black text: luma 16 on I420, 0 on RGB.
+    /// Black text: luma 16 on limited-range I420, 0 on full range and on RGB.
     pub(crate) fn text_color(&self) -> Scalar {
         match self.rgb_order {
-            None => Scalar::all(TEXT_LUMA),
+            None => Scalar::all(self.colorimetry.yuv_of_rgb([0.0; 3])[0]),
             Some(_) => Scalar::new(0.0, 0.0, 0.0, 255.0),
         }
     }
