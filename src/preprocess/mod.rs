@@ -25,7 +25,7 @@ pub struct Scratch {
 #[derive(Debug, Default)]
 struct ResizeScratch {
     /// `planes`: the model-size I420 image between resize and color conversion; `rgb`: the
-    /// frame's I420 copy when its planes are not laid out back to back.
+    /// frame's I420 copy when its planes are not laid out back to back or are full range.
     yuv: Vec<u8>,
     /// `rgb`: the whole frame as RGB.
     whole: Vec<u8>,

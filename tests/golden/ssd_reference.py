@@ -6,7 +6,9 @@ The reference does what ovstream does, independently:
 - preprocess with cv2 as `[model] resize` says: `rgb` (the default) converts the whole frame
   (COLOR_YUV2RGB_I420) and resizes the RGB image (INTER_LINEAR) to the model size, the way the
   model was trained and calibrated; `planes` resizes each I420 plane (INTER_LINEAR) to the model
-  size, then converts; either way into a [1, H, W, 3] u8 NHWC RGB tensor,
+  size, then converts; either way into a [1, H, W, 3] u8 NHWC RGB tensor. The conversion is
+  BT.601 limited range, as ovstream's is for SD video (the golden clips); ovstream converts
+  BT.709 (HD) and full-range frames by their own colorimetry, which this script does not,
 - run the model with INFERENCE_PRECISION_HINT=f32 (`--precision`) and read either the TF-OD-API
   outputs by name or a DetectionOutput `[1, 1, N, 7]` output (converted TFLite / Open Model Zoo
   SSDs).
