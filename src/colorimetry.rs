@@ -16,7 +16,7 @@
 
 use crate::error::{Error, Result};
 use gstreamer_video as gst_video;
-use opencv::core::{Mat, CV_32FC1};
+use opencv::core::Mat;
 use opencv::prelude::*;
 
 /// Kr and Kb of BT.601, the matrix OpenCV's conversion uses.
@@ -75,18 +75,11 @@ impl Colorimetry {
             return Ok(());
         };
         let cv = |e| Error::opencv("colorimetry", e);
-        let mut matrix = Mat::new_rows_cols_with_default(3, 3, CV_32FC1, 0.0.into()).map_err(cv)?;
-        for (r, row) in m.iter().enumerate() {
-            for (c, &v) in row.iter().enumerate() {
-                *matrix.at_2d_mut::<f32>(r as i32, c as i32).map_err(cv)? = v as f32;
-            }
-        }
+        let matrix = Mat::from_slice_2d(&m.map(|row| row.map(|v| v as f32))).map_err(cv)?;
         let src = rgb.try_clone().map_err(cv)?;
         opencv::core::transform(&src, rgb, &matrix).map_err(cv)
     }
-}
 
-impl Colorimetry {
     /// The (Y, U, V) of the RGB colour `rgb` (0–255) in this colorimetry: what a box drawn on
     /// the frame's planes must hold to show that colour (unrounded).
     pub fn yuv_of_rgb(&self, rgb: [f64; 3]) -> [f64; 3] {
@@ -142,22 +135,27 @@ fn multiply(a: &[[f64; 3]; 3], b: &[[f64; 3]; 3]) -> [[f64; 3]; 3] {
     std::array::from_fn(|r| std::array::from_fn(|c| (0..3).map(|k| a[r][k] * b[k][c]).sum()))
 }
 
+/// The standard's RGB (0–255, clipped) of (Y, U, V) with luma coefficients `kr`, `kb`, limited
+/// or full range: written from the formula, independent of the code above (for tests).
+#[cfg(test)]
+pub(crate) fn reference_rgb(yuv: (u8, u8, u8), kr: f64, kb: f64, full: bool) -> [f64; 3] {
+    let (y0, ys, cs) = if full {
+        (0.0, 255.0, 255.0)
+    } else {
+        (16.0, 219.0, 224.0)
+    };
+    let y = (f64::from(yuv.0) - y0) / ys;
+    let pb = (f64::from(yuv.1) - 128.0) / cs;
+    let pr = (f64::from(yuv.2) - 128.0) / cs;
+    let r = y + 2.0 * (1.0 - kr) * pr;
+    let b = y + 2.0 * (1.0 - kb) * pb;
+    let g = (y - kr * r - kb * b) / (1.0 - kr - kb);
+    [r, g, b].map(|v| (v * 255.0).clamp(0.0, 255.0))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// The RGB (0–255, unclipped) of limited-range (Y, U, V) with luma coefficients `kr`, `kb`:
-    /// the standard's formula, independent of the code above.
-    pub(crate) fn reference_rgb(yuv: (u8, u8, u8), kr: f64, kb: f64) -> [f64; 3] {
-        let y = (f64::from(yuv.0) - 16.0) / 219.0;
-        let pb = (f64::from(yuv.1) - 128.0) / 224.0;
-        let pr = (f64::from(yuv.2) - 128.0) / 224.0;
-        let kg = 1.0 - kr - kb;
-        let r = y + 2.0 * (1.0 - kr) * pr;
-        let b = y + 2.0 * (1.0 - kb) * pb;
-        let g = (y - kr * r - kb * b) / kg;
-        [r * 255.0, g * 255.0, b * 255.0]
-    }
 
     #[test]
     fn the_correction_of_bt601_is_none_and_of_bt709_its_matrix_times_bt601_s_inverse() {
@@ -172,8 +170,8 @@ mod tests {
             assert!((row.iter().sum::<f64>() - 1.0).abs() < 1e-9, "{m:?}");
         }
         let yuv = (110, 100, 190); // a red
-        let from601 = reference_rgb(yuv, 0.299, 0.114);
-        let want = reference_rgb(yuv, 0.2126, 0.0722);
+        let from601 = reference_rgb(yuv, 0.299, 0.114, false);
+        let want = reference_rgb(yuv, 0.2126, 0.0722, false);
         for (c, row) in m.iter().enumerate() {
             let got: f64 = row.iter().zip(from601).map(|(a, b)| a * b).sum();
             assert!((got - want[c]).abs() < 1e-6, "{c}: {got} vs {}", want[c]);
@@ -199,7 +197,7 @@ mod tests {
             full_range: false,
         };
         let yuv = bt709.yuv_of_rgb(red).map(|c| c.round() as u8);
-        let back = reference_rgb((yuv[0], yuv[1], yuv[2]), 0.2126, 0.0722);
+        let back = reference_rgb((yuv[0], yuv[1], yuv[2]), 0.2126, 0.0722, false);
         for (got, want) in back.iter().zip(red) {
             assert!((got - want).abs() < 2.0, "{back:?} vs {red:?}");
         }

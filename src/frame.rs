@@ -73,6 +73,24 @@ impl Frame {
         f.pts = pts;
         f
     }
+
+    /// A 64x48 I420 frame of one colour `yuv` whose caps say `colorimetry` (`bt709`,
+    /// `1:4:0:0`, …), for tests.
+    #[cfg(test)]
+    pub(crate) fn solid(yuv: (u8, u8, u8), colorimetry: &str) -> Frame {
+        gst::init().unwrap();
+        let c: gst_video::VideoColorimetry = colorimetry.parse().unwrap();
+        let info = gst_video::VideoInfo::builder(gst_video::VideoFormat::I420, 64, 48)
+            .colorimetry(&c)
+            .build()
+            .unwrap();
+        let mut data = vec![0u8; info.size()];
+        let ends = [info.offset()[1], info.offset()[2], info.size()];
+        for (plane, v) in [yuv.0, yuv.1, yuv.2].into_iter().enumerate() {
+            data[info.offset()[plane]..ends[plane]].fill(v);
+        }
+        Frame::from_buffer(gst::Buffer::from_slice(data), info, 0, 0)
+    }
 }
 
 /// Normalized box in `[0, 1]` image coordinates.

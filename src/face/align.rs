@@ -359,21 +359,8 @@ mod tests {
     /// A crop of a BT.709 frame (HD video) has BT.709's colour, not BT.601's reading of it.
     #[test]
     fn crops_of_a_bt709_frame_have_its_colours() {
-        use gstreamer_video as gst_video;
-        gstreamer::init().unwrap();
-        let (y, u, v) = (110u8, 100u8, 190u8);
         let crop_centre = |colorimetry: &str| {
-            let c: gst_video::VideoColorimetry = colorimetry.parse().unwrap();
-            let info = gst_video::VideoInfo::builder(gst_video::VideoFormat::I420, 64, 48)
-                .colorimetry(&c)
-                .build()
-                .unwrap();
-            let mut data = vec![0u8; info.size()];
-            let ends = [info.offset()[1], info.offset()[2], info.size()];
-            for (plane, value) in [y, u, v].into_iter().enumerate() {
-                data[info.offset()[plane]..ends[plane]].fill(value);
-            }
-            let frame = Frame::from_buffer(gstreamer::Buffer::from_slice(data), info, 0, 0);
+            let frame = Frame::solid((110, 100, 190), colorimetry);
             let face = Detection {
                 bbox: crate::frame::BBox {
                     x_min: 0.3,

@@ -234,11 +234,17 @@ fn resize_rgb(
     // A frame under 2x2 has no whole 4:2:0 block to convert: its planes are resized instead.
     let whole = frame.info.width() >= 2 && frame.info.height() >= 2;
     let colorimetry = Colorimetry::of(&frame.info);
+    let full_range = colorimetry.full_range;
     match resize {
-        Resize::Rgb if whole => resize_whole(frame, &map, mw, mh, &mut dst, scratch),
-        Resize::Rgb | Resize::Planes => {
-            resize_planes(frame, &map, mw, mh, &mut dst, &mut scratch.yuv)
-        }
+        Resize::Rgb if whole => resize_whole(frame, &map, (mw, mh), full_range, &mut dst, scratch),
+        Resize::Rgb | Resize::Planes => resize_planes(
+            frame,
+            &map,
+            (mw, mh),
+            full_range,
+            &mut dst,
+            &mut scratch.yuv,
+        ),
     }?;
     // A matrix other than BT.601 (HD video is BT.709): the model-size image is corrected.
     colorimetry.correct_rgb(&mut dst)
@@ -248,12 +254,12 @@ fn resize_rgb(
 ///
 /// A frame of odd width or height leaves its last column or row out (4:2:0 converts in 2x2
 /// blocks; the frame is at least 2x2); planes that are not back to back (padded strides) are
-/// copied together first.
+/// copied together first, as are full-range planes, which are scaled to limited range there.
 fn resize_whole(
     frame: &Frame,
     data: &[u8],
-    mw: i32,
-    mh: i32,
+    (mw, mh): (i32, i32),
+    full_range: bool,
     dst: &mut Mat,
     scratch: &mut ResizeScratch,
 ) -> Result<()> {
@@ -268,24 +274,20 @@ fn resize_whole(
         && offsets[1] == offsets[0] + y_len
         && offsets[2] == offsets[1] + c_len
         && data.len() >= offsets[0] + y_len + 2 * c_len;
-    let full_range = Colorimetry::of(info).full_range;
     let i420: &[u8] = if packed && !full_range {
         &data[offsets[0]..offsets[0] + y_len + 2 * c_len]
-    } else if packed {
-        let yuv = &mut scratch.yuv;
-        yuv.clear();
-        yuv.extend_from_slice(&data[offsets[0]..offsets[0] + y_len + 2 * c_len]);
-        let (luma, chroma) = yuv.split_at_mut(y_len);
-        colorimetry::limit_range(luma, chroma);
-        yuv
     } else {
         let yuv = &mut scratch.yuv;
         yuv.clear();
-        for (plane, rows, cols) in [(0, h, w), (1, h / 2, w / 2), (2, h / 2, w / 2)] {
-            let (offset, stride) = plane_layout(data, frame, plane, rows, cols)?;
-            for r in 0..rows {
-                let at = offset + r * stride;
-                yuv.extend_from_slice(&data[at..at + cols]);
+        if packed {
+            yuv.extend_from_slice(&data[offsets[0]..offsets[0] + y_len + 2 * c_len]);
+        } else {
+            for (plane, rows, cols) in [(0, h, w), (1, h / 2, w / 2), (2, h / 2, w / 2)] {
+                let (offset, stride) = plane_layout(data, frame, plane, rows, cols)?;
+                for r in 0..rows {
+                    let at = offset + r * stride;
+                    yuv.extend_from_slice(&data[at..at + cols]);
+                }
             }
         }
         if full_range {
@@ -329,12 +331,12 @@ fn resize_whole(
 }
 
 /// `planes`: each I420 plane resized into `scratch` (an I420 image of the model size), which is
-/// then converted into `dst`.
+/// then converted into `dst` (full-range planes scaled to limited range first).
 fn resize_planes(
     frame: &Frame,
     map: &[u8],
-    mw: i32,
-    mh: i32,
+    (mw, mh): (i32, i32),
+    full_range: bool,
     dst: &mut Mat,
     scratch: &mut Vec<u8>,
 ) -> Result<()> {
@@ -374,7 +376,7 @@ fn resize_planes(
             )
             .map_err(cv_err)?;
         }
-        if Colorimetry::of(&frame.info).full_range {
+        if full_range {
             let (luma, chroma) = scratch.split_at_mut(y_len);
             colorimetry::limit_range(luma, chroma);
         }

@@ -1,6 +1,7 @@
 //! Unit tests of the preprocessing: layouts, both ways of resizing, colorimetry.
 
 use super::*;
+use crate::colorimetry::reference_rgb;
 use gstreamer as gst;
 use gstreamer_video as gst_video;
 
@@ -61,41 +62,6 @@ fn rgb_resize_of_a_padded_odd_frame_is_that_of_its_even_part() {
     );
 }
 
-/// A 64x48 I420 frame of one colour `yuv` whose caps say `colorimetry`.
-fn solid(yuv: (u8, u8, u8), colorimetry: &str) -> Frame {
-    gst::init().unwrap();
-    let c: gst_video::VideoColorimetry = colorimetry.parse().unwrap();
-    let info = gst_video::VideoInfo::builder(gst_video::VideoFormat::I420, 64, 48)
-        .colorimetry(&c)
-        .build()
-        .unwrap();
-    let mut data = vec![0u8; info.size()];
-    let ends = [info.offset()[1], info.offset()[2], info.size()];
-    for (plane, v) in [yuv.0, yuv.1, yuv.2].into_iter().enumerate() {
-        data[info.offset()[plane]..ends[plane]].fill(v);
-    }
-    Frame::from_buffer(gst::Buffer::from_slice(data), info, 0, 0)
-}
-
-/// The standard's RGB (0–255) of (Y, U, V) with luma coefficients `kr`, `kb`, limited or
-/// full range: written from the formula, not from the code under test.
-fn reference_rgb(yuv: (u8, u8, u8), kr: f64, kb: f64, full: bool) -> [f64; 3] {
-    let (y0, ys, cs) = if full {
-        (0.0, 255.0, 255.0)
-    } else {
-        (16.0, 219.0, 224.0)
-    };
-    let y = (f64::from(yuv.0) - y0) / ys;
-    let (pb, pr) = (
-        (f64::from(yuv.1) - 128.0) / cs,
-        (f64::from(yuv.2) - 128.0) / cs,
-    );
-    let r = y + 2.0 * (1.0 - kr) * pr;
-    let b = y + 2.0 * (1.0 - kb) * pb;
-    let g = (y - kr * r - kb * b) / (1.0 - kr - kb);
-    [r, g, b].map(|v| (v * 255.0).clamp(0.0, 255.0))
-}
-
 /// BT.601, BT.709 (HD cameras) and full-range BT.601 (JPEG, MJPEG cameras) frames of one
 /// colour give the model that colour's RGB by their own standard, both ways of resizing;
 /// a dark grey under 16 stays apart from black in full range.
@@ -112,7 +78,7 @@ fn each_colorimetry_is_converted_as_its_standard_says() {
     for (caps, yuv, (kr, kb), full) in cases {
         let want = reference_rgb(yuv, kr, kb, full);
         for resize in [Resize::Rgb, Resize::Planes] {
-            let input = input_of(&solid(yuv, caps), resize);
+            let input = input_of(&Frame::solid(yuv, caps), resize);
             for px in input.chunks_exact(3) {
                 for (got, want) in px.iter().zip(want) {
                     assert!(
