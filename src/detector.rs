@@ -73,23 +73,12 @@ impl Detector {
             .iou
             .or(info.iou_threshold)
             .unwrap_or(yolo::DEFAULT_IOU);
-        let mut options = EngineOptions {
+        let options = EngineOptions {
             input_size: m.input_size.or(resolved.input_size),
             input_format: format,
             ..engine_options(config, openvino_lib)
         };
-        if options
-            .nstreams
-            .as_deref()
-            .is_some_and(|s| s.eq_ignore_ascii_case(crate::tune::AUTO))
-        {
-            let n = crate::tune::pick_nstreams(&resolved.path, &options)?;
-            options.nstreams = Some(n.to_string());
-        }
-        let mut engine = Engine::load(&resolved.path, &options)?;
-        if m.nireq == Some(crate::config::Nireq::Auto) {
-            engine.nireq = crate::tune::pick_nireq(&mut engine, m.hint)?;
-        }
+        let engine = compile_tuned(&resolved.path, options, m)?;
         let build = adapters::Build {
             outputs: &engine.outputs,
             has_output: &|name| engine.has_output(name),
@@ -109,32 +98,7 @@ impl Detector {
                 message,
             },
         })?;
-        let labels = adapter.labels();
-        let label_names: Vec<&str> = labels.iter().map(|l| &**l).collect();
-        if let Some(a) = config
-            .alerts
-            .iter()
-            .find(|a| !label_names.contains(&a.label.as_str()))
-        {
-            return Err(Error::Config {
-                path: resolved.path.clone(),
-                message: format!(
-                    "alerts `{}`: label {:?} is not a class of the model ({})",
-                    a.kind,
-                    a.label,
-                    label_names.join(", ")
-                ),
-            });
-        }
-        // Zones and lines, top-level and per source: a class the model lacks would never match.
-        let mut analytics = std::iter::once(&config.analytics)
-            .chain(config.sources.iter().filter_map(|s| s.analytics.as_ref()));
-        if let Some(message) = analytics.find_map(|a| a.unknown_class(&label_names)) {
-            return Err(Error::Setting {
-                key: "analytics".into(),
-                message,
-            });
-        }
+        check_classes(config, &adapter, &resolved.path)?;
         tracing::info!(
             model = %m.model,
             device = %m.device,
@@ -149,6 +113,58 @@ impl Detector {
             adapter,
             model: m.model.clone(),
         })
+    }
+}
+
+/// The model at `path` compiled with `options`, its `NUM_STREAMS` and nireq measured first
+/// where `m` asks for `AUTO` (see [`crate::tune`]).
+///
+/// # Errors
+/// As [`Engine::load`].
+fn compile_tuned(
+    path: &Path,
+    mut options: EngineOptions,
+    m: &crate::config::ModelConfig,
+) -> Result<Engine> {
+    if (options.nstreams.as_deref()).is_some_and(|s| s.eq_ignore_ascii_case(crate::tune::AUTO)) {
+        let n = crate::tune::pick_nstreams(path, &options)?;
+        options.nstreams = Some(n.to_string());
+    }
+    let mut engine = Engine::load(path, &options)?;
+    if m.nireq == Some(crate::config::Nireq::Auto) {
+        engine.nireq = crate::tune::pick_nireq(&mut engine, m.hint)?;
+    }
+    Ok(engine)
+}
+
+/// Checks that every class the alerts, zones and lines name (top-level and per source) is one
+/// of `adapter`'s labels: one the model lacks would never match.
+///
+/// # Errors
+/// [`Error::Config`] naming the model at `path` for an alert; [`Error::Setting`] `analytics`
+/// for a zone or line.
+fn check_classes(config: &PipelineConfig, adapter: &Adapter, path: &Path) -> Result<()> {
+    let labels = adapter.labels();
+    let label_names: Vec<&str> = labels.iter().map(|l| &**l).collect();
+    if let Some(a) = (config.alerts.iter()).find(|a| !label_names.contains(&a.label.as_str())) {
+        return Err(Error::Config {
+            path: path.to_path_buf(),
+            message: format!(
+                "alerts `{}`: label {:?} is not a class of the model ({})",
+                a.kind,
+                a.label,
+                label_names.join(", ")
+            ),
+        });
+    }
+    let mut analytics = std::iter::once(&config.analytics)
+        .chain(config.sources.iter().filter_map(|s| s.analytics.as_ref()));
+    match analytics.find_map(|a| a.unknown_class(&label_names)) {
+        Some(message) => Err(Error::Setting {
+            key: "analytics".into(),
+            message,
+        }),
+        None => Ok(()),
     }
 }
 

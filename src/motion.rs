@@ -58,6 +58,18 @@ fn halvings(mut width: u32, mut height: u32, rows: u32) -> u32 {
     n
 }
 
+/// Checks that `luma` holds a `width` x `height` plane with rows `stride` bytes apart.
+fn check_plane(luma: &[u8], width: u32, height: u32, stride: usize) -> Result<(), String> {
+    if width == 0 || height == 0 || stride < width as usize || luma.len() < stride * height as usize
+    {
+        return Err(format!(
+            "motion: luma plane of {} bytes for {width}x{height}",
+            luma.len()
+        ));
+    }
+    Ok(())
+}
+
 /// `plane` (`width` x `height`) area-resized to `size`: halved while that keeps enough rows,
 /// then the rest.
 fn scale_down(plane: &Mat, width: u32, height: u32, size: Size) -> Result<Mat, String> {
@@ -107,16 +119,7 @@ impl MotionDetector {
         height: u32,
         stride: usize,
     ) -> Result<Vec<BBox>, String> {
-        if width == 0
-            || height == 0
-            || stride < width as usize
-            || luma.len() < stride * height as usize
-        {
-            return Err(format!(
-                "motion: luma plane of {} bytes for {width}x{height}",
-                luma.len()
-            ));
-        }
+        check_plane(luma, width, height, stride)?;
         // SAFETY: the Mat borrows `luma` for this call only; its size is checked above.
         let plane = unsafe {
             Mat::new_rows_cols_with_data_unsafe(
@@ -146,22 +149,43 @@ impl MotionDetector {
         };
         let mut blurred = Mat::default();
         imgproc::gaussian_blur_def(&small, &mut blurred, Size::new(3, 3), 0.0).map_err(cv)?;
-        if self.background.is_none() {
+        let Some(background) = &self.background else {
             let mut first = Mat::default();
             blurred
                 .convert_to_def(&mut first, core::CV_32F)
                 .map_err(cv)?;
             self.background = Some(first);
             return Ok(Vec::new());
-        }
-        let background = self.background.as_mut().expect("set above");
+        };
         let (scale, offset) = stretch.unwrap_or((1.0, 0.0));
         let mut reference = Mat::default();
         core::convert_scale_abs(background, &mut reference, scale, offset).map_err(cv)?;
         let mut current = Mat::default();
         core::convert_scale_abs(&blurred, &mut current, scale, offset).map_err(cv)?;
+        let changed = self.changed(&current, &reference)?;
+        let (boxes, moving_area) = self.moving_boxes(&changed, size)?;
+        let (w, h) = (f64::from(size.width), f64::from(size.height));
+        if moving_area > self.config.lightning_threshold * w * h {
+            // The whole picture changed: start the background again from this frame.
+            let background = self.background.as_mut().expect("checked above");
+            blurred
+                .convert_to_def(background, core::CV_32F)
+                .map_err(cv)?;
+            return Ok(Vec::new());
+        }
+        self.learn(&blurred, scale)?;
+        if self.frames.is_multiple_of(STAMP_FRAMES) {
+            self.stamp = Some(blurred.clone());
+        }
+        self.frames += 1;
+        Ok(boxes)
+    }
+
+    /// The pixels where `current` differs from `reference` by more than the threshold, outside
+    /// the mask, grown by one pixel (255; 0 elsewhere).
+    fn changed(&self, current: &Mat, reference: &Mat) -> Result<Mat, String> {
         let mut delta = Mat::default();
-        core::absdiff(&current, &reference, &mut delta).map_err(cv)?;
+        core::absdiff(current, reference, &mut delta).map_err(cv)?;
         let mut changed = Mat::default();
         imgproc::threshold(
             &delta,
@@ -178,9 +202,15 @@ impl MotionDetector {
         }
         let mut grown = Mat::default();
         imgproc::dilate_def(&changed, &mut grown, &Mat::default()).map_err(cv)?;
+        Ok(grown)
+    }
+
+    /// The bounding boxes (normalized) of the `changed` areas larger than `contour_area`, and
+    /// their total area in pixels of `size`.
+    fn moving_boxes(&self, changed: &Mat, size: Size) -> Result<(Vec<BBox>, f64), String> {
         let mut contours: Vector<Vector<Point>> = Vector::new();
         imgproc::find_contours_def(
-            &grown,
+            changed,
             &mut contours,
             imgproc::RETR_EXTERNAL,
             imgproc::CHAIN_APPROX_SIMPLE,
@@ -203,34 +233,34 @@ impl MotionDetector {
                 y_max: (f64::from(r.y + r.height) / h) as f32,
             });
         }
-        if moving_area > self.config.lightning_threshold * w * h {
-            // The whole picture changed: start the background again from this frame.
-            blurred
-                .convert_to_def(background, core::CV_32F)
-                .map_err(cv)?;
-            return Ok(Vec::new());
-        }
-        imgproc::accumulate_weighted_def(&blurred, background, self.config.frame_alpha)
+        Ok((boxes, moving_area))
+    }
+
+    /// Blends `blurred` into the background at `frame_alpha`; where the picture has not
+    /// changed since the last stamp (still for [`STAMP_FRAMES`] frames), at [`STATIC_ALPHA`]
+    /// too, so a parked object fades into it. `scale` is the contrast stretch.
+    fn learn(&mut self, blurred: &Mat, scale: f64) -> Result<(), String> {
+        let background = self
+            .background
+            .as_mut()
+            .expect("learned after the first frame");
+        imgproc::accumulate_weighted_def(blurred, background, self.config.frame_alpha)
             .map_err(cv)?;
-        if let Some(stamp) = &self.stamp {
-            let mut since = Mat::default();
-            core::absdiff(&blurred, stamp, &mut since).map_err(cv)?;
-            let mut still = Mat::default();
-            imgproc::threshold(
-                &since,
-                &mut still,
-                f64::from(self.config.threshold) / 2.0 / scale.max(1e-6),
-                255.0,
-                imgproc::THRESH_BINARY_INV,
-            )
-            .map_err(cv)?;
-            imgproc::accumulate_weighted(&blurred, background, STATIC_ALPHA, &still).map_err(cv)?;
-        }
-        if self.frames.is_multiple_of(STAMP_FRAMES) {
-            self.stamp = Some(blurred.clone());
-        }
-        self.frames += 1;
-        Ok(boxes)
+        let Some(stamp) = &self.stamp else {
+            return Ok(());
+        };
+        let mut since = Mat::default();
+        core::absdiff(blurred, stamp, &mut since).map_err(cv)?;
+        let mut still = Mat::default();
+        imgproc::threshold(
+            &since,
+            &mut still,
+            f64::from(self.config.threshold) / 2.0 / scale.max(1e-6),
+            255.0,
+            imgproc::THRESH_BINARY_INV,
+        )
+        .map_err(cv)?;
+        imgproc::accumulate_weighted(blurred, background, STATIC_ALPHA, &still).map_err(cv)
     }
 
     /// `(scale, offset)` mapping the mean 4th–96th percentiles of the last frames onto 0–255

@@ -126,52 +126,44 @@ impl Analytics {
         frame.analytics = Some(Arc::new(result));
     }
 
-    /// [`Self::frame`] on parts: frame number `seq` and whether it was `inferred` (a tracker
-    /// update; frames that carry boxes between inferences are not), its stream time `ts` (ns),
-    /// `size` (width, height) in pixels, its `detections` (their `zones` are set). Returns the
-    /// counts and events of this frame.
-    pub fn analyze(
+    /// The zones and lines that apply to `d` (track `id`) at stream time `ts` (ns): their
+    /// events into `events`.
+    fn observe(
         &mut self,
-        seq: u64,
-        inferred: bool,
+        id: u64,
+        d: &crate::frame::Detection,
         ts: u64,
-        size: (u32, u32),
-        detections: &mut [crate::frame::Detection],
-    ) -> FrameAnalytics {
-        if size != self.size {
-            self.resolve(size.0, size.1);
-        }
-        let mut events = Vec::new();
-        let now = self.clock.frame(inferred);
-        for d in detections.iter() {
-            let Some(id) = d.track_id else { continue };
-            self.last_seen.insert(id, now);
-            for (zi, z) in self.zones.iter_mut().enumerate() {
-                if !z.applies_to(&d.label) {
-                    continue;
-                }
-                let p = test_point(&d.bbox, z.point);
-                if let Some(e) = z.observe(id, &d.label, p, ts) {
-                    events.push((Place::Zone(zi), e));
-                }
+        events: &mut Vec<(Place, ZoneEvent)>,
+    ) {
+        for (zi, z) in self.zones.iter_mut().enumerate() {
+            if !z.applies_to(&d.label) {
+                continue;
             }
-            for (li, l) in self.lines.iter_mut().enumerate() {
-                if !l.applies_to(&d.label) {
-                    continue;
-                }
-                let p = test_point(&d.bbox, l.point);
-                if let Some(direction) = l.observe(id, &d.label, p) {
-                    let e = ZoneEvent {
-                        kind: AnalyticsEventType::LineCross,
-                        id: Some(id),
-                        label: Some(d.label.clone()),
-                        dwell_seconds: None,
-                        count: None,
-                    };
-                    events.push((Place::Line(li, direction), e));
-                }
+            let p = test_point(&d.bbox, z.point);
+            if let Some(e) = z.observe(id, &d.label, p, ts) {
+                events.push((Place::Zone(zi), e));
             }
         }
+        for (li, l) in self.lines.iter_mut().enumerate() {
+            if !l.applies_to(&d.label) {
+                continue;
+            }
+            let p = test_point(&d.bbox, l.point);
+            if let Some(direction) = l.observe(id, &d.label, p) {
+                let e = ZoneEvent {
+                    kind: AnalyticsEventType::LineCross,
+                    id: Some(id),
+                    label: Some(d.label.clone()),
+                    dwell_seconds: None,
+                    count: None,
+                };
+                events.push((Place::Line(li, direction), e));
+            }
+        }
+    }
+
+    /// Forgets the tracks lost by now (in id order): their zone exits into `events`.
+    fn forget_lost(&mut self, events: &mut Vec<(Place, ZoneEvent)>) {
         let mut lost: Vec<u64> = self
             .last_seen
             .iter()
@@ -190,6 +182,32 @@ impl Analytics {
                 l.lost(id);
             }
         }
+    }
+
+    /// [`Self::frame`] on parts: frame number `seq` and whether it was `inferred` (a tracker
+    /// update; frames that carry boxes between inferences are not), its stream time `ts` (ns),
+    /// `size` (width, height) in pixels, its `detections` (their `zones` are set). Returns the
+    /// counts and events of this frame.
+    pub fn analyze(
+        &mut self,
+        seq: u64,
+        inferred: bool,
+        ts: u64,
+        size: (u32, u32),
+        detections: &mut [crate::frame::Detection],
+    ) -> FrameAnalytics {
+        if size != self.size {
+            self.resolve(size.0, size.1);
+        }
+        let mut events = Vec::new();
+        let now = self.clock.frame(inferred);
+        for d in detections.iter() {
+            if let Some(id) = d.track_id {
+                self.last_seen.insert(id, now);
+                self.observe(id, d, ts, &mut events);
+            }
+        }
+        self.forget_lost(&mut events);
         for (zi, z) in self.zones.iter_mut().enumerate() {
             if let Some(e) = z.crowding() {
                 events.push((Place::Zone(zi), e));

@@ -213,6 +213,52 @@ impl MqttConfig {
         })
     }
 
+    /// Checks the settings beside the URL: QoS, queue, packet size, in-flight window,
+    /// snapshot interval, TLS files.
+    ///
+    /// # Errors
+    /// The first setting out of range, in words.
+    fn check_settings(&self) -> std::result::Result<(), String> {
+        if self.qos > 2 {
+            return Err(format!("qos {}: expected 0, 1 or 2", self.qos));
+        }
+        if self.queue == 0 || self.queue > MAX_MQTT_QUEUE {
+            return Err(format!(
+                "queue {}: expected 1 to {MAX_MQTT_QUEUE}",
+                self.queue
+            ));
+        }
+        if !MQTT_MAX_PACKETS.contains(&self.max_packet_size.as_u64()) {
+            return Err(format!(
+                "max_packet_size {}: expected 1 KiB to 256 MiB",
+                self.max_packet_size
+            ));
+        }
+        if !(1..=65535).contains(&self.max_inflight) {
+            return Err(format!(
+                "max_inflight {}: expected 1 to 65535",
+                self.max_inflight
+            ));
+        }
+        if !SNAPSHOT_INTERVALS.contains(&self.snapshot_interval) {
+            return Err(format!(
+                "snapshot_interval {}: expected {} to {} seconds",
+                self.snapshot_interval,
+                SNAPSHOT_INTERVALS.start(),
+                SNAPSHOT_INTERVALS.end()
+            ));
+        }
+        for (name, file) in [("ca", &self.ca), ("cert", &self.cert), ("key", &self.key)] {
+            if let Some(f) = file.as_ref().filter(|f| !f.is_file()) {
+                return Err(format!("{name} {}: no such file", f.display()));
+            }
+        }
+        if self.cert.is_some() != self.key.is_some() {
+            return Err("cert and key go together".into());
+        }
+        Ok(())
+    }
+
     /// Parses the URL and applies `username`, `password_env` and `topic_prefix`.
     ///
     /// # Errors
@@ -242,43 +288,7 @@ impl MqttConfig {
             .ok_or_else(|| err(format!("url `{}`: no host", redact(&self.url))))?
             .trim_matches(|c| c == '[' || c == ']')
             .to_string();
-        if self.qos > 2 {
-            return Err(err(format!("qos {}: expected 0, 1 or 2", self.qos)));
-        }
-        if self.queue == 0 || self.queue > MAX_MQTT_QUEUE {
-            return Err(err(format!(
-                "queue {}: expected 1 to {MAX_MQTT_QUEUE}",
-                self.queue
-            )));
-        }
-        if !MQTT_MAX_PACKETS.contains(&self.max_packet_size.as_u64()) {
-            return Err(err(format!(
-                "max_packet_size {}: expected 1 KiB to 256 MiB",
-                self.max_packet_size
-            )));
-        }
-        if !(1..=65535).contains(&self.max_inflight) {
-            return Err(err(format!(
-                "max_inflight {}: expected 1 to 65535",
-                self.max_inflight
-            )));
-        }
-        if !SNAPSHOT_INTERVALS.contains(&self.snapshot_interval) {
-            return Err(err(format!(
-                "snapshot_interval {}: expected {} to {} seconds",
-                self.snapshot_interval,
-                SNAPSHOT_INTERVALS.start(),
-                SNAPSHOT_INTERVALS.end()
-            )));
-        }
-        for (name, file) in [("ca", &self.ca), ("cert", &self.cert), ("key", &self.key)] {
-            if let Some(f) = file.as_ref().filter(|f| !f.is_file()) {
-                return Err(err(format!("{name} {}: no such file", f.display())));
-            }
-        }
-        if self.cert.is_some() != self.key.is_some() {
-            return Err(err("cert and key go together".into()));
-        }
+        self.check_settings().map_err(err)?;
         let decode = |s: &str| {
             percent_decode(s).map_err(|m| err(format!("url `{}`: {m}", redact(&self.url))))
         };

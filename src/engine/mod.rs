@@ -3,6 +3,7 @@
 //! properties, compile (with the compiled-model cache), and hand out infer requests.
 
 pub mod fake;
+mod graph;
 mod input;
 pub mod library;
 mod peek;
@@ -12,21 +13,16 @@ mod request;
 pub use input::{InputElement, InputFormat, InputSpec, Letterbox};
 pub use peek::{peek, ModelShape};
 mod cache_lock;
+use graph::{ov_message, ModelInput};
 use properties::set_properties;
 pub use properties::{device_properties, DeviceProperty};
 pub use request::Request;
 
 use crate::config::{Hint, Precision};
 use crate::error::{Error, Result};
-use openvino::{
-    prepostprocess, CompiledModel, Core, DeviceType, ElementType, InferenceError, Layout,
-    PartialShape, PropertyKey, RwPropertyKey, Tensor,
-};
+use openvino::{CompiledModel, Core, DeviceType, PropertyKey};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-
-/// Used when the device does not report `OPTIMAL_NUMBER_OF_INFER_REQUESTS`.
-const FALLBACK_NIREQ: usize = 2;
 
 /// How to compile a model.
 #[derive(Debug, Clone)]
@@ -137,175 +133,14 @@ impl Engine {
         let mut model = core
             .read_model_from_file(&path_str, "")
             .map_err(|e| model_err(format!("cannot read model: {}", ov_message(e))))?;
-        if model.get_inputs_len().unwrap_or(0) != 1 {
-            return Err(model_err("expected exactly one image input".into()));
-        }
-        let input_node = model
-            .get_input_by_index(0)
-            .map_err(|e| model_err(format!("input: {e}")))?;
-        let input_name = input_node
-            .get_name()
-            .map_err(|e| model_err(format!("input name: {e}")))?;
-        let partial = input_node
-            .get_partial_shape()
-            .map_err(|e| model_err(format!("input shape: {e}")))?;
-        let layout = guess_layout(&partial).ok_or_else(|| {
-            model_err(format!(
-                "input `{input_name}` is not a 4-D image tensor (NHWC or NCHW with 3 channels)"
-            ))
-        })?;
-        let [h, w] = match options.input_size {
-            Some(size) => size.map(i64::from),
-            None => static_hw(&partial, layout).ok_or_else(|| {
-                model_err(format!(
-                    "input `{input_name}` has a dynamic size; set model.input_size = [height, width]"
-                ))
-            })?,
-        };
-        let n = options.batch.max(1) as i64;
-        let dims: [i64; 4] = if layout == "NHWC" {
-            [n, h, w, 3]
-        } else {
-            [n, 3, h, w]
-        };
-        // Reshaping and preprocessing re-run shape inference over the whole graph (~70 ms
-        // each for the TF-OD-API SSD): skip them when they would change nothing (a static IR
-        // from `models/convert/to_ir.py` with a u8 NHWC input).
-        let already_static = !partial.is_dynamic()
-            && partial
-                .get_dimensions()
-                .iter()
-                .zip(dims)
-                .all(|(d, want)| d.get_min() == want);
-        if !already_static {
-            let shape = PartialShape::new_static(4, &dims).map_err(|e| model_err(e.to_string()))?;
-            model.reshape_single_input(&shape).map_err(|e| {
-                let from = if partial.is_dynamic() {
-                    String::new()
-                } else {
-                    let own: Vec<i64> = partial
-                        .get_dimensions()
-                        .iter()
-                        .map(|d| d.get_min())
-                        .collect();
-                    // models/fetch's IR of a TF-OD-API SSD has its resize loop cut out.
-                    format!(" from its static {own:?} (it may take only that size)")
-                };
-                model_err(format!(
-                    "cannot reshape input to {dims:?}{from}: {}",
-                    ov_message(e)
-                ))
-            })?;
-        }
-        let wanted_element = match options.input_format.element {
-            InputElement::U8 => ElementType::U8,
-            InputElement::F32Symmetric | InputElement::F32 | InputElement::F32Unit => {
-                ElementType::F32
-            }
-        };
-        let preprocessing_is_noop =
-            layout == "NHWC" && input_node.get_element_type().ok() == Some(wanted_element);
-        let model = if preprocessing_is_noop {
-            model
-        } else {
-            let ppp =
-                prepostprocess::Pipeline::new(&model).map_err(|e| model_err(e.to_string()))?;
-            let info = ppp
-                .get_input_info_by_index(0)
-                .map_err(|e| model_err(e.to_string()))?;
-            let mut tensor_info = info
-                .get_tensor_info()
-                .map_err(|e| model_err(e.to_string()))?;
-            let nhwc_u8 = Tensor::new(
-                wanted_element,
-                &openvino::Shape::new(&[n, h, w, 3]).map_err(|e| model_err(e.to_string()))?,
-            )
-            .map_err(|e| model_err(e.to_string()))?;
-            tensor_info
-                .set_from(&nhwc_u8)
-                .map_err(|e| model_err(e.to_string()))?;
-            tensor_info
-                .set_layout(Layout::new("NHWC").map_err(|e| model_err(e.to_string()))?)
-                .map_err(|e| model_err(e.to_string()))?;
-            let mut model_info = info
-                .get_model_info()
-                .map_err(|e| model_err(e.to_string()))?;
-            model_info
-                .set_layout(Layout::new(layout).map_err(|e| model_err(e.to_string()))?)
-                .map_err(|e| model_err(e.to_string()))?;
-            ppp.build_new_model()
-                .map_err(|e| model_err(format!("preprocessing: {}", ov_message(e))))?
-        };
-
-        let device = DeviceType::from(options.device.as_str());
-        let lock = options
-            .cache_dir
-            .as_deref()
-            .and_then(cache_lock::CacheLock::take);
-        let compiled = core.compile_model(&model, device);
-        drop(lock);
-        let compiled = match compiled {
-            Ok(c) => c,
-            Err(e) => {
-                // A device that is not here is the user's setting (exit 2), not the model's.
-                if let Some(missing) = unavailable_device(&core, &options.device) {
-                    return Err(Error::Config {
-                        path: PathBuf::from(&options.device),
-                        message: missing,
-                    });
-                }
-                return Err(model_err(format!(
-                    "cannot compile for device {}: {}",
-                    options.device,
-                    ov_message(e)
-                )));
-            }
-        };
+        let input = ModelInput::read(&model, options).map_err(model_err)?;
+        graph::reshape(&mut model, &input).map_err(model_err)?;
+        let model = graph::with_preprocessing(model, &input, options.input_format.element)
+            .map_err(model_err)?;
+        let compiled = graph::compile(&mut core, &model, model_path, options)?;
         let compile_time = started.elapsed();
-
-        let execution_devices = compiled
-            .get_property(&PropertyKey::Other("EXECUTION_DEVICES".into()))
-            .map(|s| {
-                s.trim_matches(|c| c == '[' || c == ']' || c == '"')
-                    .to_string()
-            })
-            .unwrap_or_else(|_| options.device.clone());
-        let precision = compiled
-            .get_property(&PropertyKey::Rw(RwPropertyKey::HintInferencePrecision))
-            .map(|s| s.trim().to_string())
-            .unwrap_or_default();
-        if let Some(asked) = properties::asked_precision(options) {
-            if !precision.is_empty() && !precision.eq_ignore_ascii_case(&asked) {
-                tracing::warn!(
-                    "precision {asked} was asked; {} runs {precision} (it cannot run {asked})",
-                    options.device
-                );
-            }
-        }
-        let optimal = compiled
-            .get_property(&PropertyKey::OptimalNumberOfInferRequests)
-            .ok()
-            .and_then(|s| s.trim().parse::<usize>().ok())
-            .filter(|n| *n > 0)
-            .unwrap_or(FALLBACK_NIREQ);
-        let nstreams = compiled
-            .get_property(&PropertyKey::Rw(RwPropertyKey::NumStreams))
-            .ok()
-            .and_then(|s| s.trim().parse::<usize>().ok());
-        let mut outputs = output_specs(&compiled).map_err(|e| model_err(e.to_string()))?;
-        for o in &mut outputs {
-            match o.shape.first_mut() {
-                Some(d) if *d == n => *d = 1,
-                _ if n == 1 => {}
-                _ => {
-                    return Err(model_err(format!(
-                        "batch {n}: output `{}` has shape {:?}, without a leading batch \
-                         dimension; this model runs with batch = 1 only",
-                        o.name, o.shape
-                    )))
-                }
-            }
-        }
+        let reported = graph::Reported::of(&compiled, options);
+        let outputs = graph::outputs_per_image(&compiled, input.batch).map_err(model_err)?;
         Ok(Engine {
             backend: Backend::OpenVino {
                 compiled,
@@ -314,17 +149,17 @@ impl Engine {
             model_path: model_path.to_path_buf(),
             device: options.device.clone(),
             input: InputSpec {
-                name: input_name,
-                height: h as usize,
-                width: w as usize,
+                name: input.name,
+                height: input.height as usize,
+                width: input.width as usize,
                 format: options.input_format,
-                batch: n as usize,
+                batch: input.batch as usize,
             },
             outputs,
-            nireq: options.nireq.unwrap_or(optimal),
-            nstreams,
-            execution_devices,
-            precision,
+            nireq: options.nireq.unwrap_or(reported.optimal_nireq),
+            nstreams: reported.nstreams,
+            execution_devices: reported.execution_devices,
+            precision: reported.precision,
             compile_time,
         })
     }
@@ -392,83 +227,6 @@ fn each_device<T>(
 /// The OpenVINO runtime version string (after [`library::load`]).
 pub fn runtime_version() -> String {
     openvino::version().build_number
-}
-
-/// Which device of `device` (`GPU.1`, `AUTO:GPU,CPU`, `HETERO:GPU,CPU`) is not among the
-/// available ones, in words; `None` when all are (or OpenVINO cannot list them).
-fn unavailable_device(core: &Core, device: &str) -> Option<String> {
-    let available: Vec<String> = core
-        .available_devices()
-        .ok()?
-        .iter()
-        .map(|d| d.as_ref().to_string())
-        .collect();
-    let wanted = device.split_once(':').map_or(device, |(_, list)| list);
-    // `GPU` is here when `GPU.0` is; `GPU.1` only when `GPU.1` is.
-    let is_here = |d: &str| {
-        available
-            .iter()
-            .any(|a| a == d || a.split('.').next() == Some(d))
-    };
-    let meta = ["AUTO", "HETERO", "MULTI", "BATCH"];
-    wanted
-        .split(',')
-        .map(str::trim)
-        .filter(|d| !d.is_empty() && !meta.contains(d))
-        .find(|d| !is_here(d))
-        .map(|d| {
-            format!(
-                "device {d} is not available here (available: {})",
-                available.join(", ")
-            )
-        })
-}
-
-/// `NHWC` when the last dim is 3, `NCHW` when dim 1 is 3, else `None`.
-fn guess_layout(shape: &PartialShape) -> Option<&'static str> {
-    let dims = shape.get_dimensions();
-    if dims.len() != 4 {
-        return None;
-    }
-    let is3 = |d: &openvino::Dimension| !d.is_dynamic() && d.get_min() == 3;
-    if is3(&dims[3]) {
-        Some("NHWC")
-    } else if is3(&dims[1]) {
-        Some("NCHW")
-    } else {
-        None
-    }
-}
-
-/// `[height, width]` of a static 4-D input.
-fn static_hw(shape: &PartialShape, layout: &str) -> Option<[i64; 2]> {
-    let dims = shape.get_dimensions();
-    let (h, w) = if layout == "NHWC" {
-        (&dims[1], &dims[2])
-    } else {
-        (&dims[2], &dims[3])
-    };
-    (!h.is_dynamic() && !w.is_dynamic()).then(|| [h.get_min(), w.get_min()])
-}
-
-fn output_specs(compiled: &CompiledModel) -> std::result::Result<Vec<OutputSpec>, InferenceError> {
-    (0..compiled.get_output_size()?)
-        .map(|i| {
-            let node = compiled.get_output_by_index(i)?;
-            Ok(OutputSpec {
-                name: node.get_name()?,
-                shape: node.get_shape()?.get_dimensions().to_vec(),
-            })
-        })
-        .collect()
-}
-
-/// The OpenVINO error with its message (the C API's last error text), on one line.
-fn ov_message(err: InferenceError) -> String {
-    err.to_string()
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 /// Why `path` is not a model file to read (`None`: it is a regular file): not found, a folder,

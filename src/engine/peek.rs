@@ -2,7 +2,8 @@
 //! and its input size. Used to pick an adapter from the output shapes, and to list the outputs
 //! in the error when none fits.
 
-use super::{guess_layout, library, ov_message, static_hw, OutputSpec};
+use super::graph::{guess_layout, ov_message, static_hw};
+use super::{library, OutputSpec};
 use crate::error::{Error, Result};
 use openvino::Core;
 use std::path::Path;

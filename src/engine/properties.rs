@@ -2,7 +2,8 @@
 //! `[model] properties` / `--ov-property` before compiling and for `ovstream devices
 //! --properties`.
 
-use super::{ov_message, EngineOptions};
+use super::graph::ov_message;
+use super::EngineOptions;
 use crate::config::Precision;
 use crate::error::{Error, Result};
 use openvino::{Core, DeviceType, PropertyKey, RwPropertyKey};

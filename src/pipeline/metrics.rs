@@ -92,6 +92,10 @@ impl Endpoint {
     }
 
     /// Answers scrapes until `done`.
+    #[allow(
+        clippy::too_many_lines,
+        reason = "one registration per metric family, with its help text: the list of metrics"
+    )]
     pub fn serve(&self, sources: &Sources, done: &AtomicBool) {
         let frames = Family::<Labels, Counter>::default();
         let fps = Family::<Labels, Gauge<f64, AtomicU64>>::default();

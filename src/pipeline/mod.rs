@@ -220,6 +220,11 @@ where
     run_with(engine, adapter, secondary, options, stop, progress, control)
 }
 
+#[allow(
+    clippy::too_many_lines,
+    reason = "every stage thread is spawned and joined in one scope, which the borrows of the \
+              shared context, edges and stats need; read top to bottom it is the pipeline's diagram"
+)]
 fn run_with<F>(
     engine: &mut Engine,
     adapter: &Adapter,
@@ -269,9 +274,12 @@ where
         secondary.classifiers.is_some(),
     );
     let (links, sink_rx) = plan.chain(detected_rx, EDGE_CAPACITY);
-    let (device, execution_devices) = (engine.device.as_str(), engine.execution_devices.as_str());
-    let compile_seconds = engine.compile_time.as_secs_f64();
-    let started = Instant::now();
+    let facts = &RunFacts {
+        device: engine.device.as_str(),
+        execution_devices: engine.execution_devices.as_str(),
+        compile_seconds: engine.compile_time.as_secs_f64(),
+        started: Instant::now(),
+    };
     let finished = AtomicBool::new(false);
 
     let sightings = gate::Sightings::default();
@@ -286,15 +294,12 @@ where
             joins: Mutex::new(Some(joins_tx)),
         };
         let pre = s.spawn(move || {
-            let inlet = preprocess::Ready {
-                free: free_rx,
-                decoded: RoundRobin::joining(joins_rx),
-                batch: inference.spec().batch,
-                gate: options.gate().with_sightings(gate_sightings),
-                spare: None,
-                held: None,
-                admitted: None,
-            };
+            let inlet = preprocess::Ready::new(
+                free_rx,
+                RoundRobin::joining(joins_rx),
+                inference.spec().batch,
+                options.gate().with_sightings(gate_sightings),
+            );
             let stage = preprocess::Preprocess {
                 inference,
                 scratch: Default::default(),
@@ -355,24 +360,7 @@ where
         });
         let scrape = endpoint.as_ref().map(|endpoint| {
             s.spawn(move || {
-                // Only what this run has, as in the summary.
-                let shared: Vec<&Edge> = (edges.all().into_iter())
-                    .filter(|e| plan_ref.has_edge(e.name))
-                    .collect();
-                let all_stages: Vec<&StageStats> = (stages.all().into_iter())
-                    .filter(|st| plan_ref.has_stage(st.name))
-                    .collect();
-                let sources = metrics::Sources {
-                    sources: &ctx.registry.list,
-                    edges: &shared,
-                    stages: &all_stages,
-                    device,
-                    execution_devices,
-                    compile_seconds,
-                    started,
-                    mqtt: &|| ctx.registry.mqtt().map(|m| m.stats()),
-                };
-                endpoint.serve(&sources, finished_ref)
+                serve_metrics(endpoint, ctx, edges, stages, plan_ref, facts, finished_ref)
             })
         });
         let control_result = control(&pipeline);
@@ -392,7 +380,7 @@ where
     progress.finish_and_clear();
     summary::build(summary::Parts {
         registry: &ctx.registry,
-        started,
+        started: facts.started,
         results,
         control: control_result,
         stages: (stages.all().into_iter())
@@ -402,9 +390,47 @@ where
             .filter(|e| plan.has_edge(e.name))
             .collect(),
         nireq,
-        device: device.to_string(),
-        execution_devices: execution_devices.to_string(),
+        device: facts.device.to_string(),
+        execution_devices: facts.execution_devices.to_string(),
     })
+}
+
+/// What the metrics and the summary say about the run as a whole.
+struct RunFacts<'a> {
+    device: &'a str,
+    execution_devices: &'a str,
+    compile_seconds: f64,
+    started: Instant,
+}
+
+/// Serves `endpoint`'s metrics requests until `finished`: the edges and stages this run has
+/// (those of `plan`, as in the summary), every source of the registry.
+fn serve_metrics(
+    endpoint: &metrics::Endpoint,
+    ctx: &Context<'_>,
+    edges: &Edges,
+    stages: &Stages,
+    plan: &Plan,
+    facts: &RunFacts<'_>,
+    finished: &AtomicBool,
+) {
+    let shared: Vec<&Edge> = (edges.all().into_iter())
+        .filter(|e| plan.has_edge(e.name))
+        .collect();
+    let all_stages: Vec<&StageStats> = (stages.all().into_iter())
+        .filter(|st| plan.has_stage(st.name))
+        .collect();
+    let sources = metrics::Sources {
+        sources: &ctx.registry.list,
+        edges: &shared,
+        stages: &all_stages,
+        device: facts.device,
+        execution_devices: facts.execution_devices,
+        compile_seconds: facts.compile_seconds,
+        started: facts.started,
+        mqtt: &|| ctx.registry.mqtt().map(|m| m.stats()),
+    };
+    endpoint.serve(&sources, finished)
 }
 
 /// Spawns the optional stages of the plan, each reading the edge before it (see

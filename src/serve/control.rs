@@ -16,6 +16,7 @@ use crate::pipeline::{Pipeline, Play};
 use crate::record::Recording;
 use crate::sink::events::EventSinks;
 use crate::sink::mqtt::Mqtt;
+use crate::sink::Sinks;
 use crate::source::{Source, Tap};
 use crossbeam::channel::{Receiver, RecvTimeoutError};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -193,6 +194,34 @@ impl Control<'_> {
         });
     }
 
+    /// The live view of stream `name`, one of its `sinks`' outputs: it copies the camera's
+    /// own packets from `tap` where it can, shares an MP4 output's encoder when one has the
+    /// same settings, and is mounted on the RTSP server unless the stream's outputs say
+    /// `rtsp = false`.
+    ///
+    /// # Errors
+    /// The live output's setup (GStreamer).
+    fn live_view(
+        &self,
+        name: &str,
+        spec: &StreamSpec,
+        tap: &Tap,
+        sinks: &mut Sinks,
+    ) -> Result<Arc<Live>> {
+        let live = Arc::new(Live::new(name, self.service.live));
+        live.copy_from(tap);
+        let share = live.encoder_share();
+        if (sinks.outputs.iter_mut()).any(|o| o.share_encoder(Arc::clone(&share))) {
+            live.set_shared(share);
+        }
+        let restream = spec.outputs.as_ref().and_then(|o| o.rtsp) != Some(false);
+        if let Some(server) = self.service.rtsp.as_ref().filter(|_| restream) {
+            live.set_mount(server.mount(&live), server.url(name));
+        }
+        (sinks.outputs).push(Box::new(LiveOutput::new(Arc::clone(&live))?));
+        Ok(live)
+    }
+
     /// Joins an opened stream to the pipeline with its outputs and zones; drops `source` when
     /// the entry of that name and generation is gone (removed, or removed and added again).
     fn join(
@@ -241,23 +270,7 @@ impl Control<'_> {
                 if let Some(recording) = recording {
                     recording.attach(&mut sinks);
                 }
-                let live = Arc::new(Live::new(name, self.service.live));
-                live.copy_from(&tap);
-                let share = live.encoder_share();
-                if sinks
-                    .outputs
-                    .iter_mut()
-                    .any(|o| o.share_encoder(Arc::clone(&share)))
-                {
-                    live.set_shared(share);
-                }
-                let restream = spec.outputs.as_ref().and_then(|o| o.rtsp) != Some(false);
-                if let Some(server) = self.service.rtsp.as_ref().filter(|_| restream) {
-                    live.set_mount(server.mount(&live), server.url(name));
-                }
-                sinks
-                    .outputs
-                    .push(Box::new(LiveOutput::new(Arc::clone(&live))?));
+                let live = self.live_view(name, &spec, &tap, &mut sinks)?;
                 pipeline
                     .add_source_with(source, sinks, play)
                     .map(|id| (id, live))

@@ -318,23 +318,7 @@ pub fn run(
     openvino_lib: Option<&Path>,
     stop: &AtomicBool,
 ) -> Result<Summary> {
-    let listen = |source| Error::Listen {
-        what: "--api",
-        addr: options.api.clone(),
-        source,
-    };
-    let listener = std::net::TcpListener::bind(&options.api).map_err(listen)?;
-    let addr = listener.local_addr().map_err(listen)?;
-    if !addr.ip().is_loopback() && options.token.is_none() && !options.insecure {
-        return Err(Error::Setting {
-            key: "--api".into(),
-            message: format!(
-                "{addr} is reachable from other machines and no --api-token-file is given: \
-                 anyone could add or remove streams. Give a token, bind 127.0.0.1, or pass \
-                 --insecure"
-            ),
-        });
-    }
+    let (listener, addr) = bind_api(options)?;
     let restored = state::load_state(&options.state_file).map_err(|message| Error::Config {
         path: options.state_file.clone(),
         message,
@@ -355,20 +339,6 @@ pub fn run(
         .map(|r| crate::face::library_for(config, openvino_lib, &mut detector, r))
         .transpose()?
         .map(Arc::new);
-    if let Some(root) = &config.serve.output_root {
-        std::fs::create_dir_all(root).map_err(|e| Error::Setting {
-            key: "serve".into(),
-            message: format!("[serve] output_root {}: {e}", root.display()),
-        })?;
-    }
-    let rtsp = config
-        .serve
-        .rtsp
-        .as_deref()
-        .map(|a| {
-            crate::live::rtsp::RtspService::start(a, options.token.as_deref(), options.insecure)
-        })
-        .transpose()?;
     let (metrics, scraper) = Endpoint::in_process();
     let metrics = Arc::new(metrics);
     let mqtt = config
@@ -378,99 +348,20 @@ pub fn run(
         .map(crate::sink::mqtt::Mqtt::start)
         .transpose()?;
     let (tx, rx) = crossbeam::channel::unbounded();
-    let service = Arc::new(Service {
-        streams: RwLock::new(BTreeMap::new()),
+    let parts = Parts {
         commands: tx,
-        token: options.token.clone(),
-        media_roots: config.serve.media_roots.clone(),
-        allowed_inputs: (config.serve.allowed_inputs.as_deref())
-            .map(crate::config::allowed::AllowedInputs::parse)
-            .transpose()
-            .map_err(|message| Error::Setting {
-                key: "serve.allowed_inputs".into(),
-                message,
-            })?,
-        output_root: config.serve.output_root.clone(),
-        model: detector.model.clone(),
         metrics: scraper,
-        state_file: options.state_file.clone(),
-        compiled: AtomicBool::new(false),
-        openapi: Arc::new(openapi::document()),
-        events: Arc::new(EventRing::new(MAX_EVENTS)),
-        detect: streams::Model {
-            threshold: config.detect.threshold,
-            labels: detector
-                .adapter
-                .labels()
-                .iter()
-                .map(|l| l.to_string())
-                .collect(),
-            classifiers: config.classify.iter().map(|c| c.model.clone()).collect(),
-        },
-        record: config.record.clone(),
-        realtime: config.source.realtime,
-        api_addr: addr,
-        allowed_hosts: config.serve.allowed_hosts.clone(),
-        live: live::options(&config.serve),
-        rtsp,
         faces,
-        max_image_bytes: config.serve.max_image_bytes(),
-        sessions: console::Sessions::default(),
-        defaults: stream_config.output.clone(),
-        released: parking_lot::Mutex::default(),
-        state_lock: parking_lot::Mutex::default(),
-    });
-    // The pipeline file's inputs, then the state file's streams (which win on a name).
-    let mut initial: BTreeMap<String, StreamSpec> = BTreeMap::new();
-    let mut configured = 0;
-    if !config.source.input.is_empty() || !config.sources.is_empty() {
-        let streams = config.streams().map_err(|message| Error::Setting {
-            key: "pipeline".into(),
-            message,
-        })?;
-        configured = streams.len();
-        for s in streams {
-            let name = s.name.clone().unwrap_or_default();
-            if options.shard.is_some_and(|shard| !shard.owns(&name)) {
-                continue;
-            }
-            initial.insert(
-                name.clone(),
-                StreamSpec {
-                    name,
-                    input: s.input,
-                    zones: s.analytics.as_ref().map(|a| a.zones.clone()),
-                    lines: s.analytics.as_ref().map(|a| a.lines.clone()),
-                    threshold: None,
-                    classes: None,
-                    outputs: None,
-                    record: s.record,
-                    record_input: s.record_input,
-                    classify: None,
-                },
-            );
-        }
-    }
-    if let Some(shard) = options.shard {
-        tracing::info!(
-            "shard {shard}: running {} of the pipeline file's {configured} input(s)",
-            initial.len()
-        );
-    }
-    // The file's sources come from the file (and the shard) at each start; a state entry
-    // with a file source's name (saved by an older version) gives way to the file's.
-    let file_names: std::collections::BTreeSet<String> = config
-        .streams()
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|s| s.name)
-        .collect();
-    for spec in initial.into_values() {
-        if let Err(r) = service.add_from(spec, Origin::File) {
-            tracing::error!("{}", r.message);
-        }
-    }
-    state::restore_all(&service, restored, &file_names);
+        api_addr: addr,
+    };
+    let service = Arc::new(Service::new(
+        config,
+        options,
+        &detector,
+        stream_config.output.clone(),
+        parts,
+    )?);
+    add_initial_streams(&service, config, options.shard, restored)?;
     // Home Assistant: every stream's annotated JPEG for its camera entity.
     let _snapshots = home_assistant::Snapshots::for_config(config, mqtt.as_ref(), &service)?;
     let http = HttpServer::start(
@@ -510,4 +401,189 @@ pub fn run(
     );
     drop(http);
     summary
+}
+
+/// What the service is given beside the pipeline file and the detector.
+struct Parts {
+    /// To the control loop.
+    commands: crossbeam::channel::Sender<Command>,
+    metrics: crate::pipeline::metrics::Scraper,
+    faces: Option<Arc<crate::face::library::FaceLibrary>>,
+    api_addr: std::net::SocketAddr,
+}
+
+impl Service {
+    /// No streams yet; the settings from `config` and `options`, the detector's model and
+    /// labels, every stream's default `outputs`. Creates `[serve] output_root` and starts the
+    /// `[serve] rtsp` server.
+    ///
+    /// # Errors
+    /// [`Error::Setting`] for `[serve] allowed_inputs` that do not parse or an `output_root`
+    /// that cannot be created; the RTSP server's errors.
+    fn new(
+        config: &PipelineConfig,
+        options: &ServeOptions,
+        detector: &Detector,
+        defaults: crate::config::OutputConfig,
+        parts: Parts,
+    ) -> Result<Service> {
+        if let Some(root) = &config.serve.output_root {
+            std::fs::create_dir_all(root).map_err(|e| Error::Setting {
+                key: "serve".into(),
+                message: format!("[serve] output_root {}: {e}", root.display()),
+            })?;
+        }
+        let rtsp = config
+            .serve
+            .rtsp
+            .as_deref()
+            .map(|a| {
+                crate::live::rtsp::RtspService::start(a, options.token.as_deref(), options.insecure)
+            })
+            .transpose()?;
+        Ok(Service {
+            streams: RwLock::new(BTreeMap::new()),
+            commands: parts.commands,
+            token: options.token.clone(),
+            media_roots: config.serve.media_roots.clone(),
+            allowed_inputs: (config.serve.allowed_inputs.as_deref())
+                .map(crate::config::allowed::AllowedInputs::parse)
+                .transpose()
+                .map_err(|message| Error::Setting {
+                    key: "serve.allowed_inputs".into(),
+                    message,
+                })?,
+            output_root: config.serve.output_root.clone(),
+            model: detector.model.clone(),
+            metrics: parts.metrics,
+            state_file: options.state_file.clone(),
+            compiled: AtomicBool::new(false),
+            openapi: Arc::new(openapi::document()),
+            events: Arc::new(EventRing::new(MAX_EVENTS)),
+            detect: streams::Model {
+                threshold: config.detect.threshold,
+                labels: detector
+                    .adapter
+                    .labels()
+                    .iter()
+                    .map(|l| l.to_string())
+                    .collect(),
+                classifiers: config.classify.iter().map(|c| c.model.clone()).collect(),
+            },
+            record: config.record.clone(),
+            realtime: config.source.realtime,
+            api_addr: parts.api_addr,
+            allowed_hosts: config.serve.allowed_hosts.clone(),
+            live: live::options(&config.serve),
+            rtsp,
+            faces: parts.faces,
+            max_image_bytes: config.serve.max_image_bytes(),
+            sessions: console::Sessions::default(),
+            defaults,
+            released: parking_lot::Mutex::default(),
+            state_lock: parking_lot::Mutex::default(),
+        })
+    }
+}
+
+/// The API's listener and its address; a non-loopback one needs a token (or `--insecure`).
+///
+/// # Errors
+/// [`Error::Listen`] naming `--api`; [`Error::Setting`] for an open address without a token.
+fn bind_api(options: &ServeOptions) -> Result<(std::net::TcpListener, std::net::SocketAddr)> {
+    let listen = |source| Error::Listen {
+        what: "--api",
+        addr: options.api.clone(),
+        source,
+    };
+    let listener = std::net::TcpListener::bind(&options.api).map_err(listen)?;
+    let addr = listener.local_addr().map_err(listen)?;
+    if !addr.ip().is_loopback() && options.token.is_none() && !options.insecure {
+        return Err(Error::Setting {
+            key: "--api".into(),
+            message: format!(
+                "{addr} is reachable from other machines and no --api-token-file is given: \
+                 anyone could add or remove streams. Give a token, bind 127.0.0.1, or pass \
+                 --insecure"
+            ),
+        });
+    }
+    Ok((listener, addr))
+}
+
+/// Adds the pipeline file's inputs that `shard` owns, then the state file's `restored`
+/// streams (which win on a name). A stream that cannot be added is logged, not fatal.
+///
+/// # Errors
+/// As [`file_streams`].
+fn add_initial_streams(
+    service: &Service,
+    config: &PipelineConfig,
+    shard: Option<crate::shard::Shard>,
+    restored: Vec<StreamSpec>,
+) -> Result<()> {
+    let (initial, file_names) = file_streams(config, shard)?;
+    for spec in initial.into_values() {
+        if let Err(r) = service.add_from(spec, Origin::File) {
+            tracing::error!("{}", r.message);
+        }
+    }
+    state::restore_all(service, restored, &file_names);
+    Ok(())
+}
+
+/// The pipeline file's inputs that `shard` owns (all without one), as streams by name; and
+/// the names of all the file's inputs. The file's sources come from the file (and the shard)
+/// at each start: a state entry with a file source's name (saved by an older version) gives
+/// way to the file's.
+///
+/// # Errors
+/// [`Error::Setting`] when the file's inputs do not make streams (see
+/// [`PipelineConfig::streams`]).
+fn file_streams(
+    config: &PipelineConfig,
+    shard: Option<crate::shard::Shard>,
+) -> Result<(
+    BTreeMap<String, StreamSpec>,
+    std::collections::BTreeSet<String>,
+)> {
+    let mut initial: BTreeMap<String, StreamSpec> = BTreeMap::new();
+    let streams = if config.source.input.is_empty() && config.sources.is_empty() {
+        Vec::new()
+    } else {
+        config.streams().map_err(|message| Error::Setting {
+            key: "pipeline".into(),
+            message,
+        })?
+    };
+    let configured = streams.len();
+    let file_names = streams.iter().filter_map(|s| s.name.clone()).collect();
+    for s in streams {
+        let name = s.name.clone().unwrap_or_default();
+        if shard.is_some_and(|shard| !shard.owns(&name)) {
+            continue;
+        }
+        initial.insert(
+            name.clone(),
+            StreamSpec {
+                name,
+                input: s.input,
+                zones: s.analytics.as_ref().map(|a| a.zones.clone()),
+                lines: s.analytics.as_ref().map(|a| a.lines.clone()),
+                threshold: None,
+                classes: None,
+                outputs: None,
+                record: s.record,
+                record_input: s.record_input,
+                classify: None,
+            },
+        );
+    }
+    if let Some(shard) = shard {
+        tracing::info!(
+            "shard {shard}: running {} of the pipeline file's {configured} input(s)",
+            initial.len()
+        );
+    }
+    Ok((initial, file_names))
 }

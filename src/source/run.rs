@@ -10,7 +10,7 @@ use gstreamer as gst;
 use gstreamer::prelude::*;
 use gstreamer_video as gst_video;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// How long one pull waits before checking the bus and the stop flag.
 const PULL_TIMEOUT: gst::ClockTime = gst::ClockTime::from_mseconds(100);
@@ -173,60 +173,14 @@ impl Source {
                 return Ok(SourceEnd::Limit);
             }
             if let Some(t) = stall_timeout.filter(|t| last_frame.elapsed() > *t) {
-                let message = if seq == 0 {
-                    format!(
-                        "never delivered a frame: nothing within {} s of opening it (no answer, \
-                         or no picture)",
-                        t.as_secs_f64()
-                    )
-                } else {
-                    format!(
-                        "stalled: no frame for {} s after frame {seq}",
-                        t.as_secs_f64()
-                    )
-                };
-                let stalled = Error::Input {
-                    uri: self.uri.clone(),
-                    message,
-                };
-                return Err(if seq == 0 {
-                    self.with_network_cause(stalled)
-                } else {
-                    stalled
-                });
+                return Err(self.stalled(seq, t));
             }
-            while let Some(msg) = bus.pop_filtered(&[gst::MessageType::Warning]) {
-                if let gst::MessageView::Warning(w) = msg.view() {
-                    let from = msg.src().map(|s| s.name().to_string()).unwrap_or_default();
-                    damage.push(format!("after frame {seq}: {from}: {}", w.error()));
-                }
-            }
-            if let Some(msg) = bus.pop_filtered(&[gst::MessageType::Error]) {
-                if let gst::MessageView::Error(err) = msg.view() {
-                    let base = self.input_error(err);
-                    return Err(match base {
-                        Error::Input { uri, message } => Error::Input {
-                            uri,
-                            message: format!("decode error after frame {seq}: {message}"),
-                        },
-                        other => other,
-                    });
-                }
-            }
+            self.check_bus(&bus, seq, damage)?;
             let Some(sample) = self.appsink.try_pull_sample(PULL_TIMEOUT) else {
                 if self.appsink.is_eos() {
                     if looping && seq > 0 {
-                        cursor.pts_offset = cursor.last_end;
+                        self.rewind(cursor)?;
                         gaps.reset();
-                        self.pipeline
-                            .seek_simple(
-                                gst::SeekFlags::FLUSH | gst::SeekFlags::KEY_UNIT,
-                                gst::ClockTime::ZERO,
-                            )
-                            .map_err(|e| Error::Input {
-                                uri: self.uri.clone(),
-                                message: format!("cannot loop (seek to start failed): {e}"),
-                            })?;
                         continue;
                     }
                     return Ok(SourceEnd::Eos);
@@ -249,27 +203,7 @@ impl Source {
                     seq.saturating_sub(1)
                 ));
             }
-            let pts = match (self.live, cursor.epoch) {
-                (true, Some(epoch)) => epoch.elapsed().as_nanos() as u64,
-                (true, None) => {
-                    cursor.epoch = Some(Instant::now());
-                    0
-                }
-                (false, _) => cursor.pts_offset + raw_pts,
-            };
-            let pts = cursor.last_pts.map_or(pts, |last| pts.max(last + 1));
-            cursor.last_pts = Some(pts);
-            // Some streams carry no buffer duration: use the caps' frame interval, so a looped
-            // file's first frame lands after this one.
-            let duration = buffer.duration().map(|d| d.nseconds()).unwrap_or_else(|| {
-                let fps = info.fps();
-                if fps.numer() > 0 {
-                    1_000_000_000 * fps.denom() as u64 / fps.numer() as u64
-                } else {
-                    1
-                }
-            });
-            cursor.last_end = pts + duration.max(1);
+            let pts = cursor.stamp(self.live, raw_pts, buffer.duration(), &info);
             last_frame = Instant::now();
             let mut frame = Frame::from_buffer(buffer, info, source_id, seq);
             frame.pts = pts;
@@ -288,6 +222,109 @@ impl Source {
             }
             cursor.seq += 1;
         }
+    }
+}
+
+impl Source {
+    /// The error of a source that delivered no frame for `timeout`, after frame `seq`; the
+    /// network's cause added when it never delivered one.
+    fn stalled(&self, seq: u64, timeout: Duration) -> Error {
+        let message = if seq == 0 {
+            format!(
+                "never delivered a frame: nothing within {} s of opening it (no answer, or no \
+                 picture)",
+                timeout.as_secs_f64()
+            )
+        } else {
+            format!(
+                "stalled: no frame for {} s after frame {seq}",
+                timeout.as_secs_f64()
+            )
+        };
+        let stalled = Error::Input {
+            uri: self.uri.clone(),
+            message,
+        };
+        if seq == 0 {
+            self.with_network_cause(stalled)
+        } else {
+            stalled
+        }
+    }
+
+    /// Seeks back to the start (a looped file); the next frames' PTS continue after the last.
+    fn rewind(&self, cursor: &mut Cursor) -> Result<()> {
+        cursor.pts_offset = cursor.last_end;
+        self.pipeline
+            .seek_simple(
+                gst::SeekFlags::FLUSH | gst::SeekFlags::KEY_UNIT,
+                gst::ClockTime::ZERO,
+            )
+            .map_err(|e| Error::Input {
+                uri: self.uri.clone(),
+                message: format!("cannot loop (seek to start failed): {e}"),
+            })
+    }
+
+    /// Takes the bus's warnings into `damage` and fails on its first error (a decode error
+    /// after frame `seq`).
+    fn check_bus(&self, bus: &gst::Bus, seq: u64, damage: &mut Damage) -> Result<()> {
+        while let Some(msg) = bus.pop_filtered(&[gst::MessageType::Warning]) {
+            if let gst::MessageView::Warning(w) = msg.view() {
+                let from = msg.src().map(|s| s.name().to_string()).unwrap_or_default();
+                damage.push(format!("after frame {seq}: {from}: {}", w.error()));
+            }
+        }
+        let Some(msg) = bus.pop_filtered(&[gst::MessageType::Error]) else {
+            return Ok(());
+        };
+        let gst::MessageView::Error(err) = msg.view() else {
+            return Ok(());
+        };
+        Err(match self.input_error(err) {
+            Error::Input { uri, message } => Error::Input {
+                uri,
+                message: format!("decode error after frame {seq}: {message}"),
+            },
+            other => other,
+        })
+    }
+}
+
+impl Cursor {
+    /// The output PTS (ns) of the next frame, whose stream PTS is `raw_pts` and duration
+    /// `duration` (the caps' frame interval when the buffer has none), and moves past it:
+    /// a live source's time since the epoch, a file's PTS plus the loop offset; always after
+    /// the last frame's.
+    fn stamp(
+        &mut self,
+        live: bool,
+        raw_pts: u64,
+        duration: Option<gst::ClockTime>,
+        info: &gst_video::VideoInfo,
+    ) -> u64 {
+        let pts = match (live, self.epoch) {
+            (true, Some(epoch)) => epoch.elapsed().as_nanos() as u64,
+            (true, None) => {
+                self.epoch = Some(Instant::now());
+                0
+            }
+            (false, _) => self.pts_offset + raw_pts,
+        };
+        let pts = self.last_pts.map_or(pts, |last| pts.max(last + 1));
+        self.last_pts = Some(pts);
+        // Some streams carry no buffer duration: use the caps' frame interval, so a looped
+        // file's first frame lands after this one.
+        let duration = duration.map(|d| d.nseconds()).unwrap_or_else(|| {
+            let fps = info.fps();
+            if fps.numer() > 0 {
+                1_000_000_000 * fps.denom() as u64 / fps.numer() as u64
+            } else {
+                1
+            }
+        });
+        self.last_end = pts + duration.max(1);
+        pts
     }
 }
 

@@ -2,6 +2,11 @@
 //! otherwise be compiled, and the library linked, once per file (33 times). Run one area with
 //! `cargo nextest run --release -E 'test(/^rtsp::/)'`.
 
+#![allow(
+    clippy::too_many_lines,
+    reason = "a test reads as one scenario, start to end: its setup, the run and every check"
+)]
+
 mod common;
 
 mod analytics;

@@ -76,17 +76,7 @@ pub fn run(
         recall_frames,
     } = *options;
     let mut detector = Detector::from_config(config, openvino_lib)?;
-    let probe = Source::open(clip, &config.source.options())?;
-    let clip_fps = probe.framerate().unwrap_or(30.0);
-    let clip_seconds = probe
-        .duration
-        .map(|d| d.nseconds() as f64 / 1e9)
-        .filter(|&s| s > 0.0)
-        .ok_or_else(|| Error::Input {
-            uri: probe.uri.clone(),
-            message: "the density benchmark needs a file of known duration".into(),
-        })?;
-    drop(probe);
+    let (clip_seconds, clip_fps) = clip_timing(clip, config)?;
     let layout = Layout::beside(clip)?;
     // `always` is the recall reference, so its clip run is always made.
     let runs = Mode::ALL
@@ -115,35 +105,18 @@ pub fn run(
             )?)
         };
         tracing::info!(mode = mode.name(), ?recall_detail, "recall");
-        let mut steps = Vec::new();
-        for n in 1..=max_streams.max(1) {
-            let step = streams(
-                &mut detector,
-                config,
-                clip,
-                (clip_seconds, clip_fps, layout.as_ref()),
-                mode,
-                n,
-                window,
-                scratch,
-            )?;
-            tracing::info!(mode = mode.name(), ?step, "density step");
-            let held = step.held;
-            steps.push(step);
-            if !held {
-                break;
-            }
-        }
-        let best = steps.iter().rev().find(|s| s.held).or(steps.first());
-        modes[mode as usize] = Some(ModeDensity {
-            streams: steps.iter().take_while(|s| s.held).count(),
-            cpu_ms_per_frame: best.map_or(0.0, |s| s.cpu_ms_per_frame),
-            inferred_share: *inferred_share,
-            recall: recall_detail.as_ref().map(|r| r.recall),
-            first_report_delay_ms: recall_detail.as_ref().map(|r| r.first_report_delay_ms),
-            recall_detail,
-            steps,
-        });
+        let clip_info = (clip_seconds, clip_fps, layout.as_ref());
+        let steps = steps(
+            &mut detector,
+            config,
+            clip,
+            clip_info,
+            mode,
+            max_streams,
+            window,
+            scratch,
+        )?;
+        modes[mode as usize] = Some(ModeDensity::new(steps, *inferred_share, recall_detail));
     }
     let (idle, active) = stretch_cpu(
         &mut detector,
@@ -174,6 +147,50 @@ pub fn run(
         active_cpu_ms_per_frame: active,
         idle_to_active: idle / active.max(1e-9),
     })
+}
+
+/// `clip`'s duration (s) and frame rate (30 when it does not say).
+///
+/// # Errors
+/// [`Error::Input`] for a clip that cannot be opened or has no known duration.
+fn clip_timing(clip: &str, config: &PipelineConfig) -> Result<(f64, f64)> {
+    let probe = Source::open(clip, &config.source.options())?;
+    let fps = probe.framerate().unwrap_or(30.0);
+    let seconds = probe
+        .duration
+        .map(|d| d.nseconds() as f64 / 1e9)
+        .filter(|&s| s > 0.0)
+        .ok_or_else(|| Error::Input {
+            uri: probe.uri.clone(),
+            message: "the density benchmark needs a file of known duration".into(),
+        })?;
+    Ok((seconds, fps))
+}
+
+/// `mode`'s steps: 1, 2, … real-time streams up to `max_streams`, `window` each, ending at the
+/// first that does not hold.
+#[allow(clippy::too_many_arguments)]
+fn steps(
+    detector: &mut Detector,
+    config: &PipelineConfig,
+    clip: &str,
+    clip_info: (f64, f64, Option<&Layout>),
+    mode: Mode,
+    max_streams: usize,
+    window: Duration,
+    scratch: &Path,
+) -> Result<Vec<DensityStep>> {
+    let mut steps = Vec::new();
+    for n in 1..=max_streams.max(1) {
+        let step = streams(detector, config, clip, clip_info, mode, n, window, scratch)?;
+        tracing::info!(mode = mode.name(), ?step, "density step");
+        let held = step.held;
+        steps.push(step);
+        if !held {
+            break;
+        }
+    }
+    Ok(steps)
 }
 
 /// The whole clip as a file in `mode` (one stream, full speed): its metadata file and the

@@ -100,6 +100,27 @@ pub struct ModeDensity {
     pub steps: Vec<DensityStep>,
 }
 
+impl ModeDensity {
+    /// From the mode's `steps` (1, 2, … streams), the share of frames it inferred and its
+    /// recall against `always`.
+    pub fn new(
+        steps: Vec<DensityStep>,
+        inferred_share: f64,
+        recall_detail: Option<TrackRecall>,
+    ) -> Self {
+        let best = steps.iter().rev().find(|s| s.held).or(steps.first());
+        ModeDensity {
+            streams: steps.iter().take_while(|s| s.held).count(),
+            cpu_ms_per_frame: best.map_or(0.0, |s| s.cpu_ms_per_frame),
+            inferred_share,
+            recall: recall_detail.as_ref().map(|r| r.recall),
+            first_report_delay_ms: recall_detail.as_ref().map(|r| r.first_report_delay_ms),
+            recall_detail,
+            steps,
+        }
+    }
+}
+
 /// The modes measured (all three unless `--density-modes` chose), under the JSON names
 /// users' scripts read (`density.motion.streams`, `density.motion.recall`, …).
 #[derive(Debug, Clone, serde::Serialize)]

@@ -3,6 +3,7 @@
 use crate::{load_config, Overrides};
 use anyhow::Context;
 use clap::Args;
+use ovstream::config::PipelineConfig;
 use ovstream::error::exit_code;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -73,81 +74,75 @@ pub(crate) fn run(args: &BenchArgs, lib: Option<&Path>) -> anyhow::Result<i32> {
         !args.streams.is_empty() && args.streams.iter().all(|&n| n > 0),
         "--streams: give stream counts of at least 1, e.g. 1,2,4,8"
     );
-    let models = args
-        .models
-        .clone()
-        .unwrap_or_else(|| vec![config.model.model.clone()]);
+    anyhow::ensure!(
+        !args.density || (args.density_seconds > 0.0 && args.density_seconds <= 3600.0),
+        "--density-seconds: give 0 < seconds <= 3600"
+    );
     let scratch = std::env::temp_dir().join(format!("ovstream-bench-{}", std::process::id()));
     std::fs::create_dir_all(&scratch).with_context(|| format!("creating {}", scratch.display()))?;
+    let result = measure(args, &config, &scratch, lib);
+    let _ = std::fs::remove_dir_all(&scratch);
+    result
+}
+
+/// The benchmark `args` ask for, its outputs in `scratch`; prints the report, writes the JSON.
+fn measure(
+    args: &BenchArgs,
+    config: &PipelineConfig,
+    scratch: &Path,
+    lib: Option<&Path>,
+) -> anyhow::Result<i32> {
+    let json = args.json.as_deref();
     if let Some(frames) = args.soak {
-        let report = ovstream::bench::soak::run(&config, frames, &scratch, lib);
-        let _ = std::fs::remove_dir_all(&scratch);
-        return publish(&report?, args.json.as_deref());
+        return publish(
+            &ovstream::bench::soak::run(config, frames, scratch, lib)?,
+            json,
+        );
     }
     if args.analytics {
-        let report = ovstream::bench::analytics::run(&config, args.limit, &scratch, lib);
-        let _ = std::fs::remove_dir_all(&scratch);
-        return publish(&report?, args.json.as_deref());
+        let report = ovstream::bench::analytics::run(config, args.limit, scratch, lib)?;
+        return publish(&report, json);
     }
     if args.faces {
-        let report = ovstream::bench::faces::run(&config, args.limit, &scratch, lib);
-        let _ = std::fs::remove_dir_all(&scratch);
-        return publish(&report?, args.json.as_deref());
+        return publish(
+            &ovstream::bench::faces::run(config, args.limit, scratch, lib)?,
+            json,
+        );
     }
     if args.density {
-        anyhow::ensure!(
-            args.density_seconds > 0.0 && args.density_seconds <= 3600.0,
-            "--density-seconds: give 0 < seconds <= 3600"
-        );
-        let report = ovstream::bench::density::run(
-            &config,
-            config.first_input(),
-            &ovstream::bench::density::DensityOptions {
-                window: Duration::from_secs_f64(args.density_seconds),
-                max_streams: args.max_streams.clamp(1, 256),
-                modes: args.density_modes.clone(),
-                recall_frames: args.density_frames,
-            },
-            &scratch,
-            lib,
-        );
-        let _ = std::fs::remove_dir_all(&scratch);
-        return publish(&report?, args.json.as_deref());
+        let options = ovstream::bench::density::DensityOptions {
+            window: Duration::from_secs_f64(args.density_seconds),
+            max_streams: args.max_streams.clamp(1, 256),
+            modes: args.density_modes.clone(),
+            recall_frames: args.density_frames,
+        };
+        let report =
+            ovstream::bench::density::run(config, config.first_input(), &options, scratch, lib)?;
+        return publish(&report, json);
     }
     if args.live {
-        let report = ovstream::bench::live::run(
-            &config,
-            &[1.0, 2.0],
-            Duration::from_secs_f64(args.live_seconds),
-            &scratch,
-            lib,
-        );
-        let _ = std::fs::remove_dir_all(&scratch);
-        return publish(&report?, args.json.as_deref());
+        let window = Duration::from_secs_f64(args.live_seconds);
+        let report = ovstream::bench::live::run(config, &[1.0, 2.0], window, scratch, lib)?;
+        return publish(&report, json);
     }
-    let run_all = || -> anyhow::Result<Vec<ovstream::bench::BenchReport>> {
-        let mut reports = Vec::new();
-        for model in &models {
-            let mut cfg = config.clone();
-            cfg.model.model = model.clone();
-            let report = ovstream::bench::run(
-                &cfg,
-                cfg.first_input(),
-                args.limit,
-                &args.streams,
-                Duration::from_secs_f64(args.raw_seconds),
-                &scratch,
-                lib,
-            )?;
-            println!("{report}");
-            reports.push(report);
-        }
-        Ok(reports)
-    };
-    let reports = run_all();
-    let _ = std::fs::remove_dir_all(&scratch);
-    let reports = reports?;
-    if let Some(path) = &args.json {
+    let models = (args.models.clone()).unwrap_or_else(|| vec![config.model.model.clone()]);
+    let mut reports = Vec::new();
+    for model in &models {
+        let mut cfg = config.clone();
+        cfg.model.model = model.clone();
+        let report = ovstream::bench::run(
+            &cfg,
+            cfg.first_input(),
+            args.limit,
+            &args.streams,
+            Duration::from_secs_f64(args.raw_seconds),
+            scratch,
+            lib,
+        )?;
+        println!("{report}");
+        reports.push(report);
+    }
+    if let Some(path) = json {
         std::fs::write(path, serde_json::to_string_pretty(&reports)?)
             .with_context(|| format!("writing {}", path.display()))?;
     }

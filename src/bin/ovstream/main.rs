@@ -4,7 +4,7 @@ extern crate gstovstream as ovstream;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use ovstream::config::{Inputs, PipelineConfig};
+use ovstream::config::{Inputs, NamedSource, PipelineConfig};
 use ovstream::detector::Detector;
 use ovstream::error::{exit_code, Error};
 use ovstream::pipeline::{self, RunOptions};
@@ -208,88 +208,33 @@ fn run(args: &RunArgs, lib: Option<&Path>) -> anyhow::Result<i32> {
         message,
     })?;
     let names: Vec<String> = streams.iter().filter_map(|s| s.name.clone()).collect();
-    // Recordings first: their taps see the encoded stream from the first packet (preroll);
-    // a record input (the camera's main stream) is opened and feeds its tap instead.
-    let mut recordings: Vec<Option<Recording>> = Vec::with_capacity(streams.len());
-    for (s, n) in streams.iter().zip(&names) {
-        let Some(record) = config.record_for(n) else {
-            recordings.push(None);
-            continue;
-        };
-        let mut recording = Recording::build(record, n, None)?;
-        if let Some(input) = &s.record_input {
-            let (options, policy) = (config.source.options(), config.source.supervision());
-            recording = recording.record_input(n, input, &options, policy)?;
-        }
-        recordings.push(Some(recording));
-    }
-    let mut sources = Vec::with_capacity(streams.len());
-    for (s, rec) in streams.iter().zip(&recordings) {
-        let tap = rec.as_ref().and_then(|r| r.tap.clone());
-        sources.push(Source::open_tapped(
-            &s.input,
-            &config.source.options(),
-            tap,
-        )?);
-    }
+    let (recordings, sources) = open_inputs(&config, &streams, &names)?;
     let live = sources.iter().any(|s| s.live);
     let inputs: Vec<String> = streams.iter().map(|s| s.input.clone()).collect();
     ovstream::sink::check_outputs(&config, &names, &inputs)?;
-    if let Some(r) = config.recognize.as_ref().filter(|r| !r.gallery.is_dir()) {
-        return Err(Error::Config {
-            path: r.gallery.clone(),
-            message: "gallery folder not found; enroll people first: `ovstream gallery add NAME \
-                      IMAGE…` (or check the --gallery path)"
-                .into(),
-        }
-        .into());
-    }
+    check_gallery(&config)?;
     let mut detector = Detector::from_config(&config, lib)?;
     let mut recognizer = ovstream::face::recognizer_from_config(&config, lib, &mut detector)?;
     let mut classifiers = ovstream::classify::Classifiers::from_config(&config, lib)?;
     if let Some(r) = &recognizer {
         let g = r.gallery.current();
+        let (images, people) = (g.entries.len(), g.names().len());
+        let (dir, threshold) = (g.dir.display(), r.threshold);
         eprintln!(
-            "gallery {}: {} image(s) of {} people; similarity threshold {}",
-            g.dir.display(),
-            g.entries.len(),
-            g.names().len(),
-            r.threshold
+            "gallery {dir}: {images} image(s) of {people} people; similarity threshold {threshold}"
         );
     }
-    eprintln!(
-        "model {}: compiled in {} ms for {}; inference runs on {}{}; nireq {}{}{}",
-        detector.model,
-        detector.engine.compile_time.as_millis(),
-        detector.engine.device,
-        detector.engine.execution_devices,
-        match detector.engine.precision.as_str() {
-            "" => String::new(),
-            p => format!(" at {p}"),
-        },
-        detector.engine.nireq,
-        detector
-            .engine
-            .nstreams
-            .map_or(String::new(), |n| format!("; streams {n}")),
-        match detector.engine.input.batch {
-            1 => String::new(),
-            n => format!("; batch {n}"),
-        }
-    );
+    eprintln!("{}", compiled_model_line(&detector));
     // Bind what can fail (metrics port; the RTSP port comes first in sinks_for_sources) before
     // any output file is created or truncated.
-    let metrics_endpoint = args
-        .metrics
-        .as_deref()
-        .map(ovstream::pipeline::metrics::Endpoint::bind)
+    let bind = ovstream::pipeline::metrics::Endpoint::bind;
+    let metrics_endpoint = (args.metrics.as_deref())
+        .map(bind)
         .transpose()?
         .map(Arc::new);
     let mut sinks = sinks_for_sources(&config, &names)?;
-    for (sinks, rec) in sinks.iter_mut().zip(&mut recordings) {
-        if let Some(rec) = rec.take() {
-            rec.attach(sinks);
-        }
+    for (sinks, rec) in sinks.iter_mut().zip(recordings) {
+        rec.into_iter().for_each(|rec| rec.attach(sinks));
     }
     if names.len() > 1 {
         for (s, src) in names.iter().zip(&sources) {
@@ -333,28 +278,109 @@ fn run(args: &RunArgs, lib: Option<&Path>) -> anyhow::Result<i32> {
     for line in classifiers.iter().flat_map(|c| c.report()) {
         eprintln!("{line}");
     }
-    if let Some(damage) = summary.damage {
-        // Everything that decoded was processed and the outputs are finalized; still an error.
-        let damaged: Vec<_> = summary
-            .sources
-            .iter()
+    Ok(exit_status(&summary)?)
+}
+
+/// How a finished run exits: an error for damaged input (everything that decoded was
+/// processed and the outputs are finalized; still an error), [`exit_code::INTERRUPTED`] after
+/// a signal, else [`exit_code::OK`].
+///
+/// # Errors
+/// [`Error::Input`] naming the damaged sources.
+fn exit_status(summary: &pipeline::Summary) -> Result<i32, Error> {
+    let damage = summary.damage.clone();
+    if let Some(message) = damage {
+        let damaged: Vec<&str> = (summary.sources.iter())
             .filter(|s| s.damage.is_some())
+            .map(|s| s.uri.as_str())
             .collect();
         return Err(Error::Input {
-            uri: damaged
-                .iter()
-                .map(|s| s.uri.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
-            message: damage,
-        }
-        .into());
+            uri: damaged.join(", "),
+            message,
+        });
     }
     if summary.interrupted {
         eprintln!("interrupted: outputs finalized");
         return Ok(exit_code::INTERRUPTED);
     }
     Ok(exit_code::OK)
+}
+
+/// Checks that `[recognize]`'s gallery folder exists.
+///
+/// # Errors
+/// [`Error::Config`] naming the folder, with how to enroll people.
+fn check_gallery(config: &PipelineConfig) -> Result<(), Error> {
+    match config.recognize.as_ref().filter(|r| !r.gallery.is_dir()) {
+        Some(r) => Err(Error::Config {
+            path: r.gallery.clone(),
+            message: "gallery folder not found; enroll people first: `ovstream gallery add NAME \
+                      IMAGE…` (or check the --gallery path)"
+                .into(),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Each stream's recording (`None` without one) and its opened source, in `streams` order.
+/// Recordings first: their taps see the encoded stream from the first packet (preroll); a
+/// record input (the camera's main stream) is opened and feeds its tap instead.
+///
+/// # Errors
+/// Recording settings, and inputs that cannot be opened (naming the URI).
+fn open_inputs(
+    config: &PipelineConfig,
+    streams: &[NamedSource],
+    names: &[String],
+) -> Result<(Vec<Option<Recording>>, Vec<Source>), Error> {
+    let mut recordings = Vec::with_capacity(streams.len());
+    for (s, n) in streams.iter().zip(names) {
+        let Some(record) = config.record_for(n) else {
+            recordings.push(None);
+            continue;
+        };
+        let mut recording = Recording::build(record, n, None)?;
+        if let Some(input) = &s.record_input {
+            let (options, policy) = (config.source.options(), config.source.supervision());
+            recording = recording.record_input(n, input, &options, policy)?;
+        }
+        recordings.push(Some(recording));
+    }
+    let mut sources = Vec::with_capacity(streams.len());
+    for (s, rec) in streams.iter().zip(&recordings) {
+        let tap = rec.as_ref().and_then(|r| r.tap.clone());
+        sources.push(Source::open_tapped(
+            &s.input,
+            &config.source.options(),
+            tap,
+        )?);
+    }
+    Ok((recordings, sources))
+}
+
+/// The line `run` prints once the model is compiled: where inference really runs, at what
+/// precision, with how many requests, streams and images a request.
+fn compiled_model_line(detector: &Detector) -> String {
+    let engine = &detector.engine;
+    format!(
+        "model {}: compiled in {} ms for {}; inference runs on {}{}; nireq {}{}{}",
+        detector.model,
+        engine.compile_time.as_millis(),
+        engine.device,
+        engine.execution_devices,
+        match engine.precision.as_str() {
+            "" => String::new(),
+            p => format!(" at {p}"),
+        },
+        engine.nireq,
+        engine
+            .nstreams
+            .map_or(String::new(), |n| format!("; streams {n}")),
+        match engine.input.batch {
+            1 => String::new(),
+            n => format!("; batch {n}"),
+        }
+    )
 }
 
 /// The process's signals: SIGINT and SIGTERM raise `stop` (a second one exits at once with

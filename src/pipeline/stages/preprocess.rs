@@ -43,6 +43,25 @@ pub enum Work {
 }
 
 impl Ready {
+    /// Ready to take `decoded` frames, `batch` a request, from the `free` requests, as `gate`
+    /// admits them.
+    pub fn new(
+        free: Receiver<Request>,
+        decoded: RoundRobin<Frame>,
+        batch: usize,
+        gate: Gate,
+    ) -> Self {
+        Ready {
+            free,
+            decoded,
+            batch,
+            gate,
+            spare: None,
+            held: None,
+            admitted: None,
+        }
+    }
+
     /// Asks the gate (once per frame); a frame it turns down is marked `inferred: false`.
     fn skips(&mut self, frame: &mut Frame) -> bool {
         let skip = !self.gate.admits(frame);

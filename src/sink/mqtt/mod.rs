@@ -10,31 +10,20 @@
 //! Topics (`{prefix}` = `topic_prefix`, default `ovstream`): `{prefix}/available` is `online`
 //! (retained) on every connect and `offline` (retained) as the last will and at shutdown.
 
-use crate::backoff::Backoff;
 use crate::config::MqttConfig;
 use crate::error::{Error, Result};
 use parking_lot::{Condvar, Mutex};
-use rumqttc::{
-    Client, Connection, ConnectionError, Event, Incoming, LastWill, MqttOptions, Outgoing, Publish,
-    QoS, Request, TlsConfiguration, Transport,
-};
-use std::collections::{HashMap, VecDeque};
+use rumqttc::{Client, LastWill, MqttOptions, QoS, TlsConfiguration, Transport};
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// Reconnect backoff: first wait, and the longest.
-const BACKOFF_INITIAL: Duration = Duration::from_millis(500);
-const BACKOFF_MAX: Duration = Duration::from_secs(30);
+mod link;
+
 /// Room in the client's request channel beyond `max_inflight` (the disconnect at shutdown).
 const REQUEST_SLACK: usize = 4;
-/// How long shutdown waits for the queue to be delivered.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
-/// Poll slice of the connection thread while connected (new messages wait at most this long).
-const POLL: Duration = Duration::from_millis(20);
-/// A connect (TCP, TLS, CONNECT/CONNACK) is never cut short by the poll slice.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// One message.
 #[derive(Debug, Clone)]
@@ -166,7 +155,9 @@ impl Mqtt {
             let label = target.redacted.clone();
             std::thread::Builder::new()
                 .name("mqtt".into())
-                .spawn(move || run(client, connection, &shared, qos, &available, &label))
+                .spawn(move || {
+                    link::Link::new(client, connection, qos, &available, &label).run(&shared)
+                })
                 .map_err(|e| err(format!("mqtt thread: {e}")))?
         };
         eprintln!(
@@ -271,168 +262,5 @@ impl Mqtt {
         self.shared.queue.lock().closed = true;
         self.shared.wake.notify_all();
         let _ = thread.join();
-    }
-}
-
-/// The connection thread: feeds the queue to the connection while it is up, keeps what is not
-/// acknowledged, reconnects with backoff.
-fn run(
-    client: Client,
-    mut connection: Connection,
-    shared: &Shared,
-    qos: QoS,
-    available: &str,
-    label: &str,
-) {
-    // Handed to rumqttc, not yet written (order = our order: only this thread feeds it).
-    let mut handed: VecDeque<(u64, Message)> = VecDeque::new();
-    // Written with a packet id, waiting for the broker's acknowledgement.
-    let mut inflight: HashMap<u16, (u64, Message)> = HashMap::new();
-    let mut connected = false;
-    let mut ever_connected = false;
-    let mut backoff = Backoff::new(BACKOFF_INITIAL, BACKOFF_MAX);
-    let mut draining_since: Option<Instant> = None;
-    loop {
-        let (closed, waiting) = {
-            let q = shared.queue.lock();
-            (q.closed, q.waiting.len())
-        };
-        let outstanding = waiting + handed.len() + inflight.len();
-        shared
-            .stats
-            .queued
-            .store(outstanding as u64, Ordering::Relaxed);
-        if closed {
-            let since = *draining_since.get_or_insert_with(Instant::now);
-            if outstanding == 0 || since.elapsed() > DRAIN_TIMEOUT {
-                if outstanding > 0 {
-                    tracing::warn!("mqtt: {outstanding} message(s) not delivered at shutdown");
-                }
-                if connected {
-                    let _ = client.try_disconnect();
-                    let _ = connection.recv_timeout(Duration::from_millis(200));
-                }
-                return;
-            }
-        }
-        if connected {
-            // Through the client's request channel (rumqttc's `pending` list costs a timer tick
-            // per message); only this thread feeds it, so packets go out in this order.
-            let mut q = shared.queue.lock();
-            while handed.len() + inflight.len() < shared.window {
-                let Some((seq, m)) = q.waiting.pop_front() else {
-                    break;
-                };
-                match client.try_publish(&m.topic, qos, m.retain, m.payload.clone()) {
-                    Ok(()) => handed.push_back((seq, m)),
-                    Err(_) => {
-                        q.waiting.push_front((seq, m)); // channel full: next round
-                        break;
-                    }
-                }
-            }
-        }
-        match connection.recv_timeout(if connected { POLL } else { CONNECT_TIMEOUT }) {
-            Err(_) => {} // nothing happened within POLL
-            Ok(Ok(Event::Incoming(Incoming::ConnAck(_)))) => {
-                connected = true;
-                shared.stats.connected.store(true, Ordering::Relaxed);
-                if ever_connected {
-                    shared.stats.reconnects.fetch_add(1, Ordering::Relaxed);
-                }
-                ever_connected = true;
-                backoff.reset();
-                tracing::info!("mqtt: connected to {label}");
-                let mut online = Publish::new(available, QoS::AtLeastOnce, "online");
-                online.retain = true;
-                connection
-                    .eventloop
-                    .pending
-                    .push_front(Request::Publish(online));
-                handed.push_front((
-                    u64::MAX,
-                    Message {
-                        topic: available.to_string(),
-                        payload: b"online".to_vec(),
-                        retain: true,
-                    },
-                ));
-            }
-            Ok(Ok(Event::Outgoing(Outgoing::Publish(pkid)))) => {
-                if let Some((seq, m)) = handed.pop_front() {
-                    if pkid == 0 {
-                        // QoS 0: written is all there is.
-                        if seq != u64::MAX {
-                            shared.stats.published.fetch_add(1, Ordering::Relaxed);
-                        }
-                    } else {
-                        inflight.insert(pkid, (seq, m));
-                    }
-                }
-            }
-            Ok(Ok(Event::Incoming(Incoming::PubAck(ack)))) => {
-                acked(&mut inflight, ack.pkid, shared)
-            }
-            Ok(Ok(Event::Incoming(Incoming::PubComp(ack)))) => {
-                acked(&mut inflight, ack.pkid, shared)
-            }
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => {
-                shared.stats.failed_attempts.fetch_add(1, Ordering::Relaxed);
-                if connected || !ever_connected {
-                    tracing::warn!("mqtt: {label}: {}; retrying", describe(&e));
-                }
-                connected = false;
-                shared.stats.connected.store(false, Ordering::Relaxed);
-                // A new session follows: rumqttc drops what it holds; we send it again, oldest
-                // first, ahead of anything newer.
-                connection.eventloop.pending.clear();
-                let mut again: Vec<(u64, Message)> = inflight
-                    .drain()
-                    .map(|(_, v)| v)
-                    .chain(handed.drain(..))
-                    .collect();
-                again.retain(|(seq, _)| *seq != u64::MAX);
-                again.sort_by_key(|(seq, _)| *seq);
-                {
-                    let mut q = shared.queue.lock();
-                    for m in again.into_iter().rev() {
-                        q.waiting.push_front(m);
-                    }
-                }
-                if closed && draining_since.is_some_and(|s| s.elapsed() > DRAIN_TIMEOUT) {
-                    continue;
-                }
-                // Back off; new messages do not wake this, shutdown does (once: while draining
-                // the retries keep their backoff, bounded by the drain time, instead of
-                // spinning on a broker that refuses).
-                let until = Instant::now() + backoff.next_delay();
-                let until = draining_since.map_or(until, |s| until.min(s + DRAIN_TIMEOUT));
-                let mut q = shared.queue.lock();
-                let draining = q.closed;
-                while (draining || !q.closed) && Instant::now() < until {
-                    let _ = shared.wake.wait_until(&mut q, until);
-                }
-                drop(q);
-            }
-        }
-    }
-}
-
-fn acked(inflight: &mut HashMap<u16, (u64, Message)>, pkid: u16, shared: &Shared) {
-    if let Some((seq, _)) = inflight.remove(&pkid) {
-        if seq != u64::MAX {
-            shared.stats.published.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-}
-
-/// A connection error in words (a refused login says so).
-fn describe(e: &ConnectionError) -> String {
-    match e {
-        ConnectionError::ConnectionRefused(code) => {
-            format!("broker refused the connection: {code:?}")
-        }
-        other => other.to_string(),
     }
 }
