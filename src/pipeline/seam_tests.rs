@@ -10,6 +10,7 @@ use crate::sink::sinks_for_sources;
 use crate::source::SourceOptions;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 fn vtest() -> String {

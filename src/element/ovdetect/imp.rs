@@ -7,9 +7,9 @@
 //! events) queue in the same FIFO, so they leave between the same buffers they arrived
 //! between. EOS and drain wait for all of them; flushes drop them.
 
-use crate::config::PipelineConfig;
+use super::settings::Settings;
 use crate::detector::Detector;
-use crate::element::{comma_list, meta, HintProperty, PrecisionProperty};
+use crate::element::meta;
 use crate::engine::Request;
 use crate::frame::{Detection, Frame};
 use crate::inference::Inference;
@@ -20,7 +20,6 @@ use gstreamer::prelude::*;
 use gstreamer::subclass::prelude::*;
 use gstreamer_video as gst_video;
 use std::collections::VecDeque;
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{LazyLock, Mutex};
 use std::time::Instant;
@@ -32,41 +31,6 @@ static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
         Some("ovstream OpenVINO detection"),
     )
 });
-
-const DEFAULT_MODEL: &str = "pedestrian-ssdlite";
-const DEFAULT_DEVICE: &str = "CPU";
-const DEFAULT_THRESHOLD: f32 = crate::config::DEFAULT_THRESHOLD;
-
-#[derive(Debug, Clone)]
-struct Settings {
-    model: String,
-    device: String,
-    nireq: u32,
-    hint: HintProperty,
-    precision: PrecisionProperty,
-    threshold: f32,
-    labels: String,
-    object_class: String,
-    inference_interval: u32,
-    cache_dir: String,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            model: DEFAULT_MODEL.into(),
-            device: DEFAULT_DEVICE.into(),
-            nireq: 0,
-            hint: HintProperty::default(),
-            precision: PrecisionProperty::default(),
-            threshold: DEFAULT_THRESHOLD,
-            labels: String::new(),
-            object_class: String::new(),
-            inference_interval: 1,
-            cache_dir: String::new(),
-        }
-    }
-}
 
 /// What waits in the FIFO: a buffer for its results (or, between inference intervals, for its
 /// turn), or a serialized event behind the buffers that came before it.
@@ -110,30 +74,10 @@ pub struct OvDetect {
 }
 
 impl OvDetect {
-    fn config(settings: &Settings) -> Result<PipelineConfig, String> {
-        let mut c = PipelineConfig::new("ovdetect", settings.model.clone());
-        c.model.device = settings.device.clone();
-        c.model.nireq =
-            (settings.nireq > 0).then_some(crate::config::Nireq::Count(settings.nireq as usize));
-        c.model.hint = settings.hint.into();
-        c.model.precision = settings.precision.into();
-        if !settings.cache_dir.is_empty() {
-            c.model.cache_dir = Some(PathBuf::from(&settings.cache_dir));
-        }
-        c.detect.threshold = settings.threshold;
-        c.detect.threshold_given = settings.threshold != DEFAULT_THRESHOLD;
-        if !settings.labels.is_empty() {
-            c.detect.labels = Some(comma_list(&settings.labels));
-        }
-        c.detect.classes = comma_list(&settings.object_class);
-        c.validate(Path::new("ovdetect"))
-            .map_err(|e| e.to_string())?;
-        Ok(c)
-    }
-
     fn start(&self) -> Result<(), gst::ErrorMessage> {
         let settings = self.settings.lock().unwrap().clone();
-        let config = Self::config(&settings)
+        let config = settings
+            .config()
             .map_err(|m| gst::error_msg!(gst::LibraryError::Settings, ["ovdetect: {m}"]))?;
         let mut detector = Detector::from_config(&config, None).map_err(|e| {
             gst::error_msg!(
@@ -386,91 +330,15 @@ impl ObjectImpl for OvDetect {
     }
 
     fn properties() -> &'static [glib::ParamSpec] {
-        static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
-            let s = |name: &str, blurb: &str, default: &str| {
-                glib::ParamSpecString::builder(name)
-                    .blurb(blurb)
-                    .default_value(Some(default))
-                    .mutable_ready()
-                    .build()
-            };
-            vec![
-                s("model", "Manifest id (models/manifest.toml) or model file path", DEFAULT_MODEL),
-                s("device", "OpenVINO device: CPU, GPU, GPU.1, NPU, AUTO, HETERO:GPU,CPU", DEFAULT_DEVICE),
-                glib::ParamSpecUInt::builder("nireq")
-                    .blurb("Infer requests in flight; 0 = OPTIMAL_NUMBER_OF_INFER_REQUESTS")
-                    .maximum(64)
-                    .default_value(0)
-                    .mutable_ready()
-                    .build(),
-                glib::ParamSpecEnum::builder_with_default("hint", HintProperty::default())
-                    .blurb("PERFORMANCE_HINT")
-                    .mutable_ready()
-                    .build(),
-                glib::ParamSpecEnum::builder_with_default("precision", PrecisionProperty::default())
-                    .blurb("INFERENCE_PRECISION_HINT")
-                    .mutable_ready()
-                    .build(),
-                glib::ParamSpecFloat::builder("threshold")
-                    .blurb("Detection confidence threshold")
-                    .minimum(0.0)
-                    .maximum(1.0)
-                    .default_value(DEFAULT_THRESHOLD)
-                    .mutable_ready()
-                    .build(),
-                s("labels", "Comma-separated class names (label id L is the L-th); empty = from the manifest", ""),
-                s("object-class", "Keep only these comma-separated classes; empty keeps all", ""),
-                glib::ParamSpecUInt::builder("inference-interval")
-                    .blurb("Run inference on every Nth frame; the others get the last results")
-                    .minimum(1)
-                    .default_value(1)
-                    .mutable_playing()
-                    .build(),
-                s("cache-dir", "Compiled-model cache folder; empty = ~/.cache/ovstream/compiled", ""),
-            ]
-        });
-        PROPERTIES.as_ref()
+        Settings::specs()
     }
 
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
-        let mut s = self.settings.lock().unwrap();
-        let text = || {
-            value
-                .get::<Option<String>>()
-                .ok()
-                .flatten()
-                .unwrap_or_default()
-        };
-        match pspec.name() {
-            "model" => s.model = text(),
-            "device" => s.device = text(),
-            "nireq" => s.nireq = value.get().expect("uint"),
-            "hint" => s.hint = value.get().expect("hint enum"),
-            "precision" => s.precision = value.get().expect("precision enum"),
-            "threshold" => s.threshold = value.get().expect("float"),
-            "labels" => s.labels = text(),
-            "object-class" => s.object_class = text(),
-            "inference-interval" => s.inference_interval = value.get().expect("uint"),
-            "cache-dir" => s.cache_dir = text(),
-            _ => unreachable!("unknown property"),
-        }
+        self.settings.lock().unwrap().set(pspec.name(), value);
     }
 
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
-        let s = self.settings.lock().unwrap();
-        match pspec.name() {
-            "model" => s.model.to_value(),
-            "device" => s.device.to_value(),
-            "nireq" => s.nireq.to_value(),
-            "hint" => s.hint.to_value(),
-            "precision" => s.precision.to_value(),
-            "threshold" => s.threshold.to_value(),
-            "labels" => s.labels.to_value(),
-            "object-class" => s.object_class.to_value(),
-            "inference-interval" => s.inference_interval.to_value(),
-            "cache-dir" => s.cache_dir.to_value(),
-            _ => unreachable!("unknown property"),
-        }
+        self.settings.lock().unwrap().get(pspec.name())
     }
 }
 

@@ -2,6 +2,7 @@
 //! flight; results as ROI metas (see [`super::meta`]).
 
 mod imp;
+mod settings;
 
 use gstreamer as gst;
 use gstreamer::glib;

@@ -22,9 +22,13 @@ use super::embed::{cosine, Embedding};
 use crate::error::{Error, Result};
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use storage::{io, load_embeddings, Index};
+pub use storage::{write_atomic, write_private};
+
+mod storage;
 
 /// Good frames a track needs before it gets an `unknown_id`.
 pub const MIN_GOOD_FRAMES: usize = 3;
@@ -38,9 +42,6 @@ pub const MAX_EMBEDDINGS: usize = 8;
 pub const MAX_SAMPLES: usize = 4;
 /// The index file inside the store's folder.
 pub const INDEX_FILE: &str = "unknown.json";
-/// Least time between two writes of the index for `last_seen` updates alone.
-const SAVE_INTERVAL: Duration = Duration::from_secs(5);
-
 /// One face crop of an unknown person, with the embedding made from the same frame.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct UnknownSample {
@@ -98,23 +99,6 @@ impl Unknown {
     }
 }
 
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct Index {
-    next_id: u64,
-    people: BTreeMap<u64, Unknown>,
-}
-
-/// `<unknown_id>/embeddings.json`.
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct PersonFile {
-    embeddings: Vec<Embedding>,
-    /// sample id → the embedding of the frame it was cut from
-    samples: BTreeMap<String, Embedding>,
-}
-
-/// A person's embeddings file.
-const PERSON_FILE: &str = "embeddings.json";
-
 struct Inner {
     index: Index,
     /// The index changed since it was last written.
@@ -136,13 +120,6 @@ pub fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
-}
-
-fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
-    move |e| Error::Output {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    }
 }
 
 impl UnknownStore {
@@ -370,42 +347,6 @@ impl UnknownStore {
         self.save_locked(&mut inner, true);
     }
 
-    fn sample_path(&self, unknown_id: u64, sample: &str) -> Option<PathBuf> {
-        Some(
-            self.dir
-                .as_ref()?
-                .join(unknown_id.to_string())
-                .join(format!("{sample}.jpg")),
-        )
-    }
-
-    fn write_sample(
-        &self,
-        unknown_id: u64,
-        jpeg: &[u8],
-        embedding: Embedding,
-    ) -> Option<UnknownSample> {
-        use sha2::{Digest, Sha256};
-        let id = format!("{:x}", Sha256::digest(jpeg))[..12].to_string();
-        if let Some(path) = self.sample_path(unknown_id, &id) {
-            let written = path
-                .parent()
-                .map_or(Ok(()), std::fs::create_dir_all)
-                .and_then(|()| write_private(&path, jpeg));
-            if let Err(e) = written {
-                tracing::warn!(path = %path.display(), "unknown face sample not written: {e}");
-                return None;
-            }
-        }
-        Some(UnknownSample { id, embedding })
-    }
-
-    fn remove_files(&self, unknown_id: u64) {
-        if let Some(dir) = &self.dir {
-            let _ = std::fs::remove_dir_all(dir.join(unknown_id.to_string()));
-        }
-    }
-
     /// Drops the least recently seen people over `max`.
     fn evict(&self, inner: &mut Inner) {
         while inner.index.people.len() > self.max {
@@ -422,49 +363,6 @@ impl UnknownStore {
             self.remove_files(oldest);
         }
     }
-
-    /// Writes the index (atomically: a temporary file renamed over it) when dirty and either
-    /// `now` or [`SAVE_INTERVAL`] has passed since the last write. Failures are logged: the
-    /// store goes on in memory.
-    fn save_locked(&self, inner: &mut Inner, now: bool) {
-        let Some(dir) = &self.dir else {
-            inner.dirty = false;
-            inner.changed.clear();
-            return;
-        };
-        if !inner.dirty || (!now && inner.saved.elapsed() < SAVE_INTERVAL) {
-            return;
-        }
-        for id in std::mem::take(&mut inner.changed) {
-            let Some(person) = inner.index.people.get(&id) else {
-                continue;
-            };
-            let file = PersonFile {
-                embeddings: person.embeddings.clone(),
-                samples: person
-                    .samples
-                    .iter()
-                    .map(|s| (s.id.clone(), s.embedding.clone()))
-                    .collect(),
-            };
-            let folder = dir.join(id.to_string());
-            let path = folder.join(PERSON_FILE);
-            let json = serde_json::to_vec(&file).unwrap_or_default();
-            let written =
-                std::fs::create_dir_all(&folder).and_then(|()| write_private(&path, &json));
-            if let Err(e) = written {
-                tracing::warn!(path = %path.display(), "unknown face embeddings not saved: {e}");
-            }
-        }
-        let path = dir.join(INDEX_FILE);
-        match write_private(&path, &serde_json::to_vec(&inner.index).unwrap_or_default()) {
-            Ok(()) => {
-                inner.dirty = false;
-                inner.saved = Instant::now();
-            }
-            Err(e) => tracing::warn!(path = %path.display(), "unknown faces not saved: {e}"),
-        }
-    }
 }
 
 impl Drop for UnknownStore {
@@ -473,51 +371,10 @@ impl Drop for UnknownStore {
     }
 }
 
-/// Reads each person's embeddings file; a person without one (lost, unreadable) cannot be
-/// matched and is dropped with a warning.
-fn load_embeddings(dir: &Path, index: &mut Index) {
-    index.people.retain(|id, person| {
-        let path = dir.join(id.to_string()).join(PERSON_FILE);
-        let file: Option<PersonFile> = std::fs::read(&path)
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok());
-        let Some(mut file) = file.filter(|f| !f.embeddings.is_empty()) else {
-            tracing::warn!(path = %path.display(), "remembered unknown person {id} has no embeddings: forgotten");
-            return false;
-        };
-        person.embeddings = file.embeddings;
-        for s in &mut person.samples {
-            s.embedding = file.samples.remove(&s.id).unwrap_or_default();
-        }
-        true
-    });
-}
-
-/// Writes `bytes` to `path` through a temporary file in the same folder, mode 0600.
-pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    write_atomic(path, bytes, 0o600)
-}
-
-/// Writes `bytes` to `path` through a temporary file (`<path>.tmp`, created with `mode`)
-/// renamed over it: a reader sees the old file or the whole new one.
-pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let tmp = path.with_extension("tmp");
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(mode)
-        .open(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn unit(v: &[f32]) -> Embedding {
         let mut v = v.to_vec();
