@@ -3,6 +3,7 @@
 //! with a `detection` param structure (`label_id`, `confidence`, `x_min`, `y_min`, `x_max`,
 //! `y_max` normalized), the convention DL Streamer's elements use.
 
+pub mod labels;
 pub mod meta;
 pub mod ovanalytics;
 pub mod ovclassify;

@@ -757,3 +757,41 @@ point = "center"
     assert!(outside.iter().all(|&c| c.abs_diff(128) <= 6), "{outside:?}");
     assert!(inside.iter().any(|&c| c.abs_diff(128) > 15), "{inside:?}");
 }
+
+/// `ovanalytics` asks `ovdetect` (through `ovtrack`) for the model's labels when caps arrive,
+/// as `ovstream run` checks them before it starts: a zone class the model lacks fails the
+/// pipeline naming the zone and the class; a class it has runs.
+#[test]
+fn ovanalytics_refuses_a_zone_class_the_model_upstream_lacks() {
+    let dir = tempfile::tempdir().unwrap();
+    let launch = |class: &str| {
+        let tables = dir.path().join(format!("{class}.toml"));
+        std::fs::write(
+            &tables,
+            format!(
+                "[[analytics.zones]]\nname = \"door\"\npolygon = [[0.0, 0.0], [1.0, 0.0], \
+                 [1.0, 1.0], [0.0, 1.0]]\nclasses = [\"{class}\"]\n"
+            ),
+        )
+        .unwrap();
+        gst_launch(&format!(
+            "videotestsrc num-buffers=3 ! video/x-raw,format=I420,width=320,height=240 ! \
+             ovdetect model=pedestrian-ssdlite ! ovtrack ! ovanalytics config={} ! fakesink",
+            tables.display()
+        ))
+    };
+    let out = launch("bus");
+    assert!(!out.status.success());
+    let err =
+        String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    assert!(
+        err.contains("zone `door`: class \"bus\" is not a class of the model (person)"),
+        "{err}"
+    );
+    let out = launch("person");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -6,7 +6,7 @@
 
 use crate::analytics::Analytics;
 use crate::config::analytics::{AnalyticsConfig, LineConfig, ZoneConfig};
-use crate::element::meta;
+use crate::element::{labels, meta};
 use crate::frame::analytics::AnalyticsEvent;
 use gstreamer as gst;
 use gstreamer::glib;
@@ -85,8 +85,17 @@ fn stamp(path: Option<&PathBuf>) -> Option<(SystemTime, u64)> {
     Some((m.modified().ok()?, m.len()))
 }
 
+/// A zone or line class of `config` that is not one of `labels`, in words.
+fn unknown_class(config: &AnalyticsConfig, labels: &[String]) -> Option<String> {
+    let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
+    config.unknown_class(&labels)
+}
+
 struct State {
     analytics: Analytics,
+    /// The detector's labels (the `ovstream-labels` query at caps time; `None` when nothing
+    /// upstream answers): zone and line classes are checked against them.
+    labels: Option<Vec<String>>,
     seq: u64,
     info: Option<gst_video::VideoInfo>,
     stamp: Option<(SystemTime, u64)>,
@@ -229,6 +238,7 @@ impl BaseTransformImpl for OvAnalytics {
             .store(false, std::sync::atomic::Ordering::Relaxed);
         *self.state.lock().unwrap() = Some(State {
             analytics: Analytics::new(&source, Arc::new(config), u64::from(s.track_buffer)),
+            labels: None,
             seq: 0,
             info: None,
             stamp: stamp(s.config.as_ref()),
@@ -244,9 +254,26 @@ impl BaseTransformImpl for OvAnalytics {
 
     fn set_caps(&self, incaps: &gst::Caps, _outcaps: &gst::Caps) -> Result<(), gst::LoggableError> {
         let info = crate::element::roifilter::info_from_caps(incaps)?;
-        if let Some(state) = self.state.lock().unwrap().as_mut() {
-            state.info = Some(info);
+        // Asked before the state is locked: the answer comes from upstream's threads.
+        let sinkpad = self.obj().static_pad("sink").expect("a sink pad");
+        let labels = labels::ask(&sinkpad);
+        let mut guard = self.state.lock().unwrap();
+        let Some(state) = guard.as_mut() else {
+            return Ok(());
+        };
+        state.info = Some(info);
+        if let Some(problem) =
+            (labels.as_deref()).and_then(|l| unknown_class(state.analytics.config(), l))
+        {
+            drop(guard);
+            gst::element_imp_error!(
+                self,
+                gst::LibraryError::Settings,
+                ["ovanalytics: {problem}"]
+            );
+            return Err(gst::loggable_error!(CAT, "ovanalytics: {problem}"));
         }
+        state.labels = labels;
         Ok(())
     }
 
@@ -288,7 +315,13 @@ impl OvAnalytics {
         if !changed {
             return;
         }
-        match settings.analytics() {
+        let checked = settings.analytics().and_then(|c| {
+            match state.labels.as_deref().and_then(|l| unknown_class(&c, l)) {
+                Some(problem) => Err(problem),
+                None => Ok(c),
+            }
+        });
+        match checked {
             Ok(c) => {
                 gst::info!(CAT, imp = self, "zones and lines reloaded");
                 state.analytics.reload(Arc::new(c));

@@ -9,7 +9,7 @@
 
 use super::settings::Settings;
 use crate::detector::Detector;
-use crate::element::meta;
+use crate::element::{labels, meta};
 use crate::engine::Request;
 use crate::frame::{Detection, Frame};
 use crate::inference::Inference;
@@ -52,8 +52,9 @@ enum Ready {
 
 struct State {
     inference: Inference,
-    /// Keeps the compiled model (and its requests) alive.
-    _detector: Detector,
+    /// Keeps the compiled model (and its requests) alive; its labels answer the
+    /// `ovstream-labels` query ([`labels`]).
+    detector: Detector,
     free: Vec<Request>,
     pending: VecDeque<Pending>,
     info: Option<gst_video::VideoInfo>,
@@ -104,7 +105,7 @@ impl OvDetect {
         self.requests.store(free.len() as u32, Ordering::Relaxed);
         let state = State {
             inference: Inference::new(&detector.engine, &detector.adapter),
-            _detector: detector,
+            detector,
             free,
             pending: VecDeque::new(),
             info: None,
@@ -279,6 +280,11 @@ impl OvDetect {
             let ours = gst::ClockTime::from_nseconds(self.infer_ns.load(Ordering::Relaxed));
             q.set(live, min + ours, max.map(|m| m + ours * nireq));
             return true;
+        }
+        if let Some(state) = self.state.lock().unwrap().as_ref() {
+            if labels::answer(query, &state.detector.adapter.labels()) {
+                return true;
+            }
         }
         gst::Pad::query_default(pad, Some(&*self.obj()), query)
     }
