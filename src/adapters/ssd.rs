@@ -91,9 +91,10 @@ impl SsdAdapter {
         } else {
             let mut ids = HashSet::new();
             for class in classes {
-                let pos = labels.iter().position(|l| l == class).ok_or_else(|| {
-                    format!("class filter names `{class}`, not in labels {labels:?}")
-                })?;
+                let pos = labels
+                    .iter()
+                    .position(|l| l == class)
+                    .ok_or_else(|| crate::config::not_a_class("detect.classes", class, &labels))?;
                 ids.insert(pos as u32 + 1);
             }
             Some(ids)

@@ -146,9 +146,10 @@ impl YoloAdapter {
         } else {
             let mut keep = vec![false; labels.len()];
             for class in classes {
-                let pos = labels.iter().position(|l| l == class).ok_or_else(|| {
-                    format!("class filter names `{class}`, not in labels {labels:?}")
-                })?;
+                let pos = labels
+                    .iter()
+                    .position(|l| l == class)
+                    .ok_or_else(|| crate::config::not_a_class("detect.classes", class, &labels))?;
                 keep[pos] = true;
             }
             Some(keep)

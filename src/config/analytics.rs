@@ -217,10 +217,7 @@ impl AnalyticsConfig {
                 .iter()
                 .flatten()
                 .find(|c| !labels.contains(&c.as_str()))?;
-            Some(format!(
-                "{what}: class {c:?} is not a class of the model ({})",
-                labels.join(", ")
-            ))
+            Some(super::not_a_class(&what, c, labels))
         })
     }
 

@@ -129,3 +129,14 @@ impl Default for TrackConfig {
 fn default_track_buffer() -> usize {
     DEFAULT_TRACK_BUFFER
 }
+
+/// The one message for a class filter (`detect.classes`, a stream's `classes`, a zone's or
+/// line's `classes`) naming a class the model lacks: `{what}: class "bus" is not a class of
+/// the model (person, car)`.
+pub fn not_a_class(what: &str, class: &str, labels: &[impl AsRef<str>]) -> String {
+    let labels: Vec<&str> = labels.iter().map(AsRef::as_ref).collect();
+    format!(
+        "{what}: class {class:?} is not a class of the model ({})",
+        labels.join(", ")
+    )
+}

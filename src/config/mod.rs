@@ -24,7 +24,9 @@ mod validate;
 
 pub use crate::source::RtspTransport;
 pub use analytics::AnalyticsConfig;
-pub use detect::{DetectConfig, DetectMode, TrackConfig, MAX_DETECT_FPS, MAX_INTERVAL};
+pub use detect::{
+    not_a_class, DetectConfig, DetectMode, TrackConfig, MAX_DETECT_FPS, MAX_INTERVAL,
+};
 #[cfg(feature = "cli")]
 pub use flags::{Overrides, RunOverrides};
 pub use model::{Hint, ModelConfig, Nireq, Precision, Resize};

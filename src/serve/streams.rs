@@ -155,15 +155,9 @@ impl StreamSpec {
         ));
         for (what, classes) in all {
             if let Some(c) = classes.iter().flatten().find(|c| !model.labels.contains(c)) {
-                return Err(Refusal::new(
-                    422,
-                    format!(
-                        "{}: unknown class {:?} (the model has: {})",
-                        crate::redact::clip(&what),
-                        crate::redact::clip(c),
-                        model.labels.join(", ")
-                    ),
-                ));
+                let (what, c) = (crate::redact::clip(&what), crate::redact::clip(c));
+                let message = crate::config::not_a_class(&what, &c, &model.labels);
+                return Err(Refusal::new(422, message));
             }
         }
         Ok(())

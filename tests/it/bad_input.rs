@@ -112,7 +112,11 @@ fn missing_pipeline_file() {
 #[test]
 fn unknown_class_in_filter() {
     let out = run_with(&["--classes", "unicorn"]);
-    assert_fails(&out, EXIT_MODEL, &["unicorn"]);
+    assert_fails(
+        &out,
+        EXIT_MODEL,
+        &["detect.classes: class \"unicorn\" is not a class of the model (person)"],
+    );
 }
 
 /// Pipeline-file settings checked before any frame: a detection rate outside (0, 1000] per

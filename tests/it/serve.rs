@@ -154,7 +154,10 @@ fn bad_requests_get_the_right_status_and_a_json_error() {
     let (status, v) = s.api("POST", "/api/streams", Some(class));
     assert_eq!(status, 422, "{v}");
     assert!(
-        v["error"].as_str().unwrap().contains("unknown class"),
+        v["error"]
+            .as_str()
+            .unwrap()
+            .contains("classes: class \"unicorn\" is not a class of the model (person)"),
         "{v}"
     );
     // A file under a media root is fine.

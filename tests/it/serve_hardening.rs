@@ -699,7 +699,7 @@ fn api_messages_filters_and_an_unwritable_state_file() {
         v["error"]
             .as_str()
             .unwrap()
-            .contains("zone `z`: unknown class \"dragon\""),
+            .contains("zone `z`: class \"dragon\" is not a class of the model"),
         "{v}"
     );
     let long = "x".repeat(5000);
