@@ -211,12 +211,12 @@ impl AnalyticsConfig {
 
     /// The first zone or line whose `classes` names a label the model does not have, as a
     /// message naming it, the class and the model's labels (`None` when all are known).
-    pub fn unknown_class(&self, labels: &[&str]) -> Option<String> {
+    pub fn unknown_class(&self, labels: &[impl AsRef<str>]) -> Option<String> {
         class_filters(&self.zones, &self.lines).find_map(|(what, classes)| {
             let c = classes
                 .iter()
                 .flatten()
-                .find(|c| !labels.contains(&c.as_str()))?;
+                .find(|c| !labels.iter().any(|l| l.as_ref() == c.as_str()))?;
             Some(super::not_a_class(&what, c, labels))
         })
     }

@@ -27,15 +27,15 @@ pub fn ask(sinkpad: &gst::Pad) -> Option<Vec<String>> {
     )
 }
 
-/// Answers `query` with `labels` when it is an `ovstream-labels` query; whether it was one.
-pub fn answer(query: &mut gst::QueryRef, labels: &[impl AsRef<str>]) -> bool {
-    let gst::QueryViewMut::Custom(custom) = query.view_mut() else {
-        return false;
-    };
-    if !custom.structure().is_some_and(|s| s.has_name(QUERY)) {
-        return false;
+/// Whether `query` is an `ovstream-labels` query.
+pub fn asks(query: &gst::QueryRef) -> bool {
+    matches!(query.view(), gst::QueryView::Custom(c) if c.structure().is_some_and(|s| s.has_name(QUERY)))
+}
+
+/// Answers an `ovstream-labels` query (see [`asks`]) with `labels`.
+pub fn answer(query: &mut gst::QueryRef, labels: &[impl AsRef<str>]) {
+    if let gst::QueryViewMut::Custom(custom) = query.view_mut() {
+        let array = gst::Array::new(labels.iter().map(|l| l.as_ref().to_send_value()));
+        custom.structure_mut().set(FIELD, array);
     }
-    let array = gst::Array::new(labels.iter().map(|l| l.as_ref().to_send_value()));
-    custom.structure_mut().set(FIELD, array);
-    true
 }

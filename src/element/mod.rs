@@ -67,6 +67,25 @@ impl From<PrecisionProperty> for Option<Precision> {
     }
 }
 
+/// A string property of an element, settable up to READY, with its `blurb` and `default`.
+pub(crate) fn string_property(name: &str, blurb: &str, default: &str) -> glib::ParamSpec {
+    use gstreamer::prelude::*;
+    glib::ParamSpecString::builder(name)
+        .blurb(blurb)
+        .default_value(Some(default))
+        .mutable_ready()
+        .build()
+}
+
+/// A string property's new value; `""` for NULL.
+pub(crate) fn string_value(value: &glib::Value) -> String {
+    value
+        .get::<Option<String>>()
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+}
+
 /// A comma-separated property value as a list (blanks trimmed, empty items dropped).
 pub(crate) fn comma_list(s: &str) -> Vec<String> {
     s.split(',')

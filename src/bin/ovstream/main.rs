@@ -288,8 +288,7 @@ fn run(args: &RunArgs, lib: Option<&Path>) -> anyhow::Result<i32> {
 /// # Errors
 /// [`Error::Input`] naming the damaged sources.
 fn exit_status(summary: &pipeline::Summary) -> Result<i32, Error> {
-    let damage = summary.damage.clone();
-    if let Some(message) = damage {
+    if let Some(message) = summary.damage.clone() {
         let damaged: Vec<&str> = (summary.sources.iter())
             .filter(|s| s.damage.is_some())
             .map(|s| s.uri.as_str())

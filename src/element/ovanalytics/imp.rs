@@ -85,12 +85,6 @@ fn stamp(path: Option<&PathBuf>) -> Option<(SystemTime, u64)> {
     Some((m.modified().ok()?, m.len()))
 }
 
-/// A zone or line class of `config` that is not one of `labels`, in words.
-fn unknown_class(config: &AnalyticsConfig, labels: &[String]) -> Option<String> {
-    let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
-    config.unknown_class(&labels)
-}
-
 struct State {
     analytics: Analytics,
     /// The detector's labels (the `ovstream-labels` query at caps time; `None` when nothing
@@ -263,7 +257,7 @@ impl BaseTransformImpl for OvAnalytics {
         };
         state.info = Some(info);
         if let Some(problem) =
-            (labels.as_deref()).and_then(|l| unknown_class(state.analytics.config(), l))
+            (labels.as_deref()).and_then(|l| state.analytics.config().unknown_class(l))
         {
             drop(guard);
             gst::element_imp_error!(
@@ -316,7 +310,7 @@ impl OvAnalytics {
             return;
         }
         let checked = settings.analytics().and_then(|c| {
-            match state.labels.as_deref().and_then(|l| unknown_class(&c, l)) {
+            match state.labels.as_deref().and_then(|l| c.unknown_class(l)) {
                 Some(problem) => Err(problem),
                 None => Ok(c),
             }

@@ -3,7 +3,9 @@
 
 use crate::classify::Classifiers;
 use crate::config::classify::{ClassifyConfig, DEFAULT_MIN_SIZE, DEFAULT_RECLASSIFY_INTERVAL};
-use crate::element::{comma_list, meta, roifilter, PrecisionProperty};
+use crate::element::{
+    comma_list, meta, roifilter, string_property, string_value, PrecisionProperty,
+};
 use crate::engine::EngineOptions;
 use crate::frame::{AnalyzedFrame, Frame};
 use gstreamer as gst;
@@ -86,13 +88,7 @@ impl ObjectImpl for OvClassify {
     fn properties() -> &'static [glib::ParamSpec] {
         static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> =
             LazyLock::new(|| {
-                let s = |name: &str, blurb: &str, default: &str| {
-                    glib::ParamSpecString::builder(name)
-                        .blurb(blurb)
-                        .default_value(Some(default))
-                        .mutable_ready()
-                        .build()
-                };
+                let s = string_property;
                 let u = |name: &str, blurb: &str, max: u32, default: u32| {
                     glib::ParamSpecUInt::builder(name)
                         .blurb(blurb)
@@ -142,13 +138,7 @@ impl ObjectImpl for OvClassify {
 
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
         let mut s = self.settings.lock().unwrap();
-        let text = || {
-            value
-                .get::<Option<String>>()
-                .ok()
-                .flatten()
-                .unwrap_or_default()
-        };
+        let text = || string_value(value);
         match pspec.name() {
             "model" => s.model = text(),
             "object-class" => s.object_class = text(),

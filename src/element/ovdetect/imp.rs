@@ -281,8 +281,11 @@ impl OvDetect {
             q.set(live, min + ours, max.map(|m| m + ours * nireq));
             return true;
         }
-        if let Some(state) = self.state.lock().unwrap().as_ref() {
-            if labels::answer(query, &state.detector.adapter.labels()) {
+        if labels::asks(query) {
+            // Only this query takes the state lock (the streaming thread holds it while it
+            // waits on a request); without a model yet, upstream may answer.
+            if let Some(state) = self.state.lock().unwrap().as_ref() {
+                labels::answer(query, &state.detector.adapter.labels());
                 return true;
             }
         }

@@ -1,7 +1,7 @@
 //! `ovdetect`'s properties: their specs, values and the pipeline config they stand for.
 
 use crate::config::PipelineConfig;
-use crate::element::{comma_list, HintProperty, PrecisionProperty};
+use crate::element::{comma_list, string_property, string_value, HintProperty, PrecisionProperty};
 use gstreamer::glib;
 use gstreamer::prelude::*;
 use std::path::{Path, PathBuf};
@@ -74,13 +74,7 @@ impl Settings {
     /// `threshold`, `labels`, `object-class`, `inference-interval`, `cache-dir`.
     pub fn specs() -> &'static [glib::ParamSpec] {
         static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
-            let s = |name: &str, blurb: &str, default: &str| {
-                glib::ParamSpecString::builder(name)
-                    .blurb(blurb)
-                    .default_value(Some(default))
-                    .mutable_ready()
-                    .build()
-            };
+            let s = string_property;
             vec![
                 s("model", "Manifest id (models/manifest.toml) or model file path", DEFAULT_MODEL),
                 s("device", "OpenVINO device: CPU, GPU, GPU.1, NPU, AUTO, HETERO:GPU,CPU", DEFAULT_DEVICE),
@@ -122,13 +116,7 @@ impl Settings {
     /// Sets property `name` from `value` (its type checked by GObject before).
     pub fn set(&mut self, name: &str, value: &glib::Value) {
         let s = self;
-        let text = || {
-            value
-                .get::<Option<String>>()
-                .ok()
-                .flatten()
-                .unwrap_or_default()
-        };
+        let text = || string_value(value);
         match name {
             "model" => s.model = text(),
             "device" => s.device = text(),

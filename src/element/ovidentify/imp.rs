@@ -3,7 +3,7 @@
 
 use crate::config::{PipelineConfig, RecognizeConfig};
 use crate::detector::Detector;
-use crate::element::{meta, roifilter};
+use crate::element::{meta, roifilter, string_property, string_value};
 use crate::face::recognizer::Recognizer;
 use crate::frame::{AnalyzedFrame, Frame};
 use gstreamer as gst;
@@ -88,13 +88,7 @@ impl ObjectSubclass for OvIdentify {
 impl ObjectImpl for OvIdentify {
     fn properties() -> &'static [glib::ParamSpec] {
         static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
-            let s = |name: &str, blurb: &str, default: &str| {
-                glib::ParamSpecString::builder(name)
-                    .blurb(blurb)
-                    .default_value(Some(default))
-                    .mutable_ready()
-                    .build()
-            };
+            let s = string_property;
             vec![
                 s("gallery", "Gallery folder: <gallery>/<name>/*.jpg|png", ""),
                 s(
@@ -133,13 +127,7 @@ impl ObjectImpl for OvIdentify {
 
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
         let mut s = self.settings.lock().unwrap();
-        let text = || {
-            value
-                .get::<Option<String>>()
-                .ok()
-                .flatten()
-                .unwrap_or_default()
-        };
+        let text = || string_value(value);
         match pspec.name() {
             "gallery" => s.gallery = text(),
             "model" => s.model = text(),

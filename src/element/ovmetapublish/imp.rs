@@ -5,7 +5,7 @@
 //! outage).
 
 use crate::config::MqttConfig;
-use crate::element::meta;
+use crate::element::{meta, string_property, string_value};
 use crate::sink::jsonl::{frame_record_json, JsonlSink};
 use crate::sink::mqtt::Mqtt;
 use gstreamer as gst;
@@ -96,13 +96,7 @@ impl ObjectSubclass for OvMetaPublish {
 impl ObjectImpl for OvMetaPublish {
     fn properties() -> &'static [glib::ParamSpec] {
         static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
-            let s = |name: &str, blurb: &str, default: &str| {
-                glib::ParamSpecString::builder(name)
-                    .blurb(blurb)
-                    .default_value(Some(default))
-                    .mutable_ready()
-                    .build()
-            };
+            let s = string_property;
             vec![
                 glib::ParamSpecEnum::builder_with_default("method", Method::default())
                     .blurb("Where the records go")
@@ -148,13 +142,7 @@ impl ObjectImpl for OvMetaPublish {
 
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
         let mut s = self.settings.lock().unwrap();
-        let v = || {
-            value
-                .get::<Option<String>>()
-                .ok()
-                .flatten()
-                .unwrap_or_default()
-        };
+        let v = || string_value(value);
         match pspec.name() {
             "method" => s.method = value.get().expect("method enum"),
             "qos" => s.qos = value.get().expect("uint"),

@@ -69,8 +69,11 @@ impl Link {
     /// Runs until the queue is closed and delivered (or [`DRAIN_TIMEOUT`] after its close).
     pub(super) fn run(mut self, shared: &Shared) {
         loop {
-            let closed = shared.queue.lock().closed;
-            if self.finished(shared, closed) {
+            let (closed, waiting) = {
+                let q = shared.queue.lock();
+                (q.closed, q.waiting.len())
+            };
+            if self.finished(shared, closed, waiting) {
                 return;
             }
             if self.connected {
@@ -98,10 +101,10 @@ impl Link {
         }
     }
 
-    /// Publishes the count of messages outstanding; once the queue is `closed`, whether
-    /// everything was delivered or the drain time is over (then disconnects).
-    fn finished(&mut self, shared: &Shared, closed: bool) -> bool {
-        let waiting = shared.queue.lock().waiting.len();
+    /// Publishes the count of messages outstanding (`waiting` in the queue, and those the
+    /// link holds); once the queue is `closed`, whether everything was delivered or the drain
+    /// time is over (then disconnects).
+    fn finished(&mut self, shared: &Shared, closed: bool, waiting: usize) -> bool {
         let outstanding = waiting + self.handed.len() + self.inflight.len();
         shared
             .stats
