@@ -441,6 +441,48 @@ fn documentation_links_and_anchors_resolve() {
     );
 }
 
+/// Every ```rust block of the guides and the README is a verbatim quote (up to indentation)
+/// of an example under `examples/`, which `make lint` compiles (clippy `--all-targets`): the
+/// library's documented calls cannot drift from its signatures unnoticed.
+#[test]
+fn rust_blocks_in_the_docs_are_compiled_examples() {
+    let mut examples = Vec::new();
+    for entry in std::fs::read_dir(root().join("examples")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "rs") {
+            examples.push((path.clone(), std::fs::read_to_string(&path).unwrap()));
+        }
+    }
+    let trimmed =
+        |text: &str| -> Vec<String> { text.lines().map(|l| l.trim().to_string()).collect() };
+    let mut pages = vec![root().join("README.md")];
+    for entry in std::fs::read_dir(root().join("docs")).unwrap() {
+        pages.push(entry.unwrap().path());
+    }
+    let mut checked = 0;
+    for page in pages
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "md"))
+    {
+        let text = std::fs::read_to_string(page).unwrap();
+        for block in text.split("```rust\n").skip(1) {
+            let block = block.split("```").next().unwrap();
+            let quoted = trimmed(block);
+            let found = examples.iter().any(|(_, source)| {
+                trimmed(source)
+                    .windows(quoted.len())
+                    .any(|window| window == quoted.as_slice())
+            });
+            assert!(
+                found,
+                "{}: this rust block is in no file of examples/ (quote one, verbatim):\n{block}",
+                page.display()
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 1, "no rust block found in the docs");
+}
 /// The generated references in docs/reference/ are what the code generates now (`make docs`
 /// regenerates them).
 #[test]
