@@ -69,6 +69,7 @@ fn run_coco(dir: &Path, args: &[&str]) -> std::process::Output {
 fn every_track_has_one_new_then_updates_then_one_end() {
     let dir = tempfile::tempdir().unwrap();
     let (events, frames) = (dir.path().join("ev.jsonl"), dir.path().join("f.jsonl"));
+    // Half of vtest: ~100 tracks, a few of them alive at the limit (ended by the source's end).
     let out = run_coco(
         dir.path(),
         &[
@@ -76,12 +77,19 @@ fn every_track_has_one_new_then_updates_then_one_end() {
             events.to_str().unwrap(),
             "--metadata",
             frames.to_str().unwrap(),
+            "--limit",
+            "400",
         ],
     );
     assert_ok(&out);
     let events = read_jsonl(&events);
     let lives = lives(&events);
     assert!(lives.len() > 50, "{} tracks", lives.len());
+    let last_frame = |e: &&Value| e["frame"].as_u64() == Some(399);
+    assert!(
+        events.iter().filter(last_frame).any(|e| e["type"] == "end"),
+        "tracks alive at the limit end with it"
+    );
     for (id, life) in &lives {
         assert_eq!(
             life.first().map(String::as_str),
