@@ -78,7 +78,23 @@ fn ovdetect_and_the_cli_give_the_same_boxes() {
         "--no-progress",
     ]));
     let (g, c) = (read_jsonl(&from_gst), read_jsonl(&from_cli));
-    assert_eq!((g.len(), c.len()), (FRAMES + 1, FRAMES));
+    assert_eq!(c.len(), FRAMES);
+    // gst-launch writes FRAMES + 1 lines, but twice in 14 runs beside two busy loops it wrote
+    // FRAMES (cause not found: the frames after identity's count are the decoder's). The
+    // frames are matched by timestamp, so a frame lost before the end fails here.
+    assert!(
+        (FRAMES..=FRAMES + 1).contains(&g.len()),
+        "{} lines from gst-launch",
+        g.len()
+    );
+    let stamps = |lines: &[serde_json::Value]| -> Vec<u64> {
+        lines
+            .iter()
+            .take(FRAMES)
+            .map(|l| l["timestamp"].as_u64().unwrap())
+            .collect()
+    };
+    assert_eq!(stamps(&g), stamps(&c), "the same frames, in order");
     for (a, b) in g.iter().zip(&c) {
         let (oa, ob) = (objects(a), objects(b));
         assert_eq!(oa.len(), ob.len(), "frame {}: {oa:?} vs {ob:?}", a["frame"]);

@@ -343,7 +343,10 @@ pub fn vtest_frames(n: usize) -> (gst::Caps, Vec<gst::Buffer>) {
 }
 
 /// A folder holding only the plugin this test run built (`cargo test` leaves the cdylib in
-/// `deps/`, next to unrelated shared objects GStreamer should not scan).
+/// `deps/`, next to unrelated shared objects GStreamer should not scan). One folder per build
+/// of the plugin (named by its size and mtime), shared by the test processes: GStreamer's
+/// registry keeps one entry for it instead of one per process, and the folders of other builds
+/// are removed once an hour old.
 pub fn plugin_dir() -> PathBuf {
     static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     DIR.get_or_init(copy_plugin).clone()
@@ -354,11 +357,45 @@ fn copy_plugin() -> PathBuf {
         .parent()
         .unwrap()
         .join("deps/libgstovstream.so");
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("plugin-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let meta = std::fs::metadata(&built).unwrap_or_else(|e| panic!("{}: {e}", built.display()));
+    let stamp = meta
+        .modified()
+        .unwrap()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let name = format!("plugin-{}-{stamp}", meta.len());
+    remove_old_plugin_dirs(tmp, &name);
+    let dir = tmp.join(&name);
     let dest = dir.join("libgstovstream.so");
-    std::fs::copy(&built, &dest).unwrap_or_else(|e| panic!("{}: {e}", built.display()));
+    if !dest.exists() {
+        std::fs::create_dir_all(&dir).unwrap();
+        // Copied under a name GStreamer does not load, then renamed: a process that finds
+        // `dest` finds it whole.
+        let partial = dir.join(format!(".copy-{}", std::process::id()));
+        std::fs::copy(&built, &partial).unwrap_or_else(|e| panic!("{}: {e}", built.display()));
+        std::fs::rename(&partial, &dest).unwrap();
+    }
     dir
+}
+
+/// Removes the plugin folders of other builds made over an hour ago.
+fn remove_old_plugin_dirs(tmp: &Path, current: &str) {
+    let Ok(entries) = std::fs::read_dir(tmp) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t.elapsed().is_ok_and(|e| e.as_secs() > 3600));
+        if name.starts_with("plugin-") && name != current && old {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 /// `gst-launch-1.0 -q ARGS` with the plugin on GST_PLUGIN_PATH, from the repository root.
