@@ -386,10 +386,8 @@ fn slug(heading: &str) -> String {
         .collect()
 }
 
-/// Every relative link of the README and of `docs/*.md` reaches a file of the repository, and
-/// every `#anchor` a heading of its target.
-#[test]
-fn documentation_links_and_anchors_resolve() {
+/// The pages a reader sees: README.md and every docs/*.md guide.
+fn doc_pages() -> Vec<std::path::PathBuf> {
     let mut pages = vec![root().join("README.md")];
     for entry in std::fs::read_dir(root().join("docs")).unwrap() {
         let path = entry.unwrap().path();
@@ -397,6 +395,14 @@ fn documentation_links_and_anchors_resolve() {
             pages.push(path);
         }
     }
+    pages
+}
+
+/// Every relative link of the README and of `docs/*.md` reaches a file of the repository, and
+/// every `#anchor` a heading of its target.
+#[test]
+fn documentation_links_and_anchors_resolve() {
+    let pages = doc_pages();
     let mut checked = 0;
     for page in &pages {
         let text = std::fs::read_to_string(page).unwrap();
@@ -447,30 +453,23 @@ fn documentation_links_and_anchors_resolve() {
 /// library's documented calls cannot drift from its signatures unnoticed.
 #[test]
 fn rust_blocks_in_the_docs_are_compiled_examples() {
+    let trimmed =
+        |text: &str| -> Vec<String> { text.lines().map(|l| l.trim().to_string()).collect() };
     let mut examples = Vec::new();
     for entry in std::fs::read_dir(root().join("examples")).unwrap() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "rs") {
-            examples.push((path.clone(), std::fs::read_to_string(&path).unwrap()));
+            examples.push(trimmed(&std::fs::read_to_string(&path).unwrap()));
         }
     }
-    let trimmed =
-        |text: &str| -> Vec<String> { text.lines().map(|l| l.trim().to_string()).collect() };
-    let mut pages = vec![root().join("README.md")];
-    for entry in std::fs::read_dir(root().join("docs")).unwrap() {
-        pages.push(entry.unwrap().path());
-    }
     let mut checked = 0;
-    for page in pages
-        .iter()
-        .filter(|p| p.extension().is_some_and(|e| e == "md"))
-    {
-        let text = std::fs::read_to_string(page).unwrap();
+    for page in doc_pages() {
+        let text = std::fs::read_to_string(&page).unwrap();
         for block in text.split("```rust\n").skip(1) {
             let block = block.split("```").next().unwrap();
             let quoted = trimmed(block);
-            let found = examples.iter().any(|(_, source)| {
-                trimmed(source)
+            let found = examples.iter().any(|source| {
+                source
                     .windows(quoted.len())
                     .any(|window| window == quoted.as_slice())
             });
@@ -484,6 +483,7 @@ fn rust_blocks_in_the_docs_are_compiled_examples() {
     }
     assert!(checked >= 1, "no rust block found in the docs");
 }
+
 /// The generated references in docs/reference/ are what the code generates now (`make docs`
 /// regenerates them).
 #[test]
@@ -614,13 +614,7 @@ fn pipeline_files_and_docs_blocks_validate_against_the_schema() {
 /// before it prints the help. Lines with placeholders (`FILE|URI`, `[…]`, `$VAR`) are skipped.
 #[test]
 fn documented_command_lines_parse() {
-    let mut pages = vec![root().join("README.md")];
-    for entry in std::fs::read_dir(root().join("docs")).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "md") {
-            pages.push(path);
-        }
-    }
+    let pages = doc_pages();
     let placeholder = |l: &str| {
         [
             "[", "|", "…", "$", "<", "FILE", "URI", "DIR", "PIPELINE", "MODEL", "NAME",
