@@ -80,8 +80,8 @@ fn ovdetect_and_the_cli_give_the_same_boxes() {
     let (g, c) = (read_jsonl(&from_gst), read_jsonl(&from_cli));
     assert_eq!(c.len(), FRAMES);
     // gst-launch writes FRAMES + 1 lines, but twice in 14 runs beside two busy loops it wrote
-    // FRAMES (cause not found: the frames after identity's count are the decoder's). The
-    // frames are matched by timestamp, so a frame lost before the end fails here.
+    // FRAMES (cause not found). The frames are matched by timestamp, so a frame lost before
+    // the end fails here.
     assert!(
         (FRAMES..=FRAMES + 1).contains(&g.len()),
         "{} lines from gst-launch",
